@@ -1,0 +1,71 @@
+package cim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Date is a calendar day with no time zone: a usage point's local day.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// DateOf returns the local calendar day of t in loc.
+func DateOf(t time.Time, loc *time.Location) Date {
+	y, m, d := t.In(loc).Date()
+	return Date{y, m, d}
+}
+
+// ParseDate parses "2006-01-02".
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
+	}
+	return DateOf(t, time.UTC), nil
+}
+
+// String formats the date as "2006-01-02".
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+
+// IsZero reports whether d is the zero Date.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Start returns local midnight of the day in loc. Where midnight does not
+// exist (a DST gap at 00:00) Go's normalisation yields the first instant of
+// the day, which is what a meter's day boundary is.
+func (d Date) Start(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+// Intervals returns how many intervals of length step the local day has in
+// loc: 96 quarter-hours on most days, 92 or 100 across a DST change.
+func (d Date) Intervals(loc *time.Location, step time.Duration) int {
+	if step <= 0 {
+		return 0
+	}
+	return int(d.AddDays(1).Start(loc).Sub(d.Start(loc)) / step)
+}
+
+// AddDays returns the date n days later (earlier for negative n).
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC), time.UTC)
+}
+
+// Before reports whether d is before e.
+func (d Date) Before(e Date) bool { return d.String() < e.String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Date) UnmarshalText(b []byte) error {
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

@@ -1,0 +1,265 @@
+// Package config owns amigo's configuration: the embedded defaults that make
+// `amigo serve` work with no file at all, the optional YAML file, and the
+// environment variables and flags that override it, in that order.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `amigo serve` needs to run.
+type Config struct {
+	// Data is the directory that holds the embedded database, the embedded
+	// bus's storage and the lock that keeps a second server out.
+	Data  string `yaml:"data"`
+	HTTP  HTTP   `yaml:"http"`
+	Store Store  `yaml:"store"`
+	Bus   Bus    `yaml:"bus"`
+	Log   Log    `yaml:"log"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	// Addr defaults to loopback so a fresh install exposes nothing.
+	Addr              string        `yaml:"addr"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds the drain of requests in flight on shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Store selects the database.
+type Store struct {
+	// URL is empty (or "sqlite") for the embedded SQLite database under
+	// Data, "sqlite:///path/to/file.db" for another file, or a PostgreSQL
+	// URL ("postgres://user@host:5432/db").
+	URL string `yaml:"url"`
+	// ConnectTimeout bounds the first connection at start-up.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// Bus selects the message bus.
+type Bus struct {
+	// URL is empty for the in-process NATS JetStream server under Data, or
+	// one or more comma-separated nats:// URLs of an external cluster.
+	URL string `yaml:"url"`
+	// Replicas is the JetStream replication factor of amigo's streams on
+	// an external cluster; the embedded server always uses 1.
+	Replicas int `yaml:"replicas"`
+	// DuplicateWindow is how long the bus remembers message ids, so a
+	// publish retried within it is stored once.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Format is "text", "json" or "auto" (text on a terminal, else JSON).
+	Format string `yaml:"format"`
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Data: DefaultDataDir(),
+		HTTP: HTTP{
+			Addr:              "127.0.0.1:8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   10 * time.Second,
+			MaxBodyBytes:      8 << 20,
+		},
+		Store: Store{ConnectTimeout: 5 * time.Second},
+		Bus:   Bus{Replicas: 1, DuplicateWindow: 10 * time.Minute, ConnectTimeout: 5 * time.Second},
+		Log:   Log{Format: "auto", Level: "info"},
+	}
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/amigo, or ~/.local/share/amigo.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "amigo")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "amigo")
+	}
+	return "amigo-data"
+}
+
+// Load returns the defaults overlaid by the YAML file at path (if path is
+// not empty) and then by the environment. Unknown keys in the file are an
+// error, so a misspelt setting is caught rather than silently ignored.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		if err := decodeYAML(b, &c); err != nil {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func decodeYAML(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		// yaml.v3 errors span lines; one line reads better in a terminal.
+		return errors.New(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; "))
+	}
+	return nil
+}
+
+// Env names the environment variables that override the file.
+var Env = map[string]string{
+	"AMIGO_DATA":       "data directory",
+	"AMIGO_HTTP":       "HTTP listen address",
+	"AMIGO_STORE_URL":  "database URL (empty: embedded SQLite)",
+	"AMIGO_BUS_URL":    "NATS URL (empty: embedded JetStream)",
+	"AMIGO_LOG_FORMAT": "text, json or auto",
+	"AMIGO_LOG_LEVEL":  "debug, info, warn or error",
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("AMIGO_DATA", &c.Data)
+	set("AMIGO_HTTP", &c.HTTP.Addr)
+	set("AMIGO_STORE_URL", &c.Store.URL)
+	set("AMIGO_BUS_URL", &c.Bus.URL)
+	set("AMIGO_LOG_FORMAT", &c.Log.Format)
+	set("AMIGO_LOG_LEVEL", &c.Log.Level)
+	return nil
+}
+
+// Validate checks the settings that can be checked without touching the
+// network or the disk.
+func (c Config) Validate() error {
+	if c.Data == "" {
+		return errors.New("data directory is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return fmt.Errorf("http address %q: %w", c.HTTP.Addr, err)
+	}
+	switch c.Log.Format {
+	case "text", "json", "auto":
+	default:
+		return fmt.Errorf("log format %q: want text, json or auto", c.Log.Format)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	if _, err := c.StoreKind(); err != nil {
+		return err
+	}
+	if c.Bus.URL != "" {
+		for _, u := range strings.Split(c.Bus.URL, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || pu.Host == "" {
+				return fmt.Errorf("bus url %q: want nats://host:port", RedactURL(u))
+			}
+		}
+	}
+	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
+		return fmt.Errorf("bus replicas %d: want 1 to 5", c.Bus.Replicas)
+	}
+	return nil
+}
+
+// StoreKind is "sqlite" or "postgres", from the store URL.
+func (c Config) StoreKind() (string, error) {
+	u := c.Store.URL
+	switch {
+	case u == "" || u == "sqlite" || strings.HasPrefix(u, "sqlite://"):
+		return "sqlite", nil
+	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
+		return "postgres", nil
+	}
+	return "", fmt.Errorf("store url %q: want sqlite, sqlite:///file or postgres://", RedactURL(u))
+}
+
+// SQLitePath is the database file the embedded store uses.
+func (c Config) SQLitePath() string {
+	if p, ok := strings.CutPrefix(c.Store.URL, "sqlite://"); ok && p != "" {
+		return p
+	}
+	return filepath.Join(c.Data, "amigo.db")
+}
+
+// RedactURL hides the password (and any secret-looking query parameter) of
+// a URL so that it can be logged or printed in an error.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unparseable: it may still hold a secret, so show only its scheme.
+		if i := strings.Index(s, "://"); i > 0 {
+			return s[:i] + "://…"
+		}
+		return "…"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "password", "sslpassword", "token", "secret":
+			q.Set(k, "xxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Secret is a string that never prints: logging or formatting it shows a
+// placeholder, so a key or password cannot reach a log line by accident.
+type Secret string
+
+// String redacts.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString redacts.
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalText redacts, so JSON and YAML output does not leak either.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Reveal returns the secret itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }

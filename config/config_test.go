@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreLoopbackAndValid(t *testing.T) {
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:8080" {
+		t.Fatalf("default http addr %q exposes more than loopback", c.HTTP.Addr)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := c.StoreKind(); k != "sqlite" {
+		t.Fatalf("default store %q, want sqlite", k)
+	}
+}
+
+func TestFileThenEnvOverride(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "amigo.yaml")
+	os.WriteFile(p, []byte("data: /var/lib/amigo\nhttp:\n  addr: 127.0.0.1:9000\n  read_timeout: 7s\nlog:\n  format: json\n"), 0o600)
+	c, err := Load(p, env(map[string]string{"AMIGO_HTTP": "127.0.0.1:9100"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != "/var/lib/amigo" || c.HTTP.Addr != "127.0.0.1:9100" || c.HTTP.ReadTimeout != 7*time.Second || c.Log.Format != "json" {
+		t.Fatalf("got %+v", c)
+	}
+	// Settings the file left alone keep their defaults.
+	if c.HTTP.WriteTimeout != Default().HTTP.WriteTimeout {
+		t.Fatalf("write timeout %v lost its default", c.HTTP.WriteTimeout)
+	}
+}
+
+func TestBadFilesGiveOneLine(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown key": "htp:\n  addr: x\n",
+		"bad type":    "http:\n  read_timeout: soon\n",
+		"not yaml":    "http: [\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "amigo.yaml")
+			os.WriteFile(p, []byte(body), 0o600)
+			_, err := Load(p, env(nil))
+			if err == nil {
+				t.Fatal("loaded a bad file")
+			}
+			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), p) {
+				t.Fatalf("error is not one line naming the file: %q", err)
+			}
+		})
+	}
+	if _, err := Load("/nonexistent/amigo.yaml", env(nil)); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for name, mut := range map[string]func(*Config){
+		"store scheme": func(c *Config) { c.Store.URL = "mysql://x" },
+		"http addr":    func(c *Config) { c.HTTP.Addr = "8080" },
+		"log format":   func(c *Config) { c.Log.Format = "xml" },
+		"bus url":      func(c *Config) { c.Bus.URL = "::::" },
+	} {
+		c := Default()
+		mut(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	s := Secret("hunter2")
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "key", s)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s %#v %+v", s, s, s, s), b.String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Fatalf("secret leaked: %s", out)
+		}
+	}
+	if got := RedactURL("postgres://amigo:hunter2@db:5432/amigo?sslmode=disable"); strings.Contains(got, "hunter2") {
+		t.Fatalf("password leaked: %s", got)
+	}
+	c := Default()
+	c.Store.URL = "mysql://u:hunter2@x"
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("validate error leaks or is missing: %v", err)
+	}
+}

@@ -1,0 +1,80 @@
+package sqldb
+
+// migrations are applied in order and never edited once released: a
+// change to the schema is a new entry. {{blob}} is the engine's byte type.
+var migrations = []struct{ name, sql string }{
+	{"registry, interval days, events", `
+CREATE TABLE usage_points (
+	mrid TEXT PRIMARY KEY,
+	name TEXT NOT NULL DEFAULT '',
+	service_category INTEGER NOT NULL DEFAULT 0,
+	time_zone TEXT NOT NULL DEFAULT '',
+	tariff_id TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE meters (
+	mrid TEXT PRIMARY KEY,
+	serial TEXT NOT NULL DEFAULT '',
+	usage_point TEXT NOT NULL DEFAULT '',
+	manufacturer TEXT NOT NULL DEFAULT '',
+	model TEXT NOT NULL DEFAULT '',
+	protocol TEXT NOT NULL DEFAULT '',
+	address TEXT NOT NULL DEFAULT '',
+	segment TEXT NOT NULL DEFAULT '',
+	region TEXT NOT NULL DEFAULT '',
+	tags TEXT NOT NULL DEFAULT '',
+	status TEXT NOT NULL DEFAULT '',
+	updated_us BIGINT NOT NULL
+);
+CREATE INDEX meters_segment ON meters(segment, mrid);
+CREATE INDEX meters_usage_point ON meters(usage_point);
+CREATE TABLE interval_days (
+	meter_id TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	day TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	start_us BIGINT NOT NULL,
+	interval_s INTEGER NOT NULL,
+	n INTEGER NOT NULL,
+	data {{blob}} NOT NULL,
+	source TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	user_name TEXT NOT NULL DEFAULT '',
+	created_us BIGINT NOT NULL,
+	PRIMARY KEY (meter_id, channel, day, version)
+);
+CREATE TABLE events (
+	mrid TEXT PRIMARY KEY,
+	meter_id TEXT NOT NULL,
+	type TEXT NOT NULL,
+	created_us BIGINT NOT NULL,
+	code INTEGER NOT NULL DEFAULT 0,
+	reason TEXT NOT NULL DEFAULT '',
+	severity TEXT NOT NULL DEFAULT '',
+	details TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_meter_time ON events(meter_id, created_us);
+CREATE INDEX events_time ON events(created_us)`},
+}
+
+var queries = map[string]string{
+	"putUsagePoint": `INSERT INTO usage_points(mrid, name, service_category, time_zone, tariff_id) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (mrid) DO UPDATE SET name = excluded.name, service_category = excluded.service_category,
+		time_zone = excluded.time_zone, tariff_id = excluded.tariff_id`,
+	"getUsagePoint": `SELECT mrid, name, service_category, time_zone, tariff_id FROM usage_points WHERE mrid = ?`,
+	"putMeter": `INSERT INTO meters(` + meterCols + `, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (mrid) DO UPDATE SET serial = excluded.serial, usage_point = excluded.usage_point,
+		manufacturer = excluded.manufacturer, model = excluded.model, protocol = excluded.protocol,
+		address = excluded.address, segment = excluded.segment, region = excluded.region, tags = excluded.tags,
+		status = excluded.status, updated_us = excluded.updated_us`,
+	"getMeter":      `SELECT ` + meterCols + ` FROM meters WHERE mrid = ?`,
+	"latestDayBlob": `SELECT version, data, start_us, interval_s FROM interval_days WHERE meter_id = ? AND channel = ? AND day = ? ORDER BY version DESC LIMIT 1`,
+	"insertDay": `INSERT INTO interval_days(meter_id, channel, day, version, start_us, interval_s, n, data, source, reason, user_name, created_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getDay":      `SELECT ` + dayCols + ` FROM interval_days WHERE meter_id = ? AND channel = ? AND day = ? ORDER BY version DESC LIMIT 1`,
+	"dayVersions": `SELECT ` + dayCols + ` FROM interval_days WHERE meter_id = ? AND channel = ? AND day = ? ORDER BY version`,
+	"daysRange": `SELECT ` + dayCols + ` FROM interval_days d WHERE meter_id = ? AND channel = ? AND day >= ? AND day <= ?
+		AND version = (SELECT MAX(version) FROM interval_days x WHERE x.meter_id = d.meter_id AND x.channel = d.channel AND x.day = d.day)
+		ORDER BY day`,
+	"insertEvent": `INSERT INTO events(mrid, meter_id, type, created_us, code, reason, severity, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (mrid) DO NOTHING`,
+}

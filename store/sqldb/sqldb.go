@@ -1,0 +1,497 @@
+// Package sqldb owns the SQL that SQLite and PostgreSQL share: the schema
+// and its versioned migrations, and the queries behind store.Store, written
+// once in the common dialect of both and adapted by a small Dialect.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// Dialect is what differs between the engines.
+type Dialect struct {
+	Name string
+	// Dollar placeholders ($1) instead of question marks.
+	Dollar bool
+	// Types substitutes the {{name}} type markers in the schema.
+	Types map[string]string
+	// IsConflict reports a unique-key violation.
+	IsConflict func(error) bool
+	// Lock serialises migrations across processes, where the engine needs
+	// it; it returns the unlock function.
+	Lock func(ctx context.Context, tx *sql.Tx) error
+}
+
+// DB is store.Store over database/sql.
+type DB struct {
+	db *sql.DB
+	d  Dialect
+	// Statements rebound once for the dialect.
+	q map[string]string
+}
+
+// New wraps an open database and migrates it to the latest schema.
+func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
+	s := &DB{db: db, d: d, q: map[string]string{}}
+	for k, v := range queries {
+		s.q[k] = s.rebind(v)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SQL exposes the underlying database to the engine package, for engine-
+// specific fast paths.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+func (s *DB) rebind(q string) string {
+	if !s.d.Dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Kind implements store.Store.
+func (s *DB) Kind() string { return s.d.Name }
+
+// Ping implements store.Store.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *DB) Close() error { return s.db.Close() }
+
+// SchemaVersion implements store.Store.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v)
+	return int(v.Int64), err
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.Lock != nil {
+		if err := s.d.Lock(ctx, tx); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var cur sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&cur); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if int(cur.Int64) > len(migrations) {
+		return fmt.Errorf("migrate: database schema %d is newer than this binary knows (%d); upgrade amigo", cur.Int64, len(migrations))
+	}
+	for i, m := range migrations[cur.Int64:] {
+		v := int(cur.Int64) + i + 1
+		for _, stmt := range strings.Split(m.sql, ";\n") {
+			stmt = strings.TrimSpace(s.types(stmt))
+			if stmt == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate %d (%s): %w", v, m.name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind("INSERT INTO schema_migrations(version, name, applied_us) VALUES (?, ?, ?)"),
+			v, m.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migrate %d: %w", v, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *DB) types(stmt string) string {
+	for k, v := range s.d.Types {
+		stmt = strings.ReplaceAll(stmt, "{{"+k+"}}", v)
+	}
+	return stmt
+}
+
+// PutUsagePoints implements store.Store.
+func (s *DB) PutUsagePoints(ctx context.Context, ups ...cim.UsagePoint) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.q["putUsagePoint"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, u := range ups {
+			if u.MRID == "" {
+				return errors.New("usage point without mRID")
+			}
+			if _, err := u.Location(); err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, u.MRID, u.Name, int(u.ServiceCategory), u.TimeZone, u.TariffID); err != nil {
+				return fmt.Errorf("usage point %s: %w", u.MRID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// UsagePoint implements store.Store.
+func (s *DB) UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error) {
+	var u cim.UsagePoint
+	var cat int
+	err := s.db.QueryRowContext(ctx, s.q["getUsagePoint"], mrid).Scan(&u.MRID, &u.Name, &cat, &u.TimeZone, &u.TariffID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("usage point %s: %w", mrid, store.ErrNotFound)
+	}
+	u.ServiceCategory = cim.Commodity(cat)
+	return u, err
+}
+
+// PutMeters implements store.Store.
+func (s *DB) PutMeters(ctx context.Context, ms ...cim.Meter) error {
+	now := time.Now().UnixMicro()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.q["putMeter"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, m := range ms {
+			if m.MRID == "" {
+				return errors.New("meter without mRID")
+			}
+			tags, err := json.Marshal(m.Tags)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, m.MRID, m.SerialNumber, m.UsagePointID, m.Manufacturer, m.Model,
+				m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, now); err != nil {
+				return fmt.Errorf("meter %s: %w", m.MRID, err)
+			}
+		}
+		return nil
+	})
+}
+
+const meterCols = "mrid, serial, usage_point, manufacturer, model, protocol, address, segment, region, tags, status"
+
+func scanMeter(sc interface{ Scan(...any) error }) (cim.Meter, error) {
+	var m cim.Meter
+	var tags string
+	if err := sc.Scan(&m.MRID, &m.SerialNumber, &m.UsagePointID, &m.Manufacturer, &m.Model, &m.Protocol,
+		&m.Address, &m.Segment, &m.Region, &tags, &m.Status); err != nil {
+		return m, err
+	}
+	if tags != "" && tags != "null" {
+		if err := json.Unmarshal([]byte(tags), &m.Tags); err != nil {
+			return m, fmt.Errorf("meter %s: tags: %w", m.MRID, err)
+		}
+	}
+	return m, nil
+}
+
+// Meter implements store.Store.
+func (s *DB) Meter(ctx context.Context, mrid string) (cim.Meter, error) {
+	m, err := scanMeter(s.db.QueryRowContext(ctx, s.q["getMeter"], mrid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("meter %s: %w", mrid, store.ErrNotFound)
+	}
+	return m, err
+}
+
+func (s *DB) meterWhere(q store.MeterQuery) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(col, v string) {
+		if v != "" {
+			conds = append(conds, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	add("segment", q.Segment)
+	add("region", q.Region)
+	add("status", q.Status)
+	add("usage_point", q.UsagePointID)
+	add("protocol", q.Protocol)
+	if q.After != "" {
+		conds = append(conds, "mrid > ?")
+		args = append(args, q.After)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Meters implements store.Store.
+func (s *DB) Meters(ctx context.Context, q store.MeterQuery) ([]cim.Meter, error) {
+	where, args := s.meterWhere(q)
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind("SELECT "+meterCols+" FROM meters"+where+" ORDER BY mrid LIMIT "+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cim.Meter
+	for rows.Next() {
+		m, err := scanMeter(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// CountMeters implements store.Store.
+func (s *DB) CountMeters(ctx context.Context, q store.MeterQuery) (int, error) {
+	q.After = ""
+	where, args := s.meterWhere(q)
+	var n int
+	err := s.db.QueryRowContext(ctx, s.rebind("SELECT COUNT(*) FROM meters"+where), args...).Scan(&n)
+	return n, err
+}
+
+// PutDays implements store.Store.
+func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
+	for _, d := range days {
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("meter %s channel %s %s: %w", d.MeterID, d.Channel, d.Date, err)
+		}
+	}
+	versions := make([]int, len(days))
+	// A concurrent writer of the same day can take the version we chose;
+	// the unique key catches it and the whole batch is retried.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, versions) })
+		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
+			return versions, err
+		}
+	}
+	return nil, err
+}
+
+func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, versions []int) error {
+	latest, err := tx.PrepareContext(ctx, s.q["latestDayBlob"])
+	if err != nil {
+		return err
+	}
+	defer latest.Close()
+	ins, err := tx.PrepareContext(ctx, s.q["insertDay"])
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	now := time.Now().UnixMicro()
+	var buf []byte
+	for i, d := range days {
+		buf = store.EncodeDay(buf[:0], d.Values, d.Quality)
+		var v int
+		var blob []byte
+		var startUS, intervalS int64
+		err := latest.QueryRowContext(ctx, d.MeterID, d.Channel, d.Date.String()).Scan(&v, &blob, &startUS, &intervalS)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case string(blob) == string(buf) && startUS == d.Start.UnixMicro() && intervalS == int64(d.Interval/time.Second):
+			versions[i] = v
+			continue
+		}
+		src := d.Source
+		if src == "" {
+			src = store.SourceMeter
+		}
+		if _, err := ins.ExecContext(ctx, d.MeterID, d.Channel, d.Date.String(), v+1, d.Start.UnixMicro(),
+			int64(d.Interval/time.Second), len(d.Values), buf, string(src), d.Reason, d.User, now); err != nil {
+			return err
+		}
+		versions[i] = v + 1
+	}
+	return nil
+}
+
+const dayCols = "meter_id, channel, day, version, start_us, interval_s, data, source, reason, user_name, created_us"
+
+func scanDay(sc interface{ Scan(...any) error }) (store.Day, error) {
+	var d store.Day
+	var day string
+	var startUS, intervalS, createdUS int64
+	var blob []byte
+	var src string
+	if err := sc.Scan(&d.MeterID, &d.Channel, &day, &d.Version, &startUS, &intervalS, &blob, &src, &d.Reason, &d.User, &createdUS); err != nil {
+		return d, err
+	}
+	var err error
+	if d.Date, err = cim.ParseDate(day); err != nil {
+		return d, err
+	}
+	d.Start = time.UnixMicro(startUS).UTC()
+	d.Interval = time.Duration(intervalS) * time.Second
+	d.CreatedAt = time.UnixMicro(createdUS).UTC()
+	d.Source = store.Source(src)
+	if d.Values, d.Quality, err = store.DecodeDay(blob); err != nil {
+		return d, fmt.Errorf("meter %s channel %s %s v%d: %w", d.MeterID, d.Channel, day, d.Version, err)
+	}
+	return d, nil
+}
+
+// Day implements store.Store.
+func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (store.Day, error) {
+	d, err := scanDay(s.db.QueryRowContext(ctx, s.q["getDay"], meterID, channel, date.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("meter %s channel %s %s: %w", meterID, channel, date, store.ErrNotFound)
+	}
+	return d, err
+}
+
+func (s *DB) days(ctx context.Context, query string, args ...any) ([]store.Day, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Day
+	for rows.Next() {
+		d, err := scanDay(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DayVersions implements store.Store.
+func (s *DB) DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]store.Day, error) {
+	return s.days(ctx, s.q["dayVersions"], meterID, channel, date.String())
+}
+
+// Days implements store.Store.
+func (s *DB) Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]store.Day, error) {
+	return s.days(ctx, s.q["daysRange"], meterID, channel, from.String(), to.String())
+}
+
+// AppendEvents implements store.Store.
+func (s *DB) AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		st, err := tx.PrepareContext(ctx, s.q["insertEvent"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range evs {
+			if e.MRID == "" || e.MeterID == "" {
+				return errors.New("event needs an mRID and a meter")
+			}
+			det, err := json.Marshal(e.Details)
+			if err != nil {
+				return err
+			}
+			res, err := st.ExecContext(ctx, e.MRID, e.MeterID, string(e.Type), e.CreatedAt.UnixMicro(), e.Code, e.Reason, e.Severity, string(det))
+			if err != nil {
+				return fmt.Errorf("event %s: %w", e.MRID, err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Events implements store.Store.
+func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error) {
+	var conds []string
+	var args []any
+	if q.MeterID != "" {
+		conds = append(conds, "meter_id = ?")
+		args = append(args, q.MeterID)
+	}
+	if q.Type != "" {
+		conds = append(conds, "type = ?")
+		args = append(args, string(q.Type))
+	}
+	if !q.From.IsZero() {
+		conds = append(conds, "created_us >= ?")
+		args = append(args, q.From.UnixMicro())
+	}
+	if !q.To.IsZero() {
+		conds = append(conds, "created_us < ?")
+		args = append(args, q.To.UnixMicro())
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind("SELECT mrid, meter_id, type, created_us, code, reason, severity, details FROM events"+
+		where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cim.EndDeviceEvent
+	for rows.Next() {
+		var e cim.EndDeviceEvent
+		var typ, det string
+		var us int64
+		if err := rows.Scan(&e.MRID, &e.MeterID, &typ, &us, &e.Code, &e.Reason, &e.Severity, &det); err != nil {
+			return nil, err
+		}
+		e.Type = cim.EndDeviceEventType(typ)
+		e.CreatedAt = time.UnixMicro(us).UTC()
+		if det != "" && det != "null" {
+			if err := json.Unmarshal([]byte(det), &e.Details); err != nil {
+				return nil, fmt.Errorf("event %s: details: %w", e.MRID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

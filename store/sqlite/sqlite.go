@@ -1,0 +1,68 @@
+// Package sqlite is the embedded store engine: one SQLite file in WAL mode
+// through a pure-Go driver, so the amigo binary builds and runs without cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/amigo-ami/amigo/store/sqldb"
+)
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*sqldb.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	// Probe writability first: the driver's own error for a read-only
+	// directory ("out of memory" on some paths) does not say what is wrong.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	f.Close()
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	// Writers take the lock at BEGIN, so two writers queue on busy_timeout
+	// instead of failing at their first write with SQLITE_BUSY.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	s, err := sqldb.New(ctx, db, sqldb.Dialect{
+		Name:       "sqlite",
+		Types:      map[string]string{"blob": "BLOB"},
+		IsConflict: isConflict,
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func isConflict(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c&0xff == sqlite3.SQLITE_BUSY
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
