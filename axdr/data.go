@@ -14,31 +14,31 @@ type Tag uint8
 
 // Data CHOICE tags, as numbered in the Blue Book.
 const (
-	TagNull           Tag = 0
-	TagArray          Tag = 1
-	TagStructure      Tag = 2
-	TagBoolean        Tag = 3
-	TagBitString      Tag = 4
-	TagInt32          Tag = 5 // double-long
-	TagUint32         Tag = 6 // double-long-unsigned
-	TagOctetString    Tag = 9
-	TagVisibleString  Tag = 10
-	TagUTF8String     Tag = 12
-	TagBCD            Tag = 13
-	TagInt8           Tag = 15 // integer
-	TagInt16          Tag = 16 // long
-	TagUint8          Tag = 17 // unsigned
-	TagUint16         Tag = 18 // long-unsigned
-	TagCompactArray   Tag = 19
-	TagInt64          Tag = 20 // long64
-	TagUint64         Tag = 21 // long64-unsigned
-	TagEnum           Tag = 22
-	TagFloat32        Tag = 23
-	TagFloat64        Tag = 24
-	TagDateTime       Tag = 25
-	TagDate           Tag = 26
-	TagTime           Tag = 27
-	TagDontCare       Tag = 255
+	TagNull          Tag = 0
+	TagArray         Tag = 1
+	TagStructure     Tag = 2
+	TagBoolean       Tag = 3
+	TagBitString     Tag = 4
+	TagInt32         Tag = 5 // double-long
+	TagUint32        Tag = 6 // double-long-unsigned
+	TagOctetString   Tag = 9
+	TagVisibleString Tag = 10
+	TagUTF8String    Tag = 12
+	TagBCD           Tag = 13
+	TagInt8          Tag = 15 // integer
+	TagInt16         Tag = 16 // long
+	TagUint8         Tag = 17 // unsigned
+	TagUint16        Tag = 18 // long-unsigned
+	TagCompactArray  Tag = 19
+	TagInt64         Tag = 20 // long64
+	TagUint64        Tag = 21 // long64-unsigned
+	TagEnum          Tag = 22
+	TagFloat32       Tag = 23
+	TagFloat64       Tag = 24
+	TagDateTime      Tag = 25
+	TagDate          Tag = 26
+	TagTime          Tag = 27
+	TagDontCare      Tag = 255
 )
 
 // MaxDepth bounds the nesting of arrays and structures a decoder accepts.
@@ -75,6 +75,9 @@ type TypeDesc struct {
 
 // Null returns null-data.
 func Null() Data { return Data{} }
+
+// DontCare returns dont-care (tag 255), which carries no value.
+func DontCare() Data { return Data{Tag: TagDontCare} }
 
 // Bool returns a boolean.
 func Bool(v bool) Data {
@@ -173,7 +176,12 @@ func (d Data) Uint() (uint64, bool) {
 }
 
 // Bool returns the value of a boolean.
-func (d Data) Bool() (v, ok bool) { return d.bits != 0, d.Tag == TagBoolean }
+func (d Data) Bool() (v, ok bool) {
+	if d.Tag != TagBoolean {
+		return false, false
+	}
+	return d.bits != 0, true
+}
 
 // Float returns the value of a float32 or float64.
 func (d Data) Float() (float64, bool) {

@@ -1,0 +1,174 @@
+// Package server owns the life of `amigo serve`: it locks the data
+// directory, opens the store and the bus, serves HTTP, and on shutdown
+// stops accepting, drains work in flight, flushes the bus and closes the
+// store, in that order, so a restart on the same directory picks up where
+// this one stopped.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/amigo-ami/amigo/api"
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/store/postgres"
+	"github.com/amigo-ami/amigo/store/sqldb"
+	"github.com/amigo-ami/amigo/store/sqlite"
+)
+
+// Server is a running amigo node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	lock    *dirLock
+	Store   store.Store
+	Bus     *bus.Bus
+	API     *api.API
+	Metrics *prometheus.Registry
+	http    *http.Server
+	ln      net.Listener
+	served  chan error
+}
+
+// Start brings a node up. On error everything already opened is closed
+// again and the error says which part failed.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, version string) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.closeAll(context.Background())
+		}
+	}()
+	t0 := time.Now()
+	if s.lock, err = lockDir(cfg.Data); err != nil {
+		return nil, err
+	}
+	kind, _ := cfg.StoreKind()
+	sctx, cancel := context.WithTimeout(ctx, cfg.Store.ConnectTimeout)
+	defer cancel()
+	var db *sqldb.DB
+	switch kind {
+	case "postgres":
+		db, err = postgres.Open(sctx, cfg.Store.URL)
+	default:
+		db, err = sqlite.Open(sctx, cfg.SQLitePath())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.Store = db
+	bctx, bcancel := context.WithTimeout(ctx, cfg.Bus.ConnectTimeout+10*time.Second)
+	defer bcancel()
+	if s.Bus, err = bus.Open(bctx, bus.Options{
+		URL: cfg.Bus.URL, Dir: cfg.Data, Replicas: cfg.Bus.Replicas, DuplicateWindow: cfg.Bus.DuplicateWindow,
+		ConnectTimeout: cfg.Bus.ConnectTimeout, Logger: log,
+	}); err != nil {
+		return nil, err
+	}
+
+	s.Metrics = prometheus.NewRegistry()
+	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "amigo_build_info", Help: "Always 1; labels say what is running.",
+		ConstLabels: prometheus.Labels{"version": version, "store": kind, "bus": map[bool]string{true: "embedded", false: "external"}[s.Bus.Embedded()]}})
+	build.Set(1)
+	s.Metrics.MustRegister(build)
+	s.API = api.New(api.Deps{
+		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Ready: []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
+	})
+
+	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("http: address %s is already in use", cfg.HTTP.Addr)
+		}
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           s.API,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	hs, ln := s.http, s.ln
+	go func() { s.served <- hs.Serve(ln) }()
+	log.Info("amigo serving", "http", s.ln.Addr().String(), "data", cfg.Data, "store", kind,
+		"bus", map[bool]string{true: "embedded", false: config.RedactURL(cfg.Bus.URL)}[s.Bus.Embedded()],
+		"version", version, "startup", time.Since(t0).Round(time.Millisecond))
+	return s, nil
+}
+
+// Addr is the address HTTP listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Wait blocks until ctx ends or the HTTP server fails, then shuts down.
+func (s *Server) Wait(ctx context.Context) error {
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-s.served:
+		s.served <- serveErr
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout+5*time.Second)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", serveErr)
+	}
+	return err
+}
+
+// Shutdown stops accepting, drains requests in flight, flushes the bus and
+// closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.log.Info("amigo shutting down")
+	err := s.closeAll(ctx)
+	if err == nil {
+		s.log.Info("amigo stopped")
+	}
+	return err
+}
+
+func (s *Server) closeAll(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.HTTP.ShutdownTimeout)
+		if err := s.http.Shutdown(hctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+		cancel()
+		s.http = nil
+	} else if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.Bus != nil {
+		if err := s.Bus.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		s.Bus = nil
+	}
+	if s.Store != nil {
+		if err := s.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+		s.Store = nil
+	}
+	s.lock.release()
+	return errors.Join(errs...)
+}

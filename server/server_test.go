@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/store/storetest"
+)
+
+func testConfig(dir string) config.Config {
+	c := config.Default()
+	c.Data = dir
+	c.HTTP.Addr = "127.0.0.1:0"
+	return c
+}
+
+func start(t *testing.T, c config.Config) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), c, slog.New(slog.DiscardHandler), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRestartKeepsStoreAndBus(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := start(t, testConfig(dir))
+	base := "http://" + s.Addr()
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1"} {
+		if code, body := get(t, base+p); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "amigo_build_info") || !strings.Contains(body, "go_goroutines") {
+		t.Fatal("metrics lack amigo_build_info or Go runtime metrics")
+	}
+	if err := s.Store.PutMeters(ctx, cim.Meter{MRID: "m1", Segment: "cell-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Bus.Publish(ctx, s.Bus.Subject(bus.Events, "m1"), "m1/ev/1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	// A second server on the same directory refuses to start.
+	if _, err := Start(ctx, testConfig(dir), slog.New(slog.DiscardHandler), "test"); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second server on one directory: %v", err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := start(t, testConfig(dir))
+	defer s2.Shutdown(ctx)
+	if code, body := get(t, "http://"+s2.Addr()+"/api/v1/meters/m1"); code != 200 || !strings.Contains(body, "cell-1") {
+		t.Fatalf("meter lost across restart: %d %s", code, body)
+	}
+	if dup, err := s2.Bus.Publish(ctx, s2.Bus.Subject(bus.Events, "m1"), "m1/ev/1", []byte("{}")); err != nil || !dup {
+		t.Fatalf("bus forgot the stored message: dup=%v err=%v", dup, err)
+	}
+}
+
+func TestReadyzReportsAFailedPart(t *testing.T) {
+	s := start(t, testConfig(t.TempDir()))
+	defer s.Shutdown(context.Background())
+	s.Store.Close() // the store goes away under a running server
+	code, body := get(t, "http://"+s.Addr()+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"store"`) || !strings.Contains(body, `"ready": false`) {
+		t.Fatalf("readyz with a closed store: %d %s", code, body)
+	}
+}
+
+func TestPostgresStore(t *testing.T) {
+	c := testConfig(t.TempDir())
+	c.Store.URL = storetest.PostgresSchema(t)
+	s := start(t, c)
+	defer s.Shutdown(context.Background())
+	if s.Store.Kind() != "postgres" {
+		t.Fatalf("store kind %s", s.Store.Kind())
+	}
+	if code, _ := get(t, "http://"+s.Addr()+"/readyz"); code != 200 {
+		t.Fatal("not ready on PostgreSQL")
+	}
+}
+
+func TestStartFailuresAreClearAndReleaseEverything(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := testConfig(dir)
+	c.HTTP.Addr = ln.Addr().String()
+	_, err = Start(context.Background(), c, slog.New(slog.DiscardHandler), "test")
+	if err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("port in use: %v", err)
+	}
+	// The failed start released the directory lock and the store.
+	s := start(t, testConfig(dir))
+	s.Shutdown(context.Background())
+
+	c = testConfig(t.TempDir())
+	c.Store.URL = "postgres://amigo:hunter2@127.0.0.1:1/amigo"
+	c.Store.ConnectTimeout = 3 * time.Second
+	_, err = Start(context.Background(), c, slog.New(slog.DiscardHandler), "test")
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("unreachable postgres: %v", err)
+	}
+	var nerr *net.OpError
+	_ = errors.As(err, &nerr)
+}
