@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every check amigo has: go vet, staticcheck, the race-enabled test
+# suite against the real PostgreSQL and NATS, and a short pass over every
+# fuzz target. It sets up what it needs first (scripts/setup.sh).
+#
+#   FUZZTIME=30s bash scripts/test.sh    # a longer fuzz pass
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin"
+FUZZTIME=${FUZZTIME:-3s}
+start=$(date +%s)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+bash scripts/setup.sh
+
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+staticcheck ./...
+
+echo "== go test -race"
+set +e
+go test -race -count=1 -timeout 20m -v ./... >"$out/test.log" 2>&1
+test_rc=$?
+set -e
+# Show failures and the per-package lines, not every passing test.
+grep -E '^(ok|FAIL|---|panic:|\?)|^\s+--- FAIL|_test\.go:[0-9]+:' "$out/test.log" | grep -v -- '--- PASS' || true
+passed=$(grep -cE '^\s*--- PASS' "$out/test.log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$out/test.log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$out/test.log" || true)
+if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # A build failure or panic fails no named test; count it anyway.
+  failed=1
+  tail -n 50 "$out/test.log"
+fi
+
+echo "== fuzz ($FUZZTIME per target)"
+fuzz_failed=0
+fuzz_targets=0
+while IFS= read -r file; do
+  pkg="./$(dirname "$file")"
+  for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
+    fuzz_targets=$((fuzz_targets + 1))
+    if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >"$out/fuzz.log" 2>&1; then
+      fuzz_failed=$((fuzz_failed + 1))
+      echo "FAIL fuzz $pkg $target"
+      tail -n 30 "$out/fuzz.log"
+    else
+      echo "ok   fuzz $pkg $target"
+    fi
+  done
+done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' . | sort)
+
+secs=$(( $(date +%s) - start ))
+echo "== summary: tests $passed passed, $failed failed, $skipped skipped; fuzz $fuzz_targets targets, $fuzz_failed failed; ${secs}s"
+total_failed=$((failed + fuzz_failed))
+echo "amigo: $((passed + fuzz_targets - fuzz_failed)) passed, $total_failed failed, $skipped skipped"
+[ "$test_rc" -eq 0 ] && [ "$fuzz_failed" -eq 0 ]
