@@ -1,0 +1,162 @@
+package cosem
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/obis"
+)
+
+// Mechanism is an authentication mechanism id (the last arc of the
+// mechanism name 2.16.756.5.8.2.x).
+type Mechanism uint8
+
+// Authentication mechanisms.
+const (
+	MechanismNone   Mechanism = 0 // lowest level security
+	MechanismLLS    Mechanism = 1 // low level security (password)
+	MechanismHLS    Mechanism = 2 // HLS, manufacturer specific
+	MechanismMD5    Mechanism = 3
+	MechanismSHA1   Mechanism = 4
+	MechanismGMAC   Mechanism = 5
+	MechanismSHA256 Mechanism = 6
+	MechanismECDSA  Mechanism = 7
+)
+
+// Protection says which protection the xDLMS APDU that carried a request
+// had. Access modes that demand authenticated requests check it.
+type Protection uint8
+
+// Protection bits.
+const (
+	ProtAuthenticated Protection = 1 << iota
+	ProtEncrypted
+	ProtSigned
+)
+
+// Caller says who is calling: the DLMS server fills it in from the
+// association and the APDU, and objects or an access policy decide on it.
+type Caller struct {
+	// ClientSAP is the client's address: the wrapper port or the HDLC
+	// client address (16 public client, 1 management, ...).
+	ClientSAP uint16
+	// ServerSAP is the logical device addressed.
+	ServerSAP uint16
+	// Mechanism is the authentication mechanism the association used.
+	Mechanism Mechanism
+	// Authenticated is true once the association's authentication
+	// completed (for HLS, after reply_to_HLS_authentication succeeded).
+	Authenticated bool
+	// Protection is the protection of the APDU carrying this request.
+	Protection Protection
+}
+
+// AccessSelection is the selective access a client asked for.
+type AccessSelection struct {
+	Selector   uint8
+	Parameters axdr.Data
+}
+
+// AttributeRequest is one GET or SET of an attribute.
+type AttributeRequest struct {
+	Caller Caller
+	// Attribute is the attribute index (1 = logical_name).
+	Attribute int8
+	// Access is the selective access asked for, or nil.
+	Access *AccessSelection
+}
+
+// MethodRequest is one ACTION.
+type MethodRequest struct {
+	Caller Caller
+	// Method is the method index.
+	Method int8
+}
+
+// Object is a COSEM interface object as the DLMS server sees it. All
+// methods must be safe for concurrent use: one meter serves many
+// associations.
+//
+// Errors should be, or wrap, an *AccessError (see the Err* sentinels);
+// ResultOf turns any error into the result code to answer with.
+type Object interface {
+	ClassID() uint16
+	Version() uint8
+	LogicalName() obis.Code
+	// Get returns the value of an attribute.
+	Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error)
+	// Set writes an attribute. A value of the wrong type fails with
+	// ErrTypeUnmatched, an attribute that cannot be written with
+	// ErrReadWriteDenied.
+	Set(ctx context.Context, req *AttributeRequest, value axdr.Data) error
+	// Action invokes a method and returns its return parameters
+	// (null-data when it has none).
+	Action(ctx context.Context, req *MethodRequest, param axdr.Data) (axdr.Data, error)
+}
+
+// Header carries the identity every ready-made object shares; embed it
+// to get ClassID, Version and LogicalName.
+type Header struct {
+	Class uint16
+	Ver   uint8
+	LN    obis.Code
+}
+
+// ClassID returns the interface class id.
+func (h *Header) ClassID() uint16 { return h.Class }
+
+// Version returns the interface class version.
+func (h *Header) Version() uint8 { return h.Ver }
+
+// LogicalName returns the object's OBIS code.
+func (h *Header) LogicalName() obis.Code { return h.LN }
+
+// String names the object for logs: "Clock 0.0.1.0.0.255".
+func (h *Header) String() string {
+	return ClassName(h.Class) + " " + h.LN.String()
+}
+
+// attrName is used in error details: "Register 1.0.1.8.0.255 value".
+func (h *Header) attrName(attr int8) string {
+	return h.String() + " " + AttributeName(h.Class, attr)
+}
+
+func (h *Header) methodName(m int8) string {
+	return h.String() + " " + MethodName(h.Class, m)
+}
+
+// LogicalNameData returns the logical_name attribute value of ln.
+func LogicalNameData(ln obis.Code) axdr.Data {
+	b := make([]byte, 6)
+	copy(b, ln[:])
+	return axdr.OctetString(b)
+}
+
+func (h *Header) undefinedAttr(attr int8) error {
+	return Errorf(ResultObjectUndefined, h.String()+": no attribute "+strconv.Itoa(int(attr)))
+}
+
+func (h *Header) undefinedMethod(m int8) error {
+	return Errorf(ResultObjectUndefined, h.String()+": no method "+strconv.Itoa(int(m)))
+}
+
+func (h *Header) denied(attr int8) error {
+	return Errorf(ResultReadWriteDenied, h.attrName(attr)+" is read-only")
+}
+
+// noSelective rejects selective access on attributes that define none.
+func (h *Header) noSelective(req *AttributeRequest) error {
+	if req.Access != nil {
+		return Errorf(ResultScopeOfAccessViolated, h.attrName(req.Attribute)+": no selective access defined")
+	}
+	return nil
+}
+
+func (h *Header) typeErr(attr int8, want string, got axdr.Data) error {
+	return Errorf(ResultTypeUnmatched, h.attrName(attr)+": want "+want+", got "+got.Tag.String())
+}
+
+func (h *Header) paramErr(m int8, want string, got axdr.Data) error {
+	return Errorf(ResultTypeUnmatched, h.methodName(m)+": parameter: want "+want+", got "+got.Tag.String())
+}
