@@ -25,7 +25,11 @@ go test -race -count=1 -timeout 20m -v ./... >"$out/test.log" 2>&1
 test_rc=$?
 set -e
 # Show failures and the per-package lines, not every passing test.
-grep -E '^(ok|FAIL|---|panic:|\?)|^\s+--- FAIL|_test\.go:[0-9]+:' "$out/test.log" | grep -v -- '--- PASS' || true
+grep -E '^(ok|FAIL|panic:)' "$out/test.log" || true
+if [ "$test_rc" -ne 0 ]; then
+  echo "-- failures:"
+  grep -B2 -A15 -E '^\s*--- FAIL|^panic:' "$out/test.log" | head -n 400 || true
+fi
 passed=$(grep -cE '^\s*--- PASS' "$out/test.log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$out/test.log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$out/test.log" || true)
@@ -39,7 +43,7 @@ echo "== fuzz ($FUZZTIME per target)"
 fuzz_failed=0
 fuzz_targets=0
 while IFS= read -r file; do
-  pkg="./$(dirname "$file")"
+  pkg="./$(dirname "${file#./}")"
   for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
     fuzz_targets=$((fuzz_targets + 1))
     if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >"$out/fuzz.log" 2>&1; then
