@@ -59,7 +59,7 @@ func (c *Client) Connected() bool { return c.l.connected }
 // waits for UA; the link then uses the smaller of both sides' values.
 func (c *Client) Connect(ctx context.Context) error {
 	l := c.l
-	stop := l.dl.watch(ctx)
+	stop := l.dl.Watch(ctx)
 	defer stop()
 	var info []byte
 	if !l.cfg.params.IsDefault() {
@@ -111,7 +111,7 @@ func (c *Client) Recv(ctx context.Context) ([]byte, error) {
 	if !l.connected {
 		return nil, ErrNotConnected
 	}
-	stop := l.dl.watch(ctx)
+	stop := l.dl.Watch(ctx)
 	defer stop()
 	var apdu []byte
 	first := true
@@ -179,7 +179,7 @@ func (c *Client) Recv(ctx context.Context) ([]byte, error) {
 // (some servers repeat them); they are ignored.
 func (c *Client) Disconnect(ctx context.Context) error {
 	l := c.l
-	stop := l.dl.watch(ctx)
+	stop := l.dl.Watch(ctx)
 	defer stop()
 	if err := l.send(ctx, l.peer, UControl(KindDISC, true), nil); err != nil {
 		return err

@@ -64,7 +64,7 @@ func (s *Server) Connected() bool { return s.l.connected }
 // addresses are ignored.
 func (s *Server) Recv(ctx context.Context) ([]byte, error) {
 	l := s.l
-	stop := l.dl.watch(ctx)
+	stop := l.dl.Watch(ctx)
 	defer stop()
 	var apdu []byte
 	first := true

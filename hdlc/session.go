@@ -1,6 +1,8 @@
 package hdlc
 
 import (
+	"github.com/amigo-ami/amigo/linkio"
+
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +83,7 @@ func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll 
 type link struct {
 	rw        io.ReadWriter
 	rd        *Reader
-	dl        *deadlines
+	dl        *linkio.Deadlines
 	cfg       config
 	local     Address
 	peer      Address
@@ -108,7 +110,7 @@ func newLink(rw io.ReadWriter, local, peer Address, opts []Option) (*link, error
 	if err := local.valid(); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	return &link{rw: rw, rd: NewReader(rw), dl: newDeadlines(rw), cfg: cfg, local: local, peer: peer, p: DefaultParams()}, nil
+	return &link{rw: rw, rd: NewReader(rw), dl: linkio.New(rw), cfg: cfg, local: local, peer: peer, p: DefaultParams()}, nil
 }
 
 // Params returns the negotiated parameters from this end's point of view.
@@ -126,11 +128,11 @@ func (l *link) write(ctx context.Context, f Frame) error {
 	if err != nil {
 		return err
 	}
-	if err := l.dl.setWrite(ctx); err != nil {
+	if err := l.dl.SetWrite(ctx); err != nil {
 		return err
 	}
 	if _, err := l.rw.Write(l.wbuf); err != nil {
-		return ioError(ctx, "write "+f.Control.String(), err)
+		return linkio.Error(ctx, "hdlc", "write "+f.Control.String(), err)
 	}
 	return nil
 }
@@ -146,7 +148,7 @@ var errPoll = errors.New("hdlc: poll interval elapsed")
 // polling and may be zero.
 func (l *link) read(ctx context.Context, until time.Time) (Frame, error) {
 	for {
-		if err := l.dl.setRead(ctx, until); err != nil {
+		if err := l.dl.SetRead(ctx, until); err != nil {
 			return Frame{}, err
 		}
 		f, err := l.rd.ReadFrame()
@@ -154,7 +156,7 @@ func (l *link) read(ctx context.Context, until time.Time) (Frame, error) {
 			if ctx.Err() == nil && !until.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(until) {
 				return Frame{}, errPoll
 			}
-			return Frame{}, ioError(ctx, "read", err)
+			return Frame{}, linkio.Error(ctx, "hdlc", "read", err)
 		}
 		if f.Dst == l.local {
 			return f, nil
@@ -166,7 +168,7 @@ func (l *link) read(ctx context.Context, until time.Time) (Frame, error) {
 // waitRNR waits out an RNR from the peer, then polls it with RR.
 func (l *link) waitRNR(ctx context.Context) (Frame, bool, error) {
 	until := time.Now().Add(l.cfg.poll)
-	if l.dl.rd == nil {
+	if !l.dl.CanTimeRead() {
 		until = time.Time{}
 	}
 	if !until.IsZero() {
@@ -188,7 +190,7 @@ func (l *link) sendAPDU(ctx context.Context, apdu []byte) error {
 	if !l.connected {
 		return ErrNotConnected
 	}
-	stop := l.dl.watch(ctx)
+	stop := l.dl.Watch(ctx)
 	defer stop()
 	l.sbuf = append(append(l.sbuf[:0], l.llcTX[:]...), apdu...)
 	data := l.sbuf

@@ -7,6 +7,8 @@
 package iec62056
 
 import (
+	"github.com/amigo-ami/amigo/linkio"
+
 	"bytes"
 	"context"
 	"errors"
@@ -258,15 +260,15 @@ func collect(opts []Option) options {
 // readLine reads one line ending in LF byte by byte so that nothing after it
 // (the first HDLC frame) is consumed. Bytes before start are dropped, which
 // skips line noise and echoes of our own messages.
-func readLine(ctx context.Context, r io.Reader, dl *deadlines, until time.Time, start func(byte) bool) ([]byte, error) {
-	if err := dl.setRead(ctx, until); err != nil {
+func readLine(ctx context.Context, r io.Reader, dl *linkio.Deadlines, until time.Time, start func(byte) bool) ([]byte, error) {
+	if err := dl.SetRead(ctx, until); err != nil {
 		return nil, err
 	}
 	var line []byte
 	var c [1]byte
 	for {
 		if _, err := io.ReadFull(r, c[:]); err != nil {
-			return line, ioError(ctx, "read line", err)
+			return line, linkio.Error(ctx, "iec62056", "read line", err)
 		}
 		if len(line) == 0 && !start(c[0]) {
 			continue
@@ -281,12 +283,12 @@ func readLine(ctx context.Context, r io.Reader, dl *deadlines, until time.Time, 
 	}
 }
 
-func write(ctx context.Context, w io.Writer, dl *deadlines, b []byte) error {
-	if err := dl.setWrite(ctx); err != nil {
+func write(ctx context.Context, w io.Writer, dl *linkio.Deadlines, b []byte) error {
+	if err := dl.SetWrite(ctx); err != nil {
 		return err
 	}
 	if _, err := w.Write(b); err != nil {
-		return ioError(ctx, "write", err)
+		return linkio.Error(ctx, "iec62056", "write", err)
 	}
 	return nil
 }
@@ -297,8 +299,8 @@ func write(ctx context.Context, w io.Writer, dl *deadlines, b []byte) error {
 // HDLC. An echo of our request before the identification is skipped.
 func SignOnModeE(ctx context.Context, rw io.ReadWriter, address string, opts ...Option) (Identification, error) {
 	o := collect(opts)
-	dl := newDeadlines(rw)
-	stop := dl.watch(ctx)
+	dl := linkio.New(rw)
+	stop := dl.Watch(ctx)
 	defer stop()
 	req, err := AppendRequest(nil, address)
 	if err != nil {
@@ -336,13 +338,13 @@ func SignOnModeE(ctx context.Context, rw io.ReadWriter, address string, opts ...
 	if err := write(ctx, rw, dl, ack); err != nil {
 		return id, err
 	}
-	if o.echoWait > 0 && dl.rd != nil {
+	if o.echoWait > 0 && dl.CanTimeRead() {
 		line, err := readLine(ctx, rw, dl, time.Now().Add(o.echoWait), func(c byte) bool { return c == ACK })
 		if err != nil && ctx.Err() != nil {
 			return id, err
 		}
 		_ = line // an echo, or nothing within the wait: both are fine
-		if err := dl.setRead(ctx, time.Time{}); err != nil {
+		if err := dl.SetRead(ctx, time.Time{}); err != nil {
 			return id, err
 		}
 	}
@@ -360,8 +362,8 @@ func SignOnModeE(ctx context.Context, rw io.ReadWriter, address string, opts ...
 // acknowledgement.
 func AcceptModeE(ctx context.Context, rw io.ReadWriter, ident Identification, opts ...Option) (Ack, error) {
 	o := collect(opts)
-	dl := newDeadlines(rw)
-	stop := dl.watch(ctx)
+	dl := linkio.New(rw)
+	stop := dl.Watch(ctx)
 	defer stop()
 	idMsg, err := AppendIdentification(nil, ident)
 	if err != nil {

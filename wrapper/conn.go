@@ -1,6 +1,9 @@
 package wrapper
 
 import (
+	"github.com/amigo-ami/amigo/linkio"
+	"time"
+
 	"context"
 	"fmt"
 	"io"
@@ -25,7 +28,7 @@ func WithAnyRemote() Option { return func(c *Conn) { c.anyRemote = true } }
 // may run concurrently with each other, but not with themselves.
 type Conn struct {
 	rw        io.ReadWriter
-	dl        *deadlines
+	dl        *linkio.Deadlines
 	local     uint16
 	remote    uint16
 	anyRemote bool
@@ -39,7 +42,7 @@ type Conn struct {
 // may implement SetReadDeadline/SetWriteDeadline (net.Conn does); the
 // context of Send and Recv is then enforced while blocked.
 func NewConn(rw io.ReadWriter, local, remote uint16, opts ...Option) *Conn {
-	c := &Conn{rw: rw, dl: newDeadlines(rw), local: local, remote: remote, maxAPDU: DefaultMaxAPDU}
+	c := &Conn{rw: rw, dl: linkio.New(rw), local: local, remote: remote, maxAPDU: DefaultMaxAPDU}
 	for _, o := range opts {
 		o(c)
 	}
@@ -85,13 +88,13 @@ func (c *Conn) Send(ctx context.Context, apdu []byte) error {
 	if err != nil {
 		return err
 	}
-	stop := c.dl.watch(ctx)
+	stop := c.dl.Watch(ctx)
 	defer stop()
-	if err := c.dl.setWrite(ctx); err != nil {
+	if err := c.dl.SetWrite(ctx); err != nil {
 		return err
 	}
 	if _, err := c.rw.Write(c.wbuf); err != nil {
-		return ioError(ctx, "send", err)
+		return linkio.Error(ctx, "wrapper", "send", err)
 	}
 	return nil
 }
@@ -104,13 +107,13 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
-	stop := c.dl.watch(ctx)
+	stop := c.dl.Watch(ctx)
 	defer stop()
-	if err := c.dl.setRead(ctx, zeroTime); err != nil {
+	if err := c.dl.SetRead(ctx, time.Time{}); err != nil {
 		return nil, err
 	}
 	if _, err := io.ReadFull(c.rw, c.hdr[:]); err != nil {
-		return nil, ioError(ctx, "read header", err)
+		return nil, linkio.Error(ctx, "wrapper", "read header", err)
 	}
 	h, err := DecodeHeader(c.hdr[:])
 	if err != nil {
@@ -124,7 +127,7 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 	}
 	apdu, err := readN(c.rw, n)
 	if err != nil {
-		c.broken = ioError(ctx, "read APDU", err)
+		c.broken = linkio.Error(ctx, "wrapper", "read APDU", err)
 		return nil, c.broken
 	}
 	switch {
