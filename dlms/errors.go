@@ -1,0 +1,282 @@
+package dlms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/hdlc"
+)
+
+// Kinds of failure. Errors returned by a Client match one of them with
+// errors.Is when it applies; the detail types below say more.
+var (
+	// ErrAccessDenied: the server refused the attribute or method
+	// (read-write-denied, scope-of-access-violated).
+	ErrAccessDenied = errors.New("dlms: access denied")
+	// ErrObjectUndefined: no such object, attribute or method, or the
+	// class id does not match the object (object-undefined,
+	// object-class-inconsistent).
+	ErrObjectUndefined = errors.New("dlms: object undefined")
+	// ErrAuthenticationFailed: the association was refused for its
+	// credentials, or the server's HLS response f(CtoS) did not verify.
+	ErrAuthenticationFailed = errors.New("dlms: authentication failed")
+	// ErrAssociationRejected: the AARE did not accept the association.
+	ErrAssociationRejected = errors.New("dlms: association rejected")
+	// ErrReplay: a protected response carried an invocation counter not
+	// above the last one accepted from the server.
+	ErrReplay = errors.New("dlms: replayed response")
+	// ErrTimeout: the context deadline or an I/O timeout expired while
+	// waiting for the meter.
+	ErrTimeout = errors.New("dlms: timeout")
+	// ErrPeerClosed: the meter closed the connection or the link (EOF,
+	// reset, HDLC DM or DISC).
+	ErrPeerClosed = errors.New("dlms: connection closed by peer")
+	// ErrProtocol: a response that is malformed or does not answer the
+	// request (another APDU type, invoke-id, block number...).
+	ErrProtocol = errors.New("dlms: protocol error")
+	// ErrNotAssociated: a service was called before Associate succeeded
+	// or after Release.
+	ErrNotAssociated = errors.New("dlms: not associated")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("dlms: client closed")
+)
+
+// Attr names one COSEM attribute.
+type Attr struct {
+	Class     uint16
+	OBIS      [6]byte
+	Attribute int8
+}
+
+// String renders "class/a.b.c.d.e.f/attribute".
+func (a Attr) String() string {
+	return fmt.Sprintf("%d/%s/%d", a.Class, obisString(a.OBIS), a.Attribute)
+}
+
+func (a Attr) descriptor() apdu.AttributeDescriptor {
+	return apdu.AttributeDescriptor{ClassID: a.Class, InstanceID: a.OBIS, AttributeID: a.Attribute}
+}
+
+// Method names one COSEM method.
+type Method struct {
+	Class  uint16
+	OBIS   [6]byte
+	Method int8
+}
+
+// String renders "class/a.b.c.d.e.f/method".
+func (m Method) String() string {
+	return fmt.Sprintf("%d/%s/m%d", m.Class, obisString(m.OBIS), m.Method)
+}
+
+func obisString(c [6]byte) string {
+	return fmt.Sprintf("%d.%d.%d.%d.%d.%d", c[0], c[1], c[2], c[3], c[4], c[5])
+}
+
+// DataAccessError is a GET or SET refused by the server with a
+// Data-Access-Result.
+type DataAccessError struct {
+	Meter  string
+	Op     string // "get" or "set"
+	Attr   Attr
+	Result apdu.DataAccessResult
+}
+
+// Error names the meter, the operation and what failed.
+func (e *DataAccessError) Error() string {
+	return fmt.Sprintf("dlms: %s: %s %s: %s", e.Meter, e.Op, e.Attr, e.Result)
+}
+
+// Is matches ErrAccessDenied and ErrObjectUndefined by result.
+func (e *DataAccessError) Is(target error) bool {
+	switch target {
+	case ErrAccessDenied:
+		return e.Result == apdu.ReadWriteDenied || e.Result == apdu.ScopeOfAccessViolated
+	case ErrObjectUndefined:
+		return e.Result == apdu.ObjectUndefined || e.Result == apdu.ObjectClassInconsistent
+	}
+	return false
+}
+
+// ActionError is an ACTION refused by the server with an Action-Result.
+type ActionError struct {
+	Meter  string
+	Method Method
+	Result apdu.ActionResult
+}
+
+// Error names the meter, the operation and what failed.
+func (e *ActionError) Error() string {
+	return fmt.Sprintf("dlms: %s: action %s: %s", e.Meter, e.Method, e.Result)
+}
+
+// Is matches ErrAccessDenied and ErrObjectUndefined by result.
+func (e *ActionError) Is(target error) bool {
+	switch target {
+	case ErrAccessDenied:
+		return e.Result == apdu.ActionReadWriteDenied || e.Result == apdu.ActionScopeOfAccessViolated
+	case ErrObjectUndefined:
+		return e.Result == apdu.ActionObjectUndefined || e.Result == apdu.ActionObjectClassInconsistent
+	}
+	return false
+}
+
+// ExceptionError is an EXCEPTION-response: the server could not process
+// the request at all (e.g. it failed to decipher it, or the service is not
+// allowed in this state).
+type ExceptionError struct {
+	Meter        string
+	Op           string
+	StateError   apdu.StateError
+	ServiceError apdu.ServiceError
+	// InvocationCounter is the counter the server expects, sent with
+	// service-error invocation-counter-error.
+	InvocationCounter uint32
+}
+
+// Error names the meter, the operation and what failed.
+func (e *ExceptionError) Error() string {
+	s := fmt.Sprintf("dlms: %s: %s: exception-response %s, %s", e.Meter, e.Op, e.StateError, e.ServiceError)
+	if e.ServiceError == apdu.ServiceInvocationCounterError {
+		s += fmt.Sprintf(" (server expects %d)", e.InvocationCounter)
+	}
+	return s
+}
+
+// ConfirmedServiceError is a ConfirmedServiceError answer, typically an
+// InitiateRequest refused inside the AARE.
+type ConfirmedServiceError struct {
+	Meter     string
+	Op        string
+	Service   uint8
+	ErrorType uint8
+	Value     uint8
+}
+
+// Error names the meter, the operation and what failed.
+func (e *ConfirmedServiceError) Error() string {
+	return fmt.Sprintf("dlms: %s: %s: confirmed-service-error service %d, error type %d, value %d", e.Meter, e.Op, e.Service, e.ErrorType, e.Value)
+}
+
+// Is matches ErrAssociationRejected for an initiate error.
+func (e *ConfirmedServiceError) Is(target error) bool {
+	return target == ErrAssociationRejected && e.Service == apdu.ServiceInitiateError
+}
+
+// AssociationError is an AARE that did not accept the association.
+type AssociationError struct {
+	Meter      string
+	Result     apdu.AssociationResult
+	Diagnostic apdu.Diagnostic
+}
+
+// Error names the meter, the operation and what failed.
+func (e *AssociationError) Error() string {
+	src := "acse-service-user"
+	if e.Diagnostic.Source == apdu.DiagnosticServiceProvider {
+		src = "acse-service-provider"
+	}
+	return fmt.Sprintf("dlms: %s: association %s, %s diagnostic %d%s", e.Meter, e.Result, src, e.Diagnostic.Value, diagnosticName(e.Diagnostic))
+}
+
+// Is matches ErrAssociationRejected, and ErrAuthenticationFailed when the
+// diagnostic is about authentication.
+func (e *AssociationError) Is(target error) bool {
+	switch target {
+	case ErrAssociationRejected:
+		return true
+	case ErrAuthenticationFailed:
+		return e.Diagnostic.Source != apdu.DiagnosticServiceProvider &&
+			e.Diagnostic.Value >= apdu.DiagnosticAuthenticationMechanismNameNotRecognised &&
+			e.Diagnostic.Value <= apdu.DiagnosticAuthenticationRequired
+	}
+	return false
+}
+
+func diagnosticName(d apdu.Diagnostic) string {
+	if d.Source == apdu.DiagnosticServiceProvider {
+		return ""
+	}
+	switch d.Value {
+	case apdu.DiagnosticNoReasonGiven:
+		return " (no-reason-given)"
+	case apdu.DiagnosticApplicationContextNameNotSupported:
+		return " (application-context-name-not-supported)"
+	case apdu.DiagnosticAuthenticationMechanismNameNotRecognised:
+		return " (authentication-mechanism-name-not-recognised)"
+	case apdu.DiagnosticAuthenticationMechanismNameRequired:
+		return " (authentication-mechanism-name-required)"
+	case apdu.DiagnosticAuthenticationFailure:
+		return " (authentication-failure)"
+	case apdu.DiagnosticAuthenticationRequired:
+		return " (authentication-required)"
+	}
+	return ""
+}
+
+// OpError is any other failure of an operation on a meter: a transport
+// error, a ciphering failure or a protocol violation. Err tells which; it
+// matches ErrTimeout, ErrPeerClosed, ErrReplay, ErrProtocol... with
+// errors.Is.
+type OpError struct {
+	Meter  string
+	Op     string // "associate", "get", "set", "action", "release"...
+	Target string // the attribute or method, empty for the association
+	Err    error
+}
+
+// Error names the meter, the operation and what failed.
+func (e *OpError) Error() string {
+	if e.Target == "" {
+		return fmt.Sprintf("dlms: %s: %s: %v", e.Meter, e.Op, e.Err)
+	}
+	return fmt.Sprintf("dlms: %s: %s %s: %v", e.Meter, e.Op, e.Target, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// protocolError builds an ErrProtocol cause.
+func protocolError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
+}
+
+// linkError tags a transport error with ErrTimeout or ErrPeerClosed so
+// callers need not know which link produced it.
+func linkError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, ErrPeerClosed):
+		return err
+	case isTimeout(err), ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case isClosed(err):
+		return fmt.Errorf("%w: %w", ErrPeerClosed, err)
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isClosed(err error) bool {
+	var frmr *hdlc.FrameRejectError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, hdlc.ErrDM) || errors.Is(err, hdlc.ErrDisconnected) ||
+		errors.As(err, &frmr)
+}

@@ -1,0 +1,185 @@
+package dlms
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/amigo-ami/amigo/hdlc"
+	"github.com/amigo-ami/amigo/iec62056"
+	"github.com/amigo-ami/amigo/wrapper"
+)
+
+// Readdresser is a Transport that can carry an association of another
+// client SAP over the same connection, as the invocation counter pre-read
+// needs (wrapper: new source wPort; HDLC: DISC, then SNRM from the new
+// client address). It is a no-op when the SAP does not change.
+type Readdresser interface {
+	Readdress(ctx context.Context, clientSAP uint16) error
+}
+
+// Disconnecter is a Transport whose link is torn down separately from the
+// association (HDLC DISC/UA); Release calls it.
+type Disconnecter interface {
+	Disconnect(ctx context.Context) error
+}
+
+// Dial connects to the meter at addr (host:port) over TCP with the link of
+// o.Link, and associates. On failure nothing stays open.
+func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
+	if o.Name == "" {
+		o.Name = addr
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	sap := o.clientSAP()
+	if o.ReadInvocationCounter {
+		sap = 16 // start as the public client the pre-read uses
+	}
+	c := newClient(nil, o)
+	dctx, cancel := c.withTimeout(ctx)
+	t, err := dialLink(dctx, addr, &o, sap)
+	cancel()
+	if err != nil {
+		return nil, &OpError{Meter: c.meter, Op: "dial", Err: linkError(dctx, err)}
+	}
+	c.t = t
+	if err := c.Associate(ctx); err != nil {
+		_ = t.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func dialLink(ctx context.Context, addr string, o *Options, sap uint16) (Transport, error) {
+	switch o.Link {
+	case LinkWrapper:
+		conn, err := wrapper.Dial(ctx, addr, sap, o.logical())
+		if err != nil {
+			return nil, err
+		}
+		return &WrapperLink{Conn: conn}, nil
+	case LinkHDLC:
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		if o.ModeE {
+			if _, err := iec62056.SignOnModeE(ctx, nc, o.ModeEAddress); err != nil {
+				_ = nc.Close()
+				return nil, fmt.Errorf("mode E sign-on: %w", err)
+			}
+		}
+		l := NewHDLCLink(nc, HDLCServer(o.Server))
+		if err := l.Readdress(ctx, sap); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("unknown link %s", o.Link)
+}
+
+// WrapperLink is the wrapper Transport with readdressing: the wPorts of a
+// wrapper.Conn change for the next association.
+type WrapperLink struct {
+	*wrapper.Conn
+}
+
+// Readdress switches the source wPort to clientSAP.
+func (w *WrapperLink) Readdress(_ context.Context, clientSAP uint16) error {
+	w.SetPorts(clientSAP, w.Remote())
+	return nil
+}
+
+// HDLCServer converts a ServerAddress to its HDLC form.
+func HDLCServer(s ServerAddress) hdlc.Address {
+	logical := s.Logical
+	if logical == 0 {
+		logical = 1
+	}
+	size := s.Size
+	if size == 0 {
+		size = 1
+		if s.Physical != 0 {
+			size = 2
+		}
+	}
+	return hdlc.ServerAddress(logical, s.Physical, size)
+}
+
+// HDLCLink is the HDLC Transport over a byte stream: it holds one
+// hdlc.Client at a time and replaces it when the client SAP changes.
+type HDLCLink struct {
+	rw     io.ReadWriter
+	server hdlc.Address
+	opts   []hdlc.Option
+	c      *hdlc.Client
+	sap    uint16
+}
+
+// NewHDLCLink returns a link to server over rw, not yet connected; the
+// first Readdress connects it.
+func NewHDLCLink(rw io.ReadWriter, server hdlc.Address, opts ...hdlc.Option) *HDLCLink {
+	return &HDLCLink{rw: rw, server: server, opts: opts}
+}
+
+// Readdress connects the link from clientSAP (SNRM/UA), first
+// disconnecting a link from another SAP.
+func (l *HDLCLink) Readdress(ctx context.Context, clientSAP uint16) error {
+	if l.c != nil && l.c.Connected() && l.sap == clientSAP {
+		return nil
+	}
+	if clientSAP > 0x7F {
+		return fmt.Errorf("hdlc: client SAP %d does not fit 7 bits", clientSAP)
+	}
+	if l.c != nil && l.c.Connected() {
+		if err := l.c.Disconnect(ctx); err != nil {
+			return err
+		}
+	}
+	c, err := hdlc.NewClient(l.rw, hdlc.ClientAddress(uint8(clientSAP)), l.server, l.opts...)
+	if err != nil {
+		return err
+	}
+	if err := c.Connect(ctx); err != nil {
+		return err
+	}
+	l.c, l.sap = c, clientSAP
+	return nil
+}
+
+// Send sends one APDU in I-frames.
+func (l *HDLCLink) Send(ctx context.Context, apdu []byte) error {
+	if l.c == nil {
+		return hdlc.ErrNotConnected
+	}
+	return l.c.Send(ctx, apdu)
+}
+
+// Recv receives one APDU.
+func (l *HDLCLink) Recv(ctx context.Context) ([]byte, error) {
+	if l.c == nil {
+		return nil, hdlc.ErrNotConnected
+	}
+	return l.c.Recv(ctx)
+}
+
+// Disconnect sends DISC and waits for UA or DM.
+func (l *HDLCLink) Disconnect(ctx context.Context) error {
+	if l.c == nil || !l.c.Connected() {
+		return nil
+	}
+	return l.c.Disconnect(ctx)
+}
+
+// Close closes the underlying stream when it is an io.Closer.
+func (l *HDLCLink) Close() error {
+	if cl, ok := l.rw.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}

@@ -1,0 +1,378 @@
+package dlms
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/obis"
+)
+
+// Link selects the lower layer Dial puts under an association.
+type Link uint8
+
+// Links.
+const (
+	// LinkWrapper is the IEC 62056-47 TCP wrapper.
+	LinkWrapper Link = iota
+	// LinkHDLC is IEC 62056-46 HDLC over a TCP stream (a terminal server
+	// or a meter's TCP-HDLC port), optionally after a mode E sign-on.
+	LinkHDLC
+)
+
+// String names the link.
+func (l Link) String() string {
+	switch l {
+	case LinkWrapper:
+		return "wrapper"
+	case LinkHDLC:
+		return "hdlc"
+	}
+	return fmt.Sprintf("link(%d)", uint8(l))
+}
+
+// Authentication is the authentication mechanism an association uses.
+type Authentication uint8
+
+// Authentication mechanisms.
+const (
+	AuthNone      Authentication = iota // lowest level security
+	AuthLLS                             // low level security: a password
+	AuthHLSGMAC                         // HLS mechanism 5
+	AuthHLSSHA256                       // HLS mechanism 6
+	AuthHLSECDSA                        // HLS mechanism 7 (suite 1)
+)
+
+// Mechanism returns the mechanism id carried in the AARQ mechanism-name.
+func (a Authentication) Mechanism() security.Mechanism {
+	switch a {
+	case AuthLLS:
+		return security.MechanismLLS
+	case AuthHLSGMAC:
+		return security.MechanismHLSGMAC
+	case AuthHLSSHA256:
+		return security.MechanismHLSSHA256
+	case AuthHLSECDSA:
+		return security.MechanismHLSECDSA
+	}
+	return security.MechanismNone
+}
+
+// String names the mechanism.
+func (a Authentication) String() string {
+	if a > AuthHLSECDSA {
+		return fmt.Sprintf("authentication(%d)", uint8(a))
+	}
+	return a.Mechanism().String()
+}
+
+// Policy is the protection applied to every xDLMS APDU of an association.
+type Policy uint8
+
+// Security policies.
+const (
+	PolicyNone                   Policy = iota
+	PolicyAuthenticated                 // GMAC tag, plaintext visible
+	PolicyEncrypted                     // enciphered, no tag
+	PolicyAuthenticatedEncrypted        // enciphered and tagged
+)
+
+// control returns the policy bits of the security control byte.
+func (p Policy) control() security.SecurityControl {
+	switch p {
+	case PolicyAuthenticated:
+		return security.Authentication
+	case PolicyEncrypted:
+		return security.Encryption
+	case PolicyAuthenticatedEncrypted:
+		return security.AuthenticatedEncryption
+	}
+	return 0
+}
+
+// String names the policy.
+func (p Policy) String() string {
+	switch p {
+	case PolicyNone:
+		return "none"
+	case PolicyAuthenticated:
+		return "authenticated"
+	case PolicyEncrypted:
+		return "encrypted"
+	case PolicyAuthenticatedEncrypted:
+		return "authenticated+encrypted"
+	}
+	return fmt.Sprintf("policy(%d)", uint8(p))
+}
+
+// Secret holds an LLS password or an HLS secret. Like security.Key it keeps
+// its bytes behind a pointer and never prints them, so logging an Options
+// value does not leak credentials.
+type Secret struct {
+	b *[]byte
+}
+
+// NewSecret copies b into a Secret.
+func NewSecret(b []byte) Secret {
+	c := append([]byte(nil), b...)
+	return Secret{b: &c}
+}
+
+// IsZero reports whether no secret is set.
+func (s Secret) IsZero() bool { return s.b == nil }
+
+// Bytes returns a copy of the secret; never log it.
+func (s Secret) Bytes() []byte {
+	if s.b == nil {
+		return nil
+	}
+	return append([]byte(nil), (*s.b)...)
+}
+
+func (s Secret) raw() []byte {
+	if s.b == nil {
+		return nil
+	}
+	return *s.b
+}
+
+// String returns a redacted description.
+func (s Secret) String() string {
+	if s.b == nil {
+		return "secret(unset)"
+	}
+	return "secret(redacted)"
+}
+
+// Format makes every fmt verb print the redacted form.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// GoString keeps %#v redacted.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps slog output redacted.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// ServerAddress addresses the logical device an association talks to.
+type ServerAddress struct {
+	// Logical is the logical device: the wrapper destination wPort or the
+	// HDLC upper address. 0 means 1, the management logical device.
+	Logical uint16
+	// Physical is the HDLC lower address (ignored by the wrapper and when
+	// Size is 1).
+	Physical uint16
+	// Size is the HDLC server address length, 1, 2 or 4 bytes; 0 means 1
+	// when Physical is 0, else 2.
+	Size int
+}
+
+// Conformance defaults.
+const (
+	// DefaultConformance is the proposal of the widespread Gurux client:
+	// general-protection, block transfer with get, set and action,
+	// multiple-references, access, get, set, selective-access and action.
+	DefaultConformance = apdu.Conformance(0x401E5D)
+	// DefaultMaxPDU is the client-max-receive-pdu-size proposed by default.
+	DefaultMaxPDU = 0xFFFF
+	// DefaultTimeout bounds one request/response exchange when the caller's
+	// context has no earlier deadline.
+	DefaultTimeout = 20 * time.Second
+	// DefaultMaxResponse bounds the reassembly of a block-transferred
+	// response.
+	DefaultMaxResponse = 16 << 20
+)
+
+// DefaultInvocationCounterOBIS is the Data object (class 1, attribute 2)
+// where the counter pre-read finds the last invocation counter the server
+// has seen from the client.
+var DefaultInvocationCounterOBIS = obis.Code{0, 0, 43, 1, 0, 255}
+
+// Options configures one association. The zero value is a public client
+// (SAP 16) without security on the wrapper, logical device 1.
+type Options struct {
+	// Link is the lower layer Dial sets up.
+	Link Link
+	// ModeE performs an IEC 62056-21 mode E sign-on before HDLC.
+	ModeE bool
+	// ModeEAddress is the device address of the sign-on request (empty
+	// addresses any meter on the line).
+	ModeEAddress string
+
+	// ClientSAP is the client's SAP: 16 public, 17 reading (LLS), 1
+	// management (HLS), or any other. 0 means 16.
+	ClientSAP uint16
+	// Server addresses the logical device.
+	Server ServerAddress
+
+	// Authentication is the mechanism proposed in the AARQ.
+	Authentication Authentication
+	// Password is the LLS password or the HLS-SHA256 secret.
+	Password Secret
+	// Challenge fixes CtoS for HLS (8..64 bytes). Nil draws 16 random
+	// bytes, which is what production code must do; a fixed challenge
+	// exists to reproduce recorded sessions.
+	Challenge []byte
+
+	// Policy is the ciphering applied to the InitiateRequest and every
+	// APDU after the association.
+	Policy Policy
+	// Suite is the security suite (0: AES-GCM-128; 1 with ECDSA).
+	Suite security.Suite
+	// Keys are EK (Unicast), AK (Authentication) and an optional
+	// dedicated key proposed in the InitiateRequest.
+	Keys security.Keys
+	// SystemTitle is the client's 8-byte system title.
+	SystemTitle []byte
+	// ServerSystemTitle is the server's system title when known in
+	// advance; the AARE's responding-AP-title takes precedence.
+	ServerSystemTitle []byte
+	// SigningKey is the client's ECDSA P-256 key for HLS-ECDSA.
+	SigningKey *ecdsa.PrivateKey
+	// ServerPublicKey verifies the server's HLS-ECDSA signature.
+	ServerPublicKey *ecdsa.PublicKey
+
+	// InvocationCounter is the first invocation counter value to use.
+	InvocationCounter uint32
+	// PersistCounter, when set, durably stores the value the counter must
+	// resume from before any value below it is used.
+	PersistCounter func(next uint32) error
+	// Counter, when set, replaces InvocationCounter and PersistCounter, so
+	// that several clients, or a caller, can share one sending counter.
+	Counter *security.Counter
+	// ReadInvocationCounter first reads 0.0.43.1.0.255 attribute 2 as the
+	// public client (SAP 16) on the same connection and continues from the
+	// value read plus one (or InvocationCounter if higher), as the Gurux
+	// client does. It cannot be combined with Counter.
+	ReadInvocationCounter bool
+	// InvocationCounterOBIS overrides the object the pre-read reads; the
+	// zero value means DefaultInvocationCounterOBIS.
+	InvocationCounterOBIS obis.Code
+
+	// GeneralProtection protects the APDUs after the association with
+	// general-glo-ciphering (or general-ded-ciphering) when the server
+	// grants general-protection, instead of the service-specific glo-
+	// (ded-) APDUs. It also keeps general-protection in a ciphered
+	// conformance proposal.
+	GeneralProtection bool
+	// ProtectedRelease sends the RLRQ of a ciphered association with a
+	// ciphered InitiateRequest in its user-information. Without it the
+	// RLRQ is plain, and the EXCEPTION-response some servers answer it
+	// with is accepted as a release.
+	ProtectedRelease bool
+
+	// Conformance is the proposed conformance block; 0 means
+	// DefaultConformance. With ciphering but without GeneralProtection the
+	// general-protection bit is removed from it.
+	Conformance apdu.Conformance
+	// MaxPDU is the client-max-receive-pdu-size; 0 means DefaultMaxPDU.
+	MaxPDU uint16
+	// MaxResponse bounds a reassembled block-transferred response; 0
+	// means DefaultMaxResponse.
+	MaxResponse int
+	// Timeout bounds each exchange (and Dial) when the context allows
+	// longer; 0 means DefaultTimeout, negative leaves it to the context.
+	Timeout time.Duration
+	// Strict decodes responses strictly instead of with apdu.Tolerant
+	// (which survives trailing junk after a value and wrong BER lengths
+	// in an RLRE).
+	Strict bool
+	// Name identifies the meter in errors; Dial defaults it to the
+	// address dialled.
+	Name string
+}
+
+func (o *Options) clientSAP() uint16 {
+	if o.ClientSAP == 0 {
+		return 16
+	}
+	return o.ClientSAP
+}
+
+func (o *Options) logical() uint16 {
+	if o.Server.Logical == 0 {
+		return 1
+	}
+	return o.Server.Logical
+}
+
+func (o *Options) ciphered() bool { return o.Policy != PolicyNone }
+
+func (o *Options) conformance() apdu.Conformance {
+	c := o.Conformance
+	if c == 0 {
+		c = DefaultConformance
+	}
+	if o.ciphered() && !o.GeneralProtection {
+		c &^= apdu.ConformanceGeneralProtection
+	}
+	return c
+}
+
+func (o *Options) maxPDU() uint16 {
+	if o.MaxPDU == 0 {
+		return DefaultMaxPDU
+	}
+	return o.MaxPDU
+}
+
+func (o *Options) maxResponse() int {
+	if o.MaxResponse <= 0 {
+		return DefaultMaxResponse
+	}
+	return o.MaxResponse
+}
+
+func (o *Options) timeout() time.Duration {
+	if o.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
+}
+
+func (o *Options) decoder() apdu.Options {
+	if o.Strict {
+		return apdu.Options{}
+	}
+	return apdu.Tolerant
+}
+
+// validate checks the combinations an association cannot work with.
+func (o *Options) validate() error {
+	if o.Authentication > AuthHLSECDSA {
+		return fmt.Errorf("dlms: unknown authentication %d", o.Authentication)
+	}
+	if o.Policy > PolicyAuthenticatedEncrypted {
+		return fmt.Errorf("dlms: unknown security policy %d", o.Policy)
+	}
+	needTitle := o.ciphered() || o.Authentication >= AuthHLSGMAC
+	if needTitle && len(o.SystemTitle) != security.SystemTitleSize {
+		return fmt.Errorf("dlms: %s/%s needs an 8-byte client system title, have %d bytes", o.Authentication, o.Policy, len(o.SystemTitle))
+	}
+	if (o.ciphered() || o.Authentication == AuthHLSGMAC) && o.Keys.Unicast.IsZero() {
+		return fmt.Errorf("dlms: %s/%s needs the global unicast key (EK): %w", o.Authentication, o.Policy, security.ErrMissingKey)
+	}
+	if o.Policy == PolicyAuthenticated || o.Policy == PolicyAuthenticatedEncrypted || o.Authentication == AuthHLSGMAC {
+		if o.Keys.Authentication.IsZero() {
+			return fmt.Errorf("dlms: %s/%s needs the authentication key (AK): %w", o.Authentication, o.Policy, security.ErrMissingKey)
+		}
+	}
+	if (o.Authentication == AuthLLS || o.Authentication == AuthHLSSHA256) && o.Password.IsZero() {
+		return fmt.Errorf("dlms: %s needs a password", o.Authentication)
+	}
+	if o.Authentication == AuthHLSECDSA && (o.SigningKey == nil || o.ServerPublicKey == nil) {
+		return fmt.Errorf("dlms: HLS-ECDSA needs the client signing key and the server public key")
+	}
+	if o.Challenge != nil && (len(o.Challenge) < security.MinChallenge || len(o.Challenge) > security.MaxChallenge) {
+		return fmt.Errorf("dlms: challenge of %d bytes: %w", len(o.Challenge), security.ErrChallenge)
+	}
+	if o.ReadInvocationCounter && o.Counter != nil {
+		return fmt.Errorf("dlms: ReadInvocationCounter and Counter are exclusive")
+	}
+	if o.Link == LinkHDLC && o.clientSAP() > 0x7F {
+		return fmt.Errorf("dlms: HDLC client SAP %d does not fit 7 bits", o.clientSAP())
+	}
+	return nil
+}

@@ -1,0 +1,530 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/obis"
+)
+
+// Authentication is the authentication mechanism an association requires,
+// numbered as the last arc of the DLMS mechanism-name.
+type Authentication uint8
+
+// Authentication mechanisms a Device supports.
+const (
+	AuthNone      Authentication = 0 // lowest level security
+	AuthLLS       Authentication = 1 // low level security, a password
+	AuthHLSGMAC   Authentication = 5 // HLS with GMAC (mechanism 5)
+	AuthHLSSHA256 Authentication = 6 // HLS with SHA-256 (mechanism 6)
+	AuthHLSECDSA  Authentication = 7 // HLS with ECDSA P-256 (mechanism 7)
+)
+
+// String names the mechanism.
+func (a Authentication) String() string { return security.Mechanism(a).String() }
+
+func (a Authentication) isHLS() bool {
+	return a == AuthHLSGMAC || a == AuthHLSSHA256 || a == AuthHLSECDSA
+}
+
+// Policy is the minimum protection an association demands of every xDLMS
+// request once it is established. Anything above PolicyNone also requires
+// the ciphered application context.
+type Policy uint8
+
+// Protection policies.
+const (
+	PolicyNone                   Policy = 0
+	PolicyAuthenticated          Policy = 1
+	PolicyEncrypted              Policy = 2
+	PolicyAuthenticatedEncrypted Policy = 3
+)
+
+// String names the policy.
+func (p Policy) String() string {
+	switch p {
+	case PolicyNone:
+		return "none"
+	case PolicyAuthenticated:
+		return "authenticated"
+	case PolicyEncrypted:
+		return "encrypted"
+	case PolicyAuthenticatedEncrypted:
+		return "authenticated+encrypted"
+	}
+	return "policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// bits returns the security control bits the policy demands.
+func (p Policy) bits() security.SecurityControl {
+	var sc security.SecurityControl
+	if p&PolicyAuthenticated != 0 {
+		sc |= security.Authentication
+	}
+	if p&PolicyEncrypted != 0 {
+		sc |= security.Encryption
+	}
+	return sc
+}
+
+// Association is the policy under which one client SAP may associate with a
+// Device.
+type Association struct {
+	// ClientSAP is the client address: the wrapper source wPort or the HDLC
+	// client address (16 public client, 1 management client...).
+	ClientSAP uint16
+	// Authentication is the mechanism the client must use.
+	Authentication Authentication
+	// Secret is the LLS password or the HLS secret (HLS-SHA256).
+	Secret []byte
+	// Policy is the minimum protection of requests after association.
+	Policy Policy
+	// Suite is the security suite of the keys (0 or 1).
+	Suite security.Suite
+	// Keys holds the global unicast (EK), broadcast and authentication (AK)
+	// keys shared with this client.
+	Keys security.Keys
+	// ClientPublicKey verifies the client's HLS-ECDSA response.
+	ClientPublicKey *ecdsa.PublicKey
+	// SigningKey signs the device's HLS-ECDSA response.
+	SigningKey *ecdsa.PrivateKey
+	// Conformance is what the device offers; the association gets its
+	// intersection with the client's proposal. Zero offers DefaultConformance.
+	Conformance apdu.Conformance
+	// MaxPDU is the server-max-receive-pdu-size announced in the
+	// InitiateResponse. The device also keeps its own APDUs within it (and
+	// within the client's limit), longer results going in blocks. Zero
+	// means 1024.
+	MaxPDU uint16
+	// Rights gives the client's access rights per object; nil grants
+	// cosem.FullAccess.
+	Rights cosem.RightsFunc
+	// LastClientIC is the last invocation counter accepted from this client
+	// in an earlier run (see Device.PersistClientIC); HasLastClientIC says
+	// whether there is one.
+	LastClientIC    uint32
+	HasLastClientIC bool
+	// AllowPlainRelease accepts an RLRQ without a ciphered
+	// InitiateRequest when Policy is not PolicyNone. By default such a
+	// release is refused with an EXCEPTION-response, as the reference
+	// meters do.
+	AllowPlainRelease bool
+	// SecuritySetup is the logical name of the Security setup object the
+	// current association reports (attribute 9).
+	SecuritySetup obis.Code
+}
+
+// DefaultConformance is offered when Association.Conformance is zero:
+// GET, SET, ACTION, selective access, multiple references, the three block
+// transfers, attribute 0 with GET and general protection.
+const DefaultConformance = apdu.ConformanceGeneralProtection | apdu.ConformanceBlockTransferWithGetOrRead |
+	apdu.ConformanceBlockTransferWithSetOrWrite | apdu.ConformanceBlockTransferWithAction |
+	apdu.ConformanceMultipleReferences | apdu.ConformanceGet | apdu.ConformanceSet |
+	apdu.ConformanceSelectiveAccess | apdu.ConformanceAction
+
+func (a *Association) conformance() apdu.Conformance {
+	if a.Conformance == 0 {
+		return DefaultConformance
+	}
+	return a.Conformance
+}
+
+func (a *Association) maxPDU() uint16 {
+	if a.MaxPDU == 0 {
+		return 1024
+	}
+	return a.MaxPDU
+}
+
+func (a *Association) rights() cosem.RightsFunc {
+	if a.Rights == nil {
+		return cosem.FullAccess
+	}
+	return a.Rights
+}
+
+func (a *Association) ciphered() bool { return a.Policy != PolicyNone }
+
+// SecurityEvent is a kind of security-relevant occurrence a Device reports
+// through OnSecurityEvent.
+type SecurityEvent uint8
+
+// Security events.
+const (
+	// EventLLSFailure: an AARQ carried a wrong LLS password.
+	EventLLSFailure SecurityEvent = iota + 1
+	// EventLockout: too many wrong passwords; the client SAP is refused
+	// for Device.LockoutPeriod.
+	EventLockout
+	// EventLockedOut: an association attempt during a lockout was refused.
+	EventLockedOut
+	// EventHLSFailure: the client's HLS response did not verify.
+	EventHLSFailure
+	// EventDecipherFailure: a ciphered APDU failed to decipher or
+	// authenticate.
+	EventDecipherFailure
+	// EventReplay: a ciphered APDU carried an invocation counter that was
+	// not above the last one accepted from that client.
+	EventReplay
+	// EventUnprotected: a request carried less protection than the
+	// association's policy demands.
+	EventUnprotected
+)
+
+// String names the event.
+func (e SecurityEvent) String() string {
+	switch e {
+	case EventLLSFailure:
+		return "lls-failure"
+	case EventLockout:
+		return "lockout"
+	case EventLockedOut:
+		return "locked-out"
+	case EventHLSFailure:
+		return "hls-failure"
+	case EventDecipherFailure:
+		return "decipher-failure"
+	case EventReplay:
+		return "replay"
+	case EventUnprotected:
+		return "unprotected-request"
+	}
+	return "security-event(" + strconv.Itoa(int(e)) + ")"
+}
+
+// Defaults of the LLS lockout and of reassembly.
+const (
+	DefaultMaxLLSFailures = 3
+	DefaultFailureWindow  = 10 * time.Minute
+	DefaultLockoutPeriod  = 15 * time.Minute
+	DefaultMaxReassembly  = 64 << 10
+)
+
+// Device is one logical device: an object tree, its address and system
+// title, and the associations clients may open with it. Set the exported
+// fields before the first Serve; afterwards the Device is safe for
+// concurrent use by any number of connections.
+type Device struct {
+	// Tree holds the device's objects.
+	Tree *cosem.Tree
+	// Address is the server logical address (wrapper wPort, HDLC upper
+	// address): 1 for the management logical device.
+	Address uint16
+	// SystemTitle is the device's 8-byte system title.
+	SystemTitle []byte
+	// Associations lists the client SAPs that may associate and how.
+	Associations []Association
+
+	// Counter issues the invocation counters of everything the device
+	// ciphers. Give it a Persist hook so that it resumes above every value
+	// used before a restart; nil means a counter starting at 1 that is
+	// never persisted, which is only safe for tests.
+	Counter *security.Counter
+	// PersistClientIC is called with the last invocation counter accepted
+	// from a client SAP, so the replay protection survives restarts (load
+	// it back into Association.LastClientIC). An error is logged.
+	PersistClientIC func(clientSAP uint16, ic uint32) error
+	// OnSecurityEvent is told about failed authentications, lockouts,
+	// replays and deciphering failures. It must not block.
+	OnSecurityEvent func(kind SecurityEvent, clientSAP uint16)
+
+	// MaxLLSFailures wrong passwords within FailureWindow lock the client
+	// SAP out for LockoutPeriod (zero values take the defaults).
+	MaxLLSFailures int
+	FailureWindow  time.Duration
+	LockoutPeriod  time.Duration
+
+	// ChangeSecret is told about a client changing its own secret
+	// (change_HLS_secret, or a SET of the LLS secret of the current
+	// association) and should persist it; nil refuses such changes.
+	ChangeSecret func(clientSAP uint16, secret []byte) error
+
+	// Challenge returns the HLS challenge StoC of n bytes; nil uses
+	// security.NewChallenge.
+	Challenge func(n int) ([]byte, error)
+	// Now is the clock for lockouts (default time.Now).
+	Now func() time.Time
+	// MaxReassembly bounds a long SET or ACTION request reassembled from
+	// blocks (default DefaultMaxReassembly).
+	MaxReassembly int
+	// InactivityTimeout ends a connection that stays silent this long
+	// (zero: never).
+	InactivityTimeout time.Duration
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+
+	once      sync.Mutex
+	ready     bool
+	mu        sync.Mutex
+	guards    map[uint16]*security.ReplayGuard
+	failures  map[uint16]*failureState
+	secrets   map[uint16][]byte
+	defaultIC *security.Counter
+}
+
+type failureState struct {
+	times  []time.Time
+	locked time.Time // refused until then
+}
+
+// Transport carries whole APDUs between a logical device and a client. It
+// has the method set of dlms.Transport (wrapper.Conn, hdlc.Server and
+// hdlc.Client implement both); it is declared here so that the meter side
+// does not depend on the client package.
+type Transport interface {
+	Send(ctx context.Context, apdu []byte) error
+	Recv(ctx context.Context) ([]byte, error)
+	Close() error
+}
+
+// ClientInfo describes the client end of a connection.
+type ClientInfo struct {
+	// ClientSAP is the client address when it is fixed for the
+	// connection.
+	ClientSAP uint16
+	// SAP, when set, returns the client address of the APDU just received
+	// and overrides ClientSAP: a wrapper connection may carry
+	// associations of several client SAPs one after the other.
+	SAP func() uint16
+	// Addr is the remote network address, for logs.
+	Addr net.Addr
+}
+
+func (c ClientInfo) sap() uint16 {
+	if c.SAP != nil {
+		return c.SAP()
+	}
+	return c.ClientSAP
+}
+
+// ErrConfig reports a Device that cannot serve as configured.
+var ErrConfig = errors.New("server: invalid device configuration")
+
+// check validates the configuration once.
+func (d *Device) init() error {
+	d.once.Lock()
+	defer d.once.Unlock()
+	if d.ready {
+		return nil
+	}
+	if d.Tree == nil {
+		return fmt.Errorf("%w: no object tree", ErrConfig)
+	}
+	seen := map[uint16]bool{}
+	for i := range d.Associations {
+		a := &d.Associations[i]
+		if seen[a.ClientSAP] {
+			return fmt.Errorf("%w: client SAP %d listed twice", ErrConfig, a.ClientSAP)
+		}
+		seen[a.ClientSAP] = true
+		switch a.Authentication {
+		case AuthNone, AuthLLS, AuthHLSGMAC, AuthHLSSHA256, AuthHLSECDSA:
+		default:
+			return fmt.Errorf("%w: client SAP %d: unsupported mechanism %v", ErrConfig, a.ClientSAP, a.Authentication)
+		}
+		if a.Policy > PolicyAuthenticatedEncrypted {
+			return fmt.Errorf("%w: client SAP %d: unknown policy %d", ErrConfig, a.ClientSAP, a.Policy)
+		}
+		if (a.ciphered() || a.Authentication == AuthHLSGMAC) && (a.Keys.Unicast.IsZero() || a.Keys.Authentication.IsZero()) {
+			return fmt.Errorf("%w: client SAP %d: ciphering needs the unicast and authentication keys", ErrConfig, a.ClientSAP)
+		}
+		if a.Authentication == AuthHLSECDSA && (a.ClientPublicKey == nil || a.SigningKey == nil) {
+			return fmt.Errorf("%w: client SAP %d: HLS-ECDSA needs the client public key and a signing key", ErrConfig, a.ClientSAP)
+		}
+		if (a.Authentication == AuthLLS || a.Authentication == AuthHLSSHA256) && len(a.Secret) == 0 {
+			return fmt.Errorf("%w: client SAP %d: %v needs a secret", ErrConfig, a.ClientSAP, a.Authentication)
+		}
+		if a.MaxPDU != 0 && a.MaxPDU < 64 {
+			return fmt.Errorf("%w: client SAP %d: max PDU %d below 64", ErrConfig, a.ClientSAP, a.MaxPDU)
+		}
+	}
+	needST := false
+	for i := range d.Associations {
+		a := &d.Associations[i]
+		needST = needST || a.ciphered() || a.Authentication.isHLS()
+	}
+	if needST && len(d.SystemTitle) != security.SystemTitleSize {
+		return fmt.Errorf("%w: system title must be %d bytes", ErrConfig, security.SystemTitleSize)
+	}
+	d.guards = map[uint16]*security.ReplayGuard{}
+	d.failures = map[uint16]*failureState{}
+	d.secrets = map[uint16][]byte{}
+	d.defaultIC = security.NewCounter(1, nil)
+	d.ready = true
+	return nil
+}
+
+// association returns the policy of a client SAP, or nil.
+func (d *Device) association(sap uint16) *Association {
+	for i := range d.Associations {
+		if d.Associations[i].ClientSAP == sap {
+			return &d.Associations[i]
+		}
+	}
+	return nil
+}
+
+// secret returns the current secret of a client SAP, which change_HLS_secret
+// or a SET of the LLS secret may have replaced.
+func (d *Device) secret(a *Association) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.secrets[a.ClientSAP]; ok {
+		return s
+	}
+	return a.Secret
+}
+
+func (d *Device) setSecret(sap uint16, s []byte) {
+	d.mu.Lock()
+	d.secrets[sap] = append([]byte(nil), s...)
+	d.mu.Unlock()
+}
+
+// guard returns the replay guard of a client SAP, shared by all its
+// associations so that an APDU of an earlier session cannot be replayed.
+func (d *Device) guard(a *Association) *security.ReplayGuard {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g := d.guards[a.ClientSAP]
+	if g == nil {
+		if a.HasLastClientIC {
+			g = security.NewReplayGuard(a.LastClientIC)
+		} else {
+			g = &security.ReplayGuard{}
+		}
+		// Encryption-only policies have no tag to vouch for the counter.
+		g.AllowUnauthenticated = a.Policy&PolicyAuthenticated == 0
+		d.guards[a.ClientSAP] = g
+	}
+	return g
+}
+
+// LastClientIC returns the last invocation counter accepted from a client
+// SAP, for an invocation counter object (0.0.43.1.x.255) that tells the
+// client where to resume.
+func (d *Device) LastClientIC(sap uint16) (uint32, bool) {
+	if err := d.init(); err != nil {
+		return 0, false
+	}
+	a := d.association(sap)
+	if a == nil {
+		return 0, false
+	}
+	return d.guard(a).Last()
+}
+
+func (d *Device) counter() *security.Counter {
+	if d.Counter != nil {
+		return d.Counter
+	}
+	return d.defaultIC
+}
+
+func (d *Device) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Device) challenge(n int) ([]byte, error) {
+	if d.Challenge != nil {
+		c, err := d.Challenge(n)
+		if err == nil && (len(c) < security.MinChallenge || len(c) > security.MaxChallenge) {
+			err = fmt.Errorf("server: challenge hook returned %d bytes", len(c))
+		}
+		return c, err
+	}
+	return security.NewChallenge(n)
+}
+
+func (d *Device) maxReassembly() int {
+	if d.MaxReassembly > 0 {
+		return d.MaxReassembly
+	}
+	return DefaultMaxReassembly
+}
+
+func (d *Device) event(kind SecurityEvent, sap uint16) {
+	d.log().Warn("dlms security event", "event", kind.String(), "client_sap", sap, "device", d.Address)
+	if d.OnSecurityEvent != nil {
+		d.OnSecurityEvent(kind, sap)
+	}
+}
+
+func (d *Device) log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return discard
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// lockedOut reports whether a client SAP is refused because of earlier
+// wrong passwords.
+func (d *Device) lockedOut(sap uint16) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.failures[sap]
+	return f != nil && d.now().Before(f.locked)
+}
+
+// passwordFailed records a wrong LLS password and starts a lockout when
+// there were too many within the window.
+func (d *Device) passwordFailed(sap uint16) {
+	maxF, window, period := d.MaxLLSFailures, d.FailureWindow, d.LockoutPeriod
+	if maxF <= 0 {
+		maxF = DefaultMaxLLSFailures
+	}
+	if window <= 0 {
+		window = DefaultFailureWindow
+	}
+	if period <= 0 {
+		period = DefaultLockoutPeriod
+	}
+	now := d.now()
+	d.mu.Lock()
+	f := d.failures[sap]
+	if f == nil {
+		f = &failureState{}
+		d.failures[sap] = f
+	}
+	kept := f.times[:0]
+	for _, t := range f.times {
+		if now.Sub(t) < window {
+			kept = append(kept, t)
+		}
+	}
+	f.times = append(kept, now)
+	locked := len(f.times) >= maxF
+	if locked {
+		f.locked = now.Add(period)
+		f.times = f.times[:0]
+	}
+	d.mu.Unlock()
+	d.event(EventLLSFailure, sap)
+	if locked {
+		d.event(EventLockout, sap)
+	}
+}
+
+// passwordOK forgets earlier failures of a client SAP.
+func (d *Device) passwordOK(sap uint16) {
+	d.mu.Lock()
+	if f := d.failures[sap]; f != nil {
+		f.times = f.times[:0]
+	}
+	d.mu.Unlock()
+}

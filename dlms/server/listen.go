@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/hdlc"
+	"github.com/amigo-ami/amigo/iec62056"
+	"github.com/amigo-ami/amigo/wrapper"
+)
+
+// Server puts one or more logical devices behind network listeners. The
+// address in the first frame of a connection (wrapper destination wPort,
+// HDLC server upper address) selects the device that connection talks to,
+// so a gateway meter can expose its management device and, say, an M-Bus
+// device on one port.
+type Server struct {
+	// Identification is the mode E identification message sent by
+	// ServeHDLC(ctx, ln, true).
+	Identification iec62056.Identification
+	// ModeEOptions configure the mode E sign-on (echo, baud switch...).
+	ModeEOptions []iec62056.Option
+	// HDLCOptions configure the HDLC sessions (parameters, max APDU).
+	HDLCOptions []hdlc.Option
+	// Logger receives connection-level diagnostics; nil discards them.
+	Logger *slog.Logger
+
+	devices map[uint16]*Device
+}
+
+// NewServer returns a server for devices, which must have distinct
+// addresses and valid configurations.
+func NewServer(devices ...*Device) (*Server, error) {
+	s := &Server{devices: make(map[uint16]*Device, len(devices))}
+	for _, d := range devices {
+		if _, dup := s.devices[d.Address]; dup {
+			return nil, fmt.Errorf("%w: two devices with address %d", ErrConfig, d.Address)
+		}
+		if err := d.init(); err != nil {
+			return nil, fmt.Errorf("device %d: %w", d.Address, err)
+		}
+		s.devices[d.Address] = d
+	}
+	if len(s.devices) == 0 {
+		return nil, fmt.Errorf("%w: no device", ErrConfig)
+	}
+	return s, nil
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return discard
+}
+
+// ListenAndServeWrapper accepts wrapper (IEC 62056-47) connections on ln
+// and serves each concurrently until ctx ends; it then closes ln and every
+// connection and returns nil. Frames for another logical device than the
+// first frame's are ignored.
+func (s *Server) ListenAndServeWrapper(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.wrapperConn)
+}
+
+// ServeHDLC accepts HDLC (IEC 62056-46) connections on ln, each preceded
+// by an IEC 62056-21 mode E sign-on when modeE is set, and serves them
+// concurrently until ctx ends; it then closes ln and every connection and
+// returns nil.
+func (s *Server) ServeHDLC(ctx context.Context, ln net.Listener, modeE bool) error {
+	return s.serve(ctx, ln, func(ctx context.Context, c net.Conn) error {
+		return s.hdlcConn(ctx, c, modeE)
+	})
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]struct{}{}
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			cancel()
+			return fmt.Errorf("server: accept: %w", err)
+		}
+		mu.Lock()
+		if ctx.Err() != nil {
+			mu.Unlock()
+			c.Close()
+			return nil
+		}
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				c.Close()
+			}()
+			if err := handle(ctx, c); err != nil && ctx.Err() == nil {
+				s.log().Info("dlms connection ended", "remote", c.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+// prefixed replays bytes already read from a connection before reading
+// further from it, keeping its deadlines.
+type prefixed struct {
+	net.Conn
+	r io.Reader
+}
+
+func (p *prefixed) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+func withPrefix(c net.Conn, head []byte) net.Conn {
+	if len(head) == 0 {
+		return c
+	}
+	return &prefixed{Conn: c, r: io.MultiReader(bytes.NewReader(head), c)}
+}
+
+func (s *Server) firstDeadline() time.Time {
+	var t time.Duration
+	for _, d := range s.devices {
+		t = max(t, d.InactivityTimeout)
+	}
+	if t == 0 {
+		t = firstFrameTimeout
+	}
+	return time.Now().Add(t)
+}
+
+func (s *Server) wrapperConn(ctx context.Context, c net.Conn) error {
+	var hdr [wrapper.HeaderLen]byte
+	c.SetReadDeadline(s.firstDeadline())
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return fmt.Errorf("server: first wrapper header: %w", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	h, err := wrapper.DecodeHeader(hdr[:])
+	if err != nil {
+		return err
+	}
+	d := s.devices[h.Dst]
+	if d == nil {
+		return fmt.Errorf("server: no logical device %d", h.Dst)
+	}
+	conn := wrapper.NewConn(withPrefix(c, hdr[:]), h.Dst, 0, wrapper.WithAnyRemote())
+	return d.Serve(ctx, conn, ClientInfo{SAP: conn.Remote, Addr: c.RemoteAddr()})
+}
+
+// maxHDLCPeek bounds what is read while looking for the first frame that
+// addresses one of our devices.
+const maxHDLCPeek = 8 << 10
+
+func (s *Server) hdlcConn(ctx context.Context, c net.Conn, modeE bool) error {
+	if modeE {
+		sctx, cancel := context.WithDeadline(ctx, s.firstDeadline())
+		_, err := iec62056.AcceptModeE(sctx, c, s.Identification, s.ModeEOptions...)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	c.SetDeadline(s.firstDeadline())
+	var head bytes.Buffer
+	rd := hdlc.NewReader(io.TeeReader(io.LimitReader(c, maxHDLCPeek), &head))
+	var d *Device
+	var local hdlc.Address
+	for d == nil {
+		f, err := rd.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("server: first HDLC frame: %w", err)
+		}
+		local, d = f.Dst, s.devices[f.Dst.Upper]
+	}
+	c.SetDeadline(time.Time{})
+	srv, err := hdlc.NewServer(withPrefix(c, head.Bytes()), local, s.HDLCOptions...)
+	if err != nil {
+		return err
+	}
+	return d.Serve(ctx, srv, ClientInfo{SAP: func() uint16 { return srv.Client().Upper }, Addr: c.RemoteAddr()})
+}
