@@ -448,6 +448,7 @@ type getOut struct {
 func (s *dlmsSession) get(ctx context.Context, targets []target) error {
 	var outs []getOut
 	failed := 0
+	var lastErr error
 	for _, t := range targets {
 		o := getOut{Target: t.String()}
 		class, err := s.classOf(ctx, t)
@@ -478,6 +479,7 @@ func (s *dlmsSession) get(ctx context.Context, targets []target) error {
 			}
 			o.Error, o.Text = err.Error(), "error: "+err.Error()
 			failed++
+			lastErr = err
 		}
 		outs = append(outs, o)
 	}
@@ -485,14 +487,17 @@ func (s *dlmsSession) get(ctx context.Context, targets []target) error {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
 		enc.Encode(outs)
-	} else {
+	} else if failed < len(targets) || len(targets) > 1 {
 		w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 		for _, o := range outs {
 			fmt.Fprintf(w, "%s\t%s\n", o.Target, o.Text)
 		}
 		w.Flush()
 	}
-	if failed > 0 {
+	switch {
+	case failed == 1 && len(targets) == 1:
+		return lastErr
+	case failed > 0:
 		return fmt.Errorf("%d of %d reads failed", failed, len(targets))
 	}
 	return nil
