@@ -33,7 +33,7 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	a := s.d.association(sap)
 	aare := &apdu.AARE{ApplicationContext: q.ApplicationContext}
 	if a == nil {
-		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil, protection{})
+		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil)
 	}
 	want := apdu.ContextLN
 	if a.ciphered() {
@@ -41,7 +41,7 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	}
 	if q.ApplicationContext != want {
 		aare.ApplicationContext = want
-		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticApplicationContextNameNotSupported, nil, protection{})
+		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticApplicationContextNameNotSupported, nil)
 	}
 	var mech Authentication
 	if q.HasMechanismName {
@@ -52,18 +52,18 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 		if !q.HasMechanismName {
 			diag = apdu.DiagnosticAuthenticationMechanismNameRequired
 		}
-		return s.reject(aare, apdu.ResultRejectedPermanent, diag, nil, protection{})
+		return s.reject(aare, apdu.ResultRejectedPermanent, diag, nil)
 	}
 	if a.Authentication == AuthLLS && s.d.lockedOut(sap) {
 		s.d.event(EventLockedOut, sap)
-		return s.reject(aare, apdu.ResultRejectedTransient, apdu.DiagnosticAuthenticationFailure, nil, protection{})
+		return s.reject(aare, apdu.ResultRejectedTransient, apdu.DiagnosticAuthenticationFailure, nil)
 	}
 	// From here on the session knows whom it talks to: ciphering the
 	// InitiateRequest needs the client's keys and title.
 	s.a, s.sap, s.keys = a, sap, a.Keys
 	if a.ciphered() || a.Authentication.isHLS() {
 		if len(q.CallingAPTitle) != security.SystemTitleSize {
-			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticCallingAPTitleNotRecognized, nil, protection{})
+			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticCallingAPTitleNotRecognized, nil)
 		}
 		s.clientST = append([]byte(nil), q.CallingAPTitle...)
 	}
@@ -75,7 +75,7 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	if a.ciphered() && !prot.ciphered {
 		// The InitiateRequest may carry a dedicated key; it never
 		// travels in clear under a ciphering policy.
-		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil, protection{})
+		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil)
 	}
 	if ir.DedicatedKey != nil {
 		k, err := security.NewKey(ir.DedicatedKey)
@@ -104,14 +104,14 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	case AuthLLS:
 		if !security.VerifyLLS(s.d.secret(a), q.CallingAuthenticationValue) {
 			s.d.passwordFailed(sap)
-			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil, protection{})
+			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil)
 		}
 		s.d.passwordOK(sap)
 	case AuthHLSGMAC, AuthHLSSHA256, AuthHLSECDSA:
 		ctos := q.CallingAuthenticationValue
 		if len(ctos) < security.MinChallenge || len(ctos) > security.MaxChallenge {
 			s.d.event(EventHLSFailure, sap)
-			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil, protection{})
+			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil)
 		}
 		n := 16
 		if a.Authentication == AuthHLSECDSA {
@@ -156,13 +156,13 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 // ciphered. A non-nil response is the rejection to send.
 func (s *session) openInitiate(ui []byte, aare *apdu.AARE) (*apdu.InitiateRequest, protection, []byte, error) {
 	if len(ui) == 0 {
-		resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil, protection{})
+		resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil)
 		return nil, protection{}, resp, err
 	}
 	plain, prot := ui, protection{}
 	if security.IsCiphered(ui[0]) {
 		if !s.a.ciphered() {
-			resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticApplicationContextNameNotSupported, nil, protection{})
+			resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticApplicationContextNameNotSupported, nil)
 			return nil, protection{}, resp, err
 		}
 		out, u, err := s.d.guard(s.a).Unwrap(s.in[:0], s.keys, s.clientST, ui)
@@ -193,7 +193,7 @@ func (s *session) openInitiate(ui []byte, aare *apdu.AARE) (*apdu.InitiateReques
 	}
 	if need := s.a.Policy.bits(); prot.sc&need != need {
 		s.d.event(EventUnprotected, s.sap)
-		resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil, protection{})
+		resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil)
 		return nil, protection{}, resp, err
 	}
 	return ir, prot, nil, nil
@@ -219,7 +219,7 @@ func (s *session) initiateResponse(p protection) ([]byte, error) {
 }
 
 // reject answers with a refusing AARE and forgets the association.
-func (s *session) reject(aare *apdu.AARE, r apdu.AssociationResult, diag uint8, ui []byte, _ protection) ([]byte, error) {
+func (s *session) reject(aare *apdu.AARE, r apdu.AssociationResult, diag uint8, ui []byte) ([]byte, error) {
 	aare.Result = r
 	aare.Diagnostic = apdu.Diagnostic{Source: apdu.DiagnosticServiceUser, Value: diag}
 	aare.UserInformation = ui
@@ -242,7 +242,7 @@ func (s *session) rejectInitiate(aare *apdu.AARE, value uint8, p protection) ([]
 		}
 		ui = append([]byte(nil), w...)
 	}
-	return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, ui, p)
+	return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, ui)
 }
 
 // rlrq releases the association, protected (the RLRQ carries a ciphered
@@ -258,7 +258,7 @@ func (s *session) rlrq(in []byte) ([]byte, error) {
 	case s.st == stIdle:
 	case len(q.UserInformation) > 0 && security.IsCiphered(q.UserInformation[0]) && s.a.ciphered():
 		aare := &apdu.AARE{ApplicationContext: apdu.ContextLNCiphered}
-		ir, prot, refused, err := s.openInitiate(q.UserInformation, aare)
+		_, prot, refused, err := s.openInitiate(q.UserInformation, aare)
 		if refused != nil || err != nil {
 			// openInitiate dropped the association; tell the client its
 			// release request could not be taken apart.
@@ -267,7 +267,6 @@ func (s *session) rlrq(in []byte) ([]byte, error) {
 			}
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceDecipheringError)
 		}
-		_ = ir
 		ui, err := s.initiateResponse(prot)
 		if err != nil {
 			return nil, err

@@ -30,6 +30,9 @@ type testClient struct {
 	signer   *ecdsa.PrivateKey
 	serverPK *ecdsa.PublicKey
 
+	// dedicated, when set, is proposed in the InitiateRequest.
+	dedicated []byte
+
 	serverTitle []byte
 	stoc        []byte
 	lastWire    []byte // the last request as sent
@@ -70,7 +73,7 @@ func (c *testClient) send(ctx context.Context, req []byte) ([]byte, error) {
 }
 
 func (c *testClient) associate(ctx context.Context) (*apdu.AARE, error) {
-	ir := &apdu.InitiateRequest{DLMSVersion: 6, Conformance: 0x401E5D, ClientMaxReceivePDUSize: c.maxPDU}
+	ir := &apdu.InitiateRequest{DLMSVersion: 6, Conformance: 0x401E5D, ClientMaxReceivePDUSize: c.maxPDU, DedicatedKey: c.dedicated}
 	if c.maxPDU == 0 {
 		ir.ClientMaxReceivePDUSize = 0xFFFF
 	}

@@ -81,7 +81,6 @@ func FuzzServeAPDU(f *testing.F) {
 	f.Add(frame(2, "6228800100BE230421211F30000003EFD0E7B27E99CD984C487316F9A5345FD6E8829E24187617BBF35E"))
 	f.Add(frame(1, "C0", "C001", "D80102", "FF"))
 	prelude := hlsPrelude(f)
-	_ = plainAARQ
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return

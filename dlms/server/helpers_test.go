@@ -62,7 +62,6 @@ type treeValues struct {
 	register  axdr.Data
 	ic        uint32
 	rows      []axdr.Data
-	rowStamp  []byte
 	discState cosem.ControlState
 }
 

@@ -301,9 +301,9 @@ func (s *session) seal(plain []byte, p protection) ([]byte, error) {
 // flag, block number, raw-data choice and a three-octet length) and the
 // ciphering overheads.
 const (
-	blockHeader     = 12
-	specificOverhad = 1 + 3 + security.HeaderSize + security.TagSize
-	generalOverhead = 1 + 3 + 1 + security.SystemTitleSize + 3 + security.HeaderSize + security.TagSize
+	blockHeader      = 12
+	specificOverhead = 1 + 3 + security.HeaderSize + security.TagSize
+	generalOverhead  = 1 + 3 + 1 + security.SystemTitleSize + 3 + security.HeaderSize + security.TagSize
 )
 
 func lengthSize(n int) int {
@@ -336,7 +336,7 @@ func (s *session) blockRoom(p protection) int {
 		if p.general {
 			n -= generalOverhead
 		} else {
-			n -= specificOverhad
+			n -= specificOverhead
 		}
 	}
 	return n
@@ -356,6 +356,6 @@ func (s *session) caller(p protection) cosem.Caller {
 		Authenticated: s.st == stAssociated, Protection: prot}
 }
 
-// readDeadline is used by the listeners for the first frame of a
-// connection when no inactivity timeout is configured.
+// firstFrameTimeout bounds the wait for the first frame of a connection
+// when no device sets an inactivity timeout.
 const firstFrameTimeout = 2 * time.Minute

@@ -323,6 +323,34 @@ func TestHLSMechanisms(t *testing.T) {
 		}
 	})
 
+	t.Run("dedicated key", func(t *testing.T) {
+		p := serve(t, d, 4)
+		c := hlsClient(p.client())
+		c.dedicated = mustHex("00112233445566778899AABBCCDDEEFF")
+		c.keys.Dedicated = security.MustKey(c.dedicated)
+		c.ic = 5000 // SAP 4 was used before: its replay guard remembers
+		if _, err := c.associate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		req := mustAppend(t, &apdu.GetRequestNormal{InvokeID: 0xC1, Attribute: attr(3, lnRegister, 2)})
+		c.ic++
+		w, err := security.Wrap(nil, security.Dedicated, 0x30, c.keys, clientTitle, c.ic, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := p.exchange(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp[0] != security.TagDedGetResponse {
+			t.Fatalf("answer to ded-get-request % X", resp)
+		}
+		plain, _, err := security.Unwrap(nil, c.keys, serverTitle, resp)
+		if err != nil || !bytes.Equal(plain, mustHex("C401C100120007")) {
+			t.Fatalf("ded-get-response % X: %v", plain, err)
+		}
+	})
+
 	t.Run("policy", func(t *testing.T) {
 		c := hlsClient(serve(t, d, 1).client())
 		c.ic = 1000 // above what the first GMAC association used: the guard remembers

@@ -25,7 +25,7 @@ func (s *session) service(ctx context.Context, r apdu.APDU, p protection) ([]byt
 	default:
 		s.lget, s.lactOut, s.lset, s.lact = nil, nil, nil, nil
 	}
-	switch r := r.(type) {
+	switch r.(type) {
 	case *apdu.GetRequestNormal, *apdu.GetRequestWithList, *apdu.GetRequestNext:
 		if !s.conf.Has(apdu.ConformanceGet) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceNotSupported)
@@ -40,7 +40,6 @@ func (s *session) service(ctx context.Context, r apdu.APDU, p protection) ([]byt
 		if !s.conf.Has(apdu.ConformanceAction) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceNotSupported)
 		}
-		_ = r
 	default:
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceNotSupported)
 	}
@@ -331,9 +330,6 @@ func (s *session) setBlock(ctx context.Context, inv apdu.InvokeIDAndPriority, b 
 	li := s.lset
 	if res := s.absorb(li, b); res != cosem.ResultSuccess {
 		s.lset = nil
-		if res == cosem.ResultLongSetAborted {
-			res = cosem.ResultLongSetAborted
-		}
 		return s.setLast(inv, li, b.BlockNumber, apdu.DataAccessResult(res), p)
 	}
 	if !b.LastBlock {
