@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/amigo-ami/amigo/hdlc"
 	"github.com/amigo-ami/amigo/iec62056"
+	"github.com/amigo-ami/amigo/obis"
 	"github.com/amigo-ami/amigo/wrapper"
 )
 
@@ -34,6 +36,17 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if o.ReadInvocationCounter && o.ModeE {
+		// After DISC a mode E meter returns to its IEC 62056-21 state and
+		// wants a new sign-on, so the public pre-read gets its own
+		// connection rather than sharing one with the real association.
+		v, err := preReadOwnConnection(ctx, addr, o)
+		if err != nil {
+			return nil, err
+		}
+		o.ReadInvocationCounter = false
+		o.InvocationCounter = max(v+1, o.InvocationCounter)
+	}
 	sap := o.clientSAP()
 	if o.ReadInvocationCounter {
 		sap = 16 // start as the public client the pre-read uses
@@ -53,6 +66,37 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	return c, nil
 }
 
+// modeESwitchWait is how long a mode E sign-on waits for the meter to echo
+// its acknowledgement before the first HDLC frame.
+const modeESwitchWait = 500 * time.Millisecond
+
+// preReadOwnConnection reads the invocation counter object as the public client
+// on a connection of its own.
+func preReadOwnConnection(ctx context.Context, addr string, o Options) (uint32, error) {
+	po := Options{Link: o.Link, ModeE: o.ModeE, ModeEAddress: o.ModeEAddress, ClientSAP: 16, Server: o.Server,
+		MaxPDU: o.MaxPDU, MaxResponse: o.MaxResponse, Timeout: o.Timeout, Strict: o.Strict, Name: o.Name}
+	pub, err := Dial(ctx, addr, po)
+	if err != nil {
+		return 0, err
+	}
+	defer pub.Close()
+	ln := o.InvocationCounterOBIS
+	if ln == (obis.Code{}) {
+		ln = DefaultInvocationCounterOBIS
+	}
+	a := Attr{Class: 1, OBIS: ln, Attribute: 2}
+	d, err := pub.Get(ctx, a, nil)
+	if err != nil {
+		return 0, err
+	}
+	_ = pub.Release(ctx)
+	v, ok := d.Uint()
+	if !ok || v >= uint64(^uint32(0)) {
+		return 0, &OpError{Meter: pub.meter, Op: "read invocation counter", Target: a.String(), Err: protocolError("value %s is not a usable 32-bit counter", d)}
+	}
+	return uint32(v), nil
+}
+
 func dialLink(ctx context.Context, addr string, o *Options, sap uint16) (Transport, error) {
 	switch o.Link {
 	case LinkWrapper:
@@ -68,7 +112,10 @@ func dialLink(ctx context.Context, addr string, o *Options, sap uint16) (Transpo
 			return nil, err
 		}
 		if o.ModeE {
-			if _, err := iec62056.SignOnModeE(ctx, nc, o.ModeEAddress); err != nil {
+			// The meter switches to HDLC only after it has taken the
+			// acknowledgement in; an SNRM in the same segment is lost. Waiting
+			// for its echo (or a moment, if it does not echo) gives it that time.
+			if _, err := iec62056.SignOnModeE(ctx, nc, o.ModeEAddress, iec62056.WithEchoWait(modeESwitchWait)); err != nil {
 				_ = nc.Close()
 				return nil, fmt.Errorf("mode E sign-on: %w", err)
 			}
