@@ -298,6 +298,11 @@ type ClientInfo struct {
 	SAP func() uint16
 	// Addr is the remote network address, for logs.
 	Addr net.Addr
+	// EndOnDisconnect makes Serve return nil when the HDLC link is
+	// disconnected (DISC), instead of waiting for the next SNRM: behind a
+	// mode E sign-on the meter then returns to IEC 62056-21 and expects a
+	// new sign-on.
+	EndOnDisconnect bool
 }
 
 func (c ClientInfo) sap() uint16 {

@@ -183,30 +183,38 @@ func (s *Server) wrapperConn(ctx context.Context, c net.Conn) error {
 const maxHDLCPeek = 8 << 10
 
 func (s *Server) hdlcConn(ctx context.Context, c net.Conn, modeE bool) error {
-	if modeE {
-		sctx, cancel := context.WithDeadline(ctx, s.firstDeadline())
-		_, err := iec62056.AcceptModeE(sctx, c, s.Identification, s.ModeEOptions...)
-		cancel()
+	for {
+		if modeE {
+			sctx, cancel := context.WithDeadline(ctx, s.firstDeadline())
+			_, err := iec62056.AcceptModeE(sctx, c, s.Identification, s.ModeEOptions...)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		c.SetDeadline(s.firstDeadline())
+		var head bytes.Buffer
+		rd := hdlc.NewReader(io.TeeReader(io.LimitReader(c, maxHDLCPeek), &head))
+		var d *Device
+		var local hdlc.Address
+		for d == nil {
+			f, err := rd.ReadFrame()
+			if err != nil {
+				return fmt.Errorf("server: first HDLC frame: %w", err)
+			}
+			local, d = f.Dst, s.devices[f.Dst.Upper]
+		}
+		c.SetDeadline(time.Time{})
+		srv, err := hdlc.NewServer(withPrefix(c, head.Bytes()), local, s.HDLCOptions...)
 		if err != nil {
 			return err
 		}
-	}
-	c.SetDeadline(s.firstDeadline())
-	var head bytes.Buffer
-	rd := hdlc.NewReader(io.TeeReader(io.LimitReader(c, maxHDLCPeek), &head))
-	var d *Device
-	var local hdlc.Address
-	for d == nil {
-		f, err := rd.ReadFrame()
-		if err != nil {
-			return fmt.Errorf("server: first HDLC frame: %w", err)
+		// Behind mode E a DISC returns the port to IEC 62056-21: the
+		// next association starts with a new sign-on, on the same
+		// connection, as an optical head does.
+		err = d.Serve(ctx, srv, ClientInfo{SAP: func() uint16 { return srv.Client().Upper }, Addr: c.RemoteAddr(), EndOnDisconnect: modeE})
+		if err != nil || !modeE || ctx.Err() != nil {
+			return err
 		}
-		local, d = f.Dst, s.devices[f.Dst.Upper]
 	}
-	c.SetDeadline(time.Time{})
-	srv, err := hdlc.NewServer(withPrefix(c, head.Bytes()), local, s.HDLCOptions...)
-	if err != nil {
-		return err
-	}
-	return d.Serve(ctx, srv, ClientInfo{SAP: func() uint16 { return srv.Client().Upper }, Addr: c.RemoteAddr()})
 }

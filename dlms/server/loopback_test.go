@@ -421,3 +421,33 @@ func TestLoopback(t *testing.T) {
 		}
 	})
 }
+
+// Behind mode E, DISC returns the port to IEC 62056-21: a second
+// association on the same connection starts with a new sign-on, as the
+// Gurux client does for its invocation-counter pre-read.
+func TestModeESignOnAgainAfterDISC(t *testing.T) {
+	tb := newTestbed(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", tb.modeEAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for round := range 2 {
+		if _, err := iec62056.SignOnModeE(ctx, nc, "", iec62056.WithEchoWait(200*time.Millisecond)); err != nil {
+			t.Fatalf("round %d: sign-on: %v", round, err)
+		}
+		c, err := hdlc.NewClient(nc, hdlc.ClientAddress(16), hdlc.ServerAddress(1, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Connect(ctx); err != nil {
+			t.Fatalf("round %d: SNRM: %v", round, err)
+		}
+		if err := c.Disconnect(ctx); err != nil {
+			t.Fatalf("round %d: DISC: %v", round, err)
+		}
+	}
+}

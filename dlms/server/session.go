@@ -106,6 +106,9 @@ func (d *Device) Serve(ctx context.Context, t Transport, peer ClientInfo) error 
 			switch {
 			case errors.Is(err, hdlc.ErrDisconnected):
 				s.reset()
+				if peer.EndOnDisconnect {
+					return nil
+				}
 				continue
 			case errors.As(err, &pe):
 				// Another logical device's frame on a shared connection.
