@@ -230,3 +230,49 @@ func (l *HDLCLink) Close() error {
 	}
 	return nil
 }
+
+// DialSerial opens HDLC over the serial port name (e.g. /dev/ttyUSB0) and
+// associates. With o.ModeE the port is opened as an optical probe (300 baud,
+// 7E1) for the IEC 62056-21 sign-on and switched to the agreed baud rate
+// for HDLC; otherwise it runs HDLC at baud (8N1). The wrapper does not run
+// over serial lines, so o.Link is taken to be HDLC.
+func DialSerial(ctx context.Context, name string, baud int, o Options) (*Client, error) {
+	if o.Name == "" {
+		o.Name = name
+	}
+	o.Link = LinkHDLC
+	if o.ReadInvocationCounter {
+		return nil, &OpError{Meter: o.Name, Op: "dial", Err: fmt.Errorf("the invocation counter pre-read needs a second connection; give the counter instead")}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	var port *iec62056.SerialPort
+	var err error
+	if o.ModeE {
+		port, err = iec62056.OpenOpticalProbe(name)
+	} else {
+		port, err = iec62056.OpenSerial(name, baud)
+	}
+	if err != nil {
+		return nil, &OpError{Meter: o.Name, Op: "open serial port", Err: err}
+	}
+	if o.ModeE {
+		if _, err := iec62056.SignOnModeE(ctx, port, o.ModeEAddress, iec62056.WithBaudSwitch(port.SetBaudRate),
+			iec62056.WithEchoWait(modeESwitchWait)); err != nil {
+			port.Close()
+			return nil, &OpError{Meter: o.Name, Op: "mode E sign-on", Err: err}
+		}
+	}
+	// The link owns the port from here: closing the client closes it.
+	c, err := NewClient(NewHDLCLink(port, HDLCServer(o.Server)), o)
+	if err != nil {
+		port.Close()
+		return nil, err
+	}
+	if err := c.Associate(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
