@@ -43,7 +43,8 @@ Subcommands:
   objects ADDRESS                      list the association's object list
   serve                                run a lab meter that answers these commands
 
-ADDRESS is host:port. TARGET is OBIS[:INDEX] or CLASS/OBIS[:INDEX]; OBIS is
+ADDRESS is host:port, or a serial device (/dev/ttyUSB0 or serial:/dev/ttyUSB0)
+for HDLC on a line or, with --mode-e, an optical probe. TARGET is OBIS[:INDEX] or CLASS/OBIS[:INDEX]; OBIS is
 1.0.1.8.0.255 or 1-0:1.8.0*255. Without CLASS the class is looked up in the
 association's object list. Values are TYPE:VALUE: null, bool:true, int8..int64,
 uint8..uint64, enum, float32, float64, octets:HEX, string:TEXT, utf8:TEXT,
@@ -80,6 +81,7 @@ type clientFlags struct {
 	clientSAP, logical, physical, addrSize                        uint
 	modeE, readIC, generalProtection, protectedRelease, jsonOut   bool
 	ic                                                            uint64
+	baud                                                          int
 	timeout                                                       time.Duration
 }
 
@@ -103,6 +105,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.readIC, "read-ic", true, "with ciphering and no --ic: read the invocation counter 0.0.43.1.0.255 as the public client first and continue from it")
 	fs.BoolVar(&f.generalProtection, "general-protection", true, "use general-glo-ciphering when the meter grants it")
 	fs.BoolVar(&f.protectedRelease, "protected-release", false, "release a ciphered association with a ciphered RLRQ")
+	fs.IntVar(&f.baud, "baud", 9600, "serial line `rate` for HDLC without mode E (with mode E the meter proposes it)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "deadline for the whole command")
 	fs.BoolVar(&f.jsonOut, "json", false, "print JSON")
 }
@@ -352,7 +355,15 @@ func dlmsClientCommand(sub string, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	c, err := dlms.Dial(ctx, pos[0], o)
+	var c *dlms.Client
+	if dev, ok := serialDevice(pos[0]); ok {
+		// One line, one association: no second connection for a counter
+		// pre-read, so give --ic when ciphering over serial.
+		o.Link, o.ReadInvocationCounter = dlms.LinkHDLC, false
+		c, err = dlms.DialSerial(ctx, dev, cf.baud, o)
+	} else {
+		c, err = dlms.Dial(ctx, pos[0], o)
+	}
 	if err != nil {
 		return err
 	}
@@ -374,6 +385,14 @@ func dlmsClientCommand(sub string, args []string, stdout, stderr io.Writer) erro
 		err = fmt.Errorf("release: %w", rerr)
 	}
 	return err
+}
+
+// serialDevice recognises serial:/dev/ttyUSB0 and /dev/ttyUSB0.
+func serialDevice(addr string) (string, bool) {
+	if d, ok := strings.CutPrefix(addr, "serial:"); ok {
+		return d, true
+	}
+	return addr, strings.HasPrefix(addr, "/dev/")
 }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {

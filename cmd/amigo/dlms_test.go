@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,35 @@ func TestDLMSToolCommandsAndErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || strings.Contains(msg, "goroutine") {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d and one line with %q", name, code, msg, c.code, c.want)
 		}
+	}
+}
+
+// A serial line, as an engineer's USB adapter presents it: a pty bridged by
+// socat to the lab meter's HDLC port carries the same session.
+func TestDLMSToolOverSerialLine(t *testing.T) {
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		t.Fatal("socat is missing; scripts/setup.sh installs it")
+	}
+	addrs := labMeter(t)
+	tty := filepath.Join(t.TempDir(), "ttyAMI0")
+	br := exec.Command(socat, "pty,raw,echo=0,link="+tty, "tcp:"+addrs["hdlc"])
+	if err := br.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Process.Kill(); br.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(tty); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("socat made no pty")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, errs, code := amigo(t, "dlms", "get", "--transport", "hdlc", "--client", "17", "--auth", "lls", "--password", "lab-secret", "serial:"+tty, "1.0.1.8.0.255")
+	if code != 0 || !strings.Contains(out, "Wh") {
+		t.Fatalf("over serial: %d %s %s", code, out, errs)
 	}
 }
