@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/sim"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestSimServesManifestMeters(t *testing.T) {
+	manifest := filepath.Join(t.TempDir(), "fleet.csv")
+	port := strconv.Itoa(freePort(t))
+	cmd := exec.Command(amigoBin, "sim", "--meters", "50", "--manifest", manifest, "--port", port,
+		"--offline", "0", "--intermittent", "0", "--garbage", "0", "--outages", "0", "--speed", "0",
+		"--log-format", "json")
+	pr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs strings.Builder
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			var rec struct {
+				Msg   string `json:"msg"`
+				First string `json:"first"`
+			}
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "fleet serving" {
+				ready <- rec.First
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case first := <-ready:
+		if first != "127.0.0.2:"+port {
+			t.Errorf("first meter at %s", first)
+		}
+	case err := <-done:
+		t.Fatalf("amigo sim exited: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("no \"fleet serving\" log line")
+	}
+
+	f, err := os.Open(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := sim.ReadManifest(f)
+	f.Close()
+	if err != nil || len(rows) != 50 {
+		t.Fatalf("manifest: %d rows, %v", len(rows), err)
+	}
+	r := rows[17]
+	ek, ak := strings.ToUpper(hex.EncodeToString(r.EK)), hex.EncodeToString(r.AK)
+	out, errs, code := amigo(t, "dlms", "get", "--client", strconv.Itoa(int(r.ClientSAP)), "--auth", r.Authentication,
+		"--ek", ek, "--ak", ak, r.Address.String(), "0.0.96.1.0.255", "1.0.1.8.0.255", "--json")
+	if code != 0 {
+		t.Fatalf("amigo dlms get: exit %d: %s", code, errs)
+	}
+	var res []getOut
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 2 {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if res[0].Value != r.Serial || res[1].Unit != "Wh" || res[1].Scaled <= 0 {
+		t.Errorf("meter %d read %+v, want serial %s", r.MeterID, res, r.Serial)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("amigo sim did not stop on SIGTERM")
+	}
+}

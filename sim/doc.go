@@ -1,0 +1,15 @@
+// Package sim owns the fleet simulator: many virtual meters of package meter
+// put on the network as DLMS/COSEM logical devices, one loopback address per
+// meter, and the shipment manifest that tells a head-end how to reach them.
+//
+// A Fleet derives everything a meter is (serial, system title, keys, LLS
+// password, address) from the fleet seed and the meter's index, so an idle
+// meter costs a pointer slot until a client first connects to it. The COSEM
+// tree of a meter (NewDevice) is built when a connection arrives and dropped
+// when it ends; the meter model behind it keeps the state that must survive
+// (relay, clock setting, invocation counters, lockouts).
+//
+// The per-meter keys are derived with HMAC-SHA256 over the seed and the meter
+// id. That is a reproducible test fixture, not a key-management scheme: anyone
+// who knows the seed knows every key.
+package sim

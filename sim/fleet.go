@@ -1,0 +1,322 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/wrapper"
+)
+
+// DefaultPort is the DLMS/COSEM wrapper port every simulated meter listens
+// on (IANA 4059).
+const DefaultPort = 4059
+
+// MaxMeters is how many meters fit in 127.0.0.0/8 after 127.0.0.0 and
+// 127.0.0.1.
+const MaxMeters = 1<<24 - 2
+
+// Config describes a simulated fleet.
+type Config struct {
+	Meters int    // number of meters, 1..MaxMeters
+	Seed   uint64 // everything about the fleet derives from it
+	// Port is the TCP port of every meter address (0: DefaultPort).
+	Port uint16
+	// Now is the true simulated time (e.g. Clock.Now); nil: time.Now.
+	Now func() time.Time
+	// Model is the meter model configuration; nil takes meter.NewFleet
+	// with the seed, Location and Now().
+	Model    *meter.Fleet
+	Location *time.Location // time zone of the default model (nil: UTC)
+	// HistoryDays is how far back the default model's profiles and logs
+	// reach (0: the model's default).
+	HistoryDays int
+	// Faults replaces the default model's fault mix when set.
+	Faults *meter.Faults
+	Logger *slog.Logger
+}
+
+// Fleet is a running simulated fleet. Meters are created on first use and
+// hold no goroutine; a Device exists only while a client is connected.
+type Fleet struct {
+	model *meter.Fleet
+	n     int
+	seed  uint64
+	port  uint16
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	meters []*meter.Meter
+	busy   map[int]chan struct{} // closed when the meter's session ends
+	// locks guard the meter models, which are not safe for concurrent
+	// use; striped so that idle meters carry no mutex.
+	locks [256]sync.Mutex
+}
+
+// NewFleet prepares a fleet. It allocates one pointer per meter and
+// nothing else until meters are touched.
+func NewFleet(cfg Config) (*Fleet, error) {
+	if cfg.Meters < 1 || cfg.Meters > MaxMeters {
+		return nil, fmt.Errorf("sim: %d meters: want 1..%d", cfg.Meters, MaxMeters)
+	}
+	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model,
+		busy: map[int]chan struct{}{}}
+	if f.port == 0 {
+		f.port = DefaultPort
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.model == nil {
+		loc := cfg.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		start := f.now()
+		f.model = meter.NewFleet(cfg.Seed, loc, start)
+		if cfg.HistoryDays > 0 {
+			f.model.HistoryDays = cfg.HistoryDays
+			y, m, d := start.In(loc).Date()
+			f.model.Install = time.Date(y, m, d-cfg.HistoryDays, 0, 0, 0, 0, loc)
+		}
+		if cfg.Faults != nil {
+			f.model.Faults = *cfg.Faults
+		}
+	}
+	if err := f.model.Prepare(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	f.meters = make([]*meter.Meter, f.n)
+	return f, nil
+}
+
+// Len returns the number of meters.
+func (f *Fleet) Len() int { return f.n }
+
+// Model returns the shared meter model configuration.
+func (f *Fleet) Model() *meter.Fleet { return f.model }
+
+// Now returns the fleet's true simulated time.
+func (f *Fleet) Now() time.Time { return f.now() }
+
+// Identity returns meter i's identity; it allocates nothing.
+func (f *Fleet) Identity(i int) Identity { return identity(f.seed, i, f.port) }
+
+// Index returns the meter listening on addr, if any.
+func (f *Fleet) Index(addr netip.Addr) (int, bool) { return indexOf(addr, f.n) }
+
+// Meter returns meter i's model, creating it on first use. Hold Lock(i)
+// while using it if the fleet is serving.
+func (f *Fleet) Meter(i int) (*meter.Meter, error) {
+	if i < 0 || i >= f.n {
+		return nil, fmt.Errorf("sim: no meter %d in a fleet of %d", i, f.n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m := f.meters[i]; m != nil {
+		return m, nil
+	}
+	id := uint64(i) + 1
+	m, err := f.model.NewMeter(id, f.model.DefaultKind(id))
+	if err != nil {
+		return nil, fmt.Errorf("sim: meter %d: %w", i, err)
+	}
+	f.meters[i] = m
+	return m, nil
+}
+
+// peek returns meter i's model without keeping a new one: its identity
+// fields are derived, so a throwaway model answers them.
+func (f *Fleet) peek(i int) (*meter.Meter, error) {
+	if i < 0 || i >= f.n {
+		return nil, fmt.Errorf("sim: no meter %d in a fleet of %d", i, f.n)
+	}
+	f.mu.Lock()
+	m := f.meters[i]
+	f.mu.Unlock()
+	if m != nil {
+		return m, nil
+	}
+	id := uint64(i) + 1
+	return f.model.NewMeter(id, f.model.DefaultKind(id))
+}
+
+// Lock returns the mutex that guards meter i's model.
+func (f *Fleet) Lock(i int) sync.Locker { return &f.locks[i%len(f.locks)] }
+
+// NewDevice builds the logical device of meter i for one connection.
+func (f *Fleet) NewDevice(i int) (*Device, error) {
+	m, err := f.Meter(i)
+	if err != nil {
+		return nil, err
+	}
+	id := f.Identity(i)
+	ek, err := security.NewKey(id.EK[:])
+	if err != nil {
+		return nil, err
+	}
+	ak, err := security.NewKey(id.AK[:])
+	if err != nil {
+		return nil, err
+	}
+	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
+		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log})
+}
+
+// Listen opens the one listener that serves every meter address: see
+// ListenLoopback for how it keeps off external interfaces.
+func (f *Fleet) Listen(ctx context.Context) (net.Listener, error) {
+	return ListenLoopback(ctx, f.port)
+}
+
+// Serve accepts wrapper connections on ln, picks the meter from the local
+// address each one was made to, and serves it until ctx ends; it then
+// closes ln and every connection and returns nil. A connection to an
+// address outside 127.0.0.0/8 is closed at once.
+func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]struct{}{}
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("sim: accept: %w", err)
+		}
+		mu.Lock()
+		if ctx.Err() != nil {
+			mu.Unlock()
+			c.Close()
+			return nil
+		}
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				c.Close()
+			}()
+			f.handle(ctx, c)
+		}()
+	}
+}
+
+// sessionWait is how long a connection waits for the meter's previous
+// session to end before it is refused: a head-end that reconnects at once
+// should not lose the race against the server closing the last one.
+const sessionWait = 2 * time.Second
+
+// acquire takes meter i's only session slot. One session at a time, as a
+// meter's modem takes one TCP session; it also keeps the send invocation
+// counter single-owner.
+func (f *Fleet) acquire(ctx context.Context, i int) (release func(), ok bool) {
+	timer := time.NewTimer(sessionWait)
+	defer timer.Stop()
+	for {
+		f.mu.Lock()
+		ch, busy := f.busy[i]
+		if !busy {
+			ch = make(chan struct{})
+			f.busy[i] = ch
+			f.mu.Unlock()
+			return func() {
+				f.mu.Lock()
+				delete(f.busy, i)
+				f.mu.Unlock()
+				close(ch)
+			}, true
+		}
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, false
+		case <-timer.C:
+			return nil, false
+		}
+	}
+}
+
+// refuse drops a connection with a reset, as a meter without a modem
+// session (or without power) looks to a head-end.
+func refuse(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+func (f *Fleet) handle(ctx context.Context, c net.Conn) {
+	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
+	i, ok := f.Index(local.Addr())
+	if !ok {
+		f.log.Warn("connection to an address without a meter refused", "local", c.LocalAddr().String(), "remote", c.RemoteAddr().String())
+		refuse(c)
+		return
+	}
+	release, ok := f.acquire(ctx, i)
+	if !ok {
+		refuse(c)
+		return
+	}
+	defer release()
+	m, err := f.Meter(i)
+	if err != nil {
+		refuse(c)
+		return
+	}
+	lk := f.Lock(i)
+	lk.Lock()
+	reachable := m.Reachable(f.now())
+	lk.Unlock()
+	if !reachable {
+		refuse(c)
+		return
+	}
+	dev, err := f.NewDevice(i)
+	if err != nil {
+		f.log.Error("building meter device", "meter", i, "err", err)
+		refuse(c)
+		return
+	}
+	defer dev.Close()
+	wc := wrapper.NewConn(c, 1, 0, wrapper.WithAnyRemote())
+	t := &faultyTransport{Conn: wc, raw: c, dev: dev}
+	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
+	if err != nil && ctx.Err() == nil {
+		f.log.Debug("meter connection ended", "meter", i, "remote", c.RemoteAddr().String(), "err", err)
+	}
+}
