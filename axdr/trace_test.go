@@ -1,57 +1,20 @@
 package axdr_test
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
-type traceStep struct {
-	Dir     string `json:"dir"`
-	Note    string `json:"note"`
-	APDUHex string `json:"apdu_hex"`
-}
-
-// loadTrace reads one of the shared Gurux session traces, skipping the
-// test when the shared test data is not checked out next to the repo.
-func loadTrace(t *testing.T, name string) []traceStep {
-	t.Helper()
-	p := filepath.Join("..", "..", "shared", "testdata", "dlms-traces", name)
-	raw, err := os.ReadFile(p)
-	if os.IsNotExist(err) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared DLMS traces not available at %s", p)
-		}
-		t.Skipf("shared DLMS traces not available at %s", p)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr struct {
-		Steps []traceStep `json:"steps"`
-	}
-	if err := json.Unmarshal(raw, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr.Steps
-}
-
-func apdus(t *testing.T, steps []traceStep, prefix string) [][]byte {
-	t.Helper()
+// apdus returns the server APDUs whose hex starts with prefix.
+func apdus(steps []dlmstrace.Step, prefix string) [][]byte {
 	var out [][]byte
 	for _, s := range steps {
 		if s.Dir == "S->C" && strings.HasPrefix(strings.ToUpper(s.APDUHex), prefix) {
-			b, err := hex.DecodeString(s.APDUHex)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, b)
+			out = append(out, s.APDU())
 		}
 	}
 	return out
@@ -60,7 +23,7 @@ func apdus(t *testing.T, steps []traceStep, prefix string) [][]byte {
 // TestTraceGetResponses decodes the Data of the three GET-response-normal
 // APDUs of trace 01 (C4 01 <invoke-id> 00 <Data>).
 func TestTraceGetResponses(t *testing.T) {
-	resp := apdus(t, loadTrace(t, "01-wrapper-none.json"), "C401C100")
+	resp := apdus(dlmstrace.Load(t, "01-wrapper-none.json").Steps, "C401C100")
 	if len(resp) != 3 {
 		t.Fatalf("found %d GET responses, want 3", len(resp))
 	}
@@ -114,7 +77,7 @@ func TestTraceGetResponses(t *testing.T) {
 // TestTraceProfile reassembles the load profile of trace 06 from its three
 // GET-response-with-datablock APDUs and decodes the 60 rows.
 func TestTraceProfile(t *testing.T) {
-	blocks := apdus(t, loadTrace(t, "06-wrapper-lls-profile-range.json"), "C402")
+	blocks := apdus(dlmstrace.Load(t, "06-wrapper-lls-profile-range.json").Steps, "C402")
 	if len(blocks) != 3 {
 		t.Fatalf("found %d blocks, want 3", len(blocks))
 	}

@@ -3,57 +3,29 @@ package cosem
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
 var bgTime = time.Date(2026, 11, 23, 21, 22, 49, 0, time.UTC)
 
-type traceStep struct {
-	Dir     string `json:"dir"`
-	Note    string `json:"note"`
-	APDUHex string `json:"apdu_hex"`
+// loadTrace returns the steps of one shared trace.
+func loadTrace(t *testing.T, name string) []dlmstrace.Step {
+	t.Helper()
+	return dlmstrace.Load(t, name).Steps
 }
 
-func loadTrace(t *testing.T, name string) []traceStep {
+func apdu(t *testing.T, s dlmstrace.Step) []byte {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "testdata", "dlms-traces")
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if os.IsNotExist(err) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference traces not present at %s", dir)
-		}
-		t.Skipf("reference traces not present at %s", dir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr struct {
-		Steps []traceStep `json:"steps"`
-	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr.Steps
-}
-
-func apdu(t *testing.T, s traceStep) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s.APDUHex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return s.APDU()
 }
 
 // findStep returns the first step whose APDU starts with prefix (hex).
-func findStep(t *testing.T, steps []traceStep, prefix string) []byte {
+func findStep(t *testing.T, steps []dlmstrace.Step, prefix string) []byte {
 	t.Helper()
 	for _, s := range steps {
 		if strings.HasPrefix(s.APDUHex, prefix) {
@@ -69,7 +41,7 @@ func findStep(t *testing.T, steps []traceStep, prefix string) []byte {
 const getBufferPrefix = "C001C100070100630100FF0201"
 
 // datablocks concatenates the raw-data of every GET-response-with-datablock.
-func datablocks(t *testing.T, steps []traceStep) []byte {
+func datablocks(t *testing.T, steps []dlmstrace.Step) []byte {
 	t.Helper()
 	var raw []byte
 	for _, s := range steps {

@@ -3,111 +3,61 @@ package dlms
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 	"github.com/amigo-ami/amigo/dlms/security"
 )
 
-// traceDir is the shared reference traces, read in place.
-var traceDir = filepath.Join("..", "..", "shared", "testdata", "dlms-traces")
-
-type traceStep struct {
-	Dir         string `json:"dir"`
-	Note        string `json:"note"`
-	APDU        string `json:"apdu_hex"`
-	Decrypted   string `json:"decrypted_apdu_hex"`
-	Association int    `json:"association"`
-}
-
+// trace is one shared reference trace with the APDUs of each direction,
+// in order.
 type trace struct {
-	Transport string `json:"transport"`
-	ClientSAP uint16 `json:"client_sap"`
-	Keys      struct {
-		EK string `json:"block_cipher_key_EK"`
-		AK string `json:"authentication_key_AK"`
-	} `json:"keys"`
-	LLSPassword       string          `json:"lls_password"`
-	ClientSystemTitle string          `json:"client_system_title"`
-	ServerSystemTitle string          `json:"server_system_title"`
-	Steps             []traceStep     `json:"steps"`
-	DecodedValues     json.RawMessage `json:"decoded_values"`
-
-	name string
-	// cs and sc are the APDUs of each direction, in order.
+	*dlmstrace.File
 	cs, sc [][]byte
 }
 
+// decodedOp is what checkValues compares of one decoded_values entry.
 type decodedOp struct {
-	Op      string `json:"op"`
-	DataHex string `json:"data_hex"`
-	Entries int    `json:"entries"`
-	First   string `json:"first_entry_hex"`
+	Op      string
+	DataHex string
+	Entries int
+	First   string
 }
 
-func (tr *trace) ops(t testing.TB) []decodedOp {
-	var v struct {
-		Ops []decodedOp `json:"from_apdus_in_order"`
+// ops returns the trace's values decoded from the APDUs, in order; the
+// loader has already checked them, so nothing can fail here.
+func (tr *trace) ops(testing.TB) []decodedOp {
+	var out []decodedOp
+	for _, op := range tr.DecodedValues.Ops {
+		out = append(out, decodedOp{Op: op.Op, DataHex: op.DataHex, Entries: op.Entries, First: op.FirstEntryHex})
 	}
-	if err := json.Unmarshal(tr.DecodedValues, &v); err != nil {
-		t.Fatalf("%s: decoded_values: %v", tr.name, err)
-	}
-	return v.Ops
+	return out
 }
 
+// loadTrace reads the trace whose name starts with name ("04").
 func loadTrace(t testing.TB, name string) *trace {
 	t.Helper()
-	if _, err := os.Stat(traceDir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference traces not available at %s: %v", traceDir, err)
-		}
-		t.Skipf("reference traces not available at %s: %v", traceDir, err)
-	}
-	matches, _ := filepath.Glob(filepath.Join(traceDir, name+"*.json"))
-	if len(matches) != 1 {
-		t.Fatalf("trace %s: %d files match", name, len(matches))
-	}
-	b, err := os.ReadFile(matches[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &trace{name: filepath.Base(matches[0])}
-	if err := json.Unmarshal(b, tr); err != nil {
-		t.Fatalf("%s: %v", tr.name, err)
-	}
+	tr := &trace{File: dlmstrace.Load(t, name)}
 	for _, s := range tr.Steps {
-		if s.APDU == "" {
+		if s.APDUHex == "" {
 			continue
 		}
-		a := mustHex(t, s.APDU)
 		if s.Dir == "C->S" {
-			tr.cs = append(tr.cs, a)
+			tr.cs = append(tr.cs, s.APDU())
 		} else {
-			tr.sc = append(tr.sc, a)
+			tr.sc = append(tr.sc, s.APDU())
 		}
 	}
 	return tr
 }
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("hex %q: %v", s, err)
-	}
-	return b
-}
-
 // options returns the client options the Gurux client ran with.
-func (tr *trace) options(t testing.TB) Options {
-	o := Options{ClientSAP: tr.ClientSAP, Server: ServerAddress{Logical: 1}, Name: tr.name}
+func (tr *trace) options(testing.TB) Options {
+	o := Options{ClientSAP: uint16(tr.ClientSAP), Server: ServerAddress{Logical: 1}, Name: tr.Name}
 	if strings.Contains(tr.Transport, "hdlc") {
 		o.Link = LinkHDLC
 	}
@@ -119,10 +69,10 @@ func (tr *trace) options(t testing.TB) Options {
 		o.Authentication = AuthHLSGMAC
 		o.Policy = PolicyAuthenticatedEncrypted
 		o.Keys = security.Keys{
-			Unicast:        security.MustKey(mustHex(t, tr.Keys.EK)),
-			Authentication: security.MustKey(mustHex(t, tr.Keys.AK)),
+			Unicast:        security.MustKey(tr.Keys.BlockCipherKey()),
+			Authentication: security.MustKey(tr.Keys.AuthenticationKey()),
 		}
-		o.SystemTitle = mustHex(t, tr.ClientSystemTitle)
+		o.SystemTitle = tr.ClientTitle()
 		o.GeneralProtection = true
 		o.ReadInvocationCounter = true
 		// The challenge is the one CtoS the recorded client drew.
@@ -197,11 +147,11 @@ func (r *replay) Close() error {
 func compareSent(t *testing.T, tr *trace, got [][]byte) {
 	t.Helper()
 	if len(got) != len(tr.cs) {
-		t.Errorf("%s: client sent %d APDUs, trace has %d", tr.name, len(got), len(tr.cs))
+		t.Errorf("%s: client sent %d APDUs, trace has %d", tr.Name, len(got), len(tr.cs))
 	}
 	for i := 0; i < min(len(got), len(tr.cs)); i++ {
 		if !bytes.Equal(got[i], tr.cs[i]) {
-			t.Errorf("%s: request %d differs\n got %X\nwant %X", tr.name, i, got[i], tr.cs[i])
+			t.Errorf("%s: request %d differs\n got %X\nwant %X", tr.Name, i, got[i], tr.cs[i])
 		}
 	}
 }

@@ -3,58 +3,18 @@ package hdlc
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
-type traceStep struct {
-	Dir     string `json:"dir"`
-	Hex     string `json:"hex"`
-	Note    string `json:"note"`
-	APDUHex string `json:"apdu_hex"`
-}
-
-type traceFile struct {
-	Name      string
-	Transport string      `json:"transport"`
-	ClientSAP int         `json:"client_sap"`
-	Steps     []traceStep `json:"steps"`
-}
-
-func traceDir(t testing.TB) string {
-	dir := filepath.Join("..", "..", "shared", "testdata", "dlms-traces")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference traces not available at %s: %v", dir, err)
-		}
-		t.Skipf("reference traces not available at %s: %v", dir, err)
-	}
-	return dir
-}
-
 // hdlcTraces loads every trace whose transport carries HDLC frames.
-func hdlcTraces(t testing.TB) []traceFile {
-	dir := traceDir(t)
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []traceFile
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tf traceFile
-		if err := json.Unmarshal(raw, &tf); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		tf.Name = filepath.Base(n)
+func hdlcTraces(t testing.TB) []*dlmstrace.File {
+	var out []*dlmstrace.File
+	for _, tf := range dlmstrace.All(t) {
 		if strings.Contains(tf.Transport, "hdlc") {
 			out = append(out, tf)
 		}
@@ -108,7 +68,7 @@ func TestTraceFrames(t *testing.T) {
 			}
 			st := map[string]*dirState{"C->S": {first: true}, "S->C": {first: true}}
 			for i, s := range tf.Steps {
-				raw := mustHex(t, s.Hex)
+				raw := s.Frame()
 				if len(raw) == 0 || raw[0] != Flag {
 					continue // IEC 62056-21 sign-on lines
 				}
@@ -211,7 +171,7 @@ func TestTraceFrames(t *testing.T) {
 					if !f.Segmented {
 						if s.APDUHex == "" {
 							t.Errorf("step %d: APDU completed but trace gives no apdu_hex", i)
-						} else if want := mustHex(t, s.APDUHex); !bytes.Equal(ds.apdu, want) {
+						} else if want := s.APDU(); !bytes.Equal(ds.apdu, want) {
 							t.Errorf("step %d: reassembled %X, want %X", i, ds.apdu, want)
 						}
 						ds.apdu = nil
@@ -232,7 +192,7 @@ func TestTraceStreams(t *testing.T) {
 			var frames [][]byte
 			var lead []byte // sign-on bytes before HDLC, left in as noise
 			for _, s := range tf.Steps {
-				raw := mustHex(t, s.Hex)
+				raw := s.Frame()
 				if s.Dir != dir {
 					continue
 				}

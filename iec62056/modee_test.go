@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 	"github.com/amigo-ami/amigo/hdlc"
 )
 
@@ -87,12 +85,6 @@ func TestAckAndRequest(t *testing.T) {
 	}
 }
 
-type traceStep struct {
-	Dir     string `json:"dir"`
-	Hex     string `json:"hex"`
-	APDUHex string `json:"apdu_hex"`
-}
-
 func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,18 +110,7 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 // acknowledgement, and requires our sign-on plus HDLC client to write the
 // exact bytes the Gurux client wrote.
 func TestTraceModeE(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "testdata", "dlms-traces", "07-modeE-hdlc-none.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference trace not available: %v", err)
-		}
-		t.Skipf("reference trace not available: %v", err)
-	}
-	var tf struct{ Steps []traceStep }
-	if err := json.Unmarshal(raw, &tf); err != nil {
-		t.Fatal(err)
-	}
+	tf := dlmstrace.Load(t, "07-modeE-hdlc-none.json")
 	for _, echoWait := range []time.Duration{0, time.Second} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -137,7 +118,7 @@ func TestTraceModeE(t *testing.T) {
 		script := make(chan error, 1)
 		go func() {
 			for i, s := range tf.Steps {
-				b, _ := hex.DecodeString(s.Hex)
+				b := s.Frame()
 				if s.Dir == "S->C" {
 					if _, err := sc.Write(b); err != nil {
 						script <- err
@@ -172,7 +153,7 @@ func TestTraceModeE(t *testing.T) {
 			if s.APDUHex == "" {
 				continue
 			}
-			want, _ := hex.DecodeString(s.APDUHex)
+			want := s.APDU()
 			if s.Dir == "C->S" {
 				err = cl.Send(ctx, want)
 			} else {

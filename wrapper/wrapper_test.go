@@ -4,52 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
-type traceStep struct {
-	Dir     string `json:"dir"`
-	Hex     string `json:"hex"`
-	Note    string `json:"note"`
-	APDUHex string `json:"apdu_hex"`
-}
-
-type traceFile struct {
-	Name      string
-	Transport string      `json:"transport"`
-	Steps     []traceStep `json:"steps"`
-}
-
-func wrapperTraces(t *testing.T) []traceFile {
-	dir := filepath.Join("..", "..", "shared", "testdata", "dlms-traces")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference traces not available at %s: %v", dir, err)
-		}
-		t.Skipf("reference traces not available at %s: %v", dir, err)
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	var out []traceFile
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tf traceFile
-		if err := json.Unmarshal(raw, &tf); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		tf.Name = filepath.Base(n)
+func wrapperTraces(t *testing.T) []*dlmstrace.File {
+	var out []*dlmstrace.File
+	for _, tf := range dlmstrace.All(t) {
 		if tf.Transport == "wrapper" {
 			out = append(out, tf)
 		}
@@ -80,7 +49,7 @@ func TestTraceFrames(t *testing.T) {
 		streams := map[string][]byte{}
 		apdus := map[string][][]byte{}
 		for i, s := range tf.Steps {
-			raw := unhex(t, s.Hex)
+			raw := s.Frame()
 			f, used, err := ParseFrame(raw)
 			if err != nil || used != len(raw) {
 				t.Fatalf("%s step %d: used %d of %d, %v", tf.Name, i, used, len(raw), err)
@@ -96,7 +65,7 @@ func TestTraceFrames(t *testing.T) {
 			if int(f.Src) != src || int(f.Dst) != dst || len(f.APDU) != l {
 				t.Errorf("%s step %d: %d->%d len %d, note %v", tf.Name, i, f.Src, f.Dst, len(f.APDU), m[1:])
 			}
-			if want := unhex(t, s.APDUHex); !bytes.Equal(f.APDU, want) {
+			if want := s.APDU(); !bytes.Equal(f.APDU, want) {
 				t.Errorf("%s step %d: APDU %X, want %X", tf.Name, i, f.APDU, want)
 			}
 			if enc, err := AppendFrame(nil, f.Src, f.Dst, f.APDU); err != nil || !bytes.Equal(enc, raw) {

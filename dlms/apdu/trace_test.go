@@ -3,72 +3,41 @@ package apdu
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
-type traceStep struct {
-	Dir       string `json:"dir"`
-	Note      string `json:"note"`
-	APDU      string `json:"apdu_hex"`
-	Decrypted string `json:"decrypted_apdu_hex"`
-}
+// traceFile and traceStep are the hex view of the traces that fuzz_test.go
+// seeds from; the tests here use dlmstrace directly.
+type traceFile struct{ Steps []traceStep }
+type traceStep struct{ APDU, Decrypted string }
 
-type traceFile struct {
-	name   string
-	Quirks []string    `json:"quirks"`
-	Steps  []traceStep `json:"steps"`
-}
-
-var traceRoot = filepath.Join("..", "..", "..", "shared", "testdata", "dlms-traces")
-
-func traceDir(t testing.TB) string {
-	if _, err := os.Stat(traceRoot); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("trace fixtures not available (%v); they live in /work/shared/testdata", err)
+func loadTraces(tb testing.TB) []traceFile {
+	var out []traceFile
+	for _, f := range dlmstrace.All(tb) {
+		tf := traceFile{Steps: make([]traceStep, len(f.Steps))}
+		for i, s := range f.Steps {
+			tf.Steps[i] = traceStep{APDU: s.APDUHex, Decrypted: s.DecryptedAPDUHex}
 		}
-		t.Skipf("trace fixtures not available (%v); they live in /work/shared/testdata", err)
+		out = append(out, tf)
 	}
-	return traceRoot
+	return out
 }
 
 // traceDirQuiet returns "" instead of skipping, for fuzz seeding.
 func traceDirQuiet() string {
-	if _, err := os.Stat(traceRoot); err != nil {
+	dir, err := dlmstrace.Locate()
+	if err != nil {
 		return ""
 	}
-	return traceRoot
-}
-
-func loadTraces(t testing.TB) []traceFile {
-	dir := traceDir(t)
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no trace files in %s: %v", dir, err)
-	}
-	var files []traceFile
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var f traceFile
-		if err := json.Unmarshal(raw, &f); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		f.name = filepath.Base(n)
-		files = append(files, f)
-	}
-	return files
+	return dir
 }
 
 func unhex(t testing.TB, s string) []byte {
@@ -81,8 +50,8 @@ func unhex(t testing.TB, s string) []byte {
 }
 
 // isProtectedRLRE picks the one step whose BER lengths are wrong.
-func isProtectedRLRE(file string, s traceStep) bool {
-	return strings.HasPrefix(file, "10-") && strings.HasPrefix(s.APDU, "63") && s.Decrypted != ""
+func isProtectedRLRE(file string, s dlmstrace.Step) bool {
+	return strings.HasPrefix(file, "10-") && strings.HasPrefix(s.APDUHex, "63") && s.DecryptedAPDUHex != ""
 }
 
 // noteKinds maps how the trace notes name an APDU to Kind().
@@ -400,14 +369,14 @@ func descriptorOf(t *testing.T, a APDU) (uint16, [6]byte, int8) {
 // trace's note, and re-encodes it to the same bytes.
 func TestTraces(t *testing.T) {
 	n := 0
-	for _, f := range loadTraces(t) {
+	for _, f := range dlmstrace.All(t) {
 		for i, s := range f.Steps {
-			if s.APDU == "" {
+			if s.APDUHex == "" {
 				continue
 			}
 			n++
-			t.Run(fmt.Sprintf("%s/%02d", f.name, i), func(t *testing.T) {
-				checkStep(t, f.name, s)
+			t.Run(fmt.Sprintf("%s/%02d", f.Name, i), func(t *testing.T) {
+				checkStep(t, f.Name, s)
 			})
 		}
 	}
@@ -416,8 +385,8 @@ func TestTraces(t *testing.T) {
 	}
 }
 
-func checkStep(t *testing.T, file string, s traceStep) {
-	raw := unhex(t, s.APDU)
+func checkStep(t *testing.T, file string, s dlmstrace.Step) {
+	raw := s.APDU()
 	i := strings.LastIndex(s.Note, " | ")
 	if i < 0 {
 		t.Fatalf("note without decode: %q", s.Note)
@@ -425,7 +394,7 @@ func checkStep(t *testing.T, file string, s traceStep) {
 	desc := s.Note[i+3:]
 	a, trailing, err := Tolerant.Decode(raw)
 	if err != nil {
-		t.Fatalf("decode %s: %v", s.APDU, err)
+		t.Fatalf("decode %s: %v", s.APDUHex, err)
 	}
 	if c, ok := a.(*Ciphered); ok {
 		kind, inner, ok := strings.Cut(desc, " -> ")
@@ -435,25 +404,25 @@ func checkStep(t *testing.T, file string, s traceStep) {
 		if !bytes.Equal(c.Raw, raw) || trailing != nil {
 			t.Fatalf("ciphered APDU not kept whole")
 		}
-		plain := unhex(t, s.Decrypted)
+		plain := s.Plain()
 		p, ptrail, err := Tolerant.Decode(plain)
 		if err != nil {
-			t.Fatalf("decode plaintext %s: %v", s.Decrypted, err)
+			t.Fatalf("decode plaintext %s: %v", s.DecryptedAPDUHex, err)
 		}
 		checkNote(t, p, ptrail, inner)
 		checkReencode(t, p, ptrail, plain)
 		a, raw, trailing = p, plain, ptrail
 	} else {
 		checkNote(t, a, trailing, desc)
-		if s.Decrypted != "" {
+		if s.DecryptedAPDUHex != "" {
 			// The plaintext of the glo-Initiate in user-information.
 			_, inner, _ := strings.Cut(desc, " = ")
-			p, err := Decode(unhex(t, s.Decrypted))
+			p, err := Decode(s.Plain())
 			if err != nil {
-				t.Fatalf("decode plaintext %s: %v", s.Decrypted, err)
+				t.Fatalf("decode plaintext %s: %v", s.DecryptedAPDUHex, err)
 			}
 			checkNote(t, p, nil, inner)
-			checkReencode(t, p, nil, unhex(t, s.Decrypted))
+			checkReencode(t, p, nil, s.Plain())
 		}
 	}
 	if isProtectedRLRE(file, s) {

@@ -3,21 +3,9 @@ package security
 import (
 	"bytes"
 	"testing"
-)
 
-type traceFile struct {
-	ClientSystemTitle string `json:"client_system_title"`
-	ServerSystemTitle string `json:"server_system_title"`
-	Keys              struct {
-		EK string `json:"block_cipher_key_EK"`
-		AK string `json:"authentication_key_AK"`
-	} `json:"keys"`
-	Steps []struct {
-		Dir       string `json:"dir"`
-		APDU      string `json:"apdu_hex"`
-		Decrypted string `json:"decrypted_apdu_hex"`
-	} `json:"steps"`
-}
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
+)
 
 // acseFields walks the top-level elements of an AARQ/AARE/RLRQ/RLRE
 // tolerantly (file 10's RLRE has wrong outer and user-information lengths)
@@ -75,16 +63,15 @@ func TestTraces(t *testing.T) {
 		"13-wrapper-hls-gmac-profile-range.json",
 	} {
 		t.Run(name, func(t *testing.T) {
-			var tf traceFile
-			loadJSON(t, "dlms-traces/"+name, &tf)
-			keys := Keys{Unicast: MustKey(unhex(t, tf.Keys.EK)), Authentication: MustKey(unhex(t, tf.Keys.AK))}
-			ex := Exchange{ClientSystemTitle: unhex(t, tf.ClientSystemTitle), ServerSystemTitle: unhex(t, tf.ServerSystemTitle)}
+			tf := dlmstrace.Load(t, name)
+			keys := Keys{Unicast: MustKey(tf.Keys.BlockCipherKey()), Authentication: MustKey(tf.Keys.AuthenticationKey())}
+			ex := Exchange{ClientSystemTitle: tf.ClientTitle(), ServerSystemTitle: tf.ServerTitle()}
 			// Each direction's counter only grows; check that with a guard
 			// per sender, reset at every AARQ (a new association).
 			guards := map[string]*ReplayGuard{}
 			deciphered, gmacs := 0, 0
 			for i, s := range tf.Steps {
-				apdu := unhex(t, s.APDU)
+				apdu := s.APDU()
 				if len(apdu) == 0 { // link-layer frame (SNRM, UA, RR, DISC)
 					continue
 				}
@@ -107,13 +94,13 @@ func TestTraces(t *testing.T) {
 					}
 					inner = f[0xBE]
 				}
-				if s.Decrypted == "" {
+				if s.DecryptedAPDUHex == "" {
 					if inner != nil && IsCiphered(inner[0]) {
 						t.Fatalf("step %d: ciphered APDU %X has no decrypted_apdu_hex", i, inner[0])
 					}
 					continue
 				}
-				want := unhex(t, s.Decrypted)
+				want := s.Plain()
 				g := guards[s.Dir]
 				if g == nil {
 					g = &ReplayGuard{}

@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -191,18 +188,6 @@ func (p *pipeTransport) exchange(ctx context.Context, req []byte) ([]byte, error
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-func sharedTestdata(t testing.TB, parts ...string) string {
-	t.Helper()
-	dir := filepath.Join(append([]string{"..", "..", "..", "shared", "testdata"}, parts...)...)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference data %s not present (it lives outside the repository)", dir)
-		}
-		t.Skipf("reference data %s not present (it lives outside the repository)", dir)
-	}
-	return dir
 }
 
 func mustAppend(t testing.TB, a apdu.APDU) []byte {

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
 )
@@ -43,51 +41,8 @@ import (
 //   - UA-with-parameters answers to DISC and the mode E echo belong to the
 //     hdlc and iec62056 packages, outside this replay.
 
-type traceStep struct {
-	Dir         string `json:"dir"`
-	Note        string `json:"note"`
-	APDU        string `json:"apdu_hex"`
-	Decrypted   string `json:"decrypted_apdu_hex"`
-	Association int    `json:"association"`
-}
-
-type traceFile struct {
-	name         string
-	Transport    string         `json:"transport"`
-	ClientSAP    int            `json:"client_sap"`
-	Auth         string         `json:"authentication"`
-	Keys         map[string]any `json:"keys"`
-	ClientTitle  *string        `json:"client_system_title"`
-	ServerTitle  *string        `json:"server_system_title"`
-	Associations []struct {
-		Association int `json:"association"`
-		ClientSAP   int `json:"client_sap"`
-	} `json:"associations"`
-	Steps []traceStep `json:"steps"`
-}
-
-func loadTraces(t *testing.T) []*traceFile {
-	dir := sharedTestdata(t, "dlms-traces")
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no traces in %s: %v", dir, err)
-	}
-	var out []*traceFile
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tf := &traceFile{name: filepath.Base(n)}
-		if err := json.Unmarshal(b, tf); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		out = append(out, tf)
-	}
-	return out
-}
-
-func (tf *traceFile) sapOf(assoc int) uint16 {
+// sapOf returns the client SAP of one association of tf.
+func sapOf(tf *dlmstrace.File, assoc int) uint16 {
 	for _, a := range tf.Associations {
 		if a.Association == assoc {
 			return uint16(a.ClientSAP)
@@ -102,7 +57,7 @@ type traceRequest struct {
 	raw       []byte
 	plain     []byte // deciphered xDLMS APDU, or raw
 	sap       uint16
-	responses []traceStep
+	responses []dlmstrace.Step
 }
 
 func (r *traceRequest) isNext() (uint32, bool) {
@@ -112,23 +67,23 @@ func (r *traceRequest) isNext() (uint32, bool) {
 	return 0, false
 }
 
-func (tf *traceFile) requests(t *testing.T) []*traceRequest {
+func requests(t *testing.T, tf *dlmstrace.File) []*traceRequest {
 	var reqs []*traceRequest
 	for _, s := range tf.Steps {
-		if s.APDU == "" {
+		if s.APDUHex == "" {
 			continue
 		}
 		if s.Dir == "C->S" {
-			r := &traceRequest{raw: mustHex(s.APDU), sap: tf.sapOf(s.Association)}
+			r := &traceRequest{raw: s.APDU(), sap: sapOf(tf, s.Association)}
 			r.plain = r.raw
 			if security.IsCiphered(r.raw[0]) {
-				r.plain = mustHex(s.Decrypted)
+				r.plain = s.Plain()
 			}
 			reqs = append(reqs, r)
 			continue
 		}
 		if len(reqs) == 0 {
-			t.Fatalf("%s: answer before any request", tf.name)
+			t.Fatalf("%s: answer before any request", tf.Name)
 		}
 		last := reqs[len(reqs)-1]
 		last.responses = append(last.responses, s)
@@ -137,10 +92,10 @@ func (tf *traceFile) requests(t *testing.T) []*traceRequest {
 }
 
 // plainOf returns the plain xDLMS APDU a recorded answer carries.
-func plainOf(s traceStep) []byte {
-	raw := mustHex(s.APDU)
+func plainOf(s dlmstrace.Step) []byte {
+	raw := s.APDU()
 	if security.IsCiphered(raw[0]) {
-		return mustHex(s.Decrypted)
+		return s.Plain()
 	}
 	return raw
 }
@@ -153,7 +108,7 @@ func firstIC(r *traceRequest) (uint32, bool) {
 		return 0, false
 	}
 	s := r.responses[0]
-	raw := mustHex(s.APDU)
+	raw := s.APDU()
 	plain := plainOf(s)
 	if isHLSReplyRequest(r.plain) && len(plain) == 25 && plain[6] == 9 && plain[7] == 17 {
 		return binary.BigEndian.Uint32(plain[9:13]), true
@@ -190,16 +145,16 @@ func isHLSReplyRequest(plain []byte) bool {
 
 // traceDevice configures a Device like the recorded server, with the
 // values the trace shows.
-func traceDevice(t *testing.T, tf *traceFile, reqs []*traceRequest) *Device {
+func traceDevice(t *testing.T, tf *dlmstrace.File, reqs []*traceRequest) *Device {
 	v := treeValues{register: axdr.Uint16(0), discState: cosem.Disconnected}
 	var stocs [][]byte
 	for _, r := range reqs {
 		for _, s := range r.responses {
-			raw := mustHex(s.APDU)
+			raw := s.APDU()
 			if raw[0] == apdu.TagAARE {
 				a, err := apdu.Decode(raw)
 				if err != nil {
-					t.Fatalf("%s: recorded AARE: %v", tf.name, err)
+					t.Fatalf("%s: recorded AARE: %v", tf.Name, err)
 				}
 				if c := a.(*apdu.AARE).RespondingAuthenticationValue; c != nil {
 					stocs = append(stocs, c)
@@ -312,15 +267,15 @@ func reduce(t *testing.T, name string, plains, wires [][]byte) []logical {
 }
 
 func TestTraceReplay(t *testing.T) {
-	for _, tf := range loadTraces(t) {
-		t.Run(strings.TrimSuffix(tf.name, ".json"), func(t *testing.T) {
+	for _, tf := range dlmstrace.All(t) {
+		t.Run(strings.TrimSuffix(tf.Name, ".json"), func(t *testing.T) {
 			replayTrace(t, tf)
 		})
 	}
 }
 
-func replayTrace(t *testing.T, tf *traceFile) {
-	reqs := tf.requests(t)
+func replayTrace(t *testing.T, tf *dlmstrace.File) {
+	reqs := requests(t, tf)
 	d := traceDevice(t, tf, reqs)
 	keys := testKeys()
 	var (
@@ -403,7 +358,7 @@ func replayTrace(t *testing.T, tf *traceFile) {
 	var wantPlain, wantWire [][]byte
 	for _, r := range reqs {
 		for _, s := range r.responses {
-			wantWire = append(wantWire, mustHex(s.APDU))
+			wantWire = append(wantWire, s.APDU())
 			wantPlain = append(wantPlain, plainOf(s))
 		}
 	}
