@@ -1,7 +1,8 @@
-// Package linkio owns one thing every link layer needs: making a context's
-// deadline and cancellation interrupt blocking reads and writes on a stream
-// (a TCP connection, a serial port) that supports I/O deadlines, and
-// reporting the context's error when it was the cause.
+// Package linkio owns what every link layer needs from a context: its
+// deadline and cancellation interrupting blocking reads and writes on a
+// stream (a TCP connection, a serial port) that supports I/O deadlines, the
+// context's error reported when it was the cause, and a listener's
+// connections served until the context ends.
 package linkio
 
 import (

@@ -72,3 +72,35 @@ func TestWithoutDeadlineSupport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestServeClosesEverythingWhenContextEnds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	accepted := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ln, "test", func(ctx context.Context, c net.Conn) error {
+			close(accepted)
+			_, err := c.Read(make([]byte, 1)) // blocks until Serve closes c
+			return err
+		}, nil)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-accepted
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve returned %v after cancel", err)
+	}
+	// The server side closed the connection: the client reads EOF.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection still open after Serve returned")
+	}
+}

@@ -2,8 +2,8 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/amigo-ami/amigo/linkio"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -185,53 +185,10 @@ func (f *Fleet) Listen(ctx context.Context) (net.Listener, error) {
 // closes ln and every connection and returns nil. A connection to an
 // address outside 127.0.0.0/8 is closed at once.
 func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	defer stop()
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("sim: accept: %w", err)
-		}
-		mu.Lock()
-		if ctx.Err() != nil {
-			mu.Unlock()
-			c.Close()
-			return nil
-		}
-		conns[c] = struct{}{}
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-				c.Close()
-			}()
-			f.handle(ctx, c)
-		}()
-	}
+	return linkio.Serve(ctx, ln, "sim", func(ctx context.Context, c net.Conn) error {
+		f.handle(ctx, c)
+		return nil
+	}, nil)
 }
 
 // sessionWait is how long a connection waits for the meter's previous

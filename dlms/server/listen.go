@@ -3,12 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"github.com/amigo-ami/amigo/linkio"
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/hdlc"
@@ -80,56 +79,9 @@ func (s *Server) ServeHDLC(ctx context.Context, ln net.Listener, modeE bool) err
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
+	return linkio.Serve(ctx, ln, "server", handle, func(c net.Conn, err error) {
+		s.log().Info("dlms connection ended", "remote", c.RemoteAddr().String(), "err", err)
 	})
-	defer stop()
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			cancel()
-			return fmt.Errorf("server: accept: %w", err)
-		}
-		mu.Lock()
-		if ctx.Err() != nil {
-			mu.Unlock()
-			c.Close()
-			return nil
-		}
-		conns[c] = struct{}{}
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-				c.Close()
-			}()
-			if err := handle(ctx, c); err != nil && ctx.Err() == nil {
-				s.log().Info("dlms connection ended", "remote", c.RemoteAddr().String(), "err", err)
-			}
-		}()
-	}
 }
 
 // prefixed replays bytes already read from a connection before reading
