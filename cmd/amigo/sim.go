@@ -112,7 +112,8 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 }
 
 func writeManifest(name string, f *sim.Fleet) error {
-	w, err := os.Create(name)
+	// The manifest carries every meter's keys and password: owner only.
+	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
