@@ -232,6 +232,19 @@ type IntervalBlock struct {
 	Readings    []IntervalReading `json:"readings"`
 }
 
+// Reading is one register value at an instant (IEC 61968-9 Reading): a
+// cumulative energy register, a maximum demand, a billing-period snapshot.
+type Reading struct {
+	MeterID string `json:"meter"`
+	// ReadingType is the ReadingType id, e.g. "A+" or "A+T1".
+	ReadingType string `json:"readingType"`
+	// TimeStamp is when the meter captured the value, by its own clock.
+	TimeStamp time.Time `json:"timeStamp"`
+	// Value is in the reading type's unit and multiplier.
+	Value   int64   `json:"value"`
+	Quality Quality `json:"quality,omitempty"`
+}
+
 // EndDeviceEventType is the four-part IEC 61968-9 event code
 // type.domain.subdomain.eventOrAction, e.g. "3.26.0.85" for a power outage
 // reported by an electricity meter.

@@ -130,3 +130,134 @@ func (d Day) Validate() error {
 
 // MaxIntervalsPerDay allows one-minute data on a 25-hour day.
 const MaxIntervalsPerDay = 25 * 60
+
+// ErrConflict is returned when a write finds the row in another state
+// than the caller expected (a command already moved on, say).
+var ErrConflict = errors.New("conflict")
+
+// HeadEnd is the head-end's durable state: sealed meter secrets,
+// invocation counters, collection cursors and results, register reads and
+// the command lifecycle. Every engine implements it beside Store.
+type HeadEnd interface {
+	// PutMeterSecret stores a meter's sealed key material. The store never
+	// sees a key in clear: sealing is the vault's job.
+	PutMeterSecret(ctx context.Context, meterID string, sealed []byte) error
+	// MeterSecret returns the sealed key material, or ErrNotFound.
+	MeterSecret(ctx context.Context, meterID string) ([]byte, error)
+
+	// ReserveCounter durably raises the counter (meterID, name) by n and
+	// returns the first of the n values now reserved: the stored value
+	// before the call (0 for a new counter). Values handed out are never
+	// handed out again, across processes and crashes.
+	ReserveCounter(ctx context.Context, meterID, name string, n uint32) (first uint64, err error)
+	// AdvanceCounter stores v as the counter (meterID, name) only if v is
+	// greater than the stored value, and reports whether it did: a false
+	// answer means v was seen before (a replay).
+	AdvanceCounter(ctx context.Context, meterID, name string, v uint64) (bool, error)
+
+	// Cursor returns where collection of one object of one meter stands
+	// (the capture time of the last entry collected), zero if never.
+	Cursor(ctx context.Context, meterID, name string) (time.Time, error)
+	// PutCursors stores cursors; a cursor never moves backwards (an older
+	// value than the stored one is ignored).
+	PutCursors(ctx context.Context, cs []Cursor) error
+
+	// PutRegisterReads stores register reads, skipping those already
+	// stored (same meter, reading type and time), and returns how many
+	// were new.
+	PutRegisterReads(ctx context.Context, rs []RegisterRead) (int, error)
+	// RegisterReads lists one meter's reads of one reading type in [from,
+	// to), oldest first; an empty readingType lists all types.
+	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]RegisterRead, error)
+
+	// PutCollectionResults records the outcome of collection jobs, one per
+	// run day and meter: a later result replaces an earlier one.
+	PutCollectionResults(ctx context.Context, rs []CollectionResult) error
+	// CollectionSummary counts the results of one run day per segment
+	// (every segment when segment is empty), segments in name order.
+	CollectionSummary(ctx context.Context, day cim.Date, segment string) ([]CollectionSummary, error)
+	// CollectionResults lists one run day's results, filtered by segment
+	// and outcome when set, in meter order after `after`.
+	CollectionResults(ctx context.Context, day cim.Date, segment, outcome, after string, limit int) ([]CollectionResult, error)
+
+	// IssueControl stores a new command in state queued. When a command
+	// with the same CorrelationID exists, it returns that one and false.
+	IssueControl(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error)
+	// Control returns one command by mRID, or ErrNotFound.
+	Control(ctx context.Context, mrid string) (cim.EndDeviceControl, error)
+	// Controls lists commands newest first.
+	Controls(ctx context.Context, q ControlQuery) ([]cim.EndDeviceControl, error)
+	// DueControls returns queued commands whose scheduled time is at or
+	// before now, highest priority first, then oldest scheduled.
+	DueControls(ctx context.Context, now time.Time, limit int) ([]cim.EndDeviceControl, error)
+	// TransitionControl moves a command from one status to another,
+	// recording the step with its reason and time. It returns ErrConflict
+	// if the command is not in status from, ErrNotFound if it does not
+	// exist.
+	TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error
+	// ControlSteps returns a command's history, oldest first.
+	ControlSteps(ctx context.Context, mrid string) ([]ControlStep, error)
+}
+
+// Cursor is where collection of one object of one meter stands. Name is
+// the driver's name for the object, e.g. "profile:1.0.99.1.0.255".
+type Cursor struct {
+	MeterID string
+	Name    string
+	At      time.Time
+}
+
+// RegisterRead is a meter register's value at a time.
+type RegisterRead = cim.Reading
+
+// Collection outcomes. A failed job says why, so metrics and operators can
+// count failures by cause.
+const (
+	OutcomeOK       = "ok"
+	OutcomeTimeout  = "timeout"
+	OutcomeAuth     = "auth"
+	OutcomeRefused  = "refused"
+	OutcomeProtocol = "protocol"
+	OutcomeOther    = "other"
+)
+
+// CollectionResult is how one meter's collection job of one run day went.
+type CollectionResult struct {
+	Day      cim.Date
+	MeterID  string
+	Segment  string
+	Outcome  string // OutcomeOK or a failure cause
+	Attempts int
+	// Readings is how many interval readings the job collected.
+	Readings int
+	// Complete is true when the meter's profile is collected up to the
+	// end of the run day (no gap left).
+	Complete bool
+	Error    string
+	At       time.Time
+}
+
+// CollectionSummary counts one run day's results in one segment.
+type CollectionSummary struct {
+	Segment  string
+	Total    int
+	OK       int
+	Complete int
+	Readings int
+	// Failed counts failures by outcome.
+	Failed map[string]int
+}
+
+// ControlQuery filters a command listing. Empty fields match all.
+type ControlQuery struct {
+	MeterID string
+	Status  cim.ControlStatus
+	Limit   int
+}
+
+// ControlStep is one transition in a command's lifecycle.
+type ControlStep struct {
+	Status cim.ControlStatus
+	Reason string
+	At     time.Time
+}
