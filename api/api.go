@@ -36,6 +36,9 @@ type Deps struct {
 	Version string
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
+	// HeadEnd serves on-demand reads, commands and collection status;
+	// nil leaves those routes out.
+	HeadEnd HeadEnd
 }
 
 // API is the HTTP handler.
@@ -72,6 +75,9 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /api/v1/{$}", a.root)
 	a.mux.HandleFunc("GET /api/v1/meters", a.listMeters)
 	a.mux.HandleFunc("GET /api/v1/meters/{id}", a.getMeter)
+	if d.HeadEnd != nil {
+		a.routeHeadEnd()
+	}
 	return a
 }
 
@@ -197,7 +203,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) root(w http.ResponseWriter, r *http.Request) {
 	JSON(w, map[string]any{"name": "amigo", "version": a.d.Version, "links": map[string]string{
-		"meters": "/api/v1/meters", "health": "/healthz", "ready": "/readyz", "metrics": "/metrics",
+		"meters": "/api/v1/meters", "commands": "/api/v1/commands", "collection": "/api/v1/collection", "health": "/healthz", "ready": "/readyz", "metrics": "/metrics",
 	}})
 }
 

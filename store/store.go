@@ -20,6 +20,8 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the persistence interface every engine implements.
 type Store interface {
+	HeadEnd
+
 	// Kind names the engine: "sqlite" or "postgres".
 	Kind() string
 	// Ping checks that the database answers.
@@ -158,6 +160,8 @@ type HeadEnd interface {
 	// Cursor returns where collection of one object of one meter stands
 	// (the capture time of the last entry collected), zero if never.
 	Cursor(ctx context.Context, meterID, name string) (time.Time, error)
+	// Cursors returns every cursor of one meter, in name order.
+	Cursors(ctx context.Context, meterID string) ([]Cursor, error)
 	// PutCursors stores cursors; a cursor never moves backwards (an older
 	// value than the stored one is ignored).
 	PutCursors(ctx context.Context, cs []Cursor) error

@@ -54,6 +54,69 @@ CREATE TABLE events (
 );
 CREATE INDEX events_meter_time ON events(meter_id, created_us);
 CREATE INDEX events_time ON events(created_us)`},
+	{"head-end: secrets, counters, cursors, registers, collection, commands", `
+CREATE TABLE meter_secrets (
+	meter_id TEXT PRIMARY KEY,
+	sealed {{blob}} NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE TABLE counters (
+	meter_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	value BIGINT NOT NULL,
+	PRIMARY KEY (meter_id, name)
+);
+CREATE TABLE cursors (
+	meter_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	at_us BIGINT NOT NULL,
+	PRIMARY KEY (meter_id, name)
+);
+CREATE TABLE register_reads (
+	meter_id TEXT NOT NULL,
+	reading_type TEXT NOT NULL,
+	at_us BIGINT NOT NULL,
+	value BIGINT NOT NULL,
+	quality INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (meter_id, reading_type, at_us)
+);
+CREATE TABLE collection_results (
+	day TEXT NOT NULL,
+	meter_id TEXT NOT NULL,
+	segment TEXT NOT NULL DEFAULT '',
+	outcome TEXT NOT NULL,
+	attempts INTEGER NOT NULL,
+	readings INTEGER NOT NULL,
+	complete INTEGER NOT NULL,
+	error TEXT NOT NULL DEFAULT '',
+	at_us BIGINT NOT NULL,
+	PRIMARY KEY (day, meter_id)
+);
+CREATE INDEX collection_results_segment ON collection_results(day, segment, meter_id);
+CREATE TABLE controls (
+	mrid TEXT PRIMARY KEY,
+	correlation_id TEXT NOT NULL UNIQUE,
+	meter_id TEXT NOT NULL,
+	type TEXT NOT NULL,
+	priority INTEGER NOT NULL DEFAULT 0,
+	scheduled_us BIGINT NOT NULL,
+	expires_us BIGINT NOT NULL DEFAULT 0,
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	parameters TEXT NOT NULL DEFAULT '',
+	created_us BIGINT NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE INDEX controls_due ON controls(status, scheduled_us);
+CREATE INDEX controls_meter ON controls(meter_id, created_us);
+CREATE TABLE control_steps (
+	mrid TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	at_us BIGINT NOT NULL,
+	PRIMARY KEY (mrid, seq)
+)`},
 }
 
 var queries = map[string]string{

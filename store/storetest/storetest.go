@@ -118,6 +118,10 @@ func Run(t *testing.T, o Opener) {
 	t.Run("ConcurrentDayWriters", func(t *testing.T) { testConcurrentDays(t, o) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o) })
 	t.Run("BadInputKeepsData", func(t *testing.T) { testBadInput(t, o) })
+	t.Run("Counters", func(t *testing.T) { testCounters(t, o) })
+	t.Run("SecretsCursorsRegisters", func(t *testing.T) { testSecretsCursorsRegisters(t, o) })
+	t.Run("CollectionResults", func(t *testing.T) { testCollectionResults(t, o) })
+	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
 }
 
 var ctx = context.Background()

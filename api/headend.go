@@ -1,0 +1,286 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// HeadEnd is what the API needs of the head-end.
+type HeadEnd interface {
+	Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error)
+	Read(ctx context.Context, meterID string, objects []string) ([]headend.Value, error)
+	Progress() headend.Progress
+	// StartCollection starts a run for day in the background; false if a
+	// run is already going.
+	StartCollection(day cim.Date) bool
+	Now() time.Time
+}
+
+func (a *API) routeHeadEnd() {
+	a.mux.HandleFunc("POST /api/v1/meters/{id}/read", a.readMeter)
+	a.mux.HandleFunc("POST /api/v1/commands", a.issueCommand)
+	a.mux.HandleFunc("GET /api/v1/commands", a.listCommands)
+	a.mux.HandleFunc("GET /api/v1/commands/{id}", a.getCommand)
+	a.mux.HandleFunc("GET /api/v1/collection", a.collectionProgress)
+	a.mux.HandleFunc("POST /api/v1/collection/runs", a.startCollection)
+	a.mux.HandleFunc("GET /api/v1/collection/{day}", a.collectionDay)
+	a.mux.HandleFunc("GET /api/v1/collection/{day}/results", a.collectionResults)
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// errors, and the body is capped.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", mbe.Limit))
+			return false
+		}
+		Error(w, http.StatusBadRequest, "bad_body", "body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		Error(w, http.StatusBadRequest, "bad_body", "body: trailing data after the JSON value")
+		return false
+	}
+	return true
+}
+
+type readRequest struct {
+	// Objects are OBIS codes, optionally with ":attribute".
+	Objects []string `json:"objects"`
+}
+
+func (a *API) readMeter(w http.ResponseWriter, r *http.Request) {
+	var req readRequest
+	if r.ContentLength != 0 && !a.decode(w, r, &req) {
+		return
+	}
+	if len(req.Objects) > 64 {
+		Error(w, http.StatusBadRequest, "bad_body", "at most 64 objects per read")
+		return
+	}
+	id := r.PathValue("id")
+	vals, err := a.d.HeadEnd.Read(r.Context(), id, req.Objects)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		Error(w, http.StatusNotFound, "not_found", "no meter "+strconv.Quote(id))
+	case errors.Is(err, headend.ErrUnsupported):
+		Error(w, http.StatusNotImplemented, "unsupported", err.Error())
+	case err != nil:
+		// The meter, not the server, failed: say what happened.
+		Error(w, http.StatusBadGateway, "meter_unreachable", err.Error())
+	default:
+		JSON(w, map[string]any{"meter": id, "readAt": a.d.HeadEnd.Now(), "values": vals})
+	}
+}
+
+type commandRequest struct {
+	Meter         string                   `json:"meter"`
+	Type          cim.EndDeviceControlType `json:"type"`
+	CorrelationID string                   `json:"correlationId"`
+	Priority      int                      `json:"priority"`
+	ScheduledAt   time.Time                `json:"scheduledDateTime"`
+	ExpiresAt     time.Time                `json:"expiresDateTime"`
+	Parameters    map[string]string        `json:"parameters"`
+}
+
+func (a *API) issueCommand(w http.ResponseWriter, r *http.Request) {
+	var req commandRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	c, created, err := a.d.HeadEnd.Issue(r.Context(), cim.EndDeviceControl{MeterID: req.Meter, Type: req.Type,
+		CorrelationID: req.CorrelationID, Priority: req.Priority, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt,
+		Parameters: req.Parameters})
+	switch {
+	case errors.Is(err, headend.ErrBadCommand):
+		Error(w, http.StatusUnprocessableEntity, "bad_command", err.Error())
+	case err != nil:
+		a.internal(w, r, err)
+	case created:
+		w.Header().Set("Location", "/api/v1/commands/"+c.MRID)
+		writeJSON(w, http.StatusCreated, c)
+	default:
+		w.Header().Set("Location", "/api/v1/commands/"+c.MRID)
+		JSON(w, c)
+	}
+}
+
+func (a *API) listCommands(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "meter", "status", "limit") {
+		return
+	}
+	limit, ok := limitParam(w, q.Get("limit"))
+	if !ok {
+		return
+	}
+	cs, err := a.d.Store.Controls(r.Context(), store.ControlQuery{MeterID: q.Get("meter"), Status: cim.ControlStatus(q.Get("status")), Limit: limit})
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if cs == nil {
+		cs = []cim.EndDeviceControl{}
+	}
+	JSON(w, page[cim.EndDeviceControl]{Items: cs})
+}
+
+type commandDetail struct {
+	cim.EndDeviceControl
+	Steps []store.ControlStep `json:"steps"`
+}
+
+func (a *API) getCommand(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := a.d.Store.Control(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no command "+strconv.Quote(id))
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	steps, err := a.d.Store.ControlSteps(r.Context(), id)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	JSON(w, commandDetail{c, steps})
+}
+
+func (a *API) collectionProgress(w http.ResponseWriter, r *http.Request) {
+	JSON(w, a.d.HeadEnd.Progress())
+}
+
+type runRequest struct {
+	Day cim.Date `json:"day"`
+}
+
+func (a *API) startCollection(w http.ResponseWriter, r *http.Request) {
+	var req runRequest
+	if r.ContentLength != 0 && !a.decode(w, r, &req) {
+		return
+	}
+	if req.Day.IsZero() {
+		req.Day = cim.DateOf(a.d.HeadEnd.Now(), time.UTC)
+	}
+	if !a.d.HeadEnd.StartCollection(req.Day) {
+		Error(w, http.StatusConflict, "busy", "a collection run is already in progress")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, a.d.HeadEnd.Progress())
+}
+
+func (a *API) dayParam(w http.ResponseWriter, r *http.Request) (cim.Date, bool) {
+	d, err := cim.ParseDate(r.PathValue("day"))
+	if err != nil {
+		Error(w, http.StatusBadRequest, "bad_path", "day must be YYYY-MM-DD")
+		return d, false
+	}
+	return d, true
+}
+
+func (a *API) collectionDay(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "segment") {
+		return
+	}
+	day, ok := a.dayParam(w, r)
+	if !ok {
+		return
+	}
+	sum, err := a.d.Store.CollectionSummary(r.Context(), day, q.Get("segment"))
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	var tot store.CollectionSummary
+	tot.Failed = map[string]int{}
+	for _, s := range sum {
+		tot.Total += s.Total
+		tot.OK += s.OK
+		tot.Complete += s.Complete
+		tot.Readings += s.Readings
+		for k, v := range s.Failed {
+			tot.Failed[k] += v
+		}
+	}
+	if sum == nil {
+		sum = []store.CollectionSummary{}
+	}
+	rate := 0.0
+	if tot.Total > 0 {
+		rate = float64(tot.OK) / float64(tot.Total)
+	}
+	JSON(w, map[string]any{"day": day, "total": tot.Total, "ok": tot.OK, "complete": tot.Complete, "readings": tot.Readings,
+		"failed": tot.Failed, "successRate": rate, "segments": sum})
+}
+
+func (a *API) collectionResults(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "segment", "outcome", "after", "limit") {
+		return
+	}
+	day, ok := a.dayParam(w, r)
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, q.Get("limit"))
+	if !ok {
+		return
+	}
+	rs, err := a.d.Store.CollectionResults(r.Context(), day, q.Get("segment"), q.Get("outcome"), q.Get("after"), limit)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	p := page[store.CollectionResult]{Items: rs}
+	if p.Items == nil {
+		p.Items = []store.CollectionResult{}
+	}
+	if len(rs) == limit {
+		p.Next = rs[len(rs)-1].MeterID
+	}
+	JSON(w, p)
+}
+
+func knownParams(w http.ResponseWriter, q map[string][]string, names ...string) bool {
+next:
+	for k := range q {
+		for _, n := range names {
+			if k == n {
+				continue next
+			}
+		}
+		Error(w, http.StatusBadRequest, "bad_query", fmt.Sprintf("unknown query parameter %q", k))
+		return false
+	}
+	return true
+}
+
+func limitParam(w http.ResponseWriter, s string) (int, bool) {
+	if s == "" {
+		return 100, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		Error(w, http.StatusBadRequest, "bad_query", "limit must be an integer from 1 to 1000")
+		return 0, false
+	}
+	return n, true
+}

@@ -1,0 +1,360 @@
+package headend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// Progress is where the collection run in progress stands.
+type Progress struct {
+	Day       cim.Date  `json:"day"`
+	Running   bool      `json:"running"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+	Total     int       `json:"total"`
+	Done      int       `json:"done"`
+	OK        int       `json:"ok"`
+	Failed    int       `json:"failed"`
+	Readings  int       `json:"readings"`
+}
+
+// Progress returns the state of the latest collection run.
+func (h *HeadEnd) Progress() Progress {
+	h.progMu.Lock()
+	defer h.progMu.Unlock()
+	return h.progress
+}
+
+func (h *HeadEnd) progressed(r store.CollectionResult) {
+	h.progMu.Lock()
+	defer h.progMu.Unlock()
+	h.progress.Done++
+	h.progress.Readings += r.Readings
+	if r.Outcome == store.OutcomeOK {
+		h.progress.OK++
+	} else {
+		h.progress.Failed++
+	}
+}
+
+// job is one meter's place in a run.
+type job struct {
+	meter  cim.Meter
+	offset time.Duration
+}
+
+// collectable reports whether the head-end reads m itself: sub-meters are
+// read through their parent, removed meters not at all.
+func (h *HeadEnd) collectable(m cim.Meter) bool {
+	if m.Status == "removed" || m.Tags["parent"] != "" {
+		return false
+	}
+	_, ok := h.drivers[m.Protocol]
+	return ok
+}
+
+// offsetOf spreads start times over the window, the same way in every
+// run of the day, so a restarted run asks meters in the same order.
+func offsetOf(meterID string, day cim.Date, window time.Duration) time.Duration {
+	if window <= 0 {
+		return 0
+	}
+	f := fnv.New64a()
+	f.Write([]byte(day.String()))
+	f.Write([]byte(meterID))
+	return time.Duration(f.Sum64() % uint64(window))
+}
+
+// CollectDay runs the daily collection for the run day `day`: every
+// collectable meter (filtered by q) is read from its cursors up to now, with
+// start times spread over the window, retries with backoff, and the
+// session limits per segment. It returns when every job ended or ctx
+// ended; results are in the store (CollectionSummary).
+func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQuery) error {
+	var jobs []job
+	q.Limit = 1000
+	for {
+		ms, err := h.st.Meters(ctx, q)
+		if err != nil {
+			return fmt.Errorf("collection %s: listing meters: %w", day, err)
+		}
+		for _, m := range ms {
+			if h.collectable(m) {
+				jobs = append(jobs, job{m, offsetOf(m.MRID, day, h.ccfg.Window)})
+			}
+		}
+		if len(ms) < q.Limit {
+			break
+		}
+		q.After = ms[len(ms)-1].MRID
+	}
+	slices.SortFunc(jobs, func(a, b job) int { return int(a.offset - b.offset) })
+
+	h.progMu.Lock()
+	h.progress = Progress{Day: day, Running: true, StartedAt: h.now(), Total: len(jobs)}
+	h.progMu.Unlock()
+	defer func() {
+		h.progMu.Lock()
+		h.progress.Running = false
+		h.progress.EndedAt = h.now()
+		h.progMu.Unlock()
+	}()
+	h.log.Info("collection started", "day", day.String(), "meters", len(jobs), "window", h.ccfg.Window)
+
+	start := time.Now() // offsets are real time: they pace the network
+	results := make(chan store.CollectionResult, 256)
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		h.writeResults(ctx, results)
+	}()
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		if err := wait(ctx, time.Until(start.Add(j.offset))); err != nil {
+			break
+		}
+		// Take the global slot here so that the dispatcher, not a pile of
+		// goroutines, waits when the head-end is full.
+		select {
+		case h.sessions <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		<-h.sessions
+		wg.Add(1)
+		go func(m cim.Meter) {
+			defer wg.Done()
+			r := h.collectMeter(ctx, m, day)
+			h.progressed(r)
+			results <- r
+		}(j.meter)
+	}
+	wg.Wait()
+	close(results)
+	writer.Wait()
+	p := h.Progress()
+	h.log.Info("collection ended", "day", day.String(), "meters", p.Total, "ok", p.OK, "failed", p.Failed,
+		"readings", p.Readings, "took", time.Since(start).Round(time.Millisecond))
+	return ctx.Err()
+}
+
+// writeResults stores job results in batches.
+func (h *HeadEnd) writeResults(ctx context.Context, in <-chan store.CollectionResult) {
+	batch := make([]store.CollectionResult, 0, 256)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := h.retryStore(ctx, "storing collection results", func(ctx context.Context) error {
+			return h.st.PutCollectionResults(ctx, batch)
+		}); err != nil {
+			h.log.Error("collection results lost", "count", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-in:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) == cap(batch) {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// collectMeter runs one meter's job with its retries.
+func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date) store.CollectionResult {
+	r := store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}
+	for {
+		r.Attempts++
+		n, complete, err := h.collectOnce(ctx, m, day)
+		r.At = h.now()
+		if err == nil {
+			r.Outcome, r.Readings, r.Complete, r.Error = store.OutcomeOK, r.Readings+n, complete, ""
+			break
+		}
+		r.Readings += n
+		r.Outcome, r.Error = h.cause(m, err), err.Error()
+		if ctx.Err() != nil || r.Attempts >= h.ccfg.Attempts || r.Outcome == store.OutcomeAuth {
+			if r.Outcome == store.OutcomeAuth {
+				h.authFailure(ctx, m, err)
+			}
+			break
+		}
+		h.m.retries.WithLabelValues(r.Outcome).Inc()
+		if wait(ctx, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts)) != nil {
+			break
+		}
+	}
+	h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
+	return r
+}
+
+// cause classifies a job error.
+func (h *HeadEnd) cause(m cim.Meter, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return store.OutcomeTimeout
+	}
+	if d, ok := h.drivers[m.Protocol]; ok {
+		if c := d.Cause(err); c != "" {
+			return c
+		}
+	}
+	return store.OutcomeOther
+}
+
+// authFailure records a meter's refusal of our keys as an event, once per
+// run, and does not retry: a wrong key stays wrong, and a meter that
+// counts failures may lock the association.
+func (h *HeadEnd) authFailure(ctx context.Context, m cim.Meter, cause error) {
+	now := h.now()
+	ev := cim.EndDeviceEvent{MRID: fmt.Sprintf("he/%s/auth/%d", m.MRID, now.Unix()), MeterID: m.MRID,
+		Type: EventAuthFailure, CreatedAt: now, Severity: "warning", Reason: "authentication with the meter failed",
+		Details: map[string]string{"error": cause.Error(), "source": "head-end"}}
+	h.emit(ctx, ev)
+}
+
+// emit publishes a head-end event; a failure is logged, not fatal.
+func (h *HeadEnd) emit(ctx context.Context, ev cim.EndDeviceEvent) {
+	msg, err := h.eventMsg(ev)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = h.publish(ctx, []outMsg{msg})
+		cancel()
+	}
+	if err != nil {
+		h.log.Warn("head-end event not published", "meter", ev.MeterID, "type", ev.Type, "err", err)
+	}
+}
+
+// Event types the head-end raises about a meter.
+const (
+	EventAuthFailure  cim.EndDeviceEventType = "3.12.1.35"   // security: authentication failed
+	EventClockSynced  cim.EndDeviceEventType = "3.36.114.24" // clock: time changed by the head-end
+	EventPushReplayed cim.EndDeviceEventType = "3.12.1.257"  // security: replayed message rejected
+)
+
+// collectOnce is one attempt: open, read, release, then publish and move
+// the cursors. It returns the readings collected.
+func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, error) {
+	t, drv, err := h.target(ctx, m)
+	if err != nil {
+		return 0, false, err
+	}
+	cursors, err := h.st.Cursors(ctx, m.MRID)
+	if err != nil {
+		return 0, false, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
+	}
+	now := h.now()
+	until := day.AddDays(1).Start(t.Location)
+	if until.After(now) {
+		until = now
+	}
+	plan := Plan{Since: map[string]time.Time{}, Backfill: day.AddDays(-h.ccfg.BackfillDays + 1).Start(t.Location), Until: until}
+	for _, c := range cursors {
+		plan.Since[c.Name] = c.At
+	}
+
+	var col Collection
+	err = h.withSession(ctx, m, t, drv, "collect", func(ctx context.Context, s Session) error {
+		c, err := s.Collect(ctx, plan)
+		if err != nil {
+			return err
+		}
+		col = c
+		drift := col.MeterTime.Sub(col.ReadAt)
+		if col.MeterTime.IsZero() || (drift <= h.ccfg.ClockThreshold && -drift <= h.ccfg.ClockThreshold) {
+			return nil
+		}
+		if err := s.SetClock(ctx, h.now()); err != nil {
+			return fmt.Errorf("meter %s: clock sync after %v drift: %w", m.MRID, drift, err)
+		}
+		now := h.now()
+		col.Events = append(col.Events, cim.EndDeviceEvent{MRID: fmt.Sprintf("he/%s/clock/%d", m.MRID, now.Unix()),
+			MeterID: m.MRID, Type: EventClockSynced, CreatedAt: now, Reason: "clock drift above threshold corrected",
+			Details: map[string]string{"drift": drift.String(), "source": "head-end"}})
+		h.m.clockSyncs.Inc()
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := h.deliver(ctx, m, &col)
+	return n, col.Complete, err
+}
+
+// withSession opens a session with m, runs fn under the job deadline and
+// releases the association, holding a global and a segment slot
+// throughout.
+func (h *HeadEnd) withSession(ctx context.Context, m cim.Meter, t Target, drv Driver, op string, fn func(context.Context, Session) error) error {
+	release, err := h.acquire(ctx, m.Segment)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, h.ccfg.JobTimeout)
+	defer cancel()
+	t0 := time.Now()
+	s, err := drv.Open(ctx, t)
+	if err != nil {
+		h.m.latency.WithLabelValues(op, "error").Observe(time.Since(t0).Seconds())
+		return err
+	}
+	err = fn(ctx, s)
+	if cerr := s.Close(ctx); err == nil && cerr != nil {
+		h.log.Debug("release failed", "meter", m.MRID, "err", cerr)
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	h.m.latency.WithLabelValues(op, outcome).Observe(time.Since(t0).Seconds())
+	return err
+}
+
+// deliver hands a session's reads to the bus and, once the bus has
+// acknowledged all of them, moves the meter's cursors. A crash in between
+// re-reads the same entries next time; their message ids make the second
+// publish a no-op.
+func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, col *Collection) (int, error) {
+	msgs, err := h.collectionMsgs(m.MRID, col)
+	if err != nil {
+		return 0, err
+	}
+	if err := h.publish(ctx, msgs); err != nil {
+		return 0, fmt.Errorf("meter %s: %w", m.MRID, err)
+	}
+	if len(col.Cursors) > 0 {
+		if err := h.retryStore(ctx, "storing cursors of meter "+m.MRID, func(ctx context.Context) error {
+			return h.st.PutCursors(ctx, col.Cursors)
+		}); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, b := range col.Blocks {
+		n += len(b.Readings)
+	}
+	h.m.readings.Add(float64(n))
+	return n, nil
+}

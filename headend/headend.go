@@ -1,0 +1,274 @@
+package headend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SecretOpener opens a meter's sealed secrets; aad is the meter's mRID.
+type SecretOpener interface {
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Options configures a HeadEnd.
+type Options struct {
+	Store   store.Store
+	Bus     *bus.Bus
+	Secrets SecretOpener
+	Drivers []Driver
+	Logger  *slog.Logger
+	// Metrics registers the head-end's collectors when set.
+	Metrics prometheus.Registerer
+	// Now is the head-end's clock (nil: time.Now); a simulated fleet
+	// running faster than real time passes its own.
+	Now func() time.Time
+
+	Collection CollectionConfig
+	Commands   CommandConfig
+}
+
+// CollectionConfig bounds and paces collection.
+type CollectionConfig struct {
+	// Concurrency caps sessions in flight over the whole head-end.
+	Concurrency int
+	// PerSegment caps sessions in flight in one network segment (a cell,
+	// a concentrator).
+	PerSegment int
+	// Attempts is how often a failing job is tried in one run.
+	Attempts int
+	// RetryBase and RetryMax bound the exponential backoff between
+	// attempts; each wait is drawn with full jitter.
+	RetryBase, RetryMax time.Duration
+	// JobTimeout is the deadline of one attempt: connect, associate, read,
+	// release.
+	JobTimeout time.Duration
+	// Window spreads the jobs' start times, so the fleet is not asked in
+	// one burst.
+	Window time.Duration
+	// ClockThreshold is the drift above which a collection also sets the
+	// meter's clock.
+	ClockThreshold time.Duration
+	// BackfillDays is how far back a meter never collected is read.
+	BackfillDays int
+}
+
+func (c *CollectionConfig) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 256
+	}
+	if c.PerSegment <= 0 {
+		c.PerSegment = 32
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 3
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = time.Minute
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 2 * time.Minute
+	}
+	if c.ClockThreshold <= 0 {
+		c.ClockThreshold = 10 * time.Second
+	}
+	if c.BackfillDays <= 0 {
+		c.BackfillDays = 10
+	}
+}
+
+// HeadEnd reaches the registered meters: it collects, listens to pushes
+// and carries commands.
+type HeadEnd struct {
+	st      store.Store
+	bus     *bus.Bus
+	secrets SecretOpener
+	drivers map[string]Driver
+	log     *slog.Logger
+	now     func() time.Time
+	ccfg    CollectionConfig
+	kcfg    CommandConfig
+	m       *metrics
+
+	sessions chan struct{} // global session slots
+	segMu    sync.Mutex
+	segments map[string]chan struct{}
+
+	locMu sync.Mutex
+	locs  map[string]*time.Location // usage point → zone
+
+	wake chan struct{} // a command was issued
+
+	progMu   sync.Mutex
+	progress Progress
+
+	run runner
+}
+
+// New builds a head-end.
+func New(o Options) (*HeadEnd, error) {
+	if o.Store == nil || o.Bus == nil || o.Secrets == nil {
+		return nil, errors.New("headend: store, bus and secrets are required")
+	}
+	h := &HeadEnd{st: o.Store, bus: o.Bus, secrets: o.Secrets, drivers: map[string]Driver{}, log: o.Logger, now: o.Now,
+		ccfg: o.Collection, kcfg: o.Commands, segments: map[string]chan struct{}{}, locs: map[string]*time.Location{},
+		wake: make(chan struct{}, 1)}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	for _, d := range o.Drivers {
+		h.drivers[d.Protocol()] = d
+	}
+	h.ccfg.defaults()
+	h.kcfg.defaults()
+	h.sessions = make(chan struct{}, h.ccfg.Concurrency)
+	h.m = newMetrics()
+	if o.Metrics != nil {
+		if err := h.m.register(o.Metrics); err != nil {
+			return nil, fmt.Errorf("headend: metrics: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// Now is the head-end's clock.
+func (h *HeadEnd) Now() time.Time { return h.now() }
+
+// segment returns the slot channel of a network segment.
+func (h *HeadEnd) segment(name string) chan struct{} {
+	h.segMu.Lock()
+	defer h.segMu.Unlock()
+	s, ok := h.segments[name]
+	if !ok {
+		s = make(chan struct{}, h.ccfg.PerSegment)
+		h.segments[name] = s
+	}
+	return s
+}
+
+// acquire takes a global and a segment session slot, in that order.
+func (h *HeadEnd) acquire(ctx context.Context, segment string) (release func(), err error) {
+	select {
+	case h.sessions <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	seg := h.segment(segment)
+	select {
+	case seg <- struct{}{}:
+	case <-ctx.Done():
+		<-h.sessions
+		return nil, ctx.Err()
+	}
+	h.m.inFlight.Inc()
+	return func() {
+		h.m.inFlight.Dec()
+		<-seg
+		<-h.sessions
+	}, nil
+}
+
+// location returns a usage point's time zone, cached.
+func (h *HeadEnd) location(ctx context.Context, usagePoint string) (*time.Location, error) {
+	if usagePoint == "" {
+		return time.UTC, nil
+	}
+	h.locMu.Lock()
+	loc, ok := h.locs[usagePoint]
+	h.locMu.Unlock()
+	if ok {
+		return loc, nil
+	}
+	up, err := h.st.UsagePoint(ctx, usagePoint)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.UTC, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if loc, err = up.Location(); err != nil {
+		return nil, err
+	}
+	h.locMu.Lock()
+	h.locs[usagePoint] = loc
+	h.locMu.Unlock()
+	return loc, nil
+}
+
+// storeCounters reserves one meter's invocation counters in the store.
+type storeCounters struct {
+	st      store.Store
+	meterID string
+}
+
+func (c storeCounters) Reserve(ctx context.Context, name string, n uint32) (uint64, error) {
+	return c.st.ReserveCounter(ctx, c.meterID, name, n)
+}
+
+// target assembles what a driver needs to reach meter m.
+func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, error) {
+	d, ok := h.drivers[m.Protocol]
+	if !ok {
+		return Target{}, nil, fmt.Errorf("meter %s: no driver for protocol %q", m.MRID, m.Protocol)
+	}
+	sealed, err := h.st.MeterSecret(ctx, m.MRID)
+	if err != nil {
+		return Target{}, nil, fmt.Errorf("meter %s: secrets: %w", m.MRID, err)
+	}
+	plain, err := h.secrets.Open(sealed, []byte(m.MRID))
+	if err != nil {
+		return Target{}, nil, fmt.Errorf("meter %s: opening secrets: %w", m.MRID, err)
+	}
+	var sec Secrets
+	err = json.Unmarshal(plain, &sec)
+	clear(plain)
+	if err != nil {
+		return Target{}, nil, fmt.Errorf("meter %s: secrets: %w", m.MRID, err)
+	}
+	loc, err := h.location(ctx, m.UsagePointID)
+	if err != nil {
+		return Target{}, nil, fmt.Errorf("meter %s: %w", m.MRID, err)
+	}
+	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.st, m.MRID}}, d, nil
+}
+
+// backoff returns the wait before attempt n+1 (n ≥ 1): full jitter over
+// an exponentially growing cap.
+func backoff(base, max time.Duration, n int) time.Duration {
+	c := base << min(n-1, 20)
+	if c <= 0 || c > max {
+		c = max
+	}
+	return time.Duration(rand.Int64N(int64(c)) + 1)
+}
+
+// wait blocks for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,511 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+func init() {
+	for k, v := range map[string]string{
+		"putSecret": `INSERT INTO meter_secrets(meter_id, sealed, updated_us) VALUES (?, ?, ?)
+			ON CONFLICT (meter_id) DO UPDATE SET sealed = excluded.sealed, updated_us = excluded.updated_us`,
+		"getSecret": `SELECT sealed FROM meter_secrets WHERE meter_id = ?`,
+		// RETURNING on an upsert makes the reservation one atomic statement
+		// on both engines.
+		"reserveCounter": `INSERT INTO counters(meter_id, name, value) VALUES (?, ?, ?)
+			ON CONFLICT (meter_id, name) DO UPDATE SET value = counters.value + excluded.value
+			RETURNING value`,
+		"advanceCounter": `INSERT INTO counters(meter_id, name, value) VALUES (?, ?, ?)
+			ON CONFLICT (meter_id, name) DO UPDATE SET value = excluded.value WHERE counters.value < excluded.value`,
+		"getCursor":  `SELECT at_us FROM cursors WHERE meter_id = ? AND name = ?`,
+		"getCursors": `SELECT name, at_us FROM cursors WHERE meter_id = ? ORDER BY name`,
+		"putCursor": `INSERT INTO cursors(meter_id, name, at_us) VALUES (?, ?, ?)
+			ON CONFLICT (meter_id, name) DO UPDATE SET at_us = excluded.at_us WHERE cursors.at_us < excluded.at_us`,
+		"putRegister": `INSERT INTO register_reads(meter_id, reading_type, at_us, value, quality) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (meter_id, reading_type, at_us) DO NOTHING`,
+		"putResult": `INSERT INTO collection_results(day, meter_id, segment, outcome, attempts, readings, complete, error, at_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (day, meter_id) DO UPDATE SET segment = excluded.segment, outcome = excluded.outcome,
+			attempts = excluded.attempts, readings = excluded.readings, complete = excluded.complete,
+			error = excluded.error, at_us = excluded.at_us`,
+		"insertControl": `INSERT INTO controls(` + controlCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (correlation_id) DO NOTHING`,
+		"controlByCorrelation": `SELECT ` + controlCols + ` FROM controls WHERE correlation_id = ?`,
+		"getControl":           `SELECT ` + controlCols + ` FROM controls WHERE mrid = ?`,
+		"dueControls": `SELECT ` + controlCols + ` FROM controls WHERE status = 'queued' AND scheduled_us <= ?
+			ORDER BY priority DESC, scheduled_us, created_us, mrid LIMIT ?`,
+		"transition": `UPDATE controls SET status = ?, reason = ?, updated_us = ? WHERE mrid = ? AND status = ?`,
+		"nextStep":   `SELECT COALESCE(MAX(seq), 0) + 1 FROM control_steps WHERE mrid = ?`,
+		"insertStep": `INSERT INTO control_steps(mrid, seq, status, reason, at_us) VALUES (?, ?, ?, ?, ?)`,
+		"steps":      `SELECT status, reason, at_us FROM control_steps WHERE mrid = ? ORDER BY seq`,
+	} {
+		queries[k] = v
+	}
+}
+
+const controlCols = "mrid, correlation_id, meter_id, type, priority, scheduled_us, expires_us, status, reason, parameters, created_us, updated_us"
+
+func needIDs(what string, ids ...string) error {
+	for _, id := range ids {
+		if id == "" {
+			return fmt.Errorf("%s: meter and name are required", what)
+		}
+	}
+	return nil
+}
+
+// PutMeterSecret implements store.HeadEnd.
+func (s *DB) PutMeterSecret(ctx context.Context, meterID string, sealed []byte) error {
+	if meterID == "" || len(sealed) == 0 {
+		return errors.New("meter secret: meter and sealed bytes are required")
+	}
+	_, err := s.db.ExecContext(ctx, s.q["putSecret"], meterID, sealed, time.Now().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("meter %s: storing secret: %w", meterID, err)
+	}
+	return nil
+}
+
+// MeterSecret implements store.HeadEnd.
+func (s *DB) MeterSecret(ctx context.Context, meterID string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, s.q["getSecret"], meterID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("meter %s: secret: %w", meterID, store.ErrNotFound)
+	}
+	return b, err
+}
+
+// ReserveCounter implements store.HeadEnd.
+func (s *DB) ReserveCounter(ctx context.Context, meterID, name string, n uint32) (uint64, error) {
+	if err := needIDs("counter", meterID, name); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errors.New("counter: reserve at least one value")
+	}
+	var v int64
+	if err := s.db.QueryRowContext(ctx, s.q["reserveCounter"], meterID, name, int64(n)).Scan(&v); err != nil {
+		return 0, fmt.Errorf("meter %s: counter %s: %w", meterID, name, err)
+	}
+	return uint64(v) - uint64(n), nil
+}
+
+// AdvanceCounter implements store.HeadEnd.
+func (s *DB) AdvanceCounter(ctx context.Context, meterID, name string, v uint64) (bool, error) {
+	if err := needIDs("counter", meterID, name); err != nil {
+		return false, err
+	}
+	if v > 1<<63-1 {
+		return false, fmt.Errorf("meter %s: counter %s: value %d out of range", meterID, name, v)
+	}
+	res, err := s.db.ExecContext(ctx, s.q["advanceCounter"], meterID, name, int64(v))
+	if err != nil {
+		return false, fmt.Errorf("meter %s: counter %s: %w", meterID, name, err)
+	}
+	k, err := res.RowsAffected()
+	return k > 0, err
+}
+
+// Cursor implements store.HeadEnd.
+func (s *DB) Cursor(ctx context.Context, meterID, name string) (time.Time, error) {
+	var us int64
+	err := s.db.QueryRowContext(ctx, s.q["getCursor"], meterID, name).Scan(&us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMicro(us).UTC(), nil
+}
+
+// Cursors implements store.HeadEnd.
+func (s *DB) Cursors(ctx context.Context, meterID string) ([]store.Cursor, error) {
+	rows, err := s.db.QueryContext(ctx, s.q["getCursors"], meterID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Cursor
+	for rows.Next() {
+		c := store.Cursor{MeterID: meterID}
+		var us int64
+		if err := rows.Scan(&c.Name, &us); err != nil {
+			return nil, err
+		}
+		c.At = time.UnixMicro(us).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PutCursors implements store.HeadEnd.
+func (s *DB) PutCursors(ctx context.Context, cs []store.Cursor) error {
+	for _, c := range cs {
+		if err := needIDs("cursor", c.MeterID, c.Name); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.q["putCursor"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, c := range cs {
+			if _, err := st.ExecContext(ctx, c.MeterID, c.Name, c.At.UnixMicro()); err != nil {
+				return fmt.Errorf("meter %s: cursor %s: %w", c.MeterID, c.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PutRegisterReads implements store.HeadEnd.
+func (s *DB) PutRegisterReads(ctx context.Context, rs []store.RegisterRead) (int, error) {
+	for _, r := range rs {
+		if r.MeterID == "" || r.ReadingType == "" || r.TimeStamp.IsZero() {
+			return 0, errors.New("register read: meter, reading type and time are required")
+		}
+	}
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		st, err := tx.PrepareContext(ctx, s.q["putRegister"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rs {
+			res, err := st.ExecContext(ctx, r.MeterID, r.ReadingType, r.TimeStamp.UnixMicro(), r.Value, int(r.Quality))
+			if err != nil {
+				return fmt.Errorf("meter %s: register %s: %w", r.MeterID, r.ReadingType, err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// RegisterReads implements store.HeadEnd.
+func (s *DB) RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error) {
+	q := "SELECT reading_type, at_us, value, quality FROM register_reads WHERE meter_id = ? AND at_us >= ? AND at_us < ?"
+	args := []any{meterID, from.UnixMicro(), to.UnixMicro()}
+	if readingType != "" {
+		q += " AND reading_type = ?"
+		args = append(args, readingType)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q+" ORDER BY at_us, reading_type"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.RegisterRead
+	for rows.Next() {
+		r := store.RegisterRead{MeterID: meterID}
+		var us int64
+		var q int
+		if err := rows.Scan(&r.ReadingType, &us, &r.Value, &q); err != nil {
+			return nil, err
+		}
+		r.TimeStamp, r.Quality = time.UnixMicro(us).UTC(), cim.Quality(q)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutCollectionResults implements store.HeadEnd.
+func (s *DB) PutCollectionResults(ctx context.Context, rs []store.CollectionResult) error {
+	for _, r := range rs {
+		if r.MeterID == "" || r.Day.IsZero() || r.Outcome == "" {
+			return errors.New("collection result: day, meter and outcome are required")
+		}
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.q["putResult"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rs {
+			complete := 0
+			if r.Complete {
+				complete = 1
+			}
+			if _, err := st.ExecContext(ctx, r.Day.String(), r.MeterID, r.Segment, r.Outcome, r.Attempts, r.Readings, complete,
+				r.Error, r.At.UnixMicro()); err != nil {
+				return fmt.Errorf("meter %s: collection result: %w", r.MeterID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// CollectionSummary implements store.HeadEnd.
+func (s *DB) CollectionSummary(ctx context.Context, day cim.Date, segment string) ([]store.CollectionSummary, error) {
+	q := "SELECT segment, outcome, COUNT(*), SUM(complete), SUM(readings) FROM collection_results WHERE day = ?"
+	args := []any{day.String()}
+	if segment != "" {
+		q += " AND segment = ?"
+		args = append(args, segment)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q+" GROUP BY segment, outcome ORDER BY segment, outcome"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.CollectionSummary
+	for rows.Next() {
+		var seg, outcome string
+		var n, complete, readings int64
+		if err := rows.Scan(&seg, &outcome, &n, &complete, &readings); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Segment != seg {
+			out = append(out, store.CollectionSummary{Segment: seg, Failed: map[string]int{}})
+		}
+		c := &out[len(out)-1]
+		c.Total += int(n)
+		c.Complete += int(complete)
+		c.Readings += int(readings)
+		if outcome == store.OutcomeOK {
+			c.OK += int(n)
+		} else {
+			c.Failed[outcome] += int(n)
+		}
+	}
+	return out, rows.Err()
+}
+
+// CollectionResults implements store.HeadEnd.
+func (s *DB) CollectionResults(ctx context.Context, day cim.Date, segment, outcome, after string, limit int) ([]store.CollectionResult, error) {
+	q := "SELECT meter_id, segment, outcome, attempts, readings, complete, error, at_us FROM collection_results WHERE day = ? AND meter_id > ?"
+	args := []any{day.String(), after}
+	if segment != "" {
+		q += " AND segment = ?"
+		args = append(args, segment)
+	}
+	if outcome != "" {
+		q += " AND outcome = ?"
+		args = append(args, outcome)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q+" ORDER BY meter_id LIMIT "+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.CollectionResult
+	for rows.Next() {
+		r := store.CollectionResult{Day: day}
+		var complete int
+		var us int64
+		if err := rows.Scan(&r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &us); err != nil {
+			return nil, err
+		}
+		r.Complete, r.At = complete != 0, time.UnixMicro(us).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanControl(sc interface{ Scan(...any) error }) (cim.EndDeviceControl, error) {
+	var c cim.EndDeviceControl
+	var typ, status, params string
+	var sched, exp, created, updated int64
+	if err := sc.Scan(&c.MRID, &c.CorrelationID, &c.MeterID, &typ, &c.Priority, &sched, &exp, &status, &c.Reason, &params,
+		&created, &updated); err != nil {
+		return c, err
+	}
+	c.Type, c.Status = cim.EndDeviceControlType(typ), cim.ControlStatus(status)
+	c.ScheduledAt = time.UnixMicro(sched).UTC()
+	if exp != 0 {
+		c.ExpiresAt = time.UnixMicro(exp).UTC()
+	}
+	c.UpdatedAt = time.UnixMicro(updated).UTC()
+	if params != "" && params != "null" {
+		if err := json.Unmarshal([]byte(params), &c.Parameters); err != nil {
+			return c, fmt.Errorf("command %s: parameters: %w", c.MRID, err)
+		}
+	}
+	return c, nil
+}
+
+// IssueControl implements store.HeadEnd. A command issued without a
+// scheduled time is due from its creation, which is stored as its
+// scheduled time.
+func (s *DB) IssueControl(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error) {
+	if c.MRID == "" || c.CorrelationID == "" || c.MeterID == "" || c.Type == "" {
+		return c, false, errors.New("command: mRID, correlation id, meter and type are required")
+	}
+	if c.Status == "" {
+		c.Status = cim.ControlQueued
+	}
+	now := time.Now()
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = now
+	}
+	if c.ScheduledAt.IsZero() {
+		c.ScheduledAt = c.UpdatedAt
+	}
+	params, err := json.Marshal(c.Parameters)
+	if err != nil {
+		return c, false, err
+	}
+	var exp int64
+	if !c.ExpiresAt.IsZero() {
+		exp = c.ExpiresAt.UnixMicro()
+	}
+	created := false
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q["insertControl"], c.MRID, c.CorrelationID, c.MeterID, string(c.Type), c.Priority,
+			c.ScheduledAt.UnixMicro(), exp, string(c.Status), c.Reason, string(params), c.UpdatedAt.UnixMicro(), c.UpdatedAt.UnixMicro())
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return nil
+		}
+		created = true
+		_, err = tx.ExecContext(ctx, s.q["insertStep"], c.MRID, 1, string(c.Status), "issued", c.UpdatedAt.UnixMicro())
+		return err
+	})
+	if err != nil && s.d.IsConflict != nil && s.d.IsConflict(err) {
+		err, created = nil, false // the same mRID or correlation id raced in
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("command %s: %w", c.CorrelationID, err)
+	}
+	if created {
+		got, err := s.Control(ctx, c.MRID)
+		return got, err == nil, err
+	}
+	got, err := scanControl(s.db.QueryRowContext(ctx, s.q["controlByCorrelation"], c.CorrelationID))
+	if err != nil {
+		return c, false, fmt.Errorf("command %s: %w", c.CorrelationID, err)
+	}
+	return got, false, nil
+}
+
+// Control implements store.HeadEnd.
+func (s *DB) Control(ctx context.Context, mrid string) (cim.EndDeviceControl, error) {
+	c, err := scanControl(s.db.QueryRowContext(ctx, s.q["getControl"], mrid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("command %s: %w", mrid, store.ErrNotFound)
+	}
+	return c, err
+}
+
+func (s *DB) controls(ctx context.Context, q string, args ...any) ([]cim.EndDeviceControl, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cim.EndDeviceControl
+	for rows.Next() {
+		c, err := scanControl(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Controls implements store.HeadEnd.
+func (s *DB) Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDeviceControl, error) {
+	var conds []string
+	var args []any
+	if q.MeterID != "" {
+		conds = append(conds, "meter_id = ?")
+		args = append(args, q.MeterID)
+	}
+	if q.Status != "" {
+		conds = append(conds, "status = ?")
+		args = append(args, string(q.Status))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	return s.controls(ctx, s.rebind("SELECT "+controlCols+" FROM controls"+where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
+}
+
+// DueControls implements store.HeadEnd.
+func (s *DB) DueControls(ctx context.Context, now time.Time, limit int) ([]cim.EndDeviceControl, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return s.controls(ctx, s.q["dueControls"], now.UnixMicro(), limit)
+}
+
+// TransitionControl implements store.HeadEnd.
+func (s *DB) TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error {
+	if mrid == "" || to == "" {
+		return errors.New("command transition: mRID and status are required")
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q["transition"], string(to), reason, at.UnixMicro(), mrid, string(from))
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			var st string
+			err := tx.QueryRowContext(ctx, s.rebind("SELECT status FROM controls WHERE mrid = ?"), mrid).Scan(&st)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("command %s: %w", mrid, store.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("command %s is %s, not %s: %w", mrid, st, from, store.ErrConflict)
+		}
+		var seq int
+		if err := tx.QueryRowContext(ctx, s.q["nextStep"], mrid).Scan(&seq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q["insertStep"], mrid, seq, string(to), reason, at.UnixMicro())
+		return err
+	})
+	return err
+}
+
+// ControlSteps implements store.HeadEnd.
+func (s *DB) ControlSteps(ctx context.Context, mrid string) ([]store.ControlStep, error) {
+	rows, err := s.db.QueryContext(ctx, s.q["steps"], mrid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ControlStep
+	for rows.Next() {
+		var st store.ControlStep
+		var status string
+		var us int64
+		if err := rows.Scan(&status, &st.Reason, &us); err != nil {
+			return nil, err
+		}
+		st.Status, st.At = cim.ControlStatus(status), time.UnixMicro(us).UTC()
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,260 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+func testCounters(t *testing.T, o Opener) {
+	s, where := o.Open(t)
+	// Eight writers reserving windows at once get disjoint windows that
+	// together cover 0..total without a hole.
+	var mu sync.Mutex
+	var firsts []uint64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				f, err := s.ReserveCounter(ctx, "m1", "dlms/1/ek", 32)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				firsts = append(firsts, f)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(firsts)
+	for i, f := range firsts {
+		if f != uint64(i*32) {
+			t.Fatalf("reservation %d starts at %d, want %d", i, f, i*32)
+		}
+	}
+	if o.Reopen != nil {
+		s.Close()
+		s = o.Reopen(t, where)
+	}
+	if f, err := s.ReserveCounter(ctx, "m1", "dlms/1/ek", 1); err != nil || f != 80*32 {
+		t.Fatalf("after reopening: %d %v, want %d", f, err, 80*32)
+	}
+	if f, err := s.ReserveCounter(ctx, "m2", "dlms/1/ek", 5); err != nil || f != 0 {
+		t.Fatalf("new counter starts at %d %v", f, err)
+	}
+	// Received counters: only a greater value advances; equal or lower is
+	// a replay.
+	for _, c := range []struct {
+		v    uint64
+		want bool
+	}{{7, true}, {7, false}, {3, false}, {8, true}, {1 << 40, true}, {8, false}} {
+		got, err := s.AdvanceCounter(ctx, "m1", "push", c.v)
+		if err != nil || got != c.want {
+			t.Fatalf("advance to %d: %v %v, want %v", c.v, got, err, c.want)
+		}
+	}
+	if _, err := s.ReserveCounter(ctx, "", "x", 1); err == nil {
+		t.Error("counter without a meter accepted")
+	}
+	if _, err := s.ReserveCounter(ctx, "m1", "x", 0); err == nil {
+		t.Error("empty reservation accepted")
+	}
+}
+
+func testSecretsCursorsRegisters(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	if _, err := s.MeterSecret(ctx, "m1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing secret: %v", err)
+	}
+	for _, b := range [][]byte{{1, 2, 3}, {4, 5}} {
+		if err := s.PutMeterSecret(ctx, "m1", b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.MeterSecret(ctx, "m1")
+		if err != nil || string(got) != string(b) {
+			t.Fatalf("secret %x %v, want %x", got, err, b)
+		}
+	}
+	if err := s.PutMeterSecret(ctx, "m1", nil); err == nil {
+		t.Error("empty secret accepted")
+	}
+
+	t0 := time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC)
+	if c, err := s.Cursor(ctx, "m1", "profile"); err != nil || !c.IsZero() {
+		t.Fatalf("new cursor %v %v", c, err)
+	}
+	put := func(at time.Time) {
+		t.Helper()
+		if err := s.PutCursors(ctx, []store.Cursor{{MeterID: "m1", Name: "profile", At: at}, {MeterID: "m1", Name: "events", At: t0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t0.Add(time.Hour))
+	put(t0) // never backwards
+	if c, _ := s.Cursor(ctx, "m1", "profile"); !c.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("cursor went back to %v", c)
+	}
+	cs, err := s.Cursors(ctx, "m1")
+	if err != nil || len(cs) != 2 || cs[0].Name != "events" || !cs[1].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("cursors %+v %v", cs, err)
+	}
+
+	rs := []store.RegisterRead{
+		{MeterID: "m1", ReadingType: "A+", TimeStamp: t0, Value: 100},
+		{MeterID: "m1", ReadingType: "A-", TimeStamp: t0, Value: 5},
+		{MeterID: "m1", ReadingType: "A+", TimeStamp: t0.Add(24 * time.Hour), Value: 150, Quality: cim.QualityOverflow},
+	}
+	if n, err := s.PutRegisterReads(ctx, rs); err != nil || n != 3 {
+		t.Fatalf("put registers: %d %v", n, err)
+	}
+	if n, err := s.PutRegisterReads(ctx, rs); err != nil || n != 0 {
+		t.Fatalf("again: %d new %v", n, err)
+	}
+	got, err := s.RegisterReads(ctx, "m1", "A+", t0, t0.Add(48*time.Hour))
+	if err != nil || len(got) != 2 || got[1].Value != 150 || got[1].Quality != cim.QualityOverflow || !got[0].TimeStamp.Equal(t0) {
+		t.Fatalf("registers %+v %v", got, err)
+	}
+	if all, _ := s.RegisterReads(ctx, "m1", "", t0, t0.Add(time.Hour)); len(all) != 2 {
+		t.Fatalf("all types: %+v", all)
+	}
+	if _, err := s.PutRegisterReads(ctx, []store.RegisterRead{{MeterID: "m1"}}); err == nil {
+		t.Error("register read without a type accepted")
+	}
+}
+
+func testCollectionResults(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	day := cim.Date{Year: 2026, Month: 3, Day: 29}
+	var rs []store.CollectionResult
+	for i := range 10 {
+		r := store.CollectionResult{Day: day, MeterID: fmt.Sprintf("m%02d", i), Segment: fmt.Sprintf("cell-%d", i%2),
+			Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: time.Now()}
+		if i < 3 {
+			r.Outcome, r.Readings, r.Complete, r.Error = []string{store.OutcomeTimeout, store.OutcomeAuth, store.OutcomeTimeout}[i], 0, false, "boom"
+		}
+		rs = append(rs, r)
+	}
+	if err := s.PutCollectionResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	// A retry run replaces m00's result.
+	rs[0].Outcome, rs[0].Readings, rs[0].Complete, rs[0].Attempts = store.OutcomeOK, 96, true, 2
+	if err := s.PutCollectionResults(ctx, rs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.CollectionSummary(ctx, day, "")
+	if err != nil || len(sum) != 2 {
+		t.Fatalf("summary %+v %v", sum, err)
+	}
+	if c := sum[0]; c.Segment != "cell-0" || c.Total != 5 || c.OK != 4 || c.Failed[store.OutcomeTimeout] != 1 || c.Readings != 4*96 || c.Complete != 4 {
+		t.Errorf("cell-0 %+v", c)
+	}
+	if c := sum[1]; c.Segment != "cell-1" || c.Total != 5 || c.OK != 4 || c.Failed[store.OutcomeAuth] != 1 {
+		t.Errorf("cell-1 %+v", c)
+	}
+	if one, _ := s.CollectionSummary(ctx, day, "cell-1"); len(one) != 1 {
+		t.Errorf("segment filter: %+v", one)
+	}
+	page1, err := s.CollectionResults(ctx, day, "", "", "", 4)
+	if err != nil || len(page1) != 4 || page1[0].MeterID != "m00" || page1[0].Attempts != 2 {
+		t.Fatalf("page 1 %+v %v", page1, err)
+	}
+	page2, _ := s.CollectionResults(ctx, day, "", "", page1[3].MeterID, 100)
+	if len(page2) != 6 || page2[0].MeterID != "m04" {
+		t.Fatalf("page 2 %+v", page2)
+	}
+	failed, _ := s.CollectionResults(ctx, day, "", store.OutcomeAuth, "", 100)
+	if len(failed) != 1 || failed[0].MeterID != "m01" || failed[0].Error != "boom" {
+		t.Fatalf("failed %+v", failed)
+	}
+	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{MeterID: "x"}}); err == nil {
+		t.Error("result without a day accepted")
+	}
+}
+
+func testControls(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	now := time.Date(2026, 3, 29, 12, 0, 0, 0, time.UTC)
+	mk := func(id, corr string, prio int, sched time.Time) cim.EndDeviceControl {
+		return cim.EndDeviceControl{MRID: id, CorrelationID: corr, MeterID: "m1", Type: cim.ControlDisconnect, Priority: prio,
+			ScheduledAt: sched, Status: cim.ControlQueued, UpdatedAt: now, Parameters: map[string]string{"why": "test"}}
+	}
+	c, created, err := s.IssueControl(ctx, mk("c1", "k1", 0, time.Time{}))
+	if err != nil || !created || c.MRID != "c1" || c.Parameters["why"] != "test" || !c.ScheduledAt.Equal(now) {
+		t.Fatalf("issue: %+v %v %v", c, created, err)
+	}
+	// Same correlation id, concurrently: one command.
+	var wg sync.WaitGroup
+	var made sync.Map
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, created, err := s.IssueControl(ctx, mk(fmt.Sprintf("dup%d", i), "k2", 0, time.Time{}))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			made.Store(got.MRID, created)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	made.Range(func(k, v any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("%d commands for one correlation id", n)
+	}
+	if _, _, err := s.IssueControl(ctx, mk("c3", "k3", 5, now.Add(-time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.IssueControl(ctx, mk("c4", "k4", 9, now.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DueControls(ctx, now, 10)
+	if err != nil || len(due) != 3 || due[0].MRID != "c3" {
+		t.Fatalf("due %+v %v", due, err)
+	}
+	// queued → sent → confirmed, and every wrong move is a conflict.
+	if err := s.TransitionControl(ctx, "c1", cim.ControlQueued, cim.ControlSent, "sent", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransitionControl(ctx, "c1", cim.ControlQueued, cim.ControlSent, "again", now); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second claim: %v", err)
+	}
+	if err := s.TransitionControl(ctx, "c1", cim.ControlSent, cim.ControlConfirmed, "relay open", now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransitionControl(ctx, "nope", cim.ControlQueued, cim.ControlSent, "", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown command: %v", err)
+	}
+	got, _ := s.Control(ctx, "c1")
+	if got.Status != cim.ControlConfirmed || got.Reason != "relay open" {
+		t.Fatalf("c1 %+v", got)
+	}
+	steps, err := s.ControlSteps(ctx, "c1")
+	if err != nil || len(steps) != 3 || steps[2].Status != cim.ControlConfirmed || steps[1].Reason != "sent" {
+		t.Fatalf("steps %+v %v", steps, err)
+	}
+	if l, _ := s.Controls(ctx, store.ControlQuery{Status: cim.ControlConfirmed}); len(l) != 1 {
+		t.Fatalf("by status %+v", l)
+	}
+	if l, _ := s.Controls(ctx, store.ControlQuery{MeterID: "m1"}); len(l) != 4 {
+		t.Fatalf("by meter: %d", len(l))
+	}
+	if _, err := s.Control(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, _, err := s.IssueControl(ctx, cim.EndDeviceControl{MRID: "x"}); err == nil {
+		t.Error("command without a meter accepted")
+	}
+}
