@@ -27,6 +27,38 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Bus   Bus    `yaml:"bus"`
 	Log   Log    `yaml:"log"`
+	// HeadEnd configures collection, commands and the push listener.
+	HeadEnd HeadEnd `yaml:"headend"`
+}
+
+// HeadEnd configures the head-end.
+type HeadEnd struct {
+	// MasterKeyFile holds the key that seals meter keys at rest (64 hex
+	// digits). Empty: AMIGO_MASTER_KEY, else DATA/master.key, created on
+	// first start. The key never goes in the database.
+	MasterKeyFile string `yaml:"master_key_file"`
+	// PushAddr is where meters open connections to push (empty: no push
+	// listener).
+	PushAddr string `yaml:"push_addr"`
+	// Concurrency caps meter sessions in flight; PerSegment caps them per
+	// network segment (cell, concentrator).
+	Concurrency int `yaml:"concurrency"`
+	PerSegment  int `yaml:"per_segment"`
+	// JobTimeout is the deadline of one meter session.
+	JobTimeout time.Duration `yaml:"job_timeout"`
+	// Attempts is how often a failing meter is tried in one run.
+	Attempts int `yaml:"attempts"`
+	// Window spreads the start of the daily run's jobs.
+	Window time.Duration `yaml:"window"`
+	// DailyAt is when, after local midnight in Zone, the run for the day
+	// before starts; negative disables the schedule.
+	DailyAt time.Duration `yaml:"daily_at"`
+	Zone    string        `yaml:"zone"`
+	// ClockThreshold is the drift above which collection sets a meter's
+	// clock.
+	ClockThreshold time.Duration `yaml:"clock_threshold"`
+	// BackfillDays is how far back a never-collected meter is read.
+	BackfillDays int `yaml:"backfill_days"`
 }
 
 // HTTP configures the HTTP server.
@@ -91,6 +123,8 @@ func Default() Config {
 		Store: Store{ConnectTimeout: 5 * time.Second},
 		Bus:   Bus{Replicas: 1, DuplicateWindow: 10 * time.Minute, ConnectTimeout: 5 * time.Second},
 		Log:   Log{Format: "auto", Level: "info"},
+		HeadEnd: HeadEnd{PushAddr: "127.0.0.1:4060", Concurrency: 256, PerSegment: 32, JobTimeout: 2 * time.Minute,
+			Attempts: 3, Window: time.Hour, DailyAt: time.Hour, Zone: "UTC", ClockThreshold: 10 * time.Second, BackfillDays: 10},
 	}
 }
 
@@ -146,6 +180,7 @@ var Env = map[string]string{
 	"AMIGO_BUS_URL":    "NATS URL (empty: embedded JetStream)",
 	"AMIGO_LOG_FORMAT": "text, json or auto",
 	"AMIGO_LOG_LEVEL":  "debug, info, warn or error",
+	"AMIGO_PUSH_ADDR":  "push listener address (empty: none)",
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -160,6 +195,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("AMIGO_BUS_URL", &c.Bus.URL)
 	set("AMIGO_LOG_FORMAT", &c.Log.Format)
 	set("AMIGO_LOG_LEVEL", &c.Log.Level)
+	set("AMIGO_PUSH_ADDR", &c.HeadEnd.PushAddr)
+	set("AMIGO_MASTER_KEY_FILE", &c.HeadEnd.MasterKeyFile)
 	return nil
 }
 
@@ -192,6 +229,17 @@ func (c Config) Validate() error {
 				return fmt.Errorf("bus url %q: want nats://host:port", RedactURL(u))
 			}
 		}
+	}
+	if h := c.HeadEnd; h.PushAddr != "" {
+		if _, _, err := net.SplitHostPort(h.PushAddr); err != nil {
+			return fmt.Errorf("push address %q: %w", h.PushAddr, err)
+		}
+	}
+	if h := c.HeadEnd; h.Concurrency < 1 || h.PerSegment < 1 || h.Attempts < 1 || h.JobTimeout <= 0 || h.BackfillDays < 1 {
+		return errors.New("headend: concurrency, per_segment, attempts, job_timeout and backfill_days must be positive")
+	}
+	if _, err := time.LoadLocation(c.HeadEnd.Zone); err != nil {
+		return fmt.Errorf("headend zone %q: %w", c.HeadEnd.Zone, err)
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
 		return fmt.Errorf("bus replicas %d: want 1 to 5", c.Bus.Replicas)

@@ -14,6 +14,7 @@ import (
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/sim"
 )
@@ -59,13 +60,13 @@ func startFleet(tb testing.TB, n int, faults *meter.Faults) *sim.Fleet {
 	return f
 }
 
-func manifest(t *testing.T, f *sim.Fleet) []sim.ManifestRow {
+func fleetManifest(t *testing.T, f *sim.Fleet) []manifest.Row {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := sim.WriteManifest(&buf, f); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := sim.ReadManifest(&buf)
+	rows, _, err := manifest.Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func manifest(t *testing.T, f *sim.Fleet) []sim.ManifestRow {
 	return rows
 }
 
-func hlsOptions(tb testing.TB, r sim.ManifestRow) dlms.Options {
+func hlsOptions(tb testing.TB, r manifest.Row) dlms.Options {
 	tb.Helper()
 	ek, err := security.NewKey(r.EK)
 	if err != nil {
@@ -90,7 +91,7 @@ func hlsOptions(tb testing.TB, r sim.ManifestRow) dlms.Options {
 		SystemTitle: []byte("HEADEND1"), Timeout: 5 * time.Second}
 }
 
-func dial(t *testing.T, r sim.ManifestRow, o dlms.Options) *dlms.Client {
+func dial(t *testing.T, r manifest.Row, o dlms.Options) *dlms.Client {
 	t.Helper()
 	c, err := dlms.Dial(context.Background(), r.Address.String(), o)
 	if err != nil {
@@ -106,7 +107,7 @@ func attr(class uint16, ln [6]byte, a int8) dlms.Attr {
 
 func TestManifestMetersAnswerHLS(t *testing.T) {
 	f := startFleet(t, 4, nil)
-	rows := manifest(t, f)
+	rows := fleetManifest(t, f)
 	for i, want := range []string{"127.0.0.2", "127.0.0.3"} {
 		r := rows[i]
 		if got := r.Address.Addr().String(); got != want {
@@ -128,7 +129,7 @@ func TestManifestMetersAnswerHLS(t *testing.T) {
 
 func TestRegistersMatchProfile(t *testing.T) {
 	f := startFleet(t, 3, nil)
-	r := manifest(t, f)[1]
+	r := fleetManifest(t, f)[1]
 	c := dial(t, r, hlsOptions(t, r))
 	ctx := context.Background()
 	reg, err := c.Get(ctx, attr(3, sim.ImportLN, 2), nil)
@@ -164,7 +165,7 @@ func TestRegistersMatchProfile(t *testing.T) {
 
 func TestOfflineMeterRefuses(t *testing.T) {
 	f := startFleet(t, 20, &meter.Faults{Offline: 0.5})
-	rows := manifest(t, f)
+	rows := fleetManifest(t, f)
 	var off, on int = -1, -1
 	for i := range rows {
 		m, _ := f.Meter(i)
@@ -188,7 +189,7 @@ func TestOfflineMeterRefuses(t *testing.T) {
 
 func TestRemoteDisconnect(t *testing.T) {
 	f := startFleet(t, 2, nil)
-	r := manifest(t, f)[0]
+	r := fleetManifest(t, f)[0]
 	c := dial(t, r, hlsOptions(t, r))
 	ctx := context.Background()
 	if _, err := c.Action(ctx, dlms.Method{Class: 70, OBIS: sim.DisconnectLN, Method: 1}, axdr.Int8(0)); err != nil {
@@ -212,7 +213,7 @@ func TestRemoteDisconnect(t *testing.T) {
 
 func TestReplayedCounterRejected(t *testing.T) {
 	f := startFleet(t, 2, nil)
-	r := manifest(t, f)[0]
+	r := fleetManifest(t, f)[0]
 	o := hlsOptions(t, r)
 	o.InvocationCounter = 100
 	c := dial(t, r, o)
@@ -242,7 +243,7 @@ func TestReplayedCounterRejected(t *testing.T) {
 
 func TestSecondConnectionRefused(t *testing.T) {
 	f := startFleet(t, 1, nil)
-	r := manifest(t, f)[0]
+	r := fleetManifest(t, f)[0]
 	c := dial(t, r, hlsOptions(t, r))
 	defer c.Close()
 	if c2, err := dlms.Dial(context.Background(), r.Address.String(), hlsOptions(t, r)); err == nil {

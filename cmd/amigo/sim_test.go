@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amigo-ami/amigo/sim"
+	amanifest "github.com/amigo-ami/amigo/manifest"
 )
 
 func freePort(t *testing.T) int {
@@ -73,7 +73,7 @@ func TestSimServesManifestMeters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := sim.ReadManifest(f)
+	rows, _, err := amanifest.Read(f)
 	f.Close()
 	if err != nil || len(rows) != 50 {
 		t.Fatalf("manifest: %d rows, %v", len(rows), err)
