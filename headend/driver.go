@@ -47,6 +47,9 @@ type Target struct {
 	Secrets  Secrets
 	Location *time.Location // the usage point's time zone
 	Counters Counters
+	// Now is the head-end's clock, which a clock sync sets the meter to
+	// and drift is measured against.
+	Now func() time.Time
 }
 
 // Driver reaches meters of one protocol.

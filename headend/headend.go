@@ -245,7 +245,7 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
-	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.st, m.MRID}}, d, nil
+	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.st, m.MRID}, Now: h.now}, d, nil
 }
 
 // backoff returns the wait before attempt n+1 (n ≥ 1): full jitter over

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -147,48 +146,7 @@ func parseValue(s string) (axdr.Data, error) {
 	return axdr.Data{}, fmt.Errorf("value %q: unknown type %q; want null, bool, int8..int64, uint8..uint64, enum, float32, float64, octets, string, utf8 or datetime", s, typ)
 }
 
-// jsonValue renders A-XDR data as plain JSON values: numbers, strings,
-// arrays, with date-times as RFC 3339 and other octet strings as hex.
-func jsonValue(d axdr.Data) any {
-	switch d.Tag {
-	case axdr.TagNull, axdr.TagDontCare:
-		return nil
-	case axdr.TagBoolean:
-		v, _ := d.Bool()
-		return v
-	case axdr.TagFloat32, axdr.TagFloat64:
-		v, _ := d.Float()
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Sprint(v)
-		}
-		return v
-	case axdr.TagUint64:
-		v, _ := d.Uint()
-		return v
-	case axdr.TagArray, axdr.TagStructure, axdr.TagCompactArray:
-		out := make([]any, len(d.Items))
-		for i, it := range d.Items {
-			out[i] = jsonValue(it)
-		}
-		return out
-	case axdr.TagVisibleString, axdr.TagUTF8String:
-		return string(d.Bytes)
-	case axdr.TagOctetString, axdr.TagDateTime:
-		if dt, ok := d.DateTime(); ok {
-			if t, err := dt.Time(); err == nil {
-				return t.Format(time.RFC3339Nano)
-			}
-			return dt.String()
-		}
-		return hex.EncodeToString(d.Bytes)
-	case axdr.TagBitString:
-		return fmt.Sprintf("%x/%d", d.Bytes, d.BitLen())
-	}
-	if v, ok := d.Int(); ok {
-		return v
-	}
-	return d.String()
-}
+func jsonValue(d axdr.Data) any { return axdr.JSONValue(d) }
 
 // textValue renders a value for a person: scaled with its unit when the
 // scaler_unit is known, date-times as times, strings as text.
