@@ -23,10 +23,14 @@ const (
 	Readings = "readings" // interval blocks and register reads
 	Events   = "events"   // end-device events and alarms
 	Commands = "commands" // end-device controls and their results
+	// DeadLetters holds messages a consumer could not use (undecodable,
+	// unknown meter, impossible timestamps), with the reason, for people
+	// to inspect; the stream they came from moves on.
+	DeadLetters = "deadletters"
 )
 
 // Kinds lists every stream amigo creates.
-var Kinds = []string{Readings, Events, Commands}
+var Kinds = []string{Readings, Events, Commands, DeadLetters}
 
 // Options configures Open.
 type Options struct {
