@@ -23,6 +23,7 @@ type runner struct {
 	mu      sync.Mutex
 	ctx     context.Context
 	running bool
+	pending *cim.Date // asked for before Run started
 	wg      sync.WaitGroup
 }
 
@@ -31,8 +32,13 @@ type runner struct {
 func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 	h.run.mu.Lock()
 	h.run.ctx = ctx
+	pending := h.run.pending
+	h.run.pending = nil
 	h.run.mu.Unlock()
 	defer h.run.wg.Wait()
+	if pending != nil {
+		h.StartCollection(*pending)
+	}
 	h.run.wg.Add(1)
 	go func() {
 		defer h.run.wg.Done()
@@ -68,12 +74,19 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 }
 
 // StartCollection starts the collection of run day `day` in the
-// background of Run; it returns false when a run is already going or Run
-// is not running.
+// background of Run (or as soon as Run starts); it returns false when a
+// run is already going or Run has ended.
 func (h *HeadEnd) StartCollection(day cim.Date) bool {
 	h.run.mu.Lock()
 	defer h.run.mu.Unlock()
-	if h.run.ctx == nil || h.run.running || h.run.ctx.Err() != nil {
+	if h.run.ctx == nil {
+		if h.run.pending != nil {
+			return false
+		}
+		h.run.pending = &day
+		return true
+	}
+	if h.run.running || h.run.ctx.Err() != nil {
 		return false
 	}
 	h.run.running = true

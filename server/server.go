@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,10 +24,14 @@ import (
 	"github.com/amigo-ami/amigo/api"
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/sqldb"
 	"github.com/amigo-ami/amigo/store/sqlite"
+	"github.com/amigo-ami/amigo/vault"
 )
 
 // Server is a running amigo node.
@@ -36,14 +43,41 @@ type Server struct {
 	Bus     *bus.Bus
 	API     *api.API
 	Metrics *prometheus.Registry
-	http    *http.Server
-	ln      net.Listener
-	served  chan error
+	// HeadEnd collects, listens to pushes and carries commands; Keys
+	// seals and opens meter secrets.
+	HeadEnd *headend.HeadEnd
+	Keys    *vault.Keyring
+	// PushAddr is where the push listener listens ("" without one).
+	PushAddr string
+	http     *http.Server
+	ln       net.Listener
+	pushLn   net.Listener
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	in       *mdm.Ingest
+	notes    []func() // logged once the start succeeded
+	served   chan error
 }
 
 // Start brings a node up. On error everything already opened is closed
 // again and the error says which part failed.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, version string) (_ *Server, err error) {
+	return StartWith(ctx, cfg, log, version, Options{})
+}
+
+// Options are what an embedding program (the demo) sets beyond the
+// configuration.
+type Options struct {
+	// Now replaces the head-end's clock, for a simulated fleet that runs
+	// faster than real time.
+	Now func() time.Time
+	// BeforeRun runs after the node is up and before collection, commands
+	// and ingest start (the demo imports its fleet there).
+	BeforeRun func(ctx context.Context, s *Server) error
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version string, o Options) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,9 +120,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, version str
 		ConstLabels: prometheus.Labels{"version": version, "store": kind, "bus": map[bool]string{true: "embedded", false: "external"}[s.Bus.Embedded()]}})
 	build.Set(1)
 	s.Metrics.MustRegister(build)
+	if err := s.startHeadEnd(o); err != nil {
+		return nil, err
+	}
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Ready: []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
+		Ready:   []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
+		HeadEnd: s.HeadEnd,
 	})
 
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -108,7 +146,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, version str
 	}
 	hs, ln := s.http, s.ln
 	go func() { s.served <- hs.Serve(ln) }()
-	log.Info("amigo serving", "http", s.ln.Addr().String(), "data", cfg.Data, "store", kind,
+	if o.BeforeRun != nil {
+		if err := o.BeforeRun(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	s.startBackground()
+	log.Info("amigo serving", "http", s.ln.Addr().String(), "push", s.PushAddr, "data", cfg.Data, "store", kind,
 		"bus", map[bool]string{true: "embedded", false: config.RedactURL(cfg.Bus.URL)}[s.Bus.Embedded()],
 		"version", version, "startup", time.Since(t0).Round(time.Millisecond))
 	return s, nil
@@ -147,6 +191,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeAll(ctx context.Context) error {
 	var errs []error
+	if s.pushLn != nil {
+		s.pushLn.Close()
+	}
+	if s.bgCancel != nil {
+		// Collection, commands and ingest stop first: work in flight is
+		// either acknowledged by the bus or left for the next start.
+		s.bgCancel()
+		s.bg.Wait()
+		s.bgCancel = nil
+	}
 	if s.http != nil {
 		hctx, cancel := context.WithTimeout(ctx, s.cfg.HTTP.ShutdownTimeout)
 		if err := s.http.Shutdown(hctx); err != nil {
@@ -171,4 +225,78 @@ func (s *Server) closeAll(ctx context.Context) error {
 	}
 	s.lock.release()
 	return errors.Join(errs...)
+}
+
+// startHeadEnd opens the key vault and starts the head-end (collection
+// schedule, command dispatcher, push listener) and the MDM ingest.
+func (s *Server) startHeadEnd(o Options) error {
+	cfg := s.cfg.HeadEnd
+	file, create := cfg.MasterKeyFile, false
+	if file == "" {
+		file, create = filepath.Join(s.cfg.Data, "master.key"), true
+	}
+	v, created, err := vault.Load(os.Getenv, file, create)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if created {
+		s.notes = append(s.notes, func() {
+			s.log.Warn("created a master key for meter keys; keep it apart from the data (AMIGO_MASTER_KEY or headend.master_key_file) in production", "file", file)
+		})
+	}
+	s.Keys = vault.NewKeyring(v)
+	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
+		Drivers: []headend.Driver{dlmsdriver.New(dlmsdriver.Config{})},
+		Collection: headend.CollectionConfig{Concurrency: cfg.Concurrency, PerSegment: cfg.PerSegment, Attempts: cfg.Attempts,
+			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays}})
+	if err != nil {
+		return err
+	}
+	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now})
+	if err != nil {
+		return err
+	}
+	if cfg.PushAddr != "" {
+		if s.pushLn, err = net.Listen("tcp", cfg.PushAddr); err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("push listener: address %s is already in use", cfg.PushAddr)
+			}
+			return fmt.Errorf("push listener: %w", err)
+		}
+		s.PushAddr = s.pushLn.Addr().String()
+	}
+	s.in = in
+	return nil
+}
+
+// startBackground starts collection, commands, ingest and the push
+// listener once everything else is up, so a start that fails leaves
+// nothing running.
+func (s *Server) startBackground() {
+	cfg := s.cfg.HeadEnd
+	zone, _ := time.LoadLocation(cfg.Zone)
+	in := s.in
+	ctx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	run := func(name string, fn func(context.Context) error) {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	run("head-end", func(ctx context.Context) error {
+		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt})
+	})
+	run("ingest", in.Run)
+	if s.pushLn != nil {
+		pl := s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
+		ln := s.pushLn
+		run("push listener", func(ctx context.Context) error { return pl.Serve(ctx, ln) })
+	}
+	for _, n := range s.notes {
+		n()
+	}
 }

@@ -21,6 +21,7 @@ func testConfig(dir string) config.Config {
 	c := config.Default()
 	c.Data = dir
 	c.HTTP.Addr = "127.0.0.1:0"
+	c.HeadEnd.PushAddr = "127.0.0.1:0"
 	return c
 }
 

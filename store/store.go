@@ -227,29 +227,29 @@ const (
 
 // CollectionResult is how one meter's collection job of one run day went.
 type CollectionResult struct {
-	Day      cim.Date
-	MeterID  string
-	Segment  string
-	Outcome  string // OutcomeOK or a failure cause
-	Attempts int
+	Day      cim.Date `json:"day"`
+	MeterID  string   `json:"meter"`
+	Segment  string   `json:"segment"`
+	Outcome  string   `json:"outcome"` // OutcomeOK or a failure cause
+	Attempts int      `json:"attempts"`
 	// Readings is how many interval readings the job collected.
-	Readings int
+	Readings int `json:"readings"`
 	// Complete is true when the meter's profile is collected up to the
 	// end of the run day (no gap left).
-	Complete bool
-	Error    string
-	At       time.Time
+	Complete bool      `json:"complete"`
+	Error    string    `json:"error,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // CollectionSummary counts one run day's results in one segment.
 type CollectionSummary struct {
-	Segment  string
-	Total    int
-	OK       int
-	Complete int
-	Readings int
+	Segment  string `json:"segment"`
+	Total    int    `json:"total"`
+	OK       int    `json:"ok"`
+	Complete int    `json:"complete"`
+	Readings int    `json:"readings"`
 	// Failed counts failures by outcome.
-	Failed map[string]int
+	Failed map[string]int `json:"failed"`
 }
 
 // ControlQuery filters a command listing. Empty fields match all.
@@ -261,7 +261,7 @@ type ControlQuery struct {
 
 // ControlStep is one transition in a command's lifecycle.
 type ControlStep struct {
-	Status cim.ControlStatus
-	Reason string
-	At     time.Time
+	Status cim.ControlStatus `json:"status"`
+	Reason string            `json:"reason"`
+	At     time.Time         `json:"at"`
 }

@@ -26,6 +26,9 @@ var amigoBin string
 // TestMain builds the real binary once: these tests run it as an operator
 // would, with signals, exit codes and stderr.
 func TestMain(m *testing.M) {
+	// Servers started by the tests listen for pushes on a free port, so
+	// that test binaries running side by side do not collide on 4060.
+	os.Setenv("AMIGO_PUSH_ADDR", "127.0.0.1:0")
 	dir, err := os.MkdirTemp("", "amigo-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

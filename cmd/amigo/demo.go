@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/logging"
+	"github.com/amigo-ami/amigo/manifest"
+	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/server"
+	"github.com/amigo-ami/amigo/sim"
+)
+
+func init() {
+	register("demo", "run the server with a simulated fleet: import, collect, push, all on loopback", cmdDemo)
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "[flags]",
+		"Runs the whole product in one process on its embedded defaults: a simulated fleet of DLMS meters on\n"+
+			"loopback addresses, the server with its store and bus in a data directory, the fleet's manifest\n"+
+			"imported into the registry, a collection of yesterday started at once and the daily schedule after\n"+
+			"it, and meters pushing alarms and last gasps to the head-end. It prints the URL to open.", stderr)
+	meters := fs.Int("meters", 1000, "number of simulated `meters`")
+	seed := fs.Uint64("seed", 1, "fleet `seed`")
+	data := fs.String("data", "", "data `directory` (default: a new temporary directory)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen `address`")
+	port := fs.Uint("sim-port", sim.DefaultPort, "DLMS `port` of the simulated meters")
+	history := fs.Int("history", 7, "`days` of history in the meters")
+	speed := fs.Float64("speed", 1, "simulated time `factor` (1440: a day a minute)")
+	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *meters < 1 || *meters > sim.MaxMeters {
+		return usageError{fmt.Errorf("--meters %d: want 1..%d", *meters, sim.MaxMeters)}
+	}
+	if *port == 0 || *port > 65535 {
+		return usageError{fmt.Errorf("--sim-port %d: want 1..65535", *port)}
+	}
+	if *history < 1 {
+		return usageError{fmt.Errorf("--history %d: want at least 1 day", *history)}
+	}
+	log, err := logging.New(stderr, *logFormat, "info")
+	if err != nil {
+		return usageError{err}
+	}
+	dir := *data
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "amigo-demo-"); err != nil {
+			return err
+		}
+	}
+	loc, _ := time.LoadLocation("Europe/Amsterdam")
+	cfg := config.Default()
+	cfg.Data, cfg.HTTP.Addr = dir, *httpAddr
+	cfg.HeadEnd.PushAddr = "127.0.0.1:0"
+	cfg.HeadEnd.Zone = loc.String()
+	cfg.HeadEnd.Window = 10 * time.Second
+	cfg.HeadEnd.JobTimeout = 30 * time.Second
+	cfg.HeadEnd.BackfillDays = min(*history, cfg.HeadEnd.BackfillDays)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	clock := sim.NewClock(time.Now().In(loc), *speed)
+	faults := meter.DefaultFaults()
+	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log})
+	if err != nil {
+		return usageError{err}
+	}
+	ln, err := fleet.Listen(ctx)
+	if err != nil {
+		return fmt.Errorf("simulated fleet: %w", err)
+	}
+	importFleet := func(ctx context.Context, srv *server.Server) error {
+		rows := make([]manifest.Row, 0, *meters)
+		for i := range *meters {
+			r, err := fleet.Row(i)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		t0 := time.Now()
+		rep, err := headend.Import(ctx, srv.Store, srv.Keys, rows)
+		if err != nil {
+			return fmt.Errorf("importing the fleet: %w", err)
+		}
+		log.Info("fleet imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
+			"took", time.Since(t0).Round(time.Millisecond))
+		return nil
+	}
+	srv, err := server.StartWith(ctx, cfg, log, version(), server.Options{Now: clock.Now, BeforeRun: importFleet})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	done := make(chan struct{}, 2)
+	go func() { fleet.Serve(ctx, ln); done <- struct{}{} }()
+	go func() {
+		fleet.RunPushes(ctx, sim.PushConfig{Destination: srv.PushAddr}, nil)
+		done <- struct{}{}
+	}()
+	yesterday := cim.DateOf(clock.Now(), loc).AddDays(-1)
+	srv.HeadEnd.StartCollection(yesterday)
+	url := "http://" + srv.Addr()
+	fmt.Fprintf(stdout, "amigo demo: %d simulated meters on %s..%s port %d, data in %s\n", *meters,
+		fleet.Identity(0).Addr.Addr(), fleet.Identity(*meters-1).Addr.Addr(), *port, dir)
+	fmt.Fprintf(stdout, "amigo demo: collecting %s; open %s/api/v1/collection, %s/api/v1/meters, %s/metrics\n", yesterday, url, url, url)
+	err = srv.Wait(ctx)
+	stop()
+	<-done
+	<-done
+	return err
+}
