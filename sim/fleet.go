@@ -40,6 +40,9 @@ type Config struct {
 	HistoryDays int
 	// Faults replaces the default model's fault mix when set.
 	Faults *meter.Faults
+	// Links makes each meter's session as slow as its link class
+	// (meter.Faults.Links): latency per exchange and bandwidth.
+	Links  bool
 	Logger *slog.Logger
 }
 
@@ -52,6 +55,7 @@ type Fleet struct {
 	port  uint16
 	now   func() time.Time
 	log   *slog.Logger
+	links bool
 
 	mu     sync.Mutex
 	meters []*meter.Meter
@@ -67,7 +71,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	if cfg.Meters < 1 || cfg.Meters > MaxMeters {
 		return nil, fmt.Errorf("sim: %d meters: want 1..%d", cfg.Meters, MaxMeters)
 	}
-	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model,
+	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links,
 		busy: map[int]chan struct{}{}}
 	if f.port == 0 {
 		f.port = DefaultPort
@@ -272,6 +276,11 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 	defer dev.Close()
 	wc := wrapper.NewConn(c, 1, 0, wrapper.WithAnyRemote())
 	t := &faultyTransport{Conn: wc, raw: c, dev: dev}
+	if f.links {
+		lk.Lock()
+		t.link = m.Faults().Link
+		lk.Unlock()
+	}
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	if err != nil && ctx.Err() == nil {
 		f.log.Debug("meter connection ended", "meter", i, "remote", c.RemoteAddr().String(), "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/meter"
@@ -20,9 +21,50 @@ type faultyTransport struct {
 	raw net.Conn
 	dev *Device
 	n   uint64
+	// link shapes the session like the meter's network: each exchange
+	// costs a round trip plus the time to carry its bytes.
+	link    meter.LinkClass
+	pending int // request bytes received since the last response
+}
+
+// Recv counts the request's bytes for the link's bandwidth.
+func (t *faultyTransport) Recv(ctx context.Context) ([]byte, error) {
+	b, err := t.Conn.Recv(ctx)
+	t.pending += len(b) + wrapperHeader
+	return b, err
+}
+
+// wrapperHeader is the IEC 62056-47 header every APDU travels with.
+const wrapperHeader = 8
+
+// delay holds a response back for the link: round trip plus both
+// directions' bytes at the link's rate. A fast link costs nothing.
+func (t *faultyTransport) delay(ctx context.Context, n int) error {
+	if t.link.BytesPerSecond <= 0 && t.link.Latency <= 0 {
+		return nil
+	}
+	d := 2 * t.link.Latency
+	if bps := t.link.BytesPerSecond; bps > 0 {
+		d += time.Duration(int64(t.pending+n+wrapperHeader) * int64(time.Second) / int64(bps))
+	}
+	t.pending = 0
+	if d < time.Millisecond {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
+	if err := t.delay(ctx, len(apdu)); err != nil {
+		return err
+	}
 	// The send counter makes the choice differ between connections; n
 	// between the responses of one.
 	n := uint64(t.dev.counter.Peek())<<20 + t.n

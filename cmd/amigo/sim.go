@@ -41,6 +41,8 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	intermittent := fs.Float64("intermittent", 0.04, "`fraction` of meters reachable only in some hours")
 	garbage := fs.Float64("garbage", 0.002, "`fraction` of meters whose firmware spoils some responses")
 	outages := fs.Float64("outages", 1.5, "power cuts per meter-`year` (a meter without power does not answer)")
+	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
+	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -84,7 +86,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	}
 	clock := sim.NewClock(start, *speed)
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links})
 	if err != nil {
 		return usageError{err}
 	}
@@ -106,7 +108,15 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	first, last := fleet.Identity(0).Addr, fleet.Identity(*meters-1).Addr
 	log.Info("fleet serving", "meters", *meters, "first", first.String(), "last", last.String(),
 		"port", *port, "seed", *seed, "start", start.Format(time.RFC3339), "speed", *speed)
+	pushed := make(chan struct{})
+	go func() {
+		defer close(pushed)
+		if *push != "" {
+			fleet.RunPushes(ctx, sim.PushConfig{Destination: *push}, nil)
+		}
+	}()
 	err = fleet.Serve(ctx, ln)
+	<-pushed
 	log.Info("fleet stopped")
 	return err
 }
