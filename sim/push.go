@@ -32,6 +32,8 @@ type PushConfig struct {
 	MaxInFlight int
 	// Timeout bounds one push: dial, write, close.
 	Timeout time.Duration
+	// From is where the schedule starts (zero: the fleet's now).
+	From time.Time
 }
 
 // PushStats counts what the push engine did.
@@ -84,7 +86,10 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 		stats = &PushStats{}
 	}
 	h := make(pushHeap, 0, f.n)
-	now := f.now()
+	now := cfg.From
+	if now.IsZero() {
+		now = f.now()
+	}
 	for i := range f.n {
 		m, err := f.Meter(i)
 		if err != nil {
@@ -166,12 +171,7 @@ func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem) error {
 	if err != nil {
 		return err
 	}
-	var st axdr.ClockStatus
-	if stamp.IsDST() {
-		st = axdr.StatusDaylightSaving
-	}
-	body := axdr.Structure(cosem.LogicalNameData(PushSetupLN), axdr.VisibleString(serial), axdr.Uint16(uint16(it.ev.Code)),
-		cosem.DateTimeData(stamp, st))
+	body := PushBody(PushSetupLN, serial, uint16(it.ev.Code), stamp)
 	n := &apdu.DataNotification{LongInvokeID: apdu.LongInvokeIDAndPriority(ic & 0x00FFFFFF), Body: body}
 	plain, err := n.Append(nil)
 	if err != nil {
@@ -198,4 +198,15 @@ func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem) error {
 	defer c.Close()
 	wc := wrapper.NewConn(c, 1, 1)
 	return wc.Send(ctx, out)
+}
+
+// PushBody is the content of an alarm or last-gasp push, as IDIS push
+// setups capture it: the push setup's logical name, the meter's serial
+// number, the event code and the meter's time stamp.
+func PushBody(setup obis.Code, serial string, code uint16, at time.Time) axdr.Data {
+	var st axdr.ClockStatus
+	if at.IsDST() {
+		st = axdr.StatusDaylightSaving
+	}
+	return axdr.Structure(cosem.LogicalNameData(setup), axdr.VisibleString(serial), axdr.Uint16(code), cosem.DateTimeData(at, st))
 }

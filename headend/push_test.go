@@ -1,0 +1,222 @@
+package headend_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/sim"
+	"github.com/amigo-ami/amigo/wrapper"
+)
+
+// events reads every event on the bus.
+func busEvents(t *testing.T, b *bus.Bus) []cim.EndDeviceEvent {
+	t.Helper()
+	ctx := context.Background()
+	s, err := b.JetStream().Stream(ctx, b.StreamName(bus.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []cim.EndDeviceEvent
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		var e cim.EndDeviceEvent
+		if err := json.Unmarshal(m.Data, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestLastGaspReachesTheHeadEnd: a feeder cut takes meters down; each
+// sends its last gasp from its own address, ciphered under its own keys,
+// and the head-end's push listener turns it into a power-off event on the
+// bus; the power-restored push follows. A replayed push and a push from a
+// stranger are refused.
+func TestLastGaspReachesTheHeadEnd(t *testing.T) {
+	faults := meter.Faults{OutagesPerYear: 300, OutageGroup: 1}
+	r := newFleetRig(t, 20, faults, headend.CollectionConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+		t.Fatal(err)
+	}
+	drv := dlmsdriver.New(dlmsdriver.Config{})
+	pl := r.h.NewPushListener(drv, headend.PushConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() { defer wg.Done(); pl.Serve(ctx, ln) }()
+
+	// Find the first power cut after now in the fleet and jump the clock
+	// past its end.
+	var cutMeter int
+	var cutAt, upAt time.Time
+	for i := range 20 {
+		m, _ := r.fleet.Meter(i)
+		at, ev := m.NextEvent(r.clk.Now())
+		for ev.Kind != meter.EventLastGasp && ev.Kind != meter.EventWake {
+			at, ev = m.NextEvent(at)
+		}
+		if ev.Kind == meter.EventLastGasp && (cutAt.IsZero() || at.Before(cutAt)) {
+			cutMeter, cutAt = i, at
+			for u, e2 := m.NextEvent(at); ; u, e2 = m.NextEvent(u) {
+				if e2.Kind == meter.EventPowerRestored || e2.Kind == meter.EventWake {
+					upAt = u
+					break
+				}
+			}
+		}
+	}
+	if cutAt.IsZero() {
+		t.Fatal("no power cut in the horizon")
+	}
+	stats := &sim.PushStats{}
+	from := r.clk.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.fleet.RunPushes(ctx, sim.PushConfig{Destination: ln.Addr().String(), From: from}, stats)
+	}()
+	r.clk.Set(upAt.Add(time.Second))
+
+	id := headend.MeterID(r.rows[cutMeter])
+	deadline := time.Now().Add(20 * time.Second)
+	var gasp, restored bool
+	for !(gasp && restored) {
+		if time.Now().After(deadline) {
+			t.Fatalf("meter %s: last gasp %v, restored %v; pushes sent %d failed %d", id, gasp, restored, stats.Sent.Load(), stats.Failed.Load())
+		}
+		for _, e := range busEvents(t, r.bus) {
+			if e.MeterID != id || e.Details["source"] != "push" {
+				continue
+			}
+			switch e.Type {
+			case cim.EventPowerOff:
+				gasp = gasp || e.CreatedAt.Sub(cutAt).Abs() < time.Minute
+			case cim.EventPowerRestored:
+				restored = true
+			}
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+
+	// A push copied off the wire and sent again is refused, and so is one
+	// from a meter the registry does not know.
+	row := r.rows[cutMeter]
+	ek, _ := security.NewKey(row.EK)
+	ak, _ := security.NewKey(row.AK)
+	n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, row.Serial, 1, cutAt)}
+	plain, _ := n.Append(nil)
+	sc := security.NewSecurityControl(0, security.AuthenticatedEncryption)
+	old, err := security.WrapGeneral(nil, security.Global, sc, security.Keys{Unicast: ek, Authentication: ak}, row.SystemTitle, 1, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := security.WrapGeneral(nil, security.Global, sc, security.Keys{Unicast: ek, Authentication: ak}, []byte("XYZ00001"), 1<<30, plain)
+	before := len(busEvents(t, r.bus))
+	for _, b := range [][]byte{old, stranger} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wrapper.NewConn(c, 1, 1).Send(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		// The listener closes a connection after a refused push.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Error("listener answered a refused push")
+		}
+		c.Close()
+	}
+	replays := 0
+	for _, e := range busEvents(t, r.bus)[before:] {
+		switch {
+		case e.Type == headend.EventPushReplayed && e.MeterID == id:
+			replays++
+		case e.Details["source"] == "push":
+			t.Errorf("refused push became event %+v", e)
+		}
+	}
+	if replays != 1 {
+		t.Errorf("%d replay events, want 1", replays)
+	}
+}
+
+// TestCommandsRoundTrip carries commands through the head-end's lifecycle
+// to simulated meters and checks the meters' state.
+func TestCommandsRoundTrip(t *testing.T) {
+	r := newFleetRig(t, 3, meter.Faults{Drifting: 1, MaxDriftPPM: 800}, headend.CollectionConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); r.h.RunCommands(ctx) }()
+	defer func() { cancel(); <-done }()
+	id := headend.MeterID(r.rows[1])
+	m, _ := r.fleet.Meter(1)
+	relay := func() meter.ControlState {
+		r.fleet.Lock(1).Lock()
+		defer r.fleet.Lock(1).Unlock()
+		st, _ := m.Relay()
+		return st
+	}
+	issue := func(typ cim.EndDeviceControlType) cim.EndDeviceControl {
+		t.Helper()
+		c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: id, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitStatus(t, r.st, c.MRID, cim.ControlConfirmed)
+	}
+	issue(cim.ControlDisconnect)
+	if relay() != meter.Disconnected {
+		t.Fatalf("relay %v after a confirmed disconnect", relay())
+	}
+	issue(cim.ControlReconnect)
+	if relay() == meter.Disconnected {
+		t.Fatal("relay still open after a confirmed reconnect")
+	}
+	r.fleet.Lock(1).Lock()
+	before := m.ClockOffset(r.clk.Now())
+	r.fleet.Lock(1).Unlock()
+	if before.Abs() < time.Second {
+		t.Fatalf("meter clock off by only %v; the test needs drift", before)
+	}
+	c := issue(cim.ControlClockSync)
+	r.fleet.Lock(1).Lock()
+	after := m.ClockOffset(r.clk.Now())
+	r.fleet.Lock(1).Unlock()
+	if after.Abs() > time.Second {
+		t.Fatalf("clock off by %v after sync (was %v): %s", after, before, c.Reason)
+	}
+}
