@@ -12,6 +12,7 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -24,10 +25,12 @@ type HeadEnd interface {
 	// run is already going.
 	StartCollection(day cim.Date) bool
 	Now() time.Time
+	Import(ctx context.Context, rows []manifest.Row) (headend.ImportReport, error)
 }
 
 func (a *API) routeHeadEnd() {
 	a.mux.HandleFunc("POST /api/v1/meters/{id}/read", a.readMeter)
+	a.mux.HandleFunc("POST /api/v1/meters/import", a.importMeters)
 	a.mux.HandleFunc("POST /api/v1/commands", a.issueCommand)
 	a.mux.HandleFunc("GET /api/v1/commands", a.listCommands)
 	a.mux.HandleFunc("GET /api/v1/commands/{id}", a.getCommand)
@@ -283,4 +286,40 @@ func limitParam(w http.ResponseWriter, s string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+type importBad struct {
+	Line   int    `json:"line"`
+	Column string `json:"column,omitempty"`
+	Error  string `json:"error"`
+}
+
+// importMeters registers the meters of a shipment manifest (CSV body).
+// Bad rows are reported by line; the good ones are imported.
+func (a *API) importMeters(w http.ResponseWriter, r *http.Request) {
+	rows, bad, err := manifest.Read(http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("manifest over %d bytes", mbe.Limit))
+			return
+		}
+		Error(w, http.StatusBadRequest, "bad_manifest", err.Error())
+		return
+	}
+	rep, err := a.d.HeadEnd.Import(r.Context(), rows)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	out := struct {
+		Created   int         `json:"created"`
+		Updated   int         `json:"updated"`
+		Unchanged int         `json:"unchanged"`
+		Bad       []importBad `json:"bad"`
+	}{rep.Created, rep.Updated, rep.Unchanged, []importBad{}}
+	for _, b := range bad {
+		out.Bad = append(out.Bad, importBad{b.Line, b.Column, b.Err.Error()})
+	}
+	JSON(w, out)
 }

@@ -152,3 +152,12 @@ func slicesOf(m map[string]cim.UsagePoint) []cim.UsagePoint {
 	}
 	return out
 }
+
+// Import registers a manifest's rows with the head-end's own sealer.
+func (h *HeadEnd) Import(ctx context.Context, rows []manifest.Row) (ImportReport, error) {
+	s, ok := h.secrets.(Sealer)
+	if !ok {
+		return ImportReport{}, errors.New("headend: the secret opener cannot seal; import needs the vault")
+	}
+	return Import(ctx, h.st, s, rows)
+}

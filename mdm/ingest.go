@@ -67,13 +67,18 @@ func New(o Options) (*Ingest, error) {
 	return &Ingest{o: o, log: o.Logger, locs: map[string]*time.Location{}}, nil
 }
 
+// ackWait is how long a delivered message may go unacknowledged before
+// the bus delivers it again: after a crash, that is how long the readings
+// the dead process held wait. A batch is stored well within it.
+const ackWait = 20 * time.Second
+
 // Run consumes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
 	js := in.o.Bus.JetStream()
 	var cons []jetstream.Consumer
 	for _, kind := range []string{bus.Readings, bus.Events} {
 		c, err := js.CreateOrUpdateConsumer(ctx, in.o.Bus.StreamName(kind), jetstream.ConsumerConfig{
-			Durable: in.o.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
+			Durable: in.o.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
 			MaxAckPending: 4 * in.o.Batch, DeliverPolicy: jetstream.DeliverAllPolicy,
 		})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,37 +37,17 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() < 1 {
 		return usageError{fmt.Errorf("which meter? give its mRID")}
 	}
-	base, err := url.Parse(*server)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return usageError{fmt.Errorf("--server %q: want http://host:port", *server)}
+	base, err := serverURL(*server)
+	if err != nil {
+		return err
 	}
 	meter := fs.Arg(0)
 	body, _ := json.Marshal(map[string][]string{"objects": fs.Args()[1:]})
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	u := base.JoinPath("api/v1/meters", meter, "read")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	raw, err := callServer(ctx, base, "api/v1/meters/"+url.PathEscape(meter)+"/read", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("server %s: %w", base.Host, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("server %s: reading the answer: %w", base.Host, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("meter %s: %s", meter, e.Error.Message)
-		}
-		return fmt.Errorf("meter %s: server answered %s", meter, resp.Status)
+		return fmt.Errorf("meter %s: %w", meter, err)
 	}
 	if *asJSON {
 		_, err := stdout.Write(append(bytes.TrimSpace(raw), '\n'))
@@ -131,4 +112,41 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+func serverURL(s string) (*url.URL, error) {
+	base, err := url.Parse(s)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, usageError{fmt.Errorf("--server %q: want http://host:port", s)}
+	}
+	return base, nil
+}
+
+// callServer POSTs body to a path of a running server and returns the
+// answer, or the server's error message.
+func callServer(ctx context.Context, base *url.URL, path, contentType string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath(path).String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: %w", base.Host, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("server %s: reading the answer: %w", base.Host, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+			return nil, errors.New(e.Error.Message)
+		}
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return raw, nil
 }
