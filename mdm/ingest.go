@@ -231,40 +231,68 @@ func (e *badMessage) Error() string { return e.reason }
 
 func bad(format string, args ...any) error { return &badMessage{fmt.Sprintf(format, args...)} }
 
-// take decodes one message into p.
-func (in *Ingest) take(ctx context.Context, p *pending, subject string, data []byte) error {
+// Message is one decoded bus message: exactly one field is set.
+type Message struct {
+	Block     *cim.IntervalBlock
+	Registers []cim.Reading
+	Event     *cim.EndDeviceEvent
+}
+
+// Decode reads a message by its subject's kind. It checks the shape (the
+// ids a message needs), not the values: that is the ingest's job.
+func Decode(subject string, data []byte) (Message, error) {
 	switch {
 	case strings.HasSuffix(subject, "."+bus.TypeIntervals):
 		var b cim.IntervalBlock
 		if err := json.Unmarshal(data, &b); err != nil {
-			return bad("interval block: %v", err)
+			return Message{}, bad("interval block: %v", err)
 		}
-		return in.takeBlock(ctx, p, b)
+		if b.MeterID == "" || b.ReadingType.ID == "" {
+			return Message{}, bad("interval block without meter or reading type")
+		}
+		return Message{Block: &b}, nil
 	case strings.HasSuffix(subject, "."+bus.TypeRegisters):
 		var rs []cim.Reading
 		if err := json.Unmarshal(data, &rs); err != nil {
-			return bad("register reads: %v", err)
+			return Message{}, bad("register reads: %v", err)
 		}
 		for _, r := range rs {
 			if r.MeterID == "" || r.ReadingType == "" || r.TimeStamp.IsZero() {
-				return bad("register read without meter, reading type or time")
+				return Message{}, bad("register read without meter, reading type or time")
 			}
+		}
+		return Message{Registers: rs}, nil
+	case strings.Contains(subject, "."+bus.Events+"."):
+		var e cim.EndDeviceEvent
+		if err := json.Unmarshal(data, &e); err != nil {
+			return Message{}, bad("event: %v", err)
+		}
+		if e.MRID == "" || e.MeterID == "" {
+			return Message{}, bad("event without mRID or meter")
+		}
+		return Message{Event: &e}, nil
+	}
+	return Message{}, bad("no ingest for subject %s", subject)
+}
+
+// take decodes one message into p.
+func (in *Ingest) take(ctx context.Context, p *pending, subject string, data []byte) error {
+	m, err := Decode(subject, data)
+	if err != nil {
+		return err
+	}
+	switch {
+	case m.Block != nil:
+		return in.takeBlock(ctx, p, *m.Block)
+	case m.Event != nil:
+		p.events = append(p.events, *m.Event)
+	default:
+		for _, r := range m.Registers {
 			if r.TimeStamp.After(in.o.Now().Add(24 * time.Hour)) {
 				return bad("register read of meter %s at %s lies in the future", r.MeterID, r.TimeStamp)
 			}
 		}
-		p.regs = append(p.regs, rs...)
-	case strings.Contains(subject, "."+bus.Events+"."):
-		var e cim.EndDeviceEvent
-		if err := json.Unmarshal(data, &e); err != nil {
-			return bad("event: %v", err)
-		}
-		if e.MRID == "" || e.MeterID == "" {
-			return bad("event without mRID or meter")
-		}
-		p.events = append(p.events, e)
-	default:
-		return bad("no ingest for subject %s", subject)
+		p.regs = append(p.regs, m.Registers...)
 	}
 	return nil
 }
@@ -311,9 +339,6 @@ func (in *Ingest) location(ctx context.Context, meterID string) (*time.Location,
 // nothing is silently fixed.
 func (in *Ingest) takeBlock(ctx context.Context, p *pending, b cim.IntervalBlock) error {
 	rt := b.ReadingType
-	if b.MeterID == "" || rt.ID == "" {
-		return bad("interval block without meter or reading type")
-	}
 	if rt.Interval <= 0 || rt.Interval%time.Minute != 0 || 24*time.Hour%rt.Interval != 0 {
 		return bad("meter %s: reading type %s has interval %s", b.MeterID, rt.ID, rt.Interval)
 	}

@@ -1,0 +1,80 @@
+package dlmsdriver_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/sim"
+)
+
+var (
+	fuzzEK    = bytes.Repeat([]byte{0x11}, 16)
+	fuzzAK    = bytes.Repeat([]byte{0x22}, 16)
+	fuzzTitle = []byte("AMG00001")
+)
+
+// fuzzPush is a valid last-gasp push under the fuzz keys.
+func fuzzPush(tb testing.TB) []byte {
+	ek, _ := security.NewKey(fuzzEK)
+	ak, _ := security.NewKey(fuzzAK)
+	n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, "AMG1", 1, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	plain, err := n.Append(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, security.AuthenticatedEncryption),
+		security.Keys{Unicast: ek, Authentication: ak}, fuzzTitle, 7, plain)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func fuzzSender(ctx context.Context, title []byte) (cim.Meter, headend.Secrets, error) {
+	if !bytes.Equal(title, fuzzTitle) {
+		return cim.Meter{}, headend.Secrets{}, headend.ErrUnknownSender
+	}
+	return cim.Meter{MRID: "m1"}, headend.Secrets{EK: fuzzEK, AK: fuzzAK}, nil
+}
+
+func TestDecodePush(t *testing.T) {
+	p, err := dlmsdriver.New(dlmsdriver.Config{}).DecodePush(context.Background(), fuzzPush(t), fuzzSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MeterID != "m1" || p.Counter != 7 || len(p.Events) != 1 || p.Events[0].Type != cim.EventPowerOff || p.Events[0].Code != 1 {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func FuzzDecodePush(f *testing.F) {
+	f.Add(fuzzPush(f))
+	f.Add([]byte{0xDB, 0x08})
+	f.Add([]byte{0x0F, 0, 0, 0, 1, 0, 0})
+	d := dlmsdriver.New(dlmsdriver.Config{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := d.DecodePush(context.Background(), b, fuzzSender)
+		if err == nil && p.MeterID != "m1" {
+			t.Fatalf("push from %q accepted", p.MeterID)
+		}
+	})
+}
+
+func FuzzParseCalendar(f *testing.F) {
+	f.Add(`{"name":"TOU","seasons":[{"name":"all","start":"01-01","week":"wk"}],"weeks":[{"name":"wk","days":[1,1,1,1,1,2,2]}],"days":[{"id":1,"actions":[{"start":"07:00","rate":1},{"start":"23:00","rate":2}]},{"id":2,"actions":[{"start":"00:00","rate":2}]}]}`)
+	f.Add(`{}`)
+	f.Add(`{"name":"x","seasons":[{"start":"13-40"}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := dlmsdriver.ParseCalendar(s)
+		if err == nil && (c.Name == "" || len(c.Days) == 0) {
+			t.Fatal("empty calendar accepted")
+		}
+	})
+}
