@@ -220,3 +220,49 @@ func TestCommandsRoundTrip(t *testing.T) {
 		t.Fatalf("clock off by %v after sync (was %v): %s", after, before, c.Reason)
 	}
 }
+
+// TestTOUCalendarActivates: a set-activity-calendar command writes a
+// passive calendar with an activation time; from that time on the
+// meter's TOU registers follow the new calendar (here: everything on rate
+// 3), and before it the old one.
+func TestTOUCalendarActivates(t *testing.T) {
+	r := newFleetRig(t, 2, meter.Faults{}, headend.CollectionConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); r.h.RunCommands(ctx) }()
+	defer func() { cancel(); <-done }()
+	activate := r.clk.Now().Add(6 * time.Hour).Truncate(time.Hour)
+	cal := `{"name":"FLAT3","seasons":[{"name":"all","start":"01-01","week":"w"}],"weeks":[{"name":"w","days":[1,1,1,1,1,1,1]}],` +
+		`"days":[{"id":1,"actions":[{"start":"00:00","rate":3}]}]}`
+	c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: headend.MeterID(r.rows[0]), Type: cim.ControlSetCalendar,
+		Parameters: map[string]string{"calendar": cal, "activate": activate.Format(time.RFC3339)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, r.st, c.MRID, cim.ControlConfirmed)
+	m, _ := r.fleet.Meter(0)
+	lk := r.fleet.Lock(0)
+	lk.Lock()
+	a0, a1, a2 := m.RegistersAt(activate.Add(-3*time.Hour)), m.RegistersAt(activate), m.RegistersAt(activate.Add(5*time.Hour))
+	lk.Unlock()
+	if a2.Import == a1.Import {
+		t.Fatal("no consumption after activation")
+	}
+	if a2.ImportRate[2]-a1.ImportRate[2] != a2.Import-a1.Import {
+		t.Errorf("after activation rate 3 moved %d Wh of %d", a2.ImportRate[2]-a1.ImportRate[2], a2.Import-a1.Import)
+	}
+	if a1.ImportRate[2]-a0.ImportRate[2] == a1.Import-a0.Import && a1.Import != a0.Import {
+		t.Error("the new calendar already ruled before its activation time")
+	}
+	sum := int64(0)
+	for _, v := range a2.ImportRate {
+		sum += v
+	}
+	if sum != a2.Import {
+		t.Errorf("rates sum to %d, total %d", sum, a2.Import)
+	}
+}

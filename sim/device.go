@@ -39,6 +39,9 @@ var (
 	DailyBillingLN      = obis.MustParse("0.0.98.1.0.255")
 	StandardEventLogLN  = obis.MustParse("0.0.99.98.0.255")
 	PowerFailureLogLN   = obis.MustParse("1.0.99.97.0.255")
+	FraudLogLN          = obis.MustParse("0.0.99.98.1.255")
+	DisconnectLogLN     = obis.MustParse("0.0.99.98.2.255")
+	PowerQualityLogLN   = obis.MustParse("0.0.99.98.4.255")
 	DisconnectLN        = obis.MustParse("0.0.96.3.10.255")
 )
 
@@ -296,6 +299,10 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 		d.loadProfile(), d.dailyBilling(),
 		d.eventLog(StandardEventLogLN, meter.LogStandard),
 		d.eventLog(PowerFailureLogLN, meter.LogPowerFailure),
+		d.eventLog(FraudLogLN, meter.LogFraud),
+		d.eventLog(DisconnectLogLN, meter.LogDisconnect),
+		d.eventLog(PowerQualityLogLN, meter.LogPowerQuality),
+		d.activityCalendar(),
 		&relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 	)
 	tree, err := cosem.NewTree(objs...)

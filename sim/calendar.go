@@ -1,0 +1,185 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/obis"
+)
+
+// Logical names of the tariff objects.
+var (
+	ActivityCalendarLN = obis.MustParse("0.0.13.0.0.255")
+	// TariffScriptLN is the tariffication script table: selector n
+	// switches to rate n.
+	TariffScriptLN = obis.MustParse("0.0.10.0.100.255")
+)
+
+// calendarObject is the activity calendar (class 20) over the model's
+// tariff: the active calendar is the one in force, the passive one the
+// calendar scheduled next. Writing the activation time (attribute 10),
+// or method 1, hands the passive calendar written before it to the model,
+// whose TOU registers follow it from then on.
+type calendarObject struct {
+	*cosem.ActivityCalendar
+	d *Device
+}
+
+func (d *Device) activityCalendar() cosem.Object {
+	o := &calendarObject{ActivityCalendar: cosem.NewActivityCalendar(ActivityCalendarLN), d: d}
+	now := d.cfg.Now()
+	d.cfg.Lock.Lock()
+	t := d.m.Tariff()
+	d.cfg.Lock.Unlock()
+	if c := t.At(now); c != nil {
+		o.Active = calendarSet(c)
+	}
+	if c, at, ok := t.Passive(now); ok {
+		o.Passive = calendarSet(c)
+		o.ActivatePassiveTime = axdr.FromTime(d.zone(at), 0)
+	}
+	return o
+}
+
+// Set implements cosem.Object.
+func (o *calendarObject) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
+	if err := o.ActivityCalendar.Set(ctx, req, v); err != nil {
+		return err
+	}
+	if req.Attribute != 10 {
+		return nil
+	}
+	o.Lock()
+	at, err := o.ActivatePassiveTime.TimeIn(o.d.m.Fleet().Location)
+	o.Unlock()
+	if err != nil {
+		return cosem.Errorf(cosem.ResultTypeUnmatched, "activate_passive_calendar_time must be a point in time")
+	}
+	return o.schedule(at)
+}
+
+// Action implements cosem.Object: method 1 activates the passive
+// calendar now.
+func (o *calendarObject) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
+	if req.Method != 1 {
+		return o.ActivityCalendar.Action(ctx, req, p)
+	}
+	return axdr.Null(), o.schedule(o.d.cfg.Now())
+}
+
+func (o *calendarObject) schedule(at time.Time) error {
+	o.Lock()
+	c, err := modelCalendar(o.Passive)
+	o.Unlock()
+	if err != nil {
+		return cosem.Errorf(cosem.ResultOtherReason, err.Error())
+	}
+	o.d.cfg.Lock.Lock()
+	defer o.d.cfg.Lock.Unlock()
+	if err := o.d.m.SetPassiveCalendar(o.d.cfg.Now(), c, at); err != nil {
+		return cosem.Errorf(cosem.ResultOtherReason, err.Error())
+	}
+	return nil
+}
+
+// calendarSet writes a model calendar as COSEM tables: day ids are the
+// day profiles' positions from 1, weeks are named by their season.
+func calendarSet(c *meter.Calendar) cosem.CalendarSet {
+	var seasons, weeks, days []axdr.Data
+	for i, s := range c.Seasons {
+		name := []byte(fmt.Sprintf("S%d", i+1))
+		start := axdr.DateTime{Year: axdr.YearUnspecified, Month: uint8(s.Month), Day: uint8(s.Day), DayOfWeek: axdr.Unspecified,
+			Hour: 0, Minute: 0, Second: 0, Hundredths: axdr.Unspecified, Deviation: axdr.DeviationUnspecified, Status: axdr.StatusUnspecified}
+		seasons = append(seasons, axdr.Structure(axdr.OctetString(name), axdr.DateTimeOctets(start), axdr.OctetString(name)))
+		wk := []axdr.Data{axdr.OctetString(name)}
+		for _, p := range s.Week {
+			wk = append(wk, axdr.Uint8(p+1))
+		}
+		weeks = append(weeks, axdr.Structure(wk...))
+	}
+	for i, p := range c.Days {
+		var acts []axdr.Data
+		for _, sw := range p {
+			t := axdr.Time{Hour: uint8(sw.Minute / 60), Minute: uint8(sw.Minute % 60), Hundredths: axdr.Unspecified}
+			acts = append(acts, axdr.Structure(axdr.OctetString(t.Bytes()), cosem.LogicalNameData(TariffScriptLN), axdr.Uint16(uint16(sw.Rate))))
+		}
+		days = append(days, axdr.Structure(axdr.Uint8(uint8(i+1)), axdr.Array(acts...)))
+	}
+	return cosem.CalendarSet{Name: []byte(c.Name), Seasons: axdr.Array(seasons...), Weeks: axdr.Array(weeks...), Days: axdr.Array(days...)}
+}
+
+// modelCalendar reads COSEM calendar tables into a model calendar. Only
+// what the model can follow is accepted: day actions that run the
+// tariffication script with a rate from 1 to 4.
+func modelCalendar(s cosem.CalendarSet) (*meter.Calendar, error) {
+	c := &meter.Calendar{Name: string(s.Name)}
+	dayIndex := map[uint64]uint8{}
+	for _, d := range s.Days.Items {
+		if len(d.Items) != 2 {
+			return nil, fmt.Errorf("day profile is not {day_id, day_schedule}")
+		}
+		id, _ := d.Items[0].Uint()
+		var p meter.DayProfile
+		for _, a := range d.Items[1].Items {
+			if len(a.Items) != 3 {
+				return nil, fmt.Errorf("day %d: action is not {start_time, script, selector}", id)
+			}
+			t, err := axdr.ParseTime(a.Items[0].Bytes)
+			if err != nil || t.Hour > 23 || t.Minute > 59 {
+				return nil, fmt.Errorf("day %d: start time %x", id, a.Items[0].Bytes)
+			}
+			if obis.Code(a.Items[1].Bytes) != TariffScriptLN {
+				return nil, fmt.Errorf("day %d: script %x is not the tariffication script", id, a.Items[1].Bytes)
+			}
+			rate, _ := a.Items[2].Uint()
+			if rate < 1 || rate > 4 {
+				return nil, fmt.Errorf("day %d: rate %d: the meter has rates 1 to 4", id, rate)
+			}
+			p = append(p, meter.Switch{Minute: uint16(t.Hour)*60 + uint16(t.Minute), Rate: uint8(rate)})
+		}
+		dayIndex[id] = uint8(len(c.Days))
+		c.Days = append(c.Days, p)
+	}
+	weeks := map[string][7]uint8{}
+	for _, w := range s.Weeks.Items {
+		if len(w.Items) != 8 {
+			return nil, fmt.Errorf("week profile is not {name, monday..sunday}")
+		}
+		var wk [7]uint8
+		for i := range 7 {
+			id, _ := w.Items[i+1].Uint()
+			ix, ok := dayIndex[id]
+			if !ok {
+				return nil, fmt.Errorf("week %q uses day %d, which is not defined", w.Items[0].Bytes, id)
+			}
+			wk[i] = ix
+		}
+		weeks[string(w.Items[0].Bytes)] = wk
+	}
+	for _, se := range s.Seasons.Items {
+		if len(se.Items) != 3 {
+			return nil, fmt.Errorf("season profile is not {name, start, week}")
+		}
+		dt, err := axdr.ParseDateTime(se.Items[1].Bytes)
+		if err != nil || dt.Month < 1 || dt.Month > 12 || dt.Day < 1 || dt.Day > 31 {
+			return nil, fmt.Errorf("season %q: start is not a month and day", se.Items[0].Bytes)
+		}
+		wk, ok := weeks[string(se.Items[2].Bytes)]
+		if !ok {
+			return nil, fmt.Errorf("season %q uses week %q, which is not defined", se.Items[0].Bytes, se.Items[2].Bytes)
+		}
+		c.Seasons = append(c.Seasons, meter.Season{Month: time.Month(dt.Month), Day: int(dt.Day), Week: wk})
+	}
+	slices.SortStableFunc(c.Seasons, func(a, b meter.Season) int {
+		return int(a.Month)*100 + a.Day - (int(b.Month)*100 + b.Day)
+	})
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
