@@ -57,7 +57,11 @@ type fleetRig struct {
 	stop  func()
 }
 
-func newFleetRig(t *testing.T, n int, faults meter.Faults, cfg headend.CollectionConfig) *fleetRig {
+func newFleetRig(t testing.TB, n int, faults meter.Faults, cfg headend.CollectionConfig) *fleetRig {
+	return newFleetRigIngest(t, n, faults, cfg, true)
+}
+
+func newFleetRigIngest(t testing.TB, n int, faults meter.Faults, cfg headend.CollectionConfig, ingest bool) *fleetRig {
 	t.Helper()
 	r := &fleetRig{clk: &simClock{t: time.Date(2026, 3, 31, 2, 0, 0, 0, ams)}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,7 +75,7 @@ func newFleetRig(t *testing.T, n int, faults meter.Faults, cfg headend.Collectio
 	model.Install = r.clk.Now().AddDate(0, 0, -5)
 	model.Faults = faults
 	r.fleet, err = sim.NewFleet(sim.Config{Meters: n, Seed: 3, Port: uint16(ln.Addr().(*net.TCPAddr).Port), Now: r.clk.Now,
-		Model: model, Links: true})
+		Model: model, Links: len(faults.Links) > 0})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -102,13 +106,19 @@ func newFleetRig(t *testing.T, n int, faults meter.Faults, cfg headend.Collectio
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); r.fleet.Serve(ctx, ln) }()
-	go func() { defer wg.Done(); in.Run(ctx) }()
+	if ingest {
+		wg.Add(1)
+		go func() { defer wg.Done(); in.Run(ctx) }()
+	}
+	var once sync.Once
 	r.stop = func() {
-		cancel()
-		wg.Wait()
-		r.bus.Close(context.Background())
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			r.bus.Close(context.Background())
+		})
 	}
 	t.Cleanup(r.stop)
 	return r
