@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +104,8 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 	}
 	heap.Init(&h)
 	slots := make(chan struct{}, cfg.MaxInFlight)
+	var qmu sync.Mutex
+	queues := map[int][]pushItem{} // meters with pushes under way
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -121,20 +124,51 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 			if !pushes(it.ev.Kind) {
 				continue
 			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return nil
+			// A meter sends its pushes one after another, in the order of
+			// its events: its invocation counter must arrive increasing.
+			qmu.Lock()
+			q, busy := queues[it.i]
+			queues[it.i] = append(q, it)
+			qmu.Unlock()
+			if busy {
+				continue
 			}
-			go func(it pushItem) {
-				defer func() { <-slots }()
-				if err := f.push(ctx, cfg, it); err != nil {
-					stats.Failed.Add(1)
-					f.log.Debug("push failed", "meter", it.i, "event", it.ev.Kind.String(), "err", err)
-					return
+			go func(i int) {
+				// One connection carries the burst, so the head-end reads
+				// the pushes in the order they were sent.
+				var conn *wrapper.Conn
+				defer func() {
+					if conn != nil {
+						conn.Close()
+					}
+				}()
+				for {
+					qmu.Lock()
+					q := queues[i]
+					if len(q) == 0 {
+						delete(queues, i)
+						qmu.Unlock()
+						return
+					}
+					it := q[0]
+					queues[i] = q[1:]
+					qmu.Unlock()
+					select {
+					case slots <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+					var err error
+					conn, err = f.push(ctx, cfg, it, conn)
+					<-slots
+					if err != nil {
+						stats.Failed.Add(1)
+						f.log.Debug("push failed", "meter", it.i, "event", it.ev.Kind.String(), "err", err)
+						continue
+					}
+					stats.Sent.Add(1)
 				}
-				stats.Sent.Add(1)
-			}(it)
+			}(it.i)
 		}
 		select {
 		case <-ctx.Done():
@@ -144,22 +178,22 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 	}
 }
 
-// push sends one data-notification from meter it.i: a connection from
-// the meter's own address, the wrapper, general-glo-ciphering with
+// push sends one data-notification from meter it.i on conn, or on a new
+// connection from the meter's own address: the wrapper, general-glo-ciphering with
 // authenticated encryption under the meter's keys and its next send
 // invocation counter. A last gasp is sent once: the meter's supercap
 // holds for one attempt.
-func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem) error {
+func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem, conn *wrapper.Conn) (*wrapper.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	release, ok := f.acquire(ctx, it.i) // never while a session holds the counter
 	if !ok {
-		return fmt.Errorf("meter %d busy", it.i)
+		return conn, fmt.Errorf("meter %d busy", it.i)
 	}
 	defer release()
 	m, err := f.Meter(it.i)
 	if err != nil {
-		return err
+		return conn, err
 	}
 	id := f.Identity(it.i)
 	lk := f.Lock(it.i)
@@ -169,35 +203,40 @@ func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem) error {
 	serial := m.Serial()
 	lk.Unlock()
 	if err != nil {
-		return err
+		return conn, err
 	}
 	body := PushBody(PushSetupLN, serial, uint16(it.ev.Code), stamp)
 	n := &apdu.DataNotification{LongInvokeID: apdu.LongInvokeIDAndPriority(ic & 0x00FFFFFF), Body: body}
 	plain, err := n.Append(nil)
 	if err != nil {
-		return err
+		return conn, err
 	}
 	ek, err := security.NewKey(id.EK[:])
 	if err != nil {
-		return err
+		return conn, err
 	}
 	ak, err := security.NewKey(id.AK[:])
 	if err != nil {
-		return err
+		return conn, err
 	}
 	sc := security.NewSecurityControl(0, security.AuthenticatedEncryption)
 	out, err := security.WrapGeneral(nil, security.Global, sc, security.Keys{Unicast: ek, Authentication: ak}, id.SystemTitle[:], ic, plain)
 	if err != nil {
-		return err
+		return conn, err
 	}
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(id.Addr.Addr(), 0))}
-	c, err := d.DialContext(ctx, "tcp", cfg.Destination)
-	if err != nil {
-		return err
+	if conn == nil {
+		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(id.Addr.Addr(), 0))}
+		c, err := d.DialContext(ctx, "tcp", cfg.Destination)
+		if err != nil {
+			return nil, err
+		}
+		conn = wrapper.NewConn(c, 1, 1)
 	}
-	defer c.Close()
-	wc := wrapper.NewConn(c, 1, 1)
-	return wc.Send(ctx, out)
+	if err := conn.Send(ctx, out); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // PushBody is the content of an alarm or last-gasp push, as IDIS push
