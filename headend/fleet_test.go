@@ -180,14 +180,15 @@ func (r *fleetRig) settle(t *testing.T) {
 }
 
 // TestFleetDailyCollection is the head-end's acceptance run: a fleet with
-// 2% offline, 5% on slow links and 1% intermittently failing meters is
+// 2% offline, 5% on slow links, 1% intermittently failing meters and 0.2%
+// whose firmware spoils or truncates frames is
 // collected; the complete profile of at least 99.5% of the reachable
 // meters lands in the store exactly once, and the meters that were out
 // are caught up from their own buffers on the next run.
 func TestFleetDailyCollection(t *testing.T) {
 	n := fleetSize
 	slow := meter.LinkClass{Name: "slow", Latency: 15 * time.Millisecond, BytesPerSecond: 20_000}
-	faults := meter.Faults{Offline: 0.02, Intermittent: 0.01, ReachableP: 0.5,
+	faults := meter.Faults{Offline: 0.02, Intermittent: 0.01, ReachableP: 0.5, Garbage: 0.002, GarbageP: 0.2,
 		Links: []meter.LinkShare{{Class: slow, Weight: 5}, {Class: meter.LinkClass{Name: "lan"}, Weight: 95}}}
 	r := newFleetRig(t, n, faults, headend.CollectionConfig{Concurrency: 64, PerSegment: 32, Attempts: 2,
 		JobTimeout: 30 * time.Second, BackfillDays: 2, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})

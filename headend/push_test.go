@@ -266,3 +266,84 @@ func TestTOUCalendarActivates(t *testing.T) {
 		t.Errorf("rates sum to %d, total %d", sum, a2.Import)
 	}
 }
+
+// TestPushFloodCostsOnlyTheFlooder: a meter that pushes far too often
+// loses its own excess; another meter's push still gets through.
+func TestPushFloodCostsOnlyTheFlooder(t *testing.T) {
+	r := newFleetRig(t, 3, meter.Faults{}, headend.CollectionConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+		t.Fatal(err)
+	}
+	pl := r.h.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{PerMeterBurst: 5, PerMeterEvery: time.Hour, MaxPerConn: 1000})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() { defer wg.Done(); pl.Serve(ctx, ln) }()
+	push := func(row int, ic uint32, conn *wrapper.Conn) error {
+		rw := r.rows[row]
+		ek, _ := security.NewKey(rw.EK)
+		ak, _ := security.NewKey(rw.AK)
+		n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, rw.Serial, 44, r.clk.Now())}
+		plain, _ := n.Append(nil)
+		b, err := security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, security.AuthenticatedEncryption),
+			security.Keys{Unicast: ek, Authentication: ak}, rw.SystemTitle, ic, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn.Send(ctx, b)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood := wrapper.NewConn(c, 1, 1)
+	sent := 0
+	for ic := uint32(1); ic <= 50; ic++ {
+		if push(0, ic, flood) != nil {
+			break // the listener hung up on the flooder
+		}
+		sent++
+	}
+	flood.Close()
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := wrapper.NewConn(c2, 1, 1)
+	if err := push(1, 1, other); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		flooder, bystander := 0, 0
+		for _, e := range busEvents(t, r.bus) {
+			switch e.MeterID {
+			case headend.MeterID(r.rows[0]):
+				flooder++
+			case headend.MeterID(r.rows[1]):
+				bystander++
+			}
+		}
+		if flooder > 5 {
+			t.Fatalf("flooding meter got %d of %d pushes through, want its burst of 5", flooder, sent)
+		}
+		if bystander == 1 && flooder == 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other meter's push did not arrive (flooder %d)", flooder)
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+}
