@@ -36,18 +36,29 @@ func MeterID(r manifest.Row) string { return r.Serial }
 
 // registryEntry turns a manifest row into a meter and its secrets.
 func registryEntry(r manifest.Row) (cim.Meter, cim.UsagePoint, Secrets) {
+	up := cim.UsagePoint{MRID: r.UsagePointID, ServiceCategory: cim.CommodityElectricity, TimeZone: r.TimeZone}
 	m := cim.Meter{MRID: MeterID(r), SerialNumber: r.Serial, UsagePointID: r.UsagePointID, Manufacturer: r.Manufacturer,
 		Model: r.Model, Protocol: r.Protocol, Address: "tcp://" + r.Address.String(), Segment: r.Segment, Region: r.Region,
 		Status: "installed", Tags: map[string]string{"kind": r.Kind, "meter_id": strconv.FormatUint(r.MeterID, 10)}}
 	if r.Archetype != "" {
 		m.Tags["archetype"] = r.Archetype
 	}
-	if len(r.SystemTitle) > 0 {
+	switch r.Kind {
+	case "gas":
+		up.ServiceCategory = cim.CommodityGas
+	case "water":
+		up.ServiceCategory = cim.CommodityWater
+	}
+	if r.Parent != 0 {
+		// Reached through its electricity meter's association, on M-Bus.
+		m.Tags["parent_meter_id"] = strconv.FormatUint(r.Parent, 10)
+		m.Tags["mbus_channel"] = strconv.Itoa(int(r.Channel))
+		m.Tags["parent"] = "meter_id:" + m.Tags["parent_meter_id"]
+	} else if len(r.SystemTitle) > 0 {
 		// Not secret: every ciphered APDU carries it in clear. The push
 		// listener finds the sender by it.
 		m.Tags["system_title"] = hex.EncodeToString(r.SystemTitle)
 	}
-	up := cim.UsagePoint{MRID: r.UsagePointID, ServiceCategory: cim.CommodityElectricity, TimeZone: r.TimeZone}
 	sec := Secrets{Transport: r.Transport, ClientSAP: r.ClientSAP, Authentication: r.Authentication,
 		SecurityPolicy: r.SecurityPolicy, SystemTitle: r.SystemTitle, EK: r.EK, AK: r.AK}
 	if r.LLSPassword != "" {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,7 +45,14 @@ type Row struct {
 	Segment        string
 	Region         string
 	Archetype      string
+	// Parent is the electricity meter a gas or water meter hangs behind on
+	// M-Bus, and Channel its M-Bus channel (1..4); zero for other meters.
+	Parent  uint64
+	Channel uint8
 }
+
+// OptionalColumns may be absent from a manifest; Write writes them.
+var OptionalColumns = []string{"parent_meter_id", "mbus_channel"}
 
 // ErrManifest is wrapped by every Read error.
 var ErrManifest = errors.New("manifest: invalid")
@@ -72,8 +80,12 @@ func (r *Row) record(rec []string) {
 		strconv.FormatUint(r.MeterID, 10), r.Serial, r.Manufacturer, r.Model, r.Kind, r.Protocol,
 		"tcp://" + r.Address.String(), r.Transport, strconv.Itoa(int(r.ClientSAP)), r.Authentication,
 		r.SecurityPolicy, hex.EncodeToString(r.SystemTitle), hex.EncodeToString(r.EK), hex.EncodeToString(r.AK),
-		r.LLSPassword, r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype,
+		r.LLSPassword, r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype, "", "",
 	})
+	if r.Parent != 0 {
+		rec[len(Columns)] = strconv.FormatUint(r.Parent, 10)
+		rec[len(Columns)+1] = strconv.Itoa(int(r.Channel))
+	}
 }
 
 // Read parses a manifest. The header names the columns, in any order;
@@ -108,10 +120,43 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 		}
 		idx[i] = j
 	}
+	opt := make([]int, len(OptionalColumns))
+	for i, c := range OptionalColumns {
+		opt[i] = -1
+		if j, ok := pos[c]; ok {
+			opt[i] = j
+		}
+	}
 	seen := map[uint64]int{}
+	// Sub-meters whose parent must appear in the file, checked at the end.
+	type subRef struct {
+		row    int // index in rows
+		line   int
+		parent uint64
+	}
+	var subs []subRef
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
+			// A sub-meter whose parent is not in the file cannot be
+			// reached: report it at its own line and leave it out.
+			drop := map[int]bool{}
+			for _, sr := range subs {
+				if _, ok := seen[sr.parent]; !ok {
+					bad = append(bad, &RowError{Line: sr.line, Column: "parent_meter_id", Err: fmt.Errorf("parent meter %d is not in the file", sr.parent)})
+					drop[sr.row] = true
+				}
+			}
+			if len(drop) > 0 {
+				kept := rows[:0]
+				for i, r := range rows {
+					if !drop[i] {
+						kept = append(kept, r)
+					}
+				}
+				rows = kept
+				slices.SortStableFunc(bad, func(a, b *RowError) int { return a.Line - b.Line })
+			}
 			return rows, bad, nil
 		}
 		if err != nil {
@@ -128,6 +173,9 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 			continue
 		}
 		row, err := parseRow(rec, idx, line)
+		if err == nil {
+			err = parseSub(&row, rec, opt, line)
+		}
 		if err != nil {
 			var re *RowError
 			if !errors.As(err, &re) {
@@ -141,6 +189,9 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 			continue
 		}
 		seen[row.MeterID] = line
+		if row.Parent != 0 {
+			subs = append(subs, subRef{len(rows), line, row.Parent})
+		}
 		rows = append(rows, row)
 	}
 }
@@ -149,10 +200,10 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 // time so that a large fleet is never held in memory.
 func Write(w io.Writer, next func(yield func(Row) bool) error) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(Columns); err != nil {
+	if err := cw.Write(append(append([]string(nil), Columns...), OptionalColumns...)); err != nil {
 		return err
 	}
-	rec := make([]string, len(Columns))
+	rec := make([]string, len(Columns)+len(OptionalColumns))
 	var werr error
 	err := next(func(r Row) bool {
 		r.record(rec)
@@ -273,6 +324,37 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 		return Row{}, &RowError{Line: line, Column: "lls_password", Err: errors.New("lls needs a password")}
 	}
 	return r, nil
+}
+
+// parseSub reads the optional M-Bus columns: a gas or water meter needs
+// its parent and channel, an electricity meter has neither.
+func parseSub(r *Row, rec []string, opt []int, line int) error {
+	get := func(i int) string {
+		if opt[i] < 0 {
+			return ""
+		}
+		return strings.TrimSpace(rec[opt[i]])
+	}
+	p, ch := get(0), get(1)
+	sub := r.Kind == "gas" || r.Kind == "water"
+	switch {
+	case !sub && (p != "" || ch != ""):
+		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter has no M-Bus parent", r.Kind)}
+	case !sub:
+		return nil
+	case p == "" || ch == "":
+		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("a gas or water meter needs parent_meter_id and mbus_channel")}
+	}
+	var err error
+	if r.Parent, err = strconv.ParseUint(p, 10, 64); err != nil || r.Parent == r.MeterID {
+		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("not another meter's id")}
+	}
+	n, err := strconv.ParseUint(ch, 10, 8)
+	if err != nil || n < 1 || n > 4 {
+		return &RowError{Line: line, Column: "mbus_channel", Err: errors.New("want 1 to 4")}
+	}
+	r.Channel = uint8(n)
+	return nil
 }
 
 // hexField decodes exactly n bytes of hex; empty is allowed when optional.

@@ -109,3 +109,34 @@ func FuzzRead(f *testing.F) {
 		_ = err
 	})
 }
+
+// TestSubMeterRows: gas and water meters name their M-Bus parent and
+// channel; one whose parent is missing is reported at its own line.
+func TestSubMeterRows(t *testing.T) {
+	head := strings.TrimSuffix(header, "\n") + ",parent_meter_id,mbus_channel\n"
+	elec := strings.TrimSuffix(goodRow, "\n") + ",,\n"
+	gas := strings.TrimSuffix(strings.Replace(strings.Replace(goodRow, "1,AMG10000000001", "1099511627777,AMG40000000001", 1), "electricity-1p", "gas", 1), "\n") + ",1,1\n"
+	orphan := strings.Replace(gas, "1099511627777,AMG40000000001", "1099511627778,AMG40000000002", 1)
+	orphan = strings.Replace(orphan, ",1,1\n", ",5,1\n", 1)
+	badCh := strings.Replace(strings.Replace(gas, "1099511627777,AMG40000000001", "1099511627779,AMG40000000003", 1), ",1,1\n", ",1,9\n", 1)
+	elecWithParent := strings.Replace(strings.Replace(elec, "1,AMG10000000001", "6,AMG10000000006", 1), ",,\n", ",1,2\n", 1)
+	rows, bad, err := manifest.Read(strings.NewReader(head + elec + gas + orphan + badCh + elecWithParent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[1].Parent != 1 || rows[1].Channel != 1 || rows[1].Kind != "gas" {
+		t.Fatalf("rows %+v", rows)
+	}
+	want := []struct {
+		line   int
+		column string
+	}{{4, "parent_meter_id"}, {5, "mbus_channel"}, {6, "parent_meter_id"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad %v", bad)
+	}
+	for i, w := range want {
+		if bad[i].Line != w.line || bad[i].Column != w.column {
+			t.Errorf("bad[%d] = %d %q (%v), want %d %q", i, bad[i].Line, bad[i].Column, bad[i], w.line, w.column)
+		}
+	}
+}

@@ -90,6 +90,8 @@ type DeviceConfig struct {
 	Keys     security.Keys
 	Password []byte // LLS password of the reading client
 	Logger   *slog.Logger
+	// Subs are the gas and water meters on the M-Bus, channel 1 first.
+	Subs []*meter.Meter
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -305,6 +307,7 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 		d.activityCalendar(),
 		&relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 	)
+	objs = append(objs, d.mbusObjects()...)
 	tree, err := cosem.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)

@@ -9,6 +9,11 @@
 // when it ends; the meter model behind it keeps the state that must survive
 // (relay, clock setting, invocation counters, lockouts).
 //
+// Config.Gas and Config.Water put gas and water meters behind a fraction
+// of the electricity meters, on M-Bus channels 1 and 2, served through the
+// M-Bus client class (see mbus.go for the objects); the manifest lists
+// them with their parent and channel.
+//
 // The per-meter keys are derived with HMAC-SHA256 over the seed and the meter
 // id. That is a reproducible test fixture, not a key-management scheme: anyone
 // who knows the seed knows every key.

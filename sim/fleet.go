@@ -42,8 +42,11 @@ type Config struct {
 	Faults *meter.Faults
 	// Links makes each meter's session as slow as its link class
 	// (meter.Faults.Links): latency per exchange and bandwidth.
-	Links  bool
-	Logger *slog.Logger
+	Links bool
+	// Gas and Water are the fractions of electricity meters with a gas
+	// or a water meter behind them on M-Bus.
+	Gas, Water float64
+	Logger     *slog.Logger
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -56,10 +59,13 @@ type Fleet struct {
 	now   func() time.Time
 	log   *slog.Logger
 	links bool
+	gas   float64
+	water float64
 
 	mu     sync.Mutex
 	meters []*meter.Meter
-	busy   map[int]chan struct{} // closed when the meter's session ends
+	busy   map[int]chan struct{}   // closed when the meter's session ends
+	subs   map[uint64]*meter.Meter // gas and water meters, by id, once touched
 	// locks guard the meter models, which are not safe for concurrent
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
@@ -71,7 +77,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	if cfg.Meters < 1 || cfg.Meters > MaxMeters {
 		return nil, fmt.Errorf("sim: %d meters: want 1..%d", cfg.Meters, MaxMeters)
 	}
-	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links,
+	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links, gas: cfg.Gas, water: cfg.Water,
 		busy: map[int]chan struct{}{}}
 	if f.port == 0 {
 		f.port = DefaultPort
@@ -174,8 +180,12 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	subs, err := f.SubMeters(i)
+	if err != nil {
+		return nil, err
+	}
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
-		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log})
+		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs})
 }
 
 // Listen opens the one listener that serves every meter address: see

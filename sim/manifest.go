@@ -42,6 +42,15 @@ func WriteManifest(w io.Writer, f *Fleet) error {
 			if !yield(r) {
 				return nil
 			}
+			subs, err := f.SubRows(i)
+			if err != nil {
+				return err
+			}
+			for _, r := range subs {
+				if !yield(r) {
+					return nil
+				}
+			}
 		}
 		return nil
 	})

@@ -153,15 +153,26 @@ func (d *Device) eventLog(ln obis.Code, l meter.Log) *cosem.ProfileGeneric {
 type relay struct {
 	cosem.Header
 	d *Device
+	m *meter.Meter // a sub-meter's valve; nil: the meter's own disconnector
+}
+
+// with runs fn on the relay's model under the device's lock.
+func (o *relay) with(fn func(m *meter.Meter, now time.Time)) {
+	if o.m == nil {
+		with(o.d, func(m *meter.Meter, now time.Time) struct{} { fn(m, now); return struct{}{} })
+		return
+	}
+	o.d.withSub(o.m, fn)
 }
 
 func (o *relay) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if req.Access != nil {
 		return axdr.Data{}, cosem.ErrScopeOfAccessViolated
 	}
-	rs := with(o.d, func(m *meter.Meter, _ time.Time) [2]uint8 {
+	var rs [2]uint8
+	o.with(func(m *meter.Meter, _ time.Time) {
 		s, c := m.Relay()
-		return [2]uint8{uint8(s), uint8(c)}
+		rs = [2]uint8{uint8(s), uint8(c)}
 	})
 	st, mode := rs[0], rs[1]
 	switch req.Attribute {
@@ -197,17 +208,18 @@ func (o *relay) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Dat
 	default:
 		return axdr.Data{}, cosem.ErrObjectUndefined
 	}
-	err := with(o.d, func(m *meter.Meter, now time.Time) error {
+	var err error
+	o.with(func(m *meter.Meter, now time.Time) {
 		_, mode := m.Relay()
 		if !mode.Allows(t) {
-			return cosem.Errorf(cosem.ResultReadWriteDenied, t.String()+" not allowed in control mode")
+			err = cosem.Errorf(cosem.ResultReadWriteDenied, t.String()+" not allowed in control mode")
+			return
 		}
-		_, err := m.Control(now, t)
+		_, err = m.Control(now, t)
 		var te *meter.TransitionError
 		if errors.As(err, &te) {
-			return nil
+			err = nil
 		}
-		return err
 	})
 	return axdr.Data{}, err
 }

@@ -79,7 +79,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	clock := sim.NewClock(time.Now().In(loc), *speed)
 	faults := meter.DefaultFaults()
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2})
 	if err != nil {
 		return usageError{err}
 	}
@@ -95,6 +95,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			rows = append(rows, r)
+			subs, err := fleet.SubRows(i)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, subs...)
 		}
 		t0 := time.Now()
 		rep, err := headend.Import(ctx, srv.Store, srv.Keys, rows)

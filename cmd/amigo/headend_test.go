@@ -27,7 +27,7 @@ func startSim(t *testing.T, meters int, extra ...string) (manifest string) {
 	port := strconv.Itoa(freePort(t))
 	args := append([]string{"sim", "--meters", strconv.Itoa(meters), "--manifest", manifest, "--port", port,
 		"--offline", "0", "--intermittent", "0", "--garbage", "0", "--outages", "0", "--speed", "0",
-		"--history", "3", "--start", "2026-06-10T09:00:00+02:00", "--log-format", "json"}, extra...)
+		"--gas", "0", "--water", "0", "--history", "3", "--start", "2026-06-10T09:00:00+02:00", "--log-format", "json"}, extra...)
 	cmd := exec.Command(amigoBin, args...)
 	pr, err := cmd.StderrPipe()
 	if err != nil {

@@ -41,6 +41,8 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	intermittent := fs.Float64("intermittent", 0.04, "`fraction` of meters reachable only in some hours")
 	garbage := fs.Float64("garbage", 0.002, "`fraction` of meters whose firmware spoils some responses")
 	outages := fs.Float64("outages", 1.5, "power cuts per meter-`year` (a meter without power does not answer)")
+	gas := fs.Float64("gas", 0.3, "`fraction` of electricity meters with a gas meter behind them on M-Bus")
+	water := fs.Float64("water", 0.2, "`fraction` of electricity meters with a water meter behind them on M-Bus")
 	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
@@ -59,7 +61,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	if *manifestOnly && *manifest == "" {
 		return usageError{errors.New("--manifest-only needs --manifest")}
 	}
-	for name, v := range map[string]float64{"offline": *offline, "intermittent": *intermittent, "garbage": *garbage} {
+	for name, v := range map[string]float64{"offline": *offline, "intermittent": *intermittent, "garbage": *garbage, "gas": *gas, "water": *water} {
 		if v < 0 || v > 1 {
 			return usageError{fmt.Errorf("--%s %v: want a fraction in [0, 1]", name, v)}
 		}
@@ -86,7 +88,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	}
 	clock := sim.NewClock(start, *speed)
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water})
 	if err != nil {
 		return usageError{err}
 	}
