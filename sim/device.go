@@ -92,6 +92,8 @@ type DeviceConfig struct {
 	Logger   *slog.Logger
 	// Subs are the gas and water meters on the M-Bus, channel 1 first.
 	Subs []*meter.Meter
+	// PushDestination is the head-end the meter pushes to (host:port).
+	PushDestination string
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -305,6 +307,8 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 		d.eventLog(DisconnectLogLN, meter.LogDisconnect),
 		d.eventLog(PowerQualityLogLN, meter.LogPowerQuality),
 		d.activityCalendar(),
+		d.limiter(),
+		d.pushSetup(),
 		&relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 	)
 	objs = append(objs, d.mbusObjects()...)

@@ -66,6 +66,7 @@ type Fleet struct {
 	meters []*meter.Meter
 	busy   map[int]chan struct{}   // closed when the meter's session ends
 	subs   map[uint64]*meter.Meter // gas and water meters, by id, once touched
+	pushTo string                  // RunPushes' destination
 	// locks guard the meter models, which are not safe for concurrent
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
@@ -185,7 +186,13 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 		return nil, err
 	}
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
-		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs})
+		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest()})
+}
+
+func (f *Fleet) pushDest() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pushTo
 }
 
 // Listen opens the one listener that serves every meter address: see

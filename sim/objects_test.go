@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/sim"
 )
@@ -39,4 +40,34 @@ func TestTamperLoggedOverTCP(t *testing.T) {
 		t.Fatalf("meter %d: fraud log over DLMS %v does not hold %v at %s", i, got, want.Code, want.Time)
 	}
 	t.Fatal("no meter of the fleet logged a tamper attempt")
+}
+
+// TestLimiterThresholdReachesTheModel: a threshold written over DLMS is
+// the model's, and the push setup says where alarms go.
+func TestLimiterThresholdReachesTheModel(t *testing.T) {
+	f := startFleet(t, 2, nil)
+	r := fleetManifest(t, f)[0]
+	c := dial(t, r, hlsOptions(t, r))
+	defer c.Release(context.Background())
+	ctx := context.Background()
+	if err := c.Set(ctx, attr(71, sim.LimiterLN, 4), axdr.Uint32(3680)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, attr(71, sim.LimiterLN, 6), axdr.Uint32(60)); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.Meter(0)
+	f.Lock(0).Lock()
+	w, over := m.Limiter()
+	f.Lock(0).Unlock()
+	if w != 3680 || over != time.Minute {
+		t.Fatalf("model limiter %d W over %v", w, over)
+	}
+	v, err := c.Get(ctx, attr(71, sim.LimiterLN, 3), nil)
+	if n, _ := v.Uint(); err != nil || n != 3680 {
+		t.Fatalf("threshold reads back %v %v", v, err)
+	}
+	if _, err := c.Get(ctx, attr(40, sim.PushSetupLN, 3), nil); err != nil {
+		t.Fatalf("push setup destination: %v", err)
+	}
 }

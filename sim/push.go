@@ -86,6 +86,9 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 	if stats == nil {
 		stats = &PushStats{}
 	}
+	f.mu.Lock()
+	f.pushTo = cfg.Destination
+	f.mu.Unlock()
 	h := make(pushHeap, 0, f.n)
 	now := cfg.From
 	if now.IsZero() {

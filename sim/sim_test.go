@@ -298,3 +298,23 @@ func BenchmarkServeSession(b *testing.B) {
 	}
 	_ = fmt.Sprint
 }
+
+// BenchmarkFleetStart is the start-up of a 100,000-meter fleet: the
+// fleet, its listener tied to loopback, and the first connection served.
+func BenchmarkFleetStart(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		f, err := sim.NewFleet(sim.Config{Meters: n, Seed: 1, Now: (&sim.Clock{Start: start}).Now, Port: 0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ln, err := sim.ListenLoopback(ctx, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ln.Close()
+		cancel()
+		runtime.KeepAlive(f)
+	}
+}
