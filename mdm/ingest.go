@@ -1,56 +1,78 @@
-// Package mdm owns meter data management: the ingest of what the
-// head-end publishes (interval blocks merged into versioned local-day
-// rows, register reads, events), with dead letters for what cannot be
-// used. Validation, estimation and editing build on the days it writes.
 package mdm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/amigo-ami/amigo/bus"
-	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/store"
 )
+
+// Stage looks at a merged day before it is written: validation and
+// estimation hook in here. It gets the day as merged (Source meter, Reason
+// saying what the merge noticed) and returns the day to store, which must
+// keep the meter, channel, date, start, interval and number of intervals.
+// It runs only on days the merge changed, so a redelivered message, which
+// changes nothing, never runs it twice.
+type Stage func(day store.Day) store.Day
 
 // Options configures an Ingest.
 type Options struct {
 	Store  store.Store
 	Bus    *bus.Bus
 	Logger *slog.Logger
-	// Batch is how many messages one store transaction takes.
+	// Batch is the most messages one store transaction takes (512 when 0).
 	Batch int
-	// Durable names the consumers, so a restarted ingest resumes where
-	// the last one acknowledged.
+	// Durable names the consumers ("mdm-ingest" when empty), so that a
+	// restarted ingest resumes where the last one acknowledged. Ingests
+	// with the same name share the messages between them.
 	Durable string
-	// Now bounds how far in the future a reading may lie (nil: time.Now).
+	// AckWait is how long a fetched message may stay unacknowledged
+	// before the bus hands it out again (30 s when 0): after a crash, how
+	// long the messages the dead process held wait. A batch must be stored
+	// well within it.
+	AckWait time.Duration
+	// Now is the clock that says how far ahead a reading may lie (nil:
+	// time.Now); a simulated fleet that runs faster than time sets it.
 	Now func() time.Time
+	// Stages run on each changed day, in order, between merge and write.
+	Stages []Stage
 }
 
-// Ingest moves readings, registers and events from the bus into the
-// store. Delivery is at least once and every write is idempotent, so a
-// crash anywhere loses nothing acknowledged and stores nothing twice: a
-// message is acknowledged only after the store committed what it carried.
+// Ingest moves interval blocks, register reads and events from the bus
+// into the store: at least once, idempotently, in batches.
 type Ingest struct {
 	o   Options
 	log *slog.Logger
 
-	mu   sync.Mutex
-	locs map[string]*time.Location // meter → zone; nil entry: unknown meter
+	mu    sync.Mutex
+	zones map[string]zoneEntry // meter → its usage point's zone
+
+	st counters
 }
 
-// New returns an ingest.
+// zoneTTL bounds how long a meter's zone is trusted without asking the
+// registry again, so a meter moved to another usage point is noticed.
+const zoneTTL = 10 * time.Minute
+
+type zoneEntry struct {
+	loc *time.Location
+	at  time.Time
+}
+
+// New returns an ingest; Run starts it.
 func New(o Options) (*Ingest, error) {
 	if o.Store == nil || o.Bus == nil {
-		return nil, errors.New("mdm: store and bus are required")
+		return nil, errors.New("mdm: ingest needs a store and a bus")
 	}
 	if o.Batch <= 0 {
 		o.Batch = 512
@@ -58,110 +80,160 @@ func New(o Options) (*Ingest, error) {
 	if o.Durable == "" {
 		o.Durable = "mdm-ingest"
 	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Ingest{o: o, log: o.Logger, locs: map[string]*time.Location{}}, nil
+	return &Ingest{o: o, log: o.Logger.With("component", "mdm-ingest"), zones: map[string]zoneEntry{}}, nil
 }
 
-// ackWait is how long a delivered message may go unacknowledged before
-// the bus delivers it again: after a crash, that is how long the readings
-// the dead process held wait. A batch is stored well within it.
-const ackWait = 20 * time.Second
+// Stats counts what an ingest has done since it was made.
+type Stats struct {
+	// Messages acknowledged, stored or dead-lettered.
+	Messages uint64
+	// Readings is interval readings merged (again, when redelivered).
+	Readings  uint64
+	Registers uint64
+	Events    uint64
+	// DaysWritten is day versions handed to the store.
+	DaysWritten uint64
+	DeadLetters uint64
+	// Batches committed, and batches that failed and were left for
+	// redelivery.
+	Batches, Failed uint64
+	// Conflicts counts days another writer changed between this ingest's
+	// read and write, merged again over that writer's version.
+	Conflicts uint64
+}
 
-// Run consumes until ctx ends.
+type counters struct {
+	messages, readings, registers, events, days, dead, batches, failed, conflicts atomic.Uint64
+}
+
+// Stats returns the counters so far.
+func (in *Ingest) Stats() Stats {
+	c := &in.st
+	return Stats{Messages: c.messages.Load(), Readings: c.readings.Load(), Registers: c.registers.Load(),
+		Events: c.events.Load(), DaysWritten: c.days.Load(), DeadLetters: c.dead.Load(),
+		Batches: c.batches.Load(), Failed: c.failed.Load(), Conflicts: c.conflicts.Load()}
+}
+
+// Run consumes the readings and events streams until ctx ends, then
+// finishes the batch in hand and returns nil. It returns an error only
+// when the consumers cannot be set up. Run may be called again after it
+// returned; the durable consumers carry on where they stood.
 func (in *Ingest) Run(ctx context.Context) error {
-	js := in.o.Bus.JetStream()
-	var cons []jetstream.Consumer
-	for _, kind := range []string{bus.Readings, bus.Events} {
-		c, err := js.CreateOrUpdateConsumer(ctx, in.o.Bus.StreamName(kind), jetstream.ConsumerConfig{
-			Durable: in.o.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
-			MaxAckPending: 4 * in.o.Batch, DeliverPolicy: jetstream.DeliverAllPolicy,
-		})
-		if err != nil {
-			return fmt.Errorf("mdm: consumer on %s: %w", kind, err)
-		}
-		cons = append(cons, c)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(cons))
-	for _, c := range cons {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- in.consume(ctx, c)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	kinds := []string{bus.Readings, bus.Events}
+	cons := make([]jetstream.Consumer, len(kinds))
+	for i, kind := range kinds {
+		c, err := in.consumer(ctx, kind)
 		if err != nil {
 			return err
 		}
+		cons[i] = c
 	}
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		wg.Go(func() { in.consume(ctx, kind, cons[i]) })
+	}
+	wg.Wait()
 	return nil
 }
 
-func (in *Ingest) consume(ctx context.Context, c jetstream.Consumer) error {
+func (in *Ingest) consumer(ctx context.Context, kind string) (jetstream.Consumer, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream := in.o.Bus.StreamName(kind)
+	c, err := in.o.Bus.JetStream().CreateOrUpdateConsumer(cctx, stream, jetstream.ConsumerConfig{
+		Durable:       in.o.Durable,
+		Description:   "meter data management ingest",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       in.o.AckWait,
+		// Unlimited redelivery: a batch the store refused is retried
+		// until it is stored; nothing is dropped behind anyone's back.
+		MaxDeliver:    -1,
+		MaxAckPending: max(1000, 4*in.o.Batch),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mdm: consumer %s on %s: %w", in.o.Durable, stream, err)
+	}
+	return c, nil
+}
+
+// idleFetch is how long one fetch waits for a message to arrive. A fetch
+// is not cancelled by ctx: a pull cut short on the client can still be
+// answered by the server, and that message would then wait out AckWait.
+// So shutdown waits for at most one idleFetch instead.
+const idleFetch = 500 * time.Millisecond
+
+func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer) {
+	limit := in.o.Batch
+	failures := 0
 	for ctx.Err() == nil {
-		// Take what is there without waiting to fill a batch; when nothing
-		// is, wait for one message, then take what came with it.
-		msgs, err := in.fetch(c, in.o.Batch, 0)
-		if err == nil && len(msgs) == 0 {
-			if msgs, err = in.fetch(c, 1, time.Second); err == nil && len(msgs) == 1 {
-				var more []jetstream.Msg
-				more, err = in.fetch(c, in.o.Batch-1, 0)
-				msgs = append(msgs, more...)
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			in.log.Warn("mdm: fetch", "err", err)
-			if wait(ctx, time.Second) != nil {
-				return nil
-			}
-			continue
-		}
+		msgs, err := in.fetch(c, limit)
 		if len(msgs) == 0 {
+			if err != nil && ctx.Err() == nil {
+				failures++
+				in.log.Warn("fetch from the bus failed", "stream", kind, "attempt", failures, "err", err)
+				if wait(ctx, backoff(failures)) != nil {
+					return
+				}
+				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+					if nc, err := in.consumer(ctx, kind); err == nil {
+						c = nc
+					}
+				}
+			}
 			continue
 		}
-		if err := in.Handle(ctx, msgs); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// Not acknowledged: the bus redelivers after a pause.
-			in.log.Warn("mdm: batch not stored; will be redelivered", "messages", len(msgs), "err", err)
-			for _, m := range msgs {
-				m.NakWithDelay(2 * time.Second)
+		// The batch in hand is finished even when ctx ends meanwhile, so
+		// a graceful stop leaves nothing for redelivery.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.o.AckWait)
+		err = in.handle(wctx, kind, msgs)
+		if err == nil {
+			in.ack(wctx, msgs)
+		}
+		cancel()
+		if err != nil {
+			failures++
+			in.st.failed.Add(1)
+			in.nak(kind, msgs, failures, err)
+			// Smaller batches until one goes through: if a single message
+			// is what the store refuses, the others get past it.
+			limit = max(1, limit/2)
+			if wait(ctx, backoff(failures)) != nil {
+				return
 			}
 			continue
 		}
-		for _, m := range msgs {
-			if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
-				in.log.Warn("mdm: ack", "err", err)
-			}
-		}
+		failures = 0
+		limit = min(in.o.Batch, limit*2)
 	}
-	return nil
 }
 
-// fetch pulls up to n messages, waiting up to maxWait (0: not at all).
-func (in *Ingest) fetch(c jetstream.Consumer, n int, maxWait time.Duration) ([]jetstream.Msg, error) {
-	if n <= 0 {
-		return nil, nil
+// fetch takes up to n messages: what is there now, or else the first to
+// arrive within idleFetch together with whatever came with it. It never
+// waits to fill a batch, so a quiet bus adds no latency.
+func (in *Ingest) fetch(c jetstream.Consumer, n int) ([]jetstream.Msg, error) {
+	msgs, err := collect(c.FetchNoWait(n))
+	if len(msgs) > 0 || err != nil {
+		return msgs, err
 	}
-	var b jetstream.MessageBatch
-	var err error
-	if maxWait == 0 {
-		b, err = c.FetchNoWait(n)
-	} else {
-		b, err = c.Fetch(n, jetstream.FetchMaxWait(maxWait))
+	msgs, err = collect(c.Fetch(1, jetstream.FetchMaxWait(idleFetch)))
+	if len(msgs) == 0 || n == 1 {
+		return msgs, err
 	}
+	more, _ := collect(c.FetchNoWait(n - 1))
+	return append(msgs, more...), nil
+}
+
+func collect(b jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +241,61 @@ func (in *Ingest) fetch(c jetstream.Consumer, n int, maxWait time.Duration) ([]j
 	for m := range b.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
-		return msgs, err
+	err = b.Error()
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = nil
 	}
-	return msgs, nil
+	return msgs, err
+}
+
+// ack acknowledges a stored batch. The acknowledgements travel in order on
+// one connection, so waiting for the server to confirm the last one
+// confirms them all, at one round trip per batch. An acknowledgement lost
+// to a crash only means a harmless redelivery.
+func (in *Ingest) ack(ctx context.Context, msgs []jetstream.Msg) {
+	var err error
+	for i, m := range msgs {
+		if i == len(msgs)-1 {
+			err = errors.Join(err, m.DoubleAck(ctx))
+		} else {
+			err = errors.Join(err, m.Ack())
+		}
+	}
+	in.st.messages.Add(uint64(len(msgs)))
+	in.st.batches.Add(1)
+	if err != nil {
+		in.log.Warn("acknowledging a stored batch failed; it will be delivered again and change nothing", "messages", len(msgs), "err", err)
+	}
+}
+
+// nak hands a batch that was not stored back to the bus, to come again
+// after a delay.
+func (in *Ingest) nak(kind string, msgs []jetstream.Msg, attempt int, cause error) {
+	delay := backoff(attempt)
+	var most uint64
+	for _, m := range msgs {
+		if md, err := m.Metadata(); err == nil {
+			most = max(most, md.NumDelivered)
+		}
+		m.NakWithDelay(delay)
+	}
+	lvl := slog.LevelWarn
+	if most >= 10 {
+		lvl = slog.LevelError
+	}
+	in.log.Log(context.Background(), lvl, "batch not stored; left on the bus for redelivery", "stream", kind,
+		"messages", len(msgs), "first", msgs[0].Subject(), "deliveries", most, "retry_in", delay.Round(time.Millisecond), "err", cause)
+}
+
+// backoff is the pause before attempt n+1 after n failures: full jitter
+// under a cap that doubles from 100 ms to 30 s.
+func backoff(n int) time.Duration {
+	c := 100 * time.Millisecond << min(max(n-1, 0), 20)
+	if c <= 0 || c > 30*time.Second {
+		c = 30 * time.Second
+	}
+	return time.Duration(rand.Int64N(int64(c))) + time.Millisecond
 }
 
 func wait(ctx context.Context, d time.Duration) error {
@@ -184,301 +307,4 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// dayKey names one stored day.
-type dayKey struct {
-	meter, channel string
-	date           cim.Date
-}
-
-// pending is a batch's work before it is written.
-type pending struct {
-	days   map[dayKey]*store.Day
-	order  []dayKey
-	regs   []cim.Reading
-	events []cim.EndDeviceEvent
-	dead   []deadLetter
-}
-
-type deadLetter struct {
-	subject, reason string
-	data            []byte
-}
-
-// Handle stores what a batch of messages carries, in one pass: interval
-// blocks merged into their days, register reads and events. A message it
-// cannot use goes to the dead letters. It returns an error only when the
-// store or the bus failed, and then nothing of the batch counts as stored.
-func (in *Ingest) Handle(ctx context.Context, msgs []jetstream.Msg) error {
-	p := &pending{days: map[dayKey]*store.Day{}}
-	for _, m := range msgs {
-		if err := in.take(ctx, p, m.Subject(), m.Data()); err != nil {
-			var bad *badMessage
-			if errors.As(err, &bad) {
-				p.dead = append(p.dead, deadLetter{m.Subject(), bad.Error(), m.Data()})
-				continue
-			}
-			return err
-		}
-	}
-	return in.write(ctx, p)
-}
-
-type badMessage struct{ reason string }
-
-func (e *badMessage) Error() string { return e.reason }
-
-func bad(format string, args ...any) error { return &badMessage{fmt.Sprintf(format, args...)} }
-
-// Message is one decoded bus message: exactly one field is set.
-type Message struct {
-	Block     *cim.IntervalBlock
-	Registers []cim.Reading
-	Event     *cim.EndDeviceEvent
-}
-
-// Decode reads a message by its subject's kind. It checks the shape (the
-// ids a message needs), not the values: that is the ingest's job.
-func Decode(subject string, data []byte) (Message, error) {
-	switch {
-	case strings.HasSuffix(subject, "."+bus.TypeIntervals):
-		var b cim.IntervalBlock
-		if err := json.Unmarshal(data, &b); err != nil {
-			return Message{}, bad("interval block: %v", err)
-		}
-		if b.MeterID == "" || b.ReadingType.ID == "" {
-			return Message{}, bad("interval block without meter or reading type")
-		}
-		return Message{Block: &b}, nil
-	case strings.HasSuffix(subject, "."+bus.TypeRegisters):
-		var rs []cim.Reading
-		if err := json.Unmarshal(data, &rs); err != nil {
-			return Message{}, bad("register reads: %v", err)
-		}
-		for _, r := range rs {
-			if r.MeterID == "" || r.ReadingType == "" || r.TimeStamp.IsZero() {
-				return Message{}, bad("register read without meter, reading type or time")
-			}
-		}
-		return Message{Registers: rs}, nil
-	case strings.Contains(subject, "."+bus.Events+"."):
-		var e cim.EndDeviceEvent
-		if err := json.Unmarshal(data, &e); err != nil {
-			return Message{}, bad("event: %v", err)
-		}
-		if e.MRID == "" || e.MeterID == "" {
-			return Message{}, bad("event without mRID or meter")
-		}
-		return Message{Event: &e}, nil
-	}
-	return Message{}, bad("no ingest for subject %s", subject)
-}
-
-// take decodes one message into p.
-func (in *Ingest) take(ctx context.Context, p *pending, subject string, data []byte) error {
-	m, err := Decode(subject, data)
-	if err != nil {
-		return err
-	}
-	switch {
-	case m.Block != nil:
-		return in.takeBlock(ctx, p, *m.Block)
-	case m.Event != nil:
-		p.events = append(p.events, *m.Event)
-	default:
-		for _, r := range m.Registers {
-			if r.TimeStamp.After(in.o.Now().Add(24 * time.Hour)) {
-				return bad("register read of meter %s at %s lies in the future", r.MeterID, r.TimeStamp)
-			}
-		}
-		p.regs = append(p.regs, m.Registers...)
-	}
-	return nil
-}
-
-// location returns the zone of a meter's usage point; ok is false for a
-// meter the registry does not know.
-func (in *Ingest) location(ctx context.Context, meterID string) (*time.Location, bool, error) {
-	in.mu.Lock()
-	loc, seen := in.locs[meterID]
-	in.mu.Unlock()
-	if seen {
-		return loc, loc != nil, nil
-	}
-	m, err := in.o.Store.Meter(ctx, meterID)
-	if errors.Is(err, store.ErrNotFound) {
-		// Not cached: the meter may be registered a moment later.
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	loc = time.UTC
-	if m.UsagePointID != "" {
-		up, err := in.o.Store.UsagePoint(ctx, m.UsagePointID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, false, err
-		default:
-			if loc, err = up.Location(); err != nil {
-				return nil, false, bad("meter %s: %v", meterID, err)
-			}
-		}
-	}
-	in.mu.Lock()
-	in.locs[meterID] = loc
-	in.mu.Unlock()
-	return loc, true, nil
-}
-
-// takeBlock places a block's readings in their local days, merging with
-// what is stored. A block with a reading that does not fit its reading
-// type (off the interval grid, far in the future) is refused whole:
-// nothing is silently fixed.
-func (in *Ingest) takeBlock(ctx context.Context, p *pending, b cim.IntervalBlock) error {
-	rt := b.ReadingType
-	if rt.Interval <= 0 || rt.Interval%time.Minute != 0 || 24*time.Hour%rt.Interval != 0 {
-		return bad("meter %s: reading type %s has interval %s", b.MeterID, rt.ID, rt.Interval)
-	}
-	loc, known, err := in.location(ctx, b.MeterID)
-	if err != nil {
-		return err
-	}
-	if !known {
-		return bad("meter %s is not registered", b.MeterID)
-	}
-	limit := in.o.Now().Add(24 * time.Hour)
-	for _, r := range b.Readings {
-		if r.End.IsZero() || r.End.After(limit) {
-			return bad("meter %s: reading at %s lies in the future", b.MeterID, r.End)
-		}
-		start := r.End.Add(-rt.Interval)
-		if start.Unix()%int64(rt.Interval/time.Second) != 0 || r.End.Nanosecond() != 0 {
-			return bad("meter %s: reading ending %s is off the %s grid", b.MeterID, r.End, rt.Interval)
-		}
-		date := cim.DateOf(start, loc)
-		k := dayKey{b.MeterID, rt.ID, date}
-		d, ok := p.days[k]
-		if !ok {
-			if d, err = in.openDay(ctx, k, loc, rt.Interval); err != nil {
-				return err
-			}
-			p.days[k] = d
-			p.order = append(p.order, k)
-		}
-		i := int(start.Sub(d.Start) / rt.Interval)
-		if i < 0 || i >= len(d.Values) {
-			return bad("meter %s: reading ending %s outside its day %s", b.MeterID, r.End, date)
-		}
-		merge(d, i, r)
-	}
-	return nil
-}
-
-// openDay returns the latest stored version of a day, or an empty one
-// with every interval missing.
-func (in *Ingest) openDay(ctx context.Context, k dayKey, loc *time.Location, iv time.Duration) (*store.Day, error) {
-	d, err := in.o.Store.Day(ctx, k.meter, k.channel, k.date)
-	if err == nil {
-		if d.Interval != iv {
-			return nil, bad("meter %s channel %s %s: stored with interval %s, message has %s", k.meter, k.channel, k.date, d.Interval, iv)
-		}
-		d.Source, d.Reason, d.User = store.SourceMeter, "", ""
-		return &d, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	n := k.date.Intervals(loc, iv)
-	d = store.Day{MeterID: k.meter, Channel: k.channel, Date: k.date, Start: k.date.Start(loc), Interval: iv,
-		Values: make([]int64, n), Quality: make([]cim.Quality, n), Source: store.SourceMeter}
-	for i := range d.Quality {
-		d.Quality[i] = cim.QualityMissing
-	}
-	return &d, nil
-}
-
-// merge puts one reading into slot i. A missing or estimated slot takes
-// the actual value; an equal actual changes nothing; an actual that
-// arrives again with a different value replaces it but is flagged suspect
-// for validation to look at (the earlier value stays in the day's older
-// version).
-func merge(d *store.Day, i int, r cim.IntervalReading) {
-	q := d.Quality[i]
-	switch {
-	case q&cim.QualityMissing != 0, q&cim.QualityEstimated != 0:
-		d.Values[i], d.Quality[i] = r.Value, r.Quality
-	case d.Values[i] == r.Value && q&^cim.QualitySuspect == r.Quality&^cim.QualitySuspect:
-	default:
-		d.Values[i], d.Quality[i] = r.Value, r.Quality|cim.QualitySuspect
-	}
-}
-
-// write commits a batch: days, register reads and events, then the dead
-// letters (acknowledged by the bus before the batch is).
-func (in *Ingest) write(ctx context.Context, p *pending) error {
-	if len(p.order) > 0 {
-		days := make([]store.Day, len(p.order))
-		for i, k := range p.order {
-			days[i] = *p.days[k]
-		}
-		if _, err := in.o.Store.PutDays(ctx, days); err != nil {
-			return fmt.Errorf("mdm: storing %d days: %w", len(days), err)
-		}
-	}
-	if len(p.regs) > 0 {
-		if _, err := in.o.Store.PutRegisterReads(ctx, p.regs); err != nil {
-			return fmt.Errorf("mdm: storing %d register reads: %w", len(p.regs), err)
-		}
-	}
-	if len(p.events) > 0 {
-		if _, err := in.o.Store.AppendEvents(ctx, p.events); err != nil {
-			return fmt.Errorf("mdm: storing %d events: %w", len(p.events), err)
-		}
-	}
-	for _, d := range p.dead {
-		h := nats.Header{}
-		h.Set("Amigo-Subject", d.subject)
-		h.Set("Amigo-Reason", d.reason)
-		msg := &nats.Msg{Subject: in.o.Bus.Subject(bus.DeadLetters, "mdm"), Data: d.data, Header: h}
-		if _, err := in.o.Bus.JetStream().PublishMsg(ctx, msg); err != nil {
-			return fmt.Errorf("mdm: dead letter: %w", err)
-		}
-		in.log.Warn("mdm: message dead-lettered", "subject", d.subject, "reason", d.reason)
-	}
-	return nil
-}
-
-// DeadLetter is a message the ingest could not use.
-type DeadLetter struct {
-	Subject string    `json:"subject"`
-	Reason  string    `json:"reason"`
-	Data    string    `json:"data"`
-	At      time.Time `json:"at"`
-}
-
-// DeadLetters lists up to limit dead letters, oldest first.
-func DeadLetters(ctx context.Context, b *bus.Bus, limit int) ([]DeadLetter, error) {
-	s, err := b.JetStream().Stream(ctx, b.StreamName(bus.DeadLetters))
-	if err != nil {
-		return nil, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []DeadLetter
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && len(out) < limit; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, DeadLetter{Subject: m.Header.Get("Amigo-Subject"), Reason: m.Header.Get("Amigo-Reason"), Data: string(m.Data), At: m.Time})
-	}
-	return out, nil
 }

@@ -2,182 +2,481 @@ package mdm_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/storetest"
 )
 
-var ams = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Amsterdam")
-	if err != nil {
-		panic(err)
+func TestIngest(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Run("DSTDays", func(t *testing.T) { testDSTDays(t, newRig(t, e.open)) })
+			t.Run("DuplicatesAndRedelivery", func(t *testing.T) { testDuplicates(t, newRig(t, e.open)) })
+			t.Run("OutOfOrderPartialBlocks", func(t *testing.T) { testOutOfOrder(t, newRig(t, e.open)) })
+			t.Run("EstimatesEditsAndConflicts", func(t *testing.T) { testEstimates(t, newRig(t, e.open)) })
+			t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, newRig(t, e.open)) })
+			t.Run("RegistersAndEvents", func(t *testing.T) { testRegistersEvents(t, newRig(t, e.open)) })
+			t.Run("StopAndRestart", func(t *testing.T) { testStopRestart(t, newRig(t, e.open)) })
+			t.Run("StoreDownThenBack", func(t *testing.T) { testStoreDown(t, newRig(t, e.open)) })
+			t.Run("ConcurrentWriter", func(t *testing.T) { testConcurrentWriter(t, newRig(t, e.open)) })
+			t.Run("Stage", func(t *testing.T) { testStage(t, newRig(t, e.open)) })
+		})
 	}
-	return l
-}()
-
-type rig struct {
-	st  store.Store
-	bus *bus.Bus
 }
 
-func newRig(t *testing.T, open func(testing.TB) (store.Store, string)) *rig {
-	t.Helper()
-	st, _ := open(t)
-	b, err := bus.Open(context.Background(), bus.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+func testDSTDays(t *testing.T, r *rig) {
+	spring, autumn := springDay(), autumnDay()
+	plain := autumn.AddDays(1)
+	r.start(t, mdm.Options{})
+	for _, d := range []cim.Date{spring, autumn, plain} {
+		r.publishBlock(t, r.dayBlock("m1", d))
 	}
-	t.Cleanup(func() { b.Close(context.Background()) })
+	idle(t, r.bus)
+	for d, n := range map[cim.Date]int{spring: 92, autumn: 100, plain: 96} {
+		day := r.day(t, "m1", d)
+		if len(day.Values) != n || !day.Start.Equal(d.Start(r.loc)) || day.Interval != 15*time.Minute || day.Source != store.SourceMeter {
+			t.Errorf("%s: %d intervals from %s every %s (%s), want %d", d, len(day.Values), day.Start, day.Interval, day.Source, n)
+		}
+		checkReadings(t, r.st, r.loc, r.dayBlock("m1", d))
+		if v := r.versions(t, "m1", d); v != 1 {
+			t.Errorf("%s: %d versions", d, v)
+		}
+	}
+}
+
+func testDuplicates(t *testing.T, r *rig) {
+	d := autumnDay()
+	b := r.dayBlock("m1", d)
+	// The store commits the first write of the day but answers with an
+	// error, as if the process died between commit and acknowledgement:
+	// the batch comes again and must change nothing.
+	fs := &flakyStore{Store: r.st}
+	fs.failAfter.Store(1)
+	r.st = fs
+	in, _ := r.start(t, mdm.Options{})
+	if r.publishBlock(t, b) {
+		t.Fatal("first publish reported a duplicate")
+	}
+	if !r.publishBlock(t, b) {
+		t.Fatal("the same message id was stored twice on the bus")
+	}
+	idle(t, r.bus)
+	if in.Stats().Failed == 0 {
+		t.Fatal("the failed write was not retried")
+	}
+	// The head-end read the same intervals again and published them
+	// under another id.
+	again := b
+	again.Readings = b.Readings[10:20]
+	r.publishBlock(t, again)
+	idle(t, r.bus)
+	checkReadings(t, r.st, r.loc, b)
+	if v := r.versions(t, "m1", d); v != 1 {
+		t.Errorf("%d versions after a duplicate, a redelivery and a re-read", v)
+	}
+	// The day was written by the attempt that "failed"; its redelivery
+	// found it stored and wrote nothing.
+	if s := in.Stats(); s.Messages != 2 || s.Failed != 1 || s.DaysWritten != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func testOutOfOrder(t *testing.T, r *rig) {
+	d := springDay().AddDays(-1)
+	full := block("m2", d.Start(r.loc).Add(15*time.Minute), 96+8, wh) // runs 2 hours into the next day
+	var parts []cim.IntervalBlock
+	for i := 0; i < len(full.Readings); i += 8 {
+		p := full
+		p.Readings = full.Readings[i:min(i+8, len(full.Readings))]
+		// Within a block too, newest first.
+		p.Readings = append([]cim.IntervalReading(nil), p.Readings...)
+		for a, b := 0, len(p.Readings)-1; a < b; a, b = a+1, b-1 {
+			p.Readings[a], p.Readings[b] = p.Readings[b], p.Readings[a]
+		}
+		parts = append(parts, p)
+	}
+	rand.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	// Part of the blocks before the ingest runs (one batch), the rest
+	// while it runs (batches of their own).
+	for _, p := range parts[:5] {
+		r.publishBlock(t, p)
+	}
+	r.start(t, mdm.Options{Batch: 3})
+	for _, p := range parts[5:] {
+		r.publishBlock(t, p)
+	}
+	idle(t, r.bus)
+	checkReadings(t, r.st, r.loc, full)
+	day := r.day(t, "m2", d)
+	for i, q := range day.Quality {
+		if q != 0 {
+			t.Fatalf("interval %d: %s", i, q)
+		}
+	}
+	next := r.day(t, "m2", d.AddDays(1))
+	if len(next.Values) != 92 {
+		t.Fatalf("spring day has %d intervals", len(next.Values))
+	}
+	missing := 0
+	for i, q := range next.Quality {
+		if q == cim.QualityMissing {
+			missing++
+			if next.Values[i] != 0 {
+				t.Errorf("missing interval %d valued %d", i, next.Values[i])
+			}
+		}
+	}
+	if missing != 92-8 {
+		t.Errorf("spring day: %d missing, want %d", missing, 92-8)
+	}
+	if v := r.versions(t, "m2", d); v > len(parts) {
+		t.Errorf("%d versions from %d blocks", v, len(parts))
+	}
+}
+
+func testEstimates(t *testing.T, r *rig) {
 	ctx := context.Background()
-	if err := st.PutUsagePoints(ctx, cim.UsagePoint{MRID: "up1", TimeZone: "Europe/Amsterdam"}); err != nil {
+	d := autumnDay().AddDays(2)
+	all := r.dayBlock("m1", d)
+	// Estimation filled the night; a person edited interval 40.
+	est := store.Day{MeterID: "m1", Channel: "A+15m", Date: d, Start: d.Start(r.loc), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96), Source: store.SourceEstimate}
+	for i := range est.Quality {
+		switch {
+		case i < 32:
+			est.Values[i], est.Quality[i] = 4242, cim.QualityEstimated
+		case i == 40:
+			est.Values[i], est.Quality[i] = 777, cim.QualityEdited
+		default:
+			est.Quality[i] = cim.QualityMissing
+		}
+	}
+	if _, err := r.st.PutDays(ctx, []store.Day{est}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutMeters(ctx, cim.Meter{MRID: "m1", UsagePointID: "up1"}); err != nil {
-		t.Fatal(err)
+	r.start(t, mdm.Options{})
+	r.publishBlock(t, all)
+	idle(t, r.bus)
+	day := r.day(t, "m1", d)
+	for i := range day.Values {
+		want, q := all.Readings[i].Value, cim.Quality(0)
+		if i == 40 {
+			want, q = 777, cim.QualityEdited
+		}
+		if day.Values[i] != want || day.Quality[i] != q {
+			t.Fatalf("interval %d: %d (%s), want %d (%s)", i, day.Values[i], day.Quality[i], want, q)
+		}
 	}
-	return &rig{st, b}
+	if day.Version != 2 || day.Source != store.SourceMeter || !strings.Contains(day.Reason, "edited") {
+		t.Errorf("version %d source %s reason %q", day.Version, day.Source, day.Reason)
+	}
+
+	// An actual interval read again with a different value: the new
+	// value, flagged suspect, and the version says why.
+	changed := block("m1", all.Readings[50].End, 2, func(time.Time) int64 { return 99999 })
+	r.publishBlock(t, changed)
+	idle(t, r.bus)
+	day = r.day(t, "m1", d)
+	if day.Values[50] != 99999 || day.Quality[50] != cim.QualitySuspect || day.Values[51] != 99999 || day.Quality[52] != 0 {
+		t.Errorf("changed intervals: %v %v", day.Values[49:53], day.Quality[49:53])
+	}
+	if day.Version != 3 || !strings.Contains(day.Reason, "2 interval(s) read again with a different value") {
+		t.Errorf("version %d reason %q", day.Version, day.Reason)
+	}
+	vs, _ := r.st.DayVersions(ctx, "m1", "A+15m", d)
+	if vs[1].Values[50] != all.Readings[50].Value {
+		t.Error("the earlier value is not kept in the older version")
+	}
 }
 
-// run starts an ingest and returns its stop function.
-func (r *rig) run(t *testing.T) func() {
-	in, err := mdm.New(mdm.Options{Store: r.st, Bus: r.bus, Batch: 64})
+func testDeadLetters(t *testing.T, r *rig) {
+	_, stop := r.start(t, mdm.Options{})
+	d := autumnDay().AddDays(3)
+	good := r.dayBlock("m3", d)
+	ghost := r.dayBlock("ghost", d)
+	offGrid := r.dayBlock("m1", d)
+	offGrid.Readings[7].End = offGrid.Readings[7].End.Add(7 * time.Minute)
+	future := block("m1", time.Now().Add(48*time.Hour).Truncate(time.Hour), 4, wh)
+	misrouted := r.dayBlock("m2", d)
+
+	r.publish(t, r.bus.IntervalsSubject("m1"), "garbage", []byte("{not json"))
+	r.publishBlock(t, ghost)
+	r.publishBlock(t, offGrid)
+	r.publishBlock(t, future)
+	r.publish(t, r.bus.IntervalsSubject("m1"), "misrouted", misrouted)
+	r.publish(t, r.bus.RegistersSubject("ghost"), "rr/ghost", []cim.Reading{{MeterID: "ghost", ReadingType: "A+", TimeStamp: time.Now(), Value: 1}})
+	r.publish(t, r.bus.EventsSubject("m1"), "ev/bad", []byte(`{"mRID":"e","meter":"m1"`))
+	r.publish(t, r.bus.Subject("readings", "m1", "curves"), "unknown-type", []byte(`{}`))
+	r.publishBlock(t, good)
+	idle(t, r.bus)
+	checkReadings(t, r.st, r.loc, good)
+	for _, m := range []string{"ghost", "m1", "m2"} {
+		if _, err := r.st.Day(context.Background(), m, "A+15m", d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("meter %s: a dead-lettered block left a day behind: %v", m, err)
+		}
+	}
+	want := map[string]string{
+		"garbage":        "does not decode",
+		blockID(ghost):   "meter ghost is not in the registry",
+		blockID(offGrid): "grid",
+		blockID(future):  "after now",
+		"misrouted":      "published on the subject of meter m1",
+		"rr/ghost":       "not in the registry",
+		"ev/bad":         "event on",
+		"unknown-type":   "no ingest for subject",
+	}
+	check := func() {
+		t.Helper()
+		dls, err := mdm.DeadLetters(context.Background(), r.bus, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dls) != len(want) {
+			t.Fatalf("%d dead letters, want %d: %+v", len(dls), len(want), dls)
+		}
+		for i, dl := range dls {
+			w, ok := want[dl.MsgID]
+			if !ok || !strings.Contains(dl.Reason, w) || dl.By != "mdm-ingest" || dl.Stream == "" || dl.StreamSeq == 0 || len(dl.Data) == 0 {
+				t.Errorf("dead letter %+v, want reason %q", dl, w)
+			}
+			if i > 0 && dl.Seq >= dls[i-1].Seq {
+				t.Error("dead letters not newest first")
+			}
+		}
+		for _, dl := range dls {
+			if dl.MsgID == "garbage" && (dl.Subject != r.bus.IntervalsSubject("m1") || string(dl.Data) != "{not json") {
+				t.Errorf("dead letter of the garbage %+v", dl)
+			}
+		}
+	}
+	check()
+	// Dead-lettered messages were acknowledged: a restarted ingest does
+	// not see, nor dead-letter, them again.
+	stop()
+	r.start(t, mdm.Options{})
+	r.publishBlock(t, r.dayBlock("m3", d.AddDays(1)))
+	idle(t, r.bus)
+	check()
+	if dls, _ := mdm.DeadLetters(context.Background(), r.bus, 3); len(dls) != 3 {
+		t.Errorf("limit 3 gave %d", len(dls))
+	}
+}
+
+func testRegistersEvents(t *testing.T, r *rig) {
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	regs := []cim.Reading{
+		{MeterID: "m1", ReadingType: "A+", TimeStamp: at, Value: 123456},
+		{MeterID: "m1", ReadingType: "A-", TimeStamp: at, Value: 42, Quality: cim.QualityPowerDown},
+	}
+	ev := cim.EndDeviceEvent{MRID: "m1/log/17", MeterID: "m1", Type: cim.EventPowerOff, CreatedAt: at, Code: 17, Details: map[string]string{"phase": "L1"}}
+	in, _ := r.start(t, mdm.Options{})
+	r.publish(t, r.bus.RegistersSubject("m1"), "rr/1", regs)
+	r.publish(t, r.bus.RegistersSubject("m1"), "rr/1-again", regs)
+	r.publish(t, r.bus.EventsSubject("m1"), "ev/"+ev.MRID, ev)
+	r.publish(t, r.bus.EventsSubject("m1"), "ev/"+ev.MRID+"/again", ev)
+	idle(t, r.bus)
+	got, err := r.st.RegisterReads(ctx, "m1", "", at.Add(-time.Minute), at.Add(time.Minute))
+	if err != nil || len(got) != 2 || got[0].Value != 123456 || got[1].Value != 42 || got[1].Quality != cim.QualityPowerDown {
+		t.Errorf("register reads %+v %v", got, err)
+	}
+	evs, err := r.st.Events(ctx, store.EventQuery{MeterID: "m1"})
+	if err != nil || len(evs) != 1 || evs[0].MRID != ev.MRID || evs[0].Details["phase"] != "L1" || !evs[0].CreatedAt.Equal(at) {
+		t.Errorf("events %+v %v", evs, err)
+	}
+	if s := in.Stats(); s.Registers != 4 || s.Events != 2 || s.Messages != 4 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// testStopRestart stops the ingest mid-stream: every message acknowledged
+// by then is stored, and after a restart every reading is stored once.
+func testStopRestart(t *testing.T, r *rig) {
+	first := autumnDay().AddDays(-20)
+	var blocks []cim.IntervalBlock
+	for i := range 30 {
+		d := first.AddDays(i / 3)
+		// Each day of m1 in three blocks of eight hours.
+		blocks = append(blocks, block("m1", d.Start(r.loc).Add(time.Duration(i%3)*8*time.Hour+15*time.Minute), 32, wh))
+	}
+	var published sync.WaitGroup
+	published.Go(func() {
+		for _, b := range blocks {
+			r.publishBlock(t, b)
+		}
+	})
+	in, stop := r.start(t, mdm.Options{Batch: 4})
+	until(t, "the ingest to store some messages", func() bool { return in.Stats().Messages >= 8 })
+	stop()
+	acked := in.Stats().Messages
+	published.Wait()
+	ctx := context.Background()
+	c, err := r.bus.JetStream().Consumer(ctx, r.bus.StreamName("readings"), "mdm-ingest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream holds the blocks in publish order, one message each.
+	floor := int(info.AckFloor.Stream)
+	if floor < 8 || uint64(floor) > acked || info.NumAckPending != 0 {
+		t.Fatalf("after the stop: ack floor %d, %d acknowledged, %d pending acknowledgement", floor, acked, info.NumAckPending)
+	}
+	for _, b := range blocks[:floor] {
+		checkReadings(t, r.st, r.loc, b)
+	}
+	r.start(t, mdm.Options{Batch: 4})
+	idle(t, r.bus)
+	for _, b := range blocks {
+		checkReadings(t, r.st, r.loc, b)
+	}
+	for i := range 10 {
+		if v := r.versions(t, "m1", first.AddDays(i)); v < 1 || v > 3 {
+			t.Errorf("day %d: %d versions from 3 blocks", i, v)
+		}
+	}
+}
+
+// testStoreDown: while the store refuses writes nothing is acknowledged;
+// when it is back everything lands.
+func testStoreDown(t *testing.T, r *rig) {
+	fs := &flakyStore{Store: r.st}
+	fs.down.Store(true)
+	r.st = fs
+	in, _ := r.start(t, mdm.Options{Batch: 8})
+	d := autumnDay().AddDays(5)
+	var blocks []cim.IntervalBlock
+	for _, m := range []string{"m1", "m2", "m3"} {
+		b := r.dayBlock(m, d)
+		blocks = append(blocks, b)
+		r.publishBlock(t, b)
+	}
+	until(t, "a refused batch", func() bool { return in.Stats().Failed >= 2 })
+	if s := in.Stats(); s.Messages != 0 {
+		t.Fatalf("acknowledged %d messages while the store was down", s.Messages)
+	}
+	fs.down.Store(false)
+	idle(t, r.bus)
+	for _, b := range blocks {
+		checkReadings(t, fs.Store, r.loc, b)
+	}
+}
+
+// testConcurrentWriter: another writer stores a version of the day
+// between the ingest's read and its write; its change survives.
+func testConcurrentWriter(t *testing.T, r *rig) {
+	ctx := context.Background()
+	d := autumnDay().AddDays(6)
+	all := r.dayBlock("m1", d)
+	base := all
+	base.Readings = all.Readings[:10]
+	r.publishBlock(t, base)
+	_, stop := r.start(t, mdm.Options{})
+	idle(t, r.bus)
+	stop()
+
+	fs := &flakyStore{Store: r.st}
+	fs.beforePut = func() {
+		// A person edits interval 90 meanwhile.
+		day, err := fs.Store.Day(ctx, "m1", "A+15m", d)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		day.Values[90], day.Quality[90], day.Source = 1234, cim.QualityEdited, store.SourceEdit
+		if _, err := fs.Store.PutDays(ctx, []store.Day{day}); err != nil {
 			t.Error(err)
 		}
 	}
-}
-
-func (r *rig) publish(t *testing.T, b cim.IntervalBlock) {
-	t.Helper()
-	data, _ := json.Marshal(b)
-	id := fmt.Sprintf("ib/%s/%s/%d/%d", b.MeterID, b.ReadingType.ID, b.Readings[0].End.Unix(), len(b.Readings))
-	if _, err := r.bus.Publish(context.Background(), r.bus.IntervalsSubject(b.MeterID), id, data); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// block returns n quarter hours of value v ending from first on.
-func block(meter string, first time.Time, n int, v int64) cim.IntervalBlock {
-	b := cim.IntervalBlock{MeterID: meter, ReadingType: cim.EnergyImport15m}
-	for i := range n {
-		b.Readings = append(b.Readings, cim.IntervalReading{End: first.Add(time.Duration(i) * 15 * time.Minute), Value: v})
-	}
-	return b
-}
-
-// waitDay polls the store until the day satisfies ok.
-func waitDay(t *testing.T, st store.Store, date cim.Date, ok func(store.Day) bool) store.Day {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		d, err := st.Day(context.Background(), "m1", "A+15m", date)
-		if err == nil && ok(d) {
-			return d
+	r.st = fs
+	in, _ := r.start(t, mdm.Options{})
+	rest := all
+	rest.Readings = all.Readings[10:]
+	r.publishBlock(t, rest)
+	idle(t, r.bus)
+	day := r.day(t, "m1", d)
+	for i, v := range day.Values {
+		want := all.Readings[i].Value
+		if i == 90 {
+			want = 1234
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("day %s never got there: %+v %v", date, d, err)
-		}
-		<-tick.C
-	}
-}
-
-func count(d store.Day, q cim.Quality) int {
-	n := 0
-	for _, x := range d.Quality {
-		if x&q != 0 {
-			n++
+		if v != want {
+			t.Fatalf("interval %d: %d, want %d (version %d)", i, v, want, day.Version)
 		}
 	}
-	return n
+	if s := in.Stats(); s.Conflicts != 1 {
+		t.Errorf("stats %+v", s)
+	}
 }
 
-func TestIngestSQLite(t *testing.T)   { testIngest(t, storetest.OpenSQLite) }
-func TestIngestPostgres(t *testing.T) { testIngest(t, storetest.OpenPostgres) }
+func testStage(t *testing.T, r *rig) {
+	var calls atomic.Int32
+	// A toy validation: anything above 500 Wh a quarter hour is suspect.
+	stage := func(d store.Day) store.Day {
+		calls.Add(1)
+		for i, v := range d.Values {
+			if v > 500 && d.Quality[i]&cim.QualityMissing == 0 {
+				d.Quality[i] |= cim.QualitySuspect
+			}
+		}
+		return d
+	}
+	in, _ := r.start(t, mdm.Options{Stages: []mdm.Stage{stage}})
+	d := autumnDay().AddDays(7)
+	b := r.dayBlock("m1", d)
+	r.publishBlock(t, b)
+	r.publish(t, r.bus.IntervalsSubject("m1"), "again", b)
+	idle(t, r.bus)
+	day := r.day(t, "m1", d)
+	for i, v := range day.Values {
+		if (v > 500) != (day.Quality[i] == cim.QualitySuspect) {
+			t.Fatalf("interval %d: %d %s", i, v, day.Quality[i])
+		}
+	}
+	if calls.Load() != 1 || r.versions(t, "m1", d) != 1 || in.Stats().Messages != 2 {
+		t.Errorf("stage ran %d times, %d versions", calls.Load(), r.versions(t, "m1", d))
+	}
+}
 
-func testIngest(t *testing.T, open func(testing.TB) (store.Store, string)) {
-	r := newRig(t, open)
-	stop := r.run(t)
-	defer func() { stop() }()
-	spring := cim.Date{Year: 2026, Month: 3, Day: 29} // 23 hours in Amsterdam
-	start := spring.Start(ams)
-	// The afternoon arrives before the morning; the morning twice.
-	r.publish(t, block("m1", start.Add(12*time.Hour+15*time.Minute), 44, 7))
-	r.publish(t, block("m1", start.Add(15*time.Minute), 48, 5))
-	r.publish(t, block("m1", start.Add(15*time.Minute), 48, 5))
-	d := waitDay(t, r.st, spring, func(d store.Day) bool { return count(d, cim.QualityMissing) == 0 })
-	if len(d.Values) != 92 {
-		t.Fatalf("spring day has %d intervals, want 92", len(d.Values))
-	}
-	var sum int64
-	for _, v := range d.Values {
-		sum += v
-	}
-	if sum != 48*5+44*7 {
-		t.Errorf("day sums to %d", sum)
-	}
-	vs, _ := r.st.DayVersions(context.Background(), "m1", "A+15m", spring)
-	if len(vs) > 2 {
-		t.Errorf("%d versions: a duplicate made a new one", len(vs))
-	}
+// flakyStore is a store that can be down, can fail after committing, and
+// can let another writer in before a write.
+type flakyStore struct {
+	store.Store
+	down      atomic.Bool
+	failAfter atomic.Int32 // this many PutDays commit and then report failure
+	beforePut func()
+	once      sync.Once
+}
 
-	// The autumn day has 100 quarter hours; a value that changes on
-	// redelivery is kept but flagged.
-	autumn := cim.Date{Year: 2026, Month: 10, Day: 25}
-	r.publish(t, block("m1", autumn.Start(ams).Add(15*time.Minute), 100, 3))
-	waitDay(t, r.st, autumn, func(d store.Day) bool { return len(d.Values) == 100 && count(d, cim.QualityMissing) == 0 })
-	changed := block("m1", autumn.Start(ams).Add(15*time.Minute), 1, 9)
-	changed.Readings[0].End = changed.Readings[0].End.Add(time.Nanosecond * 0)
-	data, _ := json.Marshal(changed)
-	r.bus.Publish(context.Background(), r.bus.IntervalsSubject("m1"), "changed", data)
-	d = waitDay(t, r.st, autumn, func(d store.Day) bool { return d.Values[0] == 9 })
-	if d.Quality[0]&cim.QualitySuspect == 0 {
-		t.Error("a changed actual value is not flagged suspect")
-	}
+var errDown = errors.New("store unavailable (test)")
 
-	// Bad messages go to dead letters; the stream moves on.
-	r.publish(t, block("ghost", start.Add(15*time.Minute), 4, 1))
-	off := block("m1", start.Add(15*time.Minute), 1, 1)
-	off.Readings[0].End = off.Readings[0].End.Add(7 * time.Minute)
-	r.publish(t, off)
-	r.bus.Publish(context.Background(), r.bus.IntervalsSubject("m1"), "garbage", []byte("{not json"))
-	next := cim.Date{Year: 2026, Month: 3, Day: 30}
-	r.publish(t, block("m1", next.Start(ams).Add(15*time.Minute), 96, 1))
-	waitDay(t, r.st, next, func(d store.Day) bool { return count(d, cim.QualityMissing) == 0 })
-	var dead []mdm.DeadLetter
-	deadline := time.Now().Add(10 * time.Second)
-	for len(dead) < 3 && time.Now().Before(deadline) {
-		dead, _ = mdm.DeadLetters(context.Background(), r.bus, 10)
+func (s *flakyStore) Day(ctx context.Context, m, c string, d cim.Date) (store.Day, error) {
+	if s.down.Load() {
+		return store.Day{}, errDown
 	}
-	if len(dead) != 3 {
-		t.Fatalf("dead letters %+v", dead)
-	}
+	return s.Store.Day(ctx, m, c, d)
+}
 
-	// A restarted ingest resumes without storing anything twice.
-	stop()
-	stop = r.run(t)
-	r.publish(t, block("m1", next.Start(ams).Add(15*time.Minute), 96, 1))
-	after := cim.Date{Year: 2026, Month: 3, Day: 31}
-	r.publish(t, block("m1", after.Start(ams).Add(15*time.Minute), 4, 2))
-	waitDay(t, r.st, after, func(d store.Day) bool { return d.Values[3] == 2 })
-	vs, _ = r.st.DayVersions(context.Background(), "m1", "A+15m", next)
-	if len(vs) != 1 {
-		t.Errorf("day %s has %d versions after redelivery", next, len(vs))
+func (s *flakyStore) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
+	if s.down.Load() {
+		return nil, errDown
 	}
+	if s.beforePut != nil {
+		s.once.Do(s.beforePut)
+	}
+	vs, err := s.Store.PutDays(ctx, days)
+	if err == nil && s.failAfter.Add(-1) >= 0 {
+		return nil, errors.New("connection lost after commit (test)")
+	}
+	return vs, err
 }

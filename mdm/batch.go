@@ -1,0 +1,403 @@
+package mdm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// dayKey names one stored day.
+type dayKey struct {
+	meter, channel string
+	date           cim.Date
+}
+
+// pendingDay is one day being merged within a batch.
+type pendingDay struct {
+	day store.Day
+	// base is the stored version merged over, 0 for a new day.
+	base    int
+	changed bool
+	// applied is every reading merged in, in order, to merge them again
+	// over another writer's version.
+	applied []slotReading
+	notes   notes
+}
+
+// batch is a batch's work before it is written.
+type batch struct {
+	days     map[dayKey]*pendingDay
+	order    []dayKey
+	readings int
+	regs     []cim.Reading
+	events   []cim.EndDeviceEvent
+	dead     []deadLetter
+}
+
+// plan is one message of a batch on its way to being stored.
+type plan struct {
+	m   jetstream.Msg
+	msg message
+	// days are a block's readings placed in their local days.
+	days []dayReadings
+	// err is why the message is bad, once it is known to be.
+	err error
+}
+
+// stored is a day as the store had it when the batch began.
+type stored struct {
+	day   store.Day
+	found bool
+}
+
+// handle stores what a batch of messages carries: interval blocks merged
+// into their days and written with one PutDays, register reads and events,
+// then the dead letters. It returns an error only when the store or the
+// bus failed; nothing of the batch counts as stored then.
+//
+// Decoding runs on every core, and the stored days the batch touches are
+// read concurrently before the merge, which then runs in message order.
+func (in *Ingest) handle(ctx context.Context, kind string, msgs []jetstream.Msg) error {
+	plans := make([]plan, len(msgs))
+	parallel(len(msgs), func(i int) {
+		plans[i].m = msgs[i]
+		plans[i].msg, plans[i].err = decode(msgs[i].Subject(), msgs[i].Data())
+	})
+	now := in.o.Now()
+	var keys []dayKey
+	seen := map[dayKey]bool{}
+	for i := range plans {
+		p := &plans[i]
+		if p.err != nil {
+			continue
+		}
+		if p.err = in.check(ctx, p, now); p.err != nil {
+			if !isBad(p.err) {
+				return p.err
+			}
+			continue
+		}
+		if blk := p.msg.block; blk != nil {
+			for _, dr := range p.days {
+				k := dayKey{blk.MeterID, blk.ReadingType.ID, dr.date}
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	days, err := in.readDays(ctx, keys)
+	if err != nil {
+		return err
+	}
+	b := &batch{days: map[dayKey]*pendingDay{}}
+	for i := range plans {
+		p := &plans[i]
+		if p.err == nil {
+			p.err = in.apply(b, p, days)
+		}
+		if p.err != nil {
+			b.dead = append(b.dead, deadLetter{m: p.m, kind: kind, reason: p.err.Error()})
+		}
+	}
+	return in.commit(ctx, b)
+}
+
+func isBad(err error) bool {
+	var bm *badMessage
+	return errors.As(err, &bm)
+}
+
+// check judges a decoded message against the registry and the clock, and
+// places a block's readings in their days. It returns a bad message, or an
+// error when the store could not answer.
+func (in *Ingest) check(ctx context.Context, p *plan, now time.Time) error {
+	switch m := p.msg; {
+	case m.block != nil:
+		loc, err := in.zone(ctx, m.block.MeterID)
+		if err != nil {
+			return err
+		}
+		p.days, err = place(m.block, loc, now)
+		return err
+	case m.event != nil:
+		_, err := in.zone(ctx, m.event.MeterID)
+		return err
+	default:
+		limit := now.Add(maxAhead)
+		for _, r := range m.registers {
+			if _, err := in.zone(ctx, r.MeterID); err != nil {
+				return err
+			}
+			if r.TimeStamp.After(limit) || r.TimeStamp.Before(epoch) {
+				return bad("meter %s: register %s read at %s: more than %s after now or before 1970", r.MeterID, r.ReadingType,
+					r.TimeStamp.UTC().Format(time.RFC3339), maxAhead)
+			}
+		}
+		return nil
+	}
+}
+
+// readDays reads the latest stored version of each day, a few at a time:
+// against PostgreSQL the round trips, not the rows, are what takes long.
+func (in *Ingest) readDays(ctx context.Context, keys []dayKey) (map[dayKey]stored, error) {
+	out := make([]stored, len(keys))
+	errs := make([]error, len(keys))
+	parallelN(len(keys), 8, func(i int) {
+		k := keys[i]
+		d, err := in.o.Store.Day(ctx, k.meter, k.channel, k.date)
+		switch {
+		case err == nil:
+			out[i] = stored{d, true}
+		case !errors.Is(err, store.ErrNotFound):
+			errs[i] = fmt.Errorf("mdm: reading meter %s channel %s %s: %w", k.meter, k.channel, k.date, err)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m := make(map[dayKey]stored, len(keys))
+	for i, k := range keys {
+		m[k] = out[i]
+	}
+	return m, nil
+}
+
+// apply merges a checked message into b, all or nothing: a message found
+// bad here leaves no reading behind in b.
+func (in *Ingest) apply(b *batch, p *plan, days map[dayKey]stored) error {
+	switch m := p.msg; {
+	case m.event != nil:
+		b.events = append(b.events, *m.event)
+		return nil
+	case m.block == nil:
+		b.regs = append(b.regs, m.registers...)
+		return nil
+	}
+	blk := p.msg.block
+	iv := blk.ReadingType.Interval
+	// Every day the block touches is opened and checked before any is
+	// merged into.
+	pds := make([]*pendingDay, len(p.days))
+	for i, dr := range p.days {
+		k := dayKey{blk.MeterID, blk.ReadingType.ID, dr.date}
+		pd := b.days[k]
+		if pd == nil {
+			s := days[k]
+			if !s.found {
+				pd = &pendingDay{day: newDay(k.meter, k.channel, dr, iv), changed: true}
+			} else if why := fits(s.day, dr, iv); why != "" {
+				return bad("meter %s channel %s %s: %s", k.meter, k.channel, k.date, why)
+			} else {
+				pd = &pendingDay{day: rebase(s.day), base: s.day.Version}
+			}
+			b.days[k] = pd
+			b.order = append(b.order, k)
+		} else if why := fits(pd.day, dr, iv); why != "" {
+			return bad("meter %s channel %s %s: %s", k.meter, k.channel, k.date, why)
+		}
+		pds[i] = pd
+	}
+	for i, dr := range p.days {
+		pd := pds[i]
+		if merge(&pd.day, dr.rs, &pd.notes) {
+			pd.changed = true
+		}
+		pd.applied = append(pd.applied, dr.rs...)
+		b.readings += len(dr.rs)
+	}
+	return nil
+}
+
+// parallel runs f(0) … f(n-1) on every core.
+func parallel(n int, f func(int)) { parallelN(n, runtime.GOMAXPROCS(0), f) }
+
+// parallelN runs f(0) … f(n-1) on up to workers goroutines.
+func parallelN(n, workers int, f func(int)) {
+	workers = min(workers, n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// rebase makes a stored version the start of a new one from the meter.
+func rebase(d store.Day) store.Day {
+	d.Source, d.Reason, d.User = store.SourceMeter, "", ""
+	d.Version, d.CreatedAt = 0, time.Time{}
+	return d
+}
+
+// commit writes a batch: the changed days in one PutDays, the register
+// reads, the events, then the dead letters. Every write is idempotent, so
+// a batch that fails half-way is simply done again.
+func (in *Ingest) commit(ctx context.Context, b *batch) error {
+	var days []store.Day
+	var pds []*pendingDay
+	for _, k := range b.order {
+		pd := b.days[k]
+		if !pd.changed {
+			continue
+		}
+		d, err := in.finish(pd.day, pd.notes)
+		if err != nil {
+			return err
+		}
+		days, pds = append(days, d), append(pds, pd)
+	}
+	if len(days) > 0 {
+		vs, err := in.o.Store.PutDays(ctx, days)
+		if err != nil {
+			return fmt.Errorf("mdm: storing %d days (first meter %s): %w", len(days), days[0].MeterID, err)
+		}
+		for i, pd := range pds {
+			if vs[i] > pd.base+1 {
+				if err := in.remerge(ctx, pd, vs[i]); err != nil {
+					return err
+				}
+			}
+			if n := pd.notes; n.conflicts > 0 || n.keptEdits > 0 {
+				in.log.Warn("intervals read again with different values", "meter", days[i].MeterID, "channel", days[i].Channel,
+					"day", days[i].Date.String(), "version", vs[i], "reason", n.reason())
+			}
+		}
+		in.st.days.Add(uint64(len(days)))
+	}
+	in.st.readings.Add(uint64(b.readings))
+	if len(b.regs) > 0 {
+		if _, err := in.o.Store.PutRegisterReads(ctx, b.regs); err != nil {
+			return fmt.Errorf("mdm: storing %d register reads (first meter %s): %w", len(b.regs), b.regs[0].MeterID, err)
+		}
+		in.st.registers.Add(uint64(len(b.regs)))
+	}
+	if len(b.events) > 0 {
+		if _, err := in.o.Store.AppendEvents(ctx, b.events); err != nil {
+			return fmt.Errorf("mdm: storing %d events (first meter %s): %w", len(b.events), b.events[0].MeterID, err)
+		}
+		in.st.events.Add(uint64(len(b.events)))
+	}
+	for _, d := range b.dead {
+		if err := in.deadLetter(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish runs the stages over a merged day.
+func (in *Ingest) finish(d store.Day, n notes) (store.Day, error) {
+	d.Reason = n.reason()
+	if len(in.o.Stages) == 0 {
+		return d, nil
+	}
+	// Stages get their own slices: the merged day stays as merged.
+	d.Values, d.Quality = slices.Clone(d.Values), slices.Clone(d.Quality)
+	want := d
+	for _, st := range in.o.Stages {
+		d = st(d)
+	}
+	if d.MeterID != want.MeterID || d.Channel != want.Channel || d.Date != want.Date || !d.Start.Equal(want.Start) ||
+		d.Interval != want.Interval || len(d.Values) != len(want.Values) || len(d.Quality) != len(want.Quality) {
+		return d, fmt.Errorf("mdm: a stage changed the shape of meter %s channel %s %s", want.MeterID, want.Channel, want.Date)
+	}
+	return d, nil
+}
+
+// remerge repairs a day another writer changed between this batch's read
+// and write: version got was written over that writer's version got-1
+// without its changes, so the readings are merged again over it.
+func (in *Ingest) remerge(ctx context.Context, pd *pendingDay, got int) error {
+	in.st.conflicts.Add(1)
+	d := pd.day
+	vs, err := in.o.Store.DayVersions(ctx, d.MeterID, d.Channel, d.Date)
+	if err != nil {
+		return fmt.Errorf("mdm: meter %s channel %s %s: reading versions: %w", d.MeterID, d.Channel, d.Date, err)
+	}
+	i := slices.IndexFunc(vs, func(v store.Day) bool { return v.Version == got-1 })
+	if i < 0 {
+		return fmt.Errorf("mdm: meter %s channel %s %s: version %d vanished", d.MeterID, d.Channel, d.Date, got-1)
+	}
+	other := vs[i]
+	if other.Interval != d.Interval || !other.Start.Equal(d.Start) || len(other.Values) != len(d.Values) {
+		return fmt.Errorf("mdm: meter %s channel %s %s: version %d has another shape", d.MeterID, d.Channel, d.Date, got-1)
+	}
+	next := rebase(other)
+	var n notes
+	merge(&next, pd.applied, &n)
+	nd, err := in.finish(next, n)
+	if err != nil {
+		return err
+	}
+	v, err := in.o.Store.PutDays(ctx, []store.Day{nd})
+	if err != nil {
+		return fmt.Errorf("mdm: meter %s channel %s %s: storing the merge over version %d: %w", d.MeterID, d.Channel, d.Date, got-1, err)
+	}
+	in.log.Warn("another writer changed a day during ingest; merged again over its version", "meter", d.MeterID,
+		"channel", d.Channel, "day", d.Date.String(), "theirs", got-1, "ours", got, "now", v[0])
+	if v[0] > got+1 {
+		// Yet another writer: leave it for the redelivery to sort out.
+		return fmt.Errorf("mdm: meter %s channel %s %s: written concurrently again (version %d)", d.MeterID, d.Channel, d.Date, v[0])
+	}
+	return nil
+}
+
+// zone returns the time zone of a meter's usage point, from a cache. A
+// meter the registry does not know makes its message bad; it is not
+// cached, since it may be registered a moment later. A meter without a
+// usage point, or whose usage point is not registered, keeps its days in
+// UTC, as the head-end schedules it.
+func (in *Ingest) zone(ctx context.Context, meterID string) (*time.Location, error) {
+	in.mu.Lock()
+	e, ok := in.zones[meterID]
+	in.mu.Unlock()
+	if ok && time.Since(e.at) < zoneTTL {
+		return e.loc, nil
+	}
+	m, err := in.o.Store.Meter(ctx, meterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, bad("meter %s is not in the registry", meterID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mdm: looking up meter %s: %w", meterID, err)
+	}
+	loc := time.UTC
+	if m.UsagePointID != "" {
+		up, err := in.o.Store.UsagePoint(ctx, m.UsagePointID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("mdm: meter %s: looking up usage point %s: %w", meterID, m.UsagePointID, err)
+		default:
+			if loc, err = up.Location(); err != nil {
+				return nil, bad("meter %s: %v", meterID, err)
+			}
+		}
+	}
+	in.mu.Lock()
+	in.zones[meterID] = zoneEntry{loc, time.Now()}
+	in.mu.Unlock()
+	return loc, nil
+}

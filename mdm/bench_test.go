@@ -1,0 +1,103 @@
+package mdm_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// BenchmarkIngest measures interval readings per second from the bus
+// through merge into the store (a day block per meter, one message each),
+// and in the same run a raw PutDays of the same day rows into a second
+// store of the same engine: the difference is what decoding, placing,
+// reading the stored day, merging and acknowledging cost.
+func BenchmarkIngest(b *testing.B) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.open) })
+	}
+}
+
+func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string)) {
+	const meters, batch = 500, 512
+	ctx := context.Background()
+	st, _ := open(b)
+	raw, _ := open(b)
+	var ids []string
+	for i := range meters {
+		ids = append(ids, fmt.Sprintf("b%04d", i))
+	}
+	register(b, st, ids...)
+	bs, err := bus.Open(ctx, bus.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close(ctx)
+	in, err := mdm.New(mdm.Options{Store: st, Bus: bs, Batch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc := amsterdam(b)
+	first := autumnDay().AddDays(-400)
+	var ingestT, rawT time.Duration
+	var readings int
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		date := first.AddDays(i)
+		days := make([]store.Day, 0, meters)
+		for _, m := range ids {
+			blk := block(m, date.Start(loc).Add(15*time.Minute), date.Intervals(loc, 15*time.Minute), wh)
+			data, _ := json.Marshal(blk)
+			if _, err := bs.Publish(ctx, bs.IntervalsSubject(m), blockID(blk), data); err != nil {
+				b.Fatal(err)
+			}
+			readings += len(blk.Readings)
+			d := store.Day{MeterID: m, Channel: blk.ReadingType.ID, Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
+				Values: make([]int64, len(blk.Readings)), Quality: make([]cim.Quality, len(blk.Readings)), Source: store.SourceMeter}
+			for j, r := range blk.Readings {
+				d.Values[j] = r.Value
+			}
+			days = append(days, d)
+		}
+		target := in.Stats().Messages + meters
+
+		b.StartTimer()
+		t0 := time.Now()
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- in.Run(rctx) }()
+		tick := time.NewTicker(100 * time.Microsecond)
+		for in.Stats().Messages < target {
+			<-tick.C
+		}
+		tick.Stop()
+		ingestT += time.Since(t0)
+		b.StopTimer()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+
+		t0 = time.Now()
+		for j := 0; j < len(days); j += batch {
+			if _, err := raw.PutDays(ctx, days[j:min(j+batch, len(days))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rawT += time.Since(t0)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	viaBus := float64(readings) / ingestT.Seconds()
+	direct := float64(readings) / rawT.Seconds()
+	b.ReportMetric(viaBus, "readings/s")
+	b.ReportMetric(direct, "raw-putdays-readings/s")
+	b.ReportMetric(viaBus/direct, "ingest/raw")
+}

@@ -1,0 +1,48 @@
+// Package mdm owns meter data management, starting with ingest: it takes
+// what the head-end publishes on the bus — interval blocks, register reads
+// and end-device events — and stores it, interval data as versioned
+// local-day rows merged with what is already stored.
+//
+// # Delivery
+//
+// Ingest reads the readings and events streams through durable pull
+// consumers, in batches. A message is acknowledged only after the store
+// committed everything it carried, and every write is idempotent, so a
+// crash anywhere loses nothing acknowledged and a redelivered message
+// stores nothing twice: merged again over the stored day it changes no
+// interval, and an unchanged day is not written.
+//
+// A message that cannot be used — it does not decode, names a meter the
+// registry does not know, has readings off its interval grid or far in the
+// future — is never fixed up and never blocks the stream: it is copied to
+// the dead-letter stream with the reason (see DeadLetters) and then
+// acknowledged.
+//
+// # Merging a day
+//
+// Each reading lands in the local day of its usage point that holds the
+// interval's start (a reading is stamped with the interval's end), at the
+// slot counted from local midnight, so a day has 92, 96 or 100 quarter
+// hours across DST changes. Against the latest stored version of the day:
+//
+//   - intervals the message does not carry keep their stored value and
+//     quality; intervals nobody has read are QualityMissing with value 0;
+//   - a missing or estimated interval takes the reading;
+//   - an actual interval read again with the same value is unchanged;
+//   - an actual interval read again with a different value takes the new
+//     value flagged QualitySuspect, and the day's new version says so in
+//     its Reason: the meter (or the head-end) contradicted itself, and
+//     validation decides which value stands. The earlier value stays in
+//     the older version, so nothing is lost by preferring the newer;
+//   - an edited interval keeps the person's value: an edit is a decision,
+//     and a re-read does not overturn it (the Reason notes a re-read that
+//     disagrees).
+//
+// Stages (validation and estimation) run on each merged day between merge
+// and write.
+//
+// Days of one meter must not be merged by two writers at once without
+// noticing: the store keeps every version but has no compare-and-set, so
+// Ingest checks the version each write got and, when another writer came
+// in between, merges its readings again over that writer's version.
+package mdm

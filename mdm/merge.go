@@ -1,0 +1,230 @@
+package mdm
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// maxAhead is how far past now a reading may end before it is refused: a
+// meter clock a few hours fast is common, a day ahead is a broken clock.
+const maxAhead = 24 * time.Hour
+
+// epoch is the earliest instant a reading may carry; earlier ones come from
+// a meter whose clock was never set.
+var epoch = time.Unix(0, 0)
+
+// slotReading is one reading placed in its day.
+type slotReading struct {
+	slot int
+	r    cim.IntervalReading
+}
+
+// dayReadings are the readings of a block that fall in one local day.
+type dayReadings struct {
+	date  cim.Date
+	start time.Time // the day's first instant
+	n     int       // intervals in the day
+	rs    []slotReading
+}
+
+// place checks a block's readings against its reading type and sorts them
+// into the local days of loc, each at its slot. Nothing is adjusted: a
+// reading off the interval grid, before 1970, more than a day after now,
+// or read twice with different values refuses the whole block.
+func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadings, error) {
+	iv := b.ReadingType.Interval
+	if err := checkInterval(b.ReadingType); err != nil {
+		return nil, bad("meter %s: %v", b.MeterID, err)
+	}
+	limit := now.Add(maxAhead)
+	var days []dayReadings
+	cur := -1
+	var curEnd time.Time
+	for _, r := range b.Readings {
+		switch {
+		case r.End.IsZero():
+			return nil, bad("meter %s %s: a reading has no end time", b.MeterID, b.ReadingType.ID)
+		case r.End.Before(epoch.Add(iv)):
+			return nil, bad("meter %s %s: reading ending %s lies before 1970 (meter clock not set?)", b.MeterID, b.ReadingType.ID, r.End.UTC().Format(time.RFC3339))
+		case r.End.After(limit):
+			return nil, bad("meter %s %s: reading ending %s lies more than %s after now (%s)", b.MeterID, b.ReadingType.ID,
+				r.End.UTC().Format(time.RFC3339), maxAhead, now.UTC().Format(time.RFC3339))
+		}
+		start := r.End.Add(-iv)
+		if cur < 0 || start.Before(days[cur].start) || !start.Before(curEnd) {
+			date := cim.DateOf(start, loc)
+			cur = slices.IndexFunc(days, func(d dayReadings) bool { return d.date == date })
+			if cur < 0 {
+				ds, de := date.Start(loc), date.AddDays(1).Start(loc)
+				days = append(days, dayReadings{date: date, start: ds, n: int(de.Sub(ds) / iv)})
+				cur = len(days) - 1
+			}
+			curEnd = days[cur].date.AddDays(1).Start(loc)
+		}
+		d := &days[cur]
+		off := start.Sub(d.start)
+		if off < 0 || off%iv != 0 {
+			return nil, bad("meter %s %s: reading ending %s is not on the %s grid of %s in %s", b.MeterID, b.ReadingType.ID,
+				r.End.UTC().Format(time.RFC3339Nano), iv, d.date, loc)
+		}
+		slot := int(off / iv)
+		if slot >= d.n {
+			return nil, bad("meter %s %s: reading ending %s is past the last whole %s interval of %s in %s", b.MeterID, b.ReadingType.ID,
+				r.End.UTC().Format(time.RFC3339), iv, d.date, loc)
+		}
+		d.rs = append(d.rs, slotReading{slot, r})
+	}
+	for i := range days {
+		d := &days[i]
+		slices.SortStableFunc(d.rs, func(a, b slotReading) int { return a.slot - b.slot })
+		out := d.rs[:0]
+		for j, s := range d.rs {
+			if j > 0 && s.slot == d.rs[j-1].slot {
+				if p := d.rs[j-1].r; p.Value != s.r.Value || p.Quality != s.r.Quality {
+					return nil, bad("meter %s %s: the block reads the interval ending %s twice, as %d (%s) and %d (%s)", b.MeterID, b.ReadingType.ID,
+						s.r.End.UTC().Format(time.RFC3339), p.Value, p.Quality, s.r.Value, s.r.Quality)
+				}
+				continue
+			}
+			out = append(out, s)
+		}
+		d.rs = out
+	}
+	return days, nil
+}
+
+// checkInterval accepts interval lengths that tile every local day into
+// whole slots: whole minutes dividing an hour. Where the reading type's id
+// names a length ("A+15m", "A-1h"), the interval must be that length.
+func checkInterval(rt cim.ReadingType) error {
+	iv := rt.Interval
+	switch {
+	case iv <= 0:
+		return fmt.Errorf("reading type %s has no interval", rt.ID)
+	case iv%time.Minute != 0 || time.Hour%iv != 0:
+		return fmt.Errorf("reading type %s has interval %s; intervals must be whole minutes dividing an hour", rt.ID, iv)
+	}
+	if named, ok := idInterval(rt.ID); ok && named != iv {
+		return fmt.Errorf("reading type %s carries interval %s", rt.ID, iv)
+	}
+	return nil
+}
+
+// idInterval reads the interval an id like "A+15m" or "A+1h" names.
+func idInterval(id string) (time.Duration, bool) {
+	if len(id) < 2 {
+		return 0, false
+	}
+	unit := time.Minute
+	switch id[len(id)-1] {
+	case 'm':
+	case 'h':
+		unit = time.Hour
+	default:
+		return 0, false
+	}
+	body := id[:len(id)-1]
+	i := len(body)
+	for i > 0 && body[i-1] >= '0' && body[i-1] <= '9' {
+		i--
+	}
+	// "A+15m" names fifteen minutes; "A+T2m" (a tariff register) names
+	// nothing, so the digits must not follow a letter.
+	if i == len(body) || len(body)-i > 4 || i > 0 && isLetter(body[i-1]) {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(body[i:])
+	if n == 0 {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// newDay returns a day nobody has read yet: every interval missing.
+func newDay(meter, channel string, dr dayReadings, iv time.Duration) store.Day {
+	d := store.Day{MeterID: meter, Channel: channel, Date: dr.date, Start: dr.start, Interval: iv,
+		Values: make([]int64, dr.n), Quality: make([]cim.Quality, dr.n), Source: store.SourceMeter}
+	for i := range d.Quality {
+		d.Quality[i] = cim.QualityMissing
+	}
+	return d
+}
+
+// fits reports why a stored day cannot take readings placed for dr, or "".
+// A stored day of another length or start means the usage point's zone or
+// the channel's interval changed since: not something to guess about.
+func fits(d store.Day, dr dayReadings, iv time.Duration) string {
+	if d.Interval == iv && d.Start.Equal(dr.start) && len(d.Values) == dr.n {
+		return ""
+	}
+	return fmt.Sprintf("stored as %d × %s from %s, the zone and reading type now give %d × %s from %s",
+		len(d.Values), d.Interval, d.Start.UTC().Format(time.RFC3339), dr.n, iv, dr.start.UTC().Format(time.RFC3339))
+}
+
+// notes counts what a merge noticed, for the Reason of the new version.
+type notes struct {
+	conflicts, keptEdits int
+	// The first conflict, as an example.
+	at       time.Time
+	old, new int64
+}
+
+func (n notes) reason() string {
+	var parts []string
+	if n.conflicts > 0 {
+		parts = append(parts, fmt.Sprintf("%d interval(s) read again with a different value, the new value kept and flagged suspect (first ending %s: %d, now %d)",
+			n.conflicts, n.at.UTC().Format(time.RFC3339), n.old, n.new))
+	}
+	if n.keptEdits > 0 {
+		parts = append(parts, fmt.Sprintf("%d edited interval(s) kept over a different meter reading", n.keptEdits))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "ingest: " + strings.Join(parts, "; ")
+}
+
+// merge applies placed readings to a day, by the rules in the package
+// documentation, and reports whether any interval changed.
+func merge(d *store.Day, rs []slotReading, n *notes) bool {
+	changed := false
+	for _, s := range rs {
+		i, r := s.slot, s.r
+		q, v := d.Quality[i], d.Values[i]
+		nq, nv := q, v
+		switch {
+		case r.Quality&cim.QualityMissing != 0:
+			// The meter says it has no value: that explains a gap but
+			// never erases a value.
+			if q&cim.QualityMissing != 0 {
+				nq, nv = r.Quality, 0
+			}
+		case q&cim.QualityMissing != 0, q&(cim.QualityEstimated|cim.QualityEdited) == cim.QualityEstimated:
+			nq, nv = r.Quality, r.Value
+		case q&cim.QualityEdited != 0:
+			if r.Value != v {
+				n.keptEdits++
+			}
+		case r.Value == v:
+		default:
+			nq, nv = r.Quality|cim.QualitySuspect, r.Value
+			if n.conflicts == 0 {
+				n.at, n.old, n.new = r.End, v, r.Value
+			}
+			n.conflicts++
+		}
+		if nq != q || nv != v {
+			d.Quality[i], d.Values[i] = nq, nv
+			changed = true
+		}
+	}
+	return changed
+}
