@@ -131,22 +131,13 @@ func (s *DB) Cursor(ctx context.Context, meterID, name string) (time.Time, error
 
 // Cursors implements store.HeadEnd.
 func (s *DB) Cursors(ctx context.Context, meterID string) ([]store.Cursor, error) {
-	rows, err := s.db.QueryContext(ctx, s.q["getCursors"], meterID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Cursor
-	for rows.Next() {
+	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.Cursor, error) {
 		c := store.Cursor{MeterID: meterID}
 		var us int64
-		if err := rows.Scan(&c.Name, &us); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&c.Name, &us)
 		c.At = time.UnixMicro(us).UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, s.q["getCursors"], meterID)
 }
 
 // PutCursors implements store.HeadEnd.
@@ -207,23 +198,14 @@ func (s *DB) RegisterReads(ctx context.Context, meterID, readingType string, fro
 		q += " AND reading_type = ?"
 		args = append(args, readingType)
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(q+" ORDER BY at_us, reading_type"), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.RegisterRead
-	for rows.Next() {
+	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.RegisterRead, error) {
 		r := store.RegisterRead{MeterID: meterID}
 		var us int64
 		var q int
-		if err := rows.Scan(&r.ReadingType, &us, &r.Value, &q); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&r.ReadingType, &us, &r.Value, &q)
 		r.TimeStamp, r.Quality = time.UnixMicro(us).UTC(), cim.Quality(q)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	}, s.rebind(q+" ORDER BY at_us, reading_type"), args...)
 }
 
 // PutCollectionResults implements store.HeadEnd.
@@ -304,23 +286,14 @@ func (s *DB) CollectionResults(ctx context.Context, day cim.Date, segment, outco
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(q+" ORDER BY meter_id LIMIT "+strconv.Itoa(limit)), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.CollectionResult
-	for rows.Next() {
+	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.CollectionResult, error) {
 		r := store.CollectionResult{Day: day}
 		var complete int
 		var us int64
-		if err := rows.Scan(&r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &us); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &us)
 		r.Complete, r.At = complete != 0, time.UnixMicro(us).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	}, s.rebind(q+" ORDER BY meter_id LIMIT "+strconv.Itoa(limit)), args...)
 }
 
 func scanControl(sc interface{ Scan(...any) error }) (cim.EndDeviceControl, error) {
@@ -410,23 +383,6 @@ func (s *DB) Control(ctx context.Context, mrid string) (cim.EndDeviceControl, er
 	return c, err
 }
 
-func (s *DB) controls(ctx context.Context, q string, args ...any) ([]cim.EndDeviceControl, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []cim.EndDeviceControl
-	for rows.Next() {
-		c, err := scanControl(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
 // Controls implements store.HeadEnd.
 func (s *DB) Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDeviceControl, error) {
 	var conds []string
@@ -447,7 +403,7 @@ func (s *DB) Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDevic
 	if limit <= 0 {
 		limit = 100
 	}
-	return s.controls(ctx, s.rebind("SELECT "+controlCols+" FROM controls"+where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
+	return queryAll(ctx, s.db, scanControl, s.rebind("SELECT "+controlCols+" FROM controls"+where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
 }
 
 // DueControls implements store.HeadEnd.
@@ -455,7 +411,7 @@ func (s *DB) DueControls(ctx context.Context, now time.Time, limit int) ([]cim.E
 	if limit <= 0 {
 		limit = 100
 	}
-	return s.controls(ctx, s.q["dueControls"], now.UnixMicro(), limit)
+	return queryAll(ctx, s.db, scanControl, s.q["dueControls"], now.UnixMicro(), limit)
 }
 
 // TransitionControl implements store.HeadEnd.
@@ -491,21 +447,12 @@ func (s *DB) TransitionControl(ctx context.Context, mrid string, from, to cim.Co
 
 // ControlSteps implements store.HeadEnd.
 func (s *DB) ControlSteps(ctx context.Context, mrid string) ([]store.ControlStep, error) {
-	rows, err := s.db.QueryContext(ctx, s.q["steps"], mrid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.ControlStep
-	for rows.Next() {
+	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.ControlStep, error) {
 		var st store.ControlStep
 		var status string
 		var us int64
-		if err := rows.Scan(&status, &st.Reason, &us); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&status, &st.Reason, &us)
 		st.Status, st.At = cim.ControlStatus(status), time.UnixMicro(us).UTC()
-		out = append(out, st)
-	}
-	return out, rows.Err()
+		return st, err
+	}, s.q["steps"], mrid)
 }

@@ -373,31 +373,32 @@ func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (s
 	return d, err
 }
 
-func (s *DB) days(ctx context.Context, query string, args ...any) ([]store.Day, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Day
+	var out []T
 	for rows.Next() {
-		d, err := scanDay(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, d)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
 
 // DayVersions implements store.Store.
 func (s *DB) DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]store.Day, error) {
-	return s.days(ctx, s.q["dayVersions"], meterID, channel, date.String())
+	return queryAll(ctx, s.db, scanDay, s.q["dayVersions"], meterID, channel, date.String())
 }
 
 // Days implements store.Store.
 func (s *DB) Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]store.Day, error) {
-	return s.days(ctx, s.q["daysRange"], meterID, channel, from.String(), to.String())
+	return queryAll(ctx, s.db, scanDay, s.q["daysRange"], meterID, channel, from.String(), to.String())
 }
 
 // AppendEvents implements store.Store.
