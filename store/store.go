@@ -21,6 +21,7 @@ var ErrNotFound = errors.New("not found")
 // Store is the persistence interface every engine implements.
 type Store interface {
 	HeadEnd
+	Exceptions
 
 	// Kind names the engine: "sqlite" or "postgres".
 	Kind() string
@@ -264,4 +265,43 @@ type ControlStep struct {
 	Status cim.ControlStatus `json:"status"`
 	Reason string            `json:"reason"`
 	At     time.Time         `json:"at"`
+}
+
+// Exceptions is the VEE exceptions queue: what failed validation, by rule
+// and reason, until a person resolves it.
+type Exceptions interface {
+	// PutExceptions records validation failures; one already recorded
+	// (same meter, channel, day, version, rule and interval) is skipped.
+	// It returns how many were new.
+	PutExceptions(ctx context.Context, es []Exception) (int, error)
+	// ListExceptions lists exceptions, oldest first, after the id After.
+	ListExceptions(ctx context.Context, q ExceptionQuery) ([]Exception, error)
+	// ResolveException closes an open exception with who and how; an
+	// exception already resolved is ErrConflict.
+	ResolveException(ctx context.Context, id int64, user, resolution string, at time.Time) error
+}
+
+// Exception is one validation failure of one version of a stored day.
+type Exception struct {
+	ID         int64     `json:"id"`
+	MeterID    string    `json:"meter"`
+	Channel    string    `json:"channel"`
+	Date       cim.Date  `json:"day"`
+	Version    int       `json:"version"`
+	Rule       string    `json:"rule"`
+	Interval   int       `json:"interval"` // -1: the whole day
+	Reason     string    `json:"reason"`
+	Open       bool      `json:"open"`
+	CreatedAt  time.Time `json:"createdAt"`
+	ResolvedBy string    `json:"resolvedBy,omitempty"`
+	Resolution string    `json:"resolution,omitempty"`
+}
+
+// ExceptionQuery filters the exceptions queue. Empty fields match all.
+type ExceptionQuery struct {
+	MeterID  string
+	Rule     string
+	OpenOnly bool
+	After    int64
+	Limit    int
 }

@@ -38,7 +38,7 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	s, err := sqldb.New(ctx, db, sqldb.Dialect{
 		Name:       "postgres",
 		Dollar:     true,
-		Types:      map[string]string{"blob": "BYTEA"},
+		Types:      map[string]string{"blob": "BYTEA", "serial": "BIGSERIAL"},
 		IsConflict: isConflict,
 		Lock: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock)

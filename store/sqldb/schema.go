@@ -117,6 +117,24 @@ CREATE TABLE control_steps (
 	at_us BIGINT NOT NULL,
 	PRIMARY KEY (mrid, seq)
 )`},
+	{"VEE exceptions", `
+CREATE TABLE vee_exceptions (
+	id {{serial}} PRIMARY KEY,
+	meter_id TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	day TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	rule TEXT NOT NULL,
+	interval_ix INTEGER NOT NULL,
+	reason TEXT NOT NULL,
+	open INTEGER NOT NULL,
+	created_us BIGINT NOT NULL,
+	resolved_by TEXT NOT NULL DEFAULT '',
+	resolution TEXT NOT NULL DEFAULT '',
+	resolved_us BIGINT NOT NULL DEFAULT 0,
+	UNIQUE (meter_id, channel, day, version, rule, interval_ix)
+);
+CREATE INDEX vee_exceptions_meter ON vee_exceptions(meter_id, id)`},
 }
 
 var queries = map[string]string{

@@ -48,7 +48,7 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	}
 	s, err := sqldb.New(ctx, db, sqldb.Dialect{
 		Name:       "sqlite",
-		Types:      map[string]string{"blob": "BLOB"},
+		Types:      map[string]string{"blob": "BLOB", "serial": "INTEGER"},
 		IsConflict: isConflict,
 	})
 	if err != nil {

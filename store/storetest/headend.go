@@ -258,3 +258,47 @@ func testControls(t *testing.T, o Opener) {
 		t.Error("command without a meter accepted")
 	}
 }
+
+func testExceptions(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	day := cim.Date{Year: 2026, Month: 3, Day: 29}
+	es := []store.Exception{
+		{MeterID: "m1", Channel: "A+15m", Date: day, Version: 1, Rule: "spike", Interval: 40, Reason: "4000 at 10:00"},
+		{MeterID: "m1", Channel: "A+15m", Date: day, Version: 1, Rule: "missing", Interval: 10, Reason: "4 missing"},
+		{MeterID: "m2", Channel: "A+15m", Date: day, Version: 2, Rule: "sum-check", Interval: -1, Reason: "+50"},
+	}
+	if n, err := s.PutExceptions(ctx, es); err != nil || n != 3 {
+		t.Fatalf("put: %d %v", n, err)
+	}
+	if n, err := s.PutExceptions(ctx, es); err != nil || n != 0 {
+		t.Fatalf("again: %d new, %v", n, err)
+	}
+	all, err := s.ListExceptions(ctx, store.ExceptionQuery{OpenOnly: true})
+	if err != nil || len(all) != 3 || all[0].Rule != "spike" || all[0].Date != day || !all[0].Open || all[2].Interval != -1 {
+		t.Fatalf("list %+v %v", all, err)
+	}
+	if err := s.ResolveException(ctx, all[0].ID, "alice", "kettle and heater at once: real", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResolveException(ctx, all[0].ID, "bob", "again", time.Now()); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("resolved twice: %v", err)
+	}
+	if err := s.ResolveException(ctx, 1<<40, "bob", "x", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	open, _ := s.ListExceptions(ctx, store.ExceptionQuery{OpenOnly: true})
+	if len(open) != 2 {
+		t.Fatalf("%d open after resolving one", len(open))
+	}
+	m1, _ := s.ListExceptions(ctx, store.ExceptionQuery{MeterID: "m1"})
+	if len(m1) != 2 || m1[0].ResolvedBy != "alice" {
+		t.Fatalf("m1 %+v", m1)
+	}
+	page, _ := s.ListExceptions(ctx, store.ExceptionQuery{After: all[1].ID})
+	if len(page) != 1 || page[0].MeterID != "m2" {
+		t.Fatalf("after %d: %+v", all[1].ID, page)
+	}
+	if _, err := s.PutExceptions(ctx, []store.Exception{{MeterID: "m1"}}); err == nil {
+		t.Error("exception without a rule accepted")
+	}
+}

@@ -122,6 +122,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("SecretsCursorsRegisters", func(t *testing.T) { testSecretsCursorsRegisters(t, o) })
 	t.Run("CollectionResults", func(t *testing.T) { testCollectionResults(t, o) })
 	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
+	t.Run("Exceptions", func(t *testing.T) { testExceptions(t, o) })
 }
 
 var ctx = context.Background()
