@@ -1,0 +1,115 @@
+package mdm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm/vee"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// VEEOptions configures an on-demand VEE run.
+type VEEOptions struct {
+	Rules      vee.Rules
+	Estimation vee.Estimation
+	// HistoryDays is how many earlier days form the like-day history.
+	HistoryDays int
+	// Estimate fills the missing intervals of days before Today.
+	Estimate bool
+	Today    cim.Date
+}
+
+// VEEReport says what a run found and did.
+type VEEReport struct {
+	Days       int           `json:"days"`
+	Failures   []vee.Failure `json:"-"`
+	Exceptions int           `json:"exceptions"`
+	Estimated  int           `json:"estimatedDays"`
+	Reasons    []string      `json:"estimates,omitempty"`
+}
+
+// registerType is the billing-profile register that frames a channel's
+// day: its midnight values are the day's bounds.
+func registerType(channel string) string {
+	for _, p := range []string{"A+", "A-"} {
+		if strings.HasPrefix(channel, p) {
+			return p + "/billing"
+		}
+	}
+	return ""
+}
+
+// RunVEE validates the stored days of one meter channel in [from, to],
+// records each failure in the exceptions queue with its rule and reason,
+// and, when asked, estimates the missing intervals of past days as a new
+// version reconciled with the midnight registers. Actual data that
+// arrives later replaces the estimates (the ingest's merge does that).
+func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, to cim.Date, o VEEOptions) (VEEReport, error) {
+	var rep VEEReport
+	if o.HistoryDays <= 0 {
+		o.HistoryDays = 28
+	}
+	if to.Before(from) {
+		return rep, fmt.Errorf("vee: %s is before %s", to, from)
+	}
+	for date := from; !to.Before(date); date = date.AddDays(1) {
+		d, err := st.Day(ctx, meterID, channel, date)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return rep, err
+		}
+		hist, err := st.Days(ctx, meterID, channel, date.AddDays(-o.HistoryDays), date.AddDays(-1))
+		if err != nil {
+			return rep, err
+		}
+		c := vee.Context{History: hist}
+		if rt := registerType(channel); rt != "" {
+			end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
+			rs, err := st.RegisterReads(ctx, meterID, rt, d.Start, end.Add(time.Second))
+			if err != nil {
+				return rep, err
+			}
+			for i := range rs {
+				switch {
+				case rs[i].TimeStamp.Equal(d.Start):
+					c.RegisterStart = &rs[i]
+				case rs[i].TimeStamp.Equal(end):
+					c.RegisterEnd = &rs[i]
+				}
+			}
+		}
+		rep.Days++
+		fs := vee.Validate(d, o.Rules, c)
+		rep.Failures = append(rep.Failures, fs...)
+		if len(fs) > 0 {
+			es := make([]store.Exception, len(fs))
+			for i, f := range fs {
+				es[i] = store.Exception{MeterID: meterID, Channel: channel, Date: date, Version: d.Version, Rule: f.Rule, Interval: f.Interval, Reason: f.Reason}
+			}
+			n, err := st.PutExceptions(ctx, es)
+			if err != nil {
+				return rep, err
+			}
+			rep.Exceptions += n
+		}
+		if !o.Estimate || !date.Before(o.Today) {
+			continue
+		}
+		est, reason, ok := vee.Estimate(d, o.Estimation, c)
+		if !ok {
+			continue
+		}
+		if _, err := st.PutDays(ctx, []store.Day{est}); err != nil {
+			return rep, fmt.Errorf("vee: storing the estimate of %s %s %s: %w", meterID, channel, date, err)
+		}
+		rep.Estimated++
+		rep.Reasons = append(rep.Reasons, date.String()+": "+reason)
+	}
+	return rep, nil
+}
