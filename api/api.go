@@ -75,6 +75,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /api/v1/{$}", a.root)
 	a.mux.HandleFunc("GET /api/v1/meters", a.listMeters)
 	a.mux.HandleFunc("GET /api/v1/meters/{id}", a.getMeter)
+	a.routeMDM()
 	if d.HeadEnd != nil {
 		a.routeHeadEnd()
 	}

@@ -1,0 +1,263 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm"
+	"github.com/amigo-ami/amigo/mdm/vee"
+	"github.com/amigo-ami/amigo/store"
+)
+
+func (a *API) routeMDM() {
+	a.mux.HandleFunc("GET /api/v1/meters/{id}/readings", a.readings)
+	a.mux.HandleFunc("GET /api/v1/meters/{id}/days/{channel}/{day}/versions", a.dayVersions)
+	a.mux.HandleFunc("POST /api/v1/meters/{id}/days/{channel}/{day}/edits", a.editDay)
+	a.mux.HandleFunc("POST /api/v1/meters/{id}/vee", a.runVEE)
+	a.mux.HandleFunc("GET /api/v1/exceptions", a.listExceptions)
+	a.mux.HandleFunc("POST /api/v1/exceptions/{id}/resolve", a.resolveException)
+}
+
+// dayOut is a stored day as the API shows it.
+type dayOut struct {
+	Day       cim.Date      `json:"day"`
+	Channel   string        `json:"channel"`
+	Start     time.Time     `json:"start"`
+	Interval  int           `json:"intervalSeconds"`
+	Values    []int64       `json:"values"`
+	Quality   []cim.Quality `json:"quality"`
+	Version   int           `json:"version"`
+	Source    store.Source  `json:"source"`
+	Reason    string        `json:"reason,omitempty"`
+	User      string        `json:"user,omitempty"`
+	CreatedAt time.Time     `json:"createdAt"`
+	Total     int64         `json:"total"`
+}
+
+func toDayOut(d store.Day) dayOut {
+	o := dayOut{Day: d.Date, Channel: d.Channel, Start: d.Start, Interval: int(d.Interval / time.Second), Values: d.Values,
+		Quality: d.Quality, Version: d.Version, Source: d.Source, Reason: d.Reason, User: d.User, CreatedAt: d.CreatedAt}
+	for i, v := range d.Values {
+		if d.Quality[i]&cim.QualityMissing == 0 {
+			o.Total += v
+		}
+	}
+	return o
+}
+
+func dateParam(w http.ResponseWriter, name, s string) (cim.Date, bool) {
+	d, err := cim.ParseDate(s)
+	if err != nil {
+		Error(w, http.StatusBadRequest, "bad_query", name+" must be YYYY-MM-DD")
+		return d, false
+	}
+	return d, true
+}
+
+// readings returns the latest version of each stored day in [from, to]
+// with its quality flags: a month of quarter hours is one query.
+func (a *API) readings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "channel", "from", "to") {
+		return
+	}
+	from, ok := dateParam(w, "from", q.Get("from"))
+	if !ok {
+		return
+	}
+	to, ok := dateParam(w, "to", q.Get("to"))
+	if !ok {
+		return
+	}
+	if to.Before(from) || from.AddDays(366).Before(to) {
+		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most a year later")
+		return
+	}
+	channel := q.Get("channel")
+	if channel == "" {
+		channel = cim.EnergyImport15m.ID
+	}
+	days, err := a.d.Store.Days(r.Context(), r.PathValue("id"), channel, from, to)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	out := make([]dayOut, len(days))
+	var total int64
+	for i, d := range days {
+		out[i] = toDayOut(d)
+		total += out[i].Total
+	}
+	JSON(w, map[string]any{"meter": r.PathValue("id"), "channel": channel, "days": out, "total": total})
+}
+
+func (a *API) dayPath(w http.ResponseWriter, r *http.Request) (string, string, cim.Date, bool) {
+	d, ok := dateParam(w, "day", r.PathValue("day"))
+	return r.PathValue("id"), r.PathValue("channel"), d, ok
+}
+
+func (a *API) dayVersions(w http.ResponseWriter, r *http.Request) {
+	id, ch, date, ok := a.dayPath(w, r)
+	if !ok {
+		return
+	}
+	vs, err := a.d.Store.DayVersions(r.Context(), id, ch, date)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if len(vs) == 0 {
+		Error(w, http.StatusNotFound, "not_found", "no such day stored")
+		return
+	}
+	out := make([]dayOut, len(vs))
+	for i, d := range vs {
+		out[i] = toDayOut(d)
+	}
+	JSON(w, map[string]any{"versions": out})
+}
+
+type editRequest struct {
+	User   string           `json:"user"`
+	Reason string           `json:"reason"`
+	Values map[string]int64 `json:"values"` // interval index → value
+}
+
+// editDay stores a person's edit as a new version; the older versions
+// stay.
+func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
+	id, ch, date, ok := a.dayPath(w, r)
+	if !ok {
+		return
+	}
+	var req editRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	d, err := a.d.Store.Day(r.Context(), id, ch, date)
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no such day stored")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	vals := map[int]int64{}
+	for k, v := range req.Values {
+		i, err := strconv.Atoi(k)
+		if err != nil {
+			Error(w, http.StatusBadRequest, "bad_body", "values: keys are interval indexes")
+			return
+		}
+		vals[i] = v
+	}
+	e, err := vee.Edit(d, vals, req.User, req.Reason)
+	if err != nil {
+		Error(w, http.StatusUnprocessableEntity, "bad_edit", err.Error())
+		return
+	}
+	vs, err := a.d.Store.PutDays(r.Context(), []store.Day{e})
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	e.Version = vs[0]
+	writeJSON(w, http.StatusCreated, toDayOut(e))
+}
+
+type veeRequest struct {
+	Channel  string   `json:"channel"`
+	From     cim.Date `json:"from"`
+	To       cim.Date `json:"to"`
+	Estimate bool     `json:"estimate"`
+}
+
+func (a *API) runVEE(w http.ResponseWriter, r *http.Request) {
+	var req veeRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.From.IsZero() || req.To.IsZero() || req.To.Before(req.From) || req.From.AddDays(366).Before(req.To) {
+		Error(w, http.StatusBadRequest, "bad_body", "from and to are required, to on or after from, at most a year apart")
+		return
+	}
+	if req.Channel == "" {
+		req.Channel = cim.EnergyImport15m.ID
+	}
+	rep, err := mdm.RunVEE(r.Context(), a.d.Store, r.PathValue("id"), req.Channel, req.From, req.To, mdm.VEEOptions{
+		Rules: vee.DefaultRules(), Estimation: vee.DefaultEstimation(), Estimate: req.Estimate, Today: cim.DateOf(time.Now(), time.UTC)})
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	JSON(w, rep)
+}
+
+func (a *API) listExceptions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "meter", "rule", "open", "after", "limit") {
+		return
+	}
+	limit, ok := limitParam(w, q.Get("limit"))
+	if !ok {
+		return
+	}
+	var after int64
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			Error(w, http.StatusBadRequest, "bad_query", "after must be an exception id")
+			return
+		}
+		after = n
+	}
+	es, err := a.d.Store.ListExceptions(r.Context(), store.ExceptionQuery{MeterID: q.Get("meter"), Rule: q.Get("rule"),
+		OpenOnly: q.Get("open") == "true", After: after, Limit: limit})
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	p := page[store.Exception]{Items: es}
+	if p.Items == nil {
+		p.Items = []store.Exception{}
+	}
+	if len(es) == limit {
+		p.Next = strconv.FormatInt(es[len(es)-1].ID, 10)
+	}
+	JSON(w, p)
+}
+
+type resolveRequest struct {
+	User       string `json:"user"`
+	Resolution string `json:"resolution"`
+}
+
+func (a *API) resolveException(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		Error(w, http.StatusBadRequest, "bad_path", "exception id must be a number")
+		return
+	}
+	var req resolveRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.User == "" || req.Resolution == "" {
+		Error(w, http.StatusUnprocessableEntity, "bad_body", "user and resolution are required")
+		return
+	}
+	switch err := a.d.Store.ResolveException(r.Context(), id, req.User, req.Resolution, time.Now()); {
+	case errors.Is(err, store.ErrNotFound):
+		Error(w, http.StatusNotFound, "not_found", "no exception "+r.PathValue("id"))
+	case errors.Is(err, store.ErrConflict):
+		Error(w, http.StatusConflict, "conflict", err.Error())
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/store/storetest"
+)
+
+// TestReadingsEditsAndExceptions goes through the MDM routes: a month of
+// readings with quality, an edit that makes a new version and keeps the
+// old one, the exceptions queue, and clear 4xx answers to bad requests.
+func TestReadingsEditsAndExceptions(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	first := cim.Date{Year: 2026, Month: 6, Day: 1}
+	var days []store.Day
+	for k := range 30 {
+		date := first.AddDays(k)
+		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		for i := range d.Values {
+			d.Values[i] = 10
+		}
+		days = append(days, d)
+	}
+	days[3].Quality[5] = cim.QualityMissing
+	if _, err := st.PutDays(ctx, days); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Deps{Store: st, MaxBodyBytes: 1024}))
+	defer srv.Close()
+	base := srv.URL + "/api/v1/meters/m1"
+
+	code, m := do(t, "GET", base+"/readings?channel=A%2B15m&from=2026-06-01&to=2026-06-30", "")
+	if code != 200 || len(m["days"].([]any)) != 30 || m["total"].(float64) != 30*96*10-10 {
+		t.Fatalf("readings %d %v", code, m["total"])
+	}
+	// Validation finds the missing interval of 4 June.
+	code, m = do(t, "POST", base+"/vee", `{"channel":"A+15m","from":"2026-06-01","to":"2026-06-30"}`)
+	if code != 200 || m["days"].(float64) != 30 {
+		t.Fatalf("vee %d %v", code, m)
+	}
+	code, m = do(t, "GET", srv.URL+"/api/v1/exceptions?meter=m1&open=true", "")
+	if code != 200 {
+		t.Fatalf("exceptions %d %v", code, m)
+	}
+	items := m["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["rule"] != "missing" {
+		t.Fatalf("exceptions %v", items)
+	}
+	code, m = do(t, "POST", base+"/days/A+15m/2026-06-04/edits", `{"user":"alice","reason":"read off the display","values":{"5":12}}`)
+	if code != 201 || m["version"].(float64) != 2 || m["user"] != "alice" || m["source"] != "edit" {
+		t.Fatalf("edit %d %v", code, m)
+	}
+	code, m = do(t, "GET", base+"/days/A+15m/2026-06-04/versions", "")
+	vs := m["versions"].([]any)
+	if code != 200 || len(vs) != 2 || vs[0].(map[string]any)["source"] != "meter" {
+		t.Fatalf("versions %d %v", code, m)
+	}
+	id := items[0].(map[string]any)["id"].(float64)
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/exceptions/"+strconv.FormatFloat(id, 'f', 0, 64)+"/resolve",
+		strings.NewReader(`{"user":"alice","resolution":"edited from the display"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("resolve: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+
+	for _, c := range []struct {
+		method, url, body string
+		code              int
+	}{
+		{"GET", base + "/readings?from=2026-06-01&to=junk", "", 400},
+		{"GET", base + "/readings?from=2026-06-02&to=2026-06-01", "", 400},
+		{"GET", base + "/readings?from=2026-06-01&to=2026-06-02&colour=red", "", 400},
+		{"POST", base + "/days/A+15m/2026-06-04/edits", `{"user":"alice","values":{"5":1}}`, 422},
+		{"POST", base + "/days/A+15m/2026-06-04/edits", `{"user":"a","reason":"b","values":{"999":1}}`, 422},
+		{"POST", base + "/days/A+15m/2026-06-04/edits", `{"user":"a","reason":"b","values":{"x":1}}`, 400},
+		{"POST", base + "/days/A+15m/2026-06-04/edits", `{"user":"a","reason":"b","extra":1}`, 400},
+		{"POST", base + "/days/A+15m/2026-07-04/edits", `{"user":"a","reason":"b","values":{"1":1}}`, 404},
+		{"POST", base + "/days/A+15m/2026-06-04/edits", `{"user":"` + strings.Repeat("a", 2000) + `"}`, 413},
+		{"POST", base + "/vee", `{"from":"2026-06-02","to":"2026-06-01"}`, 400},
+		{"POST", srv.URL + "/api/v1/exceptions/99/resolve", `{"user":"a","resolution":"b"}`, 404},
+		{"GET", srv.URL + "/api/v1/exceptions?after=x", "", 400},
+	} {
+		if code, m := do(t, c.method, c.url, c.body); code != c.code || errCode(m) == "" {
+			t.Errorf("%s %s %s: %d %v, want %d", c.method, c.url, c.body, code, m, c.code)
+		}
+	}
+}
