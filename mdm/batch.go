@@ -285,6 +285,15 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 			}
 		}
 		in.st.days.Add(uint64(len(days)))
+		if in.o.Validate != nil {
+			o := *in.o.Validate
+			o.Estimate = false
+			for _, d := range days {
+				if _, err := RunVEE(ctx, in.o.Store, d.MeterID, d.Channel, d.Date, d.Date, o); err != nil {
+					return fmt.Errorf("mdm: validating %s %s %s: %w", d.MeterID, d.Channel, d.Date, err)
+				}
+			}
+		}
 	}
 	in.st.readings.Add(uint64(b.readings))
 	if len(b.regs) > 0 {

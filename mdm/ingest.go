@@ -46,6 +46,10 @@ type Options struct {
 	Now func() time.Time
 	// Stages run on each changed day, in order, between merge and write.
 	Stages []Stage
+	// Validate, when set, runs the VEE rules on every day a batch wrote
+	// and records the failures in the exceptions queue before the batch
+	// is acknowledged (estimation stays an on-demand or scheduled step).
+	Validate *VEEOptions
 }
 
 // Ingest moves interval blocks, register reads and events from the bus

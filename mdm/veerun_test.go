@@ -100,3 +100,28 @@ func testRunVEE(t *testing.T, open func(testing.TB) (store.Store, string)) {
 		t.Fatalf("missing recorded %d times", len(again))
 	}
 }
+
+// TestValidationOnIngest: with Validate set, the days a batch writes are
+// validated before it is acknowledged, and the failures wait in the
+// exceptions queue.
+func TestValidationOnIngest(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			r := newRig(t, e.open)
+			_, stop := r.start(t, mdm.Options{Validate: &mdm.VEEOptions{Rules: vee.DefaultRules()}})
+			defer stop()
+			d := springDay().AddDays(-7)
+			b := r.dayBlock("m2", d)
+			b.Readings = append(b.Readings[:10], b.Readings[14:]...) // four quarter hours never read
+			r.publishBlock(t, b)
+			idle(t, r.bus)
+			ex, err := r.st.ListExceptions(context.Background(), store.ExceptionQuery{MeterID: "m2", OpenOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ex) != 1 || ex[0].Rule != vee.RuleMissing || ex[0].Interval != 10 || ex[0].Date != d {
+				t.Fatalf("exceptions %+v", ex)
+			}
+		})
+	}
+}

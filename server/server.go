@@ -27,6 +27,7 @@ import (
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/mdm"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/sqldb"
@@ -252,7 +253,8 @@ func (s *Server) startHeadEnd(o Options) error {
 	if err != nil {
 		return err
 	}
-	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now})
+	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now,
+		Validate: &mdm.VEEOptions{Rules: vee.DefaultRules()}})
 	if err != nil {
 		return err
 	}
