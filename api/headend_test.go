@@ -34,7 +34,7 @@ func (f fakeHeadEnd) Read(ctx context.Context, id string, objs []string) ([]head
 	}
 	return nil, fmt.Errorf("meter %s: connection refused", id)
 }
-func (f fakeHeadEnd) Progress() headend.Progress     { return headend.Progress{Running: true, Total: 3} }
+func (f fakeHeadEnd) Progress() headend.Progress    { return headend.Progress{Running: true, Total: 3} }
 func (f fakeHeadEnd) StartCollection(cim.Date) bool { return false }
 func (f fakeHeadEnd) Now() time.Time                { return time.Now() }
 func (f fakeHeadEnd) Import(context.Context, []manifest.Row) (headend.ImportReport, error) {
