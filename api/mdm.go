@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -14,6 +16,8 @@ import (
 
 func (a *API) routeMDM() {
 	a.mux.HandleFunc("GET /api/v1/meters/{id}/readings", a.readings)
+	a.mux.HandleFunc("GET /api/v1/meters/{id}/totals", a.totals)
+	a.mux.HandleFunc("GET /api/v1/meters/{id}/registers/latest", a.lastRead)
 	a.mux.HandleFunc("GET /api/v1/meters/{id}/days/{channel}/{day}/versions", a.dayVersions)
 	a.mux.HandleFunc("POST /api/v1/meters/{id}/days/{channel}/{day}/edits", a.editDay)
 	a.mux.HandleFunc("POST /api/v1/meters/{id}/vee", a.runVEE)
@@ -260,4 +264,103 @@ func (a *API) resolveException(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// totals sums a channel's stored days per day or per calendar month, with
+// how many intervals were missing and estimated, so a bill or a portal can
+// say how much of a total is measured.
+func (a *API) totals(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "channel", "from", "to", "by") {
+		return
+	}
+	from, ok := dateParam(w, "from", q.Get("from"))
+	if !ok {
+		return
+	}
+	to, ok := dateParam(w, "to", q.Get("to"))
+	if !ok {
+		return
+	}
+	by := q.Get("by")
+	if by == "" {
+		by = "day"
+	}
+	if by != "day" && by != "month" {
+		Error(w, http.StatusBadRequest, "bad_query", "by must be day or month")
+		return
+	}
+	if to.Before(from) || from.AddDays(366*3).Before(to) {
+		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most three years later")
+		return
+	}
+	channel := q.Get("channel")
+	if channel == "" {
+		channel = cim.EnergyImport15m.ID
+	}
+	days, err := a.d.Store.Days(r.Context(), r.PathValue("id"), channel, from, to)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	type total struct {
+		Period    string `json:"period"`
+		Total     int64  `json:"total"`
+		Intervals int    `json:"intervals"`
+		Missing   int    `json:"missing"`
+		Estimated int    `json:"estimated"`
+		Edited    int    `json:"edited"`
+	}
+	var out []total
+	for _, d := range days {
+		key := d.Date.String()
+		if by == "month" {
+			key = key[:7]
+		}
+		if len(out) == 0 || out[len(out)-1].Period != key {
+			out = append(out, total{Period: key})
+		}
+		t := &out[len(out)-1]
+		for i, v := range d.Values {
+			t.Intervals++
+			switch q := d.Quality[i]; {
+			case q&cim.QualityMissing != 0:
+				t.Missing++
+				continue
+			case q&cim.QualityEstimated != 0:
+				t.Estimated++
+			case q&cim.QualityEdited != 0:
+				t.Edited++
+			}
+			t.Total += v
+		}
+	}
+	if out == nil {
+		out = []total{}
+	}
+	JSON(w, map[string]any{"meter": r.PathValue("id"), "channel": channel, "by": by, "totals": out})
+}
+
+// lastRead is the latest register reads of a meter (the last 40 days
+// searched) and its newest stored interval day.
+func (a *API) lastRead(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	now := time.Now()
+	rs, err := a.d.Store.RegisterReads(r.Context(), id, "", now.AddDate(0, 0, -40), now.Add(24*time.Hour))
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	latest := map[string]cim.Reading{}
+	for _, x := range rs {
+		if cur, ok := latest[x.ReadingType]; !ok || x.TimeStamp.After(cur.TimeStamp) {
+			latest[x.ReadingType] = x
+		}
+	}
+	out := make([]cim.Reading, 0, len(latest))
+	for _, x := range latest {
+		out = append(out, x)
+	}
+	slices.SortFunc(out, func(a, b cim.Reading) int { return strings.Compare(a.ReadingType, b.ReadingType) })
+	JSON(w, map[string]any{"meter": id, "registers": out})
 }

@@ -74,6 +74,18 @@ func TestReadingsEditsAndExceptions(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	code, m = do(t, "GET", base+"/totals?from=2026-06-01&to=2026-06-30&by=month", "")
+	tot := m["totals"].([]any)
+	if code != 200 || len(tot) != 1 || tot[0].(map[string]any)["total"].(float64) != 30*96*10-10+12 || tot[0].(map[string]any)["edited"].(float64) != 1 {
+		t.Fatalf("monthly totals %d %v", code, m)
+	}
+	code, m = do(t, "GET", base+"/totals?from=2026-06-01&to=2026-06-02", "")
+	if tot := m["totals"].([]any); code != 200 || len(tot) != 2 || tot[1].(map[string]any)["total"].(float64) != 960 {
+		t.Fatalf("daily totals %d %v", code, m)
+	}
+	if code, m = do(t, "GET", base+"/registers/latest", ""); code != 200 {
+		t.Fatalf("latest %d %v", code, m)
+	}
 	for _, c := range []struct {
 		method, url, body string
 		code              int
@@ -90,6 +102,7 @@ func TestReadingsEditsAndExceptions(t *testing.T) {
 		{"POST", base + "/vee", `{"from":"2026-06-02","to":"2026-06-01"}`, 400},
 		{"POST", srv.URL + "/api/v1/exceptions/99/resolve", `{"user":"a","resolution":"b"}`, 404},
 		{"GET", srv.URL + "/api/v1/exceptions?after=x", "", 400},
+		{"GET", base + "/totals?from=2026-06-01&to=2026-06-02&by=week", "", 400},
 	} {
 		if code, m := do(t, c.method, c.url, c.body); code != c.code || errCode(m) == "" {
 			t.Errorf("%s %s %s: %d %v, want %d", c.method, c.url, c.body, code, m, c.code)
