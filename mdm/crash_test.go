@@ -34,16 +34,24 @@ type childConfig struct {
 	AckWait         time.Duration
 }
 
-// TestIngestChild is the ingest process TestKillNine starts and kills; run
-// directly it does nothing.
-func TestIngestChild(t *testing.T) {
-	raw := os.Getenv(childEnv)
-	if raw == "" {
-		t.Skip("the ingest run as a child process of TestKillNine")
+// TestMain runs the test binary as the ingest process TestKillNine starts
+// and kills, when it is told so by the environment.
+func TestMain(m *testing.M) {
+	if raw := os.Getenv(childEnv); raw != "" {
+		if err := ingestChild(raw); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// ingestChild runs the ingest until it is killed.
+func ingestChild(raw string) error {
 	var c childConfig
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// A child whose parent died without killing it goes away by itself.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -56,21 +64,19 @@ func TestIngestChild(t *testing.T) {
 		st, err = sqlite.Open(ctx, c.Where)
 	}
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer st.Close()
 	b, err := bus.Open(ctx, bus.Options{URL: c.NATS, Namespace: c.Namespace})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer b.Close(context.Background())
 	in, err := mdm.New(mdm.Options{Store: st, Bus: b, Batch: c.Batch, AckWait: c.AckWait})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := in.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	return in.Run(ctx)
 }
 
 // TestKillNine runs the ingest in a child process and kills it with
@@ -335,7 +341,7 @@ type child struct {
 func startChild(t *testing.T, c childConfig) *child {
 	t.Helper()
 	raw, _ := json.Marshal(c)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIngestChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
 	ch := &child{cmd: cmd, out: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = ch.out, ch.out
