@@ -173,6 +173,8 @@ func TestDLMSToolOverSerialLine(t *testing.T) {
 	}
 	t.Cleanup(func() { br.Process.Kill(); br.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if _, err := os.Stat(tty); err == nil {
 			break
@@ -180,7 +182,7 @@ func TestDLMSToolOverSerialLine(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("socat made no pty")
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 	out, errs, code := amigo(t, "dlms", "get", "--transport", "hdlc", "--client", "17", "--auth", "lls", "--password", "lab-secret", "serial:"+tty, "1.0.1.8.0.255")
 	if code != 0 || !strings.Contains(out, "Wh") {
