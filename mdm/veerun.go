@@ -84,6 +84,10 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 				}
 			}
 		}
+		end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
+		if c.Disconnected, err = relaySpans(ctx, st, meterID, d.Start, end); err != nil {
+			return rep, err
+		}
 		rep.Days++
 		fs := vee.Validate(d, o.Rules, c)
 		rep.Failures = append(rep.Failures, fs...)
@@ -112,4 +116,51 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		rep.Reasons = append(rep.Reasons, date.String()+": "+reason)
 	}
 	return rep, nil
+}
+
+// Relay event types (IEC 61968-9): the disconnector opened or closed.
+const (
+	eventRelayOpened cim.EndDeviceEventType = "3.31.0.68"
+	eventRelayClosed cim.EndDeviceEventType = "3.31.0.42"
+)
+
+// relaySpans rebuilds when the meter's relay was open during [from, to)
+// from its disconnector events: the state at from is that of the last
+// event before it (looked for up to 90 days back).
+func relaySpans(ctx context.Context, st store.Store, meterID string, from, to time.Time) ([]vee.Span, error) {
+	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
+	if err != nil {
+		return nil, err
+	}
+	// Events come newest first; walk them oldest first.
+	var spans []vee.Span
+	var openAt time.Time
+	open := false
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := evs[i]
+		switch e.Type {
+		case eventRelayOpened:
+			if !open {
+				open, openAt = true, e.CreatedAt
+			}
+		case eventRelayClosed:
+			if open {
+				open = false
+				if e.CreatedAt.After(from) {
+					spans = append(spans, vee.Span{From: maxTime(openAt, from), To: e.CreatedAt})
+				}
+			}
+		}
+	}
+	if open {
+		spans = append(spans, vee.Span{From: maxTime(openAt, from), To: to})
+	}
+	return spans, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

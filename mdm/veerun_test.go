@@ -125,3 +125,46 @@ func TestValidationOnIngest(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumptionWhileDisconnected: the disconnector's events say when the
+// relay was open; consumption registered then is an exception.
+func TestConsumptionWhileDisconnected(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	date := cim.Date{Year: 2026, Month: 6, Day: 10}
+	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+	for i := range d.Values {
+		d.Values[i] = 30
+		if i >= 40 && i < 60 {
+			d.Values[i] = 0 // the relay is open: nothing flows
+		}
+	}
+	d.Values[50] = 7 // but something registered
+	if _, err := st.PutDays(ctx, []store.Day{d}); err != nil {
+		t.Fatal(err)
+	}
+	at := func(i int) time.Time { return d.Start.Add(time.Duration(i) * 15 * time.Minute) }
+	if _, err := st.AppendEvents(ctx, []cim.EndDeviceEvent{
+		{MRID: "e1", MeterID: "m1", Type: "3.31.0.68", CreatedAt: at(40)},
+		{MRID: "e2", MeterID: "m1", Type: "3.31.0.42", CreatedAt: at(60)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", date, date, mdm.VEEOptions{Rules: vee.DefaultRules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits []int
+	for _, f := range rep.Failures {
+		if f.Rule == vee.RuleWhileOff {
+			hits = append(hits, f.Interval)
+		}
+		if f.Rule == vee.RuleZeroEnergised {
+			t.Errorf("zeros while disconnected flagged: %v", f)
+		}
+	}
+	if len(hits) != 1 || hits[0] != 50 {
+		t.Fatalf("consumption while disconnected at %v, want [50]; all %v", hits, rep.Failures)
+	}
+}
