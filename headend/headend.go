@@ -221,25 +221,36 @@ func (c storeCounters) Reserve(ctx context.Context, name string, n uint32) (uint
 	return c.st.ReserveCounter(ctx, c.meterID, name, n)
 }
 
+// OpenSecrets reads and opens the sealed secrets of meter mrid. The mRID
+// is the seal's associated data, so a record moved to another meter does
+// not open.
+func OpenSecrets(ctx context.Context, st store.HeadEnd, opener SecretOpener, mrid string) (Secrets, error) {
+	sealed, err := st.MeterSecret(ctx, mrid)
+	if err != nil {
+		return Secrets{}, fmt.Errorf("meter %s: secrets: %w", mrid, err)
+	}
+	plain, err := opener.Open(sealed, []byte(mrid))
+	if err != nil {
+		return Secrets{}, fmt.Errorf("meter %s: opening secrets: %w", mrid, err)
+	}
+	var sec Secrets
+	err = json.Unmarshal(plain, &sec)
+	clear(plain)
+	if err != nil {
+		return Secrets{}, fmt.Errorf("meter %s: secrets: %w", mrid, err)
+	}
+	return sec, nil
+}
+
 // target assembles what a driver needs to reach meter m.
 func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, error) {
 	d, ok := h.drivers[m.Protocol]
 	if !ok {
 		return Target{}, nil, fmt.Errorf("meter %s: no driver for protocol %q", m.MRID, m.Protocol)
 	}
-	sealed, err := h.st.MeterSecret(ctx, m.MRID)
+	sec, err := OpenSecrets(ctx, h.st, h.secrets, m.MRID)
 	if err != nil {
-		return Target{}, nil, fmt.Errorf("meter %s: secrets: %w", m.MRID, err)
-	}
-	plain, err := h.secrets.Open(sealed, []byte(m.MRID))
-	if err != nil {
-		return Target{}, nil, fmt.Errorf("meter %s: opening secrets: %w", m.MRID, err)
-	}
-	var sec Secrets
-	err = json.Unmarshal(plain, &sec)
-	clear(plain)
-	if err != nil {
-		return Target{}, nil, fmt.Errorf("meter %s: secrets: %w", m.MRID, err)
+		return Target{}, nil, err
 	}
 	loc, err := h.location(ctx, m.UsagePointID)
 	if err != nil {

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/manifest"
@@ -53,7 +57,6 @@ func registryEntry(r manifest.Row) (cim.Meter, cim.UsagePoint, Secrets) {
 		// Reached through its electricity meter's association, on M-Bus.
 		m.Tags["parent_meter_id"] = strconv.FormatUint(r.Parent, 10)
 		m.Tags["mbus_channel"] = strconv.Itoa(int(r.Channel))
-		m.Tags["parent"] = "meter_id:" + m.Tags["parent_meter_id"]
 	} else if len(r.SystemTitle) > 0 {
 		// Not secret: every ciphered APDU carries it in clear. The push
 		// listener finds the sender by it.
@@ -70,13 +73,47 @@ func registryEntry(r manifest.Row) (cim.Meter, cim.UsagePoint, Secrets) {
 // importBatch bounds one store transaction of an import.
 const importBatch = 500
 
+// rewrapper is a Sealer that can tell a blob sealed under an older master
+// key (vault.Keyring is one), so an import after a key rotation re-seals.
+type rewrapper interface {
+	Rewrap(sealed, aad []byte) ([]byte, bool, error)
+}
+
 // Import registers the meters of a shipment manifest: usage points with
 // their time zones, meters with address, protocol, segment and region, and
 // their keys sealed by s. It is idempotent: importing the same rows again
 // reports them unchanged and writes nothing; a changed row updates its
-// meter (keeping the meter's lifecycle status).
+// meter (keeping the meter's lifecycle status), and a row whose keys are
+// still sealed under a retired master key is re-sealed.
+//
+// Rows are checked as a set before anything is written, since they may
+// not come from manifest.Read: an unknown time zone, a serial twice, or a
+// gas or water meter whose parent is neither among rows nor registered is
+// reported in Bad at the row's line and left out; the rest import.
 func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) (ImportReport, error) {
 	var rep ImportReport
+	rows, rep.Bad = checkRows(rows)
+	parents, err := registeredParents(ctx, st, rows)
+	if err != nil {
+		return rep, err
+	}
+	rows, bad := manifest.CheckParents(rows, func(id uint64) (manifest.Row, bool) {
+		r, ok := parents[id]
+		return r, ok
+	})
+	if len(bad) > 0 {
+		rep.Bad = append(rep.Bad, bad...)
+		slices.SortStableFunc(rep.Bad, func(a, b *manifest.RowError) int { return a.Line - b.Line })
+	}
+	// A sub-meter's parent tag is the parent's mRID.
+	mrids := make(map[uint64]string, len(rows))
+	for _, r := range rows {
+		mrids[r.MeterID] = MeterID(r)
+	}
+	for id, r := range parents {
+		mrids[id] = MeterID(r)
+	}
+	rw, _ := s.(rewrapper)
 	for start := 0; start < len(rows); start += importBatch {
 		batch := rows[start:min(start+importBatch, len(rows))]
 		var ms []cim.Meter
@@ -88,6 +125,9 @@ func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) 
 		var secs []secret
 		for _, r := range batch {
 			m, up, sec := registryEntry(r)
+			if r.Parent != 0 {
+				m.Tags["parent"] = mrids[r.Parent]
+			}
 			plain, err := json.Marshal(sec)
 			if err != nil {
 				return rep, err
@@ -100,20 +140,7 @@ func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) 
 				return rep, fmt.Errorf("import: meter %s: %w", m.MRID, err)
 			default:
 				m.Status = old.Status
-				same := sameMeter(old, m)
-				if same {
-					if sealed, err := st.MeterSecret(ctx, m.MRID); err == nil {
-						if cur, err := s.Open(sealed, []byte(m.MRID)); err == nil {
-							same = bytes.Equal(cur, plain)
-							clear(cur)
-						} else {
-							same = false
-						}
-					} else {
-						same = false
-					}
-				}
-				if same {
+				if sameMeter(old, m) && sameSecret(ctx, st, s, rw, m.MRID, plain) {
 					rep.Unchanged++
 					clear(plain)
 					continue
@@ -148,6 +175,99 @@ func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) 
 		}
 	}
 	return rep, nil
+}
+
+// sameSecret reports whether meter mrid's stored secrets are plain, sealed
+// under the current master key.
+func sameSecret(ctx context.Context, st store.HeadEnd, s Sealer, rw rewrapper, mrid string, plain []byte) bool {
+	sealed, err := st.MeterSecret(ctx, mrid)
+	if err != nil {
+		return false
+	}
+	if rw != nil {
+		if _, changed, err := rw.Rewrap(sealed, []byte(mrid)); err != nil || changed {
+			return false
+		}
+	}
+	cur, err := s.Open(sealed, []byte(mrid))
+	if err != nil {
+		return false
+	}
+	defer clear(cur)
+	return bytes.Equal(cur, plain)
+}
+
+// checkRows refuses, by line, rows whose time zone is unknown or whose
+// meter id or serial came before.
+func checkRows(rows []manifest.Row) ([]manifest.Row, []*manifest.RowError) {
+	var bad []*manifest.RowError
+	zones := map[string]error{}
+	ids := map[uint64]int{}
+	serials := map[string]int{}
+	kept := make([]manifest.Row, 0, len(rows))
+	for _, r := range rows {
+		zerr, done := zones[r.TimeZone]
+		if !done {
+			_, zerr = time.LoadLocation(r.TimeZone)
+			zones[r.TimeZone] = zerr
+		}
+		switch first, dupID := ids[r.MeterID]; {
+		case zerr != nil:
+			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "time_zone", Err: fmt.Errorf("meter %s: unknown time zone %q", r.Serial, r.TimeZone)})
+		case dupID:
+			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", r.MeterID, first)})
+		case serials[r.Serial] != 0 || r.Serial == "":
+			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "serial", Err: fmt.Errorf("serial %q empty or already on line %d", r.Serial, serials[r.Serial])})
+		default:
+			ids[r.MeterID] = r.Line
+			serials[r.Serial] = max(r.Line, 1)
+			kept = append(kept, r)
+		}
+	}
+	return kept, bad
+}
+
+// registeredParents finds, among meters already registered, the parents
+// of sub-meters whose parent is not among rows. The registry is keyed by
+// serial, not by the manifest's meter id, so this pages through it; only
+// an import of sub-meters without their parents pays for that.
+func registeredParents(ctx context.Context, st store.Store, rows []manifest.Row) (map[uint64]manifest.Row, error) {
+	in := make(map[uint64]bool, len(rows))
+	for _, r := range rows {
+		in[r.MeterID] = true
+	}
+	want := map[uint64]bool{}
+	for _, r := range rows {
+		if r.SubMeter() && !in[r.Parent] {
+			want[r.Parent] = true
+		}
+	}
+	found := map[uint64]manifest.Row{}
+	if len(want) == 0 {
+		return found, nil
+	}
+	after := ""
+	for {
+		ms, err := st.Meters(ctx, store.MeterQuery{After: after, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("import: looking up parent meters: %w", err)
+		}
+		if len(ms) == 0 {
+			return found, nil
+		}
+		for _, m := range ms {
+			id, err := strconv.ParseUint(m.Tags["meter_id"], 10, 64)
+			if err != nil || !want[id] {
+				continue
+			}
+			r := manifest.Row{MeterID: id, Serial: m.SerialNumber, Kind: m.Tags["kind"], Protocol: m.Protocol}
+			if ap, err := netip.ParseAddrPort(strings.TrimPrefix(m.Address, "tcp://")); err == nil {
+				r.Address = ap
+			}
+			found[id] = r
+		}
+		after = ms[len(ms)-1].MRID
+	}
 }
 
 func sameMeter(a, b cim.Meter) bool {

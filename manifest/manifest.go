@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Columns are the columns of a shipment manifest, in the order
@@ -26,19 +27,22 @@ var Columns = []string{
 
 // Row is one meter of a manifest.
 type Row struct {
+	// Line is where Read found the row (the header is line 1); zero for
+	// a row that was not read from a file. Write ignores it.
+	Line           int
 	MeterID        uint64
 	Serial         string
 	Manufacturer   string
 	Model          string
-	Kind           string
+	Kind           string         // "electricity-1p", "electricity-3p", "gas", "water"
 	Protocol       string         // "dlms"
 	Address        netip.AddrPort // written as tcp://a.b.c.d:port
 	Transport      string         // "wrapper"
 	ClientSAP      uint16
 	Authentication string // "hls-gmac", "lls", "none"
 	SecurityPolicy string // "authenticated-encrypted", ...
-	SystemTitle    []byte // 8 bytes
-	EK, AK         []byte // 16 bytes each, or empty without HLS
+	SystemTitle    []byte // 8 bytes; may be empty for a sub-meter
+	EK, AK         []byte // 16 bytes each, or empty without HLS or for a sub-meter
 	LLSPassword    string
 	UsagePointID   string
 	TimeZone       string
@@ -50,6 +54,14 @@ type Row struct {
 	Parent  uint64
 	Channel uint8
 }
+
+// SubMeter reports whether the row is a gas or water meter, reached on
+// M-Bus through its parent's association rather than on its own.
+func (r *Row) SubMeter() bool { return SubKind(r.Kind) }
+
+// SubKind reports whether kind is one that hangs behind an electricity
+// meter on M-Bus.
+func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 
 // OptionalColumns may be absent from a manifest; Write writes them.
 var OptionalColumns = []string{"parent_meter_id", "mbus_channel"}
@@ -89,10 +101,16 @@ func (r *Row) record(rec []string) {
 }
 
 // Read parses a manifest. The header names the columns, in any order;
-// every column of Columns must be there, others are ignored. A bad row does
-// not stop the file: it is left out and reported in bad, by line and
-// column. err is for a file that cannot be read at all (no header, a
-// missing column, broken CSV quoting, an I/O error).
+// every column of Columns must be there, those of OptionalColumns may be,
+// others are ignored. A bad row does not stop the file: it is left out and
+// reported in bad, by line and column, in line order. err is for a file
+// that cannot be read at all (no header, a missing column, broken CSV
+// quoting, an I/O error), and then no rows are returned.
+//
+// Beyond each row on its own, Read checks the file as a whole: meter ids
+// and serials are unique, and a gas or water meter's parent is an
+// electricity meter of the same file at the same address. A row that
+// breaks one of these is reported at its own line.
 func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -127,37 +145,13 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 			opt[i] = j
 		}
 	}
-	seen := map[uint64]int{}
-	// Sub-meters whose parent must appear in the file, checked at the end.
-	type subRef struct {
-		row    int // index in rows
-		line   int
-		parent uint64
-	}
-	var subs []subRef
+	p := rowParser{idx: idx, opt: opt, zones: map[string]error{}}
+	ids := map[uint64]int{}     // meter id → line
+	serials := map[string]int{} // serial → line
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
-			// A sub-meter whose parent is not in the file cannot be
-			// reached: report it at its own line and leave it out.
-			drop := map[int]bool{}
-			for _, sr := range subs {
-				if _, ok := seen[sr.parent]; !ok {
-					bad = append(bad, &RowError{Line: sr.line, Column: "parent_meter_id", Err: fmt.Errorf("parent meter %d is not in the file", sr.parent)})
-					drop[sr.row] = true
-				}
-			}
-			if len(drop) > 0 {
-				kept := rows[:0]
-				for i, r := range rows {
-					if !drop[i] {
-						kept = append(kept, r)
-					}
-				}
-				rows = kept
-				slices.SortStableFunc(bad, func(a, b *RowError) int { return a.Line - b.Line })
-			}
-			return rows, bad, nil
+			break
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -165,17 +159,16 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 				bad = append(bad, &RowError{Line: pe.Line, Err: pe.Err})
 				continue
 			}
-			return rows, bad, csvErr(err)
+			// Past broken quoting the line structure is lost: trust
+			// nothing of the file.
+			return nil, nil, csvErr(err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(head) {
 			bad = append(bad, &RowError{Line: line, Err: fmt.Errorf("%d fields, the header has %d", len(rec), len(head))})
 			continue
 		}
-		row, err := parseRow(rec, idx, line)
-		if err == nil {
-			err = parseSub(&row, rec, opt, line)
-		}
+		row, err := p.parse(rec, line)
 		if err != nil {
 			var re *RowError
 			if !errors.As(err, &re) {
@@ -184,16 +177,72 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 			bad = append(bad, re)
 			continue
 		}
-		if first, dup := seen[row.MeterID]; dup {
+		if first, dup := ids[row.MeterID]; dup {
 			bad = append(bad, &RowError{Line: line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", row.MeterID, first)})
 			continue
 		}
-		seen[row.MeterID] = line
-		if row.Parent != 0 {
-			subs = append(subs, subRef{len(rows), line, row.Parent})
+		if first, dup := serials[row.Serial]; dup {
+			bad = append(bad, &RowError{Line: line, Column: "serial", Err: fmt.Errorf("serial %s already on line %d", row.Serial, first)})
+			continue
 		}
+		ids[row.MeterID], serials[row.Serial] = line, line
 		rows = append(rows, row)
 	}
+	// A sub-meter can only be reached through its parent, which may come
+	// later in the file: check once every row is in.
+	rows, more := CheckParents(rows, nil)
+	if len(more) > 0 {
+		bad = append(bad, more...)
+		slices.SortStableFunc(bad, func(a, b *RowError) int { return a.Line - b.Line })
+	}
+	return rows, bad, nil
+}
+
+// CheckParents checks that each gas or water meter of rows hangs behind an
+// electricity meter at the same address: one of rows, or else one that
+// known returns (nil: none). It returns the rows that pass, in order, and
+// a RowError at the line of each that does not.
+func CheckParents(rows []Row, known func(id uint64) (Row, bool)) ([]Row, []*RowError) {
+	byID := make(map[uint64]int, len(rows))
+	for i, r := range rows {
+		byID[r.MeterID] = i
+	}
+	var bad []*RowError
+	var kept []Row // nil until a row is dropped
+	for i, r := range rows {
+		if r.SubMeter() {
+			var parent Row
+			j, ok := byID[r.Parent]
+			if ok {
+				parent = rows[j]
+			} else if known != nil {
+				parent, ok = known(r.Parent)
+			}
+			var err *RowError
+			switch {
+			case !ok:
+				err = &RowError{Line: r.Line, Column: "parent_meter_id", Err: fmt.Errorf("meter %d: parent meter %d is not in the file (or its row was refused)", r.MeterID, r.Parent)}
+			case parent.SubMeter():
+				err = &RowError{Line: r.Line, Column: "parent_meter_id", Err: fmt.Errorf("meter %d: parent meter %d is a %s meter, not an electricity meter", r.MeterID, r.Parent, parent.Kind)}
+			case parent.Address != r.Address || parent.Protocol != r.Protocol:
+				err = &RowError{Line: r.Line, Column: "address", Err: fmt.Errorf("meter %d: %s, but its parent meter %d is at %s", r.MeterID, "tcp://"+r.Address.String(), r.Parent, "tcp://"+parent.Address.String())}
+			}
+			if err != nil {
+				bad = append(bad, err)
+				if kept == nil {
+					kept = append(make([]Row, 0, len(rows)), rows[:i]...)
+				}
+				continue
+			}
+		}
+		if kept != nil {
+			kept = append(kept, r)
+		}
+	}
+	if kept == nil {
+		return rows, nil
+	}
+	return kept, bad
 }
 
 // Write writes rows as CSV with a header row; next yields them one at a
@@ -228,19 +277,26 @@ func csvErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrManifest, err)
 }
 
-func parseRow(rec []string, idx []int, line int) (Row, error) {
-	get := func(c int) string { return strings.TrimSpace(rec[idx[c]]) }
+// rowParser parses the records of one file; zones caches time zone
+// lookups, which read the system's zone database.
+type rowParser struct {
+	idx, opt []int
+	zones    map[string]error
+}
+
+func (p *rowParser) parse(rec []string, line int) (Row, error) {
+	get := func(c int) string { return strings.TrimSpace(rec[p.idx[c]]) }
 	bad := func(c int, err error) (Row, error) {
 		return Row{}, &RowError{Line: line, Column: Columns[c], Err: err}
 	}
-	var r Row
+	r := Row{Line: line}
 	var err error
 	for c := range Columns {
 		v := get(c)
 		switch Columns[c] {
 		case "meter_id":
-			if r.MeterID, err = strconv.ParseUint(v, 10, 64); err != nil {
-				return bad(c, errors.New("not an unsigned integer"))
+			if r.MeterID, err = strconv.ParseUint(v, 10, 64); err != nil || r.MeterID == 0 {
+				return bad(c, errors.New("not a positive integer"))
 			}
 		case "serial":
 			if v == "" {
@@ -252,6 +308,11 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 		case "model":
 			r.Model = v
 		case "kind":
+			switch v {
+			case "electricity", "electricity-1p", "electricity-3p", "gas", "water":
+			default:
+				return bad(c, fmt.Errorf("%q: want electricity-1p, electricity-3p, electricity, gas or water", v))
+			}
 			r.Kind = v
 		case "protocol":
 			if v != "dlms" {
@@ -292,7 +353,8 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 			}
 			r.SecurityPolicy = v
 		case "system_title":
-			if r.SystemTitle, err = hexField(v, 8, false); err != nil {
+			// Required below, unless the row is a sub-meter.
+			if r.SystemTitle, err = hexField(v, 8, true); err != nil {
 				return bad(c, err)
 			}
 		case "ek":
@@ -308,6 +370,14 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 		case "usage_point_id":
 			r.UsagePointID = v
 		case "time_zone":
+			zerr, done := p.zones[v]
+			if !done {
+				_, zerr = time.LoadLocation(v)
+				p.zones[v] = zerr
+			}
+			if zerr != nil {
+				return bad(c, fmt.Errorf("unknown time zone %q", v))
+			}
 			r.TimeZone = v
 		case "segment":
 			r.Segment = v
@@ -316,6 +386,17 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 		case "archetype":
 			r.Archetype = v
 		}
+	}
+	if err := p.parseSub(&r, rec, line); err != nil {
+		return Row{}, err
+	}
+	if r.SubMeter() {
+		// Reached through the parent's association, whose keys the
+		// parent's row carries.
+		return r, nil
+	}
+	if r.SystemTitle == nil {
+		return Row{}, &RowError{Line: line, Column: "system_title", Err: errors.New("empty: only a gas or water meter may leave it out")}
 	}
 	if r.Authentication == "hls-gmac" && (r.EK == nil || r.AK == nil) {
 		return Row{}, &RowError{Line: line, Err: errors.New("hls-gmac needs ek and ak")}
@@ -328,25 +409,24 @@ func parseRow(rec []string, idx []int, line int) (Row, error) {
 
 // parseSub reads the optional M-Bus columns: a gas or water meter needs
 // its parent and channel, an electricity meter has neither.
-func parseSub(r *Row, rec []string, opt []int, line int) error {
+func (p *rowParser) parseSub(r *Row, rec []string, line int) error {
 	get := func(i int) string {
-		if opt[i] < 0 {
+		if p.opt[i] < 0 {
 			return ""
 		}
-		return strings.TrimSpace(rec[opt[i]])
+		return strings.TrimSpace(rec[p.opt[i]])
 	}
-	p, ch := get(0), get(1)
-	sub := r.Kind == "gas" || r.Kind == "water"
+	par, ch := get(0), get(1)
 	switch {
-	case !sub && (p != "" || ch != ""):
+	case !r.SubMeter() && (par != "" || ch != ""):
 		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter has no M-Bus parent", r.Kind)}
-	case !sub:
+	case !r.SubMeter():
 		return nil
-	case p == "" || ch == "":
+	case par == "" || ch == "":
 		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("a gas or water meter needs parent_meter_id and mbus_channel")}
 	}
 	var err error
-	if r.Parent, err = strconv.ParseUint(p, 10, 64); err != nil || r.Parent == r.MeterID {
+	if r.Parent, err = strconv.ParseUint(par, 10, 64); err != nil || r.Parent == 0 || r.Parent == r.MeterID {
 		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("not another meter's id")}
 	}
 	n, err := strconv.ParseUint(ch, 10, 8)

@@ -12,7 +12,18 @@ import (
 const header = "meter_id,serial,manufacturer,model,kind,protocol,address,transport,client_sap,authentication,security_policy,system_title,ek,ak,lls_password,usage_point_id,time_zone,segment,region,archetype\n"
 const goodRow = "1,AMG10000000001,AMG,AMG-E1,electricity-1p,dlms,tcp://127.0.0.2:4059,wrapper,1,hls-gmac,authenticated-encrypted,414d470000000001,000102030405060708090a0b0c0d0e0f,d0d1d2d3d4d5d6d7d8d9dadbdcdddedf,abc123,UP0000000001,Europe/Amsterdam,cell-0,region-0,family\n"
 
-func row(id string) string { return strings.Replace(goodRow, "1,", id+",", 1) }
+// row is goodRow as meter id, with a serial of its own.
+func row(id string) string {
+	return strings.Replace(goodRow, "1,AMG10000000001,", id+",AMG1-"+id+",", 1)
+}
+
+// A header with the optional M-Bus columns, an electricity meter and the
+// gas meter behind it, which leaves its keys out.
+var (
+	subHeader = strings.TrimSuffix(header, "\n") + ",parent_meter_id,mbus_channel\n"
+	elecRow   = strings.TrimSuffix(goodRow, "\n") + ",,\n"
+	gasRow    = "1099511627777,AMG40000000001,AMG,AMG-gas,gas,dlms,tcp://127.0.0.2:4059,wrapper,1,hls-gmac,authenticated-encrypted,,,,,UP0000000001-gas,Europe/Amsterdam,cell-0,region-0,,1,1\n"
+)
 
 func TestFileErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -94,19 +105,38 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(header))
 	f.Add([]byte("meter_id\n1\n"))
 	f.Add([]byte(header + "1,\"unterminated\n"))
+	f.Add([]byte(subHeader + elecRow + gasRow))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rows, bad, err := manifest.Read(bytes.NewReader(b))
-		for _, r := range rows {
-			if len(r.SystemTitle) != 8 {
+		byID := map[uint64]manifest.Row{}
+		for i, r := range rows {
+			if !r.SubMeter() && len(r.SystemTitle) != 8 {
 				t.Fatalf("system title of %d bytes", len(r.SystemTitle))
 			}
+			if i > 0 && r.Line <= rows[i-1].Line {
+				t.Fatalf("row lines %d then %d", rows[i-1].Line, r.Line)
+			}
+			if _, dup := byID[r.MeterID]; dup {
+				t.Fatalf("meter %d twice", r.MeterID)
+			}
+			byID[r.MeterID] = r
 		}
-		for _, e := range bad {
-			if e.Line < 2 {
-				t.Fatalf("bad row on line %d", e.Line)
+		for _, r := range rows {
+			if p, ok := byID[r.Parent]; r.SubMeter() && (!ok || p.SubMeter() || p.Address != r.Address) {
+				t.Fatalf("sub-meter %d kept without its parent %d", r.MeterID, r.Parent)
 			}
 		}
-		_ = err
+		for i, e := range bad {
+			if e.Line < 2 || !errors.Is(e, manifest.ErrManifest) {
+				t.Fatalf("bad row on line %d: %v", e.Line, e)
+			}
+			if i > 0 && e.Line < bad[i-1].Line {
+				t.Fatalf("bad rows out of order: %d then %d", bad[i-1].Line, e.Line)
+			}
+		}
+		if err != nil && !errors.Is(err, manifest.ErrManifest) {
+			t.Fatalf("file error %v does not wrap ErrManifest", err)
+		}
 	})
 }
 
@@ -138,5 +168,54 @@ func TestSubMeterRows(t *testing.T) {
 		if bad[i].Line != w.line || bad[i].Column != w.column {
 			t.Errorf("bad[%d] = %d %q (%v), want %d %q", i, bad[i].Line, bad[i].Column, bad[i], w.line, w.column)
 		}
+	}
+}
+
+// TestSubMeterChecks: a sub-meter may leave its keys out; it must sit at
+// its parent's address, behind an electricity meter; serials are unique
+// like ids; zones and kinds are known ones.
+func TestSubMeterChecks(t *testing.T) {
+	sub := func(id, serial, parent, addr string) string {
+		r := strings.Replace(gasRow, "1099511627777,AMG40000000001", id+","+serial, 1)
+		r = strings.Replace(r, ",1,1\n", ","+parent+",2\n", 1)
+		return strings.Replace(r, "127.0.0.2:4059", addr, 1)
+	}
+	in := subHeader +
+		sub("20", "W20", "1", "127.0.0.2:4059") + // 2: water meter before its parent: fine
+		elecRow + // 3
+		sub("21", "W21", "1", "127.0.0.3:4059") + // 4: not at the parent's address
+		sub("22", "W22", "20", "127.0.0.2:4059") + // 5: behind a water meter
+		sub("23", "W20", "1", "127.0.0.2:4059") + // 6: serial of line 2
+		strings.Replace(sub("24", "W24", "1", "127.0.0.2:4059"), "Europe/Amsterdam", "Europe/Atlantis", 1) + // 7
+		strings.Replace(sub("25", "W25", "1", "127.0.0.2:4059"), ",gas,", ",steam,", 1) + // 8
+		strings.Replace(strings.Replace(elecRow, "1,AMG10000000001", "26,AMG26", 1), "414d470000000001", "", 1) // 9: electricity without system title
+	rows, bad, err := manifest.Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].MeterID != 20 || rows[0].Line != 2 || rows[0].EK != nil || rows[0].SystemTitle != nil || rows[1].MeterID != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	want := []struct {
+		line   int
+		column string
+	}{{4, "address"}, {5, "parent_meter_id"}, {6, "serial"}, {7, "time_zone"}, {8, "kind"}, {9, "system_title"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad %v", bad)
+	}
+	for i, w := range want {
+		if bad[i].Line != w.line || bad[i].Column != w.column {
+			t.Errorf("bad[%d] = %d %q (%v), want %d %q", i, bad[i].Line, bad[i].Column, bad[i], w.line, w.column)
+		}
+	}
+}
+
+// TestOptionalColumnsAbsent: a file without the M-Bus columns reads, and
+// a gas meter in it is refused for want of a parent.
+func TestOptionalColumnsAbsent(t *testing.T) {
+	gas := strings.TrimSuffix(gasRow, ",1,1\n") + "\n"
+	rows, bad, err := manifest.Read(strings.NewReader(header + goodRow + gas))
+	if err != nil || len(rows) != 1 || len(bad) != 1 || bad[0].Line != 3 || bad[0].Column != "parent_meter_id" {
+		t.Fatalf("rows %+v bad %v err %v", rows, bad, err)
 	}
 }
