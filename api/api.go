@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -39,6 +40,9 @@ type Deps struct {
 	// HeadEnd serves on-demand reads, commands and collection status;
 	// nil leaves those routes out.
 	HeadEnd HeadEnd
+	// Rules are the validation rule sets by meter group (nil: the
+	// defaults for every meter).
+	Rules *vee.RuleSets
 }
 
 // API is the HTTP handler.

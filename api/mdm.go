@@ -22,6 +22,7 @@ func (a *API) routeMDM() {
 	a.mux.HandleFunc("POST /api/v1/meters/{id}/days/{channel}/{day}/edits", a.editDay)
 	a.mux.HandleFunc("POST /api/v1/meters/{id}/vee", a.runVEE)
 	a.mux.HandleFunc("GET /api/v1/exceptions", a.listExceptions)
+	a.mux.HandleFunc("GET /api/v1/vee/rulesets", a.listRuleSets)
 	a.mux.HandleFunc("POST /api/v1/exceptions/{id}/resolve", a.resolveException)
 }
 
@@ -193,12 +194,52 @@ func (a *API) runVEE(w http.ResponseWriter, r *http.Request) {
 		req.Channel = cim.EnergyImport15m.ID
 	}
 	rep, err := mdm.RunVEE(r.Context(), a.d.Store, r.PathValue("id"), req.Channel, req.From, req.To, mdm.VEEOptions{
-		Rules: vee.DefaultRules(), Estimation: vee.DefaultEstimation(), Estimate: req.Estimate, Today: cim.DateOf(time.Now(), time.UTC)})
+		Rules: a.ruleSets(), Estimation: vee.DefaultEstimation(), Estimate: req.Estimate, Today: cim.DateOf(time.Now(), time.UTC)})
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
 	JSON(w, rep)
+}
+
+func (a *API) ruleSets() vee.RuleSets {
+	if a.d.Rules != nil {
+		return *a.d.Rules
+	}
+	return vee.DefaultRuleSets()
+}
+
+// ruleSet is a validation rule set as the API shows it.
+type ruleSet struct {
+	Name  string     `json:"name"`
+	Match *vee.Match `json:"match,omitempty"`
+	Rules vee.Rules  `json:"rules"`
+}
+
+// listRuleSets answers which rules apply to which meters, in the order
+// they are tried; with ?meter= it answers which one applies to that meter.
+func (a *API) listRuleSets(w http.ResponseWriter, r *http.Request) {
+	rs := a.ruleSets()
+	if id := r.URL.Query().Get("meter"); id != "" {
+		m, err := a.d.Store.Meter(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			Error(w, http.StatusNotFound, "not_found", "meter "+id+" is not registered")
+			return
+		}
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		name, rules := rs.For(m)
+		JSON(w, ruleSet{Name: name, Rules: rules})
+		return
+	}
+	out := make([]ruleSet, 0, len(rs.Groups)+1)
+	for _, g := range rs.Groups {
+		out = append(out, ruleSet{Name: g.Name, Match: &g.Match, Rules: g.Rules})
+	}
+	out = append(out, ruleSet{Name: vee.DefaultGroup, Rules: rs.Default})
+	JSON(w, map[string]any{"ruleSets": out})
 }
 
 func (a *API) listExceptions(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
@@ -107,5 +108,35 @@ func TestReadingsEditsAndExceptions(t *testing.T) {
 		if code, m := do(t, c.method, c.url, c.body); code != c.code || errCode(m) == "" {
 			t.Errorf("%s %s %s: %d %v, want %d", c.method, c.url, c.body, code, m, c.code)
 		}
+	}
+}
+
+// TestRuleSets: the API says which validation rules apply to which meters.
+func TestRuleSets(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	if err := st.PutMeters(ctx, cim.Meter{MRID: "lamp", Tags: map[string]string{"class": "lighting"}}, cim.Meter{MRID: "house"}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := vee.BuildRuleSets(nil, []vee.GroupSpec{{Name: "lighting", Match: vee.Match{Tags: map[string]string{"class": "lighting"}},
+		Rules: map[string]float64{"zero_run": 0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Deps{Store: st, Rules: &rs}))
+	defer srv.Close()
+	code, m := do(t, "GET", srv.URL+"/api/v1/vee/rulesets", "")
+	sets, _ := m["ruleSets"].([]any)
+	if code != 200 || len(sets) != 2 || sets[0].(map[string]any)["name"] != "lighting" || sets[1].(map[string]any)["name"] != "default" {
+		t.Fatalf("rule sets %d %v", code, m)
+	}
+	for meter, want := range map[string]string{"lamp": "lighting", "house": "default"} {
+		code, m = do(t, "GET", srv.URL+"/api/v1/vee/rulesets?meter="+meter, "")
+		if code != 200 || m["name"] != want {
+			t.Fatalf("meter %s: %d %v, want %s", meter, code, m, want)
+		}
+	}
+	if code, m = do(t, "GET", srv.URL+"/api/v1/vee/rulesets?meter=nope", ""); code != 404 {
+		t.Fatalf("unknown meter: %d %v", code, m)
 	}
 }

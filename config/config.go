@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/amigo-ami/amigo/mdm/vee"
 )
 
 // Config is everything `amigo serve` needs to run.
@@ -29,7 +31,33 @@ type Config struct {
 	Log   Log    `yaml:"log"`
 	// HeadEnd configures collection, commands and the push listener.
 	HeadEnd HeadEnd `yaml:"headend"`
+	// MDM configures meter data management.
+	MDM MDM `yaml:"mdm"`
 }
+
+// MDM configures meter data management.
+type MDM struct {
+	Validation Validation `yaml:"validation"`
+}
+
+// Validation configures the VEE rule sets. Default changes the built-in
+// household rules; each group starts from that default and states only
+// where it differs. The first group that matches a meter applies.
+//
+//	mdm:
+//	  validation:
+//	    default: {demand_limit: 6000}
+//	    groups:
+//	      - name: commercial
+//	        match: {tags: {class: commercial}}
+//	        rules: {demand_limit: 60000, zero_run: 0}
+type Validation struct {
+	Default map[string]float64 `yaml:"default"`
+	Groups  []vee.GroupSpec    `yaml:"groups"`
+}
+
+// RuleSets builds the configured rule sets.
+func (v Validation) RuleSets() (vee.RuleSets, error) { return vee.BuildRuleSets(v.Default, v.Groups) }
 
 // HeadEnd configures the head-end.
 type HeadEnd struct {
@@ -240,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.HeadEnd.Zone); err != nil {
 		return fmt.Errorf("headend zone %q: %w", c.HeadEnd.Zone, err)
+	}
+	if _, err := c.MDM.Validation.RuleSets(); err != nil {
+		return fmt.Errorf("mdm: %w", err)
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
 		return fmt.Errorf("bus replicas %d: want 1 to 5", c.Bus.Replicas)

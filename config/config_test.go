@@ -100,3 +100,36 @@ func TestSecretsNeverPrint(t *testing.T) {
 		t.Fatalf("validate error leaks or is missing: %v", err)
 	}
 }
+
+func TestValidationGroupsFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "amigo.yaml")
+	os.WriteFile(p, []byte(`mdm:
+  validation:
+    default: {demand_limit: 6000}
+    groups:
+      - name: commercial
+        match: {tags: {class: commercial}, region: north}
+        rules: {demand_limit: 60000, zero_run: 0}
+`), 0o600)
+	c, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.MDM.Validation.RuleSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Default.DemandLimit != 6000 || len(rs.Groups) != 1 || rs.Groups[0].Rules.DemandLimit != 60000 ||
+		rs.Groups[0].Rules.ZeroRun != 0 || rs.Groups[0].Rules.SpikeRatio != rs.Default.SpikeRatio ||
+		rs.Groups[0].Match.Tags["class"] != "commercial" || rs.Groups[0].Match.Region != "north" {
+		t.Fatalf("rule sets %+v", rs)
+	}
+	os.WriteFile(p, []byte("mdm:\n  validation:\n    groups:\n      - name: x\n        rules: {spike_ration: 3}\n"), 0o600)
+	c, err = Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `unknown rule parameter "spike_ration"`) {
+		t.Fatalf("misspelt rule parameter: %v", err)
+	}
+}

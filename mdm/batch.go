@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -286,12 +287,14 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 		}
 		in.st.days.Add(uint64(len(days)))
 		if in.o.Validate != nil {
-			o := *in.o.Validate
-			o.Estimate = false
-			for _, d := range days {
-				if _, err := RunVEE(ctx, in.o.Store, d.MeterID, d.Channel, d.Date, d.Date, o); err != nil {
-					return fmt.Errorf("mdm: validating %s %s %s: %w", d.MeterID, d.Channel, d.Date, err)
+			for i := range days {
+				days[i].Version = vs[i]
+				if vs[i] > pds[i].base+1 {
+					days[i].Version = 0 // merged again: validate what was stored
 				}
+			}
+			if err := in.validate(ctx, days); err != nil {
+				return err
 			}
 		}
 	}
@@ -313,6 +316,64 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// validate runs each written day's rule set and records the failures in
+// one write. The days are validated as written, without reading them
+// back; one merged again over another writer's version (Version 0) is
+// read back. Gathering the history is what costs, so it runs a few days
+// at a time.
+func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
+	o := in.o.Validate
+	hist := o.HistoryDays
+	if hist <= 0 {
+		hist = 28
+	}
+	found := make([][]store.Exception, len(days))
+	errs := make([]error, len(days))
+	parallelN(len(days), 8, func(i int) {
+		d := days[i]
+		fail := func(err error) {
+			errs[i] = fmt.Errorf("mdm: validating meter %s channel %s %s: %w", d.MeterID, d.Channel, d.Date, err)
+		}
+		if d.Version == 0 {
+			var err error
+			if d, err = in.o.Store.Day(ctx, d.MeterID, d.Channel, d.Date); err != nil {
+				fail(err)
+				return
+			}
+		}
+		rules, err := in.rules(ctx, d.MeterID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		c, err := veeContext(ctx, in.o.Store, d, hist)
+		if err != nil {
+			fail(err)
+			return
+		}
+		for _, f := range vee.Validate(d, rules, c) {
+			found[i] = append(found[i], store.Exception{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version,
+				Rule: f.Rule, Interval: f.Interval, Reason: f.Reason})
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var es []store.Exception
+	for _, f := range found {
+		es = append(es, f...)
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	n, err := in.o.Store.PutExceptions(ctx, es)
+	if err != nil {
+		return fmt.Errorf("mdm: recording %d validation failures (first meter %s): %w", len(es), es[0].MeterID, err)
+	}
+	in.st.exceptions.Add(uint64(n))
 	return nil
 }
 
@@ -392,6 +453,10 @@ func (in *Ingest) zone(ctx context.Context, meterID string) (*time.Location, err
 	if err != nil {
 		return nil, fmt.Errorf("mdm: looking up meter %s: %w", meterID, err)
 	}
+	e = zoneEntry{at: time.Now()}
+	if in.o.Validate != nil {
+		e.group, e.rules = in.o.Validate.Rules.For(m)
+	}
 	loc := time.UTC
 	if m.UsagePointID != "" {
 		up, err := in.o.Store.UsagePoint(ctx, m.UsagePointID)
@@ -405,8 +470,26 @@ func (in *Ingest) zone(ctx context.Context, meterID string) (*time.Location, err
 			}
 		}
 	}
+	e.loc = loc
 	in.mu.Lock()
-	in.zones[meterID] = zoneEntry{loc, time.Now()}
+	in.zones[meterID] = e
 	in.mu.Unlock()
 	return loc, nil
+}
+
+// rules returns the validation rules of the meter's group, from the cache
+// the zone lookup fills.
+func (in *Ingest) rules(ctx context.Context, meterID string) (vee.Rules, error) {
+	in.mu.Lock()
+	e, ok := in.zones[meterID]
+	in.mu.Unlock()
+	if ok {
+		return e.rules, nil
+	}
+	if _, err := in.zone(ctx, meterID); err != nil {
+		return vee.Rules{}, err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.zones[meterID].rules, nil
 }

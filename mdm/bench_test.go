@@ -10,6 +10,7 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -20,11 +21,14 @@ import (
 // reading the stored day, merging and acknowledging cost.
 func BenchmarkIngest(b *testing.B) {
 	for _, e := range engines {
-		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.open) })
+		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.open, nil) })
+		b.Run(e.name+"/vee", func(b *testing.B) {
+			benchIngest(b, e.open, &mdm.VEEOptions{Rules: vee.DefaultRuleSets(), HistoryDays: 28})
+		})
 	}
 }
 
-func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string)) {
+func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string), validate *mdm.VEEOptions) {
 	const meters, batch = 500, 512
 	ctx := context.Background()
 	st, _ := open(b)
@@ -39,7 +43,7 @@ func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string)) {
 		b.Fatal(err)
 	}
 	defer bs.Close(ctx)
-	in, err := mdm.New(mdm.Options{Store: st, Bus: bs, Batch: batch})
+	in, err := mdm.New(mdm.Options{Store: st, Bus: bs, Batch: batch, Validate: validate})
 	if err != nil {
 		b.Fatal(err)
 	}

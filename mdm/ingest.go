@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -71,6 +72,9 @@ const zoneTTL = 10 * time.Minute
 type zoneEntry struct {
 	loc *time.Location
 	at  time.Time
+	// The meter's validation rule set, chosen by its group.
+	group string
+	rules vee.Rules
 }
 
 // New returns an ingest; Run starts it.
@@ -113,10 +117,12 @@ type Stats struct {
 	// Conflicts counts days another writer changed between this ingest's
 	// read and write, merged again over that writer's version.
 	Conflicts uint64
+	// Exceptions is validation failures newly recorded on ingest.
+	Exceptions uint64
 }
 
 type counters struct {
-	messages, readings, registers, events, days, dead, batches, failed, conflicts atomic.Uint64
+	messages, readings, registers, events, days, dead, batches, failed, conflicts, exceptions atomic.Uint64
 }
 
 // Stats returns the counters so far.
@@ -124,7 +130,7 @@ func (in *Ingest) Stats() Stats {
 	c := &in.st
 	return Stats{Messages: c.messages.Load(), Readings: c.readings.Load(), Registers: c.registers.Load(),
 		Events: c.events.Load(), DaysWritten: c.days.Load(), DeadLetters: c.dead.Load(),
-		Batches: c.batches.Load(), Failed: c.failed.Load(), Conflicts: c.conflicts.Load()}
+		Batches: c.batches.Load(), Failed: c.failed.Load(), Conflicts: c.conflicts.Load(), Exceptions: c.exceptions.Load()}
 }
 
 // Run consumes the readings and events streams until ctx ends, then

@@ -14,7 +14,8 @@ import (
 
 // VEEOptions configures an on-demand VEE run.
 type VEEOptions struct {
-	Rules      vee.Rules
+	// Rules chooses each meter's rule set by its group.
+	Rules      vee.RuleSets
 	Estimation vee.Estimation
 	// HistoryDays is how many earlier days form the like-day history.
 	HistoryDays int
@@ -25,7 +26,9 @@ type VEEOptions struct {
 
 // VEEReport says what a run found and did.
 type VEEReport struct {
-	Days       int           `json:"days"`
+	Days int `json:"days"`
+	// RuleSet names the rule set the meter's group chose.
+	RuleSet    string        `json:"ruleSet"`
 	Failures   []vee.Failure `json:"-"`
 	Exceptions int           `json:"exceptions"`
 	Estimated  int           `json:"estimatedDays"`
@@ -56,6 +59,14 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 	if to.Before(from) {
 		return rep, fmt.Errorf("vee: %s is before %s", to, from)
 	}
+	// A meter since removed from the registry keeps its days; they are
+	// validated by the default rules.
+	m, err := st.Meter(ctx, meterID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return rep, fmt.Errorf("vee: meter %s: %w", meterID, err)
+	}
+	var rules vee.Rules
+	rep.RuleSet, rules = o.Rules.For(m)
 	for date := from; !to.Before(date); date = date.AddDays(1) {
 		d, err := st.Day(ctx, meterID, channel, date)
 		if errors.Is(err, store.ErrNotFound) {
@@ -64,32 +75,12 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		if err != nil {
 			return rep, err
 		}
-		hist, err := st.Days(ctx, meterID, channel, date.AddDays(-o.HistoryDays), date.AddDays(-1))
+		c, err := veeContext(ctx, st, d, o.HistoryDays)
 		if err != nil {
 			return rep, err
 		}
-		c := vee.Context{History: hist}
-		if rt := registerType(channel); rt != "" {
-			end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
-			rs, err := st.RegisterReads(ctx, meterID, rt, d.Start, end.Add(time.Second))
-			if err != nil {
-				return rep, err
-			}
-			for i := range rs {
-				switch {
-				case rs[i].TimeStamp.Equal(d.Start):
-					c.RegisterStart = &rs[i]
-				case rs[i].TimeStamp.Equal(end):
-					c.RegisterEnd = &rs[i]
-				}
-			}
-		}
-		end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
-		if c.Disconnected, err = relaySpans(ctx, st, meterID, d.Start, end); err != nil {
-			return rep, err
-		}
 		rep.Days++
-		fs := vee.Validate(d, o.Rules, c)
+		fs := vee.Validate(d, rules, c)
 		rep.Failures = append(rep.Failures, fs...)
 		if len(fs) > 0 {
 			es := make([]store.Exception, len(fs))
@@ -118,6 +109,34 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 	return rep, nil
 }
 
+// veeContext gathers what validating a stored day looks at beyond it:
+// the like-day history, the billing registers at its bounds and the
+// spans its relay was open.
+func veeContext(ctx context.Context, st store.Store, d store.Day, historyDays int) (vee.Context, error) {
+	var c vee.Context
+	var err error
+	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {
+		return c, err
+	}
+	end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
+	if rt := registerType(d.Channel); rt != "" {
+		rs, err := st.RegisterReads(ctx, d.MeterID, rt, d.Start, end.Add(time.Second))
+		if err != nil {
+			return c, err
+		}
+		for i := range rs {
+			switch {
+			case rs[i].TimeStamp.Equal(d.Start):
+				c.RegisterStart = &rs[i]
+			case rs[i].TimeStamp.Equal(end):
+				c.RegisterEnd = &rs[i]
+			}
+		}
+	}
+	c.Disconnected, err = relaySpans(ctx, st, d.MeterID, d.Start, end)
+	return c, err
+}
+
 // Relay event types (IEC 61968-9): the disconnector opened or closed.
 const (
 	eventRelayOpened cim.EndDeviceEventType = "3.31.0.68"
@@ -128,7 +147,8 @@ const (
 // from its disconnector events: the state at from is that of the last
 // event before it (looked for up to 90 days back).
 func relaySpans(ctx context.Context, st store.Store, meterID string, from, to time.Time) ([]vee.Span, error) {
-	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
+	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, Types: []cim.EndDeviceEventType{eventRelayOpened, eventRelayClosed},
+		From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
 	if err != nil {
 		return nil, err
 	}

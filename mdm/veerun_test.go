@@ -57,7 +57,7 @@ func testRunVEE(t *testing.T, open func(testing.TB) (store.Store, string)) {
 		t.Fatal(err)
 	}
 	rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", first.AddDays(28), first.AddDays(28),
-		mdm.VEEOptions{Rules: vee.DefaultRules(), Estimation: vee.DefaultEstimation(), Estimate: true, Today: first.AddDays(30)})
+		mdm.VEEOptions{Rules: vee.DefaultRuleSets(), Estimation: vee.DefaultEstimation(), Estimate: true, Today: first.AddDays(30)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func testRunVEE(t *testing.T, open func(testing.TB) (store.Store, string)) {
 		t.Fatalf("estimated day: source %s version %d sums to %d, registers say %d", d.Source, d.Version, sum, truth)
 	}
 	// Running again records nothing twice.
-	if rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", first.AddDays(28), first.AddDays(28), mdm.VEEOptions{Rules: vee.DefaultRules()}); err != nil {
+	if rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", first.AddDays(28), first.AddDays(28), mdm.VEEOptions{Rules: vee.DefaultRuleSets()}); err != nil {
 		t.Fatal(err)
 	} else if rep.Estimated != 0 {
 		t.Fatalf("second run %+v", rep)
@@ -108,7 +108,7 @@ func TestValidationOnIngest(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			r := newRig(t, e.open)
-			_, stop := r.start(t, mdm.Options{Validate: &mdm.VEEOptions{Rules: vee.DefaultRules()}})
+			_, stop := r.start(t, mdm.Options{Validate: &mdm.VEEOptions{Rules: vee.DefaultRuleSets()}})
 			defer stop()
 			d := springDay().AddDays(-7)
 			b := r.dayBlock("m2", d)
@@ -151,7 +151,7 @@ func TestConsumptionWhileDisconnected(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", date, date, mdm.VEEOptions{Rules: vee.DefaultRules()})
+	rep, err := mdm.RunVEE(ctx, st, "m1", "A+15m", date, date, mdm.VEEOptions{Rules: vee.DefaultRuleSets()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,5 +166,40 @@ func TestConsumptionWhileDisconnected(t *testing.T) {
 	}
 	if len(hits) != 1 || hits[0] != 50 {
 		t.Fatalf("consumption while disconnected at %v, want [50]; all %v", hits, rep.Failures)
+	}
+}
+
+// TestRuleSetsPerGroupOnIngest: each meter is validated by its group's
+// rules: the same day breaks the street-light group's demand limit and
+// passes the default's.
+func TestRuleSetsPerGroupOnIngest(t *testing.T) {
+	r := newRig(t, storetest.OpenSQLite)
+	ctx := context.Background()
+	if err := r.st.PutMeters(ctx, cim.Meter{MRID: "lamp1", UsagePointID: "up-ams", Tags: map[string]string{"class": "lighting"}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := vee.BuildRuleSets(nil, []vee.GroupSpec{{Name: "lighting", Match: vee.Match{Tags: map[string]string{"class": "lighting"}},
+		Rules: map[string]float64{"demand_limit": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stop := r.start(t, mdm.Options{Validate: &mdm.VEEOptions{Rules: rs}})
+	defer stop()
+	d := springDay().AddDays(-7)
+	r.publishBlock(t, r.dayBlock("m1", d))
+	r.publishBlock(t, r.dayBlock("lamp1", d))
+	idle(t, r.bus)
+	for meter, want := range map[string]bool{"m1": false, "lamp1": true} {
+		ex, err := r.st.ListExceptions(ctx, store.ExceptionQuery{MeterID: meter, Rule: vee.RuleDemandLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(ex) > 0; got != want {
+			t.Errorf("meter %s: demand-limit exceptions %v, want some: %v", meter, ex, want)
+		}
+	}
+	rep, err := mdm.RunVEE(ctx, r.st, "lamp1", "A+15m", d, d, mdm.VEEOptions{Rules: rs})
+	if err != nil || rep.RuleSet != "lighting" {
+		t.Fatalf("on demand: rule set %q, %v", rep.RuleSet, err)
 	}
 }

@@ -56,7 +56,8 @@ type Server struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	in       *mdm.Ingest
-	notes    []func() // logged once the start succeeded
+	rules    vee.RuleSets // validation rule sets by meter group
+	notes    []func()     // logged once the start succeeded
 	served   chan error
 }
 
@@ -83,6 +84,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, served: make(chan error, 1)}
+	if s.rules, err = cfg.MDM.Validation.RuleSets(); err != nil {
+		return nil, fmt.Errorf("mdm: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			s.closeAll(context.Background())
@@ -127,7 +131,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
-		HeadEnd: s.HeadEnd,
+		HeadEnd: s.HeadEnd, Rules: &s.rules,
 	})
 
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -254,7 +258,7 @@ func (s *Server) startHeadEnd(o Options) error {
 		return err
 	}
 	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now,
-		Validate: &mdm.VEEOptions{Rules: vee.DefaultRules()}})
+		Validate: &mdm.VEEOptions{Rules: s.rules}})
 	if err != nil {
 		return err
 	}

@@ -72,8 +72,10 @@ type MeterQuery struct {
 
 // EventQuery filters an event listing. Empty fields match all.
 type EventQuery struct {
-	MeterID  string
-	Type     cim.EndDeviceEventType
+	MeterID string
+	Type    cim.EndDeviceEventType
+	// Types matches any of several types (with Type, if both are set).
+	Types    []cim.EndDeviceEventType
 	From, To time.Time
 	Limit    int
 }

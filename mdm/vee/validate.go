@@ -37,25 +37,26 @@ const (
 type Rules struct {
 	// SpikeRatio flags the highest interval when it exceeds the third
 	// highest that many times (and SpikeMin units).
-	SpikeRatio float64
-	SpikeMin   int64
+	SpikeRatio float64 `json:"spikeRatio"`
+	SpikeMin   int64   `json:"spikeMin"`
 	// ZeroRun flags that many consecutive zero intervals while the meter
 	// was energised (no power-down, relay closed).
-	ZeroRun int
+	ZeroRun int `json:"zeroRun"`
 	// HighFactor and LowFactor flag a day whose total is above
 	// HighFactor × or below LowFactor × the average of the like days
 	// (same weekday) in the history.
-	HighFactor, LowFactor float64
+	HighFactor float64 `json:"highFactor"`
+	LowFactor  float64 `json:"lowFactor"`
 	// SumTolerance is how far, in units, the intervals may differ from
 	// the register's move over the day.
-	SumTolerance int64
+	SumTolerance int64 `json:"sumTolerance"`
 	// DemandLimit is the highest value one interval may hold (units per
 	// interval): a contracted capacity turned into energy.
-	DemandLimit int64
+	DemandLimit int64 `json:"demandLimit"`
 	// DropFactor flags a day whose total fell below DropFactor × the
 	// history's average while the meter stayed energised and connected:
 	// the signature of a bypass.
-	DropFactor float64
+	DropFactor float64 `json:"dropFactor"`
 }
 
 // DefaultRules is a plausible rule set for household meters in Wh.

@@ -78,7 +78,7 @@ func (s *DB) PutMeterSecret(ctx context.Context, meterID string, sealed []byte) 
 // MeterSecret implements store.HeadEnd.
 func (s *DB) MeterSecret(ctx context.Context, meterID string) ([]byte, error) {
 	var b []byte
-	err := s.db.QueryRowContext(ctx, s.q["getSecret"], meterID).Scan(&b)
+	err := s.queryRow(ctx, s.q["getSecret"], meterID).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("meter %s: secret: %w", meterID, store.ErrNotFound)
 	}
@@ -198,7 +198,7 @@ func (s *DB) RegisterReads(ctx context.Context, meterID, readingType string, fro
 		q += " AND reading_type = ?"
 		args = append(args, readingType)
 	}
-	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.RegisterRead, error) {
+	return queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (store.RegisterRead, error) {
 		r := store.RegisterRead{MeterID: meterID}
 		var us int64
 		var q int

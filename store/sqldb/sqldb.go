@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -37,6 +38,55 @@ type DB struct {
 	d  Dialect
 	// Statements rebound once for the dialect.
 	q map[string]string
+	// stmts holds the read statements prepared once: a query that runs
+	// for every day ingested spent as long in the parser as in the lookup.
+	stmts sync.Map // query → *sql.Stmt
+}
+
+// stmt returns the prepared form of a query, preparing it on first use.
+func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// QueryContext runs a read query through its prepared statement.
+func (s *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is QueryRowContext through the prepared statement.
+func (s *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// querier is what queryAll reads through: the database, a transaction, or
+// DB's statement cache.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // New wraps an open database and migrates it to the latest schema.
@@ -163,7 +213,7 @@ func (s *DB) PutUsagePoints(ctx context.Context, ups ...cim.UsagePoint) error {
 func (s *DB) UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error) {
 	var u cim.UsagePoint
 	var cat int
-	err := s.db.QueryRowContext(ctx, s.q["getUsagePoint"], mrid).Scan(&u.MRID, &u.Name, &cat, &u.TimeZone, &u.TariffID)
+	err := s.queryRow(ctx, s.q["getUsagePoint"], mrid).Scan(&u.MRID, &u.Name, &cat, &u.TimeZone, &u.TariffID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("usage point %s: %w", mrid, store.ErrNotFound)
 	}
@@ -216,7 +266,7 @@ func scanMeter(sc interface{ Scan(...any) error }) (cim.Meter, error) {
 
 // Meter implements store.Store.
 func (s *DB) Meter(ctx context.Context, mrid string) (cim.Meter, error) {
-	m, err := scanMeter(s.db.QueryRowContext(ctx, s.q["getMeter"], mrid))
+	m, err := scanMeter(s.queryRow(ctx, s.q["getMeter"], mrid))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("meter %s: %w", mrid, store.ErrNotFound)
 	}
@@ -366,7 +416,7 @@ func scanDay(sc interface{ Scan(...any) error }) (store.Day, error) {
 
 // Day implements store.Store.
 func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (store.Day, error) {
-	d, err := scanDay(s.db.QueryRowContext(ctx, s.q["getDay"], meterID, channel, date.String()))
+	d, err := scanDay(s.queryRow(ctx, s.q["getDay"], meterID, channel, date.String()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("meter %s channel %s %s: %w", meterID, channel, date, store.ErrNotFound)
 	}
@@ -374,7 +424,7 @@ func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (s
 }
 
 // queryAll runs a query and scans every row.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db querier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -393,12 +443,12 @@ func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(
 
 // DayVersions implements store.Store.
 func (s *DB) DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]store.Day, error) {
-	return queryAll(ctx, s.db, scanDay, s.q["dayVersions"], meterID, channel, date.String())
+	return queryAll(ctx, s, scanDay, s.q["dayVersions"], meterID, channel, date.String())
 }
 
 // Days implements store.Store.
 func (s *DB) Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]store.Day, error) {
-	return queryAll(ctx, s.db, scanDay, s.q["daysRange"], meterID, channel, from.String(), to.String())
+	return queryAll(ctx, s, scanDay, s.q["daysRange"], meterID, channel, from.String(), to.String())
 }
 
 // AppendEvents implements store.Store.
@@ -443,6 +493,12 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 		conds = append(conds, "type = ?")
 		args = append(args, string(q.Type))
 	}
+	if len(q.Types) > 0 {
+		conds = append(conds, "type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
+		for _, t := range q.Types {
+			args = append(args, string(t))
+		}
+	}
 	if !q.From.IsZero() {
 		conds = append(conds, "created_us >= ?")
 		args = append(args, q.From.UnixMicro())
@@ -459,8 +515,8 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind("SELECT mrid, meter_id, type, created_us, code, reason, severity, details FROM events"+
-		where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
+	rows, err := s.QueryContext(ctx, s.rebind("SELECT mrid, meter_id, type, created_us, code, reason, severity, details FROM events"+
+		where+" ORDER BY created_us DESC, mrid LIMIT ?"), append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}

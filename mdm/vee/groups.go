@@ -1,0 +1,148 @@
+package vee
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/amigo-ami/amigo/cim"
+)
+
+// RuleSets chooses the rules for a meter: the first group whose match
+// fits it, else Default. Meter groups differ in what is plausible: a
+// three-phase commercial meter's demand limit would flag every interval
+// of a street light, and a gas meter's zero nights are not a fault.
+type RuleSets struct {
+	Default Rules
+	Groups  []Group
+}
+
+// Group is a named rule set and the meters it applies to.
+type Group struct {
+	Name  string
+	Match Match
+	Rules Rules
+}
+
+// Match selects meters by registry attributes. Every field that is set
+// must match; an empty Match matches every meter.
+type Match struct {
+	// Tags must all be present on the meter with these values.
+	Tags     map[string]string `yaml:"tags" json:"tags,omitempty"`
+	Segment  string            `yaml:"segment" json:"segment,omitempty"`
+	Region   string            `yaml:"region" json:"region,omitempty"`
+	Protocol string            `yaml:"protocol" json:"protocol,omitempty"`
+}
+
+// Matches reports whether m selects the meter.
+func (m Match) Matches(mt cim.Meter) bool {
+	if m.Segment != "" && m.Segment != mt.Segment || m.Region != "" && m.Region != mt.Region ||
+		m.Protocol != "" && m.Protocol != mt.Protocol {
+		return false
+	}
+	for k, v := range m.Tags {
+		if got, ok := mt.Tags[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultGroup names the rule set of meters no group matches.
+const DefaultGroup = "default"
+
+// DefaultRuleSets applies DefaultRules to every meter.
+func DefaultRuleSets() RuleSets { return RuleSets{Default: DefaultRules()} }
+
+// For returns the name of the rule set that applies to the meter, and its
+// rules.
+func (s RuleSets) For(m cim.Meter) (string, Rules) {
+	for _, g := range s.Groups {
+		if g.Match.Matches(m) {
+			return g.Name, g.Rules
+		}
+	}
+	return DefaultGroup, s.Default
+}
+
+// ruleSetters maps the configuration names of the rules' parameters to
+// their fields; a value of 0 turns the rule off.
+var ruleSetters = map[string]func(*Rules, float64){
+	"spike_ratio":   func(r *Rules, v float64) { r.SpikeRatio = v },
+	"spike_min":     func(r *Rules, v float64) { r.SpikeMin = int64(v) },
+	"zero_run":      func(r *Rules, v float64) { r.ZeroRun = int(v) },
+	"high_factor":   func(r *Rules, v float64) { r.HighFactor = v },
+	"low_factor":    func(r *Rules, v float64) { r.LowFactor = v },
+	"sum_tolerance": func(r *Rules, v float64) { r.SumTolerance = int64(v) },
+	"demand_limit":  func(r *Rules, v float64) { r.DemandLimit = int64(v) },
+	"drop_factor":   func(r *Rules, v float64) { r.DropFactor = v },
+}
+
+// RuleParameters lists the names With accepts.
+func RuleParameters() []string {
+	out := make([]string, 0, len(ruleSetters))
+	for k := range ruleSetters {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// With returns r with the named parameters replaced, so a group states
+// only where it differs from the default set. An unknown name or a
+// negative value is an error, never ignored: a misspelt limit would
+// silently leave the default in force.
+func (r Rules) With(over map[string]float64) (Rules, error) {
+	names := make([]string, 0, len(over))
+	for k := range over {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		set, ok := ruleSetters[k]
+		if !ok {
+			return r, fmt.Errorf("unknown rule parameter %q (known: %s)", k, strings.Join(RuleParameters(), ", "))
+		}
+		v := over[k]
+		if v < 0 {
+			return r, fmt.Errorf("rule parameter %s is %v: want 0 (off) or more", k, v)
+		}
+		set(&r, v)
+	}
+	return r, nil
+}
+
+// GroupSpec is a group as configured: its rules as changes to the default
+// set.
+type GroupSpec struct {
+	Name  string             `yaml:"name"`
+	Match Match              `yaml:"match"`
+	Rules map[string]float64 `yaml:"rules"`
+}
+
+// BuildRuleSets turns configured changes into rule sets: the default set
+// is DefaultRules changed by def, and each group starts from that default.
+func BuildRuleSets(def map[string]float64, groups []GroupSpec) (RuleSets, error) {
+	var s RuleSets
+	var err error
+	if s.Default, err = DefaultRules().With(def); err != nil {
+		return s, fmt.Errorf("validation default: %w", err)
+	}
+	var seen []string
+	for i, g := range groups {
+		if g.Name == "" || g.Name == DefaultGroup {
+			return s, fmt.Errorf("validation group %d: a name other than %q is required", i+1, DefaultGroup)
+		}
+		if slices.Contains(seen, g.Name) {
+			return s, fmt.Errorf("validation group %q is defined twice", g.Name)
+		}
+		seen = append(seen, g.Name)
+		r, err := s.Default.With(g.Rules)
+		if err != nil {
+			return s, fmt.Errorf("validation group %q: %w", g.Name, err)
+		}
+		s.Groups = append(s.Groups, Group{Name: g.Name, Match: g.Match, Rules: r})
+	}
+	return s, nil
+}
