@@ -143,6 +143,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 	for i, kind := range kinds {
 		c, err := in.consumer(ctx, kind)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting: nothing was taken
+			}
 			return err
 		}
 		cons[i] = c

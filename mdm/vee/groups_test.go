@@ -3,8 +3,10 @@ package vee
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
 )
 
 func TestRuleSetsChooseTheFirstMatchingGroup(t *testing.T) {
@@ -58,5 +60,29 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 	}
 	if rs, err := BuildRuleSets(nil, nil); err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 0 {
 		t.Fatalf("empty configuration: %+v %v", rs, err)
+	}
+}
+
+// TestIntervalsNotDueAreNoGap: today's day is validated while it is still
+// running; the quarter hours after now are not missing yet.
+func TestIntervalsNotDueAreNoGap(t *testing.T) {
+	date := cim.Date{Year: 2026, Month: 11, Day: 23}
+	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+	for i := range d.Values {
+		d.Values[i] = 10
+		if i >= 4 {
+			d.Quality[i] = cim.QualityMissing
+		}
+	}
+	d.Quality[2] = cim.QualityMissing // a real gap before now
+	now := d.Start.Add(2 * time.Hour)
+	fs := Validate(d, DefaultRules(), Context{Until: now})
+	if len(fs) != 2 || fs[0].Rule != RuleMissing || fs[0].Interval != 2 || fs[1].Interval != 4 ||
+		!strings.HasPrefix(fs[1].Reason, "4 intervals missing") {
+		t.Fatalf("at 02:00: %+v, want the gap at 2 and the four due quarter hours from 01:00", fs)
+	}
+	if fs := Validate(d, DefaultRules(), Context{}); len(fs) != 2 || !strings.HasPrefix(fs[1].Reason, "92 intervals missing") {
+		t.Fatalf("the whole day due: %+v", fs)
 	}
 }

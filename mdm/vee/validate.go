@@ -79,6 +79,9 @@ type Context struct {
 	RegisterStart, RegisterEnd *cim.Reading
 	// Disconnected are the periods the relay was open.
 	Disconnected []Span
+	// Until is when validation runs: intervals that end after it are not
+	// due yet, so their absence is no gap (zero: the whole day is due).
+	Until time.Time
 }
 
 // Failure is one finding: the rule, the interval (-1: the whole day) and a
@@ -98,14 +101,20 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 	}
 	at := func(i int) string { return d.Start.Add(time.Duration(i) * d.Interval).UTC().Format("15:04") }
 
-	// Missing intervals, reported as runs.
-	for i := 0; i < len(d.Values); {
+	// Missing intervals, reported as runs; those not due yet are not.
+	due := len(d.Values)
+	if !c.Until.IsZero() {
+		for due > 0 && d.End(due-1).After(c.Until) {
+			due--
+		}
+	}
+	for i := 0; i < due; {
 		if d.Quality[i]&cim.QualityMissing == 0 {
 			i++
 			continue
 		}
 		j := i
-		for j < len(d.Values) && d.Quality[j]&cim.QualityMissing != 0 {
+		for j < due && d.Quality[j]&cim.QualityMissing != 0 {
 			j++
 		}
 		add(RuleMissing, i, "%d intervals missing from %s UTC", j-i, at(i))
