@@ -20,6 +20,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/tariff"
 )
 
 // Check is a named readiness check.
@@ -43,6 +44,9 @@ type Deps struct {
 	// Rules are the validation rule sets by meter group (nil: the
 	// defaults for every meter).
 	Rules *vee.RuleSets
+	// Tariffs are the retail tariffs by id; a usage point naming none of
+	// them is priced by tariff.Default.
+	Tariffs map[string]tariff.Tariff
 }
 
 // API is the HTTP handler.
@@ -79,6 +83,8 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /api/v1/{$}", a.root)
 	a.mux.HandleFunc("GET /api/v1/meters", a.listMeters)
 	a.mux.HandleFunc("GET /api/v1/meters/{id}", a.getMeter)
+	a.mux.HandleFunc("GET /api/v1/events", a.listEvents)
+	a.mux.HandleFunc("GET /api/v1/usage-points/{id}/summary", a.usagePointSummary)
 	a.routeMDM()
 	if d.HeadEnd != nil {
 		a.routeHeadEnd()
@@ -174,9 +180,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	// Compact: a month of quarter hours indented is one line per value,
+	// and encoding it was most of a readings request's cost.
+	json.NewEncoder(w).Encode(v)
 }
 
 // JSON writes v as a 200 JSON response.

@@ -75,7 +75,7 @@ func runFleetDay(ctx context.Context, o Options) ([]Result, error) {
 	go func() { done <- in.Run(ictx) }()
 	defer func() { cancel(); <-done }()
 
-	day := cim.DateOf(benchStart.Add(-time.Hour), time.UTC)
+	day := cim.DateOf(benchStart, time.UTC).AddDays(-1) // the last whole day
 	cpu0, simCPU0 := selfCPU(), procCPU(sim.pid())
 	t2 := time.Now()
 	if err := h.CollectDay(ctx, day, store.MeterQuery{}); err != nil {

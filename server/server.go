@@ -33,6 +33,7 @@ import (
 	"github.com/amigo-ami/amigo/store/sqldb"
 	"github.com/amigo-ami/amigo/store/sqlite"
 	"github.com/amigo-ami/amigo/vault"
+	"github.com/amigo-ami/amigo/web"
 )
 
 // Server is a running amigo node.
@@ -133,6 +134,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		Ready:   []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
 		HeadEnd: s.HeadEnd, Rules: &s.rules,
 	})
+	// The console and the portal: everything outside /api/v1 and the
+	// probes.
+	s.API.Handle("/", web.Handler())
 
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

@@ -86,7 +86,7 @@ func TestReadyzReportsAFailedPart(t *testing.T) {
 	defer s.Shutdown(context.Background())
 	s.Store.Close() // the store goes away under a running server
 	code, body := get(t, "http://"+s.Addr()+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"store"`) || !strings.Contains(body, `"ready": false`) {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"store"`) || !strings.Contains(body, `"ready":false`) {
 		t.Fatalf("readyz with a closed store: %d %s", code, body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -32,6 +33,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	tiny := fs.Bool("tiny", false, "run every suite at a size that only proves the harness works")
 	jsonOut := fs.String("json", "", "write the report as JSON to `file` (- for stdout, instead of the table)")
 	pg := fs.String("postgres", os.Getenv("AMIGO_BENCH_POSTGRES"), "PostgreSQL `URL` for the ingest suite (default $AMIGO_BENCH_POSTGRES; empty: SQLite only)")
+	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile (head-end, MDM, store; not the simulator) to `file`")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +51,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	log, err := logging.New(stderr, *logFormat, "info")
 	if err != nil {
 		return usageError{err}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -128,7 +128,7 @@ func TestServeProbesSIGTERMAndRestart(t *testing.T) {
 	db.Close()
 	p := serve(t, "--data", dir)
 	base := "http://" + p.addr
-	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready": true`, "/metrics": "amigo_build_info", "/api/v1/meters/m-42": "cell-9"} {
+	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready":true`, "/metrics": "amigo_build_info", "/api/v1/meters/m-42": "cell-9"} {
 		if code, body := httpGet(t, base+path); code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}

@@ -52,8 +52,25 @@ func (m Match) Matches(mt cim.Meter) bool {
 // DefaultGroup names the rule set of meters no group matches.
 const DefaultGroup = "default"
 
-// DefaultRuleSets applies DefaultRules to every meter.
-func DefaultRuleSets() RuleSets { return RuleSets{Default: DefaultRules()} }
+// DefaultRuleSets is BuildRuleSets with nothing configured: DefaultRules,
+// and the built-in groups.
+func DefaultRuleSets() RuleSets {
+	s, err := BuildRuleSets(nil, nil)
+	if err != nil {
+		panic(err) // the built-in groups are fixed and valid
+	}
+	return s
+}
+
+// builtinGroups are groups every installation has unless it configures a
+// group of the same name. A prosumer's panels cover its own use for hours
+// on a sunny day, so zero import then is normal, and its daily import
+// swings with the weather: the zero-run, low-day and drop rules would
+// fire on every clear day.
+func builtinGroups() []GroupSpec {
+	return []GroupSpec{{Name: "prosumer", Match: Match{Tags: map[string]string{"archetype": "prosumer"}},
+		Rules: map[string]float64{"zero_run": 0, "low_factor": 0, "drop_factor": 0}}}
+}
 
 // For returns the name of the rule set that applies to the meter, and its
 // rules.
@@ -123,6 +140,8 @@ type GroupSpec struct {
 
 // BuildRuleSets turns configured changes into rule sets: the default set
 // is DefaultRules changed by def, and each group starts from that default.
+// The built-in groups follow the configured ones, unless one of those
+// takes a built-in's name.
 func BuildRuleSets(def map[string]float64, groups []GroupSpec) (RuleSets, error) {
 	var s RuleSets
 	var err error
@@ -141,6 +160,16 @@ func BuildRuleSets(def map[string]float64, groups []GroupSpec) (RuleSets, error)
 		r, err := s.Default.With(g.Rules)
 		if err != nil {
 			return s, fmt.Errorf("validation group %q: %w", g.Name, err)
+		}
+		s.Groups = append(s.Groups, Group{Name: g.Name, Match: g.Match, Rules: r})
+	}
+	for _, g := range builtinGroups() {
+		if slices.Contains(seen, g.Name) {
+			continue
+		}
+		r, err := s.Default.With(g.Rules)
+		if err != nil {
+			return s, err
 		}
 		s.Groups = append(s.Groups, Group{Name: g.Name, Match: g.Match, Rules: r})
 	}

@@ -58,8 +58,17 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 			t.Errorf("%v %v: error %v, want %q", c.def, c.groups, err, c.want)
 		}
 	}
-	if rs, err := BuildRuleSets(nil, nil); err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 0 {
+	rs, err := BuildRuleSets(nil, nil)
+	if err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 1 || rs.Groups[0].Name != "prosumer" {
 		t.Fatalf("empty configuration: %+v %v", rs, err)
+	}
+	if name, r := rs.For(cim.Meter{Tags: map[string]string{"archetype": "prosumer"}}); name != "prosumer" || r.ZeroRun != 0 || r.SpikeRatio == 0 {
+		t.Fatalf("prosumer: %s %+v", name, r)
+	}
+	// A configured group of the same name replaces the built-in one.
+	rs, _ = BuildRuleSets(nil, []GroupSpec{{Name: "prosumer", Match: Match{Region: "x"}}})
+	if len(rs.Groups) != 1 || rs.Groups[0].Match.Region != "x" {
+		t.Fatalf("override: %+v", rs.Groups)
 	}
 }
 
@@ -84,5 +93,24 @@ func TestIntervalsNotDueAreNoGap(t *testing.T) {
 	}
 	if fs := Validate(d, DefaultRules(), Context{}); len(fs) != 2 || !strings.HasPrefix(fs[1].Reason, "92 intervals missing") {
 		t.Fatalf("the whole day due: %+v", fs)
+	}
+}
+
+// TestExportZeroIsNormal: a meter without solar panels exports nothing;
+// the zero-run rule is for consumption.
+func TestExportZeroIsNormal(t *testing.T) {
+	date := cim.Date{Year: 2026, Month: 11, Day: 22}
+	for ch, want := range map[string]int{"A-15m": 0, "A+15m": 1} {
+		d := store.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		n := 0
+		for _, f := range Validate(d, DefaultRules(), Context{}) {
+			if f.Rule == RuleZeroEnergised {
+				n++
+			}
+		}
+		if n != want {
+			t.Errorf("%s: %d zero-while-energised findings, want %d", ch, n, want)
+		}
 	}
 }

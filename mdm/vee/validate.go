@@ -8,6 +8,7 @@ package vee
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -121,6 +122,9 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 		i = j
 	}
 
+	// Export (A-) is zero every night and whenever the sun does not shine:
+	// zero runs, low days and drops mean something only for consumption.
+	consumption := !strings.HasPrefix(d.Channel, "A-")
 	var vals []int64
 	var total int64
 	zeros, powerDown := 0, false
@@ -159,7 +163,7 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 		if off && v > 0 {
 			add(RuleWhileOff, i, "%d registered at %s UTC while the relay was open", v, at(i))
 		}
-		if v == 0 && !off && q&cim.QualityPowerDown == 0 {
+		if v == 0 && !off && q&cim.QualityPowerDown == 0 && consumption {
 			zeros++
 			if r.ZeroRun > 0 && zeros == r.ZeroRun {
 				add(RuleZeroEnergised, i-zeros+1, "%d intervals of zero from %s UTC while energised", zeros, at(i-zeros+1))
@@ -185,9 +189,9 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 		switch {
 		case r.HighFactor > 0 && float64(total) > r.HighFactor*avg:
 			add(RuleHighLow, -1, "day total %d is %.1f× the average of %d like days (%.0f)", total, float64(total)/avg, n, avg)
-		case r.LowFactor > 0 && float64(total) < r.LowFactor*avg && len(c.Disconnected) == 0 && !powerDown:
+		case consumption && r.LowFactor > 0 && float64(total) < r.LowFactor*avg && len(c.Disconnected) == 0 && !powerDown:
 			add(RuleHighLow, -1, "day total %d is %.2f× the average of %d like days (%.0f)", total, float64(total)/max(avg, 1), n, avg)
-		case r.DropFactor > 0 && float64(total) < r.DropFactor*avg && len(c.Disconnected) == 0 && !powerDown:
+		case consumption && r.DropFactor > 0 && float64(total) < r.DropFactor*avg && len(c.Disconnected) == 0 && !powerDown:
 			add(RuleTheftSuspected, -1, "day total %d fell to %.2f× the like days' average (%.0f) with the meter energised and connected", total, float64(total)/max(avg, 1), avg)
 		}
 	}

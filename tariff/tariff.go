@@ -1,0 +1,109 @@
+// Package tariff owns retail energy prices as a consumer sees them: a
+// time-of-use tariff's periods by weekday and local time, the price in
+// force at an instant, and the cost of a day of quarter hours. Prices are
+// integers in millionths of the currency unit per kWh, so sums stay exact.
+package tariff
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Tariff is a time-of-use tariff. The first period that covers an instant
+// applies; an instant no period covers is charged at Base.
+type Tariff struct {
+	ID       string   `json:"id" yaml:"id"`
+	Name     string   `json:"name" yaml:"name"`
+	Currency string   `json:"currency" yaml:"currency"`
+	Periods  []Period `json:"periods" yaml:"periods"`
+	// Base names the price outside every period.
+	Base Period `json:"base" yaml:"base"`
+}
+
+// Period is a named price in force on some weekdays between two local
+// times of day.
+type Period struct {
+	Name string `json:"name" yaml:"name"`
+	// Days are the weekdays it applies (0 Sunday … 6 Saturday); empty:
+	// every day.
+	Days []time.Weekday `json:"days,omitempty" yaml:"days"`
+	// From and To are minutes after local midnight; To may be 1440.
+	From int `json:"from" yaml:"from"`
+	To   int `json:"to" yaml:"to"`
+	// Price is in millionths of the currency unit per kWh.
+	Price int64 `json:"price" yaml:"price"`
+}
+
+// Default is the tariff of usage points that name none: a two-rate
+// household tariff, peak on weekdays from 07:00 to 23:00.
+func Default() Tariff {
+	weekdays := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	return Tariff{ID: "default-tou", Name: "Two-rate household", Currency: "EUR",
+		Periods: []Period{{Name: "peak", Days: weekdays, From: 7 * 60, To: 23 * 60, Price: 320_000}},
+		Base:    Period{Name: "off-peak", Price: 240_000}}
+}
+
+// Validate checks the tariff can price every instant unambiguously.
+func (t Tariff) Validate() error {
+	if t.ID == "" || t.Currency == "" {
+		return errors.New("tariff: id and currency are required")
+	}
+	if t.Base.Name == "" || t.Base.Price < 0 {
+		return fmt.Errorf("tariff %s: the base period needs a name and a price of 0 or more", t.ID)
+	}
+	for i, p := range t.Periods {
+		if p.Name == "" || p.From < 0 || p.To > 1440 || p.From >= p.To || p.Price < 0 {
+			return fmt.Errorf("tariff %s: period %d (%q): want a name, 0 <= from < to <= 1440 and a price of 0 or more", t.ID, i+1, p.Name)
+		}
+	}
+	return nil
+}
+
+// At returns the period in force at t in loc, and when it ends (the next
+// change of price, at most a day ahead).
+func (t Tariff) At(at time.Time, loc *time.Location) (Period, time.Time) {
+	lt := at.In(loc)
+	p := t.period(lt)
+	// Walk forward a minute at a time: periods are on minute
+	// boundaries of the local day, and DST days are not 24 hours long.
+	end := lt.Truncate(time.Minute)
+	for range 24 * 60 {
+		end = end.Add(time.Minute)
+		if q := t.period(end); q.Name != p.Name || q.Price != p.Price {
+			break
+		}
+	}
+	return p, end
+}
+
+func (t Tariff) period(lt time.Time) Period {
+	m := lt.Hour()*60 + lt.Minute()
+	for _, p := range t.Periods {
+		if m >= p.From && m < p.To && (len(p.Days) == 0 || slices.Contains(p.Days, lt.Weekday())) {
+			return p
+		}
+	}
+	return t.Base
+}
+
+// Cost prices interval energy: values in Wh × 10^multiplier, interval i
+// starting at start + i×step, priced by the period in force at its start.
+// The result is in millionths of the currency unit.
+func (t Tariff) Cost(start time.Time, step time.Duration, values []int64, multiplier int8, loc *time.Location) int64 {
+	var micro int64
+	for i, v := range values {
+		p := t.period(start.Add(time.Duration(i) * step).In(loc))
+		wh := float64(v)
+		for range max(multiplier, -multiplier) {
+			if multiplier > 0 {
+				wh *= 10
+			} else {
+				wh /= 10
+			}
+		}
+		micro += int64(wh * float64(p.Price) / 1000)
+	}
+	return micro
+}

@@ -1,0 +1,74 @@
+// The consumer portal, an in-home display in a browser: use now, today
+// against a typical day, the price in force, the month so far, and the
+// household's own data to download.
+import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, isoDate, chartSize } from "./common.js";
+
+const root = document.getElementById("app");
+let plot = null;
+
+async function start() {
+  setUnauthenticated(() => location.reload());
+  let me = await whoami();
+  if (!me) me = await showLogin(root, "My energy");
+  root.className = "";
+  const ups = me.usagePoints || [];
+  const pick = el("select", { id: "usage-point" }, ups.map((u) => el("option", { value: u }, u)));
+  root.replaceChildren(
+    el("header", { class: "top" }, el("span", { class: "brand" }, "My energy"), el("nav", {}),
+      el("span", { class: "who" }, me.user, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
+    el("main", { id: "view" }));
+  const view = document.getElementById("view");
+  if (ups.length === 0) {
+    view.append(el("p", { class: "muted" }, "No usage point is linked to this account yet. Ask your utility to link your meter."));
+    return;
+  }
+  if (ups.length > 1) view.append(el("p", {}, "Address ", pick));
+  const box = el("div", {});
+  view.append(box);
+  const show = () => render(box, pick.value || ups[0]).catch((e) => box.replaceChildren(el("p", { class: "error" }, e.message)));
+  pick.addEventListener("change", show);
+  await show();
+  // Near real time: the meter's quarter hours arrive as they are read.
+  setInterval(show, 30000);
+}
+
+async function render(box, up) {
+  const s = await api(`/api/v1/usage-points/${encodeURIComponent(up)}/summary`);
+  const cur = s.tou.currency;
+  const today = isoDate(new Date());
+  const monthStart = today.slice(0, 8) + "01";
+  const dl = (fmtName, label) => el("a", { href: `/api/v1/usage-points/${encodeURIComponent(up)}/export?format=${fmtName}&from=${monthStart}&to=${today}`, download: "", id: "download-" + fmtName }, label);
+  const chartBox = el("div", { id: "today-chart" });
+  const cmp = s.typicalSoFar > 0 ? s.todaySoFar / s.typicalSoFar : NaN;
+  const cmpText = isNaN(cmp) ? "no typical day yet" : cmp > 1.05 ? `${Math.round(100 * (cmp - 1))} % more than a typical ${s.weekday}` : cmp < 0.95 ? `${Math.round(100 * (1 - cmp))} % less than a typical ${s.weekday}` : `about a typical ${s.weekday}`;
+  box.replaceChildren(
+    el("div", { class: "hero" },
+      el("div", { class: "card", id: "now" }, el("div", { class: "card-title" }, "Using now"),
+        el("div", { class: "card-value" }, s.now ? fmt.watts(s.now.watts) : "–"),
+        el("div", { class: "card-sub" }, s.now ? `average over the quarter hour to ${fmt.hm(s.now.end)}` : "no reading today yet")),
+      el("div", { class: "card", id: "today" }, el("div", { class: "card-title" }, "Today so far"),
+        el("div", { class: "card-value" }, fmt.kwh(s.todaySoFar)), el("div", { class: "card-sub" }, cmpText)),
+      el("div", { class: "card", id: "price" }, el("div", { class: "card-title" }, "Price now"),
+        el("div", { class: "card-value" }, fmt.money(s.tou.price, cur), el("span", { class: "card-sub" }, " /kWh")),
+        el("div", { class: "card-sub" }, el("span", { class: "tou " + s.tou.period }, s.tou.period), ` until ${fmt.hm(s.tou.until)} · ${s.tou.tariff}`)),
+      el("div", { class: "card", id: "month" }, el("div", { class: "card-title" }, "This month"),
+        el("div", { class: "card-value" }, fmt.kwh(s.monthToDate.wh)),
+        el("div", { class: "card-sub" }, `${fmt.money(s.monthToDate.cost, cur)} so far, ${s.monthToDate.days} days`))),
+    el("section", { class: "panel" }, el("h2", {}, "Today against a typical " + s.weekday), chartBox,
+      el("p", { class: "legend" }, el("span", { class: "sw today" }), "today ", el("span", { class: "sw typical" }), `typical ${s.weekday} (average of the last ${s.typicalDays} ${s.weekday}s)`)),
+    el("section", { class: "panel" }, el("h2", {}, "Your data"),
+      el("p", { class: "muted" }, "Download this month's quarter hours: Green Button (ESPI XML) for apps that read it, or CSV for a spreadsheet."),
+      el("div", { class: "downloads" }, dl("espi", "Green Button XML"), dl("csv", "CSV"))));
+  const t0 = Date.parse(s.today.start) / 1000;
+  const xs = s.typical.map((_, i) => t0 + (i + 1) * s.today.intervalSeconds);
+  const todayW = s.today.values.map((v) => (v === null ? null : v * 3600 / s.today.intervalSeconds));
+  const typW = s.typical.map((v) => (v === null ? null : v * 3600 / s.today.intervalSeconds));
+  if (plot) plot.destroy();
+  plot = new uPlot({
+    ...chartSize(chartBox, 280),
+    series: [{}, { label: "typical W", stroke: "#9ca3af", fill: "rgba(156,163,175,0.18)", width: 1.5 }, { label: "today W", stroke: "#2563eb", width: 2 }],
+    axes: [{}, { label: "W" }],
+  }, [xs, typW, todayW], chartBox);
+}
+
+start().catch((e) => root.replaceChildren(el("p", { class: "error" }, e.message)));
