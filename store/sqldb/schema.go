@@ -135,6 +135,42 @@ CREATE TABLE vee_exceptions (
 	UNIQUE (meter_id, channel, day, version, rule, interval_ix)
 );
 CREATE INDEX vee_exceptions_meter ON vee_exceptions(meter_id, id)`},
+	{"users, API tokens, sessions", `
+CREATE TABLE users (
+	name TEXT PRIMARY KEY,
+	display_name TEXT NOT NULL DEFAULT '',
+	password_hash TEXT NOT NULL DEFAULT '',
+	role TEXT NOT NULL,
+	disabled INTEGER NOT NULL DEFAULT 0,
+	created_us BIGINT NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE TABLE user_usage_points (
+	user_name TEXT NOT NULL,
+	usage_point TEXT NOT NULL,
+	PRIMARY KEY (user_name, usage_point)
+);
+CREATE TABLE api_tokens (
+	id TEXT PRIMARY KEY,
+	user_name TEXT NOT NULL,
+	hash {{blob}} NOT NULL,
+	label TEXT NOT NULL DEFAULT '',
+	created_us BIGINT NOT NULL,
+	expires_us BIGINT NOT NULL DEFAULT 0,
+	last_used_us BIGINT NOT NULL DEFAULT 0,
+	revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_name);
+CREATE TABLE sessions (
+	id_hash {{blob}} PRIMARY KEY,
+	user_name TEXT NOT NULL,
+	csrf TEXT NOT NULL,
+	created_us BIGINT NOT NULL,
+	expires_us BIGINT NOT NULL,
+	last_seen_us BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_name);
+CREATE INDEX sessions_expiry ON sessions(expires_us)`},
 }
 
 var queries = map[string]string{

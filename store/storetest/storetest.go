@@ -123,6 +123,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("CollectionResults", func(t *testing.T) { testCollectionResults(t, o) })
 	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
 	t.Run("Exceptions", func(t *testing.T) { testExceptions(t, o) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
 }
 
 var ctx = context.Background()
@@ -359,6 +360,10 @@ func testEvents(t *testing.T, o Opener) {
 	got, _ = s.Events(ctx, store.EventQuery{Type: cim.EventPowerOff, From: t0.Add(time.Second)})
 	if len(got) != 1 || got[0].MeterID != "m2" {
 		t.Fatalf("filtered events %+v", got)
+	}
+	got, _ = s.Events(ctx, store.EventQuery{MeterID: "m1", Types: []cim.EndDeviceEventType{cim.EventPowerRestored, "9.9.9.9"}, Limit: 5})
+	if len(got) != 1 || got[0].MRID != "m1/std/2" {
+		t.Fatalf("events of several types %+v", got)
 	}
 }
 

@@ -1,0 +1,104 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/store"
+)
+
+func testUsers(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	us, ok := s.(store.Users)
+	if !ok {
+		t.Fatal("the store keeps no users")
+	}
+	u := store.User{Name: "alice", DisplayName: "Alice <Ops>", PasswordHash: "$argon2id$v=19$x", Role: "operator"}
+	if err := us.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := us.CreateUser(ctx, u); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second create: %v, want conflict", err)
+	}
+	if err := us.CreateUser(ctx, store.User{Name: "Bob", Role: "x"}); err == nil {
+		t.Fatal("a name with capitals was stored as is")
+	}
+	got, err := us.User(ctx, "ALICE")
+	if err != nil || got.DisplayName != u.DisplayName || got.PasswordHash != u.PasswordHash || got.Role != "operator" || got.CreatedAt.IsZero() {
+		t.Fatalf("user %+v %v", got, err)
+	}
+	got.UsagePoints, got.Role = []string{"up-2", "up-1"}, "consumer"
+	if err := us.UpdateUser(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = us.User(ctx, "alice")
+	if got.Role != "consumer" || len(got.UsagePoints) != 2 || got.UsagePoints[0] != "up-1" {
+		t.Fatalf("updated %+v", got)
+	}
+	if err := us.UpdateUser(ctx, store.User{Name: "nobody", Role: "operator"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a missing user: %v", err)
+	}
+	if _, err := us.User(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing user: %v", err)
+	}
+	for _, n := range []string{"carol", "dave", "erin"} {
+		if err := us.CreateUser(ctx, store.User{Name: n, Role: "integrator"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := us.Users(ctx, "alice", 2)
+	if err != nil || len(page) != 2 || page[0].Name != "carol" || page[1].Name != "dave" {
+		t.Fatalf("page %+v %v", page, err)
+	}
+	if n, err := us.CountUsers(ctx); err != nil || n != 4 {
+		t.Fatalf("count %d %v", n, err)
+	}
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	tok := store.APIToken{ID: "tk1", User: "carol", Hash: []byte{1, 2, 3}, Label: "billing export", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := us.PutToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := us.PutToken(ctx, tok); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("token twice: %v", err)
+	}
+	if err := us.TouchToken(ctx, "tk1", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	gt, err := us.Token(ctx, "tk1")
+	if err != nil || !bytes.Equal(gt.Hash, tok.Hash) || !gt.ExpiresAt.Equal(tok.ExpiresAt) || !gt.LastUsedAt.Equal(now.Add(time.Minute)) || gt.Revoked {
+		t.Fatalf("token %+v %v", gt, err)
+	}
+	if err := us.RevokeToken(ctx, "tk1"); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := us.Tokens(ctx, "carol"); len(ts) != 1 || !ts[0].Revoked {
+		t.Fatalf("tokens %+v", ts)
+	}
+	if err := us.RevokeToken(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke missing: %v", err)
+	}
+
+	live := store.Session{IDHash: []byte("h-live"), User: "alice", CSRF: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
+	old := store.Session{IDHash: []byte("h-old"), User: "alice", CSRF: "c2", CreatedAt: now, ExpiresAt: now.Add(-time.Second), LastSeenAt: now}
+	for _, se := range []store.Session{live, old} {
+		if err := us.PutSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := us.DeleteExpiredSessions(ctx, now); err != nil || n != 1 {
+		t.Fatalf("expired %d %v", n, err)
+	}
+	gs, err := us.Session(ctx, []byte("h-live"))
+	if err != nil || gs.CSRF != "c1" || gs.User != "alice" {
+		t.Fatalf("session %+v %v", gs, err)
+	}
+	if err := us.DeleteUserSessions(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.Session(ctx, []byte("h-live")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session after sign-out everywhere: %v", err)
+	}
+}
