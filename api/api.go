@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -47,12 +48,17 @@ type Deps struct {
 	// Tariffs are the retail tariffs by id; a usage point naming none of
 	// them is priced by tariff.Default.
 	Tariffs map[string]tariff.Tariff
+	// Auth authenticates every request and its roles authorise the
+	// routes; nil leaves the API open (for tests of the handlers alone).
+	Auth *auth.Service
 }
 
 // API is the HTTP handler.
 type API struct {
 	d        Deps
 	mux      *http.ServeMux
+	handler  http.Handler // mux, behind authentication when there is an auth service
+	table    []route
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
@@ -77,17 +83,18 @@ func New(d Deps) *API {
 		d.Metrics.MustRegister(a.requests, a.latency)
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn)}))
 	}
-	a.mux.HandleFunc("GET /healthz", a.healthz)
-	a.mux.HandleFunc("GET /readyz", a.readyz)
-	a.mux.HandleFunc("GET /api/v1", a.root)
-	a.mux.HandleFunc("GET /api/v1/{$}", a.root)
-	a.mux.HandleFunc("GET /api/v1/meters", a.listMeters)
-	a.mux.HandleFunc("GET /api/v1/meters/{id}", a.getMeter)
-	a.mux.HandleFunc("GET /api/v1/events", a.listEvents)
-	a.mux.HandleFunc("GET /api/v1/usage-points/{id}/summary", a.usagePointSummary)
-	a.routeMDM()
-	if d.HeadEnd != nil {
-		a.routeHeadEnd()
+	a.register()
+	// The mux sets the matched pattern on the request it serves, which
+	// the middleware has copied; the recorder takes it from there.
+	var inner http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mux.ServeHTTP(w, r)
+		if rec, ok := w.(*recorder); ok {
+			rec.pattern = r.Pattern
+		}
+	})
+	a.handler = inner
+	if d.Auth != nil {
+		a.handler = d.Auth.Middleware(a.isPublic, inner)
 	}
 	return a
 }
@@ -100,8 +107,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes)
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK, path: r.URL.Path, api: strings.HasPrefix(r.URL.Path, "/api/")}
-	a.mux.ServeHTTP(rec, r)
-	route := r.Pattern
+	a.handler.ServeHTTP(rec, r)
+	route := rec.pattern
 	if route == "" {
 		route = "unmatched"
 	}
@@ -116,6 +123,7 @@ type recorder struct {
 	http.ResponseWriter
 	code     int
 	path     string
+	pattern  string
 	api      bool
 	replaced bool
 }

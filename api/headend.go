@@ -28,17 +28,6 @@ type HeadEnd interface {
 	Import(ctx context.Context, rows []manifest.Row) (headend.ImportReport, error)
 }
 
-func (a *API) routeHeadEnd() {
-	a.mux.HandleFunc("POST /api/v1/meters/{id}/read", a.readMeter)
-	a.mux.HandleFunc("POST /api/v1/meters/import", a.importMeters)
-	a.mux.HandleFunc("POST /api/v1/commands", a.issueCommand)
-	a.mux.HandleFunc("GET /api/v1/commands", a.listCommands)
-	a.mux.HandleFunc("GET /api/v1/commands/{id}", a.getCommand)
-	a.mux.HandleFunc("GET /api/v1/collection", a.collectionProgress)
-	a.mux.HandleFunc("POST /api/v1/collection/runs", a.startCollection)
-	a.mux.HandleFunc("GET /api/v1/collection/{day}", a.collectionDay)
-	a.mux.HandleFunc("GET /api/v1/collection/{day}/results", a.collectionResults)
-}
 
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // errors, and the body is capped.

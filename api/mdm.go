@@ -8,23 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
 
-func (a *API) routeMDM() {
-	a.mux.HandleFunc("GET /api/v1/meters/{id}/readings", a.readings)
-	a.mux.HandleFunc("GET /api/v1/meters/{id}/totals", a.totals)
-	a.mux.HandleFunc("GET /api/v1/meters/{id}/registers/latest", a.lastRead)
-	a.mux.HandleFunc("GET /api/v1/meters/{id}/days/{channel}/{day}/versions", a.dayVersions)
-	a.mux.HandleFunc("POST /api/v1/meters/{id}/days/{channel}/{day}/edits", a.editDay)
-	a.mux.HandleFunc("POST /api/v1/meters/{id}/vee", a.runVEE)
-	a.mux.HandleFunc("GET /api/v1/exceptions", a.listExceptions)
-	a.mux.HandleFunc("GET /api/v1/vee/rulesets", a.listRuleSets)
-	a.mux.HandleFunc("POST /api/v1/exceptions/{id}/resolve", a.resolveException)
-}
 
 // dayOut is a stored day as the API shows it.
 type dayOut struct {
@@ -125,6 +115,15 @@ func (a *API) dayVersions(w http.ResponseWriter, r *http.Request) {
 	JSON(w, map[string]any{"versions": out})
 }
 
+// actor is who made a change: the signed-in user, whatever the body
+// claims; the body's user only where there is no authentication.
+func (a *API) actor(r *http.Request, claimed string) string {
+	if p, ok := auth.FromContext(r.Context()); ok {
+		return p.User
+	}
+	return claimed
+}
+
 type editRequest struct {
 	User   string           `json:"user"`
 	Reason string           `json:"reason"`
@@ -142,6 +141,7 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	req.User = a.actor(r, req.User)
 	d, err := a.d.Store.Day(r.Context(), id, ch, date)
 	if errors.Is(err, store.ErrNotFound) {
 		Error(w, http.StatusNotFound, "not_found", "no such day stored")
@@ -291,6 +291,7 @@ func (a *API) resolveException(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	req.User = a.actor(r, req.User)
 	if req.User == "" || req.Resolution == "" {
 		Error(w, http.StatusUnprocessableEntity, "bad_body", "user and resolution are required")
 		return

@@ -125,24 +125,30 @@ var (
 	ErrUserDisabled   = errors.New("the user is disabled")
 )
 
+// InputError is a request refused for what it asked, not a failure.
+type InputError struct{ Err error }
+
+func (e InputError) Error() string { return e.Err.Error() }
+func (e InputError) Unwrap() error { return e.Err }
+
 // CreateUser adds a user. A password is required except for integrators,
 // whose programs use tokens; a consumer needs at least one usage point.
 func (s *Service) CreateUser(ctx context.Context, name, password string, role Role, usagePoints []string) (store.User, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n/:") {
-		return store.User{}, fmt.Errorf("user name %q: want 1 to 64 characters without spaces, '/' or ':'", name)
+		return store.User{}, InputError{fmt.Errorf("user name %q: want 1 to 64 characters without spaces, '/' or ':'", name)}
 	}
 	if _, ok := grants[role]; !ok {
 		_, err := ParseRole(string(role))
-		return store.User{}, err
+		return store.User{}, InputError{err}
 	}
 	if role == Consumer && len(usagePoints) == 0 {
-		return store.User{}, errors.New("a consumer needs at least one usage point")
+		return store.User{}, InputError{errors.New("a consumer needs at least one usage point")}
 	}
 	u := store.User{Name: name, Role: string(role), UsagePoints: usagePoints}
 	if password != "" || role != Integrator {
 		if err := CheckPassword(password); err != nil {
-			return store.User{}, err
+			return store.User{}, InputError{err}
 		}
 		h, err := HashPassword(password)
 		if err != nil {

@@ -13,7 +13,7 @@ log() { printf 'setup: %s\n' "$*"; }
 # Debian packages the tests use. apt-get update runs at most once, and only
 # when something is missing.
 need_pkgs=()
-for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server"; do
+for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server" "chromium:chromium"; do
   bin=${spec%%:*}; pkg=${spec#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_pkgs+=("$pkg")
 done

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/greenbutton"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// exportUsagePoint hands a household its own interval data, as Green
+// Button (ESPI XML) or CSV, for a period of at most a year and a month.
+func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !knownParams(w, q, "format", "from", "to") {
+		return
+	}
+	format := q.Get("format")
+	if format != "espi" && format != "csv" {
+		Error(w, http.StatusBadRequest, "bad_query", "format must be espi (Green Button XML) or csv")
+		return
+	}
+	from, ok := dateParam(w, "from", q.Get("from"))
+	if !ok {
+		return
+	}
+	to, ok := dateParam(w, "to", q.Get("to"))
+	if !ok {
+		return
+	}
+	if to.Before(from) || from.AddDays(400).Before(to) {
+		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most 400 days later")
+		return
+	}
+	ctx := r.Context()
+	up, err := a.d.Store.UsagePoint(ctx, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no usage point "+r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	m, err := a.mainMeter(r, up.MRID)
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no electricity meter at usage point "+up.MRID)
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	e := greenbutton.Export{UsagePoint: up, Updated: a.now(), Self: "/api/v1/usage-points/" + up.MRID}
+	for _, rt := range []cim.ReadingType{cim.EnergyImport15m, cim.EnergyExport15m} {
+		days, err := a.d.Store.Days(ctx, m.MRID, rt.ID, from, to)
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		if len(days) > 0 || rt.ID == cim.EnergyImport15m.ID {
+			e.Channels = append(e.Channels, greenbutton.Channel{ReadingType: rt, Days: days})
+		}
+	}
+	name := fmt.Sprintf("amigo-%s-%s-%s", up.MRID, from, to)
+	w.Header().Set("Cache-Control", "no-store")
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		err = greenbutton.WriteCSV(w, e)
+	} else {
+		w.Header().Set("Content-Type", "application/atom+xml")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xml"`)
+		err = greenbutton.WriteXML(w, e)
+	}
+	if err != nil {
+		// The headers are gone; the truncated body and the log say it.
+		a.d.Logger.Error("export", "usage_point", up.MRID, "format", format, "err", err)
+	}
+}
