@@ -17,7 +17,9 @@ import (
 	"github.com/amigo-ami/amigo/store/storetest"
 )
 
-func init() { auth.Argon2Params.MemoryKiB, auth.Argon2Params.Time, auth.Argon2Params.Threads = 1024, 1, 1 }
+func init() {
+	auth.Argon2Params.MemoryKiB, auth.Argon2Params.Time, auth.Argon2Params.Threads = 1024, 1, 1
+}
 
 type authRig struct {
 	srv  *httptest.Server

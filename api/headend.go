@@ -28,7 +28,6 @@ type HeadEnd interface {
 	Import(ctx context.Context, rows []manifest.Row) (headend.ImportReport, error)
 }
 
-
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // errors, and the body is capped.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -15,7 +15,6 @@ import (
 	"github.com/amigo-ami/amigo/store"
 )
 
-
 // dayOut is a stored day as the API shows it.
 type dayOut struct {
 	Day       cim.Date      `json:"day"`

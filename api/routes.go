@@ -72,23 +72,23 @@ func (a *API) routes() []route {
 
 		{method: "GET", path: "/api/v1/meters/{id}/readings", perm: auth.ReadData, scope: scopeMeter, tag: "data", summary: "Interval readings with quality, latest version of each day",
 			query: []param{{name: "channel", typ: "string", doc: "reading type, default A+15m"}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
-			resp: "Readings", h: a.readings},
+			resp:  "Readings", h: a.readings},
 		{method: "GET", path: "/api/v1/meters/{id}/totals", perm: auth.ReadData, scope: scopeMeter, tag: "data", summary: "Daily or monthly totals",
 			query: []param{{name: "channel", typ: "string"}, {name: "by", typ: "string", doc: "day or month"}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
-			resp: "Totals", h: a.totals},
+			resp:  "Totals", h: a.totals},
 		{method: "GET", path: "/api/v1/meters/{id}/registers/latest", perm: auth.ReadData, scope: scopeMeter, tag: "data", summary: "The newest read of each register", resp: "Registers", h: a.lastRead},
 		{method: "GET", path: "/api/v1/meters/{id}/days/{channel}/{day}/versions", perm: auth.ReadData, tag: "data", summary: "Every version of a stored day, with source, user and reason", resp: "DayVersions", h: a.dayVersions},
 		{method: "POST", path: "/api/v1/meters/{id}/days/{channel}/{day}/edits", perm: auth.EditData, tag: "data", summary: "Edit intervals: a new version with the user and the reason", body: "EditRequest", status: 201, resp: "Day", h: a.editDay},
 		{method: "POST", path: "/api/v1/meters/{id}/vee", perm: auth.EditData, tag: "data", summary: "Validate (and estimate) stored days now", body: "VEERequest", resp: "VEEReport", h: a.runVEE},
 		{method: "GET", path: "/api/v1/exceptions", perm: auth.ReadData, tag: "data", summary: "The VEE exceptions queue",
 			query: append([]param{{name: "meter", typ: "string"}, {name: "rule", typ: "string"}, {name: "open", typ: "boolean"}, {name: "after", typ: "integer"}}, page...),
-			resp: "ExceptionPage", h: a.listExceptions},
+			resp:  "ExceptionPage", h: a.listExceptions},
 		{method: "POST", path: "/api/v1/exceptions/{id}/resolve", perm: auth.EditData, tag: "data", summary: "Resolve an exception with the reason", body: "ResolveRequest", resp: "Exception", h: a.resolveException},
 		{method: "GET", path: "/api/v1/vee/rulesets", perm: auth.ReadFleet, tag: "data", summary: "Validation rule sets by meter group", query: []param{{name: "meter", typ: "string", doc: "which set applies to this meter"}}, resp: "RuleSets", h: a.listRuleSets},
 
 		{method: "GET", path: "/api/v1/usage-points/{id}/summary", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "Use now, today against a typical day, the price in force, the month so far", resp: "Summary", h: a.usagePointSummary},
 		{method: "GET", path: "/api/v1/usage-points/{id}/export", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The usage point's interval data as Green Button (ESPI XML) or CSV",
-			query: []param{{name: "format", typ: "string", doc: "espi or csv", required: true}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
+			query:    []param{{name: "format", typ: "string", doc: "espi or csv", required: true}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
 			respType: "application/atom+xml", h: a.exportUsagePoint},
 	}
 	if a.d.HeadEnd != nil {
