@@ -112,7 +112,7 @@ func TestGreenButtonValidatesAndKeepsEveryReading(t *testing.T) {
 	for _, en := range p.Entries {
 		if ltp := en.Content.LTP; ltp != nil {
 			// Last Sunday of March at 02:00 and of October at 03:00.
-			if ltp.TZ != 3600 || ltp.DstOff != 3600 || ltp.DstStart != "7E0E2000" || ltp.DstEnd != "AE0E3000" {
+			if ltp.TZ != 3600 || ltp.DstOff != 3600 || ltp.DstStart != "3E0E2000" || ltp.DstEnd != "AE0E3000" {
 				t.Errorf("local time parameters %+v", *ltp)
 			}
 		}
