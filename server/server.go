@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/amigo-ami/amigo/api"
+	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/config"
 	"github.com/amigo-ami/amigo/headend"
@@ -49,6 +50,8 @@ type Server struct {
 	// seals and opens meter secrets.
 	HeadEnd *headend.HeadEnd
 	Keys    *vault.Keyring
+	// Auth holds the users, tokens and sessions.
+	Auth *auth.Service
 	// PushAddr is where the push listener listens ("" without one).
 	PushAddr string
 	http     *http.Server
@@ -111,6 +114,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.Store = db
+	if s.Auth, err = auth.New(db, auth.Options{Logger: log}); err != nil {
+		return nil, err
+	}
 	bctx, bcancel := context.WithTimeout(ctx, cfg.Bus.ConnectTimeout+10*time.Second)
 	defer bcancel()
 	if s.Bus, err = bus.Open(bctx, bus.Options{
@@ -132,7 +138,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
-		HeadEnd: s.HeadEnd, Rules: &s.rules,
+		HeadEnd: s.HeadEnd, Rules: &s.rules, Auth: s.Auth,
 	})
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.
@@ -301,6 +307,20 @@ func (s *Server) startBackground() {
 		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt})
 	})
 	run("ingest", in.Run)
+	run("session cleanup", func(ctx context.Context) error {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				if _, err := s.Auth.Store().DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					s.log.Warn("removing expired sessions", "err", err)
+				}
+			}
+		}
+	})
 	if s.pushLn != nil {
 		pl := s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
 		ln := s.pushLn

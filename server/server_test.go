@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/amigo-ami/amigo/auth"
+	"github.com/amigo-ami/amigo/store"
 	"io"
 	"log/slog"
 	"net"
@@ -25,10 +27,20 @@ func testConfig(dir string) config.Config {
 	return c
 }
 
+// token is an operator's API token on the server the tests started last.
+var token string
+
 func start(t *testing.T, c config.Config) *Server {
 	t.Helper()
 	s, err := Start(context.Background(), c, slog.New(slog.DiscardHandler), "test")
 	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Auth.CreateUser(ctx, "olga", "an operator's password", auth.Operator, nil); err != nil && !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
+	}
+	if token, _, err = s.Auth.IssueToken(ctx, "olga", "tests", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -36,7 +48,12 @@ func start(t *testing.T, c config.Config) *Server {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

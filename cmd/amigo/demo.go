@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/config"
 	"github.com/amigo-ami/amigo/headend"
@@ -17,6 +22,7 @@ import (
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/server"
 	"github.com/amigo-ami/amigo/sim"
+	"github.com/amigo-ami/amigo/store"
 )
 
 func init() {
@@ -34,7 +40,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data `directory` (default: a new temporary directory)")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen `address`")
 	port := fs.Uint("sim-port", sim.DefaultPort, "DLMS `port` of the simulated meters")
-	history := fs.Int("history", 7, "`days` of history in the meters")
+	history := fs.Int("history", 28, "`days` of history in the meters, all collected at the start (the portal's typical day needs four weeks)")
+	intraday := fs.Duration("intraday", time.Minute, "how often today's readings are collected after the first run, so the portal is near real time (0: only the daily schedule)")
 	speed := fs.Float64("speed", 1, "simulated time `factor` (1440: a day a minute)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
@@ -69,7 +76,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.HeadEnd.Zone = loc.String()
 	cfg.HeadEnd.Window = 10 * time.Second
 	cfg.HeadEnd.JobTimeout = 30 * time.Second
-	cfg.HeadEnd.BackfillDays = min(*history, cfg.HeadEnd.BackfillDays)
+	cfg.HeadEnd.BackfillDays = *history
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -123,13 +130,72 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}()
 	yesterday := cim.DateOf(clock.Now(), loc).AddDays(-1)
 	srv.HeadEnd.StartCollection(yesterday)
+	if *intraday > 0 {
+		go collectToday(ctx, srv, clock, loc, *intraday)
+	}
+	users, err := demoUsers(ctx, srv, fleet)
+	if err != nil {
+		stop()
+		<-done
+		<-done
+		return err
+	}
 	url := "http://" + srv.Addr()
 	fmt.Fprintf(stdout, "amigo demo: %d simulated meters on %s..%s port %d, data in %s\n", *meters,
 		fleet.Identity(0).Addr.Addr(), fleet.Identity(*meters-1).Addr.Addr(), *port, dir)
-	fmt.Fprintf(stdout, "amigo demo: collecting %s; open %s/api/v1/collection, %s/api/v1/meters, %s/metrics\n", yesterday, url, url, url)
+	fmt.Fprintf(stdout, "amigo demo: collecting %s; operator console %s/ (user %s, password %s)\n", yesterday, url, users[0][0], users[0][1])
+	fmt.Fprintf(stdout, "amigo demo: consumer portal %s/portal/ (user %s, password %s, usage point %s)\n", url, users[1][0], users[1][1], users[1][2])
+	fmt.Fprintf(stdout, "amigo demo: API %s/api/v1/openapi.json; these passwords are made for this run and shown only here\n", url)
 	err = srv.Wait(ctx)
 	stop()
 	<-done
 	<-done
 	return err
+}
+
+// demoUsers makes an administrator and one household for this run, with
+// random passwords: a demo has no default password either.
+func demoUsers(ctx context.Context, srv *server.Server, fleet *sim.Fleet) ([][3]string, error) {
+	row, err := fleet.Row(0)
+	if err != nil {
+		return nil, err
+	}
+	var out [][3]string
+	for _, u := range []struct {
+		name string
+		role auth.Role
+		ups  []string
+	}{{"admin", auth.Admin, nil}, {"household", auth.Consumer, []string{row.UsagePointID}}} {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		pw := base64.RawURLEncoding.EncodeToString(b)
+		if _, err := srv.Auth.CreateUser(ctx, u.name, pw, u.role, u.ups); err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		} else if err != nil {
+			if err := srv.Auth.SetPassword(ctx, u.name, pw); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, [3]string{u.name, pw, strings.Join(u.ups, ",")})
+	}
+	return out, nil
+}
+
+// collectToday reads today's quarter hours so far, again and again, once
+// the first run is over: the portal then shows the day as it goes.
+func collectToday(ctx context.Context, srv *server.Server, clock *sim.Clock, loc *time.Location, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !srv.HeadEnd.Progress().Running {
+			srv.HeadEnd.StartCollection(cim.DateOf(clock.Now(), loc))
+		}
+	}
 }

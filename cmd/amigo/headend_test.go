@@ -56,7 +56,13 @@ func startSim(t *testing.T, meters int, extra ...string) (manifest string) {
 
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	withToken(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +104,9 @@ func TestKillDuringCollectionLosesNothing(t *testing.T) {
 	}
 	p := serve(t, "--data", dir, "--config", cfgFile)
 	base := "http://" + p.addr
-	out, err := exec.Command(amigoBin, "import", manifest, "--server", base).CombinedOutput()
+	imp := exec.Command(amigoBin, "import", manifest, "--server", base)
+	imp.Env = append(os.Environ(), "AMIGO_TOKEN="+authorize(t, dir, base))
+	out, err := imp.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), strconv.Itoa(meters)+" created") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
@@ -121,6 +129,7 @@ func TestKillDuringCollectionLosesNothing(t *testing.T) {
 
 	p = serve(t, "--data", dir, "--config", cfgFile)
 	base = "http://" + p.addr
+	authorize(t, dir, base)
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
 		if time.Now().After(deadline) {

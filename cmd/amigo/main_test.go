@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,9 +106,48 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// tokens holds an administrator's API token per data directory's server,
+// by host:port, for the helpers below.
+var tokens sync.Map
+
+// adminToken makes an administrator in the data directory with the CLI,
+// as an operator would, and returns an API token for them.
+func adminToken(t *testing.T, dir string) string {
+	t.Helper()
+	add := exec.Command(amigoBin, "user", "add", "admin", "--role", "admin", "--data", dir)
+	add.Stdin = strings.NewReader("an administrator's password\n")
+	if out, err := add.CombinedOutput(); err != nil && !strings.Contains(string(out), "exists") {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	out, err := exec.Command(amigoBin, "token", "admin", "--data", dir, "--label", "tests").Output()
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// authorize lets the helpers call the server at base as an administrator.
+func authorize(t *testing.T, dir, base string) string {
+	tok := adminToken(t, dir)
+	u, _ := url.Parse(base)
+	tokens.Store(u.Host, tok)
+	return tok
+}
+
+func withToken(req *http.Request) {
+	if tok, ok := tokens.Load(req.URL.Host); ok {
+		req.Header.Set("Authorization", "Bearer "+tok.(string))
+	}
+}
+
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withToken(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +169,10 @@ func TestServeProbesSIGTERMAndRestart(t *testing.T) {
 	db.Close()
 	p := serve(t, "--data", dir)
 	base := "http://" + p.addr
+	if code, body := httpGet(t, base+"/api/v1/meters/m-42"); code != 401 || !strings.Contains(body, "unauthenticated") {
+		t.Fatalf("without credentials: %d %s", code, body)
+	}
+	authorize(t, dir, base)
 	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready":true`, "/metrics": "amigo_build_info", "/api/v1/meters/m-42": "cell-9"} {
 		if code, body := httpGet(t, base+path); code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("%s: %d %s", path, code, body)
@@ -141,6 +186,7 @@ func TestServeProbesSIGTERMAndRestart(t *testing.T) {
 	p.stop(t)
 	// ...and after a clean stop the same directory starts again, intact.
 	p2 := serve(t, "--data", dir)
+	authorize(t, dir, "http://"+p2.addr)
 	if code, body := httpGet(t, "http://"+p2.addr+"/api/v1/meters/m-42"); code != 200 || !strings.Contains(body, "cell-9") {
 		t.Fatalf("after restart: %d %s", code, body)
 	}

@@ -130,6 +130,9 @@ func callServer(ctx context.Context, base *url.URL, path, contentType string, bo
 		return nil, err
 	}
 	req.Header.Set("Content-Type", contentType)
+	if tok := os.Getenv("AMIGO_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("server %s: %w", base.Host, unwrapURLError(err))

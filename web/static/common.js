@@ -102,7 +102,7 @@ export const fmt = {
   watts: (w) => (w >= 1000 ? (w / 1000).toFixed(2) + " kW" : Math.round(w) + " W"),
   money: (micro, cur) => (micro / 1e6).toLocaleString("en-GB", { style: "currency", currency: cur || "EUR" }),
   time: (s) => (s ? new Date(s).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "–"),
-  hm: (s) => (s ? new Date(s).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }) : "–"),
+  hm: (s, timeZone) => (s ? new Date(s).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }) : "–"),
 };
 
 // Quality flags, as the API sends them (cim.Quality bits).

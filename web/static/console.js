@@ -82,7 +82,7 @@ async function overview(view) {
     const done = p.done || 0, total = p.total || 0;
     const success = sum && sum.total ? sum.ok / sum.total : (done ? p.ok / done : NaN);
     cards.replaceChildren(
-      card("Meters", fmt.int(count.total), "registered", "c-meters"),
+      card("Meters", fmt.int(count.total), "registered, gas and water meters included", "c-meters"),
       card("Read success", fmt.pct(success), sum ? `${fmt.int(sum.ok)} of ${fmt.int(sum.total)} on ${day}` : "no run yet", "c-success"),
       card("Readings", fmt.int(sum ? sum.readings : p.readings), `collected for ${day}`, "c-readings"),
       card("Last collection", p.endedAt ? fmt.time(p.endedAt) : (p.running ? "running now" : "–"), p.startedAt ? "started " + fmt.time(p.startedAt) : "", "c-last"));
@@ -175,7 +175,7 @@ async function meter(view, id) {
     if (!confirm(`Send ${type} to meter ${id}?`)) return;
     try {
       const c = await api("/api/v1/commands", { method: "POST", body: { meter: id, type } });
-      notice.textContent = `${type} queued as ${c.mRID}: ${c.status}`;
+      notice.textContent = `${type} sent (${c.mRID.slice(0, 8)}…); follow it under Commands below.`;
       loadCommands();
     } catch (e) {
       notice.textContent = e.message;
@@ -196,11 +196,14 @@ async function meter(view, id) {
 
   const r = await api(`/api/v1/meters/${encodeURIComponent(id)}/readings?channel=${encodeURIComponent("A+15m")}&from=${isoDate(from)}&to=${isoDate(to)}`);
   const xs = [], actual = [], estimated = [], edited = [], bad = [];
+  const nowS = Date.now() / 1000;
   for (const d of r.days) {
     const t0 = Date.parse(d.start) / 1000;
     d.values.forEach((v, i) => {
       const q = d.quality[i];
-      xs.push(t0 + (i + 1) * d.intervalSeconds);
+      const end = t0 + (i + 1) * d.intervalSeconds;
+      if (end > nowS) return; // not due yet: neither a reading nor a gap
+      xs.push(end);
       const miss = q & Q.missing;
       actual.push(miss || q & (Q.estimated | Q.edited) ? null : v);
       estimated.push(q & Q.estimated ? v : null);

@@ -35,6 +35,8 @@ async function start() {
 async function render(box, up) {
   const s = await api(`/api/v1/usage-points/${encodeURIComponent(up)}/summary`);
   const cur = s.tou.currency;
+  // Times are the household's own, whatever the browser's zone.
+  const tz = s.timeZone || undefined;
   const today = isoDate(new Date());
   const monthStart = today.slice(0, 8) + "01";
   const dl = (fmtName, label) => el("a", { href: `/api/v1/usage-points/${encodeURIComponent(up)}/export?format=${fmtName}&from=${monthStart}&to=${today}`, download: "", id: "download-" + fmtName }, label);
@@ -45,17 +47,17 @@ async function render(box, up) {
     el("div", { class: "hero" },
       el("div", { class: "card", id: "now" }, el("div", { class: "card-title" }, "Using now"),
         el("div", { class: "card-value" }, s.now ? fmt.watts(s.now.watts) : "–"),
-        el("div", { class: "card-sub" }, s.now ? `average over the quarter hour to ${fmt.hm(s.now.end)}` : "no reading today yet")),
+        el("div", { class: "card-sub" }, s.now ? `average over the quarter hour to ${fmt.hm(s.now.end, tz)}` : "no reading today yet")),
       el("div", { class: "card", id: "today" }, el("div", { class: "card-title" }, "Today so far"),
         el("div", { class: "card-value" }, fmt.kwh(s.todaySoFar)), el("div", { class: "card-sub" }, cmpText)),
       el("div", { class: "card", id: "price" }, el("div", { class: "card-title" }, "Price now"),
         el("div", { class: "card-value" }, fmt.money(s.tou.price, cur), el("span", { class: "card-sub" }, " /kWh")),
-        el("div", { class: "card-sub" }, el("span", { class: "tou " + s.tou.period }, s.tou.period), ` until ${fmt.hm(s.tou.until)} · ${s.tou.tariff}`)),
+        el("div", { class: "card-sub" }, el("span", { class: "tou " + s.tou.period }, s.tou.period), ` until ${fmt.hm(s.tou.until, tz)} · ${s.tou.tariff}`)),
       el("div", { class: "card", id: "month" }, el("div", { class: "card-title" }, "This month"),
         el("div", { class: "card-value" }, fmt.kwh(s.monthToDate.wh)),
         el("div", { class: "card-sub" }, `${fmt.money(s.monthToDate.cost, cur)} so far, ${s.monthToDate.days} days`))),
     el("section", { class: "panel" }, el("h2", {}, "Today against a typical " + s.weekday), chartBox,
-      el("p", { class: "legend" }, el("span", { class: "sw today" }), "today ", el("span", { class: "sw typical" }), `typical ${s.weekday} (average of the last ${s.typicalDays} ${s.weekday}s)`)),
+      el("p", { class: "legend" }, el("span", { class: "sw today" }), "today ", el("span", { class: "sw typical" }), s.typicalDays === 1 ? `typical ${s.weekday} (last ${s.weekday})` : `typical ${s.weekday} (average of the last ${s.typicalDays} ${s.weekday}s)`)),
     el("section", { class: "panel" }, el("h2", {}, "Your data"),
       el("p", { class: "muted" }, "Download this month's quarter hours: Green Button (ESPI XML) for apps that read it, or CSV for a spreadsheet."),
       el("div", { class: "downloads" }, dl("espi", "Green Button XML"), dl("csv", "CSV"))));
@@ -66,6 +68,7 @@ async function render(box, up) {
   if (plot) plot.destroy();
   plot = new uPlot({
     ...chartSize(chartBox, 280),
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), s.timeZone || "UTC"),
     series: [{}, { label: "typical W", stroke: "#9ca3af", fill: "rgba(156,163,175,0.18)", width: 1.5 }, { label: "today W", stroke: "#2563eb", width: 2 }],
     axes: [{}, { label: "W" }],
   }, [xs, typW, todayW], chartBox);
