@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -65,18 +66,38 @@ func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := fmt.Sprintf("amigo-%s-%s-%s", up.MRID, from, to)
+	cw := &countingWriter{w: w}
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-		err = greenbutton.WriteCSV(w, e)
+		err = greenbutton.WriteCSV(cw, e)
 	} else {
 		w.Header().Set("Content-Type", "application/atom+xml")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.xml"`)
-		err = greenbutton.WriteXML(w, e)
+		err = greenbutton.WriteXML(cw, e)
 	}
-	if err != nil {
-		// The headers are gone; the truncated body and the log say it.
+	switch {
+	case err != nil && cw.n == 0:
+		// The encoders check everything before writing: the stored data
+		// cannot be exported as it is, and the answer can still say so.
+		w.Header().Del("Content-Disposition")
+		a.d.Logger.Error("export", "usage_point", up.MRID, "format", format, "err", err)
+		Error(w, http.StatusInternalServerError, "export_failed", "the stored data cannot be exported: "+err.Error())
+	case err != nil:
+		// Half sent: the truncated body and the log say it.
 		a.d.Logger.Error("export", "usage_point", up.MRID, "format", format, "err", err)
 	}
+}
+
+// countingWriter tells whether anything reached the client.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
