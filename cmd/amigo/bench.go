@@ -34,6 +34,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "write the report as JSON to `file` (- for stdout, instead of the table)")
 	pg := fs.String("postgres", os.Getenv("AMIGO_BENCH_POSTGRES"), "PostgreSQL `URL` for the ingest suite (default $AMIGO_BENCH_POSTGRES; empty: SQLite only)")
 	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile (head-end, MDM, store; not the simulator) to `file`")
+	memProfile := fs.String("memprofile", "", "write this process's heap profile at the end of the run to `file`")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -71,6 +72,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 		return err
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
 	}
 	if *jsonOut == "-" {
 		return bench.WriteJSON(stdout, rep)
