@@ -463,6 +463,10 @@ func (s *Service) LoginHandler() http.Handler {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
+			if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", mbe.Limit))
+				return
+			}
 			writeError(w, http.StatusBadRequest, "bad_body", "body: "+err.Error())
 			return
 		}

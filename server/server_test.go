@@ -148,3 +148,43 @@ func TestStartFailuresAreClearAndReleaseEverything(t *testing.T) {
 	var nerr *net.OpError
 	_ = errors.As(err, &nerr)
 }
+
+// TestSlowClientsAreCutOff: a client that trickles its request headers
+// (slowloris) is disconnected after the header timeout, and one that
+// sends a body over the limit gets 413, while the server keeps serving.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	c := testConfig(t.TempDir())
+	c.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
+	c.HTTP.MaxBodyBytes = 1024
+	s := start(t, c)
+	defer s.Shutdown(context.Background())
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a trickling client's connection open for 10 s")
+	}
+	if n > 0 && !strings.Contains(string(buf[:n]), "408") {
+		t.Fatalf("answer to a trickling client: %q", buf[:n])
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr()+"/api/v1/session", strings.NewReader(`{"user":"`+strings.Repeat("x", 8000)+`"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: %d", resp.StatusCode)
+	}
+	if code, _ := get(t, "http://"+s.Addr()+"/healthz"); code != 200 {
+		t.Fatalf("healthz after the slow client: %d", code)
+	}
+}
