@@ -82,6 +82,9 @@ type HeadEnd struct {
 	// before starts; negative disables the schedule.
 	DailyAt time.Duration `yaml:"daily_at"`
 	Zone    string        `yaml:"zone"`
+	// Intraday, when positive, also collects today's readings so far that
+	// often, for a near-real-time portal (0: the daily run only).
+	Intraday time.Duration `yaml:"intraday"`
 	// ClockThreshold is the drift above which collection sets a meter's
 	// clock.
 	ClockThreshold time.Duration `yaml:"clock_threshold"`

@@ -306,3 +306,54 @@ func TestFleetDailyCollection(t *testing.T) {
 		t.Log("no intermittent meter came back in this seed's hour windows")
 	}
 }
+
+// TestIntradayCollection: with Intraday set, the schedule collects
+// yesterday once and then today's quarter hours so far, again as the
+// clock moves on, each run reaching further into the day.
+func TestIntradayCollection(t *testing.T) {
+	r := newFleetRig(t, 10, meter.Faults{}, headend.CollectionConfig{Concurrency: 8, PerSegment: 8, Attempts: 1,
+		JobTimeout: 30 * time.Second, BackfillDays: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.h.Run(ctx, headend.ScheduleConfig{Zone: ams, At: time.Hour, Intraday: 15 * time.Minute}) }()
+	today := cim.DateOf(r.clk.Now(), ams)
+	stored := func() int {
+		d, err := r.st.Day(ctx, r.rows[0].Serial, "A+15m", today)
+		if err != nil {
+			return 0
+		}
+		n := 0
+		for _, q := range d.Quality {
+			if q&cim.QualityMissing == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// 02:00: yesterday is collected, then today's first two hours.
+	waitFor("today's first quarter hours", func() bool { return stored() >= 8 })
+	first := stored()
+	r.clk.Set(r.clk.Now().Add(time.Hour))
+	waitFor("an hour more of today", func() bool { return stored() >= first+4 })
+	if res, err := r.st.CollectionResults(ctx, today.AddDays(-1), "", "", "", 100); err != nil || len(res) != 10 {
+		t.Fatalf("yesterday's run: %d results, %v", len(res), err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

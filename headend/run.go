@@ -16,6 +16,10 @@ type ScheduleConfig struct {
 	// At is the time after local midnight the run for the day before
 	// starts; a negative value disables the schedule.
 	At time.Duration
+	// Intraday, when positive, collects today's readings so far that
+	// often once the day's run for yesterday has started, so that the
+	// portal and the console see the day as it goes.
+	Intraday time.Duration
 }
 
 // runner holds the background context Run provides.
@@ -57,12 +61,17 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	var last cim.Date
+	var intraday time.Time
 	for {
 		now := h.now().In(zone)
 		today := cim.DateOf(now, zone)
 		if now.Sub(today.Start(zone)) >= sched.At && today != last {
 			if h.StartCollection(today.AddDays(-1)) {
-				last = today
+				last, intraday = today, now
+			}
+		} else if sched.Intraday > 0 && today == last && now.Sub(intraday) >= sched.Intraday && !h.Progress().Running {
+			if h.StartCollection(today) {
+				intraday = now
 			}
 		}
 		select {

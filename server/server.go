@@ -304,7 +304,7 @@ func (s *Server) startBackground() {
 		}()
 	}
 	run("head-end", func(ctx context.Context) error {
-		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt})
+		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt, Intraday: cfg.Intraday})
 	})
 	run("ingest", in.Run)
 	run("session cleanup", func(ctx context.Context) error {

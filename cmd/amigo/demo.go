@@ -77,6 +77,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.HeadEnd.Window = 10 * time.Second
 	cfg.HeadEnd.JobTimeout = 30 * time.Second
 	cfg.HeadEnd.BackfillDays = *history
+	cfg.HeadEnd.Intraday = *intraday
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -130,9 +131,6 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}()
 	yesterday := cim.DateOf(clock.Now(), loc).AddDays(-1)
 	srv.HeadEnd.StartCollection(yesterday)
-	if *intraday > 0 {
-		go collectToday(ctx, srv, clock, loc, *intraday)
-	}
 	users, err := demoUsers(ctx, srv, fleet)
 	if err != nil {
 		stop()
@@ -181,21 +179,4 @@ func demoUsers(ctx context.Context, srv *server.Server, fleet *sim.Fleet) ([][3]
 		out = append(out, [3]string{u.name, pw, strings.Join(u.ups, ",")})
 	}
 	return out, nil
-}
-
-// collectToday reads today's quarter hours so far, again and again, once
-// the first run is over: the portal then shows the day as it goes.
-func collectToday(ctx context.Context, srv *server.Server, clock *sim.Clock, loc *time.Location, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !srv.HeadEnd.Progress().Running {
-			srv.HeadEnd.StartCollection(cim.DateOf(clock.Now(), loc))
-		}
-	}
 }
