@@ -319,7 +319,9 @@ func TestIntradayCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.h.Run(ctx, headend.ScheduleConfig{Zone: ams, At: time.Hour, Intraday: 15 * time.Minute}) }()
+	go func() {
+		done <- r.h.Run(ctx, headend.ScheduleConfig{Zone: ams, At: time.Hour, Intraday: 15 * time.Minute})
+	}()
 	today := cim.DateOf(r.clk.Now(), ams)
 	stored := func() int {
 		d, err := r.st.Day(ctx, r.rows[0].Serial, "A+15m", today)
