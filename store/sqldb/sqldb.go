@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,12 +339,20 @@ func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
 	}
 	versions := make([]int, len(days))
 	// A concurrent writer of the same day can take the version we chose;
-	// the unique key catches it and the whole batch is retried.
+	// the unique key catches it and the whole batch is retried. Each
+	// round lets one of the racing writers through, so n writers of one
+	// day need up to n rounds; a short random wait keeps them from
+	// colliding in step.
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 32; attempt++ {
 		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, versions) })
 		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
 			return versions, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
 		}
 	}
 	return nil, err
