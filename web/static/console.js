@@ -76,7 +76,10 @@ async function overview(view) {
   every(1000, async () => {
     let p;
     try { p = await api("/api/v1/collection"); } catch (e) { return; }
-    const day = p.day && p.day !== "0000-00-00" ? p.day : isoDate(new Date(Date.now() - 864e5));
+    // The cards are about the last whole day; intraday runs of today
+    // re-read only what is new and would show a handful of readings.
+    const today = isoDate(new Date()), yesterday = isoDate(new Date(Date.now() - 864e5));
+    const day = p.day && p.day !== "0000-00-00" && p.day !== today ? p.day : yesterday;
     let sum = null;
     try { sum = await api(`/api/v1/collection/${day}`); } catch { /* no run yet */ }
     const done = p.done || 0, total = p.total || 0;
