@@ -119,7 +119,7 @@ func TestValidationGroupsFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.Default.DemandLimit != 6000 || len(rs.Groups) != 2 || rs.Groups[0].Rules.DemandLimit != 60000 ||
+	if rs.Default.DemandLimit != 6000 || len(rs.Groups) != 3 || rs.Groups[0].Rules.DemandLimit != 60000 ||
 		rs.Groups[0].Rules.ZeroRun != 0 || rs.Groups[0].Rules.SpikeRatio != rs.Default.SpikeRatio ||
 		rs.Groups[0].Match.Tags["class"] != "commercial" || rs.Groups[0].Match.Region != "north" {
 		t.Fatalf("rule sets %+v", rs)

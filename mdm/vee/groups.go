@@ -66,10 +66,16 @@ func DefaultRuleSets() RuleSets {
 // group of the same name. A prosumer's panels cover its own use for hours
 // on a sunny day, so zero import then is normal, and its daily import
 // swings with the weather: the zero-run, low-day and drop rules would
-// fire on every clear day.
+// fire on every clear day. An electric vehicle's charger draws up to
+// 22 kW: a quarter hour of charging (5,500 Wh) over a quiet night is a
+// top-up, not a spike, and a day with a full charge is not "high".
 func builtinGroups() []GroupSpec {
-	return []GroupSpec{{Name: "prosumer", Match: Match{Tags: map[string]string{"archetype": "prosumer"}},
-		Rules: map[string]float64{"zero_run": 0, "low_factor": 0, "drop_factor": 0}}}
+	return []GroupSpec{
+		{Name: "prosumer", Match: Match{Tags: map[string]string{"archetype": "prosumer"}},
+			Rules: map[string]float64{"zero_run": 0, "low_factor": 0, "drop_factor": 0}},
+		{Name: "ev", Match: Match{Tags: map[string]string{"archetype": "ev"}},
+			Rules: map[string]float64{"spike_min": 5600, "high_factor": 6, "demand_limit": 0}},
+	}
 }
 
 // For returns the name of the rule set that applies to the meter, and its

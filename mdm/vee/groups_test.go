@@ -59,7 +59,7 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 		}
 	}
 	rs, err := BuildRuleSets(nil, nil)
-	if err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 1 || rs.Groups[0].Name != "prosumer" {
+	if err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 2 || rs.Groups[0].Name != "prosumer" || rs.Groups[1].Name != "ev" {
 		t.Fatalf("empty configuration: %+v %v", rs, err)
 	}
 	if name, r := rs.For(cim.Meter{Tags: map[string]string{"archetype": "prosumer"}}); name != "prosumer" || r.ZeroRun != 0 || r.SpikeRatio == 0 {
@@ -67,7 +67,7 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 	}
 	// A configured group of the same name replaces the built-in one.
 	rs, _ = BuildRuleSets(nil, []GroupSpec{{Name: "prosumer", Match: Match{Region: "x"}}})
-	if len(rs.Groups) != 1 || rs.Groups[0].Match.Region != "x" {
+	if len(rs.Groups) != 2 || rs.Groups[0].Match.Region != "x" {
 		t.Fatalf("override: %+v", rs.Groups)
 	}
 }
@@ -111,6 +111,29 @@ func TestExportZeroIsNormal(t *testing.T) {
 		}
 		if n != want {
 			t.Errorf("%s: %d zero-while-energised findings, want %d", ch, n, want)
+		}
+	}
+}
+
+// TestEVTopUpIsNoSpike: a quarter hour of charging over a quiet night is
+// a spike for a household without a car and a top-up for one with.
+func TestEVTopUpIsNoSpike(t *testing.T) {
+	date := cim.Date{Year: 2026, Month: 11, Day: 22}
+	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+	for i := range d.Values {
+		d.Values[i] = 33
+	}
+	d.Values[0] = 1877
+	rs := DefaultRuleSets()
+	for archetype, want := range map[string]bool{"family": true, "ev": false} {
+		_, r := rs.For(cim.Meter{Tags: map[string]string{"archetype": archetype}})
+		spike := false
+		for _, f := range Validate(d, r, Context{}) {
+			spike = spike || f.Rule == RuleSpike
+		}
+		if spike != want {
+			t.Errorf("%s: spike %v, want %v", archetype, spike, want)
 		}
 	}
 }
