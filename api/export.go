@@ -1,14 +1,12 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/greenbutton"
-	"github.com/amigo-ami/amigo/store"
 )
 
 // exportUsagePoint hands a household its own interval data, as Green
@@ -36,22 +34,8 @@ func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	up, err := a.d.Store.UsagePoint(ctx, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "no usage point "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	m, err := a.mainMeter(r, up.MRID)
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "no electricity meter at usage point "+up.MRID)
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	up, m, ok := a.householdMeter(w, r)
+	if !ok {
 		return
 	}
 	e := greenbutton.Export{UsagePoint: up, Updated: a.now(), Self: "/api/v1/usage-points/" + up.MRID}
@@ -67,6 +51,7 @@ func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
 	}
 	name := fmt.Sprintf("amigo-%s-%s-%s", up.MRID, from, to)
 	cw := &countingWriter{w: w}
+	var err error
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")

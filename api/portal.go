@@ -29,19 +29,31 @@ func (a *API) tariffOf(up cim.UsagePoint) tariff.Tariff {
 	return tariff.Default()
 }
 
-// mainMeter is the electricity meter of a usage point: the one the portal
-// shows (gas and water meters hang behind it on M-Bus).
-func (a *API) mainMeter(r *http.Request, upID string) (cim.Meter, error) {
-	ms, err := a.d.Store.Meters(r.Context(), store.MeterQuery{UsagePointID: upID, Limit: 50})
+// householdMeter answers for the {id} usage point and its electricity
+// meter (the one the portal shows; gas and water meters hang behind it on
+// M-Bus), or writes the 404 or 500 and returns false.
+func (a *API) householdMeter(w http.ResponseWriter, r *http.Request) (cim.UsagePoint, cim.Meter, bool) {
+	up, err := a.d.Store.UsagePoint(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no usage point "+r.PathValue("id"))
+		return up, cim.Meter{}, false
+	}
 	if err != nil {
-		return cim.Meter{}, err
+		a.internal(w, r, err)
+		return up, cim.Meter{}, false
+	}
+	ms, err := a.d.Store.Meters(r.Context(), store.MeterQuery{UsagePointID: up.MRID, Limit: 50})
+	if err != nil {
+		a.internal(w, r, err)
+		return up, cim.Meter{}, false
 	}
 	for _, m := range ms {
 		if k := m.Tags["kind"]; k == "" || strings.HasPrefix(k, "electricity") {
-			return m, nil
+			return up, m, true
 		}
 	}
-	return cim.Meter{}, store.ErrNotFound
+	Error(w, http.StatusNotFound, "not_found", "no electricity meter at usage point "+up.MRID)
+	return up, cim.Meter{}, false
 }
 
 type nowUse struct {
@@ -94,25 +106,11 @@ func (a *API) usagePointSummary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	up, err := a.d.Store.UsagePoint(ctx, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "no usage point "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	up, m, ok := a.householdMeter(w, r)
+	if !ok {
 		return
 	}
 	loc, err := up.Location()
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	m, err := a.mainMeter(r, up.MRID)
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "no electricity meter at usage point "+up.MRID)
-		return
-	}
 	if err != nil {
 		a.internal(w, r, err)
 		return

@@ -54,6 +54,20 @@ func openStore(cfgPath, data, storeURL string) (*sqldb.DB, error) {
 	return sqlite.Open(ctx, cfg.SQLitePath())
 }
 
+// openUsers opens the store and the auth service over it.
+func openUsers(cfgPath, data, storeURL string) (*sqldb.DB, *auth.Service, error) {
+	st, err := openStore(cfgPath, data, storeURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := auth.New(st, auth.Options{})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, svc, nil
+}
+
 // readPassword takes the password from the first line of stdin, so that
 // it never appears in a process list or a shell history.
 func readPassword(stdin io.Reader) (string, error) {
@@ -94,15 +108,11 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	st, err := openStore(*cfgPath, *data, *storeURL)
+	st, svc, err := openUsers(*cfgPath, *data, *storeURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc, err := auth.New(st, auth.Options{})
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
 	switch sub {
 	case "add":
@@ -183,15 +193,11 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	if *ttl < 0 {
 		return usageError{errors.New("--ttl must not be negative")}
 	}
-	st, err := openStore(*cfgPath, *data, *storeURL)
+	st, svc, err := openUsers(*cfgPath, *data, *storeURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc, err := auth.New(st, auth.Options{})
-	if err != nil {
-		return err
-	}
 	tok, info, err := svc.IssueToken(context.Background(), fs.Arg(0), *label, *ttl)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no user %s", fs.Arg(0))
