@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -205,10 +205,7 @@ func ingestOnce(ctx context.Context, o Options, e engine, ids []string, blocks [
 	}
 	defer b.Close(context.Background())
 	for _, blk := range blocks {
-		data, err := json.Marshal(blk)
-		if err != nil {
-			return 0, err
-		}
+		data := intervalcodec.Append(nil, blk)
 		id := "ib/" + blk.MeterID + "/" + blk.ReadingType.ID + "/" + strconv.FormatInt(blk.Readings[0].End.Unix(), 10)
 		if _, err := b.Publish(ctx, b.IntervalsSubject(blk.MeterID), id, data); err != nil {
 			return 0, err

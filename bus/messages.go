@@ -1,8 +1,9 @@
 package bus
 
-// What the head-end publishes and the MDM consumes. Payloads are JSON of
-// the cim types; every message carries a message id, so a publish retried
-// after a crash is stored once.
+// What the head-end publishes and the MDM consumes. Interval blocks are in
+// the binary form of package intervalcodec (JSON before it, still read);
+// the other payloads are JSON of the cim types. Every message carries a
+// message id, so a publish retried after a crash is stored once.
 //
 //	<ns>.readings.<meter>.intervals  cim.IntervalBlock     id "ib/<meter>/<readingType>/<first end unix>/<last end unix>/<n>"
 //	<ns>.readings.<meter>.registers  []cim.Reading         id "rr/<meter>/<first time unix>/<last time unix>/<n>"

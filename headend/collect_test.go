@@ -12,6 +12,7 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 	"github.com/nats-io/nats.go/jetstream"
@@ -208,8 +209,8 @@ func (r *rig) readings(t *testing.T) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b cim.IntervalBlock
-		if err := json.Unmarshal(m.Data(), &b); err != nil {
+		b, err := intervalcodec.Decode(m.Data())
+		if err != nil {
 			t.Fatal(err)
 		}
 		n += len(b.Readings)

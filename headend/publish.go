@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -28,10 +29,7 @@ func (h *HeadEnd) collectionMsgs(meterID string, c *Collection) ([]outMsg, error
 		if len(b.Readings) == 0 {
 			continue
 		}
-		data, err := json.Marshal(b)
-		if err != nil {
-			return nil, fmt.Errorf("meter %s: encoding interval block: %w", meterID, err)
-		}
+		data := intervalcodec.Append(nil, *b)
 		id := "ib/" + meterID + "/" + b.ReadingType.ID + "/" + strconv.FormatInt(b.Readings[0].End.Unix(), 10) + "/" +
 			strconv.FormatInt(b.Readings[len(b.Readings)-1].End.Unix(), 10) + "/" + strconv.Itoa(len(b.Readings))
 		out = append(out, outMsg{h.bus.IntervalsSubject(meterID), id, data})

@@ -2,13 +2,13 @@ package mdm_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -58,7 +58,7 @@ func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string), vali
 		days := make([]store.Day, 0, meters)
 		for _, m := range ids {
 			blk := block(m, date.Start(loc).Add(15*time.Minute), date.Intervals(loc, 15*time.Minute), wh)
-			data, _ := json.Marshal(blk)
+			data := intervalcodec.Append(nil, blk)
 			if _, err := bs.Publish(ctx, bs.IntervalsSubject(m), blockID(blk), data); err != nil {
 				b.Fatal(err)
 			}

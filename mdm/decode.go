@@ -8,6 +8,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 )
 
 // badMessage is a message that can never be stored as it is: it goes to
@@ -45,8 +46,16 @@ func decode(subject string, data []byte) (message, error) {
 	n := len(tok)
 	switch {
 	case n >= 4 && tok[n-3] == bus.Readings && tok[n-1] == bus.TypeIntervals:
+		// Binary since the head-end switched; JSON from before stays
+		// readable on a stream that still holds it.
 		var b cim.IntervalBlock
-		if err := json.Unmarshal(data, &b); err != nil {
+		var err error
+		if intervalcodec.IsBinary(data) {
+			b, err = intervalcodec.Decode(data)
+		} else {
+			err = json.Unmarshal(data, &b)
+		}
+		if err != nil {
 			return message{}, bad("interval block on %s does not decode: %v", subject, err)
 		}
 		if err := checkMeter(b.MeterID, tok[n-2]); err != nil {

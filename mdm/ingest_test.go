@@ -3,7 +3,10 @@ package mdm_test
 import (
 	"context"
 	"errors"
+	"github.com/amigo-ami/amigo/intervalcodec"
+	"github.com/amigo-ami/amigo/store/storetest"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -479,4 +482,28 @@ func (s *flakyStore) PutDays(ctx context.Context, days []store.Day) ([]int, erro
 		return nil, errors.New("connection lost after commit (test)")
 	}
 	return vs, err
+}
+
+// TestJSONBlocksStillIngest: blocks published as JSON, as the head-end did
+// before the binary form, land as the binary ones do; a damaged binary
+// block is a dead letter with the reason.
+func TestJSONBlocksStillIngest(t *testing.T) {
+	r := newRig(t, storetest.OpenSQLite)
+	_, stop := r.start(t, mdm.Options{})
+	defer stop()
+	d := springDay().AddDays(-3)
+	old, cur := r.dayBlock("m1", d), r.dayBlock("m2", d)
+	r.publish(t, r.bus.IntervalsSubject("m1"), blockID(old), old) // JSON
+	r.publishBlock(t, cur)
+	damaged := intervalcodec.Append(nil, r.dayBlock("m3", d))
+	r.publish(t, r.bus.IntervalsSubject("m3"), "ib/m3/damaged", damaged[:len(damaged)-2])
+	idle(t, r.bus)
+	a, b := r.day(t, "m1", d), r.day(t, "m2", d)
+	if len(a.Values) == 0 || !slices.Equal(a.Values, b.Values) || !slices.Equal(a.Quality, b.Quality) {
+		t.Fatalf("JSON day %v\nbinary day %v", a.Values, b.Values)
+	}
+	dls, err := mdm.DeadLetters(context.Background(), r.bus, 10)
+	if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, "does not decode") {
+		t.Fatalf("dead letters %+v, %v", dls, err)
+	}
 }

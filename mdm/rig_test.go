@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
@@ -130,9 +131,10 @@ func (r *rig) publish(t testing.TB, subject, id string, v any) (duplicate bool) 
 	return dup
 }
 
+// publishBlock publishes a block as the head-end does, in binary.
 func (r *rig) publishBlock(t testing.TB, b cim.IntervalBlock) bool {
 	t.Helper()
-	return r.publish(t, r.bus.IntervalsSubject(b.MeterID), blockID(b), b)
+	return r.publish(t, r.bus.IntervalsSubject(b.MeterID), blockID(b), intervalcodec.Append(nil, b))
 }
 
 // block returns n quarter-hour readings of meter ending every quarter hour

@@ -15,6 +15,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/sqlite"
@@ -170,8 +171,8 @@ func TestKillDuringCollectionLosesNothing(t *testing.T) {
 		if err != nil || !strings.HasSuffix(m.Subject, ".intervals") {
 			continue
 		}
-		var blk cim.IntervalBlock
-		if err := json.Unmarshal(m.Data, &blk); err != nil {
+		blk, err := intervalcodec.Decode(m.Data)
+		if err != nil {
 			t.Fatal(err)
 		}
 		blocks++
