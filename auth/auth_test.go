@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -282,5 +283,280 @@ func TestLoginRateLimit(t *testing.T) {
 	// Even the right password waits now: the limit is on attempts.
 	if code, _ := c.do("POST", "/session", `{"user":"olga","password":"operator password 1"}`); code != 429 {
 		t.Fatalf("right password under the limit: %d", code)
+	}
+}
+
+func TestMalformedHashCosts(t *testing.T) {
+	const tail = "$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+	for _, costs := range []string{"m=+1024,t=1,p=1", "m=01024,t=1,p=1", "m=1024,t=1,p=1,k=1", "t=1,m=1024,p=1",
+		"m=1024,t=1,p=1x", "m= 1024,t=1,p=1", "m=1024,t=0,p=1", "m=1024,t=1,p=0", "m=4194304,t=1,p=1", "m=1024,t=11,p=1",
+		"m=1024,t=1,p=256", "m=99999999999,t=1,p=1", "m=,t=1,p=1"} {
+		if ok, err := VerifyPassword("$argon2id$v=19$"+costs+tail, "x"); ok || err != ErrBadHash {
+			t.Errorf("costs %q: %v %v", costs, ok, err)
+		}
+	}
+	// The same hash with sane costs is well formed (and does not match).
+	if ok, err := VerifyPassword("$argon2id$v=19$m=1024,t=1,p=1"+tail, "x"); ok || err != nil {
+		t.Fatalf("well formed: %v %v", ok, err)
+	}
+}
+
+func TestLoginForm(t *testing.T) {
+	s, _ := newService(t)
+	if _, err := s.CreateUser(context.Background(), "olga", "operator password 1", Operator, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := server(t, s)
+	post := func(ct, body string, hdr ...string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/session", strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp, m
+	}
+	resp, m := post("application/x-www-form-urlencoded", "user=Olga&password=operator+password+1")
+	if resp.StatusCode != 201 || m["user"] != "olga" || m["csrf"] == "" {
+		t.Fatalf("form sign-in: %d %v", resp.StatusCode, m)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == CookieName {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure || len(cookie.Value) < 43 {
+		t.Fatalf("cookie %+v", cookie)
+	}
+	if resp, _ := post("application/json; charset=utf-8", `{"user":"olga","password":"operator password 1"}`); resp.StatusCode != 201 {
+		t.Fatalf("JSON with a charset: %d", resp.StatusCode)
+	}
+	if resp, m := post("application/x-www-form-urlencoded", "user=olga&password=operator+password+1&admin=1"); resp.StatusCode != 400 {
+		t.Fatalf("form with an unknown field: %d %v", resp.StatusCode, m)
+	}
+	// A page of another site posting the form (or JSON as text/plain)
+	// would sign the visitor in as someone else.
+	if resp, m := post("text/plain", `{"user":"olga","password":"operator password 1"}`); resp.StatusCode != 415 {
+		t.Fatalf("text/plain: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := post("application/x-www-form-urlencoded", "user=olga&password=operator+password+1", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != 403 || m["error"].(map[string]any)["code"] != "cross_origin" {
+		t.Fatalf("cross-site: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := post("application/json", `{"user":"olga","password":"operator password 1"}`, "Origin", "https://evil.example"); resp.StatusCode != 403 {
+		t.Fatalf("foreign origin: %d", resp.StatusCode)
+	}
+	if resp, _ := post("application/json", `{"user":"olga","password":"operator password 1"}`, "Sec-Fetch-Site", "same-origin"); resp.StatusCode != 201 {
+		t.Fatalf("same origin: %d", resp.StatusCode)
+	}
+	if resp, m := post("application/json", `{"user":"`+strings.Repeat("x", 5000)+`"}`); resp.StatusCode != 413 {
+		t.Fatalf("oversized body: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestSuccessfulSignInsAreNotLimited(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	if _, err := s.CreateUser(ctx, "olga", "operator password 1", Operator, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A shift signing in from behind one address.
+	for i := range 20 {
+		if _, _, err := s.Login(ctx, "olga", "operator password 1", "192.0.2.7"); err != nil {
+			t.Fatalf("sign-in %d: %v", i, err)
+		}
+	}
+	// Guessing names from one address is stopped by the address's limit,
+	// and the names tried after that leave nothing behind.
+	refused := 0
+	for i := range 50 {
+		_, _, err := s.Login(ctx, fmt.Sprintf("guess%d", i), "some password!", "198.51.100.9")
+		if err == ErrTooMany {
+			refused++
+		} else if err != ErrBadCredentials {
+			t.Fatal(err)
+		}
+	}
+	if refused != 45 {
+		t.Fatalf("%d of 50 guesses refused, want 45", refused)
+	}
+	s.mu.Lock()
+	n := len(s.limiters)
+	s.mu.Unlock()
+	if n != 1+1+1+5 { // two addresses, olga, five guessed names
+		t.Fatalf("%d rate-limit buckets", n)
+	}
+	// The guessing address did not lock olga out from elsewhere.
+	if _, _, err := s.Login(ctx, "olga", "operator password 1", "192.0.2.8"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":              "ip:192.0.2.1",
+		"::ffff:192.0.2.1":       "ip:192.0.2.1",
+		"2001:db8:1:2:3:4:5:6":   "ip:2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":   "ip:2001:db8:1:2::/64",
+		"fe80::1%eth0":           "ip:fe80::/64",
+		"not an address, a pipe": "ip:not an address, a pipe",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSessionLifetimeAndDisabledUsers(t *testing.T) {
+	s, clk := newService(t)
+	ctx := context.Background()
+	if _, err := s.CreateUser(ctx, "olga", "operator password 1", Operator, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := server(t, s)
+	c := newClient(t, srv.URL)
+	if code, _ := c.do("POST", "/session", `{"user":"olga","password":"operator password 1"}`); code != 201 {
+		t.Fatal(code)
+	}
+	// Busy all day: never idle, yet the session ends after 12 hours.
+	for range 12*3 - 1 {
+		clk.Add(20 * time.Minute)
+		if code, _ := c.do("GET", "/me", ""); code != 200 {
+			t.Fatalf("active session at %s: %d", clk.Now(), code)
+		}
+	}
+	clk.Add(20 * time.Minute)
+	if code, m := c.do("GET", "/me", ""); code != 401 || message(m) != ErrSessionEnded.Error() {
+		t.Fatalf("after the lifetime: %d %v", code, m)
+	}
+	// A disabled user's session and tokens stop working, and signing in
+	// fails as a wrong password does.
+	if code, _ := c.do("POST", "/session", `{"user":"olga","password":"operator password 1"}`); code != 201 {
+		t.Fatal(code)
+	}
+	tok, _, err := s.IssueToken(ctx, "olga", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s.Store().User(ctx, "olga")
+	u.Disabled = true
+	if err := s.Store().UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if code, m := c.do("GET", "/me", ""); code != 401 || message(m) != ErrUserDisabled.Error() {
+		t.Fatalf("disabled user's session: %d %v", code, m)
+	}
+	tc := newClient(t, srv.URL)
+	tc.tok = tok
+	if code, _ := tc.do("GET", "/me", ""); code != 401 {
+		t.Fatalf("disabled user's token: %d", code)
+	}
+	if _, _, err := s.Login(ctx, "olga", "operator password 1", "192.0.2.1"); err != ErrBadCredentials {
+		t.Fatalf("disabled user signing in: %v", err)
+	}
+}
+
+func TestLogoutAndPasswordChange(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	if _, err := s.CreateUser(ctx, "olga", "operator password 1", Operator, nil); err != nil {
+		t.Fatal(err)
+	}
+	c1, _, err := s.Login(ctx, "olga", "operator password 1", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _, _ := s.Login(ctx, "olga", "operator password 1", "192.0.2.1")
+	req := func(cookie string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: cookie})
+		return r
+	}
+	if err := s.Logout(ctx, c1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(req(c1)); err != ErrSessionEnded {
+		t.Fatalf("after logout: %v", err)
+	}
+	if p, err := s.Authenticate(req(c2)); err != nil || p.User != "olga" || !p.Session || p.CSRF == "" {
+		t.Fatalf("the other session: %+v %v", p, err)
+	}
+	if err := s.SetPassword(ctx, "olga", "short"); err == nil {
+		t.Fatal("a short new password")
+	}
+	if err := s.SetPassword(ctx, "OLGA", "operator password 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(req(c2)); err != ErrSessionEnded {
+		t.Fatalf("a session survived a password change: %v", err)
+	}
+	if _, _, err := s.Login(ctx, "olga", "operator password 1", "192.0.2.1"); err != ErrBadCredentials {
+		t.Fatalf("old password: %v", err)
+	}
+	if _, _, err := s.Login(ctx, "olga", "operator password 2", "192.0.2.1"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	// A stored session holds a hash of the cookie, never the cookie.
+	if _, err := s.Store().Session(ctx, []byte(c2)); err == nil {
+		t.Fatal("a session found by its cookie value")
+	}
+}
+
+func TestBearerScheme(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	if _, err := s.CreateUser(ctx, "etl", "", Integrator, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := s.IssueToken(ctx, "etl", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[string]error{
+		"Bearer " + tok:       nil,
+		"bearer " + tok:       nil,
+		"Basic " + tok:        ErrNoCredentials,
+		"Bearer":              ErrNoCredentials,
+		"Bearer amg_":         ErrTokenUnknown,
+		"Bearer " + tok + "x": ErrTokenUnknown,
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", h)
+		p, err := s.Authenticate(r)
+		if err != want || (err == nil && (p.User != "etl" || p.Session || p.TokenID == "")) {
+			t.Errorf("%q: %+v %v, want %v", h, p, err, want)
+		}
+	}
+}
+
+func TestRoleTable(t *testing.T) {
+	for _, r := range Roles() {
+		if !Admin.Can(ManageUsers) || (r != Admin && r.Can(ManageUsers)) {
+			t.Errorf("%s and managing users", r)
+		}
+		if got, err := ParseRole(" " + strings.ToUpper(string(r)) + " "); err != nil || got != r {
+			t.Errorf("ParseRole(%s): %v %v", r, got, err)
+		}
+	}
+	if Integrator.Can(Command) || Integrator.Can(EditData) || !Integrator.Can(ReadData) {
+		t.Error("an integrator reads only")
+	}
+	if Consumer.Can(ReadFleet) || !Consumer.Can(ReadOwnData) {
+		t.Error("a consumer sees only their own data")
+	}
+	if !SecurityOfficer.Can(ManageKeys) || !SecurityOfficer.Can(Approve) || SecurityOfficer.Can(Command) {
+		t.Error("the security officer holds keys and approves, and does not command")
+	}
+	if _, err := ParseRole("root"); err == nil || !strings.Contains(err.Error(), "security-officer") {
+		t.Errorf("unknown role: %v", err)
 	}
 }

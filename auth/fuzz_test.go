@@ -29,9 +29,9 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
-// FuzzVerifyPassword: a stored hash read back from a damaged database is
-// an error or a mismatch, never a panic or a match.
-func FuzzVerifyPassword(f *testing.F) {
+// FuzzVerifyHash: a stored hash read back from a damaged database is an
+// error or a mismatch, never a panic or a match.
+func FuzzVerifyHash(f *testing.F) {
 	f.Add("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "pw")
 	f.Add("$argon2id$v=19$m=1024,t=1,p=1$$", "")
 	f.Fuzz(func(t *testing.T, hash, pw string) {

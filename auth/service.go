@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +32,11 @@ type Options struct {
 	// Lifetime ends any session that old (12 h when 0).
 	IdleTimeout, Lifetime time.Duration
 	// Now is the clock (nil: time.Now).
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// MaxHashing caps the password hashes computed at once (4 when 0):
+	// each holds Argon2Params.MemoryKiB of memory while it runs.
+	MaxHashing int
+	Logger     *slog.Logger
 }
 
 // Service authenticates and authorises.
@@ -39,8 +45,11 @@ type Service struct {
 	o   Options
 	log *slog.Logger
 
-	mu       sync.Mutex
-	limiters map[string]*limiter // by "user:NAME" and "ip:ADDR"
+	mu        sync.Mutex
+	limiters  map[string]*limiter // by "user:NAME" and "ip:ADDR"
+	lastSweep time.Time
+	// hashing holds a slot per password hash being computed.
+	hashing chan struct{}
 	// dummy is a hash verified when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy string
@@ -65,6 +74,9 @@ func New(st store.Users, o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.MaxHashing <= 0 {
+		o.MaxHashing = 4
+	}
 	pw, err := randomString(18)
 	if err != nil {
 		return nil, err
@@ -73,7 +85,8 @@ func New(st store.Users, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: st, o: o, log: o.Logger.With("component", "auth"), limiters: map[string]*limiter{}, dummy: dummy}, nil
+	return &Service{st: st, o: o, log: o.Logger.With("component", "auth"), limiters: map[string]*limiter{},
+		hashing: make(chan struct{}, o.MaxHashing), dummy: dummy}, nil
 }
 
 // Principal is who made a request.
@@ -150,7 +163,7 @@ func (s *Service) CreateUser(ctx context.Context, name, password string, role Ro
 		if err := CheckPassword(password); err != nil {
 			return store.User{}, InputError{err}
 		}
-		h, err := HashPassword(password)
+		h, err := s.hashPassword(ctx, password)
 		if err != nil {
 			return store.User{}, err
 		}
@@ -172,7 +185,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err != nil {
 		return err
 	}
-	if u.PasswordHash, err = HashPassword(password); err != nil {
+	if u.PasswordHash, err = s.hashPassword(ctx, password); err != nil {
 		return err
 	}
 	if err := s.st.UpdateUser(ctx, u); err != nil {
@@ -181,57 +194,150 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	return s.st.DeleteUserSessions(ctx, u.Name)
 }
 
-// allow takes one sign-in attempt from the named bucket: five at once,
-// then one every twelve seconds.
-func (s *Service) allow(key string) bool {
+// Sign-in limits: each client address and each user name may fail five
+// times at once, then once every twelve seconds. A bucket left alone for
+// limitRefill is full again and is forgotten.
+const (
+	limitBurst   = 5
+	limitEvery   = 12 * time.Second
+	limitRefill  = limitBurst * limitEvery
+	maxLimiters  = 100_000
+	sweepAtLeast = 10 * time.Second
+)
+
+// attempt is one sign-in attempt charged to its buckets; a successful one
+// is given back, so that only failures count.
+type attempt struct {
+	at time.Time
+	rs []*rate.Reservation
+}
+
+func (a attempt) refund() {
+	for _, r := range a.rs {
+		r.CancelAt(a.at)
+	}
+}
+
+// charge takes one attempt from each named bucket in turn, and none when
+// one of them is empty. Buckets are made as they are first needed, so a
+// client already refused makes no bucket for the names it tries.
+func (s *Service) charge(keys ...string) (attempt, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.o.Now()
-	l := s.limiters[key]
-	if l == nil {
-		if len(s.limiters) > 10000 {
-			for k, v := range s.limiters {
-				if now.Sub(v.seen) > time.Hour {
-					delete(s.limiters, k)
-				}
+	a := attempt{at: s.o.Now()}
+	for _, key := range keys {
+		l := s.limiters[key]
+		if l == nil {
+			if len(s.limiters) >= maxLimiters {
+				s.sweep(a.at)
 			}
+			if len(s.limiters) >= maxLimiters {
+				// A flood from more clients than can be remembered: refuse
+				// newcomers until buckets age out, rather than grow.
+				a.refund()
+				return attempt{}, false
+			}
+			l = &limiter{l: rate.NewLimiter(rate.Every(limitEvery), limitBurst)}
+			s.limiters[key] = l
 		}
-		l = &limiter{l: rate.NewLimiter(rate.Every(12*time.Second), 5)}
-		s.limiters[key] = l
+		l.seen = a.at
+		r := l.l.ReserveN(a.at, 1)
+		if !r.OK() || r.DelayFrom(a.at) > 0 {
+			r.CancelAt(a.at)
+			a.refund()
+			return attempt{}, false
+		}
+		a.rs = append(a.rs, r)
 	}
-	l.seen = now
-	return l.l.AllowN(now, 1)
+	return a, true
 }
+
+// sweep forgets full buckets, at most once every sweepAtLeast; s.mu is
+// held.
+func (s *Service) sweep(now time.Time) {
+	if now.Sub(s.lastSweep) < sweepAtLeast {
+		return
+	}
+	s.lastSweep = now
+	for k, v := range s.limiters {
+		if now.Sub(v.seen) > limitRefill {
+			delete(s.limiters, k)
+		}
+	}
+}
+
+// clientKey names the rate-limit bucket of a remote address: the address
+// itself for IPv4, its /64 for IPv6, where one host holds a whole /64.
+func clientKey(remote string) string {
+	a, err := netip.ParseAddr(remote)
+	if err != nil {
+		return "ip:" + remote
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return "ip:" + p.String()
+	}
+	return "ip:" + a.String()
+}
+
+// hashPassword hashes in one of the service's hashing slots.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return HashPassword(pw)
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) release() { <-s.hashing }
 
 // ErrTooMany says sign-in attempts are being refused for a while.
 var ErrTooMany = errors.New("too many sign-in attempts; wait a minute")
 
 // Login checks a password and opens a session. It returns the cookie
 // value (to be set once) and the principal. Unknown users and wrong
-// passwords fail alike and take alike.
+// passwords fail alike and take alike. remote is the client's address,
+// for the limit on failed attempts.
 func (s *Service) Login(ctx context.Context, name, password, remote string) (string, Principal, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
-	if !s.allow("user:"+name) || !s.allow("ip:"+remote) {
+	a, ok := s.charge(clientKey(remote), "user:"+name)
+	if !ok {
+		s.log.Warn("sign-in refused: too many attempts", "user", name, "remote", remote)
 		return "", Principal{}, ErrTooMany
 	}
 	u, err := s.st.User(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.refund()
 		return "", Principal{}, err
 	}
 	hash := u.PasswordHash
 	if err != nil || hash == "" {
 		hash = s.dummy
 	}
-	ok, verr := VerifyPassword(hash, password)
-	if err != nil || u.PasswordHash == "" || verr != nil || !ok {
+	if err := s.acquire(ctx); err != nil {
+		a.refund()
+		return "", Principal{}, err
+	}
+	match, verr := VerifyPassword(hash, password)
+	s.release()
+	if err != nil || u.PasswordHash == "" || verr != nil || !match || u.Disabled {
 		if verr != nil && err == nil && u.PasswordHash != "" {
 			s.log.Error("stored password hash is malformed", "user", name, "err", verr)
 		}
+		s.log.Info("sign-in failed", "user", name, "remote", remote)
 		return "", Principal{}, ErrBadCredentials
 	}
-	if u.Disabled {
-		return "", Principal{}, ErrBadCredentials
-	}
+	a.refund()
 	cookie, err := randomString(32)
 	if err != nil {
 		return "", Principal{}, err
@@ -455,34 +561,97 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// LoginHandler signs in with a JSON {"user", "password"} and sets the
-// session cookie; it answers the principal with its CSRF token.
-func (s *Service) LoginHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req loginRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+// maxLoginBody caps a sign-in request's body.
+const maxLoginBody = 4 << 10
+
+// loginOrigin refuses sign-ins posted by another site's page, which would
+// sign a victim's browser into the attacker's account.
+var loginOrigin = http.NewCrossOriginProtection()
+
+// readLogin reads a sign-in body: JSON {"user", "password"} (also when no
+// Content-Type is sent) or an HTML form with the fields user and password.
+// Other fields are refused, as in every JSON body of the API.
+func readLogin(w http.ResponseWriter, r *http.Request) (loginRequest, int, error) {
+	var req loginRequest
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	tooLarge := func(err error) (loginRequest, int, error) {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			return req, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", mbe.Limit)
+		}
+		return req, http.StatusBadRequest, fmt.Errorf("body: %w", err)
+	}
+	mt := ""
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return req, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: %w", ct, err)
+		}
+	}
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return tooLarge(err)
+		}
+		for k, v := range r.PostForm {
+			if (k != "user" && k != "password") || len(v) != 1 {
+				return req, http.StatusBadRequest, fmt.Errorf("form: unexpected field %q; want user and password once each", k)
+			}
+		}
+		return loginRequest{User: r.PostForm.Get("user"), Password: r.PostForm.Get("password")}, 0, nil
+	case mt == "" || mt == "application/json":
+		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", mbe.Limit))
-				return
-			}
-			writeError(w, http.StatusBadRequest, "bad_body", "body: "+err.Error())
-			return
+			return tooLarge(err)
 		}
 		if _, err := dec.Token(); err != io.EOF {
-			writeError(w, http.StatusBadRequest, "bad_body", "body: trailing data after the JSON value")
+			if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+				return tooLarge(err)
+			}
+			return req, http.StatusBadRequest, errors.New("body: trailing data after the JSON value")
+		}
+		return req, 0, nil
+	}
+	return req, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: send application/json or a form", mt)
+}
+
+// LoginHandler signs in with a JSON {"user", "password"} or a form of the
+// same fields, and sets the session cookie; it answers the principal with
+// its CSRF token. A sign-in posted from another site is refused.
+func (s *Service) LoginHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := loginOrigin.Check(r); err != nil {
+			writeError(w, http.StatusForbidden, "cross_origin", "sign-in from another site's page refused")
 			return
 		}
-		remote, _, _ := net.SplitHostPort(r.RemoteAddr)
+		req, status, err := readLogin(w, r)
+		if err != nil {
+			code := "bad_body"
+			switch status {
+			case http.StatusRequestEntityTooLarge:
+				code = "too_large"
+			case http.StatusUnsupportedMediaType:
+				code = "unsupported_media_type"
+			}
+			writeError(w, status, code, err.Error())
+			return
+		}
+		remote, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			remote = r.RemoteAddr
+		}
 		cookie, p, err := s.Login(r.Context(), req.User, req.Password, remote)
 		switch {
 		case errors.Is(err, ErrTooMany):
-			w.Header().Set("Retry-After", "60")
+			w.Header().Set("Retry-After", strconv.Itoa(int(limitEvery/time.Second)))
 			writeError(w, http.StatusTooManyRequests, "too_many", err.Error())
 			return
 		case errors.Is(err, ErrBadCredentials):
 			Unauthorized(w, err.Error())
+			return
+		case r.Context().Err() != nil:
+			// The client has gone; nobody reads the answer.
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled")
 			return
 		case err != nil:
 			s.log.Error("signing in", "err", err)
@@ -498,13 +667,24 @@ func (s *Service) LoginHandler() http.Handler {
 	})
 }
 
-// LogoutHandler ends the request's session; it expects the principal in
-// the context (behind Middleware).
+// Logout ends the session of a cookie value; an unknown one is no error.
+func (s *Service) Logout(ctx context.Context, cookie string) error {
+	if cookie == "" {
+		return nil
+	}
+	return s.st.DeleteSession(ctx, hashOf(cookie))
+}
+
+// LogoutHandler ends the request's session and clears the cookie. Mount it
+// behind Middleware, which holds back a cross-site sign-out without the
+// session's CSRF token.
 func (s *Service) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
-			if err := s.st.DeleteSession(r.Context(), hashOf(c.Value)); err != nil {
+		if c, err := r.Cookie(CookieName); err == nil {
+			if err := s.Logout(r.Context(), c.Value); err != nil {
 				s.log.Error("signing out", "err", err)
+				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+				return
 			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,

@@ -182,7 +182,7 @@ func (s *DB) Token(ctx context.Context, id string) (store.APIToken, error) {
 
 // Tokens implements store.Users.
 func (s *DB) Tokens(ctx context.Context, user string) ([]store.APIToken, error) {
-	return queryAll(ctx, s, scanToken, s.q["userTokens"], user)
+	return queryAll(ctx, s, scanToken, s.q["userTokens"], strings.ToLower(user))
 }
 
 // RevokeToken implements store.Users.
@@ -238,7 +238,7 @@ func (s *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // DeleteUserSessions implements store.Users.
 func (s *DB) DeleteUserSessions(ctx context.Context, user string) error {
-	_, err := s.db.ExecContext(ctx, s.rebind("DELETE FROM sessions WHERE user_name = ?"), user)
+	_, err := s.db.ExecContext(ctx, s.rebind("DELETE FROM sessions WHERE user_name = ?"), strings.ToLower(user))
 	return err
 }
 

@@ -55,6 +55,26 @@ func testUsers(t *testing.T, o Opener) {
 	if n, err := us.CountUsers(ctx); err != nil || n != 4 {
 		t.Fatalf("count %d %v", n, err)
 	}
+	all, err := us.Users(ctx, "", 0)
+	if err != nil || len(all) != 4 || all[0].Name != "alice" || all[3].Name != "erin" || len(all[0].UsagePoints) != 2 || all[0].PasswordHash == "" {
+		t.Fatalf("all users %+v %v", all, err)
+	}
+	if rest, err := us.Users(ctx, "erin", 10); err != nil || len(rest) != 0 {
+		t.Fatalf("after the last: %+v %v", rest, err)
+	}
+	home := store.User{Name: "home-12", Role: "consumer", UsagePoints: []string{"up-9", "up-8"}, Disabled: true}
+	if err := us.CreateUser(ctx, home); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := us.User(ctx, "Home-12"); err != nil || !got.Disabled || len(got.UsagePoints) != 2 || got.UsagePoints[0] != "up-8" {
+		t.Fatalf("consumer %+v %v", got, err)
+	}
+	if err := us.CreateUser(ctx, store.User{Name: "carol", Role: "operator"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("create over an existing user: %v", err)
+	}
+	if got, _ := us.User(ctx, "carol"); got.Role != "integrator" {
+		t.Fatalf("a refused create changed the user: %+v", got)
+	}
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	tok := store.APIToken{ID: "tk1", User: "carol", Hash: []byte{1, 2, 3}, Label: "billing export", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -80,6 +100,20 @@ func testUsers(t *testing.T, o Opener) {
 	if err := us.RevokeToken(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke missing: %v", err)
 	}
+	if _, err := us.Token(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing token: %v", err)
+	}
+	forever := store.APIToken{ID: "tk2", User: "carol", Hash: []byte{4}, CreatedAt: now.Add(time.Second)}
+	if err := us.PutToken(ctx, forever); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := us.Tokens(ctx, "CAROL")
+	if err != nil || len(ts) != 2 || ts[0].ID != "tk1" || ts[1].ID != "tk2" || !ts[1].ExpiresAt.IsZero() || !ts[1].LastUsedAt.IsZero() || ts[1].Revoked {
+		t.Fatalf("tokens %+v %v", ts, err)
+	}
+	if ts, err := us.Tokens(ctx, "dave"); err != nil || len(ts) != 0 {
+		t.Fatalf("tokens of a user without any: %+v %v", ts, err)
+	}
 
 	live := store.Session{IDHash: []byte("h-live"), User: "alice", CSRF: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
 	old := store.Session{IDHash: []byte("h-old"), User: "alice", CSRF: "c2", CreatedAt: now, ExpiresAt: now.Add(-time.Second), LastSeenAt: now}
@@ -95,10 +129,35 @@ func testUsers(t *testing.T, o Opener) {
 	if err != nil || gs.CSRF != "c1" || gs.User != "alice" {
 		t.Fatalf("session %+v %v", gs, err)
 	}
-	if err := us.DeleteUserSessions(ctx, "alice"); err != nil {
+	if _, err := us.Session(ctx, []byte("h-old")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session: %v", err)
+	}
+	if err := us.TouchSession(ctx, []byte("h-live"), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if gs, _ := us.Session(ctx, []byte("h-live")); !gs.LastSeenAt.Equal(now.Add(time.Minute)) || !gs.ExpiresAt.Equal(live.ExpiresAt) {
+		t.Fatalf("touched session %+v", gs)
+	}
+	other := store.Session{IDHash: []byte("h-dave"), User: "dave", CSRF: "c3", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
+	gone := store.Session{IDHash: []byte("h-gone"), User: "dave", CSRF: "c4", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
+	for _, se := range []store.Session{other, gone} {
+		if err := us.PutSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := us.DeleteSession(ctx, gone.IDHash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.Session(ctx, gone.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted session: %v", err)
+	}
+	if err := us.DeleteUserSessions(ctx, "ALICE"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := us.Session(ctx, []byte("h-live")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("session after sign-out everywhere: %v", err)
+	}
+	if _, err := us.Session(ctx, other.IDHash); err != nil {
+		t.Fatalf("another user's session went too: %v", err)
 	}
 }
