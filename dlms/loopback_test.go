@@ -67,7 +67,10 @@ var matrix = []assoc{
 
 var secret = []byte("matrix-secret-1")
 
-func startMeter(t *testing.T) *fixture {
+func startMeter(t *testing.T) *fixture { t.Helper(); return startMeterWith(t) }
+
+// startMeterWith serves the lab meter with extra objects in its tree.
+func startMeterWith(t *testing.T, extra ...cosem.Object) *fixture {
 	t.Helper()
 	f := &fixture{}
 	var err error
@@ -80,6 +83,11 @@ func startMeter(t *testing.T) *fixture {
 	lab, err := labmeter.New(labmeter.Config{Serial: "MATRIX1", Days: 3})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range extra {
+		if err := lab.Tree.Add(o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dev := &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("AMI\x00\x00\x00\x00\x09"), Counter: security.NewCounter(1, nil)}
 	for _, a := range matrix {

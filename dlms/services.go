@@ -3,6 +3,7 @@ package dlms
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
@@ -118,6 +119,16 @@ func (c *Client) getBlocks(ctx context.Context, r *apdu.GetResponseWithDataBlock
 func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	reqs := make([]apdu.AttributeRequest, len(attrs))
+	for i, a := range attrs {
+		reqs[i].Attribute = a.descriptor()
+	}
+	return c.getList(ctx, attrs, reqs)
+}
+
+// getList is GetList with selective access per attribute; reqs[i] names
+// attrs[i].
+func (c *Client) getList(ctx context.Context, attrs []Attr, reqs []apdu.AttributeRequest) ([]Result, error) {
 	target := fmt.Sprintf("list of %d", len(attrs))
 	if err := c.ready(); err != nil {
 		return nil, c.opErr("get", target, err)
@@ -128,7 +139,7 @@ func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 	out := make([]Result, len(attrs))
 	if len(attrs) == 1 || !c.neg.Conformance.Has(apdu.ConformanceMultipleReferences) {
 		for i, a := range attrs {
-			d, err := c.get(ctx, a, nil)
+			d, err := c.get(ctx, a, reqs[i].Access)
 			if _, ok := err.(*DataAccessError); err != nil && !ok {
 				return nil, err
 			}
@@ -136,11 +147,7 @@ func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 		}
 		return out, nil
 	}
-	req := &apdu.GetRequestWithList{InvokeID: c.invoke, Attributes: make([]apdu.AttributeRequest, len(attrs))}
-	for i, a := range attrs {
-		req.Attributes[i].Attribute = a.descriptor()
-	}
-	resp, err := c.call(ctx, req)
+	resp, err := c.call(ctx, &apdu.GetRequestWithList{InvokeID: c.invoke, Attributes: reqs})
 	if err != nil {
 		return nil, c.opErr("get", target, err)
 	}
@@ -620,6 +627,75 @@ func (c *Client) ReadProfile(ctx context.Context, ln obis.Code, from, to time.Ti
 		cols = columns
 	}
 	return rows, cols, nil
+}
+
+// ProfileRange names a span of one profile generic's buffer, both ends
+// inclusive.
+type ProfileRange struct {
+	LN       obis.Code
+	From, To time.Time
+}
+
+// Profile is what ReadProfiles read of one ProfileRange.
+type Profile struct {
+	Rows    []axdr.Data
+	Columns []cosem.CaptureObject
+	// Err is this profile's own failure (ErrObjectUndefined for a meter
+	// without it); the other profiles of the call are unaffected.
+	Err error
+}
+
+// standardClock is the clock column the IDIS and DSMR profiles capture:
+// the time attribute of 0-0:1.0.0.255.
+var standardClock = cosem.CaptureObject{ClassID: classClock, LogicalName: obis.Code{0, 0, 1, 0, 0, 255}, Attribute: 2}
+
+// ReadProfiles reads the capture objects and a range of the buffer of
+// several profiles in one GET with list, each range restricted on the
+// standard clock column. A daily read of a load profile, a billing profile
+// and the event logs then costs one exchange (and its blocks) where
+// ReadProfile costs two per profile. A profile whose capture objects hold
+// no standard clock, or whose range the meter refuses, is read again by
+// ReadProfile, which looks its clock column up first.
+func (c *Client) ReadProfiles(ctx context.Context, ranges []ProfileRange) ([]Profile, error) {
+	attrs := make([]Attr, 0, 2*len(ranges))
+	reqs := make([]apdu.AttributeRequest, 0, 2*len(ranges))
+	for _, r := range ranges {
+		cols := Attr{Class: classProfileGeneric, OBIS: r.LN, Attribute: 3}
+		buf := Attr{Class: classProfileGeneric, OBIS: r.LN, Attribute: 2}
+		rd := cosem.RangeDescriptor{RestrictingObject: standardClock, From: rangeBound(r.From), To: rangeBound(r.To)}
+		attrs = append(attrs, cols, buf)
+		reqs = append(reqs, apdu.AttributeRequest{Attribute: cols.descriptor()},
+			apdu.AttributeRequest{Attribute: buf.descriptor(), Access: &apdu.SelectiveAccess{Selector: cosem.SelectorRange, Parameters: rd.Data()}})
+	}
+	c.mu.Lock()
+	res, err := c.getList(ctx, attrs, reqs)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Profile, len(ranges))
+	for i := range ranges {
+		cr, br := res[2*i], res[2*i+1]
+		if cr.Err != nil {
+			out[i].Err = cr.Err
+			continue
+		}
+		cols, err := cosem.ParseCaptureObjects(cr.Data)
+		if err != nil {
+			out[i].Err = c.opErr("get", attrs[2*i].String(), fmt.Errorf("%w: %w", ErrProtocol, err))
+			continue
+		}
+		if br.Err != nil || !slices.Contains(cols, standardClock) {
+			out[i].Rows, out[i].Columns, out[i].Err = c.ReadProfile(ctx, ranges[i].LN, ranges[i].From, ranges[i].To)
+			continue
+		}
+		if br.Data.Tag != axdr.TagArray && br.Data.Tag != axdr.TagCompactArray {
+			out[i].Err = c.opErr("get", attrs[2*i+1].String(), protocolError("profile buffer is %s, not an array", br.Data.Tag))
+			continue
+		}
+		out[i].Rows, out[i].Columns = br.Data.Items, cols
+	}
+	return out, nil
 }
 
 // ReadProfileEntries reads entries fromEntry..toEntry (1-based; toEntry 0

@@ -110,33 +110,39 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 	h.log.Info("collection started", "day", day.String(), "meters", len(jobs), "window", h.ccfg.Window)
 
 	start := time.Now() // offsets are real time: they pace the network
-	results := make(chan store.CollectionResult, 256)
+	results := make(chan jobResult, 256)
 	var writer sync.WaitGroup
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
 		h.writeResults(ctx, results)
 	}()
+	// Jobs in flight are bounded, so that the dispatcher, not a pile of
+	// goroutines, waits when the head-end is full: a million meters due at
+	// once must not become a million goroutines queueing for the store.
+	// Twice the session limit lets one job's store work overlap another's
+	// session.
+	inFlight := make(chan struct{}, 2*cap(h.sessions))
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		if err := wait(ctx, time.Until(start.Add(j.offset))); err != nil {
 			break
 		}
-		// Take the global slot here so that the dispatcher, not a pile of
-		// goroutines, waits when the head-end is full.
 		select {
-		case h.sessions <- struct{}{}:
+		case inFlight <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		<-h.sessions
 		wg.Add(1)
 		go func(m cim.Meter) {
 			defer wg.Done()
-			r := h.collectMeter(ctx, m, day)
-			h.progressed(r)
+			r, held := h.collectMeter(ctx, m, day, inFlight)
+			if held {
+				<-inFlight
+			}
+			h.progressed(r.CollectionResult)
 			results <- r
 		}(j.meter)
 	}
@@ -149,10 +155,29 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 	return ctx.Err()
 }
 
-// writeResults stores job results in batches.
-func (h *HeadEnd) writeResults(ctx context.Context, in <-chan store.CollectionResult) {
+// jobResult is a job's outcome and where its meter's cursors moved to.
+type jobResult struct {
+	store.CollectionResult
+	cursors []store.Cursor
+}
+
+// writeResults stores job results, and moves the meters' cursors, in
+// batches: one transaction for a few hundred meters instead of one per
+// meter. A cursor stored late only means a crash re-reads entries that
+// are on the bus already, whose message ids make the second publish a
+// no-op.
+func (h *HeadEnd) writeResults(ctx context.Context, in <-chan jobResult) {
 	batch := make([]store.CollectionResult, 0, 256)
+	var cursors []store.Cursor
 	flush := func() {
+		if len(cursors) > 0 {
+			if err := h.retryStore(ctx, "storing cursors", func(ctx context.Context) error {
+				return h.st.PutCursors(ctx, cursors)
+			}); err != nil {
+				h.log.Error("cursors not stored; the next run reads those meters again", "count", len(cursors), "err", err)
+			}
+			cursors = cursors[:0]
+		}
 		if len(batch) == 0 {
 			return
 		}
@@ -172,7 +197,8 @@ func (h *HeadEnd) writeResults(ctx context.Context, in <-chan store.CollectionRe
 				flush()
 				return
 			}
-			batch = append(batch, r)
+			batch = append(batch, r.CollectionResult)
+			cursors = append(cursors, r.cursors...)
 			if len(batch) == cap(batch) {
 				flush()
 			}
@@ -182,12 +208,17 @@ func (h *HeadEnd) writeResults(ctx context.Context, in <-chan store.CollectionRe
 	}
 }
 
-// collectMeter runs one meter's job with its retries.
-func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date) store.CollectionResult {
-	r := store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}
+// collectMeter runs one meter's job with its retries. The job holds a
+// slot of inFlight, and gives it up while it waits to retry, so that
+// meters failing with long backoffs do not stall the rest of the run; it
+// reports whether it still holds the slot.
+func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, inFlight chan struct{}) (jobResult, bool) {
+	jr := jobResult{CollectionResult: store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}}
+	r := &jr.CollectionResult
 	for {
 		r.Attempts++
-		n, complete, err := h.collectOnce(ctx, m, day)
+		n, complete, cursors, err := h.collectOnce(ctx, m, day)
+		jr.cursors = cursors
 		r.At = h.now()
 		if err == nil {
 			r.Outcome, r.Readings, r.Complete, r.Error = store.OutcomeOK, r.Readings+n, complete, ""
@@ -202,12 +233,22 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date) s
 			break
 		}
 		h.m.retries.WithLabelValues(r.Outcome).Inc()
-		if wait(ctx, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts)) != nil {
-			break
+		<-inFlight
+		err = wait(ctx, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts))
+		if err == nil {
+			select {
+			case inFlight <- struct{}{}:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
+			return jr, false
 		}
 	}
 	h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
-	return r
+	return jr, true
 }
 
 // cause classifies a job error.
@@ -254,16 +295,17 @@ const (
 	EventPushReplayed cim.EndDeviceEventType = "3.12.1.257"  // security: replayed message rejected
 )
 
-// collectOnce is one attempt: open, read, release, then publish and move
-// the cursors. It returns the readings collected.
-func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, error) {
+// collectOnce is one attempt: open, read, release, then publish. It
+// returns the readings collected and, once the bus has them, where the
+// meter's cursors move to.
+func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, []store.Cursor, error) {
 	t, drv, err := h.target(ctx, m)
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	cursors, err := h.st.Cursors(ctx, m.MRID)
 	if err != nil {
-		return 0, false, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
+		return 0, false, nil, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
 	}
 	now := h.now()
 	until := day.AddDays(1).Start(t.Location)
@@ -297,10 +339,13 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 		return nil
 	})
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	n, err := h.deliver(ctx, m, &col)
-	return n, col.Complete, err
+	if err != nil {
+		return 0, false, nil, err
+	}
+	return n, col.Complete, col.Cursors, nil
 }
 
 // withSession opens a session with m, runs fn under the job deadline and
@@ -332,10 +377,8 @@ func (h *HeadEnd) withSession(ctx context.Context, m cim.Meter, t Target, drv Dr
 	return err
 }
 
-// deliver hands a session's reads to the bus and, once the bus has
-// acknowledged all of them, moves the meter's cursors. A crash in between
-// re-reads the same entries next time; their message ids make the second
-// publish a no-op.
+// deliver hands a session's reads to the bus and waits until the bus has
+// acknowledged all of them; only then may the meter's cursors move.
 func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, col *Collection) (int, error) {
 	msgs, err := h.collectionMsgs(m.MRID, col)
 	if err != nil {
@@ -343,13 +386,6 @@ func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, col *Collection) (in
 	}
 	if err := h.publish(ctx, msgs); err != nil {
 		return 0, fmt.Errorf("meter %s: %w", m.MRID, err)
-	}
-	if len(col.Cursors) > 0 {
-		if err := h.retryStore(ctx, "storing cursors of meter "+m.MRID, func(ctx context.Context) error {
-			return h.st.PutCursors(ctx, col.Cursors)
-		}); err != nil {
-			return 0, err
-		}
 	}
 	n := 0
 	for _, b := range col.Blocks {

@@ -112,6 +112,8 @@ type HeadEnd struct {
 
 	wake chan struct{} // a command was issued
 
+	counters *counterBatch
+
 	progMu   sync.Mutex
 	progress Progress
 
@@ -126,6 +128,7 @@ func New(o Options) (*HeadEnd, error) {
 	h := &HeadEnd{st: o.Store, bus: o.Bus, secrets: o.Secrets, drivers: map[string]Driver{}, log: o.Logger, now: o.Now,
 		ccfg: o.Collection, kcfg: o.Commands, segments: map[string]chan struct{}{}, locs: map[string]*time.Location{},
 		wake: make(chan struct{}, 1)}
+	h.counters = &counterBatch{st: o.Store}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -213,12 +216,12 @@ func (h *HeadEnd) location(ctx context.Context, usagePoint string) (*time.Locati
 
 // storeCounters reserves one meter's invocation counters in the store.
 type storeCounters struct {
-	st      store.Store
+	b       *counterBatch
 	meterID string
 }
 
 func (c storeCounters) Reserve(ctx context.Context, name string, n uint32) (uint64, error) {
-	return c.st.ReserveCounter(ctx, c.meterID, name, n)
+	return c.b.reserve(ctx, c.meterID, name, n)
 }
 
 // OpenSecrets reads and opens the sealed secrets of meter mrid. The mRID
@@ -256,7 +259,7 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
-	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.st, m.MRID}, Now: h.now}, d, nil
+	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now}, d, nil
 }
 
 // backoff returns the wait before attempt n+1 (n ≥ 1): full jitter over

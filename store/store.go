@@ -155,6 +155,9 @@ type HeadEnd interface {
 	// before the call (0 for a new counter). Values handed out are never
 	// handed out again, across processes and crashes.
 	ReserveCounter(ctx context.Context, meterID, name string, n uint32) (first uint64, err error)
+	// ReserveCounters makes several reservations in one transaction, in
+	// order, and returns the first value of each: all or none are made.
+	ReserveCounters(ctx context.Context, rs []CounterReservation) ([]uint64, error)
 	// AdvanceCounter stores v as the counter (meterID, name) only if v is
 	// greater than the stored value, and reports whether it did: a false
 	// answer means v was seen before (a replay).
@@ -212,6 +215,13 @@ type Cursor struct {
 	MeterID string
 	Name    string
 	At      time.Time
+}
+
+// CounterReservation asks for N values of the counter (MeterID, Name).
+type CounterReservation struct {
+	MeterID string
+	Name    string
+	N       uint32
 }
 
 // RegisterRead is a meter register's value at a time.

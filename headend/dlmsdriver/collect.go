@@ -90,11 +90,15 @@ func (s *session) SetClock(ctx context.Context, t time.Time) error {
 	return s.c.Set(ctx, dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2}, cosem.DateTimeData(t, st))
 }
 
-// Collect implements headend.Session.
+// Collect implements headend.Session. A daily read is three exchanges
+// after the association: the clock, registers and profile period in one
+// GET with list; then, from the meter's time, the load profile; then the
+// billing profile and the event logs in another list. Fewer round trips
+// matter more than bytes on the narrow, high-latency links meters sit on.
 func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collection, error) {
 	var col headend.Collection
 	readAt := s.now()
-	mt, err := s.Clock(ctx)
+	mt, period, err := s.registers(ctx, &col)
 	if err != nil {
 		return col, err
 	}
@@ -102,10 +106,13 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	// Read up to the meter's own idea of now: its entries are stamped by
 	// its clock.
 	to := mt.Add(time.Minute)
-	if err := s.profile(ctx, p, to, &col); err != nil {
+	if err := s.prefetch(ctx, p, to, []obis.Code{loadProfileLN}); err != nil {
 		return col, err
 	}
-	if err := s.registers(ctx, mt, &col); err != nil {
+	if err := s.profile(ctx, p, to, period, &col); err != nil {
+		return col, err
+	}
+	if err := s.prefetch(ctx, p, to, append([]obis.Code{billingLN}, eventLogs...)); err != nil {
 		return col, err
 	}
 	if err := s.billing(ctx, p, to, &col); err != nil {
@@ -119,6 +126,46 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	return col, nil
 }
 
+// cursorOf names the cursor a profile is read from.
+func cursorOf(ln obis.Code) string {
+	switch {
+	case ln == loadProfileLN:
+		return cursorName("profile", ln)
+	case ln == billingLN:
+		return cursorName("billing", ln)
+	}
+	return cursorName("events", ln)
+}
+
+// prefetch reads the profiles lns from their cursors to `to` in one
+// exchange, for readRange to hand out. A load profile span longer than a
+// chunk and a half is left to readRange, so a long catch-up still arrives
+// in bounded answers; the billing profile and the event logs are small
+// FIFOs whose whole buffer is a bounded answer.
+func (s *session) prefetch(ctx context.Context, p headend.Plan, to time.Time, lns []obis.Code) error {
+	var ranges []dlms.ProfileRange
+	for _, ln := range lns {
+		from, _ := since(p, cursorOf(ln))
+		if ln != loadProfileLN || to.Sub(from) <= s.d.cfg.ProfileChunk*3/2 {
+			ranges = append(ranges, dlms.ProfileRange{LN: ln, From: from.In(s.loc), To: to.In(s.loc)})
+		}
+	}
+	if len(ranges) == 0 {
+		return nil
+	}
+	got, err := s.c.ReadProfiles(ctx, ranges)
+	if err != nil {
+		return err
+	}
+	if s.fetched == nil {
+		s.fetched = map[obis.Code]dlms.Profile{}
+	}
+	for i, r := range ranges {
+		s.fetched[r.LN] = got[i]
+	}
+	return nil
+}
+
 func since(p headend.Plan, name string) (time.Time, bool) {
 	if t, ok := p.Since[name]; ok && !t.IsZero() {
 		return t, true
@@ -127,14 +174,19 @@ func since(p headend.Plan, name string) (time.Time, bool) {
 }
 
 // readRange reads a profile in chunks from `from` to `to`, both inclusive,
-// without repeating the entry at a chunk boundary.
+// without repeating the entry at a chunk boundary. What prefetch read is
+// handed out once instead.
 func (s *session) readRange(ctx context.Context, ln obis.Code, from, to time.Time) ([]axdr.Data, []cosem.CaptureObject, error) {
+	if f, ok := s.fetched[ln]; ok {
+		delete(s.fetched, ln)
+		return f.Rows, f.Columns, f.Err
+	}
 	var rows []axdr.Data
 	var cols []cosem.CaptureObject
 	for a := from; !a.After(to); {
 		b := a.Add(s.d.cfg.ProfileChunk)
-		if b.After(to) {
-			b = to
+		if to.Sub(b) < s.d.cfg.ProfileChunk/2 {
+			b = to // no request for a short tail
 		}
 		rs, cs, err := s.c.ReadProfile(ctx, ln, a.In(s.loc), b.In(s.loc))
 		if err != nil {
@@ -172,7 +224,7 @@ type entry struct {
 // registers it captures into interval values. The entry at the cursor is
 // read again as the base of the first interval; a first read starts at the
 // backfill point, whose entry is the base.
-func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, col *headend.Collection) error {
+func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, period time.Duration, col *headend.Collection) error {
 	name := cursorName("profile", loadProfileLN)
 	from, _ := since(p, name)
 	rows, cols, err := s.readRange(ctx, loadProfileLN, from, to)
@@ -207,7 +259,9 @@ func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, col
 	}
 	slices.SortStableFunc(es, func(a, b entry) int { return a.at.Compare(b.at) })
 	es = slices.CompactFunc(es, func(a, b entry) bool { return a.at.Equal(b.at) })
-	period := s.capturePeriod(ctx, es)
+	if period <= 0 {
+		period = spacing(es)
+	}
 	imp := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: readingType(cim.EnergyImport15m, "A+", period)}
 	exp := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: readingType(cim.EnergyExport15m, "A-", period)}
 	for i := 1; i < len(es); i++ {
@@ -237,14 +291,9 @@ func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, col
 	return nil
 }
 
-// capturePeriod is the profile's period: attribute 4, else the most
-// common spacing of the entries, else 15 minutes.
-func (s *session) capturePeriod(ctx context.Context, es []entry) time.Duration {
-	if d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: loadProfileLN, Attribute: 4}, nil); err == nil {
-		if v, ok := d.Uint(); ok && v > 0 && v <= 86400 {
-			return time.Duration(v) * time.Second
-		}
-	}
+// spacing is the period of a profile whose capture period is not known:
+// the spacing of its first entries, else 15 minutes.
+func spacing(es []entry) time.Duration {
 	if len(es) > 1 {
 		return es[1].at.Sub(es[0].at)
 	}
@@ -288,23 +337,44 @@ func quality(st uint64) cim.Quality {
 	return q
 }
 
-// registers reads the energy registers and the maximum demand.
-func (s *session) registers(ctx context.Context, mt time.Time, col *headend.Collection) error {
-	attrs := make([]dlms.Attr, 0, 2*len(registerOrder))
+// registers reads, in one GET with list, the clock, the energy
+// registers, the maximum demand and the load profile's capture period. It
+// returns the meter's time and the period (0 when the meter does not say).
+func (s *session) registers(ctx context.Context, col *headend.Collection) (time.Time, time.Duration, error) {
+	attrs := make([]dlms.Attr, 0, 2*len(registerOrder)+5)
+	attrs = append(attrs, dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2},
+		dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: loadProfileLN, Attribute: 4},
+		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 2},
+		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 3},
+		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 5})
+	const first = 5 // where the energy registers start
 	for _, ln := range registerOrder {
 		attrs = append(attrs, dlms.Attr{Class: cosem.ClassRegister, OBIS: ln, Attribute: 2}, dlms.Attr{Class: cosem.ClassRegister, OBIS: ln, Attribute: 3})
 	}
 	res, err := s.c.GetList(ctx, attrs)
 	if err != nil {
-		return err
+		return time.Time{}, 0, err
+	}
+	if res[0].Err != nil {
+		return time.Time{}, 0, res[0].Err
+	}
+	mt, ok := s.timeOf(res[0].Data)
+	if !ok {
+		return time.Time{}, 0, fmt.Errorf("meter %s: clock value %s is not a date-time", s.t.Meter.MRID, res[0].Data)
+	}
+	var period time.Duration
+	if res[1].Err == nil {
+		if v, ok := res[1].Data.Uint(); ok && v > 0 && v <= 86400 {
+			period = time.Duration(v) * time.Second
+		}
 	}
 	for i, ln := range registerOrder {
-		v, su := res[2*i], res[2*i+1]
+		v, su := res[first+2*i], res[first+2*i+1]
 		if v.Err != nil {
 			if errors.Is(v.Err, dlms.ErrObjectUndefined) {
 				continue // a meter without this register
 			}
-			return v.Err
+			return time.Time{}, 0, v.Err
 		}
 		val, ok := scaled(v.Data, su)
 		if !ok {
@@ -312,15 +382,7 @@ func (s *session) registers(ctx context.Context, mt time.Time, col *headend.Coll
 		}
 		col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: registerIDs[ln], TimeStamp: mt.UTC(), Value: val})
 	}
-	md, err := s.c.GetList(ctx, []dlms.Attr{
-		{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 2},
-		{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 3},
-		{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 5},
-	})
-	if err != nil {
-		return err
-	}
-	if md[0].Err == nil {
+	if md := res[2:5]; md[0].Err == nil {
 		if val, ok := scaled(md[0].Data, md[1]); ok {
 			at := mt
 			if md[2].Err == nil {
@@ -331,7 +393,7 @@ func (s *session) registers(ctx context.Context, mt time.Time, col *headend.Coll
 			col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: "MD+", TimeStamp: at.UTC(), Value: val})
 		}
 	}
-	return nil
+	return mt, period, nil
 }
 
 // scaled applies a register's scaler, keeping integer Wh (or W, varh).

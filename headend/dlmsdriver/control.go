@@ -78,11 +78,8 @@ func (s *session) Execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		return s.setCalendar(ctx, c)
 	case cim.ControlReadNow:
 		var col headend.Collection
-		mt, err := s.Clock(ctx)
+		mt, _, err := s.registers(ctx, &col)
 		if err != nil {
-			return "", err
-		}
-		if err := s.registers(ctx, mt, &col); err != nil {
 			return "", err
 		}
 		out := ""

@@ -24,6 +24,7 @@ import (
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/obis"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -215,6 +216,8 @@ type session struct {
 	t   headend.Target
 	loc *time.Location
 	now func() time.Time
+	// fetched holds profiles read ahead by prefetch until readRange asks.
+	fetched map[obis.Code]dlms.Profile
 }
 
 // Close implements headend.Session.

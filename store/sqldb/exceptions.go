@@ -30,7 +30,7 @@ func (s *DB) PutExceptions(ctx context.Context, es []store.Exception) (int, erro
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		st, err := tx.PrepareContext(ctx, s.q["putException"])
+		st, err := s.txStmt(ctx, tx, s.q["putException"])
 		if err != nil {
 			return err
 		}

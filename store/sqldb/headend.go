@@ -94,10 +94,42 @@ func (s *DB) ReserveCounter(ctx context.Context, meterID, name string, n uint32)
 		return 0, errors.New("counter: reserve at least one value")
 	}
 	var v int64
-	if err := s.db.QueryRowContext(ctx, s.q["reserveCounter"], meterID, name, int64(n)).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, s.q["reserveCounter"], meterID, name, int64(n)).Scan(&v); err != nil {
 		return 0, fmt.Errorf("meter %s: counter %s: %w", meterID, name, err)
 	}
 	return uint64(v) - uint64(n), nil
+}
+
+// ReserveCounters implements store.HeadEnd.
+func (s *DB) ReserveCounters(ctx context.Context, rs []store.CounterReservation) ([]uint64, error) {
+	for _, r := range rs {
+		if err := needIDs("counter", r.MeterID, r.Name); err != nil {
+			return nil, err
+		}
+		if r.N == 0 {
+			return nil, fmt.Errorf("meter %s: counter %s: reserve at least one value", r.MeterID, r.Name)
+		}
+	}
+	out := make([]uint64, len(rs))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.txStmt(ctx, tx, s.q["reserveCounter"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, r := range rs {
+			var v int64
+			if err := st.QueryRowContext(ctx, r.MeterID, r.Name, int64(r.N)).Scan(&v); err != nil {
+				return fmt.Errorf("meter %s: counter %s: %w", r.MeterID, r.Name, err)
+			}
+			out[i] = uint64(v) - uint64(r.N)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // AdvanceCounter implements store.HeadEnd.
@@ -119,7 +151,7 @@ func (s *DB) AdvanceCounter(ctx context.Context, meterID, name string, v uint64)
 // Cursor implements store.HeadEnd.
 func (s *DB) Cursor(ctx context.Context, meterID, name string) (time.Time, error) {
 	var us int64
-	err := s.db.QueryRowContext(ctx, s.q["getCursor"], meterID, name).Scan(&us)
+	err := s.queryRow(ctx, s.q["getCursor"], meterID, name).Scan(&us)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -131,7 +163,7 @@ func (s *DB) Cursor(ctx context.Context, meterID, name string) (time.Time, error
 
 // Cursors implements store.HeadEnd.
 func (s *DB) Cursors(ctx context.Context, meterID string) ([]store.Cursor, error) {
-	return queryAll(ctx, s.db, func(sc interface{ Scan(...any) error }) (store.Cursor, error) {
+	return queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (store.Cursor, error) {
 		c := store.Cursor{MeterID: meterID}
 		var us int64
 		err := sc.Scan(&c.Name, &us)
@@ -148,7 +180,7 @@ func (s *DB) PutCursors(ctx context.Context, cs []store.Cursor) error {
 		}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q["putCursor"])
+		st, err := s.txStmt(ctx, tx, s.q["putCursor"])
 		if err != nil {
 			return err
 		}
@@ -172,7 +204,7 @@ func (s *DB) PutRegisterReads(ctx context.Context, rs []store.RegisterRead) (int
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		st, err := tx.PrepareContext(ctx, s.q["putRegister"])
+		st, err := s.txStmt(ctx, tx, s.q["putRegister"])
 		if err != nil {
 			return err
 		}
@@ -216,7 +248,7 @@ func (s *DB) PutCollectionResults(ctx context.Context, rs []store.CollectionResu
 		}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q["putResult"])
+		st, err := s.txStmt(ctx, tx, s.q["putResult"])
 		if err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ type DB struct {
 	d  Dialect
 	// Statements rebound once for the dialect.
 	q map[string]string
-	// stmts holds the read statements prepared once: a query that runs
+	// stmts holds the statements prepared once: a query that runs
 	// for every day ingested spent as long in the parser as in the lookup.
 	stmts sync.Map // query → *sql.Stmt
 }
@@ -58,6 +58,16 @@ func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// txStmt is query's prepared statement bound to tx: writes in a
+// transaction skip the parser too.
+func (s *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 // QueryContext runs a read query through its prepared statement.
@@ -190,7 +200,7 @@ func (s *DB) types(stmt string) string {
 // PutUsagePoints implements store.Store.
 func (s *DB) PutUsagePoints(ctx context.Context, ups ...cim.UsagePoint) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q["putUsagePoint"])
+		st, err := s.txStmt(ctx, tx, s.q["putUsagePoint"])
 		if err != nil {
 			return err
 		}
@@ -226,7 +236,7 @@ func (s *DB) UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error
 func (s *DB) PutMeters(ctx context.Context, ms ...cim.Meter) error {
 	now := time.Now().UnixMicro()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q["putMeter"])
+		st, err := s.txStmt(ctx, tx, s.q["putMeter"])
 		if err != nil {
 			return err
 		}
@@ -359,12 +369,12 @@ func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
 }
 
 func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, versions []int) error {
-	latest, err := tx.PrepareContext(ctx, s.q["latestDayBlob"])
+	latest, err := s.txStmt(ctx, tx, s.q["latestDayBlob"])
 	if err != nil {
 		return err
 	}
 	defer latest.Close()
-	ins, err := tx.PrepareContext(ctx, s.q["insertDay"])
+	ins, err := s.txStmt(ctx, tx, s.q["insertDay"])
 	if err != nil {
 		return err
 	}
@@ -465,7 +475,7 @@ func (s *DB) AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, e
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		st, err := tx.PrepareContext(ctx, s.q["insertEvent"])
+		st, err := s.txStmt(ctx, tx, s.q["insertEvent"])
 		if err != nil {
 			return err
 		}

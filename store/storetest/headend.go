@@ -63,6 +63,20 @@ func testCounters(t *testing.T, o Opener) {
 			t.Fatalf("advance to %d: %v %v, want %v", c.v, got, err, c.want)
 		}
 	}
+	// Several reservations in one transaction, one counter twice: each
+	// gets its own window, in order.
+	fs, err := s.ReserveCounters(ctx, []store.CounterReservation{
+		{MeterID: "m2", Name: "dlms/1/ek", N: 10}, {MeterID: "m3", Name: "dlms/1/ek", N: 4}, {MeterID: "m2", Name: "dlms/1/ek", N: 1}})
+	if err != nil || !slices.Equal(fs, []uint64{5, 0, 15}) {
+		t.Fatalf("batched reservations: %v %v, want [5 0 15]", fs, err)
+	}
+	// A bad request fails the batch before anything is reserved.
+	if _, err := s.ReserveCounters(ctx, []store.CounterReservation{{MeterID: "m2", Name: "dlms/1/ek", N: 1}, {MeterID: "m3", Name: "dlms/1/ek"}}); err == nil {
+		t.Error("empty reservation in a batch accepted")
+	}
+	if f, err := s.ReserveCounter(ctx, "m2", "dlms/1/ek", 1); err != nil || f != 16 {
+		t.Fatalf("after a refused batch: %d %v, want 16", f, err)
+	}
 	if _, err := s.ReserveCounter(ctx, "", "x", 1); err == nil {
 		t.Error("counter without a meter accepted")
 	}
