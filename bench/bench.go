@@ -48,6 +48,9 @@ type Options struct {
 	// empty).
 	Dir string
 	Log *slog.Logger
+	// SimCPUProfile, when set, is where each simulator writes its CPU
+	// profile.
+	SimCPUProfile string
 }
 
 // Suite is one named measurement.

@@ -127,6 +127,9 @@ func startSim(ctx context.Context, o Options, n int) (*simProc, error) {
 		"--history", "2", "--speed", "0", "--start", benchStart.Format(time.RFC3339), "--tz", "UTC",
 		"--offline", "0", "--intermittent", "0", "--garbage", "0", "--outages", "0", "--gas", "0", "--water", "0",
 		"--log-format", "json")
+	if o.SimCPUProfile != "" {
+		p.cmd.Args = append(p.cmd.Args, "--cpuprofile", o.SimCPUProfile)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the simulator: %w", err)

@@ -34,6 +34,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "write the report as JSON to `file` (- for stdout, instead of the table)")
 	pg := fs.String("postgres", os.Getenv("AMIGO_BENCH_POSTGRES"), "PostgreSQL `URL` for the ingest suite (default $AMIGO_BENCH_POSTGRES; empty: SQLite only)")
 	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile (head-end, MDM, store; not the simulator) to `file`")
+	simProfile := fs.String("sim-cpuprofile", "", "write the simulator's CPU profile to `file` (of the last suite that starts one)")
 	memProfile := fs.String("memprofile", "", "write this process's heap profile at the end of the run to `file`")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
@@ -66,7 +67,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := bench.Run(ctx, fs.Args(), bench.Options{Tiny: *tiny, Meters: *meters, Postgres: *pg, Exe: exe, Log: log})
+	rep, err := bench.Run(ctx, fs.Args(), bench.Options{Tiny: *tiny, Meters: *meters, Postgres: *pg, Exe: exe, Log: log, SimCPUProfile: *simProfile})
 	if err != nil && len(rep.Results) == 0 {
 		if strings.HasPrefix(err.Error(), "unknown suite") {
 			return usageError{err}

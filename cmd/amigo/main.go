@@ -28,6 +28,7 @@ func register(name, summary string, run func(args []string, stdout, stderr io.Wr
 type usageError struct{ error }
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -46,6 +47,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
+	cpuProfile := fs.String("cpuprofile", "", "write the simulator's CPU profile to `file` while it serves")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -106,6 +108,17 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	ln, err := fleet.Listen(ctx)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	first, last := fleet.Identity(0).Addr, fleet.Identity(*meters-1).Addr
 	log.Info("fleet serving", "meters", *meters, "first", first.String(), "last", last.String(),

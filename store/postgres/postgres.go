@@ -31,6 +31,10 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	where := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)) + "/" + cfg.Database
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
+	// database/sql keeps only two idle connections by default: under load
+	// the others were closed after each use and reopened, each reopening
+	// paying for the connection setup and re-preparing its statements.
+	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres %s: %s", where, firstLine(err))

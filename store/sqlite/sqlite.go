@@ -42,6 +42,10 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
+	// database/sql keeps only two idle connections by default: under load
+	// the others were closed after each use and reopened, each reopening
+	// paying for the connection setup and re-preparing its statements.
+	db.SetMaxIdleConns(8)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
