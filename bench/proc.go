@@ -131,6 +131,7 @@ func startSim(ctx context.Context, o Options, n int) (*simProc, error) {
 		p.cmd.Args = append(p.cmd.Args, "--cpuprofile", o.SimCPUProfile)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
+	dieWithParent(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the simulator: %w", err)
 	}

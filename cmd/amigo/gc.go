@@ -11,16 +11,17 @@ import (
 // GOMEMLIMIT say otherwise. Go's default (collect when the heap has grown
 // by 100 %) made the collector a quarter of the CPU of a collection run,
 // whose heap is mostly short-lived session buffers. Growing by 400 %
-// before collecting costs memory instead, so a soft limit at half the
-// machine's memory makes the collector work harder before that memory runs
-// short.
+// before collecting costs memory instead, so a soft limit at a third of
+// the machine's memory makes the collector work harder before that memory
+// runs short (a third: the fleet simulator, the same binary, may share the
+// machine).
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		if total := memTotal(); total > 0 {
-			debug.SetMemoryLimit(total / 2)
+			debug.SetMemoryLimit(total / 3)
 		}
 	}
 }
