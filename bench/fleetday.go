@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/bus"
@@ -78,14 +79,19 @@ func runFleetDay(ctx context.Context, o Options) ([]Result, error) {
 	day := cim.DateOf(benchStart, time.UTC).AddDays(-1) // the last whole day
 	cpu0, simCPU0 := selfCPU(), procCPU(sim.pid())
 	t2 := time.Now()
-	if err := h.CollectDay(ctx, day, store.MeterQuery{}); err != nil {
+	stopProgress := logProgress(o, t2, h, in, sim.pid())
+	err = h.CollectDay(ctx, day, store.MeterQuery{})
+	if err != nil {
+		stopProgress()
 		return nil, err
 	}
 	collected := time.Since(t2)
 	if err := waitIdle(ctx, b); err != nil {
+		stopProgress()
 		return nil, err
 	}
 	wall := time.Since(t2)
+	stopProgress()
 	p := h.Progress()
 	s := in.Stats()
 	ok := float64(p.OK) / float64(max(p.Total, 1))
@@ -152,4 +158,30 @@ func waitIdle(ctx context.Context, b *bus.Bus) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// logProgress logs the run every 30 seconds until the returned stop is
+// called: a million-meter day is long to watch in silence.
+func logProgress(o Options, t0 time.Time, h *headend.HeadEnd, in *mdm.Ingest, simPID int) (stop func()) {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			p, s := h.Progress(), in.Stats()
+			el := time.Since(t0)
+			o.Log.Info("fleet-day progress", "elapsed", el.Round(time.Second), "collected", p.Done, "of", p.Total, "failed", p.Failed,
+				"meters/s", int(float64(p.Done)/el.Seconds()), "readings stored", s.Readings,
+				"rss MiB", int(float64(procKB("/proc/self/status", "VmRSS"))/1024),
+				"simulator rss MiB", int(float64(procKB(fmt.Sprintf("/proc/%d/status", simPID), "VmRSS"))/1024))
+		}
+	}()
+	return sync.OnceFunc(func() { close(done); <-ended })
 }
