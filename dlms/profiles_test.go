@@ -3,13 +3,17 @@ package dlms_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/labmeter"
+	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -73,5 +77,53 @@ func TestReadProfilesInOneList(t *testing.T) {
 	}
 	if err := c.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A meter that does not grant multiple references gets the same profiles
+// one GET at a time, selective access and all.
+func TestReadProfilesWithoutLists(t *testing.T) {
+	lab, err := labmeter.New(labmeter.Config{Serial: "NOLIST1", Days: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := server.DefaultConformance &^ apdu.ConformanceMultipleReferences
+	dev := &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("AMI\x00\x00\x00\x00\x0A"), Counter: security.NewCounter(1, nil),
+		Associations: []server.Association{{ClientSAP: 1, Authentication: server.Authentication(dlms.AuthHLSGMAC.Mechanism()),
+			Policy: server.Policy(dlms.PolicyAuthenticatedEncrypted), Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf}}}
+	srv, err := server.NewServer(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	served := make(chan struct{})
+	go func() { defer close(served); srv.ListenAndServeWrapper(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	o := dlms.Options{Link: dlms.LinkWrapper, ClientSAP: 1, Authentication: dlms.AuthHLSGMAC, Policy: dlms.PolicyAuthenticatedEncrypted,
+		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST2"), MaxPDU: 1024, InvocationCounter: 1}
+	c, err := dlms.Dial(ctx, ln.Addr().String(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Negotiated().Conformance.Has(apdu.ConformanceMultipleReferences) {
+		t.Fatal("multiple references granted")
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	got, err := c.ReadProfiles(ctx, []dlms.ProfileRange{{LN: labmeter.LoadProfileLN, From: now.Add(-6 * time.Hour), To: now}, {LN: obis.MustParse("0.0.99.98.0.255"), From: now.Add(-6 * time.Hour), To: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp := got[0]; lp.Err != nil || len(lp.Rows) < 23 || len(lp.Rows) > 25 || len(lp.Columns) != 4 {
+		t.Fatalf("load profile without lists: %d rows, %d columns, %v", len(lp.Rows), len(lp.Columns), lp.Err)
+	}
+	if !errors.Is(got[1].Err, dlms.ErrObjectUndefined) {
+		t.Fatalf("missing event log: %v", got[1].Err)
 	}
 }

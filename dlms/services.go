@@ -2,6 +2,7 @@ package dlms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -670,10 +671,23 @@ func (c *Client) ReadProfiles(ctx context.Context, ranges []ProfileRange) ([]Pro
 	c.mu.Lock()
 	res, err := c.getList(ctx, attrs, reqs)
 	c.mu.Unlock()
+	out := make([]Profile, len(ranges))
+	var refused *ExceptionError
+	var denied *DataAccessError
+	if errors.As(err, &refused) || errors.As(err, &denied) {
+		// A meter that grants multiple references may still refuse a list
+		// this long or with selective access in it: one profile at a time.
+		for i, r := range ranges {
+			out[i].Rows, out[i].Columns, out[i].Err = c.ReadProfile(ctx, r.LN, r.From, r.To)
+			if out[i].Err != nil && !errors.As(out[i].Err, &denied) {
+				return nil, out[i].Err
+			}
+		}
+		return out, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Profile, len(ranges))
 	for i := range ranges {
 		cr, br := res[2*i], res[2*i+1]
 		if cr.Err != nil {
