@@ -8,9 +8,9 @@ import (
 )
 
 // tuneGC sets the collector for a long-running server unless GOGC or
-// GOMEMLIMIT say otherwise. Go's default (collect when the heap has grown
-// by 100 %) made the collector a quarter of the CPU of a collection run,
-// whose heap is mostly short-lived session buffers. Growing by 400 %
+// GOMEMLIMIT say otherwise. At Go's default (collect when the heap has
+// grown by 100 %) allocation and marking were a fifth of the CPU of a
+// collection run, whose heap is mostly short-lived session buffers. Growing by 400 %
 // before collecting costs memory instead, so a soft limit at a third of
 // the machine's memory makes the collector work harder before that memory
 // runs short (a third: the fleet simulator, the same binary, may share the
