@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 )
@@ -44,4 +46,21 @@ func memTotal() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuProfileTo starts a CPU profile written to file (none when file is
+// empty); the returned stop ends it.
+func cpuProfileTo(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", file, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
