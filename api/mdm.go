@@ -141,15 +141,6 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.User = a.actor(r, req.User)
-	d, err := a.d.Store.Day(r.Context(), id, ch, date)
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "no such day stored")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
 	vals := map[int]int64{}
 	for k, v := range req.Values {
 		i, err := strconv.Atoi(k)
@@ -159,18 +150,37 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 		}
 		vals[i] = v
 	}
-	e, err := vee.Edit(d, vals, req.User, req.Reason)
-	if err != nil {
-		Error(w, http.StatusUnprocessableEntity, "bad_edit", err.Error())
+	// The edit goes over the version it was made on: readings the ingest
+	// stores meanwhile must not vanish under it, so an overtaken edit is
+	// made again on the latest version.
+	for range 5 {
+		d, err := a.d.Store.Day(r.Context(), id, ch, date)
+		if errors.Is(err, store.ErrNotFound) {
+			Error(w, http.StatusNotFound, "not_found", "no such day stored")
+			return
+		}
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		e, err := vee.Edit(d, vals, req.User, req.Reason)
+		if err != nil {
+			Error(w, http.StatusUnprocessableEntity, "bad_edit", err.Error())
+			return
+		}
+		ws, err := a.d.Store.PutDaysIfLatest(r.Context(), []store.Day{e}, []int{d.Version})
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		if ws[0].Stale {
+			continue
+		}
+		e.Version = ws[0].Version
+		writeJSON(w, http.StatusCreated, toDayOut(e))
 		return
 	}
-	vs, err := a.d.Store.PutDays(r.Context(), []store.Day{e})
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	e.Version = vs[0]
-	writeJSON(w, http.StatusCreated, toDayOut(e))
+	Error(w, http.StatusConflict, "conflict", "the day kept changing while the edit was stored; try again")
 }
 
 type veeRequest struct {

@@ -141,3 +141,51 @@ func TestRuleSets(t *testing.T) {
 		t.Fatalf("unknown meter: %d %v", code, m)
 	}
 }
+
+// racingStore stores a reading of interval 7 between the edit's read of a
+// day and its write, once, as the ingest would.
+type racingStore struct {
+	store.Store
+	raced bool
+}
+
+func (s *racingStore) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+	if !s.raced {
+		s.raced = true
+		d, err := s.Store.Day(ctx, days[0].MeterID, days[0].Channel, days[0].Date)
+		if err != nil {
+			return nil, err
+		}
+		d.Values[7], d.Quality[7] = 77, 0
+		if _, err := s.Store.PutDays(ctx, []store.Day{d}); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.PutDaysIfLatest(ctx, days, bases)
+}
+
+// An edit overtaken by the ingest is made again over the ingest's
+// version: both the reading and the edit stand.
+func TestEditOvertakenByTheIngest(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	date := cim.Date{Year: 2026, Month: 6, Day: 4}
+	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+	for i := range d.Quality {
+		d.Quality[i] = cim.QualityMissing
+	}
+	if _, err := st.PutDays(ctx, []store.Day{d}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Deps{Store: &racingStore{Store: st}, MaxBodyBytes: 1024}))
+	defer srv.Close()
+	code, m := do(t, "POST", srv.URL+"/api/v1/meters/m1/days/A+15m/2026-06-04/edits", `{"user":"alice","reason":"read off the display","values":{"5":12}}`)
+	if code != 201 || m["version"].(float64) != 3 {
+		t.Fatalf("edit %d %v", code, m)
+	}
+	got, err := st.Day(ctx, "m1", "A+15m", date)
+	if err != nil || got.Version != 3 || got.Values[5] != 12 || got.Values[7] != 77 {
+		t.Fatalf("latest version %d: interval 5 = %d, 7 = %d, %v; want 12 and 77", got.Version, got.Values[5], got.Values[7], err)
+	}
+}

@@ -270,15 +270,23 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 		days, pds = append(days, d), append(pds, pd)
 	}
 	if len(days) > 0 {
-		vs, err := in.o.Store.PutDays(ctx, days)
+		bases := make([]int, len(pds))
+		for i, pd := range pds {
+			bases[i] = pd.base
+		}
+		ws, err := in.o.Store.PutDaysIfLatest(ctx, days, bases)
 		if err != nil {
 			return fmt.Errorf("mdm: storing %d days (first meter %s): %w", len(days), days[0].MeterID, err)
 		}
+		vs := make([]int, len(ws))
+		remerged := make([]bool, len(ws))
 		for i, pd := range pds {
-			if vs[i] > pd.base+1 {
-				if err := in.remerge(ctx, pd, vs[i]); err != nil {
+			vs[i] = ws[i].Version
+			if ws[i].Stale {
+				if vs[i], err = in.remerge(ctx, pd, ws[i].Version); err != nil {
 					return err
 				}
+				remerged[i] = true
 			}
 			if n := pd.notes; n.conflicts > 0 || n.keptEdits > 0 {
 				in.log.Warn("intervals read again with different values", "meter", days[i].MeterID, "channel", days[i].Channel,
@@ -289,7 +297,7 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 		if in.o.Validate != nil {
 			for i := range days {
 				days[i].Version = vs[i]
-				if vs[i] > pds[i].base+1 {
+				if remerged[i] {
 					days[i].Version = 0 // merged again: validate what was stored
 				}
 			}
@@ -405,42 +413,41 @@ func (in *Ingest) finish(d store.Day, n notes) (store.Day, error) {
 	return d, nil
 }
 
-// remerge repairs a day another writer changed between this batch's read
-// and write: version got was written over that writer's version got-1
-// without its changes, so the readings are merged again over it.
-func (in *Ingest) remerge(ctx context.Context, pd *pendingDay, got int) error {
-	in.st.conflicts.Add(1)
+// remerge merges a batch's readings of one day again, over the version
+// another writer stored since the batch read the day, and writes the
+// result over that version; it returns the version stored. Writers that
+// keep overtaking each other get a few rounds, then the batch is left for
+// redelivery: no reading is written over one it has not seen.
+func (in *Ingest) remerge(ctx context.Context, pd *pendingDay, latest int) (int, error) {
 	d := pd.day
-	vs, err := in.o.Store.DayVersions(ctx, d.MeterID, d.Channel, d.Date)
-	if err != nil {
-		return fmt.Errorf("mdm: meter %s channel %s %s: reading versions: %w", d.MeterID, d.Channel, d.Date, err)
+	for range 8 {
+		in.st.conflicts.Add(1)
+		other, err := in.o.Store.Day(ctx, d.MeterID, d.Channel, d.Date)
+		if err != nil {
+			return 0, fmt.Errorf("mdm: meter %s channel %s %s: reading version %d: %w", d.MeterID, d.Channel, d.Date, latest, err)
+		}
+		if other.Interval != d.Interval || !other.Start.Equal(d.Start) || len(other.Values) != len(d.Values) {
+			return 0, fmt.Errorf("mdm: meter %s channel %s %s: version %d has another shape", d.MeterID, d.Channel, d.Date, other.Version)
+		}
+		next := rebase(other)
+		var n notes
+		merge(&next, pd.applied, &n)
+		nd, err := in.finish(next, n)
+		if err != nil {
+			return 0, err
+		}
+		ws, err := in.o.Store.PutDaysIfLatest(ctx, []store.Day{nd}, []int{other.Version})
+		if err != nil {
+			return 0, fmt.Errorf("mdm: meter %s channel %s %s: storing the merge over version %d: %w", d.MeterID, d.Channel, d.Date, other.Version, err)
+		}
+		if !ws[0].Stale {
+			in.log.Warn("another writer changed a day during ingest; merged again over its version", "meter", d.MeterID,
+				"channel", d.Channel, "day", d.Date.String(), "theirs", other.Version, "now", ws[0].Version)
+			return ws[0].Version, nil
+		}
+		latest = ws[0].Version
 	}
-	i := slices.IndexFunc(vs, func(v store.Day) bool { return v.Version == got-1 })
-	if i < 0 {
-		return fmt.Errorf("mdm: meter %s channel %s %s: version %d vanished", d.MeterID, d.Channel, d.Date, got-1)
-	}
-	other := vs[i]
-	if other.Interval != d.Interval || !other.Start.Equal(d.Start) || len(other.Values) != len(d.Values) {
-		return fmt.Errorf("mdm: meter %s channel %s %s: version %d has another shape", d.MeterID, d.Channel, d.Date, got-1)
-	}
-	next := rebase(other)
-	var n notes
-	merge(&next, pd.applied, &n)
-	nd, err := in.finish(next, n)
-	if err != nil {
-		return err
-	}
-	v, err := in.o.Store.PutDays(ctx, []store.Day{nd})
-	if err != nil {
-		return fmt.Errorf("mdm: meter %s channel %s %s: storing the merge over version %d: %w", d.MeterID, d.Channel, d.Date, got-1, err)
-	}
-	in.log.Warn("another writer changed a day during ingest; merged again over its version", "meter", d.MeterID,
-		"channel", d.Channel, "day", d.Date.String(), "theirs", got-1, "ours", got, "now", v[0])
-	if v[0] > got+1 {
-		// Yet another writer: leave it for the redelivery to sort out.
-		return fmt.Errorf("mdm: meter %s channel %s %s: written concurrently again (version %d)", d.MeterID, d.Channel, d.Date, v[0])
-	}
-	return nil
+	return 0, fmt.Errorf("mdm: meter %s channel %s %s: overtaken by other writers 8 times (version %d)", d.MeterID, d.Channel, d.Date, latest)
 }
 
 // zone returns the time zone of a meter's usage point, from a cache. A

@@ -42,7 +42,10 @@
 // and write.
 //
 // Days of one meter must not be merged by two writers at once without
-// noticing: the store keeps every version but has no compare-and-set, so
-// Ingest checks the version each write got and, when another writer came
-// in between, merges its readings again over that writer's version.
+// noticing: Ingest writes each day only over the version it merged over
+// (store.PutDaysIfLatest), and when another writer came in between it
+// merges its readings again over the latest version and tries again. Any
+// number of ingests may share the streams; a writer that only looked at
+// the version its own write got, as this package once did, lost readings
+// when three writers raced over one day.
 package mdm

@@ -30,6 +30,7 @@ func TestIngest(t *testing.T) {
 			t.Run("StopAndRestart", func(t *testing.T) { testStopRestart(t, newRig(t, e.open)) })
 			t.Run("StoreDownThenBack", func(t *testing.T) { testStoreDown(t, newRig(t, e.open)) })
 			t.Run("ConcurrentWriter", func(t *testing.T) { testConcurrentWriter(t, newRig(t, e.open)) })
+			t.Run("IngestsSharingTheStream", func(t *testing.T) { testSharedStream(t, newRig(t, e.open)) })
 			t.Run("Stage", func(t *testing.T) { testStage(t, newRig(t, e.open)) })
 		})
 	}
@@ -484,6 +485,20 @@ func (s *flakyStore) PutDays(ctx context.Context, days []store.Day) ([]int, erro
 	return vs, err
 }
 
+func (s *flakyStore) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	if s.beforePut != nil {
+		s.once.Do(s.beforePut)
+	}
+	ws, err := s.Store.PutDaysIfLatest(ctx, days, bases)
+	if err == nil && s.failAfter.Add(-1) >= 0 {
+		return nil, errors.New("connection lost after commit (test)")
+	}
+	return ws, err
+}
+
 // TestJSONBlocksStillIngest: blocks published as JSON, as the head-end did
 // before the binary form, land as the binary ones do; a damaged binary
 // block is a dead letter with the reason.
@@ -505,5 +520,33 @@ func TestJSONBlocksStillIngest(t *testing.T) {
 	dls, err := mdm.DeadLetters(context.Background(), r.bus, 10)
 	if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, "does not decode") {
 		t.Fatalf("dead letters %+v, %v", dls, err)
+	}
+}
+
+// Three ingests sharing the durable take small batches of the same days
+// at once, so their writes of one day race: every reading must still be
+// in the day's latest version.
+func testSharedStream(t *testing.T, r *rig) {
+	d := springDay().AddDays(-3)
+	var fulls, parts []cim.IntervalBlock
+	for _, m := range []string{"m1", "m2"} {
+		full := block(m, d.Start(r.loc).Add(15*time.Minute), 96, wh)
+		fulls = append(fulls, full)
+		for i := 0; i < len(full.Readings); i += 4 {
+			p := full
+			p.Readings = full.Readings[i:min(i+4, len(full.Readings))]
+			parts = append(parts, p)
+		}
+	}
+	rand.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	for _, p := range parts {
+		r.publishBlock(t, p)
+	}
+	for range 3 {
+		r.start(t, mdm.Options{Batch: 2})
+	}
+	idle(t, r.bus)
+	for _, full := range fulls {
+		checkReadings(t, r.st, r.loc, full)
 	}
 }

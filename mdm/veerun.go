@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,8 +108,16 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		if !ok {
 			continue
 		}
-		if _, err := st.PutDays(ctx, []store.Day{est}); err != nil {
+		// Only over the version estimated from: a day that took readings
+		// meanwhile keeps them, and the next run estimates what is still
+		// missing.
+		ws, err := st.PutDaysIfLatest(ctx, []store.Day{est}, []int{d.Version})
+		if err != nil {
 			return rep, fmt.Errorf("vee: storing the estimate of %s %s %s: %w", meterID, channel, date, err)
+		}
+		if ws[0].Stale {
+			rep.Reasons = append(rep.Reasons, date.String()+": not estimated, the day changed meanwhile (version "+strconv.Itoa(ws[0].Version)+")")
+			continue
 		}
 		rep.Estimated++
 		rep.Reasons = append(rep.Reasons, date.String()+": "+reason)

@@ -47,6 +47,13 @@ type Store interface {
 	// idempotent); any other day becomes a new version, and no version is
 	// ever overwritten. It returns the version each day now has.
 	PutDays(ctx context.Context, days []Day) ([]int, error)
+	// PutDaysIfLatest is PutDays for a writer that merged each day over
+	// version bases[i] (0: not stored then): a day whose latest version is
+	// no longer its base is not written, and reports Stale with the latest
+	// version, so that the writer merges again over it instead of hiding
+	// another writer's readings under its own version. A day equal to its
+	// latest version is never stale.
+	PutDaysIfLatest(ctx context.Context, days []Day, bases []int) ([]DayWrite, error)
 	// Day returns the latest version of one day.
 	Day(ctx context.Context, meterID, channel string, date cim.Date) (Day, error)
 	// DayVersions returns every version of one day, oldest first.
@@ -215,6 +222,15 @@ type Cursor struct {
 	MeterID string
 	Name    string
 	At      time.Time
+}
+
+// DayWrite is what PutDaysIfLatest did with one day.
+type DayWrite struct {
+	// Version is the day's latest version after the call.
+	Version int
+	// Stale: another writer's version came after the base; nothing was
+	// written.
+	Stale bool
 }
 
 // CounterReservation asks for N values of the counter (MeterID, Name).

@@ -342,12 +342,33 @@ func (s *DB) CountMeters(ctx context.Context, q store.MeterQuery) (int, error) {
 
 // PutDays implements store.Store.
 func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
+	ws, err := s.writeDays(ctx, days, nil)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]int, len(ws))
+	for i, w := range ws {
+		vs[i] = w.Version
+	}
+	return vs, nil
+}
+
+// PutDaysIfLatest implements store.Store.
+func (s *DB) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+	if len(bases) != len(days) {
+		return nil, fmt.Errorf("put days: %d bases for %d days", len(bases), len(days))
+	}
+	return s.writeDays(ctx, days, bases)
+}
+
+// writeDays writes days as new versions; with bases, only over them.
+func (s *DB) writeDays(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
 	for _, d := range days {
 		if err := d.Validate(); err != nil {
 			return nil, fmt.Errorf("meter %s channel %s %s: %w", d.MeterID, d.Channel, d.Date, err)
 		}
 	}
-	versions := make([]int, len(days))
+	ws := make([]store.DayWrite, len(days))
 	// A concurrent writer of the same day can take the version we chose;
 	// the unique key catches it and the whole batch is retried. Each
 	// round lets one of the racing writers through, so n writers of one
@@ -355,9 +376,10 @@ func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
 	// colliding in step.
 	var err error
 	for attempt := 0; attempt < 32; attempt++ {
-		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, versions) })
+		clear(ws)
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, bases, ws) })
 		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
-			return versions, err
+			return ws, err
 		}
 		select {
 		case <-ctx.Done():
@@ -368,7 +390,7 @@ func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
 	return nil, err
 }
 
-func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, versions []int) error {
+func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, bases []int, ws []store.DayWrite) error {
 	latest, err := s.txStmt(ctx, tx, s.q["latestDayBlob"])
 	if err != nil {
 		return err
@@ -392,7 +414,11 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, versions
 		case err != nil:
 			return err
 		case string(blob) == string(buf) && startUS == d.Start.UnixMicro() && intervalS == int64(d.Interval/time.Second):
-			versions[i] = v
+			ws[i].Version = v
+			continue
+		}
+		if bases != nil && v != bases[i] {
+			ws[i] = store.DayWrite{Version: v, Stale: true}
 			continue
 		}
 		src := d.Source
@@ -403,7 +429,7 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, versions
 			int64(d.Interval/time.Second), len(d.Values), buf, string(src), d.Reason, d.User, now); err != nil {
 			return err
 		}
-		versions[i] = v + 1
+		ws[i].Version = v + 1
 	}
 	return nil
 }

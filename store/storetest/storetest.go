@@ -116,6 +116,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("DayVersions", func(t *testing.T) { testDayVersions(t, o) })
 	t.Run("DSTDays", func(t *testing.T) { testDSTDays(t, o) })
 	t.Run("ConcurrentDayWriters", func(t *testing.T) { testConcurrentDays(t, o) })
+	t.Run("DaysIfLatest", func(t *testing.T) { testDaysIfLatest(t, o) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o) })
 	t.Run("BadInputKeepsData", func(t *testing.T) { testBadInput(t, o) })
 	t.Run("Counters", func(t *testing.T) { testCounters(t, o) })
@@ -391,5 +392,64 @@ func testBadInput(t *testing.T, o Opener) {
 	}
 	if _, err := s.Meter(ctx, "ok"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("half a bad meter batch was stored")
+	}
+}
+
+// PutDaysIfLatest writes a day only over the version its writer merged
+// over; of eight writers racing over the same base, exactly one wins.
+func testDaysIfLatest(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	date := cim.Date{Year: 2026, Month: 1, Day: 6}
+	a, b := day("m1", date, time.UTC, 1), day("m1", date, time.UTC, 2)
+	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
+		t.Fatalf("first write: %v %v", ws, err)
+	}
+	// Another writer that read the day before it existed is stale...
+	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{b}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1, Stale: true}) {
+		t.Fatalf("write over an overtaken base: %v %v", ws, err)
+	}
+	// ...unless what it would write is already there.
+	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
+		t.Fatalf("same content over an overtaken base: %v %v", ws, err)
+	}
+	// Stale days are skipped, the others of the call written.
+	other := day("m2", date, time.UTC, 3)
+	ws, err := s.PutDaysIfLatest(ctx, []store.Day{b, other}, []int{0, 0})
+	if err != nil || ws[0] != (store.DayWrite{Version: 1, Stale: true}) || ws[1] != (store.DayWrite{Version: 1}) {
+		t.Fatalf("mixed call: %v %v", ws, err)
+	}
+	if _, err := s.PutDaysIfLatest(ctx, []store.Day{b}, nil); err == nil {
+		t.Error("days without their bases accepted")
+	}
+	var wg sync.WaitGroup
+	results := make(chan store.DayWrite, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, err := s.PutDaysIfLatest(ctx, []store.Day{day("m1", date, time.UTC, int64(100+w))}, []int{1})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results <- ws[0]
+		}()
+	}
+	wg.Wait()
+	close(results)
+	won := 0
+	for r := range results {
+		if !r.Stale {
+			won++
+			if r.Version != 2 {
+				t.Errorf("the winner wrote version %d, want 2", r.Version)
+			}
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of 8 racing writers over version 1 wrote", won)
+	}
+	if hist, err := s.DayVersions(ctx, "m1", "A+15m", date); err != nil || len(hist) != 2 {
+		t.Fatalf("%d versions after the race, %v", len(hist), err)
 	}
 }
