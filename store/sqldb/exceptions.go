@@ -41,7 +41,7 @@ func (s *DB) PutExceptions(ctx context.Context, es []store.Exception) (int, erro
 			if !e.CreatedAt.IsZero() {
 				at = e.CreatedAt.UnixMicro()
 			}
-			res, err := st.ExecContext(ctx, e.MeterID, e.Channel, e.Date.String(), e.Version, e.Rule, e.Interval, e.Reason, at)
+			res, err := st.ExecContext(rowContext(ctx), e.MeterID, e.Channel, e.Date.String(), e.Version, e.Rule, e.Interval, e.Reason, at)
 			if err != nil {
 				return fmt.Errorf("meter %s %s: exception %s: %w", e.MeterID, e.Date, e.Rule, err)
 			}

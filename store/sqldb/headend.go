@@ -119,7 +119,7 @@ func (s *DB) ReserveCounters(ctx context.Context, rs []store.CounterReservation)
 		defer st.Close()
 		for i, r := range rs {
 			var v int64
-			if err := st.QueryRowContext(ctx, r.MeterID, r.Name, int64(r.N)).Scan(&v); err != nil {
+			if err := st.QueryRowContext(rowContext(ctx), r.MeterID, r.Name, int64(r.N)).Scan(&v); err != nil {
 				return fmt.Errorf("meter %s: counter %s: %w", r.MeterID, r.Name, err)
 			}
 			out[i] = uint64(v) - uint64(r.N)
@@ -186,7 +186,7 @@ func (s *DB) PutCursors(ctx context.Context, cs []store.Cursor) error {
 		}
 		defer st.Close()
 		for _, c := range cs {
-			if _, err := st.ExecContext(ctx, c.MeterID, c.Name, c.At.UnixMicro()); err != nil {
+			if _, err := st.ExecContext(rowContext(ctx), c.MeterID, c.Name, c.At.UnixMicro()); err != nil {
 				return fmt.Errorf("meter %s: cursor %s: %w", c.MeterID, c.Name, err)
 			}
 		}
@@ -210,7 +210,7 @@ func (s *DB) PutRegisterReads(ctx context.Context, rs []store.RegisterRead) (int
 		}
 		defer st.Close()
 		for _, r := range rs {
-			res, err := st.ExecContext(ctx, r.MeterID, r.ReadingType, r.TimeStamp.UnixMicro(), r.Value, int(r.Quality))
+			res, err := st.ExecContext(rowContext(ctx), r.MeterID, r.ReadingType, r.TimeStamp.UnixMicro(), r.Value, int(r.Quality))
 			if err != nil {
 				return fmt.Errorf("meter %s: register %s: %w", r.MeterID, r.ReadingType, err)
 			}
@@ -258,7 +258,7 @@ func (s *DB) PutCollectionResults(ctx context.Context, rs []store.CollectionResu
 			if r.Complete {
 				complete = 1
 			}
-			if _, err := st.ExecContext(ctx, r.Day.String(), r.MeterID, r.Segment, r.Outcome, r.Attempts, r.Readings, complete,
+			if _, err := st.ExecContext(rowContext(ctx), r.Day.String(), r.MeterID, r.Segment, r.Outcome, r.Attempts, r.Readings, complete,
 				r.Error, r.At.UnixMicro()); err != nil {
 				return fmt.Errorf("meter %s: collection result: %w", r.MeterID, err)
 			}
