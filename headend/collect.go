@@ -215,6 +215,7 @@ func (h *HeadEnd) writeResults(ctx context.Context, in <-chan jobResult) {
 func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, inFlight chan struct{}) (jobResult, bool) {
 	jr := jobResult{CollectionResult: store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}}
 	r := &jr.CollectionResult
+	held := true
 	for {
 		r.Attempts++
 		n, complete, cursors, err := h.collectOnce(ctx, m, day)
@@ -234,21 +235,26 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 		h.m.retries.WithLabelValues(r.Outcome).Inc()
 		<-inFlight
-		err = wait(ctx, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts))
-		if err == nil {
-			select {
-			case inFlight <- struct{}{}:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		if err != nil {
-			h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
-			return jr, false
+		if held = reacquire(ctx, inFlight, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts)); !held {
+			break
 		}
 	}
 	h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
-	return jr, true
+	return jr, held
+}
+
+// reacquire waits d, then takes a slot of inFlight again; it reports
+// false, holding nothing, when ctx ends first.
+func reacquire(ctx context.Context, inFlight chan struct{}, d time.Duration) bool {
+	if wait(ctx, d) != nil {
+		return false
+	}
+	select {
+	case inFlight <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // cause classifies a job error.

@@ -225,7 +225,7 @@ type entry struct {
 // read again as the base of the first interval; a first read starts at the
 // backfill point, whose entry is the base.
 func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, period time.Duration, col *headend.Collection) error {
-	name := cursorName("profile", loadProfileLN)
+	name := cursorOf(loadProfileLN)
 	from, _ := since(p, name)
 	rows, cols, err := s.readRange(ctx, loadProfileLN, from, to)
 	if err != nil {
@@ -420,7 +420,7 @@ func scaled(v axdr.Data, su dlms.Result) (int64, bool) {
 
 // billing reads the daily billing profile's new entries as register reads.
 func (s *session) billing(ctx context.Context, p headend.Plan, to time.Time, col *headend.Collection) error {
-	name := cursorName("billing", billingLN)
+	name := cursorOf(billingLN)
 	from, had := since(p, name)
 	rows, cols, err := s.readRange(ctx, billingLN, from, to)
 	if errors.Is(err, dlms.ErrObjectUndefined) {
@@ -465,7 +465,7 @@ func (s *session) billing(ctx context.Context, p headend.Plan, to time.Time, col
 // cursor's second are read again: their mRIDs make that harmless, and two
 // events in one second are not lost.
 func (s *session) events(ctx context.Context, ln obis.Code, p headend.Plan, to time.Time, col *headend.Collection) error {
-	name := cursorName("events", ln)
+	name := cursorOf(ln)
 	from, _ := since(p, name)
 	rows, cols, err := s.readRange(ctx, ln, from, to)
 	if errors.Is(err, dlms.ErrObjectUndefined) {
