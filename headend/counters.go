@@ -2,6 +2,7 @@ package headend
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ type reservation struct {
 const reserveTimeout = 30 * time.Second
 
 func (b *counterBatch) reserve(ctx context.Context, meterID, name string, n uint32) (uint64, error) {
+	if meterID == "" || name == "" || n == 0 {
+		// Refused here, so that a batch fails only when the store does.
+		return 0, fmt.Errorf("counter reservation of meter %q, counter %q: meter, name and a count are required", meterID, name)
+	}
 	r := &reservation{req: store.CounterReservation{MeterID: meterID, Name: name, N: n}, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
@@ -69,23 +74,16 @@ func (b *counterBatch) flush(ctx context.Context) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserveTimeout)
 	firsts, err := b.st.ReserveCounters(wctx, reqs)
 	cancel()
-	if err != nil && len(batch) > 1 {
-		// One bad request must not fail the others: write them one by one.
-		for _, r := range batch {
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserveTimeout)
-			r.first, r.err = b.st.ReserveCounter(wctx, r.req.MeterID, r.req.Name, r.req.N)
-			cancel()
-			close(r.done)
+	// A failed batch fails every caller in it: the store is unavailable
+	// or busy, and writing the requests one by one would only wait out
+	// its busy timeout once per request while every session waits.
+	for i, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
+			r.first = firsts[i]
 		}
-	} else {
-		for i, r := range batch {
-			if err != nil {
-				r.err = err
-			} else {
-				r.first = firsts[i]
-			}
-			close(r.done)
-		}
+		close(r.done)
 	}
 	b.mu.Lock()
 	more := len(b.pending) > 0
