@@ -53,5 +53,10 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 			return slog.String(a.Key, "[redacted]")
 		}
 	}
+	// slog writes a duration as integer nanoseconds in both formats; a
+	// person reading a log wants "1.234s".
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
 	return a
 }

@@ -3,8 +3,10 @@ package logging
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJSONAndRedaction(t *testing.T) {
@@ -36,5 +38,35 @@ func TestAutoIsJSONOffTerminal(t *testing.T) {
 	}
 	if _, err := New(&b, "text", "loud"); err == nil {
 		t.Fatal("accepted level loud")
+	}
+}
+
+func TestDurationsReadAsGoDurations(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var b bytes.Buffer
+		l, err := New(&b, format, "info")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.With("startup", 250*time.Millisecond).WithGroup("run").Info("done", "took", 1234*time.Millisecond,
+			slog.Any("wait", 90*time.Second), "count", 7)
+		out := b.String()
+		for _, want := range []string{"1.234s", "1m30s", "250ms"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: %q lacks %q", format, out, want)
+			}
+		}
+		if strings.Contains(out, "1234000000") || strings.Contains(out, "90000000000") {
+			t.Errorf("%s: raw nanoseconds in %q", format, out)
+		}
+		if format == "json" {
+			var m map[string]any
+			if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+				t.Fatalf("not one JSON line: %q", out)
+			}
+			if run, _ := m["run"].(map[string]any); run["took"] != "1.234s" || m["count"] != nil || run["count"] != float64(7) {
+				t.Errorf("json: %v", m)
+			}
+		}
 	}
 }
