@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -194,6 +195,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 }
 
 func decodeYAML(b []byte, c *Config) error {
+	if err := unknownKeys(b, reflect.TypeOf(c)); err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {

@@ -133,3 +133,35 @@ func TestValidationGroupsFromFile(t *testing.T) {
 		t.Fatalf("misspelt rule parameter: %v", err)
 	}
 }
+
+func TestUnknownKeysAreNamedWithLineAndKnownKeys(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"top level": {"htp:\n  addr: x\n",
+			`line 1: unknown key "htp" (known: bus, data, headend, http, log, mdm, store)`},
+		"nested": {"http:\n  addr: 127.0.0.1:9000\n  read_timout: 5s\n",
+			`line 3: unknown key "read_timout" under http (known: addr, idle_timeout, max_body_bytes, read_header_timeout, read_timeout, shutdown_timeout, write_timeout)`},
+		"in a list": {"mdm:\n  validation:\n    groups:\n      - name: c\n        mach: {}\n",
+			`line 5: unknown key "mach" under mdm.validation.groups[0] (known: match, name, rules)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "amigo.yaml")
+			if err := os.WriteFile(p, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p, env(nil))
+			if err == nil {
+				t.Fatal("loaded a misspelt key")
+			}
+			if want := "config file " + p + ": " + tc.want; err.Error() != want {
+				t.Fatalf("error\n %q\nwant\n %q", err, want)
+			}
+		})
+	}
+	// Free-form maps take any key: rule names and tags are checked
+	// elsewhere, by what they mean.
+	p := filepath.Join(t.TempDir(), "amigo.yaml")
+	os.WriteFile(p, []byte("mdm:\n  validation:\n    groups:\n      - name: c\n        match: {tags: {anything: x}}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+}
