@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amigo-ami/amigo/testenv"
 )
 
 func externalURL() string {
@@ -31,8 +33,8 @@ func open(t *testing.T, o Options) *Bus {
 	defer cancel()
 	b, err := Open(ctx, o)
 	if err != nil {
-		if o.URL != "" && os.Getenv("CI") == "" {
-			t.Skipf("external NATS at %s: %v; .ci/run starts it", o.URL, err)
+		if o.URL != "" {
+			testenv.Service(t, "external NATS at "+o.URL, err)
 		}
 		t.Fatal(err)
 	}

@@ -18,17 +18,14 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/testenv"
 )
 
 // schemaPath is the ESPI schema in the shared test data beside the
 // repository.
 func schemaPath(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "shared", "testdata", "espi", "usage.xsd")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared testdata is missing: no ESPI schema at %s (%v)", p, err)
-	}
-	return p
+	return testenv.Shared(t, "espi/usage.xsd")
 }
 
 // validate checks doc against the ESPI schema with xmllint.
@@ -36,7 +33,7 @@ func validate(t *testing.T, doc []byte) {
 	t.Helper()
 	xsd := schemaPath(t)
 	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Fatal("xmllint is not on PATH: install libxml2-utils")
+		testenv.Service(t, "xmllint (Debian's libxml2-utils)", err)
 	}
 	f := filepath.Join(t.TempDir(), "export.xml")
 	if err := os.WriteFile(f, doc, 0o600); err != nil {

@@ -8,14 +8,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin"
 FUZZTIME=${FUZZTIME:-3s}
-# Tests that would skip for want of a service or tool (PostgreSQL,
-# Chromium) fail instead under CI: this script installs them all.
-export CI=${CI:-1}
 start=$(date +%s)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 bash scripts/setup.sh
+# This script has just installed and started every service and tool the
+# tests use (PostgreSQL, NATS, Chromium, xmllint), so a test that finds one
+# missing fails rather than skips. The reference data in ../shared/testdata
+# is another matter: a user's clone does not have it, and the tests that
+# need it skip, named below; under CI (CI set, as .ci/run is run) it is
+# always there and those tests fail without it.
+export AMIGO_REQUIRE_SERVICES=1
+if [ -z "${CI:-}" ] && [ ! -d ../shared/testdata ]; then
+  echo "note: no ../shared/testdata beside this clone: the tests that read it will skip"
+fi
 
 echo "== go vet"
 go vet ./...
@@ -76,6 +83,12 @@ while IFS= read -r file; do
     fi
   done
 done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' . | sort)
+
+if [ "$skipped" -gt 0 ]; then
+  echo "-- skipped ($skipped), each with its reason:"
+  # go test -v prints a skip's reason just before its --- SKIP line.
+  grep -B1 -E '^\s*--- SKIP' "$out/test.log" | grep -vE '^--$' | sed 's/^/   /' | head -n 200 || true
+fi
 
 secs=$(( $(date +%s) - start ))
 echo "== summary: tests $passed passed, $failed failed, $skipped skipped; fuzz $fuzz_targets targets, $fuzz_failed failed; ${secs}s"

@@ -4,9 +4,9 @@
 // its steps. The traces are read in place; nothing is copied into the
 // repository.
 //
-// Tests skip when the traces are absent, except when the CI environment
-// variable is set: CI always provides them, so there a missing directory
-// is a failure rather than silently lost coverage.
+// Tests skip when the traces are absent, except under CI, which always
+// provides them: there a missing directory is a failure rather than
+// silently lost coverage (package testenv owns that rule).
 package dlmstrace
 
 import (
@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/amigo-ami/amigo/testenv"
 )
 
 // Step directions as the traces spell them.
@@ -186,53 +188,24 @@ func mustDecode(field, s string) []byte {
 	return b
 }
 
-// Locate finds the traces directory without a test: it walks up from the
-// working directory to the repository root (the directory holding go.mod)
-// and looks for ../shared/testdata/dlms-traces beside it. The path returned
-// is relative to the working directory when it can be.
+// Locate finds the traces directory without a test, in
+// ../shared/testdata/dlms-traces beside the repository root.
 func Locate() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("dlmstrace: working directory: %w", err)
-	}
-	root := wd
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(root)
-		if up == root {
-			return "", fmt.Errorf("dlmstrace: no go.mod at or above %s, so no repository root to look beside", wd)
-		}
-		root = up
-	}
-	dir := filepath.Join(filepath.Dir(root), "shared", "testdata", "dlms-traces")
-	st, err := os.Stat(dir)
+	dir, err := testenv.LocateShared("dlms-traces")
 	if err != nil {
 		return "", fmt.Errorf("dlmstrace: %w", err)
 	}
-	if !st.IsDir() {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return "", fmt.Errorf("dlmstrace: %s is not a directory", dir)
-	}
-	if rel, err := filepath.Rel(wd, dir); err == nil {
-		dir = rel
 	}
 	return dir, nil
 }
 
 // Dir returns the traces directory. When it is missing the test is
-// skipped, or failed if the CI environment variable is set.
+// skipped, or failed under CI (see testenv).
 func Dir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := Locate()
-	if err != nil {
-		msg := fmt.Sprintf("shared DLMS traces not available (%v); they live in ../shared/testdata/dlms-traces beside the repository root, outside it", err)
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return dir
+	return testenv.Shared(tb, "dlms-traces")
 }
 
 // Load reads one trace. name is a file name ("04-wrapper-hls-gmac.json") or

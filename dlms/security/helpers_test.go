@@ -5,24 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// testdataDir is /work/shared/testdata seen from this package directory.
-var testdataDir = filepath.Join("..", "..", "..", "shared", "testdata")
+	"github.com/amigo-ami/amigo/testenv"
+)
 
 func loadJSON(t *testing.T, rel string, v any) {
 	t.Helper()
-	p := filepath.Join(testdataDir, rel)
+	p := testenv.Shared(t, rel)
 	b, err := os.ReadFile(p)
-	if os.IsNotExist(err) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference data %s not present (it lives outside the repository; CI provides it)", p)
-		}
-		t.Skipf("reference data %s not present (it lives outside the repository; CI provides it)", p)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/sqlite"
+	"github.com/amigo-ami/amigo/testenv"
 )
 
 // PostgresURL is the server tests use.
@@ -59,10 +60,7 @@ func PostgresSchema(t testing.TB) string {
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
 		admin.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s does not answer: %v", base, err)
-		}
-		t.Skipf("PostgreSQL at %s does not answer (%v); .ci/run starts it", base, err)
+		testenv.Service(t, "PostgreSQL at "+base, err)
 	}
 	var rnd [6]byte
 	rand.Read(rnd[:])
@@ -122,6 +120,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Counters", func(t *testing.T) { testCounters(t, o) })
 	t.Run("SecretsCursorsRegisters", func(t *testing.T) { testSecretsCursorsRegisters(t, o) })
 	t.Run("CollectionResults", func(t *testing.T) { testCollectionResults(t, o) })
+	t.Run("RegistryBatch", func(t *testing.T) { testRegistryBatch(t, o) })
 	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
 	t.Run("Exceptions", func(t *testing.T) { testExceptions(t, o) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
