@@ -37,6 +37,10 @@ type Store interface {
 
 	// PutMeters inserts or updates meters by mRID.
 	PutMeters(ctx context.Context, ms ...cim.Meter) error
+	// PutRegistry writes a batch of an import in one transaction: usage
+	// points, meters and the meters' sealed secrets commit together or
+	// not at all, so a crash never leaves a meter without its keys.
+	PutRegistry(ctx context.Context, b RegistryBatch) error
 	Meter(ctx context.Context, mrid string) (cim.Meter, error)
 	// Meters lists meters in mRID order, filtered and paged by q.
 	Meters(ctx context.Context, q MeterQuery) ([]cim.Meter, error)
@@ -64,8 +68,10 @@ type Store interface {
 	// AppendEvents stores events, skipping those whose mRID is already
 	// stored, and returns how many were new.
 	AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, error)
-	// Events lists events newest first.
+	// Events lists events newest first (mRID order within an instant).
 	Events(ctx context.Context, q EventQuery) ([]cim.EndDeviceEvent, error)
+	// CountEvents counts the events q's filters match, whatever its page.
+	CountEvents(ctx context.Context, q EventQuery) (int, error)
 }
 
 // MeterQuery filters and pages a meter listing. Empty fields match all.
@@ -83,8 +89,14 @@ type EventQuery struct {
 	Type    cim.EndDeviceEventType
 	// Types matches any of several types (with Type, if both are set).
 	Types    []cim.EndDeviceEventType
+	Severity string
 	From, To time.Time
-	Limit    int
+	// AfterAt and AfterMRID page the listing (keyset): when AfterAt is
+	// set, only events after the event (AfterAt, AfterMRID) in listing
+	// order are returned — older, or as old with a greater mRID.
+	AfterAt   time.Time
+	AfterMRID string
+	Limit     int
 }
 
 // Source says where a version of a day came from.
@@ -188,7 +200,10 @@ type HeadEnd interface {
 	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]RegisterRead, error)
 
 	// PutCollectionResults records the outcome of collection jobs, one per
-	// run day and meter: a later result replaces an earlier one.
+	// run day and meter, accumulating over the runs of that day: attempts
+	// and readings add up, Complete once true stays true, and the outcome,
+	// error and time are the latest run's, except that a failed run does
+	// not overwrite the outcome of a day already complete.
 	PutCollectionResults(ctx context.Context, rs []CollectionResult) error
 	// CollectionSummary counts the results of one run day per segment
 	// (every segment when segment is empty), segments in name order.
@@ -196,6 +211,10 @@ type HeadEnd interface {
 	// CollectionResults lists one run day's results, filtered by segment
 	// and outcome when set, in meter order after `after`.
 	CollectionResults(ctx context.Context, day cim.Date, segment, outcome, after string, limit int) ([]CollectionResult, error)
+	// MeterResults returns the results of the given meters on the run days
+	// [from, to] (at most 62 days), by meter, newest day first: a page of a
+	// meter listing learns how each was last read in one query.
+	MeterResults(ctx context.Context, meterIDs []string, from, to cim.Date) ([]CollectionResult, error)
 
 	// IssueControl stores a new command in state queued. When a command
 	// with the same CorrelationID exists, it returns that one and false.
@@ -254,17 +273,32 @@ const (
 	OutcomeOther    = "other"
 )
 
-// CollectionResult is how one meter's collection job of one run day went.
+// SealedSecret is a meter's key material sealed by the vault.
+type SealedSecret struct {
+	MeterID string
+	Sealed  []byte
+}
+
+// RegistryBatch is what one transaction of an import writes.
+type RegistryBatch struct {
+	UsagePoints []cim.UsagePoint
+	Meters      []cim.Meter
+	Secrets     []SealedSecret
+}
+
+// CollectionResult is how one meter's collection job of one run day went,
+// summed over the runs of that day.
 type CollectionResult struct {
 	Day      cim.Date `json:"day"`
 	MeterID  string   `json:"meter"`
 	Segment  string   `json:"segment"`
 	Outcome  string   `json:"outcome"` // OutcomeOK or a failure cause
 	Attempts int      `json:"attempts"`
-	// Readings is how many interval readings the job collected.
+	// Readings is how many interval readings the jobs collected.
 	Readings int `json:"readings"`
 	// Complete is true when the meter's profile is collected up to the
-	// end of the run day (no gap left).
+	// end of the run day (no gap left); a run of the day still going
+	// (intraday) never sets it.
 	Complete bool      `json:"complete"`
 	Error    string    `json:"error,omitempty"`
 	At       time.Time `json:"at"`

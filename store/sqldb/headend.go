@@ -32,11 +32,18 @@ func init() {
 			ON CONFLICT (meter_id, name) DO UPDATE SET at_us = excluded.at_us WHERE cursors.at_us < excluded.at_us`,
 		"putRegister": `INSERT INTO register_reads(meter_id, reading_type, at_us, value, quality) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (meter_id, reading_type, at_us) DO NOTHING`,
+		// Runs of one day add up: a second run of a complete day, which
+		// reads nothing, or fails to reach the meter, keeps what the first
+		// one collected.
 		"putResult": `INSERT INTO collection_results(day, meter_id, segment, outcome, attempts, readings, complete, error, at_us)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (day, meter_id) DO UPDATE SET segment = excluded.segment, outcome = excluded.outcome,
-			attempts = excluded.attempts, readings = excluded.readings, complete = excluded.complete,
-			error = excluded.error, at_us = excluded.at_us`,
+			ON CONFLICT (day, meter_id) DO UPDATE SET segment = excluded.segment,
+			attempts = collection_results.attempts + excluded.attempts,
+			readings = collection_results.readings + excluded.readings,
+			complete = CASE WHEN collection_results.complete <> 0 OR excluded.complete <> 0 THEN 1 ELSE 0 END,
+			outcome = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.outcome ELSE excluded.outcome END,
+			error = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.error ELSE excluded.error END,
+			at_us = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.at_us ELSE excluded.at_us END`,
 		"insertControl": `INSERT INTO controls(` + controlCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (correlation_id) DO NOTHING`,
 		"controlByCorrelation": `SELECT ` + controlCols + ` FROM controls WHERE correlation_id = ?`,

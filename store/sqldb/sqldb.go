@@ -212,25 +212,30 @@ func (s *DB) types(stmt string) string {
 
 // PutUsagePoints implements store.Store.
 func (s *DB) PutUsagePoints(ctx context.Context, ups ...cim.UsagePoint) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.txStmt(ctx, tx, s.q["putUsagePoint"])
-		if err != nil {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.writeUsagePoints(ctx, tx, ups) })
+}
+
+func (s *DB) writeUsagePoints(ctx context.Context, tx *sql.Tx, ups []cim.UsagePoint) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	st, err := s.txStmt(ctx, tx, s.q["putUsagePoint"])
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, u := range ups {
+		if u.MRID == "" {
+			return errors.New("usage point without mRID")
+		}
+		if _, err := u.Location(); err != nil {
 			return err
 		}
-		defer st.Close()
-		for _, u := range ups {
-			if u.MRID == "" {
-				return errors.New("usage point without mRID")
-			}
-			if _, err := u.Location(); err != nil {
-				return err
-			}
-			if _, err := st.ExecContext(rowContext(ctx), u.MRID, u.Name, int(u.ServiceCategory), u.TimeZone, u.TariffID); err != nil {
-				return fmt.Errorf("usage point %s: %w", u.MRID, err)
-			}
+		if _, err := st.ExecContext(rowContext(ctx), u.MRID, u.Name, int(u.ServiceCategory), u.TimeZone, u.TariffID); err != nil {
+			return fmt.Errorf("usage point %s: %w", u.MRID, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UsagePoint implements store.Store.
@@ -247,24 +252,61 @@ func (s *DB) UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error
 
 // PutMeters implements store.Store.
 func (s *DB) PutMeters(ctx context.Context, ms ...cim.Meter) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.writeMeters(ctx, tx, ms) })
+}
+
+func (s *DB) writeMeters(ctx context.Context, tx *sql.Tx, ms []cim.Meter) error {
+	if len(ms) == 0 {
+		return nil
+	}
 	now := time.Now().UnixMicro()
+	st, err := s.txStmt(ctx, tx, s.q["putMeter"])
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, m := range ms {
+		if m.MRID == "" {
+			return errors.New("meter without mRID")
+		}
+		tags, err := json.Marshal(m.Tags)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(rowContext(ctx), m.MRID, m.SerialNumber, m.UsagePointID, m.Manufacturer, m.Model,
+			m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, now); err != nil {
+			return fmt.Errorf("meter %s: %w", m.MRID, err)
+		}
+	}
+	return nil
+}
+
+// PutRegistry implements store.Store.
+func (s *DB) PutRegistry(ctx context.Context, b store.RegistryBatch) error {
+	for _, x := range b.Secrets {
+		if x.MeterID == "" || len(x.Sealed) == 0 {
+			return errors.New("meter secret: meter and sealed bytes are required")
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.txStmt(ctx, tx, s.q["putMeter"])
+		if err := s.writeUsagePoints(ctx, tx, b.UsagePoints); err != nil {
+			return err
+		}
+		if err := s.writeMeters(ctx, tx, b.Meters); err != nil {
+			return err
+		}
+		if len(b.Secrets) == 0 {
+			return nil
+		}
+		st, err := s.txStmt(ctx, tx, s.q["putSecret"])
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		for _, m := range ms {
-			if m.MRID == "" {
-				return errors.New("meter without mRID")
-			}
-			tags, err := json.Marshal(m.Tags)
-			if err != nil {
-				return err
-			}
-			if _, err := st.ExecContext(rowContext(ctx), m.MRID, m.SerialNumber, m.UsagePointID, m.Manufacturer, m.Model,
-				m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, now); err != nil {
-				return fmt.Errorf("meter %s: %w", m.MRID, err)
+		now := time.Now().UnixMicro()
+		for _, x := range b.Secrets {
+			if _, err := st.ExecContext(rowContext(ctx), x.MeterID, x.Sealed, now); err != nil {
+				return fmt.Errorf("meter %s: storing secret: %w", x.MeterID, err)
 			}
 		}
 		return nil
@@ -539,8 +581,9 @@ func (s *DB) AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, e
 	return n, err
 }
 
-// Events implements store.Store.
-func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error) {
+// eventWhere is the WHERE clause of an event listing's filters; with the
+// page cursor too when paged.
+func eventWhere(q store.EventQuery, paged bool) (string, []any) {
 	var conds []string
 	var args []any
 	if q.MeterID != "" {
@@ -557,6 +600,10 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 			args = append(args, string(t))
 		}
 	}
+	if q.Severity != "" {
+		conds = append(conds, "severity = ?")
+		args = append(args, q.Severity)
+	}
 	if !q.From.IsZero() {
 		conds = append(conds, "created_us >= ?")
 		args = append(args, q.From.UnixMicro())
@@ -565,10 +612,22 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 		conds = append(conds, "created_us < ?")
 		args = append(args, q.To.UnixMicro())
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
+	if paged && !q.AfterAt.IsZero() {
+		// Spelt out rather than as a row comparison: the order is
+		// descending in time and ascending in mRID.
+		us := q.AfterAt.UnixMicro()
+		conds = append(conds, "(created_us < ? OR created_us = ? AND mrid > ?)")
+		args = append(args, us, us, q.AfterMRID)
 	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Events implements store.Store.
+func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error) {
+	where, args := eventWhere(q, true)
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100
@@ -597,6 +656,14 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// CountEvents implements store.Store.
+func (s *DB) CountEvents(ctx context.Context, q store.EventQuery) (int, error) {
+	where, args := eventWhere(q, false)
+	var n int
+	err := s.queryRow(ctx, s.rebind("SELECT COUNT(*) FROM events"+where), args...).Scan(&n)
+	return n, err
 }
 
 func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {

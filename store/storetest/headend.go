@@ -161,9 +161,18 @@ func testCollectionResults(t *testing.T, o Opener) {
 	if err := s.PutCollectionResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	// A retry run replaces m00's result.
-	rs[0].Outcome, rs[0].Readings, rs[0].Complete, rs[0].Attempts = store.OutcomeOK, 96, true, 2
+	// A second run reads m00, which the first missed.
+	rs[0].Outcome, rs[0].Readings, rs[0].Complete, rs[0].Attempts, rs[0].Error = store.OutcomeOK, 96, true, 2, ""
 	if err := s.PutCollectionResults(ctx, rs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	// A third run finds m03's day complete and reads nothing, and cannot
+	// reach m04: neither erases what the first run collected.
+	again := []store.CollectionResult{
+		{Day: day, MeterID: "m03", Segment: "cell-1", Outcome: store.OutcomeOK, Attempts: 1, Readings: 0, Complete: true, At: time.Now()},
+		{Day: day, MeterID: "m04", Segment: "cell-0", Outcome: store.OutcomeTimeout, Attempts: 3, Error: "late", At: time.Now()},
+	}
+	if err := s.PutCollectionResults(ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := s.CollectionSummary(ctx, day, "")
@@ -180,16 +189,31 @@ func testCollectionResults(t *testing.T, o Opener) {
 		t.Errorf("segment filter: %+v", one)
 	}
 	page1, err := s.CollectionResults(ctx, day, "", "", "", 4)
-	if err != nil || len(page1) != 4 || page1[0].MeterID != "m00" || page1[0].Attempts != 2 {
+	if err != nil || len(page1) != 4 || page1[0].MeterID != "m00" || page1[0].Attempts != 3 || page1[0].Readings != 96 ||
+		page1[0].Outcome != store.OutcomeOK || page1[0].Error != "" || !page1[0].Complete {
 		t.Fatalf("page 1 %+v %v", page1, err)
+	}
+	if m03 := page1[3]; m03.Readings != 96 || m03.Attempts != 2 || !m03.Complete || m03.Outcome != store.OutcomeOK {
+		t.Errorf("a run that read nothing changed m03: %+v", m03)
 	}
 	page2, _ := s.CollectionResults(ctx, day, "", "", page1[3].MeterID, 100)
 	if len(page2) != 6 || page2[0].MeterID != "m04" {
 		t.Fatalf("page 2 %+v", page2)
 	}
+	if m04 := page2[0]; m04.Outcome != store.OutcomeOK || m04.Readings != 96 || m04.Attempts != 4 || m04.Error != "" || !m04.Complete {
+		t.Errorf("a failed run over a complete day changed m04: %+v", m04)
+	}
 	failed, _ := s.CollectionResults(ctx, day, "", store.OutcomeAuth, "", 100)
 	if len(failed) != 1 || failed[0].MeterID != "m01" || failed[0].Error != "boom" {
 		t.Fatalf("failed %+v", failed)
+	}
+	// Over a day not yet complete, the latest outcome stands.
+	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{Day: day, MeterID: "m01", Segment: "cell-1",
+		Outcome: store.OutcomeTimeout, Attempts: 1, Error: "later", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if m01, _ := s.CollectionResults(ctx, day, "", "", "m00", 1); len(m01) != 1 || m01[0].Outcome != store.OutcomeTimeout || m01[0].Error != "later" || m01[0].Attempts != 2 {
+		t.Errorf("m01 %+v", m01)
 	}
 	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{MeterID: "x"}}); err == nil {
 		t.Error("result without a day accepted")
@@ -314,5 +338,57 @@ func testExceptions(t *testing.T, o Opener) {
 	}
 	if _, err := s.PutExceptions(ctx, []store.Exception{{MeterID: "m1"}}); err == nil {
 		t.Error("exception without a rule accepted")
+	}
+}
+
+func testRegistryBatch(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	batch := func(ids ...string) store.RegistryBatch {
+		var b store.RegistryBatch
+		for _, id := range ids {
+			b.UsagePoints = append(b.UsagePoints, cim.UsagePoint{MRID: "up-" + id, TimeZone: "Europe/Amsterdam"})
+			b.Meters = append(b.Meters, cim.Meter{MRID: id, SerialNumber: id, UsagePointID: "up-" + id, Protocol: "dlms", Status: "installed"})
+			b.Secrets = append(b.Secrets, store.SealedSecret{MeterID: id, Sealed: []byte("sealed " + id)})
+		}
+		return b
+	}
+	if err := s.PutRegistry(ctx, batch("r1", "r2")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r1", "r2"} {
+		if _, err := s.Meter(ctx, id); err != nil {
+			t.Fatalf("meter %s: %v", id, err)
+		}
+		if b, err := s.MeterSecret(ctx, id); err != nil || string(b) != "sealed "+id {
+			t.Fatalf("secret %s: %q %v", id, b, err)
+		}
+	}
+	// A batch that fails part way writes nothing of it: no meter is left
+	// without its keys, no key without its meter.
+	bad := batch("r3", "r4")
+	bad.Meters = append(bad.Meters, cim.Meter{})
+	if err := s.PutRegistry(ctx, bad); err == nil {
+		t.Fatal("a meter without mRID accepted")
+	}
+	bad = batch("r5")
+	bad.UsagePoints[0].TimeZone = "Mars/Olympus"
+	if err := s.PutRegistry(ctx, bad); err == nil {
+		t.Fatal("an unknown time zone accepted")
+	}
+	bad = batch("r6")
+	bad.Secrets[0].Sealed = nil
+	if err := s.PutRegistry(ctx, bad); err == nil {
+		t.Fatal("an empty secret accepted")
+	}
+	for _, id := range []string{"r3", "r4", "r5", "r6"} {
+		if _, err := s.Meter(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("meter %s of a failed batch: %v", id, err)
+		}
+		if _, err := s.MeterSecret(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("secret %s of a failed batch: %v", id, err)
+		}
+	}
+	if n, err := s.CountMeters(ctx, store.MeterQuery{}); err != nil || n != 2 {
+		t.Errorf("%d meters, %v", n, err)
 	}
 }
