@@ -63,18 +63,31 @@ func DefaultRuleSets() RuleSets {
 }
 
 // builtinGroups are groups every installation has unless it configures a
-// group of the same name. A prosumer's panels cover its own use for hours
-// on a sunny day, so zero import then is normal, and its daily import
-// swings with the weather: the zero-run, low-day and drop rules would
-// fire on every clear day. An electric vehicle's charger draws up to
-// 22 kW: a quarter hour of charging (5,500 Wh) over a quiet night is a
-// top-up, not a spike, and a day with a full charge is not "high".
+// group of the same name; with the default set (households: single,
+// couple, family, retired) they give every kind of customer the simulator
+// makes rules that fit its load.
+//
+// A prosumer's panels cover its own use for hours on a sunny day, so zero
+// import then is normal, and its daily import swings with the weather: the
+// zero-run, low-day and drop rules would fire on every clear day. An
+// electric vehicle's charger draws up to 22 kW: a quarter hour of charging
+// (5,500 Wh) over a quiet night is a top-up, not a spike, and a day with a
+// full charge is not "high". A shop or office is three-phase with a
+// capacity of its own: 3 × 80 A at 230 V is 55.2 kW, 13,800 Wh a quarter
+// hour. Gas and water flow in bursts and stop for days while the
+// household is away, so only their missing data, status bits and high
+// days say something.
 func builtinGroups() []GroupSpec {
+	volume := map[string]float64{"zero_run": 0, "low_factor": 0, "drop_factor": 0, "spike_ratio": 0, "demand_limit": 0, "high_factor": 5}
 	return []GroupSpec{
 		{Name: "prosumer", Match: Match{Tags: map[string]string{"archetype": "prosumer"}},
 			Rules: map[string]float64{"zero_run": 0, "low_factor": 0, "drop_factor": 0}},
 		{Name: "ev", Match: Match{Tags: map[string]string{"archetype": "ev"}},
-			Rules: map[string]float64{"spike_min": 5600, "high_factor": 6, "demand_limit": 0}},
+			Rules: map[string]float64{"spike_min": 5600, "high_factor": 8, "low_factor": 0.1, "drop_factor": 0, "demand_limit": 0}},
+		{Name: "commercial", Match: Match{Tags: map[string]string{"archetype": "commercial"}},
+			Rules: map[string]float64{"demand_limit": 13_800}},
+		{Name: "gas", Match: Match{Tags: map[string]string{"kind": "gas"}}, Rules: volume},
+		{Name: "water", Match: Match{Tags: map[string]string{"kind": "water"}}, Rules: volume},
 	}
 }
 

@@ -1,6 +1,7 @@
 package vee
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,11 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 		}
 	}
 	rs, err := BuildRuleSets(nil, nil)
-	if err != nil || rs.Default != DefaultRules() || len(rs.Groups) != 2 || rs.Groups[0].Name != "prosumer" || rs.Groups[1].Name != "ev" {
+	var names []string
+	for _, g := range rs.Groups {
+		names = append(names, g.Name)
+	}
+	if err != nil || rs.Default != DefaultRules() || strings.Join(names, ",") != "prosumer,ev,commercial,gas,water" {
 		t.Fatalf("empty configuration: %+v %v", rs, err)
 	}
 	if name, r := rs.For(cim.Meter{Tags: map[string]string{"archetype": "prosumer"}}); name != "prosumer" || r.ZeroRun != 0 || r.SpikeRatio == 0 {
@@ -67,7 +72,7 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 	}
 	// A configured group of the same name replaces the built-in one.
 	rs, _ = BuildRuleSets(nil, []GroupSpec{{Name: "prosumer", Match: Match{Region: "x"}}})
-	if len(rs.Groups) != 2 || rs.Groups[0].Match.Region != "x" {
+	if len(rs.Groups) != 5 || rs.Groups[0].Match.Region != "x" {
 		t.Fatalf("override: %+v", rs.Groups)
 	}
 }
@@ -87,12 +92,72 @@ func TestIntervalsNotDueAreNoGap(t *testing.T) {
 	d.Quality[2] = cim.QualityMissing // a real gap before now
 	now := d.Start.Add(2 * time.Hour)
 	fs := Validate(d, DefaultRules(), Context{Until: now})
-	if len(fs) != 2 || fs[0].Rule != RuleMissing || fs[0].Interval != 2 || fs[1].Interval != 4 ||
-		!strings.HasPrefix(fs[1].Reason, "4 intervals missing") {
-		t.Fatalf("at 02:00: %+v, want the gap at 2 and the four due quarter hours from 01:00", fs)
+	if len(fs) != 1 || fs[0].Rule != RuleMissing || fs[0].Interval != 2 || !slices.Equal(fs[0].Intervals, []int{2, 4, 5, 6, 7}) ||
+		fs[0].Reason != "5 intervals missing: 00:30–00:45, 01:00–02:00 UTC" {
+		t.Fatalf("at 02:00: %+v, want one exception for the gap at 2 and the four due quarter hours from 01:00", fs)
 	}
-	if fs := Validate(d, DefaultRules(), Context{}); len(fs) != 2 || !strings.HasPrefix(fs[1].Reason, "92 intervals missing") {
+	if fs := Validate(d, DefaultRules(), Context{}); len(fs) != 1 || len(fs[0].Intervals) != 93 ||
+		fs[0].Reason != "93 intervals missing: 00:30–00:45, 01:00–24:00 UTC" {
 		t.Fatalf("the whole day due: %+v", fs)
+	}
+}
+
+// TestFirstDayBeforeFirstReading: the oldest day read back starts before
+// the meter's first reading; those intervals were never due. A gap after
+// the first reading is one.
+func TestFirstDayBeforeFirstReading(t *testing.T) {
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	date := cim.Date{Year: 2026, Month: 11, Day: 8}
+	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+	for i := range d.Values {
+		d.Values[i] = 100 + int64(i%7)
+		if i < 79 {
+			d.Values[i], d.Quality[i] = 0, cim.QualityMissing
+		}
+	}
+	if fs := Validate(d, DefaultRules(), Context{First: true, Location: ams}); len(fs) != 0 {
+		t.Fatalf("first day: %+v, want nothing", fs)
+	}
+	d.Quality[90] = cim.QualityMissing
+	fs := Validate(d, DefaultRules(), Context{First: true, Location: ams})
+	if len(fs) != 1 || fs[0].Interval != 90 || fs[0].Reason != "1 interval missing: 22:30–22:45 CET" {
+		t.Fatalf("first day with a gap: %+v", fs)
+	}
+	if fs := Validate(d, DefaultRules(), Context{Location: ams}); len(fs) != 1 || len(fs[0].Intervals) != 80 {
+		t.Fatalf("a later day: %+v, want the 80 intervals missing", fs)
+	}
+}
+
+// TestReasonsHaveUnitsAndLocalTime: one exception for every interval
+// above the limit, in the usage point's time with energy and power; a
+// zero like-day average gives a reason without infinity.
+func TestReasonsHaveUnitsAndLocalTime(t *testing.T) {
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	date := cim.Date{Year: 2026, Month: 7, Day: 8}
+	mk := func(date cim.Date, v int64) store.Day {
+		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		for i := range d.Values {
+			d.Values[i] = v
+		}
+		return d
+	}
+	d := mk(date, 100)
+	for i := 68; i < 72; i++ {
+		d.Values[i] = 5000 + int64(i)
+	}
+	d.Values[80] = 4400
+	fs := Validate(d, Rules{DemandLimit: 4312}, Context{Location: ams})
+	want := "5 intervals above the limit of 4,312 Wh (17.2 kW): 17:00–18:00, 20:00–20:15 CEST; the highest 5,071 Wh (20.3 kW)"
+	if len(fs) != 1 || fs[0].Rule != RuleDemandLimit || fs[0].Reason != want || fs[0].Unit != "Wh" || len(fs[0].Intervals) != 5 {
+		t.Fatalf("demand limit: %+v, want one with %q", fs, want)
+	}
+	hist := []store.Day{mk(date.AddDays(-7), 0), mk(date.AddDays(-14), 0)}
+	fs = Validate(mk(date, 10), Rules{HighFactor: 3}, Context{Location: ams, History: hist})
+	want = "day total 1.0 kWh, where 2 like days averaged 0.0 kWh"
+	if len(fs) != 1 || fs[0].Rule != RuleHighLow || fs[0].Reason != want {
+		t.Fatalf("after empty like days: %+v, want %q", fs, want)
 	}
 }
 
