@@ -175,6 +175,16 @@ func DefaultDataDir() string {
 // not empty) and then by the environment. Unknown keys in the file are an
 // error, so a misspelt setting is caught rather than silently ignored.
 func Load(path string, getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return LoadEnv(path, func(k string) (string, bool) { v := getenv(k); return v, v != "" })
+}
+
+// LoadEnv is Load with an environment that tells a variable set to the
+// empty string from one not set (os.LookupEnv): AMIGO_PUSH_ADDR="" then
+// means no push listener, as its description says.
+func LoadEnv(path string, lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -185,10 +195,10 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
-	if getenv == nil {
-		getenv = os.Getenv
+	if lookup == nil {
+		lookup = os.LookupEnv
 	}
-	if err := c.applyEnv(getenv); err != nil {
+	if err := c.applyEnv(lookup); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -218,9 +228,9 @@ var Env = map[string]string{
 	"AMIGO_PUSH_ADDR":  "push listener address (empty: none)",
 }
 
-func (c *Config) applyEnv(getenv func(string) string) error {
+func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	set := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
+		if v, _ := lookup(name); v != "" {
 			*dst = v
 		}
 	}
@@ -230,7 +240,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("AMIGO_BUS_URL", &c.Bus.URL)
 	set("AMIGO_LOG_FORMAT", &c.Log.Format)
 	set("AMIGO_LOG_LEVEL", &c.Log.Level)
-	set("AMIGO_PUSH_ADDR", &c.HeadEnd.PushAddr)
+	if v, ok := lookup("AMIGO_PUSH_ADDR"); ok {
+		c.HeadEnd.PushAddr = v
+	}
 	set("AMIGO_MASTER_KEY_FILE", &c.HeadEnd.MasterKeyFile)
 	return nil
 }

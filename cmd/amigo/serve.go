@@ -46,7 +46,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	cfg, err := config.Load(*cfgPath, os.Getenv)
+	cfg, err := config.LoadEnv(*cfgPath, os.LookupEnv)
 	if err != nil {
 		return err
 	}
