@@ -86,8 +86,11 @@ done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' . | sort)
 
 if [ "$skipped" -gt 0 ]; then
   echo "-- skipped ($skipped), each with its reason:"
-  # go test -v prints a skip's reason just before its --- SKIP line.
-  grep -B1 -E '^\s*--- SKIP' "$out/test.log" | grep -vE '^--$' | sed 's/^/   /' | head -n 200 || true
+  # go test -v prints a skip's reason (file.go:N: why) under the test's
+  # "=== RUN" or "=== CONT" line, and its "--- SKIP" line later.
+  awk '/^=== (RUN|CONT) / { cur = $3 }
+       /^[[:space:]]+[A-Za-z0-9_]+\.go:[0-9]+: / && cur != "" { m = $0; sub(/^[[:space:]]+[A-Za-z0-9_]+\.go:[0-9]+: /, "", m); why[cur] = m }
+       /^[[:space:]]*--- SKIP: / { printf "   %s: %s\n", $3, why[$3] }' "$out/test.log" | head -n 200
 fi
 
 secs=$(( $(date +%s) - start ))

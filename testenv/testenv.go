@@ -13,6 +13,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,7 +79,10 @@ func Shared(tb testing.TB, rel string) string {
 	tb.Helper()
 	p, err := LocateShared(rel)
 	if err != nil {
-		msg := fmt.Sprintf("shared reference data %s is not here (%v): it lives in ../shared/testdata beside the repository root, which CI provides and a clone does not have", rel, err)
+		msg := fmt.Sprintf("needs ../shared/testdata/%s beside the repository root, not on this clone (CI has it)", rel)
+		if !os.IsNotExist(errors.Unwrap(err)) {
+			msg += fmt.Sprintf(": %v", err)
+		}
 		if InCI() {
 			tb.Fatal(msg)
 		}
