@@ -20,6 +20,9 @@ var csvHeader = []string{"usage_point", "meter", "reading_type", "start_utc", "e
 // so a spreadsheet shows the gap instead of hiding it; the quality column
 // spells out every flag (cim.Quality's names, joined by "|"). Values are
 // the stored integers, in the unit column's unit, multiplier included.
+// An interval not yet over at e.Updated (the caller's now) is not written
+// at all: it is not due, so it is neither a reading nor a gap, and today's
+// download ends at the last quarter hour that is.
 func WriteCSV(w io.Writer, e Export) error {
 	loc, err := e.check()
 	if err != nil {
@@ -33,10 +36,14 @@ func WriteCSV(w io.Writer, e Export) error {
 	row[0] = e.UsagePoint.MRID
 	for _, ch := range e.Channels {
 		row[2], row[7] = ch.ReadingType.ID, unitLabel(ch.ReadingType)
+	days:
 		for _, d := range ch.Days {
 			row[1] = d.MeterID
 			for i, v := range d.Values {
 				start := d.Start.Add(time.Duration(i) * d.Interval)
+				if !e.Updated.IsZero() && start.Add(d.Interval).After(e.Updated) {
+					break days // days are in order: the rest is later still
+				}
 				q := d.Quality[i]
 				row[3] = start.UTC().Format(time.RFC3339)
 				row[4] = start.Add(d.Interval).UTC().Format(time.RFC3339)
