@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Columns are the columns of a shipment manifest, in the order
@@ -105,87 +107,30 @@ func (r *Row) record(rec []string) {
 // others are ignored. A bad row does not stop the file: it is left out and
 // reported in bad, by line and column, in line order. err is for a file
 // that cannot be read at all (no header, a missing column, broken CSV
-// quoting, an I/O error), and then no rows are returned.
+// quoting, a line over MaxLineBytes, an I/O error), and then no rows are
+// returned.
 //
 // Beyond each row on its own, Read checks the file as a whole: meter ids
 // and serials are unique, and a gas or water meter's parent is an
 // electricity meter of the same file at the same address. A row that
 // breaks one of these is reported at its own line.
 func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
-	if err == io.EOF {
-		return nil, nil, &RowError{Line: 1, Err: errors.New("empty manifest: no header")}
-	}
+	rd, err := NewReader(r)
 	if err != nil {
-		return nil, nil, csvErr(err)
+		return nil, nil, err
 	}
-	pos := make(map[string]int, len(head))
-	for i, h := range head {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if _, dup := pos[h]; dup {
-			return nil, nil, &RowError{Line: 1, Column: h, Err: errors.New("column appears twice")}
-		}
-		pos[h] = i
-	}
-	idx := make([]int, len(Columns))
-	for i, c := range Columns {
-		j, ok := pos[c]
-		if !ok {
-			return nil, nil, &RowError{Line: 1, Column: c, Err: errors.New("missing column")}
-		}
-		idx[i] = j
-	}
-	opt := make([]int, len(OptionalColumns))
-	for i, c := range OptionalColumns {
-		opt[i] = -1
-		if j, ok := pos[c]; ok {
-			opt[i] = j
-		}
-	}
-	p := rowParser{idx: idx, opt: opt, zones: map[string]error{}}
-	ids := map[uint64]int{}     // meter id → line
-	serials := map[string]int{} // serial → line
 	for {
-		rec, err := cr.Read()
+		row, rerr, err := rd.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
-				bad = append(bad, &RowError{Line: pe.Line, Err: pe.Err})
-				continue
-			}
-			// Past broken quoting the line structure is lost: trust
-			// nothing of the file.
-			return nil, nil, csvErr(err)
+			return nil, nil, err
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(head) {
-			bad = append(bad, &RowError{Line: line, Err: fmt.Errorf("%d fields, the header has %d", len(rec), len(head))})
+		if rerr != nil {
+			bad = append(bad, rerr)
 			continue
 		}
-		row, err := p.parse(rec, line)
-		if err != nil {
-			var re *RowError
-			if !errors.As(err, &re) {
-				re = &RowError{Line: line, Err: err}
-			}
-			bad = append(bad, re)
-			continue
-		}
-		if first, dup := ids[row.MeterID]; dup {
-			bad = append(bad, &RowError{Line: line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", row.MeterID, first)})
-			continue
-		}
-		if first, dup := serials[row.Serial]; dup {
-			bad = append(bad, &RowError{Line: line, Column: "serial", Err: fmt.Errorf("serial %s already on line %d", row.Serial, first)})
-			continue
-		}
-		ids[row.MeterID], serials[row.Serial] = line, line
 		rows = append(rows, row)
 	}
 	// A sub-meter can only be reached through its parent, which may come
@@ -196,6 +141,129 @@ func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 		slices.SortStableFunc(bad, func(a, b *RowError) int { return a.Line - b.Line })
 	}
 	return rows, bad, nil
+}
+
+// MaxLineBytes bounds one line of a manifest. A row of the longest fields
+// allowed is under 3 KiB; a longer one is refused at its line with the
+// field that is too long, but a reader must not buffer a line of any size
+// a sender likes, so past this the file is refused.
+const MaxLineBytes = 1 << 20
+
+// Reader reads a manifest one row at a time, so that a shipment of any
+// size is checked and imported in batches as it arrives. It checks each
+// row on its own and meter ids and serials against the rows before it; a
+// sub-meter's parent is the caller's to check (CheckParents), since it may
+// come later.
+type Reader struct {
+	cr      *csv.Reader
+	lines   *lineLimit
+	head    int
+	p       rowParser
+	ids     map[uint64]int // meter id → line
+	serials map[string]int // serial → line
+}
+
+// NewReader reads the header of a manifest; the error is a *RowError at
+// line 1 (wrapping ErrManifest) when the header is wrong.
+func NewReader(r io.Reader) (*Reader, error) {
+	ll := &lineLimit{r: r, line: 1}
+	cr := csv.NewReader(ll)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err == io.EOF {
+		return nil, &RowError{Line: 1, Err: errors.New("empty manifest: no header")}
+	}
+	if err != nil {
+		return nil, csvErr(err)
+	}
+	pos := make(map[string]int, len(head))
+	for i, h := range head {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if _, dup := pos[h]; dup {
+			return nil, &RowError{Line: 1, Column: h, Err: errors.New("column appears twice")}
+		}
+		pos[h] = i
+	}
+	idx := make([]int, len(Columns))
+	for i, c := range Columns {
+		j, ok := pos[c]
+		if !ok {
+			return nil, &RowError{Line: 1, Column: c, Err: errors.New("missing column")}
+		}
+		idx[i] = j
+	}
+	opt := make([]int, len(OptionalColumns))
+	for i, c := range OptionalColumns {
+		opt[i] = -1
+		if j, ok := pos[c]; ok {
+			opt[i] = j
+		}
+	}
+	return &Reader{cr: cr, lines: ll, head: len(head), p: rowParser{idx: idx, opt: opt, zones: map[string]error{}},
+		ids: map[uint64]int{}, serials: map[string]int{}}, nil
+}
+
+// Next returns the next row. A row refused comes back as bad, and the
+// rows after it can still be read; err is io.EOF at the end of the file,
+// or the reason nothing more of it can be read (broken quoting, a line
+// over MaxLineBytes, an I/O error).
+func (rd *Reader) Next() (row Row, bad *RowError, err error) {
+	rec, err := rd.cr.Read()
+	if err == io.EOF {
+		return Row{}, nil, io.EOF
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
+			return Row{}, &RowError{Line: pe.Line, Err: pe.Err}, nil
+		}
+		// Past broken quoting the line structure is lost: trust nothing
+		// more of the file.
+		return Row{}, nil, csvErr(err)
+	}
+	line, _ := rd.cr.FieldPos(0)
+	if len(rec) != rd.head {
+		return Row{}, &RowError{Line: line, Err: fmt.Errorf("%d fields, the header has %d", len(rec), rd.head)}, nil
+	}
+	row, err = rd.p.parse(rec, line)
+	if err != nil {
+		var re *RowError
+		if !errors.As(err, &re) {
+			re = &RowError{Line: line, Err: err}
+		}
+		return Row{}, re, nil
+	}
+	if first, dup := rd.ids[row.MeterID]; dup {
+		return Row{}, &RowError{Line: line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", row.MeterID, first)}, nil
+	}
+	if first, dup := rd.serials[row.Serial]; dup {
+		return Row{}, &RowError{Line: line, Column: "serial", Err: fmt.Errorf("serial %s already on line %d", row.Serial, first)}, nil
+	}
+	rd.ids[row.MeterID], rd.serials[row.Serial] = line, line
+	return row, nil, nil
+}
+
+// lineLimit fails a read once a line runs over MaxLineBytes.
+type lineLimit struct {
+	r    io.Reader
+	n    int // bytes since the last newline
+	line int
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			l.n = 0
+			l.line++
+			continue
+		}
+		if l.n++; l.n > MaxLineBytes {
+			return 0, &RowError{Line: l.line, Err: fmt.Errorf("line over %d bytes", MaxLineBytes)}
+		}
+	}
+	return n, err
 }
 
 // CheckParents checks that each gas or water meter of rows hangs behind an
@@ -270,6 +338,10 @@ func Write(w io.Writer, next func(yield func(Row) bool) error) error {
 }
 
 func csvErr(err error) error {
+	var re *RowError
+	if errors.As(err, &re) {
+		return re
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return &RowError{Line: pe.Line, Err: pe.Err}
@@ -293,6 +365,9 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 	var err error
 	for c := range Columns {
 		v := get(c)
+		if err := checkText(Columns[c], v); err != nil {
+			return bad(c, err)
+		}
 		switch Columns[c] {
 		case "meter_id":
 			if r.MeterID, err = strconv.ParseUint(v, 10, 64); err != nil || r.MeterID == 0 {
@@ -434,6 +509,36 @@ func (p *rowParser) parseSub(r *Row, rec []string, line int) error {
 		return &RowError{Line: line, Column: "mbus_channel", Err: errors.New("want 1 to 4")}
 	}
 	r.Channel = uint8(n)
+	return nil
+}
+
+// MaxFieldBytes bounds a text field of a manifest; FieldLimits lowers it
+// for some columns. A registry entry is a label on a screen and a key in
+// the database, not a document.
+const MaxFieldBytes = 128
+
+// FieldLimits are the columns held to less than MaxFieldBytes.
+var FieldLimits = map[string]int{"serial": 64, "lls_password": 64, "time_zone": 64}
+
+// checkText refuses a field over its length limit, or one that is not
+// UTF-8 or holds a control character (a NUL, a newline in quotes, an
+// escape sequence for whoever prints it).
+func checkText(column, v string) error {
+	limit := MaxFieldBytes
+	if l, ok := FieldLimits[column]; ok {
+		limit = l
+	}
+	if len(v) > limit {
+		return fmt.Errorf("%d bytes, at most %d", len(v), limit)
+	}
+	if !utf8.ValidString(v) {
+		return errors.New("not UTF-8")
+	}
+	for i, c := range v {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("control character %U at byte %d", c, i)
+		}
+	}
 	return nil
 }
 

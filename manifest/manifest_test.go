@@ -3,6 +3,8 @@ package manifest_test
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,5 +219,88 @@ func TestOptionalColumnsAbsent(t *testing.T) {
 	rows, bad, err := manifest.Read(strings.NewReader(header + goodRow + gas))
 	if err != nil || len(rows) != 1 || len(bad) != 1 || bad[0].Line != 3 || bad[0].Column != "parent_meter_id" {
 		t.Fatalf("rows %+v bad %v err %v", rows, bad, err)
+	}
+}
+
+// TestFieldBounds: a control character or an overlong field refuses its
+// row at its line and column; the rows around it are read.
+func TestFieldBounds(t *testing.T) {
+	in := header + goodRow +
+		strings.Replace(row("2"), "UP0000000001", "UP\x000001", 1) + // 3: NUL in the usage point
+		strings.Replace(row("3"), "cell-0", strings.Repeat("c", 200_000), 1) + // 4: a 200,000-character segment
+		strings.Replace(row("4"), "AMG-E1", "AMG\x1b[2JE1", 1) + // 5: an escape sequence
+		strings.Replace(row("5"), "AMG1-5,", "AMG1-"+strings.Repeat("5", 70)+",", 1) + // 6: a serial over 64 bytes
+		strings.Replace(row("6"), "region-0", "r\xffegion", 1) + // 7: not UTF-8
+		strings.Replace(row("7"), "family", "Café ☕", 1) // 8: good, UTF-8 text is fine
+	rows, bad, err := manifest.Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Line != 2 || rows[1].Line != 8 || rows[1].Archetype != "Café ☕" {
+		t.Fatalf("rows %+v", rows)
+	}
+	want := []struct {
+		line   int
+		column string
+	}{{3, "usage_point_id"}, {4, "segment"}, {5, "model"}, {6, "serial"}, {7, "region"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad %v", bad)
+	}
+	for i, w := range want {
+		if bad[i].Line != w.line || bad[i].Column != w.column {
+			t.Errorf("bad %d: %v, want line %d column %s", i, bad[i], w.line, w.column)
+		}
+	}
+}
+
+// TestLineOverLimit: a line longer than MaxLineBytes stops the file with
+// its line number, without buffering the rest of it.
+func TestLineOverLimit(t *testing.T) {
+	in := io.MultiReader(strings.NewReader(header+goodRow+"2,"), endless{})
+	_, _, err := manifest.Read(in)
+	var re *manifest.RowError
+	if !errors.As(err, &re) || re.Line != 3 || !errors.Is(err, manifest.ErrManifest) {
+		t.Fatalf("err %v, want line 3", err)
+	}
+}
+
+// endless is a field that never ends.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// TestReaderRowByRow: Next hands out rows as it reads them, bad ones as
+// RowErrors, and io.EOF at the end.
+func TestReaderRowByRow(t *testing.T) {
+	rd, err := manifest.NewReader(strings.NewReader(header + goodRow + row("x") + goodRow + row("4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	var badLines []int
+	for {
+		r, bad, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad != nil {
+			badLines = append(badLines, bad.Line)
+			continue
+		}
+		lines = append(lines, r.Line)
+	}
+	if !slices.Equal(lines, []int{2, 5}) || !slices.Equal(badLines, []int{3, 4}) {
+		t.Fatalf("rows at %v, bad at %v", lines, badLines)
+	}
+	if _, err := manifest.NewReader(strings.NewReader("")); !errors.Is(err, manifest.ErrManifest) {
+		t.Fatalf("empty: %v", err)
 	}
 }
