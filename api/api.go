@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/amigo-ami/amigo/auth"
-	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/tariff"
@@ -265,10 +264,12 @@ func (a *API) listMeters(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	p := page[cim.Meter]{Items: ms, Total: &total}
-	if p.Items == nil {
-		p.Items = []cim.Meter{}
+	items, err := a.withCollection(r.Context(), ms)
+	if err != nil {
+		a.internal(w, r, err)
+		return
 	}
+	p := page[meterItem]{Items: items, Total: &total}
 	if len(ms) == limit {
 		p.Next = ms[len(ms)-1].MRID
 	}
@@ -285,7 +286,12 @@ func (a *API) getMeter(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	JSON(w, m)
+	out, err := a.meterDetail(r.Context(), m)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	JSON(w, out)
 }
 
 func (a *API) internal(w http.ResponseWriter, r *http.Request, err error) {

@@ -204,35 +204,3 @@ func (a *API) usagePointSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	JSON(w, out)
 }
-
-// listEvents lists end-device events, newest first.
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if !knownParams(w, q, "meter", "type", "from", "to", "limit") {
-		return
-	}
-	limit, ok := limitParam(w, q.Get("limit"))
-	if !ok {
-		return
-	}
-	eq := store.EventQuery{MeterID: q.Get("meter"), Type: cim.EndDeviceEventType(q.Get("type")), Limit: limit}
-	for name, dst := range map[string]*time.Time{"from": &eq.From, "to": &eq.To} {
-		if s := q.Get(name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				Error(w, http.StatusBadRequest, "bad_query", name+" must be an RFC 3339 time")
-				return
-			}
-			*dst = t
-		}
-	}
-	evs, err := a.d.Store.Events(r.Context(), eq)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	if evs == nil {
-		evs = []cim.EndDeviceEvent{}
-	}
-	JSON(w, page[cim.EndDeviceEvent]{Items: evs})
-}

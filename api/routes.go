@@ -68,7 +68,9 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/meters/{id}", perm: auth.ReadFleet, scope: scopeMeter, tag: "registry", summary: "One meter", resp: "Meter", h: a.getMeter},
 		{method: "GET", path: "/api/v1/events", perm: auth.ReadFleet, tag: "events", summary: "End-device events and alarms, newest first",
 			query: append([]param{{name: "meter", typ: "string"}, {name: "type", typ: "string", doc: "IEC 61968-9 event type, e.g. 3.26.0.85"},
-				{name: "from", typ: "date-time"}, {name: "to", typ: "date-time"}}, page...), resp: "EventPage", h: a.listEvents},
+				{name: "severity", typ: "string", doc: "info, warning, major..."},
+				{name: "from", typ: "string", doc: "RFC 3339 time, or a date (from its UTC start)"}, {name: "to", typ: "string", doc: "RFC 3339 time (exclusive), or a date (to its UTC end)"},
+				{name: "after", typ: "string", doc: "cursor: the next value of the previous page"}}, page...), resp: "EventPage", h: a.listEvents},
 
 		{method: "GET", path: "/api/v1/meters/{id}/readings", perm: auth.ReadData, scope: scopeMeter, tag: "data", summary: "Interval readings with quality, latest version of each day",
 			query: []param{{name: "channel", typ: "string", doc: "reading type, default A+15m"}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
