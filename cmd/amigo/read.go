@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/amigo-ami/amigo/axdr"
 )
 
 func init() {
@@ -42,39 +46,237 @@ func cmdRead(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	meter := fs.Arg(0)
-	body, _ := json.Marshal(map[string][]string{"objects": fs.Args()[1:]})
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	raw, err := callServer(ctx, base, "api/v1/meters/"+url.PathEscape(meter)+"/read", "application/json", bytes.NewReader(body))
+	raw, out, err := readMeter(ctx, base, meter, fs.Args()[1:])
 	if err != nil {
-		return fmt.Errorf("meter %s: %w", meter, err)
+		return err
 	}
 	if *asJSON {
 		_, err := stdout.Write(append(bytes.TrimSpace(raw), '\n'))
 		return err
 	}
-	var out struct {
-		Meter  string    `json:"meter"`
-		ReadAt time.Time `json:"readAt"`
-		Values []struct {
-			Object string `json:"object"`
-			Value  any    `json:"value"`
-			Scaler int    `json:"scaler"`
-			Unit   string `json:"unit"`
-			Error  string `json:"error"`
-		} `json:"values"`
+	// A profile's buffer is rows of bare values: its capture objects say
+	// what each column is, and their scaler_units what it is in.
+	var layouts map[string][]column
+	for _, v := range out.Values {
+		if isTable(v.Value) {
+			layouts = profileLayouts(ctx, base, meter, out.Values)
+			break
+		}
+	}
+	fmt.Fprintf(stdout, "meter %s read at %s\n", out.Meter, out.ReadAt.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, v := range out.Values {
+		switch {
+		case v.Error != "":
+			fmt.Fprintf(tw, "%s\terror: %s\n", v.Object, v.Error)
+		case isTable(v.Value):
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if err := writeTable(stdout, v.Object, v.Value.([]any), layouts[v.Object]); err != nil {
+				return err
+			}
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Object, scaled(v.Value, v.Scaler), v.Unit)
+		}
+	}
+	return tw.Flush()
+}
+
+// readValue is one object of the server's answer to a read.
+type readValue struct {
+	Object string `json:"object"`
+	Value  any    `json:"value"`
+	Scaler int    `json:"scaler"`
+	Unit   string `json:"unit"`
+	Error  string `json:"error"`
+}
+
+type readAnswer struct {
+	Meter  string      `json:"meter"`
+	ReadAt time.Time   `json:"readAt"`
+	Values []readValue `json:"values"`
+}
+
+// readMeter asks the server to read objects of a meter now.
+func readMeter(ctx context.Context, base *url.URL, meter string, objects []string) ([]byte, readAnswer, error) {
+	var out readAnswer
+	if objects == nil {
+		objects = []string{}
+	}
+	body, _ := json.Marshal(map[string][]string{"objects": objects})
+	raw, err := callServer(ctx, base, "api/v1/meters/"+url.PathEscape(meter)+"/read", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, out, fmt.Errorf("meter %s: %w", meter, err)
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return fmt.Errorf("server %s: unreadable answer: %w", base.Host, err)
+		return nil, out, fmt.Errorf("server %s: unreadable answer: %w", base.Host, err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "meter %s read at %s\n", out.Meter, out.ReadAt.Format(time.RFC3339))
-	for _, v := range out.Values {
-		if v.Error != "" {
-			fmt.Fprintf(tw, "%s\terror: %s\n", v.Object, v.Error)
+	return raw, out, nil
+}
+
+// isTable tells a profile buffer: a list of rows, each a list of values.
+func isTable(v any) bool {
+	rows, ok := v.([]any)
+	if !ok || len(rows) == 0 {
+		return false
+	}
+	for _, r := range rows {
+		if _, ok := r.([]any); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// column is one captured object of a profile.
+type column struct {
+	name   string
+	scaler int
+	unit   string
+}
+
+// COSEM classes whose value attribute has a scaler_unit at attribute 3.
+const (
+	classRegister         = 3
+	classExtendedRegister = 4
+	classClock            = 8
+)
+
+// profileLayouts reads the capture objects of every profile among values,
+// then the scaler_unit of each captured register, in two more reads. A
+// layout that cannot be read leaves its columns numbered instead.
+func profileLayouts(ctx context.Context, base *url.URL, meter string, values []readValue) map[string][]column {
+	var objs []string
+	for _, v := range values {
+		if isTable(v.Value) {
+			ln, _, _ := strings.Cut(v.Object, ":")
+			objs = append(objs, ln+":3")
+		}
+	}
+	_, capt, err := readMeter(ctx, base, meter, objs)
+	if err != nil {
+		return nil
+	}
+	layouts := map[string][]column{}
+	var regs []string
+	for _, v := range values {
+		if !isTable(v.Value) {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Object, scaled(v.Value, v.Scaler), v.Unit)
+		var cols []column
+		for _, c := range capturedObjects(capt.Values, v.Object) {
+			cols = append(cols, column{name: c.name})
+			if c.class == classRegister || c.class == classExtendedRegister {
+				regs = append(regs, c.ln+":3")
+			}
+		}
+		layouts[v.Object] = cols
+	}
+	if len(regs) == 0 {
+		return layouts
+	}
+	_, sus, err := readMeter(ctx, base, meter, regs)
+	if err != nil {
+		return layouts
+	}
+	su := map[string]readValue{}
+	for _, v := range sus.Values {
+		su[strings.TrimSuffix(v.Object, ":3")] = v
+	}
+	for obj, cols := range layouts {
+		for k := range cols {
+			ln, attr, _ := strings.Cut(cols[k].name, ":")
+			if attr != "" && attr != "2" {
+				continue
+			}
+			pair, ok := su[ln].Value.([]any)
+			if !ok || len(pair) != 2 {
+				continue
+			}
+			sc, ok1 := pair[0].(float64)
+			u, ok2 := pair[1].(float64)
+			if ok1 && ok2 {
+				cols[k].scaler, cols[k].unit = int(sc), axdr.Unit(u).String()
+			}
+		}
+		layouts[obj] = cols
+	}
+	return layouts
+}
+
+type captured struct {
+	class int
+	ln    string
+	name  string
+}
+
+// capturedObjects reads the capture_objects answer of a profile:
+// structure{class, logical name, attribute, data index} per column.
+func capturedObjects(answer []readValue, profile string) []captured {
+	ln, _, _ := strings.Cut(profile, ":")
+	var list []any
+	for _, a := range answer {
+		if a.Object == ln+":3" && a.Error == "" {
+			list, _ = a.Value.([]any)
+		}
+	}
+	var out []captured
+	for _, e := range list {
+		f, ok := e.([]any)
+		if !ok || len(f) < 3 {
+			return nil
+		}
+		class, _ := f[0].(float64)
+		hexLN, _ := f[1].(string)
+		attr, _ := f[2].(float64)
+		b, err := hex.DecodeString(hexLN)
+		if err != nil || len(b) != 6 {
+			return nil
+		}
+		c := captured{class: int(class), ln: fmt.Sprintf("%d.%d.%d.%d.%d.%d", b[0], b[1], b[2], b[3], b[4], b[5])}
+		c.name = c.ln
+		if attr != 2 {
+			c.name += ":" + strconv.Itoa(int(attr))
+		}
+		if c.class == classClock {
+			c.name = "time"
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// writeTable prints a profile's rows under a header of its columns, each
+// named by its object and unit; values are scaled to the unit.
+func writeTable(w io.Writer, object string, rows []any, cols []column) error {
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.([]any)))
+	}
+	if len(cols) != width {
+		cols = make([]column, width)
+		for k := range cols {
+			cols[k].name = "column " + strconv.Itoa(k+1)
+		}
+	}
+	fmt.Fprintf(w, "\n%s: %d entries\n", object, len(rows))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	for _, c := range cols {
+		h := c.name
+		if c.unit != "" {
+			h += " [" + c.unit + "]"
+		}
+		fmt.Fprint(tw, h+"\t")
+	}
+	fmt.Fprintln(tw)
+	for _, r := range rows {
+		for k, v := range r.([]any) {
+			fmt.Fprint(tw, scaled(v, cols[k].scaler)+"\t")
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
