@@ -251,35 +251,69 @@ func (a *API) listRuleSets(w http.ResponseWriter, r *http.Request) {
 	JSON(w, map[string]any{"ruleSets": out})
 }
 
+// listExceptions pages through the exceptions queue, oldest first, with
+// the count of all that match so a console can say how many there are.
 func (a *API) listExceptions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if !knownParams(w, q, "meter", "rule", "open", "after", "limit") {
+	if !knownParams(w, q, "meter", "rule", "open", "from", "to", "after", "limit") {
 		return
 	}
 	limit, ok := limitParam(w, q.Get("limit"))
 	if !ok {
 		return
 	}
-	var after int64
+	eq := store.ExceptionQuery{MeterID: q.Get("meter"), Rule: q.Get("rule"), Limit: limit}
+	switch q.Get("open") {
+	case "", "false":
+	case "true":
+		eq.OpenOnly = true
+	default:
+		Error(w, http.StatusBadRequest, "bad_query", "open must be true or false")
+		return
+	}
+	for _, p := range []struct {
+		name string
+		d    *cim.Date
+	}{{"from", &eq.From}, {"to", &eq.To}} {
+		if s := q.Get(p.name); s != "" {
+			if *p.d, ok = dateParam(w, p.name, s); !ok {
+				return
+			}
+		}
+	}
+	if !eq.From.IsZero() && !eq.To.IsZero() && eq.To.Before(eq.From) {
+		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from")
+		return
+	}
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			Error(w, http.StatusBadRequest, "bad_query", "after must be an exception id")
+		if err != nil || n < 0 {
+			Error(w, http.StatusBadRequest, "bad_query", "after must be the next cursor of an earlier page")
 			return
 		}
-		after = n
+		eq.After = n
 	}
-	es, err := a.d.Store.ListExceptions(r.Context(), store.ExceptionQuery{MeterID: q.Get("meter"), Rule: q.Get("rule"),
-		OpenOnly: q.Get("open") == "true", After: after, Limit: limit})
+	// One more than a page says whether there is a next one.
+	eq.Limit = limit + 1
+	es, err := a.d.Store.ListExceptions(r.Context(), eq)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	p := page[store.Exception]{Items: es}
+	more := len(es) > limit
+	if more {
+		es = es[:limit]
+	}
+	total, err := a.d.Store.CountExceptions(r.Context(), eq)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	p := page[store.Exception]{Items: es, Total: &total}
 	if p.Items == nil {
 		p.Items = []store.Exception{}
 	}
-	if len(es) == limit {
+	if more {
 		p.Next = strconv.FormatInt(es[len(es)-1].ID, 10)
 	}
 	JSON(w, p)

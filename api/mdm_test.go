@@ -127,8 +127,8 @@ func TestRuleSets(t *testing.T) {
 	defer srv.Close()
 	code, m := do(t, "GET", srv.URL+"/api/v1/vee/rulesets", "")
 	sets, _ := m["ruleSets"].([]any)
-	if code != 200 || len(sets) != 4 || sets[0].(map[string]any)["name"] != "lighting" || sets[1].(map[string]any)["name"] != "prosumer" ||
-		sets[3].(map[string]any)["name"] != "default" {
+	if code != 200 || len(sets) != 7 || sets[0].(map[string]any)["name"] != "lighting" || sets[1].(map[string]any)["name"] != "prosumer" ||
+		sets[6].(map[string]any)["name"] != "default" {
 		t.Fatalf("rule sets %d %v", code, m)
 	}
 	for meter, want := range map[string]string{"lamp": "lighting", "house": "default"} {

@@ -82,9 +82,10 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/meters/{id}/days/{channel}/{day}/versions", perm: auth.ReadData, tag: "data", summary: "Every version of a stored day, with source, user and reason", resp: "DayVersions", h: a.dayVersions},
 		{method: "POST", path: "/api/v1/meters/{id}/days/{channel}/{day}/edits", perm: auth.EditData, tag: "data", summary: "Edit intervals: a new version with the user and the reason", body: "EditRequest", status: 201, resp: "Day", h: a.editDay},
 		{method: "POST", path: "/api/v1/meters/{id}/vee", perm: auth.EditData, tag: "data", summary: "Validate (and estimate) stored days now", body: "VEERequest", resp: "VEEReport", h: a.runVEE},
-		{method: "GET", path: "/api/v1/exceptions", perm: auth.ReadData, tag: "data", summary: "The VEE exceptions queue",
-			query: append([]param{{name: "meter", typ: "string"}, {name: "rule", typ: "string"}, {name: "open", typ: "boolean"}, {name: "after", typ: "integer"}}, page...),
-			resp:  "ExceptionPage", h: a.listExceptions},
+		{method: "GET", path: "/api/v1/exceptions", perm: auth.ReadData, tag: "data", summary: "The VEE exceptions queue, one per meter, day and rule, oldest first, with the count of all that match",
+			query: append([]param{{name: "meter", typ: "string"}, {name: "rule", typ: "string"}, {name: "open", typ: "boolean", doc: "true: only the open ones"},
+				{name: "from", typ: "date", doc: "first day"}, {name: "to", typ: "date", doc: "last day"}, {name: "after", typ: "integer", doc: "the next cursor of the page before"}}, page...),
+			resp: "ExceptionPage", h: a.listExceptions},
 		{method: "POST", path: "/api/v1/exceptions/{id}/resolve", perm: auth.EditData, tag: "data", summary: "Resolve an exception with the reason", body: "ResolveRequest", resp: "Exception", h: a.resolveException},
 		{method: "GET", path: "/api/v1/vee/rulesets", perm: auth.ReadFleet, tag: "data", summary: "Validation rule sets by meter group", query: []param{{name: "meter", typ: "string", doc: "which set applies to this meter"}}, resp: "RuleSets", h: a.listRuleSets},
 

@@ -360,15 +360,19 @@ func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
 			fail(err)
 			return
 		}
+		loc, err := in.zone(ctx, d.MeterID)
+		if err != nil {
+			fail(err)
+			return
+		}
 		c, err := veeContext(ctx, in.o.Store, d, hist)
 		if err != nil {
 			fail(err)
 			return
 		}
-		c.Until = now
+		c.Until, c.Location = now, loc
 		for _, f := range vee.Validate(d, rules, c) {
-			found[i] = append(found[i], store.Exception{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version,
-				Rule: f.Rule, Interval: f.Interval, Reason: f.Reason})
+			found[i] = append(found[i], exceptionOf(d, f))
 		}
 	})
 	if err := errors.Join(errs...); err != nil {

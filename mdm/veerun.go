@@ -74,6 +74,10 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 	}
 	var rules vee.Rules
 	rep.RuleSet, rules = o.Rules.For(m)
+	loc, err := meterZone(ctx, st, m)
+	if err != nil {
+		return rep, fmt.Errorf("vee: meter %s: %w", meterID, err)
+	}
 	for date := from; !to.Before(date); date = date.AddDays(1) {
 		d, err := st.Day(ctx, meterID, channel, date)
 		if errors.Is(err, store.ErrNotFound) {
@@ -86,14 +90,14 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		if err != nil {
 			return rep, err
 		}
-		c.Until = now().Add(-captureGrace)
+		c.Until, c.Location = now().Add(-captureGrace), loc
 		rep.Days++
 		fs := vee.Validate(d, rules, c)
 		rep.Failures = append(rep.Failures, fs...)
 		if len(fs) > 0 {
 			es := make([]store.Exception, len(fs))
 			for i, f := range fs {
-				es[i] = store.Exception{MeterID: meterID, Channel: channel, Date: date, Version: d.Version, Rule: f.Rule, Interval: f.Interval, Reason: f.Reason}
+				es[i] = exceptionOf(d, f)
 			}
 			n, err := st.PutExceptions(ctx, es)
 			if err != nil {
@@ -125,14 +129,49 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 	return rep, nil
 }
 
+// exceptionOf is the queue's record of a rule's failure on a day.
+func exceptionOf(d store.Day, f vee.Failure) store.Exception {
+	return store.Exception{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version, Rule: f.Rule,
+		Interval: f.Interval, Intervals: len(f.Intervals), Indexes: f.Intervals, Unit: f.Unit, Reason: f.Reason}
+}
+
+// meterZone is the time zone of the meter's usage point, in which reasons
+// give times (UTC when the meter has none).
+func meterZone(ctx context.Context, st store.Store, m cim.Meter) (*time.Location, error) {
+	if m.UsagePointID == "" {
+		return time.UTC, nil
+	}
+	up, err := st.UsagePoint(ctx, m.UsagePointID)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.UTC, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("usage point %s: %w", m.UsagePointID, err)
+	}
+	return up.Location()
+}
+
+// firstLookBack is how far before its history window validation looks for
+// an earlier day of a meter before it takes a day as the meter's first: a
+// meter silent for longer starts afresh.
+const firstLookBack = 366
+
 // veeContext gathers what validating a stored day looks at beyond it:
-// the like-day history, the billing registers at its bounds and the
-// spans its relay was open.
+// the like-day history, whether the day is the meter's first, the billing
+// registers at its bounds and the spans its relay was open.
 func veeContext(ctx context.Context, st store.Store, d store.Day, historyDays int) (vee.Context, error) {
 	var c vee.Context
 	var err error
 	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {
 		return c, err
+	}
+	if len(c.History) == 0 {
+		// Rare (a meter's first days), so the longer look costs little.
+		older, err := st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays-firstLookBack), d.Date.AddDays(-historyDays-1))
+		if err != nil {
+			return c, err
+		}
+		c.First = len(older) == 0
 	}
 	end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
 	if rt := registerType(d.Channel); rt != "" {

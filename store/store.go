@@ -332,27 +332,38 @@ type ControlStep struct {
 // Exceptions is the VEE exceptions queue: what failed validation, by rule
 // and reason, until a person resolves it.
 type Exceptions interface {
-	// PutExceptions records validation failures; one already recorded
-	// (same meter, channel, day, version, rule and interval) is skipped.
-	// It returns how many were new.
+	// PutExceptions records validation failures, one per meter, channel,
+	// day and rule. One already recorded for the same version is
+	// skipped; an open one of an earlier version of the day is replaced
+	// by the new version's. It returns how many were new or replaced.
 	PutExceptions(ctx context.Context, es []Exception) (int, error)
 	// ListExceptions lists exceptions, oldest first, after the id After.
 	ListExceptions(ctx context.Context, q ExceptionQuery) ([]Exception, error)
+	// CountExceptions counts the exceptions the query's filters match,
+	// whatever its After and Limit.
+	CountExceptions(ctx context.Context, q ExceptionQuery) (int, error)
 	// ResolveException closes an open exception with who and how; an
 	// exception already resolved is ErrConflict.
 	ResolveException(ctx context.Context, id int64, user, resolution string, at time.Time) error
 }
 
-// Exception is one validation failure of one version of a stored day.
+// Exception is one rule's failure on one version of a stored day, with
+// every interval it covers.
 type Exception struct {
-	ID         int64     `json:"id"`
-	MeterID    string    `json:"meter"`
-	Channel    string    `json:"channel"`
-	Date       cim.Date  `json:"day"`
-	Version    int       `json:"version"`
-	Rule       string    `json:"rule"`
-	Interval   int       `json:"interval"` // -1: the whole day
-	Reason     string    `json:"reason"`
+	ID       int64    `json:"id"`
+	MeterID  string   `json:"meter"`
+	Channel  string   `json:"channel"`
+	Date     cim.Date `json:"day"`
+	Version  int      `json:"version"`
+	Rule     string   `json:"rule"`
+	Interval int      `json:"interval"` // the first interval; -1: the whole day
+	// Intervals is how many intervals the exception covers (0: it is
+	// about the whole day), Indexes which, in order.
+	Intervals int    `json:"intervals"`
+	Indexes   []int  `json:"indexes,omitempty"`
+	Reason    string `json:"reason"`
+	// Unit is the unit of the values the reason speaks of, when it does.
+	Unit       string    `json:"unit,omitempty"`
 	Open       bool      `json:"open"`
 	CreatedAt  time.Time `json:"createdAt"`
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
@@ -364,6 +375,8 @@ type ExceptionQuery struct {
 	MeterID  string
 	Rule     string
 	OpenOnly bool
+	// From and To bound the days, both included.
+	From, To cim.Date
 	After    int64
 	Limit    int
 }

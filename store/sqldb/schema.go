@@ -171,6 +171,11 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions(user_name);
 CREATE INDEX sessions_expiry ON sessions(expires_us)`},
+	{"VEE exceptions: one per rule and day, with the intervals it covers and their unit", `
+ALTER TABLE vee_exceptions ADD COLUMN intervals TEXT NOT NULL DEFAULT '';
+ALTER TABLE vee_exceptions ADD COLUMN n_intervals INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE vee_exceptions ADD COLUMN unit TEXT NOT NULL DEFAULT '';
+CREATE INDEX vee_exceptions_day_rule ON vee_exceptions(meter_id, channel, day, rule)`},
 }
 
 var queries = map[string]string{

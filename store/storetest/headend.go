@@ -336,6 +336,7 @@ func testExceptions(t *testing.T, o Opener) {
 	if len(page) != 1 || page[0].MeterID != "m2" {
 		t.Fatalf("after %d: %+v", all[1].ID, page)
 	}
+	testExceptionsPerDay(t, s)
 	if _, err := s.PutExceptions(ctx, []store.Exception{{MeterID: "m1"}}); err == nil {
 		t.Error("exception without a rule accepted")
 	}
@@ -390,5 +391,73 @@ func testRegistryBatch(t *testing.T, o Opener) {
 	}
 	if n, err := s.CountMeters(ctx, store.MeterQuery{}); err != nil || n != 2 {
 		t.Errorf("%d meters, %v", n, err)
+	}
+}
+
+// testExceptionsPerDay: an exception carries the intervals it covers; a
+// new version of a day that still fails a rule replaces the open
+// exception, a resolved one stays and the new version raises its own; an
+// older version's verdict never overrides a newer one's; filters by day
+// and the count agree with the list.
+func testExceptionsPerDay(t *testing.T, s store.Store) {
+	t.Helper()
+	d1, d2 := cim.Date{Year: 2026, Month: 11, Day: 30}, cim.Date{Year: 2026, Month: 12, Day: 1}
+	missing := store.Exception{MeterID: "p1", Channel: "A+15m", Date: d1, Version: 1, Rule: "missing", Interval: 3,
+		Indexes: []int{3, 4, 5, 6, 40}, Reason: "5 intervals missing"}
+	limit := store.Exception{MeterID: "p1", Channel: "A+15m", Date: d2, Version: 1, Rule: "demand-limit", Interval: 70,
+		Indexes: []int{70, 71}, Reason: "2 intervals above the limit", Unit: "Wh"}
+	if n, err := s.PutExceptions(ctx, []store.Exception{missing, limit}); err != nil || n != 2 {
+		t.Fatalf("put: %d %v", n, err)
+	}
+	got, err := s.ListExceptions(ctx, store.ExceptionQuery{MeterID: "p1"})
+	if err != nil || len(got) != 2 || got[0].Intervals != 5 || !slices.Equal(got[0].Indexes, missing.Indexes) ||
+		got[1].Unit != "Wh" || got[1].Intervals != 2 || got[0].Unit != "" {
+		t.Fatalf("with intervals: %+v %v", got, err)
+	}
+	// Version 2 of d1 fills some of the gap: the open exception follows.
+	v2 := missing
+	v2.Version, v2.Interval, v2.Indexes, v2.Reason = 2, 40, []int{40}, "1 interval missing"
+	if n, err := s.PutExceptions(ctx, []store.Exception{v2}); err != nil || n != 1 {
+		t.Fatalf("version 2: %d %v", n, err)
+	}
+	// A late verdict on version 1 changes nothing.
+	if n, err := s.PutExceptions(ctx, []store.Exception{missing}); err != nil || n != 0 {
+		t.Fatalf("version 1 again: %d %v", n, err)
+	}
+	got, _ = s.ListExceptions(ctx, store.ExceptionQuery{MeterID: "p1", Rule: "missing"})
+	if len(got) != 1 || got[0].Version != 2 || got[0].Intervals != 1 || got[0].Interval != 40 || got[0].Reason != "1 interval missing" {
+		t.Fatalf("after version 2: %+v", got)
+	}
+	// Resolved, then version 3 fails again: a new exception.
+	if err := s.ResolveException(ctx, got[0].ID, "alice", "read again", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	v3 := v2
+	v3.Version = 3
+	if n, err := s.PutExceptions(ctx, []store.Exception{v3}); err != nil || n != 1 {
+		t.Fatalf("version 3: %d %v", n, err)
+	}
+	for _, c := range []struct {
+		q    store.ExceptionQuery
+		want int
+	}{
+		{store.ExceptionQuery{MeterID: "p1"}, 3},
+		{store.ExceptionQuery{MeterID: "p1", OpenOnly: true}, 2},
+		{store.ExceptionQuery{MeterID: "p1", From: d2}, 1},
+		{store.ExceptionQuery{MeterID: "p1", To: d1}, 2},
+		{store.ExceptionQuery{MeterID: "p1", From: d1, To: d1, OpenOnly: true}, 1},
+		{store.ExceptionQuery{MeterID: "p1", Rule: "demand-limit", From: d1, To: d2}, 1},
+		{store.ExceptionQuery{MeterID: "p1", From: d2.AddDays(1)}, 0},
+	} {
+		n, err := s.CountExceptions(ctx, c.q)
+		l, _ := s.ListExceptions(ctx, store.ExceptionQuery{MeterID: c.q.MeterID, Rule: c.q.Rule, OpenOnly: c.q.OpenOnly, From: c.q.From, To: c.q.To, Limit: 50})
+		if err != nil || n != c.want || len(l) != c.want {
+			t.Errorf("%+v: count %d (%v), list %d, want %d", c.q, n, err, len(l), c.want)
+		}
+	}
+	// The count ignores paging.
+	page, _ := s.ListExceptions(ctx, store.ExceptionQuery{MeterID: "p1", Limit: 1})
+	if n, _ := s.CountExceptions(ctx, store.ExceptionQuery{MeterID: "p1", After: page[0].ID, Limit: 1}); len(page) != 1 || n != 3 {
+		t.Errorf("count with paging: %d", n)
 	}
 }
