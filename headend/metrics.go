@@ -15,6 +15,9 @@ type metrics struct {
 	busRetries   prometheus.Counter
 	storeRetries prometheus.Counter
 	pushes       *prometheus.CounterVec
+	pushRefused  *prometheus.CounterVec
+	pushAccept   *prometheus.CounterVec
+	pushConns    prometheus.Gauge
 	commands     *prometheus.CounterVec
 }
 
@@ -39,8 +42,17 @@ func newMetrics() *metrics {
 		storeRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "amigo_headend_store_retries_total",
 			Help: "Head-end store writes retried."}),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_pushes_total",
-			Help: "Pushed notifications received, by result (accepted, unknown-sender, replay, auth, malformed, rate-limited)."},
+			Help: "Pushed notifications received, by result (accepted, unknown-sender, replay, auth, malformed, rate-limited, store-error, bus-error)."},
 			[]string{"result"}),
+		pushRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_push_refused_total",
+			Help: "Push connections refused or dropped by the listener, by cause (per-source: the source address holds its share; " +
+				"busy: every slot serves a meter; evicted: dropped before its first frame to make room; first-frame-timeout; framing: not the wrapper)."},
+			[]string{"cause"}),
+		pushAccept: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_push_accept_errors_total",
+			Help: "Accepts of the push listener that failed and were retried after a back-off, by cause (emfile, enfile, econnaborted...)."},
+			[]string{"cause"}),
+		pushConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amigo_push_connections",
+			Help: "Connections the push listener holds now."}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_commands_total",
 			Help: "Command transitions, by command type and the status reached."}, []string{"type", "status"}),
 	}
@@ -48,7 +60,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.jobs, m.retries, m.latency, m.inFlight, m.readings, m.clockSyncs,
-		m.busRetries, m.storeRetries, m.pushes, m.commands} {
+		m.busRetries, m.storeRetries, m.pushes, m.pushRefused, m.pushAccept, m.pushConns, m.commands} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -1,12 +1,16 @@
 package headend
 
 import (
+	"container/list"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -43,9 +47,19 @@ type PushDecoder interface {
 
 // PushConfig bounds the push listener.
 type PushConfig struct {
-	// MaxConns caps connections served at once; more wait in the backlog.
+	// MaxConns caps connections served at once. When every slot is
+	// taken, the connection that has waited longest for its first frame
+	// is dropped to make room; when every slot serves a meter that has
+	// sent one, the newcomer is refused.
 	MaxConns int
-	// IdleTimeout closes a connection that sends nothing for that long.
+	// MaxPerSource caps the connections of one source address, so that
+	// one host cannot take every slot however fast it reconnects.
+	MaxPerSource int
+	// FirstFrameTimeout is how long a new connection has to deliver its
+	// first complete frame: a meter sends at once, a trickle is cut off.
+	FirstFrameTimeout time.Duration
+	// IdleTimeout closes a connection whose next complete frame does not
+	// arrive within that long.
 	IdleTimeout time.Duration
 	// MaxPerConn closes a connection after that many messages.
 	MaxPerConn int
@@ -54,11 +68,23 @@ type PushConfig struct {
 	// loses its own excess, nobody else's.
 	PerMeterBurst int
 	PerMeterEvery time.Duration
+	// SecurityEventEvery spaces the events raised about one sender's
+	// refused pushes (unknown system title, bad tag, replay): the first
+	// is recorded, later ones within the period are counted into the
+	// next. Across all senders at most a burst of 20, then one per 6 s,
+	// are recorded, so a flood cannot fill the event table.
+	SecurityEventEvery time.Duration
 }
 
 func (c *PushConfig) defaults() {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 512
+	}
+	if c.MaxPerSource <= 0 {
+		c.MaxPerSource = 8
+	}
+	if c.FirstFrameTimeout <= 0 {
+		c.FirstFrameTimeout = 5 * time.Second
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 10 * time.Second
@@ -72,10 +98,17 @@ func (c *PushConfig) defaults() {
 	if c.PerMeterEvery <= 0 {
 		c.PerMeterEvery = 10 * time.Second
 	}
+	if c.SecurityEventEvery <= 0 {
+		c.SecurityEventEvery = time.Minute
+	}
 }
 
 // pushMaxAPDU bounds one pushed APDU: notifications are small.
 const pushMaxAPDU = 4096
+
+// acceptStallReady is how long accepts may fail in a row before the
+// listener reports itself not ready.
+const acceptStallReady = 5 * time.Second
 
 // PushListener accepts connections meters open themselves and turns their
 // notifications into events on the bus.
@@ -90,6 +123,14 @@ type PushListener struct {
 	titleMu sync.Mutex
 	titles  map[string]string // hex system title → meter mRID
 	loaded  time.Time
+
+	slots  slotTable
+	events eventGate
+
+	stateMu      sync.Mutex
+	dead         error     // why Serve stopped for good
+	failingSince time.Time // first of the accepts failing now
+	failErr      error
 }
 
 type bucket struct {
@@ -100,40 +141,116 @@ type bucket struct {
 // NewPushListener builds a listener that decodes with dec.
 func (h *HeadEnd) NewPushListener(dec PushDecoder, cfg PushConfig) *PushListener {
 	cfg.defaults()
-	return &PushListener{h: h, dec: dec, cfg: cfg, buckets: map[string]*bucket{}}
+	p := &PushListener{h: h, dec: dec, cfg: cfg, buckets: map[string]*bucket{}}
+	p.slots = slotTable{max: cfg.MaxConns, perSource: cfg.MaxPerSource, bySource: map[netip.Addr]int{}}
+	p.events = eventGate{every: cfg.SecurityEventEvery, last: map[string]*gateEntry{},
+		global: bucket{tokens: eventBurst, at: time.Now()}}
+	return p
 }
 
-// Serve accepts connections on ln until ctx ends.
+// Serve accepts connections on ln until ctx ends. Accepts that fail for a
+// passing cause (out of descriptors) are retried after a back-off, logged
+// and counted; an error is returned only when the listener fails for
+// good, and Ready reports it from then on.
 func (p *PushListener) Serve(ctx context.Context, ln net.Listener) error {
-	slots := make(chan struct{}, p.cfg.MaxConns)
-	return linkio.Serve(ctx, ln, "push listener", func(ctx context.Context, c net.Conn) error {
-		select {
-		case slots <- struct{}{}:
-		default:
-			// Full: a meter retries later; taking it now would let a storm
-			// of connections pin every goroutine.
-			p.h.m.pushes.WithLabelValues("busy").Inc()
+	err := linkio.Serve(ctx, ln, "push listener", func(ctx context.Context, c net.Conn) error {
+		pc, cause, evicted := p.slots.admit(c)
+		if evicted {
+			p.refused("evicted")
+		}
+		if pc == nil {
+			// A meter retries later; taking it now would let a storm of
+			// connections pin every goroutine.
+			p.refused(cause)
 			c.Close()
 			return nil
 		}
-		defer func() { <-slots }()
-		p.serveConn(ctx, c)
+		p.h.m.pushConns.Inc()
+		defer func() {
+			p.slots.release(pc)
+			p.h.m.pushConns.Dec()
+		}()
+		p.serveConn(ctx, pc)
 		return nil
-	}, nil)
+	}, nil, linkio.OnAcceptError(p.acceptFailed, p.acceptRecovered))
+	if err != nil {
+		p.stateMu.Lock()
+		p.dead = err
+		p.stateMu.Unlock()
+	}
+	return err
 }
 
-func (p *PushListener) serveConn(ctx context.Context, c net.Conn) {
-	defer c.Close()
+func (p *PushListener) refused(cause string) { p.h.m.pushRefused.WithLabelValues(cause).Inc() }
+
+func (p *PushListener) acceptFailed(err error, wait time.Duration) {
+	p.h.m.pushAccept.WithLabelValues(linkio.AcceptCause(err)).Inc()
+	p.stateMu.Lock()
+	first := p.failingSince.IsZero()
+	if first {
+		p.failingSince = time.Now()
+	}
+	p.failErr = err
+	p.stateMu.Unlock()
+	if first {
+		p.h.log.Warn("push listener cannot accept; retrying", "err", err, "retry_in", wait.String())
+	}
+}
+
+func (p *PushListener) acceptRecovered(failures int) {
+	p.stateMu.Lock()
+	since := p.failingSince
+	p.failingSince, p.failErr = time.Time{}, nil
+	p.stateMu.Unlock()
+	p.h.log.Info("push listener accepts again", "failed_accepts", failures, "after", time.Since(since).Round(time.Millisecond).String())
+}
+
+// Ready reports an error when the listener has stopped for good, or has
+// failed to accept for a while: /readyz must not say a node takes pushes
+// when it cannot.
+func (p *PushListener) Ready(context.Context) error {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.dead != nil {
+		return fmt.Errorf("push listener stopped: %w", p.dead)
+	}
+	if !p.failingSince.IsZero() && time.Since(p.failingSince) > acceptStallReady {
+		return fmt.Errorf("push listener has failed to accept for %s: %w", time.Since(p.failingSince).Round(time.Second), p.failErr)
+	}
+	return nil
+}
+
+func (p *PushListener) serveConn(ctx context.Context, pc *pushConn) {
+	c := pc.c
+	remote := c.RemoteAddr().String()
 	wc := wrapper.NewConn(c, 1, 1, wrapper.WithAnyRemote(), wrapper.WithMaxAPDU(pushMaxAPDU))
 	for n := 0; n < p.cfg.MaxPerConn; n++ {
-		rctx, cancel := context.WithTimeout(ctx, p.cfg.IdleTimeout)
+		// A deadline for the whole frame, not for each byte: a trickle
+		// of one byte a second cannot hold a slot.
+		wait := p.cfg.IdleTimeout
+		if n == 0 {
+			wait = p.cfg.FirstFrameTimeout
+		}
+		rctx, cancel := context.WithTimeout(ctx, wait)
 		b, err := wc.Recv(rctx)
 		cancel()
 		if err != nil {
+			if n == 0 && ctx.Err() == nil && !p.slots.wasEvicted(pc) {
+				var le *wrapper.LengthError
+				switch {
+				case errors.Is(err, context.DeadlineExceeded):
+					p.refused("first-frame-timeout")
+				case errors.Is(err, wrapper.ErrVersion), errors.As(err, &le):
+					p.refused("framing")
+				}
+			}
 			return // closed, idle, or not the wrapper: nothing to answer
 		}
-		if err := p.handle(ctx, b, c.RemoteAddr().String()); err != nil {
-			p.h.log.Debug("push rejected", "remote", c.RemoteAddr().String(), "err", err)
+		if n == 0 {
+			p.slots.framed(pc)
+		}
+		if err := p.handle(ctx, b, remote); err != nil {
+			p.h.log.Debug("push rejected", "remote", remote, "err", err)
 			var pe *pushError
 			if errors.As(err, &pe) && pe.fatal {
 				return
@@ -151,23 +268,36 @@ type pushError struct {
 func (e *pushError) Error() string { return e.result + ": " + e.err.Error() }
 func (e *pushError) Unwrap() error { return e.err }
 
-// handle decodes, checks and publishes one pushed APDU.
+// handle decodes, checks and publishes one pushed APDU. Authenticity (the
+// decoder opens the APDU under the sender's keys) and freshness (the
+// invocation counter) are checked before the meter's rate limit is
+// spent: a replayed or forged push must not cost the meter its next
+// genuine alarm.
 func (p *PushListener) handle(ctx context.Context, b []byte, remote string) error {
-	push, err := p.dec.DecodePush(ctx, b, p.sender)
+	// The sender the decoder looked up, for the event about a refusal.
+	var title []byte
+	var meterID string
+	sender := func(ctx context.Context, t []byte) (cim.Meter, Secrets, error) {
+		title = t
+		m, sec, err := p.sender(ctx, t)
+		meterID = m.MRID
+		return m, sec, err
+	}
+	push, err := p.dec.DecodePush(ctx, b, sender)
 	if err != nil {
 		res := "malformed"
 		switch {
 		case errors.Is(err, ErrUnknownSender):
 			res = "unknown-sender"
+			p.securityEvent(ctx, "", title, res, remote, err)
 		case p.causeOf(err) == store.OutcomeAuth:
 			res = "auth"
+			if meterID != "" {
+				p.securityEvent(ctx, meterID, title, res, remote, err)
+			}
 		}
 		p.h.m.pushes.WithLabelValues(res).Inc()
 		return &pushError{res, res != "auth", err}
-	}
-	if !p.allow(push.MeterID) {
-		p.h.m.pushes.WithLabelValues("rate-limited").Inc()
-		return &pushError{"rate-limited", true, fmt.Errorf("meter %s pushes too often", push.MeterID)}
 	}
 	if push.CounterName != "" {
 		fresh, err := p.h.st.AdvanceCounter(ctx, push.MeterID, push.CounterName, push.Counter)
@@ -177,12 +307,19 @@ func (p *PushListener) handle(ctx context.Context, b []byte, remote string) erro
 		}
 		if !fresh {
 			p.h.m.pushes.WithLabelValues("replay").Inc()
-			now := p.h.now()
-			p.h.emit(ctx, cim.EndDeviceEvent{MRID: fmt.Sprintf("he/%s/replay/%d", push.MeterID, push.Counter), MeterID: push.MeterID,
-				Type: EventPushReplayed, CreatedAt: now, Severity: "warning", Reason: "pushed message with a used invocation counter rejected",
-				Details: map[string]string{"counter": fmt.Sprint(push.Counter), "remote": remote, "source": "head-end"}})
+			if n, ok := p.events.pass("replay/"+push.MeterID, time.Now()); ok {
+				now := p.h.now()
+				p.h.emit(ctx, cim.EndDeviceEvent{MRID: fmt.Sprintf("he/%s/replay/%d", push.MeterID, push.Counter), MeterID: push.MeterID,
+					Type: EventPushReplayed, CreatedAt: now, Severity: "warning", Reason: "pushed message with a used invocation counter rejected",
+					Details: map[string]string{"counter": fmt.Sprint(push.Counter), "remote": remote, "source": "head-end",
+						"refused": strconv.Itoa(n)}})
+			}
 			return &pushError{"replay", true, fmt.Errorf("meter %s: invocation counter %d already seen", push.MeterID, push.Counter)}
 		}
+	}
+	if !p.allow(push.MeterID) {
+		p.h.m.pushes.WithLabelValues("rate-limited").Inc()
+		return &pushError{"rate-limited", true, fmt.Errorf("meter %s pushes too often", push.MeterID)}
 	}
 	msgs := make([]outMsg, 0, len(push.Events)+1)
 	for _, e := range push.Events {
@@ -207,6 +344,198 @@ func (p *PushListener) handle(ctx context.Context, b []byte, remote string) erro
 	}
 	p.h.m.pushes.WithLabelValues("accepted").Inc()
 	return nil
+}
+
+// UnregisteredSender is the meter of events about pushes from a system
+// title no registered meter has; the title is in the event's details.
+const UnregisteredSender = "unregistered"
+
+// securityEvent records a refused push (unknown sender, bad tag) as an
+// authentication-failure event, at most one per sender and period and a
+// bounded number overall: the event says how many were refused since the
+// last one. An event about a registered meter goes through the bus like
+// every other; one about an unknown title is stored directly, since no
+// meter exists for the ingest to file it under.
+func (p *PushListener) securityEvent(ctx context.Context, meterID string, title []byte, cause, remote string, why error) {
+	t := hex.EncodeToString(title)
+	key := cause + "/" + meterID + "/" + t
+	n, ok := p.events.pass(key, time.Now())
+	if !ok {
+		return
+	}
+	now := p.h.now()
+	ev := cim.EndDeviceEvent{MeterID: meterID, Type: EventAuthFailure, CreatedAt: now, Severity: "warning",
+		Details: map[string]string{"source": "head-end", "cause": cause, "system_title": t, "remote": remote, "refused": strconv.Itoa(n)}}
+	// The wall clock and a sequence keep event ids apart even when the
+	// head-end's clock is simulated or stands still.
+	seq := p.events.seq.Add(1)
+	if meterID == "" {
+		ev.MeterID = UnregisteredSender
+		ev.MRID = fmt.Sprintf("he/%s/%s/push-unknown-sender/%d-%d", UnregisteredSender, t, time.Now().UnixNano(), seq)
+		ev.Reason = "push from a system title no registered meter has"
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := p.h.st.AppendEvents(sctx, []cim.EndDeviceEvent{ev}); err != nil {
+			p.h.log.Warn("push security event not stored", "system_title", t, "err", err)
+		}
+		return
+	}
+	ev.MRID = fmt.Sprintf("he/%s/push-auth/%d-%d", meterID, time.Now().UnixNano(), seq)
+	ev.Reason = "pushed message does not authenticate under the meter's keys"
+	ev.Details["error"] = why.Error()
+	p.h.emit(ctx, ev)
+}
+
+// eventGate spaces security events per key and bounds them overall.
+type eventGate struct {
+	mu     sync.Mutex
+	every  time.Duration
+	last   map[string]*gateEntry
+	global bucket
+	seq    atomic.Uint64
+}
+
+type gateEntry struct {
+	at      time.Time
+	refused int // since the last event
+}
+
+// eventBurst and eventEvery bound security events across every sender.
+const (
+	eventBurst = 20
+	eventEvery = 6 * time.Second
+)
+
+// pass counts one refusal under key and reports whether it becomes an
+// event, with the refusals it stands for.
+func (g *eventGate) pass(key string, now time.Time) (int, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.last[key]
+	if !ok {
+		if len(g.last) >= 10_000 {
+			for k, v := range g.last {
+				if now.Sub(v.at) > g.every {
+					delete(g.last, k)
+				}
+			}
+			if len(g.last) >= 10_000 {
+				// Every entry is recent: a flood of distinct senders.
+				// Only the global bound speaks for them now.
+				clear(g.last)
+			}
+		}
+		e = &gateEntry{}
+		g.last[key] = e
+	}
+	e.refused++
+	if ok && now.Sub(e.at) < g.every {
+		return 0, false
+	}
+	g.global.tokens = min(eventBurst, g.global.tokens+now.Sub(g.global.at).Seconds()/eventEvery.Seconds())
+	g.global.at = now
+	if g.global.tokens < 1 {
+		return 0, false
+	}
+	g.global.tokens--
+	n := e.refused
+	e.at, e.refused = now, 0
+	return n, true
+}
+
+// pushConn is one connection holding a slot.
+type pushConn struct {
+	c       net.Conn
+	src     netip.Addr
+	elem    *list.Element // in slotTable.waiting until the first frame
+	evicted bool
+	gone    bool
+}
+
+// slotTable shares the listener's connection slots: a cap per source
+// address and overall, and when full, room made by dropping the
+// connection that has waited longest for its first frame. A peer that
+// stalls thus holds a slot only until newcomers need it, and a meter that
+// sends at once is never the one waiting longest.
+type slotTable struct {
+	mu        sync.Mutex
+	max       int
+	perSource int
+	n         int
+	bySource  map[netip.Addr]int
+	waiting   list.List // *pushConn without a complete frame yet, oldest first
+}
+
+func sourceOf(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admit takes a slot for c, or says why not; evicted says a connection
+// still waiting for its first frame was dropped to make room.
+func (t *slotTable) admit(c net.Conn) (_ *pushConn, cause string, evicted bool) {
+	src := sourceOf(c)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bySource[src] >= t.perSource {
+		return nil, "per-source", false
+	}
+	if t.n >= t.max {
+		front := t.waiting.Front()
+		if front == nil {
+			return nil, "busy", false
+		}
+		old := front.Value.(*pushConn)
+		t.drop(old)
+		old.evicted, evicted = true, true
+		old.c.Close()
+	}
+	pc := &pushConn{c: c, src: src}
+	pc.elem = t.waiting.PushBack(pc)
+	t.n++
+	t.bySource[src]++
+	return pc, "", evicted
+}
+
+// drop gives pc's slot back; the caller holds mu.
+func (t *slotTable) drop(pc *pushConn) {
+	if pc.gone {
+		return
+	}
+	pc.gone = true
+	if pc.elem != nil {
+		t.waiting.Remove(pc.elem)
+		pc.elem = nil
+	}
+	t.n--
+	if t.bySource[pc.src]--; t.bySource[pc.src] <= 0 {
+		delete(t.bySource, pc.src)
+	}
+}
+
+func (t *slotTable) release(pc *pushConn) {
+	t.mu.Lock()
+	t.drop(pc)
+	t.mu.Unlock()
+}
+
+// framed marks pc as a connection that delivered a frame: it is no longer
+// the first to go when room is needed.
+func (t *slotTable) framed(pc *pushConn) {
+	t.mu.Lock()
+	if pc.elem != nil {
+		t.waiting.Remove(pc.elem)
+		pc.elem = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *slotTable) wasEvicted(pc *pushConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return pc.evicted
 }
 
 func (p *PushListener) causeOf(err error) string {

@@ -57,6 +57,7 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	pushLn   net.Listener
+	push     *headend.PushListener
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	in       *mdm.Ingest
@@ -137,7 +138,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	}
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Ready:   []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}},
+		Ready:   s.readyChecks(),
 		HeadEnd: s.HeadEnd, Rules: &s.rules, Auth: s.Auth,
 	})
 	// The console and the portal: everything outside /api/v1 and the
@@ -206,15 +207,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeAll(ctx context.Context) error {
 	var errs []error
-	if s.pushLn != nil {
-		s.pushLn.Close()
-	}
 	if s.bgCancel != nil {
-		// Collection, commands and ingest stop first: work in flight is
-		// either acknowledged by the bus or left for the next start.
+		// Collection, commands, ingest and the push listener stop first:
+		// work in flight is either acknowledged by the bus or left for
+		// the next start.
 		s.bgCancel()
 		s.bg.Wait()
 		s.bgCancel = nil
+	}
+	if s.pushLn != nil {
+		// Closed once its listener has stopped (or never served): closed
+		// under a serving listener, it would be an accept error, not a
+		// stop.
+		s.pushLn.Close()
 	}
 	if s.http != nil {
 		hctx, cancel := context.WithTimeout(ctx, s.cfg.HTTP.ShutdownTimeout)
@@ -280,9 +285,20 @@ func (s *Server) startHeadEnd(o Options) error {
 			return fmt.Errorf("push listener: %w", err)
 		}
 		s.PushAddr = s.pushLn.Addr().String()
+		s.push = s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
 	}
 	s.in = in
 	return nil
+}
+
+// readyChecks are what /readyz asks: the store, the bus, and the push
+// listener when there is one, which fails when it can no longer accept.
+func (s *Server) readyChecks() []api.Check {
+	checks := []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}}
+	if s.push != nil {
+		checks = append(checks, api.Check{Name: "push", Fn: s.push.Ready})
+	}
+	return checks
 }
 
 // startBackground starts collection, commands, ingest and the push
@@ -322,7 +338,7 @@ func (s *Server) startBackground() {
 		}
 	})
 	if s.pushLn != nil {
-		pl := s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
+		pl := s.push
 		ln := s.pushLn
 		run("push listener", func(ctx context.Context) error { return pl.Serve(ctx, ln) })
 	}
