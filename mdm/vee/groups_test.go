@@ -202,3 +202,46 @@ func TestEVTopUpIsNoSpike(t *testing.T) {
 		}
 	}
 }
+
+// TestMeterStatusOnceForBothChannels: a lost capture and a power failure
+// are in both channels' profile entry; only the import channel reports
+// them, so one outage is one exception per rule.
+func TestMeterStatusOnceForBothChannels(t *testing.T) {
+	date := cim.Date{Year: 2026, Month: 11, Day: 22}
+	for ch, want := range map[string]int{"A-15m": 0, "A+15m": 3} {
+		d := store.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		for i := range d.Values {
+			d.Values[i] = 50
+		}
+		d.Quality[10], d.Quality[11] = cim.QualityMissing, cim.QualityPowerDown|cim.QualityClockAdjusted
+		if fs := Validate(d, DefaultRules(), Context{}); len(fs) != want {
+			t.Errorf("%s: %+v, want %d findings", ch, fs, want)
+		}
+	}
+}
+
+// TestNoLikeDaysOfAnotherKind: a Saturday whose history holds only
+// working days has no like days: an office's weekend is no drop.
+func TestNoLikeDaysOfAnotherKind(t *testing.T) {
+	mk := func(date cim.Date, v int64) store.Day {
+		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		for i := range d.Values {
+			d.Values[i] = v
+		}
+		return d
+	}
+	sat := cim.Date{Year: 2026, Month: 11, Day: 14}
+	var hist []store.Day
+	for k := 1; k <= 5; k++ {
+		hist = append(hist, mk(sat.AddDays(-k), 1000))
+	}
+	if fs := Validate(mk(sat, 400), DefaultRules(), Context{History: hist}); len(fs) != 0 {
+		t.Fatalf("Saturday after five working days: %+v", fs)
+	}
+	hist = append(hist, mk(sat.AddDays(-6), 1000)) // Sunday the 8th
+	if fs := Validate(mk(sat, 400), DefaultRules(), Context{History: hist}); len(fs) != 1 || fs[0].Rule != RuleTheftSuspected {
+		t.Fatalf("Saturday after a weekend day of 2.5 times as much: %+v", fs)
+	}
+}

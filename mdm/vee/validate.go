@@ -173,15 +173,20 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 			due--
 		}
 	}
-	for i := lead; i < due; i++ {
-		if d.Quality[i]&cim.QualityMissing != 0 {
-			hit(RuleMissing, i, 0)
-		}
-	}
-
 	// Export (A-) is zero every night and whenever the sun does not shine:
 	// zero runs, low days and drops mean something only for consumption.
 	consumption := !strings.HasPrefix(d.Channel, "A-")
+	// Import and export are captured together in one profile entry with
+	// one status: a lost capture, a power failure or a clock setting is
+	// the meter's, and is reported once, on the import channel.
+	meterLevel := consumption
+	if meterLevel {
+		for i := lead; i < due; i++ {
+			if d.Quality[i]&cim.QualityMissing != 0 {
+				hit(RuleMissing, i, 0)
+			}
+		}
+	}
 	var vals []int64
 	var total int64
 	var zeroRun []int
@@ -212,10 +217,10 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 		if q&cim.QualityOverflow != 0 {
 			hit(RuleRollover, i, 0)
 		}
-		if q&cim.QualityClockAdjusted != 0 {
+		if q&cim.QualityClockAdjusted != 0 && meterLevel {
 			hit(RuleClock, i, 0)
 		}
-		if q&cim.QualityDataNotValid != 0 {
+		if q&cim.QualityDataNotValid != 0 && meterLevel {
 			hit(RuleDataNotValid, i, 0)
 		}
 		if q&cim.QualitySuspect != 0 {
@@ -223,7 +228,9 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 		}
 		if q&cim.QualityPowerDown != 0 {
 			powerDown = true
-			hit(RuleOutage, i, 0)
+			if meterLevel {
+				hit(RuleOutage, i, 0)
+			}
 		}
 		if r.DemandLimit > 0 && v > r.DemandLimit {
 			hit(RuleDemandLimit, i, v)
@@ -459,14 +466,14 @@ func group(v int64) string {
 
 // likeDayAverage is the mean total of the complete history days on the
 // same weekday as d; when there is none, of the days of the same kind
-// (working day or weekend: an office's Saturday is not its Monday); when
-// there is none of those either, of all complete days. Days with a power
-// failure are left out.
+// (working day or weekend). Never of unlike days: an office's Saturday
+// is half its Monday, and a week of Mondays is no basis for a Saturday.
+// Days with a power failure are left out.
 func likeDayAverage(d store.Day, hist []store.Day) (float64, int) {
 	wd := weekday(d.Date)
 	var sum float64
 	var n int
-	for pass := 0; pass < 3 && n == 0; pass++ {
+	for pass := 0; pass < 2 && n == 0; pass++ {
 		for _, h := range hist {
 			hd := weekday(h.Date)
 			if pass == 0 && hd != wd || pass == 1 && weekend(hd) != weekend(wd) {
