@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -33,10 +35,12 @@ type Options struct {
 	IdleTimeout, Lifetime time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	// MaxHashing caps the password hashes computed at once (4 when 0):
-	// each holds Argon2Params.MemoryKiB of memory while it runs.
-	MaxHashing int
-	Logger     *slog.Logger
+	// MaxHashing caps the password hashes computed at once (2 when 0):
+	// each holds Argon2Params.MemoryKiB of memory while it runs, and uses
+	// Argon2Params.Threads cores. MaxQueued caps the sign-ins waiting for
+	// one (8 when 0); more are refused with ErrBusy at once.
+	MaxHashing, MaxQueued int
+	Logger                *slog.Logger
 }
 
 // Service authenticates and authorises.
@@ -46,10 +50,13 @@ type Service struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	limiters  map[string]*limiter // by "user:NAME" and "ip:ADDR"
+	limiters  map[string]*limiter // by source, by user at a source, and by user
 	lastSweep time.Time
-	// hashing holds a slot per password hash being computed.
-	hashing chan struct{}
+	// trusted holds the time each user last signed in from each source
+	// (by pairKey): such a source is not held to the user's ceiling.
+	trusted map[string]time.Time
+	// hashing bounds the password hashes computed at once.
+	hashing *hashGate
 	// dummy is a hash verified when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy string
@@ -75,7 +82,10 @@ func New(st store.Users, o Options) (*Service, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.MaxHashing <= 0 {
-		o.MaxHashing = 4
+		o.MaxHashing = 2
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 8
 	}
 	pw, err := randomString(18)
 	if err != nil {
@@ -86,7 +96,7 @@ func New(st store.Users, o Options) (*Service, error) {
 		return nil, err
 	}
 	return &Service{st: st, o: o, log: o.Logger.With("component", "auth"), limiters: map[string]*limiter{},
-		hashing: make(chan struct{}, o.MaxHashing), dummy: dummy}, nil
+		trusted: map[string]time.Time{}, hashing: newHashGate(o.MaxHashing, o.MaxQueued), dummy: dummy}, nil
 }
 
 // Principal is who made a request.
@@ -148,8 +158,8 @@ func (e InputError) Unwrap() error { return e.Err }
 // whose programs use tokens; a consumer needs at least one usage point.
 func (s *Service) CreateUser(ctx context.Context, name, password string, role Role, usagePoints []string) (store.User, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
-	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n/:") {
-		return store.User{}, InputError{fmt.Errorf("user name %q: want 1 to 64 characters without spaces, '/' or ':'", name)}
+	if !validName(name) {
+		return store.User{}, InputError{fmt.Errorf("user name %q: want 1 to %d characters without spaces, control characters, '/' or ':'", name, MaxNameLength)}
 	}
 	if _, ok := grants[role]; !ok {
 		_, err := ParseRole(string(role))
@@ -194,16 +204,57 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	return s.st.DeleteUserSessions(ctx, u.Name)
 }
 
-// Sign-in limits: each client address and each user name may fail five
-// times at once, then once every twelve seconds. A bucket left alone for
-// limitRefill is full again and is forgotten.
+// MaxNameLength is the longest user name, in bytes.
+const MaxNameLength = 64
+
+// validName reports whether name (already lower case and trimmed) may
+// name a user.
+func validName(name string) bool {
+	if name == "" || len(name) > MaxNameLength || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' || r == ':' || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
+// Sign-in limits, each a bucket of failures that refills at one attempt
+// per limitEvery; a bucket left alone until full again is forgotten.
+//   - A source (an address, or an IPv6 /64) may fail sourceBurst times
+//     over any names, so one source cannot try many users' passwords.
+//   - A user at a source may fail pairBurst times: a guesser slows down
+//     only their own source.
+//   - A user may fail userBurst times over all sources, a ceiling on
+//     guesses spread over many sources. A source the user signed in from
+//     within trustFor is not held to it, so guessers cannot lock the user
+//     out of where they work.
 const (
-	limitBurst   = 5
+	sourceBurst  = 10
+	pairBurst    = 5
+	userBurst    = 100
 	limitEvery   = 12 * time.Second
-	limitRefill  = limitBurst * limitEvery
 	maxLimiters  = 100_000
 	sweepAtLeast = 10 * time.Second
+	trustFor     = 30 * 24 * time.Hour
+	maxTrusted   = 100_000
 )
+
+func burstOf(key string) int {
+	switch {
+	case strings.HasPrefix(key, "user:"):
+		return userBurst
+	case strings.Contains(key, " user:"):
+		return pairBurst
+	}
+	return sourceBurst
+}
+
+// pairKey names the bucket of a user at a source. Sources start "ip:",
+// so it never equals a user's own key, whatever the name.
+func pairKey(source, name string) string { return source + " user:" + name }
 
 // attempt is one sign-in attempt charged to its buckets; a successful one
 // is given back, so that only failures count.
@@ -237,7 +288,7 @@ func (s *Service) charge(keys ...string) (attempt, bool) {
 				a.refund()
 				return attempt{}, false
 			}
-			l = &limiter{l: rate.NewLimiter(rate.Every(limitEvery), limitBurst)}
+			l = &limiter{l: rate.NewLimiter(rate.Every(limitEvery), burstOf(key))}
 			s.limiters[key] = l
 		}
 		l.seen = a.at
@@ -260,10 +311,38 @@ func (s *Service) sweep(now time.Time) {
 	}
 	s.lastSweep = now
 	for k, v := range s.limiters {
-		if now.Sub(v.seen) > limitRefill {
+		if now.Sub(v.seen) > time.Duration(burstOf(k))*limitEvery {
 			delete(s.limiters, k)
 		}
 	}
+	for k, at := range s.trusted {
+		if now.Sub(at) > trustFor {
+			delete(s.trusted, k)
+		}
+	}
+}
+
+// isTrusted reports whether the user signed in from the source lately.
+func (s *Service) isTrusted(pair string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.trusted[pair]
+	return ok && s.o.Now().Sub(at) <= trustFor
+}
+
+// trust remembers a source the user signed in from; when too many are
+// remembered, a newcomer is not, and is held to the user's ceiling.
+func (s *Service) trust(pair string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.o.Now()
+	if _, ok := s.trusted[pair]; !ok && len(s.trusted) >= maxTrusted {
+		s.sweep(now)
+		if len(s.trusted) >= maxTrusted {
+			return
+		}
+	}
+	s.trusted[pair] = now
 }
 
 // clientKey names the rate-limit bucket of a remote address: the address
@@ -283,23 +362,12 @@ func clientKey(remote string) string {
 
 // hashPassword hashes in one of the service's hashing slots.
 func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
+	if err := s.hashing.wait(ctx); err != nil {
 		return "", err
 	}
-	defer s.release()
+	defer s.hashing.leave(Argon2Params.MemoryKiB)
 	return HashPassword(pw)
 }
-
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.hashing <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Service) release() { <-s.hashing }
 
 // ErrTooMany says sign-in attempts are being refused for a while.
 var ErrTooMany = errors.New("too many sign-in attempts; wait a minute")
@@ -310,7 +378,22 @@ var ErrTooMany = errors.New("too many sign-in attempts; wait a minute")
 // for the limit on failed attempts.
 func (s *Service) Login(ctx context.Context, name, password, remote string) (string, Principal, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
-	a, ok := s.charge(clientKey(remote), "user:"+name)
+	source := clientKey(remote)
+	if !validName(name) {
+		// No user can have such a name: nothing to hash, and no bucket
+		// for it, only the source's.
+		if _, ok := s.charge(source); !ok {
+			return "", Principal{}, ErrTooMany
+		}
+		s.log.Info("sign-in failed: not a user name", "remote", remote)
+		return "", Principal{}, ErrBadCredentials
+	}
+	pair := pairKey(source, name)
+	keys := []string{source, pair}
+	if !s.isTrusted(pair) {
+		keys = append(keys, "user:"+name)
+	}
+	a, ok := s.charge(keys...)
 	if !ok {
 		s.log.Warn("sign-in refused: too many attempts", "user", name, "remote", remote)
 		return "", Principal{}, ErrTooMany
@@ -324,12 +407,16 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	if err != nil || hash == "" {
 		hash = s.dummy
 	}
-	if err := s.acquire(ctx); err != nil {
+	if err := s.hashing.enter(ctx); err != nil {
+		// Not tried, so not counted.
 		a.refund()
+		if errors.Is(err, ErrBusy) {
+			s.log.Warn("sign-in refused: too many at once", "user", name, "remote", remote)
+		}
 		return "", Principal{}, err
 	}
 	match, verr := VerifyPassword(hash, password)
-	s.release()
+	s.hashing.leave(hashMemKiB(hash))
 	if err != nil || u.PasswordHash == "" || verr != nil || !match || u.Disabled {
 		if verr != nil && err == nil && u.PasswordHash != "" {
 			s.log.Error("stored password hash is malformed", "user", name, "err", verr)
@@ -338,6 +425,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		return "", Principal{}, ErrBadCredentials
 	}
 	a.refund()
+	s.trust(pair)
 	cookie, err := randomString(32)
 	if err != nil {
 		return "", Principal{}, err
@@ -645,6 +733,10 @@ func (s *Service) LoginHandler() http.Handler {
 		case errors.Is(err, ErrTooMany):
 			w.Header().Set("Retry-After", strconv.Itoa(int(limitEvery/time.Second)))
 			writeError(w, http.StatusTooManyRequests, "too_many", err.Error())
+			return
+		case errors.Is(err, ErrBusy):
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
 			return
 		case errors.Is(err, ErrBadCredentials):
 			Unauthorized(w, err.Error())
