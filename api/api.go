@@ -104,6 +104,9 @@ func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// Every answer, JSON, page or error, is what its Content-Type says:
+	// a browser must not guess an uploaded or echoed body into a script.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes)
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK, path: r.URL.Path, api: strings.HasPrefix(r.URL.Path, "/api/")}
 	a.handler.ServeHTTP(rec, r)
@@ -131,7 +134,6 @@ func (r *recorder) WriteHeader(code int) {
 	r.code = code
 	if r.api && code >= 400 && r.Header().Get("Content-Type") == "text/plain; charset=utf-8" {
 		r.replaced = true
-		r.Header().Del("X-Content-Type-Options")
 		msg := http.StatusText(code)
 		switch code {
 		case http.StatusNotFound:
