@@ -15,7 +15,9 @@ import (
 
 // Progress is where the collection run in progress stands.
 type Progress struct {
-	Day       cim.Date  `json:"day"`
+	Day cim.Date `json:"day"`
+	// Kind is RunDaily, RunIntraday, RunManual or RunCatchUp.
+	Kind      string    `json:"kind,omitempty"`
 	Running   bool      `json:"running"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	EndedAt   time.Time `json:"endedAt,omitzero"`
@@ -79,17 +81,39 @@ func offsetOf(meterID string, day cim.Date, window time.Duration) time.Duration 
 // session limits per segment. It returns when every job ended or ctx
 // ended; results are in the store (CollectionSummary).
 func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQuery) error {
+	return h.collect(ctx, runSpec{day: day, kind: RunDaily, window: h.ccfg.Window}, q)
+}
+
+// collect runs spec: over spec.meters when set, else over every meter q
+// lists.
+func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery) error {
+	day := spec.day
 	var jobs []job
+	add := func(m cim.Meter) {
+		if h.collectable(m) {
+			jobs = append(jobs, job{m, offsetOf(m.MRID, day, spec.window)})
+		}
+	}
+	if spec.meters != nil {
+		for _, id := range spec.meters {
+			m, err := h.st.Meter(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // removed since
+			}
+			if err != nil {
+				return fmt.Errorf("collection %s: meter %s: %w", day, id, err)
+			}
+			add(m)
+		}
+	}
 	q.Limit = 1000
-	for {
+	for spec.meters == nil {
 		ms, err := h.st.Meters(ctx, q)
 		if err != nil {
 			return fmt.Errorf("collection %s: listing meters: %w", day, err)
 		}
 		for _, m := range ms {
-			if h.collectable(m) {
-				jobs = append(jobs, job{m, offsetOf(m.MRID, day, h.ccfg.Window)})
-			}
+			add(m)
 		}
 		if len(ms) < q.Limit {
 			break
@@ -99,7 +123,7 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 	slices.SortFunc(jobs, func(a, b job) int { return int(a.offset - b.offset) })
 
 	h.progMu.Lock()
-	h.progress = Progress{Day: day, Running: true, StartedAt: h.now(), Total: len(jobs)}
+	h.progress = Progress{Day: day, Kind: spec.kind, Running: true, StartedAt: h.now(), Total: len(jobs)}
 	h.progMu.Unlock()
 	defer func() {
 		h.progMu.Lock()
@@ -107,7 +131,7 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 		h.progress.EndedAt = h.now()
 		h.progMu.Unlock()
 	}()
-	h.log.Info("collection started", "day", day.String(), "meters", len(jobs), "window", h.ccfg.Window)
+	h.log.Info("collection started", "day", day.String(), "kind", spec.kind, "meters", len(jobs), "window", spec.window)
 
 	start := time.Now() // offsets are real time: they pace the network
 	results := make(chan jobResult, 256)
@@ -150,7 +174,13 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 	close(results)
 	writer.Wait()
 	p := h.Progress()
-	h.log.Info("collection ended", "day", day.String(), "meters", p.Total, "ok", p.OK, "failed", p.Failed,
+	msg := "collection ended"
+	if p.Readings == 0 && p.Failed == 0 && p.Total > 0 {
+		// Every meter answered and had nothing new: the day was collected
+		// before, and its summary keeps what the earlier runs read.
+		msg = "collection ended: nothing new, the day was already collected"
+	}
+	h.log.Info(msg, "day", day.String(), "kind", spec.kind, "meters", p.Total, "ok", p.OK, "failed", p.Failed,
 		"readings", p.Readings, "took", time.Since(start).Round(time.Millisecond))
 	return ctx.Err()
 }
@@ -315,7 +345,9 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 	}
 	now := h.now()
 	until := day.AddDays(1).Start(t.Location)
-	if until.After(now) {
+	// A day still going is never complete, however far it was read.
+	dayOver := !until.After(now)
+	if !dayOver {
 		until = now
 	}
 	plan := Plan{Since: map[string]time.Time{}, Backfill: day.AddDays(-h.ccfg.BackfillDays + 1).Start(t.Location), Until: until}
@@ -351,7 +383,7 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 	if err != nil {
 		return 0, false, nil, err
 	}
-	return n, col.Complete, col.Cursors, nil
+	return n, col.Complete && dayOver, col.Cursors, nil
 }
 
 // withSession opens a session with m, runs fn under the job deadline and

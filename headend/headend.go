@@ -61,6 +61,10 @@ type CollectionConfig struct {
 	ClockThreshold time.Duration
 	// BackfillDays is how far back a meter never collected is read.
 	BackfillDays int
+	// CatchUpWindow spreads the run that reads newly imported meters
+	// (at most Window): short, since someone who just imported a
+	// shipment waits for its data.
+	CatchUpWindow time.Duration
 }
 
 func (c *CollectionConfig) defaults() {
@@ -87,6 +91,9 @@ func (c *CollectionConfig) defaults() {
 	}
 	if c.BackfillDays <= 0 {
 		c.BackfillDays = 10
+	}
+	if c.CatchUpWindow <= 0 {
+		c.CatchUpWindow = 10 * time.Second
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
 	"reflect"
@@ -30,8 +31,45 @@ type Sealer interface {
 // ImportReport says what an import did.
 type ImportReport struct {
 	Created, Updated, Unchanged int
-	// Bad lists rows the manifest reader refused, by line.
-	Bad []*manifest.RowError
+	// Rejected counts the rows refused; Bad lists them by line, the first
+	// MaxBadRows of them.
+	Rejected int
+	Bad      []*manifest.RowError
+	// New lists the meters the import created, for their first run.
+	New []string
+}
+
+// MaxBadRows bounds the refused rows an import lists: a file of a million
+// bad rows says so in a count.
+const MaxBadRows = 1000
+
+// Accepted counts the rows imported, changed or not.
+func (r ImportReport) Accepted() int { return r.Created + r.Updated + r.Unchanged }
+
+func (r *ImportReport) reject(e *manifest.RowError) {
+	r.Rejected++
+	if len(r.Bad) < MaxBadRows {
+		r.Bad = append(r.Bad, e)
+	}
+}
+
+// RowSource yields a manifest's rows one at a time, as manifest.Reader
+// does: a row, or a refused row as bad, until err is io.EOF (the end) or
+// another error (nothing more can be read).
+type RowSource interface {
+	Next() (row manifest.Row, bad *manifest.RowError, err error)
+}
+
+// rowSlice is a RowSource over rows in memory.
+type rowSlice []manifest.Row
+
+func (s *rowSlice) Next() (manifest.Row, *manifest.RowError, error) {
+	if len(*s) == 0 {
+		return manifest.Row{}, nil, io.EOF
+	}
+	r := (*s)[0]
+	*s = (*s)[1:]
+	return r, nil, nil
 }
 
 // MeterID is the registry mRID of a manifest row: the serial number
@@ -81,100 +119,193 @@ type rewrapper interface {
 
 // Import registers the meters of a shipment manifest: usage points with
 // their time zones, meters with address, protocol, segment and region, and
-// their keys sealed by s. It is idempotent: importing the same rows again
-// reports them unchanged and writes nothing; a changed row updates its
-// meter (keeping the meter's lifecycle status), and a row whose keys are
-// still sealed under a retired master key is re-sealed.
-//
-// Rows are checked as a set before anything is written, since they may
-// not come from manifest.Read: an unknown time zone, a serial twice, or a
-// gas or water meter whose parent is neither among rows nor registered is
-// reported in Bad at the row's line and left out; the rest import.
+// their keys sealed by s. It is ImportFrom over rows in memory.
 func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) (ImportReport, error) {
-	var rep ImportReport
-	rows, rep.Bad = checkRows(rows)
-	parents, err := registeredParents(ctx, st, rows)
-	if err != nil {
-		return rep, err
-	}
-	rows, bad := manifest.CheckParents(rows, func(id uint64) (manifest.Row, bool) {
-		r, ok := parents[id]
-		return r, ok
-	})
-	if len(bad) > 0 {
-		rep.Bad = append(rep.Bad, bad...)
-		slices.SortStableFunc(rep.Bad, func(a, b *manifest.RowError) int { return a.Line - b.Line })
-	}
-	// A sub-meter's parent tag is the parent's mRID.
-	mrids := make(map[uint64]string, len(rows))
-	for _, r := range rows {
-		mrids[r.MeterID] = MeterID(r)
-	}
-	for id, r := range parents {
-		mrids[id] = MeterID(r)
-	}
-	rw, _ := s.(rewrapper)
-	for start := 0; start < len(rows); start += importBatch {
-		batch := rows[start:min(start+importBatch, len(rows))]
-		var ms []cim.Meter
-		ups := map[string]cim.UsagePoint{}
-		type secret struct {
-			id    string
-			plain []byte
+	src := rowSlice(rows)
+	return ImportFrom(ctx, st, s, &src)
+}
+
+// parentInfo is what a sub-meter's row is checked against.
+type parentInfo struct {
+	mrid string
+	row  manifest.Row // identity and address only
+}
+
+// importer carries one import through its batches.
+type importer struct {
+	st    store.Store
+	s     Sealer
+	rw    rewrapper
+	rep   ImportReport
+	zones map[string]error
+	// ids and serials are the rows seen, by line; accepted the rows that
+	// may be a sub-meter's parent.
+	ids      map[uint64]int
+	serials  map[string]int
+	accepted map[uint64]parentInfo
+	batch    []manifest.Row
+}
+
+// ImportFrom registers the meters src yields, in batches of importBatch
+// rows as they come, so a shipment of any size goes through in bounded
+// memory. It is idempotent: importing the same rows again reports them
+// unchanged and writes nothing; a changed row updates its meter (keeping
+// the meter's lifecycle status), and a row whose keys are still sealed
+// under a retired master key is re-sealed. Each batch is one transaction:
+// a meter is never stored without its keys, and an import stopped part
+// way (a crash, a broken file) is completed by importing the file again.
+//
+// Rows are checked even if they do not come from manifest.Reader: an
+// unknown time zone, a meter id or serial twice, or a gas or water meter
+// whose parent is neither among the rows nor registered is reported at
+// the row's line and left out; the rest import. A sub-meter whose parent
+// comes later in the file waits for the end of the file.
+func ImportFrom(ctx context.Context, st store.Store, s Sealer, src RowSource) (ImportReport, error) {
+	im := &importer{st: st, s: s, zones: map[string]error{}, ids: map[uint64]int{}, serials: map[string]int{},
+		accepted: map[uint64]parentInfo{}}
+	im.rw, _ = s.(rewrapper)
+	var later []manifest.Row // sub-meters whose parent was not seen yet
+	for {
+		r, bad, err := src.Next()
+		if err == io.EOF {
+			break
 		}
-		var secs []secret
-		for _, r := range batch {
-			m, up, sec := registryEntry(r)
-			if r.Parent != 0 {
-				m.Tags["parent"] = mrids[r.Parent]
-			}
-			plain, err := json.Marshal(sec)
-			if err != nil {
-				return rep, err
-			}
-			old, err := st.Meter(ctx, m.MRID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				rep.Created++
-			case err != nil:
-				return rep, fmt.Errorf("import: meter %s: %w", m.MRID, err)
-			default:
-				m.Status = old.Status
-				if sameMeter(old, m) && sameSecret(ctx, st, s, rw, m.MRID, plain) {
-					rep.Unchanged++
-					clear(plain)
-					continue
-				}
-				rep.Updated++
-			}
-			ms = append(ms, m)
-			if up.MRID != "" {
-				ups[up.MRID] = up
-			}
-			secs = append(secs, secret{m.MRID, plain})
+		if err != nil {
+			return im.rep, err
 		}
-		if len(ups) > 0 {
-			if err := st.PutUsagePoints(ctx, slicesOf(ups)...); err != nil {
-				return rep, fmt.Errorf("import: usage points: %w", err)
-			}
+		if bad != nil {
+			im.rep.reject(bad)
+			continue
 		}
-		if len(ms) > 0 {
-			if err := st.PutMeters(ctx, ms...); err != nil {
-				return rep, fmt.Errorf("import: meters: %w", err)
-			}
+		if e := im.check(r); e != nil {
+			im.rep.reject(e)
+			continue
 		}
-		for _, x := range secs {
-			sealed, err := s.Seal(x.plain, []byte(x.id))
-			clear(x.plain)
-			if err != nil {
-				return rep, fmt.Errorf("import: meter %s: sealing keys: %w", x.id, err)
-			}
-			if err := st.PutMeterSecret(ctx, x.id, sealed); err != nil {
-				return rep, fmt.Errorf("import: %w", err)
+		if _, ok := im.accepted[r.Parent]; r.SubMeter() && !ok {
+			later = append(later, r)
+			continue
+		}
+		if err := im.add(ctx, r); err != nil {
+			return im.rep, err
+		}
+	}
+	if len(later) > 0 {
+		if err := im.registeredParents(ctx, later); err != nil {
+			return im.rep, err
+		}
+		for _, r := range later {
+			if err := im.add(ctx, r); err != nil {
+				return im.rep, err
 			}
 		}
 	}
-	return rep, nil
+	if err := im.flush(ctx); err != nil {
+		return im.rep, err
+	}
+	slices.SortStableFunc(im.rep.Bad, func(a, b *manifest.RowError) int { return a.Line - b.Line })
+	return im.rep, nil
+}
+
+// check refuses a row whose time zone is unknown or whose meter id or
+// serial came before.
+func (im *importer) check(r manifest.Row) *manifest.RowError {
+	zerr, done := im.zones[r.TimeZone]
+	if !done {
+		_, zerr = time.LoadLocation(r.TimeZone)
+		im.zones[r.TimeZone] = zerr
+	}
+	switch first, dupID := im.ids[r.MeterID]; {
+	case zerr != nil:
+		return &manifest.RowError{Line: r.Line, Column: "time_zone", Err: fmt.Errorf("meter %s: unknown time zone %q", r.Serial, r.TimeZone)}
+	case dupID:
+		return &manifest.RowError{Line: r.Line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", r.MeterID, first)}
+	case im.serials[r.Serial] != 0 || r.Serial == "":
+		return &manifest.RowError{Line: r.Line, Column: "serial", Err: fmt.Errorf("serial %q empty or already on line %d", r.Serial, im.serials[r.Serial])}
+	}
+	im.ids[r.MeterID] = r.Line
+	im.serials[r.Serial] = max(r.Line, 1)
+	return nil
+}
+
+// add checks a sub-meter against its parent, then queues the row for the
+// next batch.
+func (im *importer) add(ctx context.Context, r manifest.Row) error {
+	if r.SubMeter() {
+		_, bad := manifest.CheckParents([]manifest.Row{r}, func(id uint64) (manifest.Row, bool) {
+			p, ok := im.accepted[id]
+			return p.row, ok
+		})
+		if len(bad) > 0 {
+			im.rep.reject(bad[0])
+			return nil
+		}
+	}
+	im.accepted[r.MeterID] = parentInfo{MeterID(r), manifest.Row{MeterID: r.MeterID, Serial: r.Serial, Kind: r.Kind,
+		Protocol: r.Protocol, Address: r.Address}}
+	im.batch = append(im.batch, r)
+	if len(im.batch) >= importBatch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the batch in one transaction, and counts it once it is in.
+func (im *importer) flush(ctx context.Context) error {
+	if len(im.batch) == 0 {
+		return nil
+	}
+	defer func() { im.batch = im.batch[:0] }()
+	var b store.RegistryBatch
+	ups := map[string]cim.UsagePoint{}
+	var created, updated, unchanged []string
+	for _, r := range im.batch {
+		m, up, sec := registryEntry(r)
+		if r.Parent != 0 {
+			// A sub-meter's parent tag is the parent's mRID.
+			m.Tags["parent"] = im.accepted[r.Parent].mrid
+		}
+		plain, err := json.Marshal(sec)
+		if err != nil {
+			return err
+		}
+		old, err := im.st.Meter(ctx, m.MRID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			created = append(created, m.MRID)
+		case err != nil:
+			clear(plain)
+			return fmt.Errorf("import: meter %s: %w", m.MRID, err)
+		default:
+			m.Status = old.Status
+			if sameMeter(old, m) && sameSecret(ctx, im.st, im.s, im.rw, m.MRID, plain) {
+				unchanged = append(unchanged, m.MRID)
+				clear(plain)
+				continue
+			}
+			updated = append(updated, m.MRID)
+		}
+		sealed, err := im.s.Seal(plain, []byte(m.MRID))
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("import: meter %s: sealing keys: %w", m.MRID, err)
+		}
+		b.Meters = append(b.Meters, m)
+		b.Secrets = append(b.Secrets, store.SealedSecret{MeterID: m.MRID, Sealed: sealed})
+		if up.MRID != "" {
+			ups[up.MRID] = up
+		}
+	}
+	b.UsagePoints = slicesOf(ups)
+	if len(b.Meters) > 0 {
+		if err := im.st.PutRegistry(ctx, b); err != nil {
+			return fmt.Errorf("import: meters %s to %s: %w", b.Meters[0].MRID, b.Meters[len(b.Meters)-1].MRID, err)
+		}
+	}
+	im.rep.Created += len(created)
+	im.rep.Updated += len(updated)
+	im.rep.Unchanged += len(unchanged)
+	im.rep.New = append(im.rep.New, created...)
+	return nil
 }
 
 // sameSecret reports whether meter mrid's stored secrets are plain, sealed
@@ -197,63 +328,29 @@ func sameSecret(ctx context.Context, st store.HeadEnd, s Sealer, rw rewrapper, m
 	return bytes.Equal(cur, plain)
 }
 
-// checkRows refuses, by line, rows whose time zone is unknown or whose
-// meter id or serial came before.
-func checkRows(rows []manifest.Row) ([]manifest.Row, []*manifest.RowError) {
-	var bad []*manifest.RowError
-	zones := map[string]error{}
-	ids := map[uint64]int{}
-	serials := map[string]int{}
-	kept := make([]manifest.Row, 0, len(rows))
-	for _, r := range rows {
-		zerr, done := zones[r.TimeZone]
-		if !done {
-			_, zerr = time.LoadLocation(r.TimeZone)
-			zones[r.TimeZone] = zerr
-		}
-		switch first, dupID := ids[r.MeterID]; {
-		case zerr != nil:
-			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "time_zone", Err: fmt.Errorf("meter %s: unknown time zone %q", r.Serial, r.TimeZone)})
-		case dupID:
-			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "meter_id", Err: fmt.Errorf("meter %d already on line %d", r.MeterID, first)})
-		case serials[r.Serial] != 0 || r.Serial == "":
-			bad = append(bad, &manifest.RowError{Line: r.Line, Column: "serial", Err: fmt.Errorf("serial %q empty or already on line %d", r.Serial, serials[r.Serial])})
-		default:
-			ids[r.MeterID] = r.Line
-			serials[r.Serial] = max(r.Line, 1)
-			kept = append(kept, r)
-		}
-	}
-	return kept, bad
-}
-
 // registeredParents finds, among meters already registered, the parents
-// of sub-meters whose parent is not among rows. The registry is keyed by
-// serial, not by the manifest's meter id, so this pages through it; only
-// an import of sub-meters without their parents pays for that.
-func registeredParents(ctx context.Context, st store.Store, rows []manifest.Row) (map[uint64]manifest.Row, error) {
-	in := make(map[uint64]bool, len(rows))
-	for _, r := range rows {
-		in[r.MeterID] = true
-	}
+// of the sub-meters in rows whose parent is not among the rows accepted,
+// and takes them as accepted. The registry is keyed by serial, not by the
+// manifest's meter id, so this pages through it; only an import of
+// sub-meters without their parents pays for that.
+func (im *importer) registeredParents(ctx context.Context, rows []manifest.Row) error {
 	want := map[uint64]bool{}
 	for _, r := range rows {
-		if r.SubMeter() && !in[r.Parent] {
+		if _, ok := im.accepted[r.Parent]; !ok {
 			want[r.Parent] = true
 		}
 	}
-	found := map[uint64]manifest.Row{}
 	if len(want) == 0 {
-		return found, nil
+		return nil
 	}
 	after := ""
 	for {
-		ms, err := st.Meters(ctx, store.MeterQuery{After: after, Limit: 1000})
+		ms, err := im.st.Meters(ctx, store.MeterQuery{After: after, Limit: 1000})
 		if err != nil {
-			return nil, fmt.Errorf("import: looking up parent meters: %w", err)
+			return fmt.Errorf("import: looking up parent meters: %w", err)
 		}
 		if len(ms) == 0 {
-			return found, nil
+			return nil
 		}
 		for _, m := range ms {
 			id, err := strconv.ParseUint(m.Tags["meter_id"], 10, 64)
@@ -264,7 +361,7 @@ func registeredParents(ctx context.Context, st store.Store, rows []manifest.Row)
 			if ap, err := netip.ParseAddrPort(strings.TrimPrefix(m.Address, "tcp://")); err == nil {
 				r.Address = ap
 			}
-			found[id] = r
+			im.accepted[id] = parentInfo{m.MRID, r}
 		}
 		after = ms[len(ms)-1].MRID
 	}
@@ -284,11 +381,22 @@ func slicesOf(m map[string]cim.UsagePoint) []cim.UsagePoint {
 	return out
 }
 
-// Import registers a manifest's rows with the head-end's own sealer.
-func (h *HeadEnd) Import(ctx context.Context, rows []manifest.Row) (ImportReport, error) {
+// ImportFrom registers the rows src yields with the head-end's own
+// sealer; the meters it creates are collected soon after, by a catch-up
+// run of yesterday spread over CatchUpWindow, rather than the next night.
+func (h *HeadEnd) ImportFrom(ctx context.Context, src RowSource) (ImportReport, error) {
 	s, ok := h.secrets.(Sealer)
 	if !ok {
 		return ImportReport{}, errors.New("headend: the secret opener cannot seal; import needs the vault")
 	}
-	return Import(ctx, h.st, s, rows)
+	rep, err := ImportFrom(ctx, h.st, s, src)
+	// Batches already in are collected even when a later one failed.
+	h.catchUpRun(rep.New)
+	return rep, err
+}
+
+// Import registers a manifest's rows with the head-end's own sealer.
+func (h *HeadEnd) Import(ctx context.Context, rows []manifest.Row) (ImportReport, error) {
+	src := rowSlice(rows)
+	return h.ImportFrom(ctx, &src)
 }
