@@ -208,7 +208,21 @@ const (
 	DefaultFailureWindow  = 10 * time.Minute
 	DefaultLockoutPeriod  = 15 * time.Minute
 	DefaultMaxReassembly  = 64 << 10
+	// DefaultInactivityTimeout is IEC 62056-46's default HDLC
+	// inactivity time-out, used for the wrapper too.
+	DefaultInactivityTimeout = 120 * time.Second
 )
+
+// inactivity is the effective InactivityTimeout; zero means never.
+func (d *Device) inactivity() time.Duration {
+	switch {
+	case d.InactivityTimeout < 0:
+		return 0
+	case d.InactivityTimeout == 0:
+		return DefaultInactivityTimeout
+	}
+	return d.InactivityTimeout
+}
 
 // Device is one logical device: an object tree, its address and system
 // title, and the associations clients may open with it. Set the exported
@@ -257,8 +271,11 @@ type Device struct {
 	// MaxReassembly bounds a long SET or ACTION request reassembled from
 	// blocks (default DefaultMaxReassembly).
 	MaxReassembly int
-	// InactivityTimeout ends a connection that stays silent this long
-	// (zero: never).
+	// InactivityTimeout ends a connection that stays silent this long,
+	// as the inactivity_time_out of a meter's TCP-UDP and IEC HDLC setups
+	// does: zero takes DefaultInactivityTimeout, a negative value never
+	// ends one. A real meter drops an idle client so that the next one can
+	// reach it.
 	InactivityTimeout time.Duration
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

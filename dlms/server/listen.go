@@ -79,9 +79,20 @@ func (s *Server) ServeHDLC(ctx context.Context, ln net.Listener, modeE bool) err
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn) error) error {
+	failing := false
 	return linkio.Serve(ctx, ln, "server", handle, func(c net.Conn, err error) {
 		s.log().Info("dlms connection ended", "remote", c.RemoteAddr().String(), "err", err)
-	})
+	}, linkio.OnAcceptError(func(err error, wait time.Duration) {
+		// One line when accepting starts to fail and one when it works
+		// again, not one per retry.
+		if !failing {
+			failing = true
+			s.log().Warn("dlms listener cannot accept; retrying", "addr", ln.Addr().String(), "err", err, "retry_in", wait.String())
+		}
+	}, func(failures int) {
+		failing = false
+		s.log().Info("dlms listener accepts again", "addr", ln.Addr().String(), "failed_accepts", failures)
+	}))
 }
 
 // prefixed replays bytes already read from a connection before reading
@@ -103,7 +114,7 @@ func withPrefix(c net.Conn, head []byte) net.Conn {
 func (s *Server) firstDeadline() time.Time {
 	var t time.Duration
 	for _, d := range s.devices {
-		t = max(t, d.InactivityTimeout)
+		t = max(t, d.inactivity())
 	}
 	if t == 0 {
 		t = firstFrameTimeout
@@ -134,6 +145,50 @@ func (s *Server) wrapperConn(ctx context.Context, c net.Conn) error {
 // addresses one of our devices.
 const maxHDLCPeek = 8 << 10
 
+// Bounds on what comes before the first HDLC frame of a connection. A
+// client sends its SNRM at once: line noise or an echo may precede the
+// opening flag, a stream of bytes without one is no HDLC client, and a
+// frame begun must be complete soon, not after the inactivity time-out.
+const (
+	maxNoise    = 256             // bytes before the first flag
+	frameWindow = 5 * time.Second // from the first byte to the first frame
+)
+
+// errNoise ends a connection whose first bytes cannot start a frame.
+var errNoise = fmt.Errorf("server: %d bytes without an HDLC flag", maxNoise)
+
+// firstFrame reads from c while the first frame is sought: the first
+// byte shortens the read deadline to frameWindow, and more than maxNoise
+// bytes before a flag end the connection.
+type firstFrame struct {
+	c        net.Conn
+	deadline time.Time
+	started  bool
+	flag     bool
+	noise    int
+}
+
+func (f *firstFrame) Read(b []byte) (int, error) {
+	if f.noise > maxNoise {
+		return 0, errNoise
+	}
+	n, err := f.c.Read(b)
+	if n > 0 && !f.started {
+		f.started = true
+		if dl := time.Now().Add(frameWindow); dl.Before(f.deadline) {
+			f.c.SetReadDeadline(dl)
+		}
+	}
+	if n > 0 && !f.flag {
+		if bytes.IndexByte(b[:n], hdlc.Flag) >= 0 {
+			f.flag = true
+		} else if f.noise += n; f.noise > maxNoise {
+			return 0, errNoise
+		}
+	}
+	return n, err
+}
+
 func (s *Server) hdlcConn(ctx context.Context, c net.Conn, modeE bool) error {
 	for {
 		if modeE {
@@ -144,9 +199,10 @@ func (s *Server) hdlcConn(ctx context.Context, c net.Conn, modeE bool) error {
 				return err
 			}
 		}
-		c.SetDeadline(s.firstDeadline())
+		dl := s.firstDeadline()
+		c.SetDeadline(dl)
 		var head bytes.Buffer
-		rd := hdlc.NewReader(io.TeeReader(io.LimitReader(c, maxHDLCPeek), &head))
+		rd := hdlc.NewReader(io.TeeReader(io.LimitReader(&firstFrame{c: c, deadline: dl}, maxHDLCPeek), &head))
 		var d *Device
 		var local hdlc.Address
 		for d == nil {

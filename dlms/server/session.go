@@ -96,8 +96,8 @@ func (d *Device) Serve(ctx context.Context, t Transport, peer ClientInfo) error 
 	defer s.reset()
 	for {
 		rctx, cancel := ctx, context.CancelFunc(func() {})
-		if d.InactivityTimeout > 0 {
-			rctx, cancel = context.WithTimeout(ctx, d.InactivityTimeout)
+		if t := d.inactivity(); t > 0 {
+			rctx, cancel = context.WithTimeout(ctx, t)
 		}
 		in, err := t.Recv(rctx)
 		cancel()
@@ -360,5 +360,5 @@ func (s *session) caller(p protection) cosem.Caller {
 }
 
 // firstFrameTimeout bounds the wait for the first frame of a connection
-// when no device sets an inactivity timeout.
+// when every device has its inactivity timeout turned off.
 const firstFrameTimeout = 2 * time.Minute
