@@ -94,6 +94,9 @@ type DeviceConfig struct {
 	Subs []*meter.Meter
 	// PushDestination is the head-end the meter pushes to (host:port).
 	PushDestination string
+	// InactivityTimeout is server.Device's: a silent client is dropped
+	// after it.
+	InactivityTimeout time.Duration
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -133,7 +136,7 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 
 	dev := &server.Device{
 		Address: 1, SystemTitle: cfg.SystemTitle, Counter: d.counter, Now: now, Logger: cfg.Logger,
-		MaxLLSFailures: f.LLSMaxFailures, LockoutPeriod: f.LLSLockout,
+		MaxLLSFailures: f.LLSMaxFailures, LockoutPeriod: f.LLSLockout, InactivityTimeout: cfg.InactivityTimeout,
 		PersistClientIC: func(sap uint16, ic uint32) error {
 			cfg.Lock.Lock()
 			defer cfg.Lock.Unlock()

@@ -46,7 +46,11 @@ type Config struct {
 	// Gas and Water are the fractions of electricity meters with a gas
 	// or a water meter behind them on M-Bus.
 	Gas, Water float64
-	Logger     *slog.Logger
+	// InactivityTimeout ends a connection that stays silent this long, so
+	// that an idle client cannot keep a meter's only session from the
+	// head-end (0: server.DefaultInactivityTimeout; negative: never).
+	InactivityTimeout time.Duration
+	Logger            *slog.Logger
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -61,6 +65,7 @@ type Fleet struct {
 	links bool
 	gas   float64
 	water float64
+	idle  time.Duration
 
 	mu     sync.Mutex
 	meters []*meter.Meter
@@ -79,7 +84,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		return nil, fmt.Errorf("sim: %d meters: want 1..%d", cfg.Meters, MaxMeters)
 	}
 	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links, gas: cfg.Gas, water: cfg.Water,
-		busy: map[int]chan struct{}{}}
+		idle: cfg.InactivityTimeout, busy: map[int]chan struct{}{}}
 	if f.port == 0 {
 		f.port = DefaultPort
 	}
@@ -186,7 +191,8 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 		return nil, err
 	}
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
-		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest()})
+		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest(),
+		InactivityTimeout: f.idle})
 }
 
 func (f *Fleet) pushDest() string {
@@ -206,10 +212,19 @@ func (f *Fleet) Listen(ctx context.Context) (net.Listener, error) {
 // closes ln and every connection and returns nil. A connection to an
 // address outside 127.0.0.0/8 is closed at once.
 func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
+	failing := false
 	return linkio.Serve(ctx, ln, "sim", func(ctx context.Context, c net.Conn) error {
 		f.handle(ctx, c)
 		return nil
-	}, nil)
+	}, nil, linkio.OnAcceptError(func(err error, wait time.Duration) {
+		if !failing {
+			failing = true
+			f.log.Warn("fleet listener cannot accept; retrying", "err", err, "retry_in", wait.String())
+		}
+	}, func(failures int) {
+		failing = false
+		f.log.Info("fleet listener accepts again", "failed_accepts", failures)
+	}))
 }
 
 // sessionWait is how long a connection waits for the meter's previous

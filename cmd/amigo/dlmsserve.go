@@ -40,6 +40,7 @@ func dlmsServe(args []string, stdout, stderr io.Writer) error {
 	title := fs.String("system-title", "414D490000000001", "meter system title, 8 bytes `hex`")
 	days := fs.Int("days", 10, "`days` of load profile the meter holds")
 	tz := fs.Int("tz", 0, "clock time zone: UTC minus local time in `minutes` (CET is -60)")
+	idle := fs.Duration("idle-timeout", server.DefaultInactivityTimeout, "drop a client silent this `long`, as real meters do (0: never)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -70,7 +71,7 @@ func dlmsServe(args []string, stdout, stderr io.Writer) error {
 	}
 	counter := security.NewCounter(1, nil)
 	*dev = server.Device{
-		Tree: lab.Tree, Address: uint16(*logical), SystemTitle: st, Counter: counter, Logger: log,
+		Tree: lab.Tree, Address: uint16(*logical), SystemTitle: st, Counter: counter, Logger: log, InactivityTimeout: inactivity(*idle),
 		OnSecurityEvent: func(kind server.SecurityEvent, sap uint16) {
 			log.Warn("security event", "event", kind, "client", sap)
 		},

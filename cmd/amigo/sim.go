@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/logging"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/sim"
@@ -45,6 +46,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	water := fs.Float64("water", 0.2, "`fraction` of electricity meters with a water meter behind them on M-Bus")
 	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
+	idle := fs.Duration("idle-timeout", server.DefaultInactivityTimeout, "a meter drops a client silent this `long`, as real meters do (0: never)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	cpuProfile := fs.String("cpuprofile", "", "write the simulator's CPU profile to `file` while it serves")
 	if err := parse(fs, args); err != nil {
@@ -89,7 +91,8 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	}
 	clock := sim.NewClock(start, *speed)
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water,
+		InactivityTimeout: inactivity(*idle)})
 	if err != nil {
 		return usageError{err}
 	}
@@ -127,6 +130,15 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	<-pushed
 	log.Info("fleet stopped")
 	return err
+}
+
+// inactivity turns an --idle-timeout into server.Device's setting, where
+// zero is the default and negative is never.
+func inactivity(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 func writeManifest(name string, f *sim.Fleet) error {
