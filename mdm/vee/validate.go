@@ -173,6 +173,7 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 			due--
 		}
 	}
+	lost := 0 // captures lost to a power failure
 	// Export (A-) is zero every night and whenever the sun does not shine:
 	// zero runs, low days and drops mean something only for consumption.
 	consumption := !strings.HasPrefix(d.Channel, "A-")
@@ -181,8 +182,25 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 	// the meter's, and is reported once, on the import channel.
 	meterLevel := consumption
 	if meterLevel {
+		// A meter without power captures nothing; the entry after the cut
+		// says so. The captures lost before it are that outage, not a gap
+		// of their own.
+		outage := make([]bool, len(d.Values))
+		for i := len(d.Values) - 1; i >= 0; i-- {
+			if d.Quality[i]&cim.QualityPowerDown != 0 && d.Quality[i]&cim.QualityMissing == 0 {
+				for j := i - 1; j >= 0 && d.Quality[j]&cim.QualityMissing != 0; j-- {
+					outage[j] = true
+				}
+			}
+		}
 		for i := lead; i < due; i++ {
-			if d.Quality[i]&cim.QualityMissing != 0 {
+			if d.Quality[i]&cim.QualityMissing == 0 {
+				continue
+			}
+			if outage[i] {
+				hit(RuleOutage, i, 0)
+				lost++
+			} else {
 				hit(RuleMissing, i, 0)
 			}
 		}
@@ -270,6 +288,12 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 			reason = fmt.Sprintf("%s read twice with different values, the later kept: %s", f.count(n), when)
 		case RuleOutage:
 			reason = fmt.Sprintf("power failed in %s: %s", f.count(n), when)
+			if lost > 0 {
+				reason += fmt.Sprintf(" (%d captures lost; the interval after holds their consumption)", lost)
+				if lost == 1 {
+					reason = strings.Replace(reason, "captures lost; the interval after holds their", "capture lost; the interval after holds its", 1)
+				}
+			}
 		case RuleDemandLimit:
 			u = unit
 			reason = fmt.Sprintf("%s above the limit of %s: %s; the highest %s", f.count(n), f.demand(r.DemandLimit), when, f.demand(g.top))

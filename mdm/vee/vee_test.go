@@ -81,7 +81,7 @@ func TestGoldenDefects(t *testing.T) {
 		}},
 		{29, vee.RuleSpike, 40, func(d *store.Day, _ *vee.Context) { d.Values[40] = 4000 }},
 		{30, vee.RuleClock, 20, func(d *store.Day, _ *vee.Context) { d.Quality[20] |= cim.QualityClockAdjusted }},
-		{31, vee.RuleOutage, 36, func(d *store.Day, _ *vee.Context) {
+		{31, vee.RuleOutage, 30, func(d *store.Day, _ *vee.Context) { // the captures lost to the outage are in it
 			for i := 30; i < 36; i++ {
 				d.Values[i], d.Quality[i] = 0, cim.QualityMissing
 			}
