@@ -93,6 +93,15 @@ func (a *API) issueCommand(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	if !checkFields(w, idField("meter", req.Meter), idField("type", string(req.Type)), idField("correlationId", req.CorrelationID)) ||
+		!checkCount(w, "parameters", len(req.Parameters), maxParams) {
+		return
+	}
+	for k, v := range req.Parameters {
+		if !checkFields(w, idField("parameters key", k), field{name: "parameters." + k, value: v, max: maxParamBytes, text: true}) {
+			return
+		}
+	}
 	c, created, err := a.d.HeadEnd.Issue(r.Context(), cim.EndDeviceControl{MeterID: req.Meter, Type: req.Type,
 		CorrelationID: req.CorrelationID, Priority: req.Priority, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt,
 		Parameters: req.Parameters})

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -51,6 +52,48 @@ func dateParam(w http.ResponseWriter, name, s string) (cim.Date, bool) {
 	return d, true
 }
 
+// seriesDays returns a meter channel's stored days in [from, to]. It
+// answers 404 for a meter that is not registered, or a channel of which
+// the meter has no day stored at all: an empty answer would read as "no
+// data yet" where the question itself is wrong.
+func (a *API) seriesDays(w http.ResponseWriter, r *http.Request, meter, channel string, from, to cim.Date) ([]store.Day, bool) {
+	if !checkFields(w, idField("channel", channel)) {
+		return nil, false
+	}
+	ctx := r.Context()
+	days, err := a.d.Store.Days(ctx, meter, channel, from, to)
+	if err != nil {
+		a.internal(w, r, err)
+		return nil, false
+	}
+	if len(days) > 0 {
+		return days, true
+	}
+	if _, err := a.d.Store.Meter(ctx, meter); errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no meter "+strconv.Quote(meter))
+		return nil, false
+	} else if err != nil {
+		a.internal(w, r, err)
+		return nil, false
+	}
+	if channel == cim.EnergyImport15m.ID || channel == cim.EnergyExport15m.ID {
+		return days, true
+	}
+	// Rare: another channel, and nothing in the range. Its whole history
+	// says whether the meter has it.
+	ever, err := a.d.Store.Days(ctx, meter, channel, cim.DateOf(time.Unix(0, 0), time.UTC), cim.DateOf(time.Now(), time.UTC).AddDays(2))
+	if err != nil {
+		a.internal(w, r, err)
+		return nil, false
+	}
+	if len(ever) == 0 {
+		Error(w, http.StatusNotFound, "not_found", fmt.Sprintf("meter %q has no channel %q stored (interval energy is %s, and %s where exported)",
+			meter, channel, cim.EnergyImport15m.ID, cim.EnergyExport15m.ID))
+		return nil, false
+	}
+	return days, true
+}
+
 // readings returns the latest version of each stored day in [from, to]
 // with its quality flags: a month of quarter hours is one query.
 func (a *API) readings(w http.ResponseWriter, r *http.Request) {
@@ -74,9 +117,8 @@ func (a *API) readings(w http.ResponseWriter, r *http.Request) {
 	if channel == "" {
 		channel = cim.EnergyImport15m.ID
 	}
-	days, err := a.d.Store.Days(r.Context(), r.PathValue("id"), channel, from, to)
-	if err != nil {
-		a.internal(w, r, err)
+	days, ok := a.seriesDays(w, r, r.PathValue("id"), channel, from, to)
+	if !ok {
 		return
 	}
 	out := make([]dayOut, len(days))
@@ -138,6 +180,10 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 	}
 	var req editRequest
 	if !a.decode(w, r, &req) {
+		return
+	}
+	if !checkFields(w, nameField("user", req.User), textField("reason", req.Reason)) ||
+		!checkCount(w, "values", len(req.Values), maxDayIntervals) {
 		return
 	}
 	req.User = a.actor(r, req.User)
@@ -334,6 +380,9 @@ func (a *API) resolveException(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	if !checkFields(w, nameField("user", req.User), textField("resolution", req.Resolution)) {
+		return
+	}
 	req.User = a.actor(r, req.User)
 	if req.User == "" || req.Resolution == "" {
 		Error(w, http.StatusUnprocessableEntity, "bad_body", "user and resolution are required")
@@ -383,9 +432,8 @@ func (a *API) totals(w http.ResponseWriter, r *http.Request) {
 	if channel == "" {
 		channel = cim.EnergyImport15m.ID
 	}
-	days, err := a.d.Store.Days(r.Context(), r.PathValue("id"), channel, from, to)
-	if err != nil {
-		a.internal(w, r, err)
+	days, ok := a.seriesDays(w, r, r.PathValue("id"), channel, from, to)
+	if !ok {
 		return
 	}
 	type total struct {

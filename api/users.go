@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -57,6 +58,15 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	if !checkFields(w, nameField("name", req.Name), field{name: "password", value: req.Password, max: auth.MaxPasswordBytes},
+		idField("role", req.Role)) || !checkCount(w, "usagePoints", len(req.UsagePoints), maxUsagePoints) {
+		return
+	}
+	for i, up := range req.UsagePoints {
+		if !checkFields(w, idField(fmt.Sprintf("usagePoints[%d]", i), up)) {
+			return
+		}
+	}
 	if a.d.Auth == nil {
 		Error(w, http.StatusNotFound, "not_found", "this server has no users")
 		return
@@ -111,6 +121,9 @@ type newToken struct {
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	var req tokenRequest
 	if !a.decode(w, r, &req) {
+		return
+	}
+	if !checkFields(w, nameField("user", req.User), idField("label", req.Label), idField("ttl", req.TTL)) {
 		return
 	}
 	if a.d.Auth == nil {

@@ -30,8 +30,12 @@ var Argon2Params = struct {
 	Threads   uint8
 }{MemoryKiB: 64 * 1024, Time: 1, Threads: 2}
 
-// MinPasswordLength is the shortest password accepted, in characters.
-const MinPasswordLength = 12
+// MinPasswordLength is the shortest password accepted, in characters,
+// and MaxPasswordBytes the longest, in bytes.
+const (
+	MinPasswordLength = 12
+	MaxPasswordBytes  = 1024
+)
 
 // ErrBadHash says a stored hash is not an argon2id PHC string.
 var ErrBadHash = errors.New("not an argon2id password hash")
@@ -41,8 +45,8 @@ func CheckPassword(pw string) error {
 	if utf8.RuneCountInString(pw) < MinPasswordLength {
 		return fmt.Errorf("password too short: at least %d characters", MinPasswordLength)
 	}
-	if len(pw) > 1024 {
-		return errors.New("password too long: at most 1024 bytes")
+	if len(pw) > MaxPasswordBytes {
+		return fmt.Errorf("password too long: at most %d bytes", MaxPasswordBytes)
 	}
 	return nil
 }
