@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -443,5 +444,53 @@ func pollUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out waiting for %s", what)
 		case <-tick.C:
 		}
+	}
+}
+
+// emfileListener fails its first n accepts as a process out of
+// descriptors does, then accepts for real.
+type emfileListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	if l.n.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestPushListenerOutlivesEMFILE: accepts failing with EMFILE are counted
+// and retried, and the listener then takes pushes and stays ready.
+func TestPushListenerOutlivesEMFILE(t *testing.T) {
+	r := newPushRig(t, 1, headend.PushConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &emfileListener{Listener: ln}
+	fl.n.Store(5)
+	pl := r.h.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pl.Serve(ctx, fl) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	if err := sendOnce(ctx, netip.AddrFrom4([4]byte{127, 0, 8, 1}), ln.Addr().String(), pushAPDU(t, r.rows[0], 1, 44, r.clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, 10*time.Second, "the push accepted", func() bool {
+		return r.metric(t, "amigo_pushes_total", "result", "accepted") == 1
+	})
+	if got := r.metric(t, "amigo_push_accept_errors_total", "cause", "emfile"); got != 5 {
+		t.Errorf("%v EMFILE accepts counted, want 5", got)
+	}
+	if err := pl.Ready(ctx); err != nil {
+		t.Errorf("not ready after accepting again: %v", err)
 	}
 }
