@@ -21,11 +21,12 @@ type HeadEnd interface {
 	Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error)
 	Read(ctx context.Context, meterID string, objects []string) ([]headend.Value, error)
 	Progress() headend.Progress
-	// StartCollection starts a run for day in the background; false if a
-	// run is already going.
-	StartCollection(day cim.Date) bool
+	// StartRun starts a run for day in the background: headend.ErrBusy if
+	// a run is already going, headend.ErrBadDay for a day it refuses.
+	StartRun(day cim.Date, o headend.RunOptions) error
 	Now() time.Time
-	Import(ctx context.Context, rows []manifest.Row) (headend.ImportReport, error)
+	// ImportFrom registers the meters of a manifest as it is read.
+	ImportFrom(ctx context.Context, src headend.RowSource) (headend.ImportReport, error)
 }
 
 // decode reads a JSON body strictly: unknown fields and trailing data are
@@ -169,6 +170,9 @@ func (a *API) collectionProgress(w http.ResponseWriter, r *http.Request) {
 
 type runRequest struct {
 	Day cim.Date `json:"day"`
+	// Spread spreads the run over the head-end's window, as the daily run
+	// is; a run started by hand starts every meter at once by default.
+	Spread bool `json:"spread"`
 }
 
 func (a *API) startCollection(w http.ResponseWriter, r *http.Request) {
@@ -176,14 +180,16 @@ func (a *API) startCollection(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !a.decode(w, r, &req) {
 		return
 	}
-	if req.Day.IsZero() {
-		req.Day = cim.DateOf(a.d.HeadEnd.Now(), time.UTC)
-	}
-	if !a.d.HeadEnd.StartCollection(req.Day) {
+	switch err := a.d.HeadEnd.StartRun(req.Day, headend.RunOptions{Spread: req.Spread}); {
+	case errors.Is(err, headend.ErrBadDay):
+		Error(w, http.StatusBadRequest, "bad_day", err.Error())
+	case errors.Is(err, headend.ErrBusy):
 		Error(w, http.StatusConflict, "busy", "a collection run is already in progress")
-		return
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusAccepted, a.d.HeadEnd.Progress())
 	}
-	writeJSON(w, http.StatusAccepted, a.d.HeadEnd.Progress())
 }
 
 func (a *API) dayParam(w http.ResponseWriter, r *http.Request) (cim.Date, bool) {
@@ -291,31 +297,68 @@ type importBad struct {
 	Error  string `json:"error"`
 }
 
-// importMeters registers the meters of a shipment manifest (CSV body).
-// Bad rows are reported by line; the good ones are imported.
+// importPath is the import's route, whose body the general limit does
+// not cap.
+const importPath = "/api/v1/meters/import"
+
+// maxManifestBytes bounds an import's body, which is read as a stream in
+// batches rather than held: a million meters' manifest is about 300 MB.
+const maxManifestBytes = 1 << 30
+
+// importTime bounds an import: a large shipment takes longer to send and
+// register than the server's read and write timeouts allow a request.
+const importTime = time.Hour
+
+// importMeters registers the meters of a shipment manifest (CSV body) as
+// it arrives. Bad rows are reported by line; the good ones are imported.
 func (a *API) importMeters(w http.ResponseWriter, r *http.Request) {
-	rows, bad, err := manifest.Read(http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
-	if err != nil {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(importTime)
+	// Not every ResponseWriter can move its deadlines (a test recorder
+	// cannot); then the server's own apply.
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
+	tooLarge := func(err error) bool {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			Error(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("manifest over %d bytes", mbe.Limit))
-			return
+			return true
 		}
-		Error(w, http.StatusBadRequest, "bad_manifest", err.Error())
+		return false
+	}
+	rd, err := manifest.NewReader(http.MaxBytesReader(w, r.Body, maxManifestBytes))
+	if err != nil {
+		if !tooLarge(err) {
+			Error(w, http.StatusBadRequest, "bad_manifest", err.Error())
+		}
 		return
 	}
-	rep, err := a.d.HeadEnd.Import(r.Context(), rows)
+	rep, err := a.d.HeadEnd.ImportFrom(ctx, rd)
 	if err != nil {
-		a.internal(w, r, err)
+		// Batches before the failure are in: say how far it got, since
+		// sending the file again completes it.
+		done := fmt.Sprintf("; %d rows before it were imported (%d new), and sending the file again completes the rest",
+			rep.Accepted(), rep.Created)
+		switch {
+		case tooLarge(err):
+		case errors.Is(err, manifest.ErrManifest):
+			Error(w, http.StatusBadRequest, "bad_manifest", err.Error()+done)
+		default:
+			a.internal(w, r, fmt.Errorf("%w%s", err, done))
+		}
 		return
 	}
 	out := struct {
 		Created   int         `json:"created"`
 		Updated   int         `json:"updated"`
 		Unchanged int         `json:"unchanged"`
+		Accepted  int         `json:"accepted"`
+		Rejected  int         `json:"rejected"`
 		Bad       []importBad `json:"bad"`
-	}{rep.Created, rep.Updated, rep.Unchanged, []importBad{}}
-	for _, b := range bad {
+	}{rep.Created, rep.Updated, rep.Unchanged, rep.Accepted(), rep.Rejected, []importBad{}}
+	for _, b := range rep.Bad {
 		out.Bad = append(out.Bad, importBad{b.Line, b.Column, b.Err.Error()})
 	}
 	JSON(w, out)

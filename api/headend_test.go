@@ -9,7 +9,6 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
-	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
@@ -34,10 +33,15 @@ func (f fakeHeadEnd) Read(ctx context.Context, id string, objs []string) ([]head
 	}
 	return nil, fmt.Errorf("meter %s: connection refused", id)
 }
-func (f fakeHeadEnd) Progress() headend.Progress    { return headend.Progress{Running: true, Total: 3} }
-func (f fakeHeadEnd) StartCollection(cim.Date) bool { return false }
-func (f fakeHeadEnd) Now() time.Time                { return time.Now() }
-func (f fakeHeadEnd) Import(context.Context, []manifest.Row) (headend.ImportReport, error) {
+func (f fakeHeadEnd) Progress() headend.Progress { return headend.Progress{Running: true, Total: 3} }
+func (f fakeHeadEnd) StartRun(d cim.Date, _ headend.RunOptions) error {
+	if d.Year > 2100 {
+		return fmt.Errorf("%w: %s is in the future", headend.ErrBadDay, d)
+	}
+	return headend.ErrBusy
+}
+func (f fakeHeadEnd) Now() time.Time { return time.Now() }
+func (f fakeHeadEnd) ImportFrom(context.Context, headend.RowSource) (headend.ImportReport, error) {
 	return headend.ImportReport{Created: 1}, nil
 }
 
@@ -82,6 +86,7 @@ func TestHeadEndRoutes(t *testing.T) {
 		{"POST", api + "/meters/gone/read", "", 404},
 		{"POST", api + "/meters/m1/read", `{"objects":["1.0.1.8.0.255"]}`, 502},
 		{"POST", api + "/collection/runs", `{"day":"2026-06-01"}`, 409},
+		{"POST", api + "/collection/runs", `{"day":"9999-12-31"}`, 400},
 		{"GET", api + "/collection/yesterday", "", 400},
 	} {
 		if code, m := do(t, c.method, c.url, c.body); code != c.code || errCode(m) == "" {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
-	"github.com/amigo-ami/amigo/manifest"
 )
 
 // stubHeadEnd lets the head-end routes register.
@@ -25,9 +24,9 @@ func (stubHeadEnd) Issue(_ context.Context, c cim.EndDeviceControl) (cim.EndDevi
 }
 func (stubHeadEnd) Read(context.Context, string, []string) ([]headend.Value, error) { return nil, nil }
 func (stubHeadEnd) Progress() headend.Progress                                      { return headend.Progress{} }
-func (stubHeadEnd) StartCollection(cim.Date) bool                                   { return true }
+func (stubHeadEnd) StartRun(cim.Date, headend.RunOptions) error                     { return nil }
 func (stubHeadEnd) Now() time.Time                                                  { return time.Now() }
-func (stubHeadEnd) Import(context.Context, []manifest.Row) (headend.ImportReport, error) {
+func (stubHeadEnd) ImportFrom(context.Context, headend.RowSource) (headend.ImportReport, error) {
 	return headend.ImportReport{}, nil
 }
 

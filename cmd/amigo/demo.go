@@ -130,6 +130,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		done <- struct{}{}
 	}()
 	yesterday := cim.DateOf(clock.Now(), loc).AddDays(-1)
+	// Before 01:00 the schedule would wait for it. Whichever starts the
+	// day's run first, this or the schedule, it is the only one: the
+	// schedule does not run a day again that was started here.
 	srv.HeadEnd.StartCollection(yesterday)
 	users, err := demoUsers(ctx, srv, fleet)
 	if err != nil {

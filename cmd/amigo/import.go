@@ -21,7 +21,9 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("import", "MANIFEST [flags]",
 		"Sends a shipment manifest (the CSV that `amigo sim --manifest` writes; see manifest/README.md) to a\n"+
 			"running server, which registers its meters and seals their keys. Importing the same file again\n"+
-			"changes nothing. Bad rows are reported by line and the others are imported.", stderr)
+			"changes nothing. Bad rows are reported by line and the others are imported. The server reads the\n"+
+			"file as it arrives, in batches of meters committed with their keys, and starts collecting the new\n"+
+			"meters (yesterday and their backfill) as soon as the import ends.", stderr)
 	server := fs.String("server", def, "server base `url`")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this `duration`")
 	if err := parse(fs, args); err != nil {
@@ -47,6 +49,7 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	}
 	var rep struct {
 		Created, Updated, Unchanged int
+		Accepted, Rejected          int
 		Bad                         []struct {
 			Line   int
 			Column string
@@ -56,7 +59,7 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("import: unreadable answer: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d created, %d updated, %d unchanged, %d bad rows\n", rep.Created, rep.Updated, rep.Unchanged, len(rep.Bad))
+	fmt.Fprintf(stdout, "%d created, %d updated, %d unchanged, %d bad rows\n", rep.Created, rep.Updated, rep.Unchanged, rep.Rejected)
 	for _, b := range rep.Bad {
 		col := ""
 		if b.Column != "" {
@@ -64,8 +67,14 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "line %d%s: %s\n", b.Line, col, b.Error)
 	}
-	if len(rep.Bad) > 0 {
-		return fmt.Errorf("%d rows were not imported", len(rep.Bad))
+	if more := rep.Rejected - len(rep.Bad); more > 0 {
+		fmt.Fprintf(stdout, "and %d bad rows more\n", more)
+	}
+	if rep.Rejected > 0 {
+		return fmt.Errorf("%d rows were not imported", rep.Rejected)
+	}
+	if rep.Created > 0 {
+		fmt.Fprintf(stdout, "the new meters are being collected now: yesterday and their backfill (GET /api/v1/collection)\n")
 	}
 	return nil
 }
