@@ -149,14 +149,14 @@ func (h *HeadEnd) Today() cim.Date {
 	return cim.DateOf(h.now(), zone)
 }
 
-// StartRun starts a run over every meter by hand: for day, or today when
-// day is zero. It refuses a day after today in the schedule's zone, or
+// StartRun starts a run over every meter by hand: for day, or yesterday
+// when day is zero, as the daily run would. It refuses a day after today in the schedule's zone, or
 // more than MaxRunAge days before it, with ErrBadDay, and returns ErrBusy
 // while another run is going.
 func (h *HeadEnd) StartRun(day cim.Date, o RunOptions) error {
 	today := h.Today()
 	if day.IsZero() {
-		day = today
+		day = today.AddDays(-1)
 	}
 	if today.Before(day) {
 		return fmt.Errorf("%w: %s is in the future (today is %s)", ErrBadDay, day, today)

@@ -202,17 +202,23 @@ func TestStartRunRefusesBadDays(t *testing.T) {
 	if err := r.h.StartRun(cim.Date{}, headend.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if p := r.h.Progress(); p.Day != today || p.Kind != headend.RunManual {
-		t.Fatalf("run of today: %+v", p)
+	if p := r.h.Progress(); p.Day != today.AddDays(-1) || p.Kind != headend.RunManual {
+		t.Fatalf("run of yesterday in Tokyo: %+v", p)
 	}
 	if err := r.h.StartRun(cim.Date{Year: 2026, Month: 3, Day: 28}, headend.RunOptions{}); !errors.Is(err, headend.ErrBusy) {
 		t.Fatalf("second run at once: %v", err)
 	}
 	close(r.drv.gate)
 	// Not spread over the hour's window: every meter is read at once.
-	p := runEnded(t, r.h, headend.RunManual, 4)
-	if p.OK != 4 {
+	if p := runEnded(t, r.h, headend.RunManual, 4); p.OK != 4 {
 		t.Fatalf("run %+v", p)
+	}
+	if err := r.h.StartRun(today, headend.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := runEnded(t, r.h, headend.RunManual, 4)
+	if p.OK != 4 || p.Day != today {
+		t.Fatalf("run of today %+v", p)
 	}
 	if s := daySummary(t, r.st, p.Day); s.OK != 4 || s.Complete != 0 {
 		t.Fatalf("today so far is no complete day: %+v", s)
