@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,13 +114,52 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	// Confirm every "are you sure" the pages ask.
+	// Confirm every "are you sure" the pages ask, and keep every error a
+	// page raises or logs.
 	chromedp.ListenTarget(ctx, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+		switch ev := ev.(type) {
+		case *page.EventJavascriptDialogOpening:
 			go chromedp.Run(ctx, page.HandleJavaScriptDialog(true))
+		case *runtime.EventExceptionThrown:
+			pageErrors.add("page error: " + ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				pageErrors.add("console error: " + strings.Join(args, " "))
+			}
 		}
 	})
 	return ctx
+}
+
+// errorLog is what the pages raised or logged as errors.
+type errorLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *errorLog) add(m string) { l.mu.Lock(); l.msgs = append(l.msgs, m); l.mu.Unlock() }
+
+func (l *errorLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.msgs
+	l.msgs = nil
+	return out
+}
+
+var pageErrors errorLog
+
+// noPageErrors fails the test with the errors the pages raised since the
+// last call.
+func noPageErrors(t *testing.T, when string) {
+	t.Helper()
+	if errs := pageErrors.take(); len(errs) > 0 {
+		t.Fatalf("%s: %d page errors:\n%s", when, len(errs), strings.Join(errs, "\n"))
+	}
 }
 
 // shot saves a screenshot where AMIGO_SCREENSHOTS points, else in the
@@ -200,6 +240,88 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	// to eight.
 	waitJS(t, ctx, "the first collection to end", `document.querySelector("#progress-text").textContent.startsWith("Last run")`, 8*time.Minute)
 	shot(t, ctx, "console-overview-done")
+	noPageErrors(t, "the overview")
+
+	// The readings card and the collection API agree on the day's count.
+	var agree struct {
+		Card, API, Day string
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		do(t, ctx, "the readings card", chromedp.Evaluate(`(async () => {
+			const card = document.querySelector("#c-readings .card-value").textContent;
+			const day = document.querySelector("#c-readings .card-sub").textContent.replace("collected for ", "");
+			const api = await fetch("/api/v1/collection/" + day).then(r => r.json());
+			return {card, day, api: Number(api.readings).toLocaleString("en-GB")};
+		})()`, &agree, awaitPromise))
+		if agree.Card == agree.API && agree.Card != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the readings card says %q for %s, the collection API %q", agree.Card, agree.Day, agree.API)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("readings for %s: card %s, API %s", agree.Day, agree.Card, agree.API)
+
+	// Every page, clicked through faster than their refreshes: leaving a
+	// view stops its timers and requests, and no page raises an error.
+	nav := func(name string) chromedp.Action {
+		return chromedp.Click(`nav a[data-nav="`+name+`"]`, chromedp.ByQuery)
+	}
+	for round, dwell := range []time.Duration{50 * time.Millisecond, 300 * time.Millisecond, 900 * time.Millisecond} {
+		for _, name := range []string{"meters", "overview", "commands", "overview", "events", "exceptions", "overview", "meters"} {
+			do(t, ctx, fmt.Sprintf("round %d: %s", round, name), nav(name), chromedp.Sleep(dwell))
+		}
+		do(t, ctx, "a meter from the list", chromedp.WaitVisible(`#view table a[href^="#/meter/"]`, chromedp.ByQuery),
+			chromedp.Click(`#view table a[href^="#/meter/"]`, chromedp.ByQuery), chromedp.Sleep(dwell), nav("overview"), chromedp.Sleep(dwell))
+	}
+	// Long enough for any refresh of the views left behind to come due:
+	// the overview's second, the commands' two, the meter's five.
+	do(t, ctx, "the overview again", chromedp.WaitVisible(`#c-readings`, chromedp.ByQuery), chromedp.Sleep(6*time.Second))
+	noPageErrors(t, "clicking through every page")
+
+	do(t, ctx, "the meters", nav("meters"), chromedp.WaitVisible(`#meters-count`, chromedp.ByQuery))
+	waitJS(t, ctx, "the meters' read status", `[...document.querySelectorAll("#view .badge")].length > 0`, 30*time.Second)
+	shot(t, ctx, "console-meters")
+	do(t, ctx, "the events", nav("events"), chromedp.WaitVisible(`#events-list table`, chromedp.ByQuery))
+	waitJS(t, ctx, "the events' count", `/^[\d,]+ events$/.test(document.querySelector("#events-count").textContent)`, 30*time.Second)
+	shot(t, ctx, "console-events")
+	do(t, ctx, "the commands", nav("commands"), chromedp.WaitVisible(`#view h1`, chromedp.ByQuery))
+	shot(t, ctx, "console-commands")
+
+	// The exceptions page counts the open exceptions and pages through
+	// them, ten at a time.
+	do(t, ctx, "the exceptions", nav("exceptions"), chromedp.WaitVisible(`#exceptions-count`, chromedp.ByQuery))
+	waitJS(t, ctx, "the exceptions' count", `/^[\d,]+ open exceptions$/.test(document.querySelector("#exceptions-count").textContent)`, 30*time.Second)
+	var exCount string
+	do(t, ctx, "the count", chromedp.Text(`#exceptions-count`, &exCount, chromedp.ByQuery))
+	var apiTotal int
+	do(t, ctx, "the exceptions API", chromedp.Evaluate(`fetch("/api/v1/exceptions?open=true&limit=1").then(r => r.json()).then(p => p.total)`, &apiTotal, awaitPromise))
+	if want := fmt.Sprintf("%s open exceptions", commas(apiTotal)); exCount != want {
+		t.Fatalf("the exceptions page says %q, the API %d", exCount, apiTotal)
+	}
+	t.Logf("exceptions: %s", exCount)
+	shot(t, ctx, "console-exceptions")
+	if apiTotal <= 10 {
+		t.Fatalf("%d open exceptions: too few to page through", apiTotal)
+	}
+	do(t, ctx, "ten per page", chromedp.SetValue(`#exception-filters select[name=limit]`, "10", chromedp.ByQuery),
+		chromedp.Click(`#exception-filters button[type=submit]`, chromedp.ByQuery))
+	waitJS(t, ctx, "the first page of ten", `document.querySelector("#exceptions-pages .page-info").textContent.startsWith("exceptions 1–10 of ") && document.querySelectorAll("#exceptions-list tbody tr").length === 10`, 30*time.Second)
+	var firstRow string
+	do(t, ctx, "the first row", chromedp.Text(`#exceptions-list tbody tr`, &firstRow, chromedp.ByQuery))
+	do(t, ctx, "the next page", chromedp.Click(`#exceptions-pages button.next`, chromedp.ByQuery))
+	waitJS(t, ctx, "the second page", `document.querySelector("#exceptions-pages .page-info").textContent.startsWith("exceptions 11–")`, 30*time.Second)
+	var secondRow string
+	do(t, ctx, "the second page's first row", chromedp.Text(`#exceptions-list tbody tr`, &secondRow, chromedp.ByQuery))
+	if secondRow == firstRow {
+		t.Fatalf("the second page starts with the first page's row %q", firstRow)
+	}
+	shot(t, ctx, "console-exceptions-page-2")
+	do(t, ctx, "back to the first page", chromedp.Click(`#exceptions-pages button.prev`, chromedp.ByQuery))
+	waitJS(t, ctx, "the first page again", `document.querySelector("#exceptions-pages .page-info").textContent.startsWith("exceptions 1–10 of ")`, 30*time.Second)
+	noPageErrors(t, "the exceptions")
 
 	var meter string
 	do(t, ctx, "a meter", chromedp.Evaluate(`fetch("/api/v1/meters?limit=1").then(r => r.json()).then(p => p.items[0].mRID)`, &meter,
@@ -210,13 +332,16 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	do(t, ctx, "disconnect", chromedp.Click(`#btn-disconnect`, chromedp.ByQuery))
 	waitJS(t, ctx, "the disconnect to be confirmed",
 		`[...document.querySelectorAll("#commands tr")].some(r => r.textContent.includes("disconnect") && r.querySelector("td.status")?.textContent === "confirmed")`, 90*time.Second)
+	waitJS(t, ctx, "the relay to show disconnected", `document.querySelector("#c-relay .card-value").textContent === "disconnected"`, 30*time.Second)
 	shot(t, ctx, "console-disconnected")
+	noPageErrors(t, "the meter page")
 
 	do(t, ctx, "sign out", chromedp.Click(`header .who button`, chromedp.ByQuery), chromedp.WaitVisible(`#login`, chromedp.ByQuery))
 	do(t, ctx, "open the portal", chromedp.Navigate(d.url+"/portal/"))
 	signIn(t, ctx, "household", d.homePW)
 	do(t, ctx, "the portal", chromedp.WaitVisible(`#today-chart canvas`, chromedp.ByQuery), chromedp.WaitVisible(`#price`, chromedp.ByQuery))
 	shot(t, ctx, "portal")
+	noPageErrors(t, "the portal")
 
 	// Only its own usage point: the page offers no other, and the API
 	// refuses another household's data.
@@ -243,4 +368,13 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	if !strings.Contains(xml, "IntervalBlock") || !strings.Contains(xml, "http://naesb.org/espi") || !strings.Contains(xml, d.up) {
 		t.Fatalf("Green Button download: %.300s", xml)
 	}
+}
+
+// commas writes n as the pages do (en-GB grouping).
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

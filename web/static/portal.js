@@ -1,7 +1,7 @@
 // The consumer portal, an in-home display in a browser: use now, today
 // against a typical day, the price in force, the month so far, and the
 // household's own data to download.
-import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, isoDate, chartSize } from "./common.js";
+import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, dateIn, chartSize, timeChart } from "./common.js";
 
 const root = document.getElementById("app");
 let plot = null;
@@ -37,10 +37,11 @@ async function render(box, up) {
   const cur = s.tou.currency;
   // Times are the household's own, whatever the browser's zone.
   const tz = s.timeZone || undefined;
-  const today = isoDate(new Date());
+  const today = dateIn(Date.now(), tz);
   const monthStart = today.slice(0, 8) + "01";
   const dl = (fmtName, label) => el("a", { href: `/api/v1/usage-points/${encodeURIComponent(up)}/export?format=${fmtName}&from=${monthStart}&to=${today}`, download: "", id: "download-" + fmtName }, label);
   const chartBox = el("div", { id: "today-chart" });
+  const readout = el("p", { class: "readout" });
   const cmp = s.typicalSoFar > 0 ? s.todaySoFar / s.typicalSoFar : NaN;
   const cmpText = isNaN(cmp) ? "no typical day yet" : cmp > 1.05 ? `${Math.round(100 * (cmp - 1))} % more than a typical ${s.weekday}` : cmp < 0.95 ? `${Math.round(100 * (1 - cmp))} % less than a typical ${s.weekday}` : `about a typical ${s.weekday}`;
   box.replaceChildren(
@@ -57,7 +58,7 @@ async function render(box, up) {
         el("div", { class: "card-value" }, fmt.kwh(s.monthToDate.wh)),
         el("div", { class: "card-sub" }, `${fmt.money(s.monthToDate.cost, cur)} so far, ${s.monthToDate.days} days`))),
     el("section", { class: "panel" }, el("h2", {}, "Today against a typical " + s.weekday), chartBox,
-      el("p", { class: "legend" }, el("span", { class: "sw today" }), "today ", el("span", { class: "sw typical" }), s.typicalDays === 1 ? `typical ${s.weekday} (last ${s.weekday})` : `typical ${s.weekday} (average of the last ${s.typicalDays} ${s.weekday}s)`)),
+      el("p", { class: "legend" }, el("span", { class: "sw today" }), "today ", el("span", { class: "sw typical" }), s.typicalDays === 1 ? `typical ${s.weekday} (last ${s.weekday})` : `typical ${s.weekday} (average of the last ${s.typicalDays} ${s.weekday}s)`), readout),
     el("section", { class: "panel" }, el("h2", {}, "Your data"),
       el("p", { class: "muted" }, "Download this month's quarter hours: Green Button (ESPI XML) for apps that read it, or CSV for a spreadsheet."),
       el("div", { class: "downloads" }, dl("espi", "Green Button XML"), dl("csv", "CSV"))));
@@ -66,11 +67,12 @@ async function render(box, up) {
   const todayW = s.today.values.map((v) => (v === null ? null : v * 3600 / s.today.intervalSeconds));
   const typW = s.typical.map((v) => (v === null ? null : v * 3600 / s.today.intervalSeconds));
   if (plot) plot.destroy();
+  const w = (v) => (v === null || v === undefined ? "–" : fmt.watts(v));
+  const base = timeChart(tz, readout, (u, i) => `quarter hour to ${fmt.hm(xs[i] * 1e3, tz)}: today ${w(todayW[i])}, typical ${w(typW[i])}`);
   plot = new uPlot({
-    ...chartSize(chartBox, 280),
-    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), s.timeZone || "UTC"),
+    ...chartSize(chartBox, 280), ...base,
     series: [{}, { label: "typical W", stroke: "#9ca3af", fill: "rgba(156,163,175,0.18)", width: 1.5 }, { label: "today W", stroke: "#2563eb", width: 2 }],
-    axes: [{}, { label: "W" }],
+    axes: [base.axes[0], { label: "W" }],
   }, [xs, typW, todayW], chartBox);
 }
 
