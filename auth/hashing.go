@@ -27,11 +27,12 @@ const maxHashWait = 5 * time.Second
 // hashes live at its last mark, so a few hashes in flight raise it by
 // several times their size. The gate lets few hashes run at once, refuses
 // rather than queues a burst, and asks for a collection once finished
-// hashes have left a few hashes' worth of garbage since the last one.
+// hashes have left as much garbage as run at once since the last one.
 type hashGate struct {
 	slots   chan struct{} // one per hash running
 	waiting chan struct{} // one per sign-in running or waiting
-	// garbageHashes is how many finished hashes trigger a collection.
+	// garbageHashes is how many finished hashes trigger a collection: as
+	// many as run at once, so garbage never outgrows the hashes in flight.
 	garbageHashes int64
 
 	mu      sync.Mutex
@@ -43,7 +44,7 @@ type hashGate struct {
 
 func newHashGate(running, queued int) *hashGate {
 	return &hashGate{slots: make(chan struct{}, running), waiting: make(chan struct{}, running+queued),
-		garbageHashes: int64(2 * running)}
+		garbageHashes: int64(running)}
 }
 
 // enter takes a hashing slot for an unauthenticated caller: it fails at
