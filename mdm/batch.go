@@ -342,6 +342,7 @@ func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
 	// just ended by our clock: such an interval is not due yet.
 	now := in.o.Now().Add(-captureGrace)
 	found := make([][]store.Exception, len(days))
+	checked := make([]store.DayVersion, len(days))
 	errs := make([]error, len(days))
 	parallelN(len(days), 8, func(i int) {
 		d := days[i]
@@ -371,6 +372,7 @@ func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
 			return
 		}
 		c.Until, c.Location = now, loc
+		checked[i] = store.DayVersion{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version}
 		for _, f := range vee.Validate(d, rules, c) {
 			found[i] = append(found[i], exceptionOf(d, f))
 		}
@@ -382,14 +384,31 @@ func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
 	for _, f := range found {
 		es = append(es, f...)
 	}
-	if len(es) == 0 {
+	if len(es) > 0 {
+		n, err := in.o.Store.PutExceptions(ctx, es)
+		if err != nil {
+			return fmt.Errorf("mdm: recording %d validation failures (first meter %s): %w", len(es), es[0].MeterID, err)
+		}
+		in.st.exceptions.Add(uint64(n))
+	}
+	return settle(ctx, in.o.Store, checked, in.o.Now())
+}
+
+// settle closes the open exceptions of earlier versions of the validated
+// days that the new versions pass.
+func settle(ctx context.Context, st store.Store, days []store.DayVersion, at time.Time) error {
+	var vs []store.DayVersion
+	for _, d := range days {
+		if d.Version > 1 {
+			vs = append(vs, d)
+		}
+	}
+	if len(vs) == 0 {
 		return nil
 	}
-	n, err := in.o.Store.PutExceptions(ctx, es)
-	if err != nil {
-		return fmt.Errorf("mdm: recording %d validation failures (first meter %s): %w", len(es), es[0].MeterID, err)
+	if _, err := st.SettleExceptions(ctx, vs, at); err != nil {
+		return fmt.Errorf("mdm: settling the exceptions of %d days (first meter %s): %w", len(vs), vs[0].MeterID, err)
 	}
-	in.st.exceptions.Add(uint64(n))
 	return nil
 }
 

@@ -105,6 +105,9 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 			}
 			rep.Exceptions += n
 		}
+		if err := settle(ctx, st, []store.DayVersion{{MeterID: meterID, Channel: channel, Date: date, Version: d.Version}}, now()); err != nil {
+			return rep, err
+		}
 		if !o.Estimate || !date.Before(o.Today) {
 			continue
 		}

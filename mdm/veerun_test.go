@@ -2,6 +2,7 @@ package mdm_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -112,6 +113,8 @@ func TestValidationOnIngest(t *testing.T) {
 			defer stop()
 			d := springDay().AddDays(-7)
 			b := r.dayBlock("m2", d)
+			late := b
+			late.Readings = slices.Clone(b.Readings[10:14])
 			b.Readings = append(b.Readings[:10], b.Readings[14:]...) // four quarter hours never read
 			r.publishBlock(t, b)
 			idle(t, r.bus)
@@ -119,8 +122,20 @@ func TestValidationOnIngest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(ex) != 1 || ex[0].Rule != vee.RuleMissing || ex[0].Interval != 10 || ex[0].Date != d {
+			if len(ex) != 1 || ex[0].Rule != vee.RuleMissing || ex[0].Interval != 10 || ex[0].Date != d || ex[0].Intervals != 4 ||
+				!slices.Equal(ex[0].Indexes, []int{10, 11, 12, 13}) {
 				t.Fatalf("exceptions %+v", ex)
+			}
+			// The four are read late: the new version passes, and the
+			// exception is closed, saying so.
+			r.publishBlock(t, late)
+			idle(t, r.bus)
+			ex, err = r.st.ListExceptions(context.Background(), store.ExceptionQuery{MeterID: "m2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ex) != 1 || ex[0].Open || ex[0].ResolvedBy != store.SettledBy || ex[0].Resolution != "version 2 of the day passes the rule" {
+				t.Fatalf("after the late read: %+v", ex)
 			}
 		})
 	}

@@ -337,6 +337,12 @@ type Exceptions interface {
 	// skipped; an open one of an earlier version of the day is replaced
 	// by the new version's. It returns how many were new or replaced.
 	PutExceptions(ctx context.Context, es []Exception) (int, error)
+	// SettleExceptions closes, for each validated day version, the open
+	// exceptions of its earlier versions: after PutExceptions moved those
+	// still failing to the new version, what is left is what the new
+	// version passes (a late read filled the gap). The resolution names
+	// the version. It returns how many it closed.
+	SettleExceptions(ctx context.Context, days []DayVersion, at time.Time) (int, error)
 	// ListExceptions lists exceptions, oldest first, after the id After.
 	ListExceptions(ctx context.Context, q ExceptionQuery) ([]Exception, error)
 	// CountExceptions counts the exceptions the query's filters match,
@@ -369,6 +375,16 @@ type Exception struct {
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
 	Resolution string    `json:"resolution,omitempty"`
 }
+
+// DayVersion names one version of a stored day.
+type DayVersion struct {
+	MeterID, Channel string
+	Date             cim.Date
+	Version          int
+}
+
+// SettledBy is who closes an exception a later version of its day passes.
+const SettledBy = "vee"
 
 // ExceptionQuery filters the exceptions queue. Empty fields match all.
 type ExceptionQuery struct {

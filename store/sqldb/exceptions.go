@@ -21,6 +21,8 @@ func init() {
 		ORDER BY version DESC, id DESC LIMIT 1`
 	queries["replaceException"] = `UPDATE vee_exceptions SET version = ?, interval_ix = ?, intervals = ?, n_intervals = ?, unit = ?, reason = ?, created_us = ?
 		WHERE id = ? AND open = 1`
+	queries["settleExceptions"] = `UPDATE vee_exceptions SET open = 0, resolved_by = ?, resolution = ?, resolved_us = ?
+		WHERE meter_id = ? AND channel = ? AND day = ? AND version < ? AND open = 1`
 	queries["resolveException"] = `UPDATE vee_exceptions SET open = 0, resolved_by = ?, resolution = ?, resolved_us = ? WHERE id = ? AND open = 1`
 }
 
@@ -80,6 +82,41 @@ func (s *DB) PutExceptions(ctx context.Context, es []store.Exception) (int, erro
 			res, err := insert.ExecContext(rowContext(ctx), e.MeterID, e.Channel, e.Date.String(), e.Version, e.Rule, e.Interval, idx, count, e.Unit, e.Reason, at)
 			if err != nil {
 				return fail(err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// SettleExceptions implements store.Exceptions.
+func (s *DB) SettleExceptions(ctx context.Context, days []store.DayVersion, at time.Time) (int, error) {
+	// A first version has no earlier one to have raised an exception: a
+	// bulk ingest of new days costs nothing here.
+	var later []store.DayVersion
+	for _, d := range days {
+		if d.Version > 1 {
+			later = append(later, d)
+		}
+	}
+	if len(later) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		st, err := s.txStmt(ctx, tx, s.q["settleExceptions"])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, d := range later {
+			res, err := st.ExecContext(rowContext(ctx), store.SettledBy, fmt.Sprintf("version %d of the day passes the rule", d.Version),
+				at.UnixMicro(), d.MeterID, d.Channel, d.Date.String(), d.Version)
+			if err != nil {
+				return fmt.Errorf("meter %s %s %s: settling exceptions: %w", d.MeterID, d.Channel, d.Date, err)
 			}
 			k, _ := res.RowsAffected()
 			n += int(k)

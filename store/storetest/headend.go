@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -437,12 +438,25 @@ func testExceptionsPerDay(t *testing.T, s store.Store) {
 	if n, err := s.PutExceptions(ctx, []store.Exception{v3}); err != nil || n != 1 {
 		t.Fatalf("version 3: %d %v", n, err)
 	}
+	// Version 4 of d2 passes the demand limit: its open exception of
+	// version 1 is closed, saying by which version; d1's stays.
+	if n, err := s.SettleExceptions(ctx, []store.DayVersion{{MeterID: "p1", Channel: "A+15m", Date: d2, Version: 4},
+		{MeterID: "p1", Channel: "A+15m", Date: d1, Version: 1}}, time.Now()); err != nil || n != 1 {
+		t.Fatalf("settle: %d %v", n, err)
+	}
+	got, _ = s.ListExceptions(ctx, store.ExceptionQuery{MeterID: "p1", Rule: "demand-limit"})
+	if len(got) != 1 || got[0].Open || got[0].ResolvedBy != store.SettledBy || !strings.Contains(got[0].Resolution, "version 4") {
+		t.Fatalf("settled: %+v", got)
+	}
+	if n, err := s.SettleExceptions(ctx, []store.DayVersion{{MeterID: "p1", Channel: "A+15m", Date: d2, Version: 5}}, time.Now()); err != nil || n != 0 {
+		t.Fatalf("settle again: %d %v", n, err)
+	}
 	for _, c := range []struct {
 		q    store.ExceptionQuery
 		want int
 	}{
 		{store.ExceptionQuery{MeterID: "p1"}, 3},
-		{store.ExceptionQuery{MeterID: "p1", OpenOnly: true}, 2},
+		{store.ExceptionQuery{MeterID: "p1", OpenOnly: true}, 1},
 		{store.ExceptionQuery{MeterID: "p1", From: d2}, 1},
 		{store.ExceptionQuery{MeterID: "p1", To: d1}, 2},
 		{store.ExceptionQuery{MeterID: "p1", From: d1, To: d1, OpenOnly: true}, 1},
