@@ -222,6 +222,23 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	do(t, ctx, "open the console", chromedp.Navigate(d.url+"/"))
 	signIn(t, ctx, "admin", d.adminPW)
 	do(t, ctx, "fleet overview", chromedp.WaitVisible(`#progress-text`, chromedp.ByQuery))
+	// The error collector hears what a page throws and logs.
+	do(t, ctx, "a probe error", chromedp.Evaluate(`setTimeout(() => { console.error("probe"); throw new Error("probe"); }, 0); true`, nil))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		pageErrors.mu.Lock()
+		n := len(pageErrors.msgs)
+		pageErrors.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the error collector heard %d of a thrown and a logged error", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if errs := pageErrors.take(); !strings.Contains(strings.Join(errs, "\n"), "probe") {
+		t.Fatalf("probe errors: %q", errs)
+	}
 	var first, later string
 	do(t, ctx, "progress", chromedp.Text(`#progress-text`, &first, chromedp.ByQuery))
 	deadline := time.Now().Add(90 * time.Second)
