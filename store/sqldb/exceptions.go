@@ -177,9 +177,12 @@ func decodeIndexes(s string, n, interval int) ([]int, int, error) {
 		}
 		b := a
 		if isRun {
-			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 10_000 {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return nil, 0, fmt.Errorf("intervals %q: bad run %q", s, part)
 			}
+		}
+		if a < 0 || len(out)+b-a >= maxIndexes {
+			return nil, 0, fmt.Errorf("intervals %q: out of range", s)
 		}
 		for i := a; i <= b; i++ {
 			out = append(out, i)
@@ -187,6 +190,10 @@ func decodeIndexes(s string, n, interval int) ([]int, int, error) {
 	}
 	return out, n, nil
 }
+
+// maxIndexes bounds what one stored list may expand to: a day of
+// one-minute intervals is 1,500.
+const maxIndexes = 10_000
 
 // exceptionFilter is the WHERE clause of a query's filters.
 func exceptionFilter(q store.ExceptionQuery) ([]string, []any) {
