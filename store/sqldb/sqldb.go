@@ -613,10 +613,11 @@ func eventWhere(q store.EventQuery, paged bool) (string, []any) {
 		args = append(args, q.To.UnixMicro())
 	}
 	if paged && !q.AfterAt.IsZero() {
-		// Spelt out rather than as a row comparison: the order is
-		// descending in time and ascending in mRID.
+		// Spelt out rather than as a row comparison, since the order is
+		// descending in time and ascending in mRID; the bare bound on
+		// created_us lets the index skip the pages before.
 		us := q.AfterAt.UnixMicro()
-		conds = append(conds, "(created_us < ? OR created_us = ? AND mrid > ?)")
+		conds = append(conds, "created_us <= ? AND (created_us < ? OR mrid > ?)")
 		args = append(args, us, us, q.AfterMRID)
 	}
 	if len(conds) == 0 {
