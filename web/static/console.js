@@ -206,7 +206,7 @@ function eventTable(items, tz, withMeter = true) {
       el("td", { class: "nowrap" }, fmt.time(e.createdDateTime || e.createdAt, tz)),
       withMeter ? el("td", {}, el("a", { href: "#/meter/" + encodeURIComponent(e.meter) }, e.meter)) : "",
       el("td", {}, e.reason || e.type, " ", el("code", {}, e.type)),
-      el("td", {}, e.severity || "")))));
+      el("td", {}, e.severity || el("span", { class: "muted" }, "–"))))));
 }
 
 // pager keeps the cursors of the pages before this one, so that a listing
