@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/amigo-ami/amigo/testenv"
 )
 
 // demoRun is `amigo demo` started for a browser.
@@ -101,10 +103,7 @@ func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := "/usr/bin/chromium"
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Chromium is missing at %s: scripts/setup.sh installs it", path)
-		}
-		t.Skipf("Chromium is missing at %s; scripts/setup.sh installs it", path)
+		testenv.Service(t, "Chromium at "+path, err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
