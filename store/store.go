@@ -329,6 +329,24 @@ type ControlStep struct {
 	At     time.Time         `json:"at"`
 }
 
+// ObjectModels keeps what the head-end learned of meters' object models.
+// A template is shared by the meters of one make, model and firmware, so a
+// fleet is discovered once per kind of meter, not once per meter. The
+// template is the driver's own blob: the store keeps it and never parses
+// it. Every engine implements it; a store that does not leaves discovery
+// to each session.
+type ObjectModels interface {
+	// PutTemplate stores (or replaces) the template named key.
+	PutTemplate(ctx context.Context, key string, model []byte) error
+	// Template returns the template named key, or ErrNotFound.
+	Template(ctx context.Context, key string) ([]byte, error)
+	// SetMeterTemplate records that a meter follows the template key.
+	SetMeterTemplate(ctx context.Context, meterID, key string) error
+	// MeterTemplate returns the template key a meter follows, or
+	// ErrNotFound.
+	MeterTemplate(ctx context.Context, meterID string) (string, error)
+}
+
 // Exceptions is the VEE exceptions queue: what failed validation, by rule
 // and reason, until a person resolves it.
 type Exceptions interface {

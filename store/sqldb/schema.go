@@ -176,6 +176,17 @@ ALTER TABLE vee_exceptions ADD COLUMN intervals TEXT NOT NULL DEFAULT '';
 ALTER TABLE vee_exceptions ADD COLUMN n_intervals INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE vee_exceptions ADD COLUMN unit TEXT NOT NULL DEFAULT '';
 CREATE INDEX vee_exceptions_day_rule ON vee_exceptions(meter_id, channel, day, rule)`},
+	{"head-end: object model templates, and the template each meter follows", `
+CREATE TABLE object_templates (
+	key TEXT PRIMARY KEY,
+	model {{blob}} NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE TABLE meter_templates (
+	meter_id TEXT PRIMARY KEY,
+	template_key TEXT NOT NULL,
+	updated_us BIGINT NOT NULL
+)`},
 }
 
 var queries = map[string]string{

@@ -126,6 +126,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
 	t.Run("Exceptions", func(t *testing.T) { testExceptions(t, o) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
+	t.Run("ObjectModels", func(t *testing.T) { testObjectModels(t, o) })
 }
 
 var ctx = context.Background()
