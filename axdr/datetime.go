@@ -377,3 +377,155 @@ func (d Data) Time() (Time, bool) {
 	v, err := ParseTime(d.Bytes)
 	return v, err == nil
 }
+
+// Tolerance names the departures from the Blue Book's date-time encoding
+// that DateTimeTolerant accepted. Zero means the value was a plain
+// date-time (tag 25) or an octet-string of 12 octets.
+type Tolerance uint8
+
+// Departures DateTimeTolerant accepts, as meters in the field send them.
+const (
+	// TolerateWrapped: the date-time came wrapped once more, as an
+	// octet-string whose content is itself an encoded octet-string of 12
+	// octets (or an encoded date-time), as some meters answer a clock
+	// read inside a GET with list.
+	TolerateWrapped Tolerance = 1 << iota
+	// TolerateShort: an octet-string of 9 octets (no deviation, no clock
+	// status) or 11 octets (no clock status). The missing fields read as
+	// not specified.
+	TolerateShort
+	// TolerateStructure: a structure of a date and a time, optionally
+	// followed by the deviation and the clock status.
+	TolerateStructure
+	// TolerateUnixTime: a double-long-unsigned counting seconds since
+	// 1970-01-01 UTC. It reads as UTC with deviation 0 and status 0.
+	TolerateUnixTime
+)
+
+// String lists the departures, e.g. "wrapped+short"; "none" for zero.
+func (t Tolerance) String() string {
+	if t == 0 {
+		return "none"
+	}
+	var names []string
+	for _, f := range []struct {
+		bit  Tolerance
+		name string
+	}{{TolerateWrapped, "wrapped"}, {TolerateShort, "short"}, {TolerateStructure, "structure"}, {TolerateUnixTime, "unix-time"}} {
+		if t&f.bit != 0 {
+			names = append(names, f.name)
+		}
+	}
+	if rest := t &^ (TolerateWrapped | TolerateShort | TolerateStructure | TolerateUnixTime); rest != 0 {
+		names = append(names, "0x"+strconv.FormatUint(uint64(rest), 16))
+	}
+	return strings.Join(names, "+")
+}
+
+// maxDateTimeWraps bounds how many octet-string layers DateTimeTolerant
+// peels: one, which is what meters are known to do.
+const maxDateTimeWraps = 1
+
+// DateTimeTolerant returns the date-time in d in any encoding meters are
+// known to use, and which departures from the Blue Book it had to accept
+// (zero when none), so a caller can log the meter's deviation once and go
+// on. Besides what DateTime accepts it takes a date-time wrapped in one
+// more octet-string, an octet-string of 9 or 11 octets, a structure of a
+// date and a time, and an unsigned 32-bit Unix time; see the Tolerate
+// constants. Not-specified fields (0xFF, deviation 0x8000) are kept as
+// they came: DateTime.Time and TimeIn deal with them. It reports false for
+// anything else, and never panics.
+func (d Data) DateTimeTolerant() (DateTime, Tolerance, bool) {
+	var tol Tolerance
+	for wraps := 0; ; wraps++ {
+		switch d.Tag {
+		case TagDateTime:
+			dt, err := ParseDateTime(d.Bytes)
+			return dt, tol, err == nil
+		case TagOctetString:
+			if dt, short, ok := parseDateTimeOctets(d.Bytes); ok && !(short && wrapsShort(d.Bytes)) {
+				if short {
+					tol |= TolerateShort
+				}
+				return dt, tol, true
+			}
+			inner, n, err := Decode(d.Bytes)
+			if wraps >= maxDateTimeWraps || err != nil || n != len(d.Bytes) ||
+				(inner.Tag != TagOctetString && inner.Tag != TagDateTime) {
+				return DateTime{}, 0, false
+			}
+			d, tol = inner, tol|TolerateWrapped
+		case TagStructure:
+			dt, ok := dateTimeOfStructure(d.Items)
+			return dt, tol | TolerateStructure, ok
+		case TagUint32:
+			dt := FromTime(time.Unix(int64(d.bits), 0).UTC(), 0)
+			return dt, tol | TolerateUnixTime, true
+		default:
+			return DateTime{}, 0, false
+		}
+	}
+}
+
+// wrapsShort reports whether b, which could be read as a short date-time,
+// is rather an encoded octet-string of a short date-time: the year would
+// be 0x09xx (2304 and later), which no meter reports.
+func wrapsShort(b []byte) bool {
+	return len(b) >= 2 && b[0] == byte(TagOctetString) && int(b[1]) == len(b)-2 && (b[1] == 9 || b[1] == 11)
+}
+
+// parseDateTimeOctets reads 12 octets, or the 9 and 11 octet forms
+// without the trailing fields (short reports those).
+func parseDateTimeOctets(b []byte) (dt DateTime, short, ok bool) {
+	switch len(b) {
+	case 12:
+		dt, err := ParseDateTime(b)
+		return dt, false, err == nil
+	case 9, 11:
+		full := make([]byte, 12)
+		copy(full, b)
+		if len(b) == 9 {
+			binary.BigEndian.PutUint16(full[9:], 0x8000) // deviation not specified
+		}
+		full[11] = byte(StatusUnspecified)
+		dt, err := ParseDateTime(full)
+		return dt, true, err == nil
+	}
+	return DateTime{}, false, false
+}
+
+// dateTimeOfStructure reads structure{date, time[, deviation[, status]]}.
+func dateTimeOfStructure(items []Data) (DateTime, bool) {
+	if len(items) < 2 || len(items) > 4 {
+		return DateTime{}, false
+	}
+	date, ok := items[0].Date()
+	if !ok {
+		return DateTime{}, false
+	}
+	clock, ok := items[1].Time()
+	if !ok {
+		return DateTime{}, false
+	}
+	dt := DateTime{Year: date.Year, Month: date.Month, Day: date.Day, DayOfWeek: date.DayOfWeek,
+		Hour: clock.Hour, Minute: clock.Minute, Second: clock.Second, Hundredths: clock.Hundredths,
+		Deviation: DeviationUnspecified, Status: StatusUnspecified}
+	if len(items) > 2 {
+		v, ok := items[2].Int()
+		if ok && items[2].Tag == TagUint16 {
+			v = int64(int16(uint16(v))) // 0x8000 sent unsigned: not specified
+		}
+		if !ok || v < -0x8000 || v > 0x7FFF {
+			return DateTime{}, false
+		}
+		dt.Deviation = int16(v)
+	}
+	if len(items) > 3 {
+		v, ok := items[3].Uint()
+		if !ok || v > 0xFF {
+			return DateTime{}, false
+		}
+		dt.Status = ClockStatus(v)
+	}
+	return dt, true
+}
