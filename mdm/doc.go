@@ -13,17 +13,26 @@
 // interval, and an unchanged day is not written.
 //
 // A message that cannot be used — it does not decode, names a meter the
-// registry does not know, has readings off its interval grid or far in the
-// future — is never fixed up and never blocks the stream: it is copied to
-// the dead-letter stream with the reason (see DeadLetters) and then
-// acknowledged.
+// registry does not know, has a reading before 1970 or far in the future —
+// is never fixed up and never blocks the stream: it is copied to the
+// dead-letter stream with the reason (see DeadLetters) and then
+// acknowledged. CheckBlock tells a publisher beforehand whether a block
+// would be refused so.
 //
 // # Merging a day
 //
 // Each reading lands in the local day of its usage point that holds the
 // interval's start (a reading is stamped with the interval's end), at the
 // slot counted from local midnight, so a day has 92, 96 or 100 quarter
-// hours across DST changes. Against the latest stored version of the day:
+// hours across DST changes. A reading that ends off the grid (a capture
+// the meter made as its clock was set, at 07:07:30) is placed by its end
+// into the interval holding it (07:00–07:15) and flagged
+// QualityClockAdjusted. Readings of a block that land in one interval are
+// one reading: pieces of an interval split off the grid add up when the
+// quantity is an amount (Wh, varh, VAh, m³, J) and the later piece stands
+// for a level (V, A, W); the same capture read twice with different values
+// keeps the later, flagged QualitySuspect. Against the latest stored
+// version of the day:
 //
 //   - intervals the message does not carry keep their stored value and
 //     quality; intervals nobody has read are QualityMissing with value 0;

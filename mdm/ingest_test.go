@@ -222,20 +222,27 @@ func testDeadLetters(t *testing.T, r *rig) {
 	r.publishBlock(t, good)
 	idle(t, r.bus)
 	checkReadings(t, r.st, r.loc, good)
-	for _, m := range []string{"ghost", "m1", "m2"} {
+	for _, m := range []string{"ghost", "m2"} {
 		if _, err := r.st.Day(context.Background(), m, "A+15m", d); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("meter %s: a dead-lettered block left a day behind: %v", m, err)
 		}
 	}
+	// A reading off the grid is no reason to refuse the block: it lands by
+	// its end in the interval after, summed with that interval's reading,
+	// and is flagged.
+	og := r.day(t, "m1", d)
+	if og.Quality[7] != cim.QualityMissing || og.Values[8] != offGrid.Readings[7].Value+offGrid.Readings[8].Value ||
+		og.Quality[8] != cim.QualityClockAdjusted || og.Values[9] != offGrid.Readings[9].Value || og.Quality[9] != 0 {
+		t.Errorf("off-grid block stored as %v %v", og.Values[6:10], og.Quality[6:10])
+	}
 	want := map[string]string{
-		"garbage":        "does not decode",
-		blockID(ghost):   "meter ghost is not in the registry",
-		blockID(offGrid): "grid",
-		blockID(future):  "after now",
-		"misrouted":      "published on the subject of meter m1",
-		"rr/ghost":       "not in the registry",
-		"ev/bad":         "event on",
-		"unknown-type":   "no ingest for subject",
+		"garbage":       "does not decode",
+		blockID(ghost):  "meter ghost is not in the registry",
+		blockID(future): "after now",
+		"misrouted":     "published on the subject of meter m1",
+		"rr/ghost":      "not in the registry",
+		"ev/bad":        "event on",
+		"unknown-type":  "no ingest for subject",
 	}
 	check := func() {
 		t.Helper()

@@ -23,6 +23,9 @@ var epoch = time.Unix(0, 0)
 type slotReading struct {
 	slot int
 	r    cim.IntervalReading
+	// at is the end the meter stamped, before an off-grid reading was
+	// placed at the end of its interval.
+	at time.Time
 }
 
 // dayReadings are the readings of a block that fall in one local day.
@@ -34,9 +37,13 @@ type dayReadings struct {
 }
 
 // place checks a block's readings against its reading type and sorts them
-// into the local days of loc, each at its slot. Nothing is adjusted: a
-// reading off the interval grid, before 1970, more than a day after now,
-// or read twice with different values refuses the whole block.
+// into the local days of loc, each at its slot. A reading that ends off
+// the interval grid (a capture the meter made when its clock was set, say
+// at 07:07:30) is placed by its end into the interval that contains it
+// (07:00–07:15) and flagged QualityClockAdjusted; it never refuses the
+// block. Readings that land in one interval are combined (see combine).
+// A reading with no end, before 1970 or more than a day after now refuses
+// the whole block: its time cannot be trusted to place any of them.
 func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadings, error) {
 	iv := b.ReadingType.Interval
 	if err := checkInterval(b.ReadingType); err != nil {
@@ -56,9 +63,11 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 			return nil, bad("meter %s %s: reading ending %s lies more than %s after now (%s)", b.MeterID, b.ReadingType.ID,
 				r.End.UTC().Format(time.RFC3339), maxAhead, now.UTC().Format(time.RFC3339))
 		}
-		start := r.End.Add(-iv)
-		if cur < 0 || start.Before(days[cur].start) || !start.Before(curEnd) {
-			date := cim.DateOf(start, loc)
+		// The instant just before the end lies inside the interval the
+		// reading closes, on the grid or off it.
+		in := r.End.Add(-time.Nanosecond)
+		if cur < 0 || in.Before(days[cur].start) || !in.Before(curEnd) {
+			date := cim.DateOf(in, loc)
 			cur = slices.IndexFunc(days, func(d dayReadings) bool { return d.date == date })
 			if cur < 0 {
 				ds, de := date.Start(loc), date.AddDays(1).Start(loc)
@@ -68,28 +77,34 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 			curEnd = days[cur].date.AddDays(1).Start(loc)
 		}
 		d := &days[cur]
-		off := start.Sub(d.start)
-		if off < 0 || off%iv != 0 {
-			return nil, bad("meter %s %s: reading ending %s is not on the %s grid of %s in %s", b.MeterID, b.ReadingType.ID,
-				r.End.UTC().Format(time.RFC3339Nano), iv, d.date, loc)
+		off := in.Sub(d.start)
+		if off < 0 {
+			return nil, bad("meter %s %s: reading ending %s does not fall in %s in %s", b.MeterID, b.ReadingType.ID,
+				r.End.UTC().Format(time.RFC3339Nano), d.date, loc)
 		}
 		slot := int(off / iv)
 		if slot >= d.n {
 			return nil, bad("meter %s %s: reading ending %s is past the last whole %s interval of %s in %s", b.MeterID, b.ReadingType.ID,
 				r.End.UTC().Format(time.RFC3339), iv, d.date, loc)
 		}
-		d.rs = append(d.rs, slotReading{slot, r})
+		at := r.End
+		if end := d.start.Add(time.Duration(slot+1) * iv); !end.Equal(r.End) {
+			r.Quality |= cim.QualityClockAdjusted
+			r.End = end
+		}
+		d.rs = append(d.rs, slotReading{slot, r, at})
 	}
+	additive := isAdditive(b.ReadingType)
 	for i := range days {
 		d := &days[i]
+		// Stable: readings of one interval keep the block's order, which
+		// is the meter's order of capture.
 		slices.SortStableFunc(d.rs, func(a, b slotReading) int { return a.slot - b.slot })
 		out := d.rs[:0]
-		for j, s := range d.rs {
-			if j > 0 && s.slot == d.rs[j-1].slot {
-				if p := d.rs[j-1].r; p.Value != s.r.Value || p.Quality != s.r.Quality {
-					return nil, bad("meter %s %s: the block reads the interval ending %s twice, as %d (%s) and %d (%s)", b.MeterID, b.ReadingType.ID,
-						s.r.End.UTC().Format(time.RFC3339), p.Value, p.Quality, s.r.Value, s.r.Quality)
-				}
+		for _, s := range d.rs {
+			if n := len(out); n > 0 && out[n-1].slot == s.slot {
+				out[n-1].r = combine(out[n-1].r, s.r, !out[n-1].at.Equal(s.at), additive)
+				out[n-1].at = s.at
 				continue
 			}
 			out = append(out, s)
@@ -97,6 +112,55 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 		d.rs = out
 	}
 	return days, nil
+}
+
+// isAdditive reports whether a reading type's interval values are amounts
+// that add up over time (energy, volume), so that two pieces of one
+// interval sum to the whole; other quantities (voltage, power, current)
+// are levels, of which the latest stands for the interval.
+func isAdditive(rt cim.ReadingType) bool {
+	switch rt.Unit {
+	case cim.UnitWh, cim.UnitVAh, cim.UnitVArh, cim.UnitM3, cim.UnitJ:
+		return true
+	}
+	return false
+}
+
+// combine folds reading b into a, both placed in one interval, b captured
+// after a. Pieces of an interval split off the grid (split: their ends
+// differed before placing) add up when the quantity is additive, else the
+// later one stands; either way the flags of both are kept. A piece with no value (QualityMissing)
+// explains nothing about the other's. The same capture read twice (both
+// on the grid) is one reading; twice with different values, the later
+// one stands, flagged suspect for validation to judge, where the block
+// was once refused whole.
+func combine(a, b cim.IntervalReading, split, additive bool) cim.IntervalReading {
+	switch {
+	case b.Quality&cim.QualityMissing != 0 && a.Quality&cim.QualityMissing == 0:
+		a.Quality |= b.Quality &^ cim.QualityMissing
+		return a
+	case a.Quality&cim.QualityMissing != 0 && b.Quality&cim.QualityMissing == 0:
+		b.Quality |= a.Quality &^ cim.QualityMissing
+		return b
+	}
+	if !split {
+		if a.Value != b.Value || a.Quality != b.Quality {
+			b.Quality |= a.Quality | cim.QualitySuspect
+		}
+		return b
+	}
+	q := a.Quality | b.Quality
+	if !additive || q&cim.QualityMissing != 0 {
+		b.Quality = q
+		return b
+	}
+	sum := a.Value + b.Value
+	if (b.Value > 0 && sum < a.Value) || (b.Value < 0 && sum > a.Value) {
+		// Only a broken register gets here: keep the later piece and say so.
+		b.Quality = q | cim.QualitySuspect
+		return b
+	}
+	return cim.IntervalReading{End: b.End, Value: sum, Quality: q}
 }
 
 // checkInterval accepts interval lengths that tile every local day into
@@ -227,4 +291,17 @@ func merge(d *store.Day, rs []slotReading, n *notes) bool {
 		}
 	}
 	return changed
+}
+
+// CheckBlock says, without a store or a bus, whether the ingest would
+// refuse block b of a meter whose usage point is in loc, at now: the
+// same placement the ingest runs. A publisher that checks its blocks
+// first never moves past data the ingest would dead-letter. Identity and
+// registry checks (the meter, its subject) are not repeated here.
+func CheckBlock(b cim.IntervalBlock, loc *time.Location, now time.Time) error {
+	if loc == nil {
+		loc = time.UTC
+	}
+	_, err := place(&b, loc, now)
+	return err
 }
