@@ -44,6 +44,26 @@ type Negotiated struct {
 	GeneralProtection bool
 }
 
+// MultipleReferences reports whether the meter granted multiple-references:
+// GET and SET with a list of attributes. Without it GetList and SetList
+// send one request per attribute.
+func (n Negotiated) MultipleReferences() bool {
+	return n.Conformance.Has(apdu.ConformanceMultipleReferences)
+}
+
+// BlockTransferGet reports whether the meter granted block transfer with
+// GET. Without it an answer must fit one APDU of MaxPDU-ish size; a longer
+// one fails with ErrTooLong, and the caller must ask for less.
+func (n Negotiated) BlockTransferGet() bool {
+	return n.Conformance.Has(apdu.ConformanceBlockTransferWithGetOrRead)
+}
+
+// SelectiveAccess reports whether the meter granted selective access (the
+// profile reads by range and by entry).
+func (n Negotiated) SelectiveAccess() bool {
+	return n.Conformance.Has(apdu.ConformanceSelectiveAccess)
+}
+
 // Client is one DLMS/COSEM client association over a Transport. Its
 // methods are safe for concurrent use; requests are serialised, as the
 // application layer is half-duplex.
@@ -56,13 +76,16 @@ type Client struct {
 	mu         sync.Mutex
 	closed     bool
 	associated bool
-	counter    *security.Counter
-	guard      *security.ReplayGuard
-	serverST   []byte
-	neg        Negotiated
-	general    bool
-	dedicated  bool
-	invoke     apdu.InvokeIDAndPriority
+	// dropped: a request lost the link; see ErrLinkDropped.
+	dropped   bool
+	counter   *security.Counter
+	guard     *security.ReplayGuard
+	serverST  []byte
+	neg       Negotiated
+	general   bool
+	dedicated bool
+	invoke    apdu.InvokeIDAndPriority
+	resync    *Resync
 }
 
 // NewClient returns a client that associates over t with Options o. It
@@ -270,6 +293,15 @@ func (c *Client) associate(ctx context.Context) error {
 		return fail(protocolError("%s in answer to the AARQ", a.Kind()))
 	}
 	if aare.Result != apdu.ResultAccepted {
+		if ui := aare.UserInformation; len(ui) > 0 && ui[0] == apdu.TagExceptionResponse {
+			// Some meters say in the AARE why they refused the
+			// InitiateRequest, e.g. the invocation counter they expect.
+			if x, err := apdu.Decode(ui); err == nil {
+				if r, ok := x.(*apdu.ExceptionResponse); ok {
+					return c.exception("associate", r)
+				}
+			}
+		}
 		return &AssociationError{Meter: c.meter, Result: aare.Result, Diagnostic: aare.Diagnostic}
 	}
 	if len(aare.RespondingAPTitle) > 0 {
@@ -303,7 +335,7 @@ func (c *Client) associate(ctx context.Context) error {
 			return err
 		}
 	}
-	c.associated = true
+	c.associated, c.dropped = true, false
 	c.dedicated = c.o.ciphered() && !c.o.Keys.Dedicated.IsZero()
 	c.general = c.o.ciphered() && c.o.GeneralProtection && ir.Conformance.Has(apdu.ConformanceGeneralProtection)
 	c.neg.GeneralProtection = c.general
@@ -435,16 +467,27 @@ func (c *Client) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	if err := c.t.Send(ctx, req); err != nil {
-		return nil, linkError(ctx, err)
+		return nil, c.linkLost(ctx, err)
 	}
 	resp, err := c.t.Recv(ctx)
 	if err != nil {
-		return nil, linkError(ctx, err)
+		return nil, c.linkLost(ctx, err)
 	}
 	if len(resp) == 0 {
 		return nil, protocolError("empty APDU")
 	}
 	return bytes.Clone(resp), nil
+}
+
+// linkLost classifies a transport error and, when the link is gone or
+// silent, ends the association: an answer arriving late must not be taken
+// for the answer to the next request.
+func (c *Client) linkLost(ctx context.Context, err error) error {
+	err = linkError(ctx, err)
+	if dropped(err) {
+		c.dropped, c.associated = true, false
+	}
+	return err
 }
 
 // call protects req per the association, exchanges it and returns the
@@ -500,7 +543,11 @@ func kindOf(b []byte) string {
 }
 
 func (c *Client) exception(op string, r *apdu.ExceptionResponse) error {
-	return &ExceptionError{Meter: c.meter, Op: op, StateError: r.StateError, ServiceError: r.ServiceError, InvocationCounter: r.InvocationCounter}
+	e := &ExceptionError{Meter: c.meter, Op: op, StateError: r.StateError, ServiceError: r.ServiceError, InvocationCounter: r.InvocationCounter}
+	if r.ServiceError == apdu.ServiceInvocationCounterError {
+		return &InvocationCounterError{Meter: c.meter, Op: op, Expected: r.InvocationCounter, Err: e}
+	}
+	return e
 }
 
 func (c *Client) checkInvoke(id apdu.InvokeIDAndPriority) error {
@@ -515,6 +562,8 @@ func (c *Client) ready() error {
 	switch {
 	case c.closed:
 		return ErrClosed
+	case c.dropped:
+		return ErrLinkDropped
 	case !c.associated:
 		return ErrNotAssociated
 	}
@@ -536,6 +585,11 @@ func (c *Client) Release(ctx context.Context) error {
 
 func (c *Client) release(ctx context.Context, disconnect bool) error {
 	fail := func(err error) error { return c.opErr("release", "", err) }
+	if c.dropped {
+		// The association went with the link; a DISC would only wait
+		// for its time-out.
+		return nil
+	}
 	wasAssociated := c.associated
 	c.associated = false
 	if wasAssociated && !(c.o.Link == LinkHDLC && !c.o.ciphered()) {
@@ -602,7 +656,8 @@ func (c *Client) Close() error {
 // typed reports whether err already names the meter and operation.
 func typed(err error) bool {
 	switch err.(type) {
-	case *OpError, *AssociationError, *ConfirmedServiceError, *ExceptionError, *DataAccessError, *ActionError:
+	case *OpError, *AssociationError, *ConfirmedServiceError, *ExceptionError, *DataAccessError, *ActionError,
+		*InvocationCounterError:
 		return true
 	}
 	return false

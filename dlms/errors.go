@@ -45,6 +45,21 @@ var (
 	ErrNotAssociated = errors.New("dlms: not associated")
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("dlms: client closed")
+	// ErrLinkDropped: the link went down in answer to a request, or the
+	// meter stopped answering (every error that matches ErrPeerClosed or
+	// ErrTimeout matches it too). The association is gone: the client
+	// refuses further requests with it, and Release costs no exchange. A
+	// meter that drops the link on a request may have crashed on it, so a
+	// caller should remember the request and not send it again.
+	ErrLinkDropped = errors.New("dlms: link dropped")
+	// ErrTooLong: the answer does not fit the negotiated PDU size and
+	// cannot come in blocks, because the meter said pdu-too-long or did not
+	// grant block transfer with GET yet started one. Ask for less (fewer
+	// profile entries, fewer attributes).
+	ErrTooLong = errors.New("dlms: answer too long for the negotiated PDU size")
+	// ErrInvocationCounter: the meter refused the invocation counter of a
+	// ciphered request; see InvocationCounterError.
+	ErrInvocationCounter = errors.New("dlms: invocation counter refused")
 )
 
 // Attr names one COSEM attribute.
@@ -149,6 +164,52 @@ func (e *ExceptionError) Error() string {
 	return s
 }
 
+// Is matches ErrTooLong for pdu-too-long and ErrInvocationCounter for
+// invocation-counter-error.
+func (e *ExceptionError) Is(target error) bool {
+	switch target {
+	case ErrTooLong:
+		return e.ServiceError == apdu.ServicePDUTooLong
+	case ErrInvocationCounter:
+		return e.ServiceError == apdu.ServiceInvocationCounterError
+	}
+	return false
+}
+
+// InvocationCounterError is the meter's refusal of our invocation counter
+// (an EXCEPTION-response with service-error invocation-counter-error,
+// whether in answer to the AARQ, as the Gurux server does, or to a
+// request), with the counter it expects when it said so.
+//
+// To resynchronise, move the sending counter to Expected
+// (security.Counter.AdvanceTo) and associate again; when Expected is 0,
+// read the meter's invocation counter object first (ReadInvocationCounter)
+// and continue from the value read plus one. Options.ResyncInvocationCounter
+// makes Dial do all of this itself.
+type InvocationCounterError struct {
+	Meter string
+	Op    string
+	// Expected is the lowest counter the meter accepts next; 0 when it
+	// did not say.
+	Expected uint32
+	// Err is the refusal as received, an *ExceptionError.
+	Err error
+}
+
+// Error names the meter, the operation and what the meter expects.
+func (e *InvocationCounterError) Error() string {
+	if e.Expected == 0 {
+		return fmt.Sprintf("dlms: %s: %s: invocation counter refused", e.Meter, e.Op)
+	}
+	return fmt.Sprintf("dlms: %s: %s: invocation counter refused, the meter expects %d", e.Meter, e.Op, e.Expected)
+}
+
+// Is matches ErrInvocationCounter.
+func (e *InvocationCounterError) Is(target error) bool { return target == ErrInvocationCounter }
+
+// Unwrap returns the refusal as received.
+func (e *InvocationCounterError) Unwrap() error { return e.Err }
+
 // ConfirmedServiceError is a ConfirmedServiceError answer, typically an
 // InitiateRequest refused inside the AARE.
 type ConfirmedServiceError struct {
@@ -241,6 +302,16 @@ func (e *OpError) Error() string {
 
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// Is matches ErrLinkDropped when the cause is a closed or silent link.
+func (e *OpError) Is(target error) bool {
+	return target == ErrLinkDropped && dropped(e.Err)
+}
+
+// dropped reports whether err means the link is gone.
+func dropped(err error) bool {
+	return errors.Is(err, ErrPeerClosed) || errors.Is(err, ErrTimeout)
+}
 
 // protocolError builds an ErrProtocol cause.
 func protocolError(format string, args ...any) error {

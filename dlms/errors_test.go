@@ -254,39 +254,61 @@ func TestWrongServerHLSResponse(t *testing.T) {
 
 func TestTimeoutAndPeerClosed(t *testing.T) {
 	tr := loadTrace(t, "01")
-	rp := newReplay(tr.sc[0])
-	c, err := NewClient(rp, tr.options(t))
-	if err != nil {
-		t.Fatal(err)
+	associated := func() (*Client, *replay) {
+		t.Helper()
+		rp := newReplay(tr.sc[0])
+		c, err := NewClient(rp, tr.options(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Associate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return c, rp
 	}
-	if err := c.Associate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, rp := associated()
 	rp.mu.Lock()
 	rp.block = true
 	rp.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	_, err = c.Get(ctx, clockTime, nil)
-	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPeerClosed) {
+	_, err := c.Get(ctx, clockTime, nil)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPeerClosed) || !errors.Is(err, ErrLinkDropped) {
 		t.Errorf("deadline: %v", err)
 	}
+	// A late answer must not be taken for the next request's: the client
+	// refuses to go on without sending anything.
 	rp.mu.Lock()
 	rp.block = false
+	sent := len(rp.sent)
 	rp.mu.Unlock()
+	if _, err = c.Get(context.Background(), clockTime, nil); !errors.Is(err, ErrLinkDropped) || len(rp.sent) != sent {
+		t.Errorf("after a time-out: %v, %d more requests sent", err, len(rp.sent)-sent)
+	}
+	if err := c.Release(context.Background()); err != nil || len(rp.sent) != sent {
+		t.Errorf("release after a time-out: %v, %d more requests sent", err, len(rp.sent)-sent)
+	}
+
+	c, _ = associated()
 	_, err = c.Get(context.Background(), clockTime, nil)
-	if !errors.Is(err, ErrPeerClosed) || !errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "0.0.1.0.0.255") {
+	if !errors.Is(err, ErrPeerClosed) || !errors.Is(err, io.EOF) || !errors.Is(err, ErrLinkDropped) || !strings.Contains(err.Error(), "0.0.1.0.0.255") {
 		t.Errorf("EOF: %v", err)
 	}
+	c, rp = associated()
 	rp.recvErr = fmt.Errorf("link: %w", hdlc.ErrDM)
 	if _, err = c.Get(context.Background(), clockTime, nil); !errors.Is(err, ErrPeerClosed) {
 		t.Errorf("DM: %v", err)
 	}
 	// A timeout from the client's own bound, not the caller's context.
+	c, rp = associated()
 	c.o.Timeout = time.Millisecond
 	rp.block = true
 	if _, err = c.Get(context.Background(), clockTime, nil); !errors.Is(err, ErrTimeout) {
 		t.Errorf("option timeout: %v", err)
+	}
+	// A refusal is not a dropped link.
+	if errors.Is(&DataAccessError{Result: apdu.ReadWriteDenied}, ErrLinkDropped) || errors.Is(&ExceptionError{}, ErrLinkDropped) {
+		t.Error("a refusal matches ErrLinkDropped")
 	}
 }
 

@@ -2,11 +2,13 @@ package dlms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"time"
 
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/hdlc"
 	"github.com/amigo-ami/amigo/iec62056"
 	"github.com/amigo-ami/amigo/obis"
@@ -29,6 +31,10 @@ type Disconnecter interface {
 
 // Dial connects to the meter at addr (host:port) over TCP with the link of
 // o.Link, and associates. On failure nothing stays open.
+//
+// With o.ResyncInvocationCounter, a meter that refuses the invocation
+// counter costs one more association, not a failed session: see
+// Options.ResyncInvocationCounter and Client.Resync.
 func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	if o.Name == "" {
 		o.Name = addr
@@ -36,6 +42,111 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if !o.ResyncInvocationCounter || !o.usesCounter() {
+		return dial(ctx, addr, o)
+	}
+	if o.Counter == nil {
+		// Both attempts must draw from one counter, so the retry
+		// continues from the jump instead of starting over.
+		o.Counter = security.NewCounter(o.InvocationCounter, o.PersistCounter)
+	}
+	from := o.Counter.Peek()
+	c, err := dial(ctx, addr, o)
+	if err == nil {
+		return c, nil
+	}
+	rs, ok := resyncTarget(ctx, addr, o, from, err)
+	if !ok {
+		return nil, err
+	}
+	if aerr := o.Counter.AdvanceTo(rs.To); aerr != nil {
+		return nil, &OpError{Meter: o.Name, Op: "resynchronise invocation counter", Err: errors.Join(err, aerr)}
+	}
+	if c, err = dial(ctx, addr, o); err != nil {
+		return nil, err
+	}
+	c.resync = &rs
+	return c, nil
+}
+
+// Resync is an invocation counter resynchronisation Dial made (see
+// Options.ResyncInvocationCounter): the meter refused the counter, and the
+// association was made again above the value it expects. A head-end
+// records it as an event.
+type Resync struct {
+	// From is the first counter value of the refused association; To
+	// the value the counter was moved to before the accepted one.
+	From, To uint32
+	// FromObject: To comes from reading the meter's invocation counter
+	// object (plus one), because the refusal did not carry the expected
+	// value.
+	FromObject bool
+	// Refusal is the meter's refusal of the first association.
+	Refusal error
+}
+
+// Resync returns the invocation counter resynchronisation Dial made to
+// open this association, if any.
+func (c *Client) Resync() (Resync, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resync == nil {
+		return Resync{}, false
+	}
+	return *c.resync, true
+}
+
+// resyncTarget decides whether the failure err of an association that
+// started at counter from was the meter refusing the counter, and where to
+// continue. An explicit refusal says; one that does not give the expected
+// value, or an association refused for no stated reason, is checked
+// against the meter's invocation counter object.
+func resyncTarget(ctx context.Context, addr string, o Options, from uint32, err error) (Resync, bool) {
+	rs := Resync{From: from, Refusal: err}
+	var ice *InvocationCounterError
+	var ae *AssociationError
+	var cse *ConfirmedServiceError
+	switch {
+	case errors.As(err, &ice) && ice.Expected > from:
+		rs.To = ice.Expected
+		return rs, true
+	case errors.As(err, &ice), errors.As(err, &ae), errors.As(err, &cse), errors.Is(err, ErrAuthenticationFailed):
+	default:
+		// A dropped link, a time-out or a protocol error says nothing
+		// about the counter.
+		return rs, false
+	}
+	last, rerr := ReadInvocationCounter(ctx, addr, o)
+	if rerr != nil || last < from {
+		return rs, false
+	}
+	rs.To, rs.FromObject = last+1, true
+	return rs, true
+}
+
+// ReadInvocationCounter reads the meter's invocation counter object as the
+// public client (client SAP 16, no security) on a connection of its own,
+// and returns the last invocation counter the meter has accepted from the
+// client the object belongs to: continue from the value plus one. The
+// object is the Data object (class 1, attribute 2) o.InvocationCounterOBIS,
+// or DefaultInvocationCounterOBIS when zero; IDIS meters keep one per
+// security setup (InvocationCounterOBIS). Of o only the link, mode E,
+// server address, PDU sizes, time-out and name are used.
+func ReadInvocationCounter(ctx context.Context, addr string, o Options) (uint32, error) {
+	if o.Name == "" {
+		o.Name = addr
+	}
+	return preReadOwnConnection(ctx, addr, o)
+}
+
+// InvocationCounterOBIS is the IDIS invocation counter object of security
+// setup instance n, 0.0.43.1.n.255 (n = 0 for the management client's on
+// most meters).
+func InvocationCounterOBIS(n uint8) obis.Code { return obis.Code{0, 0, 43, 1, n, 255} }
+
+// dial is Dial after the options are checked: one connection, one
+// association (after the counter pre-read if asked).
+func dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	if o.ReadInvocationCounter && o.ModeE {
 		// After DISC a mode E meter returns to its IEC 62056-21 state and
 		// wants a new sign-on, so the public pre-read gets its own
@@ -75,7 +186,7 @@ const modeESwitchWait = 500 * time.Millisecond
 func preReadOwnConnection(ctx context.Context, addr string, o Options) (uint32, error) {
 	po := Options{Link: o.Link, ModeE: o.ModeE, ModeEAddress: o.ModeEAddress, ClientSAP: 16, Server: o.Server,
 		MaxPDU: o.MaxPDU, MaxResponse: o.MaxResponse, Timeout: o.Timeout, Strict: o.Strict, Name: o.Name}
-	pub, err := Dial(ctx, addr, po)
+	pub, err := dial(ctx, addr, po)
 	if err != nil {
 		return 0, err
 	}

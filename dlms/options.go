@@ -247,9 +247,24 @@ type Options struct {
 	// value read plus one (or InvocationCounter if higher), as the Gurux
 	// client does. It cannot be combined with Counter.
 	ReadInvocationCounter bool
-	// InvocationCounterOBIS overrides the object the pre-read reads; the
-	// zero value means DefaultInvocationCounterOBIS.
+	// InvocationCounterOBIS overrides the object the pre-read and
+	// ReadInvocationCounter read; the zero value means
+	// DefaultInvocationCounterOBIS.
 	InvocationCounterOBIS obis.Code
+	// ResyncInvocationCounter makes Dial survive a meter that refuses the
+	// invocation counter, for a client that keeps its counter (Counter or
+	// InvocationCounter) rather than reading it every time. When the
+	// association fails with an InvocationCounterError carrying the
+	// expected value, the counter moves to it; when the refusal gives no
+	// value, or the association is rejected for no stated reason, Dial
+	// reads the invocation counter object (ReadInvocationCounter) and,
+	// only if it shows the meter has seen our counter already, moves to
+	// the value read plus one. Then it associates once more, on a new
+	// connection. The jump goes through Counter.AdvanceTo, so a persisted
+	// counter makes one write for it and the retry uses no new window.
+	// Client.Resync reports what was done. It cannot be combined with
+	// ReadInvocationCounter, and DialSerial ignores it.
+	ResyncInvocationCounter bool
 
 	// GeneralProtection protects the APDUs after the association with
 	// general-glo-ciphering (or general-ded-ciphering) when the server
@@ -299,6 +314,9 @@ func (o *Options) logical() uint16 {
 }
 
 func (o *Options) ciphered() bool { return o.Policy != PolicyNone }
+
+// usesCounter reports whether the association sends invocation counters.
+func (o *Options) usesCounter() bool { return o.ciphered() || o.Authentication == AuthHLSGMAC }
 
 func (o *Options) conformance() apdu.Conformance {
 	c := o.Conformance
@@ -370,6 +388,9 @@ func (o *Options) validate() error {
 	}
 	if o.ReadInvocationCounter && o.Counter != nil {
 		return fmt.Errorf("dlms: ReadInvocationCounter and Counter are exclusive")
+	}
+	if o.ReadInvocationCounter && o.ResyncInvocationCounter {
+		return fmt.Errorf("dlms: ReadInvocationCounter and ResyncInvocationCounter are exclusive")
 	}
 	if o.Link == LinkHDLC && o.clientSAP() > 0x7F {
 		return fmt.Errorf("dlms: HDLC client SAP %d does not fit 7 bits", o.clientSAP())

@@ -13,8 +13,9 @@ import (
 	"github.com/amigo-ami/amigo/obis"
 )
 
-// Result is one element of a GetList answer: the value, or a
-// *DataAccessError for that attribute.
+// Result is one element of a GetList or GetEach answer: the value, or the
+// refusal of that attribute alone, a *DataAccessError (or, from GetEach or
+// a GetList sent one attribute at a time, an *ExceptionError).
 type Result struct {
 	Data axdr.Data
 	Err  error
@@ -82,6 +83,11 @@ func (c *Client) getBlocks(ctx context.Context, r *apdu.GetResponseWithDataBlock
 		if r.Block.IsAccessResult {
 			return nil, denied(r.Block.AccessResult)
 		}
+		if want == 1 && !r.Block.LastBlock && !c.neg.BlockTransferGet() {
+			// Asking for the next block would be a service the meter
+			// did not grant.
+			return nil, fmt.Errorf("%w: the meter started a block transfer without granting block transfer with GET", ErrTooLong)
+		}
 		if r.Block.BlockNumber != want {
 			return nil, protocolError("GET block number %d, expected %d", r.Block.BlockNumber, want)
 		}
@@ -114,9 +120,15 @@ func (c *Client) getBlocks(ctx context.Context, r *apdu.GetResponseWithDataBlock
 	}
 }
 
-// GetList reads several attributes in one request when the server
-// supports multiple-references, else one by one. A refused attribute sets
-// its Result.Err; the error return is for failures of the exchange.
+// GetList reads several attributes in one GET with list when the meter
+// granted multiple-references, else one GET at a time as GetEach does: it
+// never sends a list the meter did not allow. A refused attribute sets its
+// own Result.Err (a *DataAccessError) and the others are unaffected; the
+// error return is for failures of the exchange, after which no result is
+// trustworthy.
+//
+// Some meters answer lists wrongly (after the first absent object every
+// later one comes back object-undefined): see ListLooksInconsistent.
 func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -125,6 +137,79 @@ func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 		reqs[i].Attribute = a.descriptor()
 	}
 	return c.getList(ctx, attrs, reqs)
+}
+
+// GetEach reads attrs one GET at a time, for meters whose lists cannot be
+// trusted or that drop the link on a list; the results have GetList's
+// shape. A refusal of one attribute (a *DataAccessError, or an
+// *ExceptionError other than an invocation counter refusal) is that
+// result's Err and the next attribute is read. Any other failure ends the
+// call: the results read so far are returned, every attribute not read
+// carries that error as its Err, and it is also the error returned.
+func (c *Client) GetEach(ctx context.Context, attrs []Attr) ([]Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Result, len(attrs))
+	for i, a := range attrs {
+		err := c.ready()
+		var d axdr.Data
+		if err == nil {
+			d, err = c.get(ctx, a, nil)
+		} else {
+			err = c.opErr("get", a.String(), err)
+		}
+		if err != nil && !refusal(err) {
+			for j := i; j < len(out); j++ {
+				out[j].Err = err
+			}
+			return out, err
+		}
+		out[i] = Result{Data: d, Err: err}
+	}
+	return out, nil
+}
+
+// refusal reports whether err refuses one request and leaves the
+// association usable.
+func refusal(err error) bool {
+	var da *DataAccessError
+	var ex *ExceptionError
+	if errors.Is(err, ErrInvocationCounter) {
+		return false
+	}
+	return errors.As(err, &da) || errors.As(err, &ex)
+}
+
+// ListLooksInconsistent reports whether a GetList answer shows the known
+// defect of some meters (the Gurux server among them): after the first
+// item refused object-undefined or read-write-denied, every later item is
+// object-undefined too, objects the meter has included. The items after
+// the first refused one should then be read again one at a time
+// (GetEach), and the meter read one attribute at a time from then on. A
+// list with a single failure at its end, or with any later item read,
+// does not look inconsistent.
+func ListLooksInconsistent(attrs []Attr, results []Result) bool {
+	if len(attrs) != len(results) {
+		return false
+	}
+	first := -1
+	for i, r := range results {
+		var da *DataAccessError
+		if errors.As(r.Err, &da) && (da.Result == apdu.ObjectUndefined || da.Result == apdu.ReadWriteDenied) {
+			first = i
+			break
+		}
+	}
+	if first < 0 || first == len(results)-1 {
+		return false
+	}
+	for _, r := range results[first+1:] {
+		var da *DataAccessError
+		if !errors.As(r.Err, &da) || da.Result != apdu.ObjectUndefined {
+			return false
+		}
+	}
+	return true
 }
 
 // getList is GetList with selective access per attribute; reqs[i] names
@@ -138,10 +223,10 @@ func (c *Client) getList(ctx context.Context, attrs []Attr, reqs []apdu.Attribut
 		return nil, nil
 	}
 	out := make([]Result, len(attrs))
-	if len(attrs) == 1 || !c.neg.Conformance.Has(apdu.ConformanceMultipleReferences) {
+	if len(attrs) == 1 || !c.neg.MultipleReferences() {
 		for i, a := range attrs {
 			d, err := c.get(ctx, a, reqs[i].Access)
-			if _, ok := err.(*DataAccessError); err != nil && !ok {
+			if err != nil && !refusal(err) {
 				return nil, err
 			}
 			out[i] = Result{Data: d, Err: err}

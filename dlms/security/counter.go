@@ -66,6 +66,25 @@ func (c *Counter) Next() (uint32, error) {
 	return v, nil
 }
 
+// AdvanceTo moves the counter forward so that the next value issued is
+// at least v, as when a peer says it expects v (invocation counter
+// resynchronisation). It never moves back: a v at or below the next value
+// changes nothing. The values skipped are never issued. With Persist set,
+// the next call of Next persists v plus Window in one call, so a jump
+// costs one write however far it goes. v = 0xFFFFFFFF exhausts the
+// counter and is refused with ErrCounterExhausted.
+func (c *Counter) AdvanceTo(v uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v == 0xFFFFFFFF {
+		return errOp("counter", ErrCounterExhausted)
+	}
+	if v > c.next {
+		c.next = v
+	}
+	return nil
+}
+
 // Peek returns the value Next would issue, without issuing it.
 func (c *Counter) Peek() uint32 {
 	c.mu.Lock()

@@ -669,3 +669,29 @@ func TestKeyRedaction(t *testing.T) {
 		t.Fatal("15-byte key accepted")
 	}
 }
+
+// A resynchronisation jumps the counter in one persisted step, never back.
+func TestCounterAdvanceTo(t *testing.T) {
+	var persisted []uint32
+	c := &Counter{Window: 64, Persist: func(n uint32) error { persisted = append(persisted, n); return nil }}
+	if v, err := c.Next(); err != nil || v != 0 {
+		t.Fatalf("first: %d %v", v, err)
+	}
+	if err := c.AdvanceTo(1000); err != nil {
+		t.Fatal(err)
+	}
+	for want := uint32(1000); want < 1010; want++ {
+		if v, err := c.Next(); err != nil || v != want {
+			t.Fatalf("after the jump: %d %v, want %d", v, err, want)
+		}
+	}
+	if len(persisted) != 2 || persisted[0] != 64 || persisted[1] != 1064 {
+		t.Errorf("persisted %v, want [64 1064]: one write for the jump", persisted)
+	}
+	if err := c.AdvanceTo(5); err != nil || c.Peek() != 1010 {
+		t.Errorf("moved back: peek %d, %v", c.Peek(), err)
+	}
+	if err := c.AdvanceTo(0xFFFFFFFF); !errors.Is(err, ErrCounterExhausted) {
+		t.Errorf("exhausting jump: %v", err)
+	}
+}
