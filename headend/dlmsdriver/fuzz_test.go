@@ -3,6 +3,7 @@ package dlmsdriver_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,48 @@ func TestDecodePush(t *testing.T) {
 	}
 }
 
+// definitionsPush is a ciphered data-notification, typed byte by byte,
+// whose body is what a push setup's push_object_list holds: an array of
+// (class 40, 0.0.25.9.0.255, attribute 2, data index 0) and (class 8,
+// 0.0.1.0.0.255, attribute 2, data index 0). It has no event code.
+func definitionsPush(tb testing.TB) []byte {
+	plain := []byte{
+		0x0F, 0x00, 0x00, 0x00, 0x01, // data-notification, long-invoke-id-and-priority 1
+		0x00,       // date-time: absent (empty octet string)
+		0x01, 0x02, // array of 2
+		0x02, 0x04, 0x12, 0x00, 0x28, 0x09, 0x06, 0x00, 0x00, 0x19, 0x09, 0x00, 0xFF, 0x0F, 0x02, 0x12, 0x00, 0x00,
+		0x02, 0x04, 0x12, 0x00, 0x08, 0x09, 0x06, 0x00, 0x00, 0x01, 0x00, 0x00, 0xFF, 0x0F, 0x02, 0x12, 0x00, 0x00,
+	}
+	ek, _ := security.NewKey(fuzzEK)
+	ak, _ := security.NewKey(fuzzAK)
+	b, err := security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, security.AuthenticatedEncryption),
+		security.Keys{Unicast: ek, Authentication: ak}, fuzzTitle, 9, plain)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// A push that carries object definitions is recorded as a push received,
+// not as an alarm: the class id 40 in it is no event code.
+func TestDecodePushWithoutEventCode(t *testing.T) {
+	p, err := dlmsdriver.New(dlmsdriver.Config{}).DecodePush(context.Background(), definitionsPush(t), fuzzSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 1 {
+		t.Fatalf("%+v", p)
+	}
+	e := p.Events[0]
+	if e.Code != 0 || e.Type != dlmsdriver.EventPushReceived || e.Severity != "info" || !strings.Contains(e.Reason, "2 object definitions") ||
+		e.Details["objects"] != "40/0.0.25.9.0.255/2, 8/0.0.1.0.0.255/2" || len(p.Registers) != 0 {
+		t.Fatalf("event %+v", e)
+	}
+}
+
 func FuzzDecodePush(f *testing.F) {
 	f.Add(fuzzPush(f))
+	f.Add(definitionsPush(f))
 	f.Add([]byte{0xDB, 0x08})
 	f.Add([]byte{0x0F, 0, 0, 0, 1, 0, 0})
 	d := dlmsdriver.New(dlmsdriver.Config{})
