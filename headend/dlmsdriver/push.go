@@ -98,6 +98,9 @@ func (d *Driver) DecodePush(ctx context.Context, b []byte, sender headend.Sender
 			e.Details["values"] = clip(v)
 		}
 	}
+	if c.device != "" {
+		e.Details["device"] = clip(strings.ToValidUTF8(c.device, "?"))
+	}
 	p.Events = append(p.Events, e)
 	p.Registers = c.registers(m.MRID, at.UTC())
 	return p, nil
@@ -131,6 +134,7 @@ type pushContent struct {
 	at      time.Time
 	code    uint64
 	hasCode bool
+	device  string // the device identifier the push names
 	// objects is a push_object_list the push carried as a value: a push
 	// of object definitions.
 	objects []PushObject
@@ -179,6 +183,8 @@ func decodePushBody(d axdr.Data, list []PushObject) pushContent {
 		switch {
 		case i == 0 && isName(it):
 			copy(c.setup[:], it.Bytes)
+		case alarm && i == 1:
+			c.device = string(it.Bytes)
 		case alarm && i == 2:
 			c.code, _ = it.Uint()
 			c.hasCode = true
@@ -212,6 +218,9 @@ func (c *pushContent) read(o PushObject, v axdr.Data) {
 	case o.Class == cosem.ClassData && o.Attr == 2 && isEventCodeLN(o.LN) && isUnsigned(v) && !c.hasCode:
 		c.code, _ = v.Uint()
 		c.hasCode = true
+		return
+	case o.Class == cosem.ClassData && o.Attr == 2 && isDeviceIDLN(o.LN) && isText(v) && c.device == "":
+		c.device = string(v.Bytes)
 		return
 	}
 	c.values = append(c.values, pushValue{obj: o, known: true, v: v})

@@ -70,7 +70,7 @@ func TestDecodePushBody(t *testing.T) {
 	setup := obis.Code{0, 0, 25, 9, 0, 255}
 
 	c := decodePushBody(decodeBody(t, pushBodies["alarm"]), nil)
-	if !c.hasCode || c.code != 1 || c.setup != setup || !c.at.Equal(at) {
+	if !c.hasCode || c.code != 1 || c.setup != setup || !c.at.Equal(at) || c.device != "AMG1" {
 		t.Errorf("alarm: %+v", c)
 	}
 
@@ -106,7 +106,7 @@ func TestDecodePushBody(t *testing.T) {
 	list := []PushObject{{40, setup, 1}, {1, obis.Code{0, 0, 96, 11, 0, 255}, 2}, {1, obis.Code{0, 0, 96, 1, 0, 255}, 2}}
 	d := decodeBody(t, []byte{0x02, 0x03, 0x09, 0x06, 0x00, 0x00, 0x19, 0x09, 0x00, 0xFF, 0x12, 0x00, 0x2F, 0x0A, 0x02, 'X', 'Y'})
 	c = decodePushBody(d, list)
-	if !c.hasCode || c.code != 47 || len(c.values) != 1 {
+	if !c.hasCode || c.code != 47 || c.device != "XY" || len(c.values) != 0 {
 		t.Errorf("known list: %+v", c)
 	}
 	// A list that does not match the body's length says nothing.
