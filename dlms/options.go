@@ -284,6 +284,10 @@ type Options struct {
 	Conformance apdu.Conformance
 	// MaxPDU is the client-max-receive-pdu-size; 0 means DefaultMaxPDU.
 	MaxPDU uint16
+	// MaxProfileEntries bounds the entries ReadProfileFrom asks for in
+	// one request by entry; 0 means no bound. A meter that refuses a
+	// request gets one for half as many entries.
+	MaxProfileEntries int
 	// MaxResponse bounds a reassembled block-transferred response; 0
 	// means DefaultMaxResponse.
 	MaxResponse int
