@@ -50,6 +50,9 @@ type Target struct {
 	// Now is the head-end's clock, which a clock sync sets the meter to
 	// and drift is measured against.
 	Now func() time.Time
+	// Models keeps the object models drivers learn, shared by meters of
+	// one kind; nil keeps them in the driver's memory only.
+	Models store.ObjectModels
 }
 
 // Driver reaches meters of one protocol.
@@ -92,6 +95,16 @@ type Collection struct {
 	// MeterTime is the meter's clock and ReadAt our clock at the same
 	// moment, for the drift check.
 	MeterTime, ReadAt time.Time
+	// Problems are the objects the session could not read, each with its
+	// cause; the rest of the collection stands.
+	Problems []ObjectProblem
+}
+
+// ObjectProblem is one object a session could not read, or read only in
+// part: an absent object, access denied, a value of the wrong type.
+type ObjectProblem struct {
+	Object string `json:"object"` // e.g. "1.0.1.8.0.255:2"
+	Cause  string `json:"cause"`
 }
 
 // Session is one association with one meter. It is not safe for

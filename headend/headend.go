@@ -266,7 +266,8 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
-	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now}, d, nil
+	models, _ := h.st.(store.ObjectModels)
+	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now, Models: models}, d, nil
 }
 
 // backoff returns the wait before attempt n+1 (n ≥ 1): full jitter over

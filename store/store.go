@@ -270,7 +270,10 @@ const (
 	OutcomeAuth     = "auth"
 	OutcomeRefused  = "refused"
 	OutcomeProtocol = "protocol"
-	OutcomeOther    = "other"
+	// OutcomeCounter: the meter refused our invocation counter and it
+	// could not be resynchronised.
+	OutcomeCounter = "invocation-counter"
+	OutcomeOther   = "other"
 )
 
 // SealedSecret is a meter's key material sealed by the vault.

@@ -4,76 +4,84 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/obis"
 	"github.com/amigo-ami/amigo/store"
 )
 
-// Logical names the driver reads (IDIS / DSMR conventions).
+// Logical names the driver knows by convention (IDIS / DSMR); what a
+// session reads comes from the meter's own object model.
 var (
-	clockLN        = obis.Code{0, 0, 1, 0, 0, 255}
-	serialLN       = obis.Code{0, 0, 96, 1, 0, 255}
-	statusLN       = obis.Code{0, 0, 96, 10, 1, 255}
-	loadProfileLN  = obis.Code{1, 0, 99, 1, 0, 255}
-	billingLN      = obis.Code{0, 0, 98, 1, 0, 255}
-	disconnectLN   = obis.Code{0, 0, 96, 3, 10, 255}
-	maxDemandLN    = obis.Code{1, 0, 1, 6, 0, 255}
-	importLN       = obis.Code{1, 0, 1, 8, 0, 255}
-	exportLN       = obis.Code{1, 0, 2, 8, 0, 255}
-	calendarLN     = obis.Code{0, 0, 13, 0, 0, 255}
-	eventLogs      = []obis.Code{{0, 0, 99, 98, 0, 255}, {0, 0, 99, 98, 1, 255}, {0, 0, 99, 98, 2, 255}, {0, 0, 99, 98, 4, 255}, {1, 0, 99, 97, 0, 255}}
-	powerFailureLN = obis.Code{1, 0, 99, 97, 0, 255}
+	clockLN      = obis.Code{0, 0, 1, 0, 0, 255}
+	serialLN     = obis.Code{0, 0, 96, 1, 0, 255}
+	disconnectLN = obis.Code{0, 0, 96, 3, 10, 255}
+	maxDemandLN  = obis.Code{1, 0, 1, 6, 0, 255}
+	calendarLN   = obis.Code{0, 0, 13, 0, 0, 255}
 )
 
-// registerIDs names the energy registers by reading type id.
-var registerIDs = func() map[obis.Code]string {
-	m := map[obis.Code]string{importLN: "A+", exportLN: "A-", {1, 0, 3, 8, 0, 255}: "R+", {1, 0, 4, 8, 0, 255}: "R-"}
-	for r := byte(1); r <= 4; r++ {
-		m[obis.Code{1, 0, 1, 8, r, 255}] = "A+T" + strconv.Itoa(int(r))
-		m[obis.Code{1, 0, 2, 8, r, 255}] = "A-T" + strconv.Itoa(int(r))
-	}
-	return m
-}()
-
-// registerOrder is the order registers are read in.
+// registerOrder is what Read reads when asked for nothing in particular:
+// the energy registers of the IDIS convention.
 var registerOrder = func() []obis.Code {
-	out := make([]obis.Code, 0, len(registerIDs))
-	for c := range registerIDs {
-		out = append(out, c)
+	out := []obis.Code{{1, 0, 1, 8, 0, 255}, {1, 0, 2, 8, 0, 255}, {1, 0, 3, 8, 0, 255}, {1, 0, 4, 8, 0, 255}}
+	for r := byte(1); r <= 4; r++ {
+		out = append(out, obis.Code{1, 0, 1, 8, r, 255}, obis.Code{1, 0, 2, 8, r, 255})
 	}
-	slices.SortFunc(out, func(a, b obis.Code) int { return slices.Compare(a[:], b[:]) })
+	slices.SortFunc(out, obis.Code.Compare)
 	return out
 }()
 
 func cursorName(kind string, ln obis.Code) string { return kind + ":" + ln.String() }
 
-// timeOf reads a date-time value; a meter that does not state its offset
-// is taken to run on the usage point's local time.
-func (s *session) timeOf(d axdr.Data) (time.Time, bool) {
-	dt, ok := d.DateTime()
+// cursorOf names the cursor a profile is read from.
+func cursorOf(p *Profile) string {
+	switch p.Kind {
+	case "load":
+		return cursorName("profile", p.LN)
+	case "billing":
+		return cursorName("billing", p.LN)
+	}
+	return cursorName("events", p.LN)
+}
+
+// timeOf reads a date-time value in any encoding meters use; a meter that
+// does not state its offset is taken to run on the usage point's local
+// time. The departure from the Blue Book is returned for the caller to
+// remember.
+func (s *session) timeOf(d axdr.Data) (time.Time, axdr.Tolerance, bool) {
+	dt, tol, ok := d.DateTimeTolerant()
 	if !ok {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	t, err := dt.TimeIn(s.loc)
-	return t, err == nil
+	return t, tol, err == nil
+}
+
+func (s *session) clockAttr() dlms.Attr {
+	if s.m != nil && s.m.Clock != nil {
+		return dlms.Attr{Class: cosem.ClassClock, OBIS: s.m.Clock.LN, Attribute: 2}
+	}
+	return dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2}
 }
 
 // Clock implements headend.Session.
 func (s *session) Clock(ctx context.Context) (time.Time, error) {
-	d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2}, nil)
+	d, err := s.c.Get(ctx, s.clockAttr(), nil)
 	if err != nil {
 		return time.Time{}, err
 	}
-	t, ok := s.timeOf(d)
+	t, _, ok := s.timeOf(d)
 	if !ok {
 		return time.Time{}, fmt.Errorf("meter %s: clock value %s is not a date-time", s.t.Meter.MRID, d)
 	}
@@ -87,83 +95,319 @@ func (s *session) SetClock(ctx context.Context, t time.Time) error {
 	if t.IsDST() {
 		st = axdr.StatusDaylightSaving
 	}
-	return s.c.Set(ctx, dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2}, cosem.DateTimeData(t, st))
+	return s.c.Set(ctx, s.clockAttr(), cosem.DateTimeData(t, st))
 }
 
-// Collect implements headend.Session. A daily read is three exchanges
-// after the association: the clock, registers and profile period in one
-// GET with list; then, from the meter's time, the load profile; then the
-// billing profile and the event logs in another list. Fewer round trips
-// matter more than bytes on the narrow, high-latency links meters sit on.
+// problem records one object the session could not read.
+func (s *session) problem(col *headend.Collection, object string, cause error) {
+	col.Problems = append(col.Problems, headend.ObjectProblem{Object: object, Cause: cause.Error()})
+}
+
+// Collect implements headend.Session. The plan comes from the meter's
+// object model (discovered on first contact, shared as a template): the
+// clock, the firmware identifier and the registers in one exchange; then
+// each load profile from its cursor; then the billing profiles and event
+// logs. Where the meter answers lists, that is three exchanges after the
+// association, as few round trips as a narrow, high-latency link allows.
+// An object the meter will not give fails alone, recorded in Problems.
 func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collection, error) {
 	var col headend.Collection
 	readAt := s.now()
-	mt, period, err := s.registers(ctx, &col)
+	if err := s.resolve(ctx, false); err != nil {
+		return col, err
+	}
+	mt, err := s.first(ctx, &col, true)
 	if err != nil {
 		return col, err
 	}
 	col.MeterTime, col.ReadAt = mt, readAt
+	if r := s.resync; r != nil {
+		col.Events = append(col.Events, resyncEvent(s.t.Meter.MRID, readAt, *r))
+		s.resync = nil
+	}
 	// Read up to the meter's own idea of now: its entries are stamped by
 	// its clock.
-	to := mt.Add(time.Minute)
-	if err := s.prefetch(ctx, p, to, []obis.Code{loadProfileLN}); err != nil {
+	to := mt
+	if to.IsZero() {
+		to = readAt
+	}
+	to = to.Add(time.Minute)
+	var loads, rest []*Profile
+	for i := range s.m.Profiles {
+		pr := &s.m.Profiles[i]
+		if pr.Kind == "load" {
+			loads = append(loads, pr)
+		} else {
+			rest = append(rest, pr)
+		}
+	}
+	complete := len(loads) > 0
+	if err := s.prefetch(ctx, p, to, loads); err != nil {
 		return col, err
 	}
-	if err := s.profile(ctx, p, to, period, &col); err != nil {
-		return col, err
-	}
-	if err := s.prefetch(ctx, p, to, append([]obis.Code{billingLN}, eventLogs...)); err != nil {
-		return col, err
-	}
-	if err := s.billing(ctx, p, to, &col); err != nil {
-		return col, err
-	}
-	for _, ln := range eventLogs {
-		if err := s.events(ctx, ln, p, to, &col); err != nil {
+	for _, pr := range loads {
+		done, err := s.profile(ctx, pr, p, to, &col)
+		if err != nil {
 			return col, err
 		}
+		complete = complete && done
+	}
+	if err := s.prefetch(ctx, p, to, rest); err != nil {
+		return col, err
+	}
+	for _, pr := range rest {
+		var err error
+		if pr.Kind == "billing" {
+			err = s.billing(ctx, pr, p, to, &col)
+		} else {
+			err = s.events(ctx, pr, p, to, &col)
+		}
+		if err != nil {
+			return col, err
+		}
+	}
+	col.Complete = complete
+	if s.stale {
+		// The meter's configuration changed under its template: learn it
+		// again for the next session, whose reads then fit.
+		if err := s.resolve(ctx, true); err != nil {
+			return col, err
+		}
+	}
+	if s.adopt {
+		if err := s.d.models.setMeter(ctx, s.t.Models, s.t.Meter.MRID, s.m); err != nil {
+			return col, fmt.Errorf("meter %s: storing its template: %w", s.t.Meter.MRID, err)
+		}
+		s.adopt = false
 	}
 	return col, nil
 }
 
-// cursorOf names the cursor a profile is read from.
-func cursorOf(ln obis.Code) string {
-	switch {
-	case ln == loadProfileLN:
-		return cursorName("profile", ln)
-	case ln == billingLN:
-		return cursorName("billing", ln)
-	}
-	return cursorName("events", ln)
-}
-
-// prefetch reads the profiles lns from their cursors to `to` in one
-// exchange, for readRange to hand out. A load profile span longer than a
-// chunk and a half is left to readRange, so a long catch-up still arrives
-// in bounded answers; the billing profile and the event logs are small
-// FIFOs whose whole buffer is a bounded answer.
-func (s *session) prefetch(ctx context.Context, p headend.Plan, to time.Time, lns []obis.Code) error {
-	var ranges []dlms.ProfileRange
-	for _, ln := range lns {
-		from, _ := since(p, cursorOf(ln))
-		if ln != loadProfileLN || to.Sub(from) <= s.d.cfg.ProfileChunk*3/2 {
-			ranges = append(ranges, dlms.ProfileRange{LN: ln, From: from.In(s.loc), To: to.In(s.loc)})
+// resolve finds the meter's object model: the template it follows, else
+// the one meters of its make and model were last seen to follow (checked
+// by its firmware in the first list), else discovery, which adopts a
+// stored template of the same key instead of reading the details again.
+func (s *session) resolve(ctx context.Context, rediscover bool) error {
+	ms, st, meter := &s.d.models, s.t.Models, s.t.Meter
+	if !rediscover {
+		key, err := ms.meterKey(ctx, st, meter.MRID)
+		if err != nil {
+			return fmt.Errorf("meter %s: its template: %w", meter.MRID, err)
+		}
+		if key != "" {
+			m, err := ms.template(ctx, st, key)
+			if err != nil {
+				return fmt.Errorf("meter %s: %w", meter.MRID, err)
+			}
+			if m != nil {
+				s.m = m
+				return nil
+			}
+		}
+		if g := ms.guessFor(meter.Manufacturer, meter.Model); g != "" {
+			if m, err := ms.template(ctx, st, g); err == nil && m != nil {
+				s.m, s.adopt = m, true
+				return nil
+			}
 		}
 	}
-	if len(ranges) == 0 {
+	m, err := discoverObjects(ctx, s.c, meter.Manufacturer, meter.Model)
+	if err != nil {
+		return fmt.Errorf("meter %s: discovery: %w", meter.MRID, err)
+	}
+	if known, err := ms.template(ctx, st, m.Key); err == nil && known != nil {
+		s.m, s.adopt, s.stale = known, true, false
 		return nil
 	}
-	got, err := s.c.ReadProfiles(ctx, ranges)
-	if err != nil {
-		return err
+	s.d.discoveries.Add(1)
+	if err := discoverDetails(ctx, s.c, m); err != nil {
+		return fmt.Errorf("meter %s: discovery: %w", meter.MRID, err)
 	}
-	if s.fetched == nil {
-		s.fetched = map[obis.Code]dlms.Profile{}
+	if err := ms.put(ctx, st, m); err != nil {
+		return fmt.Errorf("meter %s: storing its object model: %w", meter.MRID, err)
 	}
-	for i, r := range ranges {
-		s.fetched[r.LN] = got[i]
-	}
+	s.m, s.adopt, s.stale = m, true, false
 	return nil
+}
+
+// learn records a quirk in the meter's template at once, so the next
+// session (or the retry of this one) does not repeat what went wrong.
+func (s *session) learn(ctx context.Context, f func(*Quirks)) {
+	m := s.m.clone()
+	f(&m.Quirks)
+	s.m = m
+	// A lost write costs a second lesson, not data: the session goes on.
+	_ = s.d.models.put(context.WithoutCancel(ctx), s.t.Models, m)
+}
+
+func (s *session) listsAllowed() bool {
+	return s.c.Negotiated().Conformance.Has(apdu.ConformanceMultipleReferences) &&
+		s.m.Quirks.Lists != listsBroken && !s.m.crashed(shapeList)
+}
+
+// dropped reports an error that means the meter let the link go.
+func dropped(err error) bool {
+	return errors.Is(err, dlms.ErrLinkDropped) || errors.Is(err, dlms.ErrPeerClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE)
+}
+
+// getMany reads attrs in one GET-with-list where the meter is known (or
+// not yet known not) to answer lists, else one at a time. A list item that
+// fails is read again alone: if that succeeds the meter answers lists
+// inconsistently, which is remembered. A link dropped on a list is
+// remembered too, and the error returned: the association is gone.
+func (s *session) getMany(ctx context.Context, attrs []dlms.Attr) ([]dlms.Result, error) {
+	if len(attrs) > 1 && s.listsAllowed() {
+		res, err := s.c.GetList(ctx, attrs)
+		switch {
+		case err != nil && dropped(err):
+			s.learn(ctx, func(q *Quirks) {
+				q.Lists, q.ListsWhy = listsBroken, "the meter dropped the link on a GET-with-list"
+				q.Crashed = append(q.Crashed, shapeList)
+			})
+			return nil, err
+		case err != nil && fatal(err):
+			return nil, err
+		case err != nil:
+			s.learn(ctx, func(q *Quirks) { q.Lists, q.ListsWhy = listsBroken, "the meter refused a GET-with-list: "+err.Error() })
+		case len(res) != len(attrs):
+			s.learn(ctx, func(q *Quirks) { q.Lists, q.ListsWhy = listsBroken, "the meter answered a list with another count" })
+		default:
+			inconsistent := false
+			for i := range res {
+				if res[i].Err == nil || fatal(res[i].Err) {
+					continue
+				}
+				d, err := s.c.Get(ctx, attrs[i], nil)
+				if fatal(err) {
+					return nil, err
+				}
+				if err == nil {
+					res[i] = dlms.Result{Data: d}
+					inconsistent = true
+				} else {
+					res[i].Err = err
+				}
+			}
+			switch {
+			case inconsistent:
+				s.learn(ctx, func(q *Quirks) {
+					q.Lists, q.ListsWhy = listsBroken, "the meter failed list items it answers when read alone"
+				})
+			case s.m.Quirks.Lists == listsUnknown:
+				s.learn(ctx, func(q *Quirks) { q.Lists = listsOK })
+			}
+			return res, nil
+		}
+	}
+	res := make([]dlms.Result, len(attrs))
+	for i, a := range attrs {
+		d, err := s.c.Get(ctx, a, nil)
+		if fatal(err) {
+			return nil, err
+		}
+		res[i] = dlms.Result{Data: d, Err: err}
+	}
+	return res, nil
+}
+
+// regRead is one register the first list reads.
+type regRead struct {
+	obj Object
+	q   quantity
+	at  int // index of its capture time in the list, -1 without
+}
+
+// first reads, in one exchange where lists are answered, the clock, the
+// firmware identifier (a change re-discovers the meter) and the registers
+// of the model. It returns the meter's time, zero when the clock could
+// not be read: the session goes on without a drift check.
+func (s *session) first(ctx context.Context, col *headend.Collection, again bool) (time.Time, error) {
+	attrs := []dlms.Attr{s.clockAttr()}
+	fw := -1
+	if o := s.m.FirmwareObject; o != nil {
+		fw = len(attrs)
+		attrs = append(attrs, dlms.Attr{Class: o.Class, OBIS: o.LN, Attribute: 2})
+	}
+	var regs []regRead
+	for _, o := range s.m.Objects {
+		if !isRegisterClass(o.Class) {
+			continue
+		}
+		q, ok := quantityOf(o.LN)
+		if !ok || !q.register {
+			continue
+		}
+		regs = append(regs, regRead{obj: o, q: q, at: -1})
+	}
+	base := len(attrs)
+	for _, r := range regs {
+		attrs = append(attrs, dlms.Attr{Class: r.obj.Class, OBIS: r.obj.LN, Attribute: 2})
+	}
+	for i := range regs {
+		switch regs[i].obj.Class {
+		case cosem.ClassExtendedRegister:
+			regs[i].at = len(attrs)
+			attrs = append(attrs, dlms.Attr{Class: regs[i].obj.Class, OBIS: regs[i].obj.LN, Attribute: 5})
+		case cosem.ClassDemandRegister:
+			regs[i].at = len(attrs)
+			attrs = append(attrs, dlms.Attr{Class: regs[i].obj.Class, OBIS: regs[i].obj.LN, Attribute: 6})
+		}
+	}
+	res, err := s.getMany(ctx, attrs)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if fw >= 0 && res[fw].Err == nil && textOf(res[fw].Data) != s.m.Firmware && again {
+		// New firmware: the template no longer describes the meter.
+		if err := s.resolve(ctx, true); err != nil {
+			return time.Time{}, err
+		}
+		return s.first(ctx, col, false)
+	}
+	var mt time.Time
+	if res[0].Err != nil {
+		s.problem(col, attrs[0].String(), fmt.Errorf("clock: %w", res[0].Err))
+	} else if t, tol, ok := s.timeOf(res[0].Data); !ok {
+		s.problem(col, attrs[0].String(), fmt.Errorf("clock value %s is not a date-time", res[0].Data))
+	} else {
+		mt = t
+		if tol&axdr.TolerateWrapped != 0 && !s.m.Quirks.WrappedClock {
+			s.learn(ctx, func(q *Quirks) { q.WrappedClock = true })
+			s.problem(col, attrs[0].String(), errors.New("warning: the date-time came wrapped in one more octet-string; read as the inner value"))
+		}
+	}
+	stamp := mt
+	if stamp.IsZero() {
+		stamp = s.now()
+	}
+	for i, r := range regs {
+		v := res[base+i]
+		if v.Err != nil {
+			s.problem(col, attrs[base+i].String(), v.Err)
+			continue
+		}
+		sc := s.m.Scalers[r.obj.LN]
+		raw, ok := v.Data.Int()
+		if !ok {
+			s.problem(col, attrs[base+i].String(), fmt.Errorf("%w: %s", errNotInteger, v.Data))
+			continue
+		}
+		val, mult, err := scale(raw, sc.Scaler)
+		if err != nil {
+			s.problem(col, attrs[base+i].String(), err)
+			continue
+		}
+		at := stamp
+		if r.at >= 0 && res[r.at].Err == nil {
+			if t, _, ok := s.timeOf(res[r.at].Data); ok {
+				at = t
+			}
+		}
+		col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: channelID(r.q.id, 0, mult),
+			TimeStamp: at.UTC(), Value: val})
+	}
+	return mt, nil
 }
 
 func since(p headend.Plan, name string) (time.Time, bool) {
@@ -173,122 +417,367 @@ func since(p headend.Plan, name string) (time.Time, bool) {
 	return p.Backfill, false
 }
 
-// readRange reads a profile in chunks from `from` to `to`, both inclusive,
-// without repeating the entry at a chunk boundary. What prefetch read is
-// handed out once instead.
-func (s *session) readRange(ctx context.Context, ln obis.Code, from, to time.Time) ([]axdr.Data, []cosem.CaptureObject, error) {
-	if f, ok := s.fetched[ln]; ok {
-		delete(s.fetched, ln)
-		return f.Rows, f.Columns, f.Err
+// fetchedProfile is a profile read ahead, with the columns the meter
+// says it captures.
+type fetchedProfile struct {
+	rows []axdr.Data
+	cols []cosem.CaptureObject
+	err  error
+}
+
+// prefetch reads several profiles from their cursors to `to` in one
+// GET-with-list, for readRange to hand out, where the meter answers lists
+// and has never dropped the link on this shape. A load profile span longer
+// than a chunk and a half is left to readRange, so a long catch-up still
+// arrives in bounded answers.
+func (s *session) prefetch(ctx context.Context, p headend.Plan, to time.Time, prs []*Profile) error {
+	if !s.listsAllowed() || s.m.crashed(shapeProfilesList) || s.m.Quirks.Range != rangeOK {
+		return nil
+	}
+	var ranges []dlms.ProfileRange
+	for _, pr := range prs {
+		from, _ := since(p, cursorOf(pr))
+		if pr.Kind != "load" || to.Sub(from) <= s.d.cfg.ProfileChunk*3/2 {
+			ranges = append(ranges, dlms.ProfileRange{LN: pr.LN, From: from.In(s.loc), To: to.In(s.loc)})
+		}
+	}
+	if len(ranges) < 2 {
+		return nil // one profile is one exchange by readRange, without its capture objects
+	}
+	got, err := s.c.ReadProfiles(ctx, ranges)
+	if err != nil {
+		if dropped(err) {
+			s.learn(ctx, func(q *Quirks) { q.Crashed = append(q.Crashed, shapeProfilesList) })
+		}
+		if fatal(err) {
+			return err
+		}
+		return nil // read one at a time by readRange
+	}
+	if s.fetched == nil {
+		s.fetched = map[obis.Code]fetchedProfile{}
+	}
+	for i, r := range ranges {
+		s.fetched[r.LN] = fetchedProfile{got[i].Rows, got[i].Columns, got[i].Err}
+	}
+	return nil
+}
+
+// readRange reads a profile's entries from `from` to `to`, both inclusive.
+// What prefetch read is handed out once. Otherwise by range on its clock
+// column (in chunks), else by entry, else the whole buffer, filtered here:
+// the first way that works is remembered for the model.
+func (s *session) readRange(ctx context.Context, pr *Profile, from, to time.Time) ([]axdr.Data, []cosem.CaptureObject, error) {
+	if f, ok := s.fetched[pr.LN]; ok {
+		delete(s.fetched, pr.LN)
+		if f.err == nil || fatal(f.err) {
+			return f.rows, f.cols, f.err
+		}
+		// A profile the list could not read is read alone below.
+	}
+	var firstErr error
+	if s.m.Quirks.Range == rangeOK {
+		rows, err := s.byRange(ctx, pr, from, to)
+		if err == nil || fatal(err) {
+			return rows, pr.Columns, err
+		}
+		firstErr = err
+	}
+	if s.m.Quirks.Range != rangeBuffer {
+		rows, err := s.byEntry(ctx, pr, from, to)
+		if err == nil {
+			if s.m.Quirks.Range != rangeEntry {
+				s.learn(ctx, func(q *Quirks) { q.Range = rangeEntry })
+			}
+			return s.within(pr, rows, from, to), pr.Columns, nil
+		}
+		if fatal(err) {
+			return nil, nil, err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: pr.LN, Attribute: 2}, nil)
+	if err != nil {
+		if firstErr != nil && !fatal(err) {
+			return nil, nil, fmt.Errorf("%w (and read whole: %w)", firstErr, err)
+		}
+		return nil, nil, err
+	}
+	if d.Tag != axdr.TagArray && d.Tag != axdr.TagCompactArray {
+		return nil, nil, fmt.Errorf("profile %s buffer is %s, not an array: %w", pr.LN, d.Tag, dlms.ErrProtocol)
+	}
+	if s.m.Quirks.Range != rangeBuffer {
+		s.learn(ctx, func(q *Quirks) { q.Range = rangeBuffer })
+	}
+	return s.within(pr, d.Items, from, to), pr.Columns, nil
+}
+
+// byRange reads by range selective access, restricted on the profile's
+// clock column, in chunks of ProfileChunk.
+func (s *session) byRange(ctx context.Context, pr *Profile, from, to time.Time) ([]axdr.Data, error) {
+	ci := clockColumn(pr.Columns)
+	if ci < 0 {
+		ci = 0 // a profile without a clock object stamps entries in its first column
+	}
+	if len(pr.Columns) == 0 {
+		return nil, fmt.Errorf("profile %s has no capture objects", pr.LN)
+	}
+	bound := func(t time.Time) axdr.Data {
+		dt := axdr.FromTime(t.In(s.loc), 0)
+		dt.DayOfWeek = axdr.Unspecified
+		return axdr.DateTimeOctets(dt)
 	}
 	var rows []axdr.Data
-	var cols []cosem.CaptureObject
 	for a := from; !a.After(to); {
 		b := a.Add(s.d.cfg.ProfileChunk)
 		if to.Sub(b) < s.d.cfg.ProfileChunk/2 {
 			b = to // no request for a short tail
 		}
-		rs, cs, err := s.c.ReadProfile(ctx, ln, a.In(s.loc), b.In(s.loc))
+		rd := cosem.RangeDescriptor{RestrictingObject: pr.Columns[ci], From: bound(a), To: bound(b)}
+		d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: pr.LN, Attribute: 2},
+			&apdu.SelectiveAccess{Selector: cosem.SelectorRange, Parameters: rd.Data()})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		cols = cs
-		rows = append(rows, rs...)
+		if d.Tag != axdr.TagArray && d.Tag != axdr.TagCompactArray {
+			return nil, fmt.Errorf("profile %s buffer is %s, not an array: %w", pr.LN, d.Tag, dlms.ErrProtocol)
+		}
+		rows = append(rows, d.Items...)
 		if !b.Before(to) {
 			break
 		}
 		a = b.Add(time.Second)
 	}
-	return rows, cols, nil
+	return rows, nil
 }
 
-// column finds a capture object by logical name (and class when given).
-func column(cols []cosem.CaptureObject, ln obis.Code, class uint16) int {
+// byEntry reads the newest entries that can cover [from, to]: as many as
+// the span holds capture periods, from entries_in_use back.
+func (s *session) byEntry(ctx context.Context, pr *Profile, from, to time.Time) ([]axdr.Data, error) {
+	d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: pr.LN, Attribute: 7}, nil)
+	if err != nil {
+		return nil, err
+	}
+	inUse, ok := d.Uint()
+	if !ok {
+		return nil, fmt.Errorf("profile %s entries in use is %s: %w", pr.LN, d, dlms.ErrProtocol)
+	}
+	if inUse == 0 {
+		return nil, nil
+	}
+	first := uint64(1)
+	if pr.Period > 0 {
+		n := uint64(to.Sub(from)/(time.Duration(pr.Period)*time.Second)) + 2
+		if n < inUse {
+			first = inUse - n + 1
+		}
+	}
+	rows, _, err := s.c.ReadProfileEntries(ctx, pr.LN, uint32(first), 0)
+	return rows, err
+}
+
+// within keeps the rows stamped in [from, to].
+func (s *session) within(pr *Profile, rows []axdr.Data, from, to time.Time) []axdr.Data {
+	ci := clockColumn(pr.Columns)
+	if ci < 0 {
+		ci = 0
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if ci >= len(r.Items) {
+			continue
+		}
+		if t, _, ok := s.timeOf(r.Items[ci]); ok && !t.Before(from) && !t.After(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// clockColumn finds the column entries are stamped by: any clock object's
+// time; -1 when none is a clock.
+func clockColumn(cols []cosem.CaptureObject) int {
 	for i, c := range cols {
-		if c.LogicalName == ln && (class == 0 || c.ClassID == class) {
+		if c.ClassID == cosem.ClassClock && c.Attribute == 2 {
 			return i
 		}
 	}
 	return -1
 }
 
+// statusColumn finds the profile status (0-x:96.10.x).
+func statusColumn(cols []cosem.CaptureObject) int {
+	for i, c := range cols {
+		if c.LogicalName[0] == 0 && c.LogicalName[2] == 96 && c.LogicalName[3] == 10 && c.Attribute == 2 {
+			return i
+		}
+	}
+	return -1
+}
+
+// channel is one captured column turned into a series.
+type channel struct {
+	col    int
+	q      quantity
+	scaler int8
+	obj    string
+	known  bool
+}
+
+// channels maps a profile's columns: every value column becomes a
+// channel, by the OBIS table where it knows the code, raw ("obis:...")
+// where it does not. The clock, the status and capture times are not
+// values.
+func (s *session) channels(cols []cosem.CaptureObject, ci, si int) []channel {
+	var out []channel
+	for i, c := range cols {
+		if i == ci || i == si || c.Attribute != 2 || c.DataIndex != 0 {
+			continue
+		}
+		ch := channel{col: i, scaler: s.m.Scalers[c.LogicalName].Scaler, obj: fmt.Sprintf("%s:%d", c.LogicalName, c.Attribute)}
+		ch.q, ch.known = quantityOf(c.LogicalName)
+		if !ch.known {
+			ch.q = quantity{id: rawID(c.LogicalName, c.Attribute)}
+			if u, ok := unitOf(s.m.Scalers[c.LogicalName].Unit); ok {
+				ch.q.unit = u
+			}
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
 type entry struct {
 	at     time.Time
 	status uint64
-	imp    uint64
-	exp    uint64
-	hasExp bool
+	vals   []int64
+	ok     []bool
 }
 
-// profile reads the load profile from its cursor and turns the cumulative
-// registers it captures into interval values. The entry at the cursor is
-// read again as the base of the first interval; a first read starts at the
-// backfill point, whose entry is the base.
-func (s *session) profile(ctx context.Context, p headend.Plan, to time.Time, period time.Duration, col *headend.Collection) error {
-	name := cursorOf(loadProfileLN)
+// profile reads a load profile from its cursor and turns each captured
+// column into a channel: a cumulative register into interval values (its
+// differences), any other quantity into its value at each capture. The
+// entry at the cursor is read again as the base of the first interval; a
+// first read starts at the backfill point, whose entry is the base. It
+// reports whether the profile reached the plan's end.
+func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) (bool, error) {
+	name := cursorOf(pr)
 	from, _ := since(p, name)
-	rows, cols, err := s.readRange(ctx, loadProfileLN, from, to)
+	rows, cols, err := s.readRange(ctx, pr, from, to)
 	if err != nil {
-		return err
+		if fatal(err) {
+			return false, err
+		}
+		s.problem(col, pr.LN.String()+":2", err)
+		return false, nil
 	}
-	ci, si := column(cols, clockLN, cosem.ClassClock), column(cols, statusLN, 0)
-	ii, ei := column(cols, importLN, 0), column(cols, exportLN, 0)
-	if ci < 0 || ii < 0 {
-		return fmt.Errorf("meter %s: load profile has no clock or A+ column (capture objects %v): %w", s.t.Meter.MRID, cols, dlms.ErrProtocol)
+	if !slices.Equal(cols, pr.Columns) {
+		s.stale = true // read with the meter's columns now, learn them for next time
 	}
+	ci, si := clockColumn(cols), statusColumn(cols)
+	if ci < 0 {
+		ci = s.stampColumn(rows, cols)
+	}
+	if ci < 0 {
+		s.problem(col, pr.LN.String()+":3", fmt.Errorf("no column holds the capture time (capture objects %v)", cols))
+		return false, nil
+	}
+	chs := s.channels(cols, ci, si)
 	var es []entry
+	bad := map[int]bool{}
 	for _, r := range rows {
 		if len(r.Items) != len(cols) {
-			return fmt.Errorf("meter %s: load profile entry with %d values for %d columns: %w", s.t.Meter.MRID, len(r.Items), len(cols), dlms.ErrProtocol)
+			s.stale = true
+			s.problem(col, pr.LN.String()+":2", fmt.Errorf("entry with %d values for %d columns: %w", len(r.Items), len(cols), dlms.ErrProtocol))
+			return false, nil
 		}
-		at, ok := s.timeOf(r.Items[ci])
+		at, _, ok := s.timeOf(r.Items[ci])
 		if !ok {
 			continue // an entry without a valid stamp cannot be placed
 		}
-		e := entry{at: at}
-		if e.imp, ok = r.Items[ii].Uint(); !ok {
-			continue
-		}
+		e := entry{at: at, vals: make([]int64, len(chs)), ok: make([]bool, len(chs))}
 		if si >= 0 {
 			e.status, _ = r.Items[si].Uint()
 		}
-		if ei >= 0 {
-			e.exp, e.hasExp = r.Items[ei].Uint()
+		for k, ch := range chs {
+			raw, ok := r.Items[ch.col].Int()
+			if !ok {
+				bad[k] = true
+				continue
+			}
+			v, _, err := scale(raw, ch.scaler)
+			if err != nil {
+				bad[k] = true
+				continue
+			}
+			e.vals[k], e.ok[k] = v, true
 		}
 		es = append(es, e)
 	}
+	for k := range bad {
+		s.problem(col, chs[k].obj, fmt.Errorf("profile %s: %w in some entries", pr.LN, errNotInteger))
+	}
 	slices.SortStableFunc(es, func(a, b entry) int { return a.at.Compare(b.at) })
 	es = slices.CompactFunc(es, func(a, b entry) bool { return a.at.Equal(b.at) })
+	period := time.Duration(pr.Period) * time.Second
 	if period <= 0 {
 		period = spacing(es)
 	}
-	imp := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: readingType(cim.EnergyImport15m, "A+", period)}
-	exp := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: readingType(cim.EnergyExport15m, "A-", period)}
-	for i := 1; i < len(es); i++ {
-		a, b := es[i-1], es[i]
-		q := quality(b.status)
-		if b.at.Sub(a.at) != period {
-			q |= cim.QualityPartial // spans a gap: the meter missed entries
+	for k, ch := range chs {
+		su := s.m.Scalers[cols[ch.col].LogicalName]
+		sc := axdr.ScalerUnit{Scaler: su.Scaler, Unit: su.Unit}
+		rt := readingTypeOf(ch.q, period, multiplierOf(ch.scaler), &sc)
+		if _, ok := s.m.Scalers[cols[ch.col].LogicalName]; !ok {
+			rt = readingTypeOf(ch.q, period, 0, nil)
 		}
-		v, ov := delta(a.imp, b.imp)
-		imp.Readings = append(imp.Readings, cim.IntervalReading{End: b.at.UTC(), Value: v, Quality: q | ov})
-		if a.hasExp && b.hasExp {
-			v, ov := delta(a.exp, b.exp)
-			exp.Readings = append(exp.Readings, cim.IntervalReading{End: b.at.UTC(), Value: v, Quality: q | ov})
+		b := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: rt}
+		for i := 1; i < len(es); i++ {
+			a, e := es[i-1], es[i]
+			if !e.ok[k] {
+				continue
+			}
+			q := quality(e.status)
+			if !ch.q.cumulative {
+				b.Readings = append(b.Readings, cim.IntervalReading{End: e.at.UTC(), Value: e.vals[k], Quality: q})
+				continue
+			}
+			if !a.ok[k] {
+				continue
+			}
+			if e.at.Sub(a.at) != period {
+				q |= cim.QualityPartial // spans a gap: the meter missed entries
+			}
+			v, ov := delta(a.vals[k], e.vals[k], ch.scaler)
+			b.Readings = append(b.Readings, cim.IntervalReading{End: e.at.UTC(), Value: v, Quality: q | ov})
+		}
+		if len(b.Readings) > 0 {
+			col.Blocks = append(col.Blocks, b)
 		}
 	}
-	if len(imp.Readings) > 0 {
-		col.Blocks = append(col.Blocks, imp)
+	if len(es) == 0 {
+		return false, nil
 	}
-	if len(exp.Readings) > 0 {
-		col.Blocks = append(col.Blocks, exp)
+	last := es[len(es)-1].at
+	col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
+	return !last.Before(p.Until.Add(-period)), nil
+}
+
+// stampColumn finds, in a profile without a clock object, the column whose
+// values are date-times.
+func (s *session) stampColumn(rows []axdr.Data, cols []cosem.CaptureObject) int {
+	if len(rows) == 0 {
+		return -1
 	}
-	if len(es) > 0 {
-		last := es[len(es)-1].at
-		col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
-		col.Complete = !last.Before(p.Until.Add(-period))
+	for i := range cols {
+		if i < len(rows[0].Items) {
+			if _, _, ok := s.timeOf(rows[0].Items[i]); ok {
+				return i
+			}
+		}
 	}
-	return nil
+	return -1
 }
 
 // spacing is the period of a profile whose capture period is not known:
@@ -300,26 +789,20 @@ func spacing(es []entry) time.Duration {
 	return 15 * time.Minute
 }
 
-func readingType(base cim.ReadingType, prefix string, period time.Duration) cim.ReadingType {
-	if period == base.Interval {
-		return base
-	}
-	rt := base
-	rt.Interval = period
-	rt.ID = prefix + strconv.Itoa(int(period/time.Minute)) + "m"
-	return rt
-}
-
 // delta is b−a for a register that rolls over at 2^32 (the usual
-// double-long-unsigned); a rollover is flagged.
-func delta(a, b uint64) (int64, cim.Quality) {
+// double-long-unsigned) in the meter's own units; a rollover is flagged.
+func delta(a, b int64, scaler int8) (int64, cim.Quality) {
 	if b >= a {
-		return int64(b - a), 0
+		return b - a, 0
 	}
-	if a <= math.MaxUint32 && b <= math.MaxUint32 {
-		return int64(b + (1 << 32) - a), cim.QualityOverflow
+	var step int64 = 1
+	for range max(scaler, 0) {
+		step *= 10
 	}
-	return int64(b) - int64(a), cim.QualitySuspect
+	if a >= 0 && b >= 0 && a/step <= math.MaxUint32 && b/step <= math.MaxUint32 {
+		return b + (1<<32)*step - a, cim.QualityOverflow
+	}
+	return b - a, cim.QualitySuspect
 }
 
 // quality maps the profile status byte (IDIS/DSMR bits) to reading quality.
@@ -337,119 +820,52 @@ func quality(st uint64) cim.Quality {
 	return q
 }
 
-// registers reads, in one GET with list, the clock, the energy
-// registers, the maximum demand and the load profile's capture period. It
-// returns the meter's time and the period (0 when the meter does not say).
-func (s *session) registers(ctx context.Context, col *headend.Collection) (time.Time, time.Duration, error) {
-	attrs := make([]dlms.Attr, 0, 2*len(registerOrder)+5)
-	attrs = append(attrs, dlms.Attr{Class: cosem.ClassClock, OBIS: clockLN, Attribute: 2},
-		dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: loadProfileLN, Attribute: 4},
-		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 2},
-		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 3},
-		dlms.Attr{Class: cosem.ClassExtendedRegister, OBIS: maxDemandLN, Attribute: 5})
-	const first = 5 // where the energy registers start
-	for _, ln := range registerOrder {
-		attrs = append(attrs, dlms.Attr{Class: cosem.ClassRegister, OBIS: ln, Attribute: 2}, dlms.Attr{Class: cosem.ClassRegister, OBIS: ln, Attribute: 3})
-	}
-	res, err := s.c.GetList(ctx, attrs)
-	if err != nil {
-		return time.Time{}, 0, err
-	}
-	if res[0].Err != nil {
-		return time.Time{}, 0, res[0].Err
-	}
-	mt, ok := s.timeOf(res[0].Data)
-	if !ok {
-		return time.Time{}, 0, fmt.Errorf("meter %s: clock value %s is not a date-time", s.t.Meter.MRID, res[0].Data)
-	}
-	var period time.Duration
-	if res[1].Err == nil {
-		if v, ok := res[1].Data.Uint(); ok && v > 0 && v <= 86400 {
-			period = time.Duration(v) * time.Second
-		}
-	}
-	for i, ln := range registerOrder {
-		v, su := res[first+2*i], res[first+2*i+1]
-		if v.Err != nil {
-			if errors.Is(v.Err, dlms.ErrObjectUndefined) {
-				continue // a meter without this register
-			}
-			return time.Time{}, 0, v.Err
-		}
-		val, ok := scaled(v.Data, su)
-		if !ok {
-			continue
-		}
-		col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: registerIDs[ln], TimeStamp: mt.UTC(), Value: val})
-	}
-	if md := res[2:5]; md[0].Err == nil {
-		if val, ok := scaled(md[0].Data, md[1]); ok {
-			at := mt
-			if md[2].Err == nil {
-				if t, ok := s.timeOf(md[2].Data); ok {
-					at = t
-				}
-			}
-			col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: "MD+", TimeStamp: at.UTC(), Value: val})
-		}
-	}
-	return mt, period, nil
-}
-
-// scaled applies a register's scaler, keeping integer Wh (or W, varh).
-func scaled(v axdr.Data, su dlms.Result) (int64, bool) {
-	n, ok := v.Int()
-	if !ok {
-		return 0, false
-	}
-	if su.Err != nil {
-		return n, true
-	}
-	p, err := axdr.ParseScalerUnit(su.Data)
-	if err != nil {
-		return n, true
-	}
-	for s := p.Scaler; s > 0; s-- {
-		n *= 10
-	}
-	for s := p.Scaler; s < 0; s++ {
-		n /= 10
-	}
-	return n, true
-}
-
-// billing reads the daily billing profile's new entries as register reads.
-func (s *session) billing(ctx context.Context, p headend.Plan, to time.Time, col *headend.Collection) error {
-	name := cursorOf(billingLN)
+// billing reads a billing profile's new entries as register reads, each
+// captured value as "<id>/billing" (the daily 0-0:98.1.0) or
+// "<id>/billing<D>" (another billing profile).
+func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
+	name := cursorOf(pr)
 	from, had := since(p, name)
-	rows, cols, err := s.readRange(ctx, billingLN, from, to)
-	if errors.Is(err, dlms.ErrObjectUndefined) {
+	rows, cols, err := s.readRange(ctx, pr, from, to)
+	if err != nil {
+		if fatal(err) {
+			return err
+		}
+		s.problem(col, pr.LN.String()+":2", err)
 		return nil
 	}
-	if err != nil {
-		return err
+	ci := clockColumn(cols)
+	if ci < 0 {
+		ci = s.stampColumn(rows, cols)
 	}
-	ci := column(cols, clockLN, cosem.ClassClock)
 	if ci < 0 {
 		return nil
 	}
+	suffix := "/billing"
+	if pr.LN[3] != 1 {
+		suffix += strconv.Itoa(int(pr.LN[3]))
+	}
+	chs := s.channels(cols, ci, statusColumn(cols))
 	last := time.Time{}
 	for _, r := range rows {
 		if len(r.Items) != len(cols) {
 			continue
 		}
-		at, ok := s.timeOf(r.Items[ci])
+		at, _, ok := s.timeOf(r.Items[ci])
 		if !ok || (had && !at.After(from)) {
 			continue
 		}
-		for i, c := range cols {
-			id, ok := registerIDs[c.LogicalName]
+		for _, ch := range chs {
+			raw, ok := r.Items[ch.col].Int()
 			if !ok {
 				continue
 			}
-			if v, ok := r.Items[i].Int(); ok {
-				col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID, ReadingType: id + "/billing", TimeStamp: at.UTC(), Value: v})
+			v, mult, err := scale(raw, ch.scaler)
+			if err != nil {
+				continue
 			}
+			col.Registers = append(col.Registers, cim.Reading{MeterID: s.t.Meter.MRID,
+				ReadingType: channelID(ch.q.id, 0, mult) + suffix, TimeStamp: at.UTC(), Value: v})
 		}
 		if at.After(last) {
 			last = at
@@ -464,35 +880,50 @@ func (s *session) billing(ctx context.Context, p headend.Plan, to time.Time, col
 // events reads one event log's entries from its cursor. Entries at the
 // cursor's second are read again: their mRIDs make that harmless, and two
 // events in one second are not lost.
-func (s *session) events(ctx context.Context, ln obis.Code, p headend.Plan, to time.Time, col *headend.Collection) error {
-	name := cursorOf(ln)
+func (s *session) events(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
+	name := cursorOf(pr)
 	from, _ := since(p, name)
-	rows, cols, err := s.readRange(ctx, ln, from, to)
-	if errors.Is(err, dlms.ErrObjectUndefined) {
-		return nil // the meter has no such log
-	}
+	rows, cols, err := s.readRange(ctx, pr, from, to)
 	if err != nil {
-		return err
+		if fatal(err) {
+			return err
+		}
+		s.problem(col, pr.LN.String()+":2", err)
+		return nil
 	}
-	ci := column(cols, clockLN, cosem.ClassClock)
+	ci := clockColumn(cols)
+	if ci < 0 {
+		ci = s.stampColumn(rows, cols)
+	}
 	if ci < 0 || len(cols) < 2 {
 		return nil
 	}
-	vi := 1
-	if ci == 1 {
-		vi = 0
+	// The event code (0-x:96.11.x) or, in a power failure log, the
+	// duration; else the first other column.
+	vi := -1
+	for i, c := range cols {
+		if i != ci && c.LogicalName[2] == 96 && (c.LogicalName[3] == 11 || c.LogicalName[3] == 7) {
+			vi = i
+			break
+		}
+	}
+	if vi < 0 {
+		vi = 1
+		if ci == 1 {
+			vi = 0
+		}
 	}
 	last := time.Time{}
 	for _, r := range rows {
 		if len(r.Items) != len(cols) {
 			continue
 		}
-		at, ok := s.timeOf(r.Items[ci])
+		at, _, ok := s.timeOf(r.Items[ci])
 		if !ok {
 			continue
 		}
 		v, _ := r.Items[vi].Uint()
-		col.Events = append(col.Events, event(s.t.Meter.MRID, ln, at, v))
+		col.Events = append(col.Events, event(s.t.Meter.MRID, pr.LN, at, v))
 		if at.After(last) {
 			last = at
 		}
@@ -501,4 +932,20 @@ func (s *session) events(ctx context.Context, ln obis.Code, p headend.Plan, to t
 		col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
 	}
 	return nil
+}
+
+// EventCounterResync is raised when the meter refused our invocation
+// counter and the head-end caught up with it (61968-9 domain 12,
+// security).
+const EventCounterResync cim.EndDeviceEventType = "3.12.1.250"
+
+func resyncEvent(meterID string, at time.Time, r dlms.Resync) cim.EndDeviceEvent {
+	how := "the counter the meter expects, from its refusal"
+	if r.FromObject {
+		how = "the meter's invocation counter object 0.0.43.1.0.255, plus one"
+	}
+	return cim.EndDeviceEvent{MRID: fmt.Sprintf("he/%s/ic-resync/%d", meterID, r.To), MeterID: meterID, Type: EventCounterResync,
+		CreatedAt: at.UTC(), Reason: "invocation counter resynchronised", Severity: "warning",
+		Details: map[string]string{"source": "head-end", "old": strconv.FormatUint(uint64(r.From), 10),
+			"new": strconv.FormatUint(uint64(r.To), 10), "from": how}}
 }

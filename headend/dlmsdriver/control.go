@@ -78,7 +78,10 @@ func (s *session) Execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		return s.setCalendar(ctx, c)
 	case cim.ControlReadNow:
 		var col headend.Collection
-		mt, _, err := s.registers(ctx, &col)
+		if err := s.resolve(ctx, false); err != nil {
+			return "", err
+		}
+		mt, err := s.first(ctx, &col, true)
 		if err != nil {
 			return "", err
 		}

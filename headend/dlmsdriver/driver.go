@@ -1,15 +1,19 @@
 // Package dlmsdriver owns how the head-end reaches DLMS/COSEM meters: the
-// association from a meter's registry entry and sealed secrets, the daily
-// read plan (load profile from its cursor, registers, billing profile,
-// event logs, clock), commands as COSEM methods and attributes, and the
-// decoding of pushed notifications.
+// association from a meter's registry entry and sealed secrets, the
+// meter's object model (discovered once per kind of meter and shared as a
+// template), the daily read plan drawn from it (registers, load profiles
+// from their cursors, billing profiles, event logs, clock), commands as
+// COSEM methods and attributes, and the decoding of pushed notifications.
 //
-// Reading type ids it produces: "A+" and "A-" (active energy import and
-// export registers, Wh), "A+T1".."A+T4" and "A-T1".."A-T4" (per tariff
-// rate), "R+" and "R-" (reactive, varh), "MD+" (maximum demand, W); the
-// billing profile's midnight values carry the same ids with "/billing".
-// Interval blocks use cim.EnergyImport15m and cim.EnergyExport15m (or an
-// "A+<n>m" type for another capture period).
+// Reading type ids come from the OBIS table in channels.go (IEC 62056-6-1):
+// "A+" and "A-" (active energy, Wh), "A+T1".."A+T9" (per tariff rate),
+// "R+", "R-", "RQ1".."RQ4" (reactive, varh), "L1A+".. (per phase),
+// "MD+" (maximum demand, W), "L1V", "L1I".. (voltage and current), "G",
+// "W", "MB1".. (gas, water, M-Bus volumes); a code the table does not know
+// is kept raw as "obis:<code>". A profile channel appends its period
+// ("A+15m", the quarter-hour energy every consumer knows), a value kept
+// at a negative scaler its multiplier ("A+e-2"); billing values carry
+// "/billing".
 package dlmsdriver
 
 import (
@@ -18,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,8 +49,15 @@ type Config struct {
 
 // Driver is the DLMS/COSEM headend.Driver.
 type Driver struct {
-	cfg Config
+	cfg    Config
+	models models
+	// discoveries counts object models read in full, for tests and
+	// metrics: a fleet of one kind costs one.
+	discoveries atomic.Int64
 }
+
+// Discoveries returns how many object models the driver read in full.
+func (d *Driver) Discoveries() int64 { return d.discoveries.Load() }
 
 // DefaultSystemTitle is the head-end's system title when none is set.
 var DefaultSystemTitle = []byte("AMGHE001")
@@ -74,6 +86,8 @@ func (d *Driver) Cause(err error) string {
 		return ""
 	case errors.Is(err, dlms.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return store.OutcomeTimeout
+	case errors.Is(err, dlms.ErrInvocationCounter):
+		return store.OutcomeCounter
 	case errors.Is(err, dlms.ErrAuthenticationFailed), errors.Is(err, dlms.ErrAssociationRejected):
 		return store.OutcomeAuth
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, dlms.ErrPeerClosed),
@@ -144,6 +158,10 @@ func (d *Driver) options(ctx context.Context, t headend.Target) (dlms.Options, e
 			return o, err
 		}
 		o.Counter = c
+		// A meter that expects a higher counter (another client, a lost
+		// store) is caught up in the same job: the refusal's expected
+		// value, else its counter object read as the public client.
+		o.ResyncInvocationCounter = true
 	}
 	return o, nil
 }
@@ -207,7 +225,11 @@ func (d *Driver) Open(ctx context.Context, t headend.Target) (headend.Session, e
 	if now == nil {
 		now = time.Now
 	}
-	return &session{d: d, c: c, t: t, loc: loc, now: now}, nil
+	s := &session{d: d, c: c, t: t, loc: loc, now: now}
+	if r, ok := c.Resync(); ok {
+		s.resync = &r
+	}
+	return s, nil
 }
 
 type session struct {
@@ -217,7 +239,14 @@ type session struct {
 	loc *time.Location
 	now func() time.Time
 	// fetched holds profiles read ahead by prefetch until readRange asks.
-	fetched map[obis.Code]dlms.Profile
+	fetched map[obis.Code]fetchedProfile
+	// m is the meter's object model; adopt says the meter is to be
+	// recorded as following it, stale that the meter no longer fits it.
+	m            *Model
+	adopt, stale bool
+	// resync is the invocation counter catch-up Dial made, reported as an
+	// event by the next collection.
+	resync *dlms.Resync
 }
 
 // Close implements headend.Session.

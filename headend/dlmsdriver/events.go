@@ -68,7 +68,7 @@ func EventKind(code uint64) (cim.EndDeviceEventType, string, string) {
 // the same event. The power failure log holds durations, not codes.
 func event(meterID string, log obis.Code, at time.Time, v uint64) cim.EndDeviceEvent {
 	e := cim.EndDeviceEvent{MeterID: meterID, CreatedAt: at.UTC(), Details: map[string]string{"log": log.String(), "source": "log"}}
-	if log == powerFailureLN {
+	if log[2] == 99 && log[3] == 97 { // a power failure log holds durations
 		e.Type, e.Reason, e.Severity = cim.EventPowerOff, "long power failure", "major"
 		e.Details["duration"] = (time.Duration(v) * time.Second).String()
 		e.MRID = fmt.Sprintf("%s/%s/%d/d%d", meterID, log, at.Unix(), v)

@@ -1,0 +1,175 @@
+package dlmsdriver_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/obis"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/store/storetest"
+)
+
+// collector runs a meter's collections as the head-end does: from the
+// cursors the last one left, keeping everything each one read.
+type collector struct {
+	t       testing.TB
+	d       *dlmsdriver.Driver
+	tg      headend.Target
+	cursors map[string]time.Time
+	ends    map[string]map[time.Time]bool // channel → interval ends seen
+	sums    map[string]int64
+	regs    map[string]int64
+}
+
+func newCollector(t testing.TB, d *dlmsdriver.Driver, tg headend.Target) *collector {
+	return &collector{t: t, d: d, tg: tg, cursors: map[string]time.Time{}, ends: map[string]map[time.Time]bool{},
+		sums: map[string]int64{}, regs: map[string]int64{}}
+}
+
+// collect runs one collection and fails the test on a duplicate interval.
+func (c *collector) collect(p headend.Plan) headend.Collection {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := open(c.t, c.d, c.tg)
+	p.Since = c.cursors
+	col, err := s.Collect(ctx, p)
+	s.Close(ctx)
+	if err != nil {
+		c.t.Fatalf("collect %s: %v", c.tg.Meter.MRID, err)
+	}
+	for _, b := range col.Blocks {
+		id := b.ReadingType.ID
+		if c.ends[id] == nil {
+			c.ends[id] = map[time.Time]bool{}
+		}
+		for _, r := range b.Readings {
+			if c.ends[id][r.End] {
+				c.t.Errorf("%s: interval ending %s read twice", id, r.End)
+			}
+			c.ends[id][r.End] = true
+			c.sums[id] += r.Value
+		}
+	}
+	for _, r := range col.Registers {
+		c.regs[r.ReadingType] = r.Value
+	}
+	next := map[string]time.Time{}
+	for k, v := range c.cursors {
+		next[k] = v
+	}
+	for _, cu := range col.Cursors {
+		next[cu.Name] = cu.At
+	}
+	c.cursors = next
+	return col
+}
+
+func TestTemplateSharedAcrossFleet(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 15, 10, 0, 0, 0, ams)}
+	f := startFleet(t, 3, meter.Faults{}, clk)
+	st, _ := storetest.OpenSQLite(t)
+	om := st.(store.ObjectModels)
+	d := dlmsdriver.New(dlmsdriver.Config{})
+	tgs := make([]headend.Target, 3)
+	for i := range tgs {
+		tgs[i] = target(t, f, i, clk)
+		tgs[i].Meter.Manufacturer, tgs[i].Meter.Model = "AMG", "AMG-E1"
+		tgs[i].Models = om
+	}
+	backfill := time.Date(2026, 6, 14, 0, 0, 0, 0, ams)
+	until := time.Date(2026, 6, 15, 0, 0, 0, 0, ams)
+	plan := headend.Plan{Backfill: backfill, Until: until}
+
+	c0 := newCollector(t, d, tgs[0])
+	col := c0.collect(plan)
+	if len(col.Problems) != 0 {
+		t.Errorf("problems on an IDIS meter: %+v", col.Problems)
+	}
+	if d.Discoveries() != 1 {
+		t.Fatalf("%d discoveries for the first meter", d.Discoveries())
+	}
+	key, err := om.MeterTemplate(context.Background(), tgs[0].Meter.MRID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := om.Template(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m dlmsdriver.Model
+	if err := json.Unmarshal(blob, &m); err != nil {
+		t.Fatal(err)
+	}
+	lp := obis.MustParse("1.0.99.1.0.255")
+	var found bool
+	for _, p := range m.Profiles {
+		if p.LN == lp && p.Kind == "load" && p.Period == 900 && len(p.Columns) == 4 {
+			found = true
+		}
+	}
+	if !found || m.Manufacturer != "AMG" || m.Quirks.Lists != "ok" {
+		t.Errorf("template %s: profiles %+v, quirks %+v", key, m.Profiles, m.Quirks)
+	}
+	if _, ok := m.Scalers[obis.MustParse("1.0.1.8.0.255")]; !ok {
+		t.Errorf("no scaler for A+ in %v", m.Scalers)
+	}
+	// The quarter-hour channels are the ones the MDM knows.
+	var imp cim.IntervalBlock
+	for _, b := range col.Blocks {
+		if b.ReadingType.ID == "A+15m" {
+			imp = b
+		}
+	}
+	if imp.ReadingType != cim.EnergyImport15m || len(imp.Readings) != 96+40 {
+		t.Errorf("A+15m: %+v with %d readings", imp.ReadingType, len(imp.Readings))
+	}
+
+	// The other meters of the kind follow the template: no discovery.
+	for i := 1; i < 3; i++ {
+		col := newCollector(t, d, tgs[i]).collect(plan)
+		if len(col.Blocks) == 0 || len(col.Registers) == 0 {
+			t.Errorf("meter %d: %d blocks, %d registers", i, len(col.Blocks), len(col.Registers))
+		}
+		if k, err := om.MeterTemplate(context.Background(), tgs[i].Meter.MRID); err != nil || k != key {
+			t.Errorf("meter %d follows %q (%v), want %q", i, k, err, key)
+		}
+	}
+	if d.Discoveries() != 1 {
+		t.Errorf("%d discoveries for three meters of one kind", d.Discoveries())
+	}
+	// A head-end restarted (cold memory) finds the template in the store.
+	d2 := dlmsdriver.New(dlmsdriver.Config{})
+	newCollector(t, d2, tgs[1]).collect(plan)
+	if d2.Discoveries() != 0 {
+		t.Errorf("a restarted driver discovered %d times", d2.Discoveries())
+	}
+
+	// A second and a third collection lose nothing and duplicate nothing:
+	// every quarter hour from the backfill to now, once, summing to what
+	// the register moved.
+	for range 2 {
+		clk.Add(3 * time.Hour)
+		c0.collect(plan)
+	}
+	mm, _ := f.Meter(0)
+	f.Lock(0).Lock()
+	r0, r1 := mm.RegistersAt(backfill), mm.RegistersAt(clk.Now())
+	f.Lock(0).Unlock()
+	want := int(clk.Now().Sub(backfill) / (15 * time.Minute))
+	if n := len(c0.ends["A+15m"]); n != want {
+		t.Errorf("%d A+ intervals over three collections, want %d", n, want)
+	}
+	if c0.sums["A+15m"] != r1.Import-r0.Import || c0.regs["A+"] != r1.Import {
+		t.Errorf("intervals sum to %d Wh, register moved %d; A+ read %d, model %d", c0.sums["A+15m"], r1.Import-r0.Import, c0.regs["A+"], r1.Import)
+	}
+	if d.Discoveries() != 1 {
+		t.Errorf("%d discoveries after repeated collections", d.Discoveries())
+	}
+}
