@@ -742,6 +742,10 @@ var standardClock = cosem.CaptureObject{ClassID: classClock, LogicalName: obis.C
 // ReadProfile costs two per profile. A profile whose capture objects hold
 // no standard clock, or whose range the meter refuses, is read again by
 // ReadProfile, which looks its clock column up first.
+//
+// Some meters crash on this list (the Gurux server, on attribute 3 and a
+// range of attribute 2 in one GET with list); a caller that saw it drop the
+// link (ErrLinkDropped) reads such meters with ReadProfileFrom.
 func (c *Client) ReadProfiles(ctx context.Context, ranges []ProfileRange) ([]Profile, error) {
 	attrs := make([]Attr, 0, 2*len(ranges))
 	reqs := make([]apdu.AttributeRequest, 0, 2*len(ranges))
