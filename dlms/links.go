@@ -55,7 +55,7 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	if err == nil {
 		return c, nil
 	}
-	rs, ok := resyncTarget(ctx, addr, o, from, err)
+	rs, ok := resyncTarget(ctx, addr, o, from, o.Counter.Peek(), err)
 	if !ok {
 		return nil, err
 	}
@@ -100,24 +100,30 @@ func (c *Client) Resync() (Resync, bool) {
 // started at counter from was the meter refusing the counter, and where to
 // continue. An explicit refusal says; one that does not give the expected
 // value, or an association refused for no stated reason, is checked
-// against the meter's invocation counter object.
-func resyncTarget(ctx context.Context, addr string, o Options, from uint32, err error) (Resync, bool) {
+// against the meter's invocation counter object. used is the next counter
+// value after the failed attempt: an authentication that failed after the
+// AARQ was accepted is a counter problem only if the meter has seen values
+// beyond all this attempt sent.
+func resyncTarget(ctx context.Context, addr string, o Options, from, used uint32, err error) (Resync, bool) {
 	rs := Resync{From: from, Refusal: err}
 	var ice *InvocationCounterError
 	var ae *AssociationError
 	var cse *ConfirmedServiceError
+	seen := from
 	switch {
 	case errors.As(err, &ice) && ice.Expected > from:
 		rs.To = ice.Expected
 		return rs, true
-	case errors.As(err, &ice), errors.As(err, &ae), errors.As(err, &cse), errors.Is(err, ErrAuthenticationFailed):
+	case errors.As(err, &ice), errors.As(err, &ae), errors.As(err, &cse):
+	case errors.Is(err, ErrAuthenticationFailed):
+		seen = used
 	default:
 		// A dropped link, a time-out or a protocol error says nothing
 		// about the counter.
 		return rs, false
 	}
 	last, rerr := ReadInvocationCounter(ctx, addr, o)
-	if rerr != nil || last < from {
+	if rerr != nil || last < seen {
 		return rs, false
 	}
 	rs.To, rs.FromObject = last+1, true

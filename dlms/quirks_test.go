@@ -563,6 +563,17 @@ func TestInvocationCounterAhead(t *testing.T) {
 			if _, ok := c2.Resync(); ok {
 				t.Error("resynchronised a counter that was accepted")
 			}
+			c2.Release(ctx)
+			// A wrong key is not taken for a counter problem: the counter
+			// object shows the meter has not seen ours, so no second try.
+			before := counter.Peek()
+			o.Keys.Authentication = ek
+			if _, err := dlms.Dial(ctx, q.addr(link), o); err == nil || errors.Is(err, dlms.ErrInvocationCounter) {
+				t.Fatalf("wrong key: %v", err)
+			}
+			if used := counter.Peek() - before; used != 1 {
+				t.Errorf("wrong key: %d counter values used, want the one AARQ", used)
+			}
 		})
 	}
 }
