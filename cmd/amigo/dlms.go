@@ -22,6 +22,7 @@ import (
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/security"
+	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -41,6 +42,7 @@ Subcommands:
   action  ADDRESS TARGET [TYPE:VALUE]  invoke a method (default parameter int8:0)
   profile ADDRESS OBIS                 read a profile by date range (--from, --to)
   objects ADDRESS                      list the association's object list
+  discover ADDRESS                     read the object model and print the channel map the head-end would use
   serve                                run a lab meter that answers these commands
 
 ADDRESS is host:port, or a serial device (/dev/ttyUSB0 or serial:/dev/ttyUSB0)
@@ -66,7 +68,7 @@ func cmdDLMS(args []string, stdout, stderr io.Writer) error {
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
-	case "get", "set", "action", "profile", "objects":
+	case "get", "set", "action", "profile", "objects", "discover":
 		return dlmsClientCommand(sub, rest, stdout, stderr)
 	case "serve":
 		return dlmsServe(rest, stdout, stderr)
@@ -287,19 +289,21 @@ func readECPublic(path string) (*ecdsa.PublicKey, error) {
 func dlmsClientCommand(sub string, args []string, stdout, stderr io.Writer) error {
 	synopsis := map[string]string{
 		"get": "ADDRESS TARGET...", "set": "ADDRESS TARGET TYPE:VALUE", "action": "ADDRESS TARGET [TYPE:VALUE]",
-		"profile": "ADDRESS OBIS", "objects": "ADDRESS",
+		"profile": "ADDRESS OBIS", "objects": "ADDRESS", "discover": "ADDRESS",
 	}[sub]
 	fs := newFlags("dlms "+sub, "[flags] "+synopsis, strings.TrimSpace(dlmsUsage[strings.Index(dlmsUsage, "ADDRESS is"):]), stderr)
 	var cf clientFlags
 	cf.register(fs)
 	from := fs.String("from", "-24h", "profile start: RFC 3339 time, or a duration before now such as -24h")
 	to := fs.String("to", "now", "profile end: RFC 3339 time, now, or a duration before now")
+	manufacturer := fs.String("manufacturer", "", "discover: the meter's make, as the registry names it (part of the template key)")
+	model := fs.String("model", "", "discover: the meter's model, as the registry names it (part of the template key)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	pos := fs.Args()
-	min := map[string]int{"get": 2, "set": 3, "action": 2, "profile": 2, "objects": 1}[sub]
-	max := map[string]int{"get": 1 << 20, "set": 3, "action": 3, "profile": 2, "objects": 1}[sub]
+	min := map[string]int{"get": 2, "set": 3, "action": 2, "profile": 2, "objects": 1, "discover": 1}[sub]
+	max := map[string]int{"get": 1 << 20, "set": 3, "action": 3, "profile": 2, "objects": 1, "discover": 1}[sub]
 	if len(pos) < min || len(pos) > max {
 		return usageError{fmt.Errorf("want %s", synopsis)}
 	}
@@ -380,6 +384,8 @@ func dlmsClientCommand(sub string, args []string, stdout, stderr io.Writer) erro
 		err = sess.profile(ctx, targets[0].OBIS, fromT, toT)
 	case "objects":
 		err = sess.objects(ctx)
+	case "discover":
+		err = sess.discover(ctx, *manufacturer, *model)
 	}
 	if rerr := c.Release(ctx); err == nil && rerr != nil && !errors.Is(rerr, dlms.ErrPeerClosed) {
 		err = fmt.Errorf("release: %w", rerr)
@@ -616,4 +622,59 @@ func (s *dlmsSession) objects(ctx context.Context) error {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", e.LogicalName, e.ClassID, e.Version, cosem.ClassName(e.ClassID))
 	}
 	return w.Flush()
+}
+
+// discover reads the object model as the head-end's first contact does and
+// prints it with the channel map the head-end would read the meter into.
+func (s *dlmsSession) discover(ctx context.Context, manufacturer, model string) error {
+	m, err := dlmsdriver.Discover(ctx, s.c, manufacturer, model)
+	if err != nil {
+		return err
+	}
+	chs := m.Channels()
+	if s.json {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"model": m, "channels": chs})
+	}
+	fmt.Fprintf(s.out, "template %s\n", m.Key)
+	if m.FirmwareObject != nil {
+		fmt.Fprintf(s.out, "firmware %s (%s)\n", m.Firmware, m.FirmwareObject.LN)
+	}
+	if m.Clock != nil {
+		fmt.Fprintf(s.out, "clock    %s\n", m.Clock.LN)
+	}
+	fmt.Fprintf(s.out, "objects  %d\n\n", len(m.Objects))
+	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PROFILE\tKIND\tPERIOD\tCAPTURE OBJECTS")
+	for _, p := range m.Profiles {
+		period := "-"
+		if p.Period > 0 {
+			period = (time.Duration(p.Period) * time.Second).String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.LN, p.Kind, period, strings.Join(columnNames(p.Columns), " "))
+	}
+	w.Flush()
+	fmt.Fprintln(s.out)
+	w = tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CHANNEL\tSOURCE\tOBJECT\tUNIT\tSCALE\tNOTE")
+	for _, c := range chs {
+		src := c.Source
+		if c.Source != "register" {
+			src += " " + c.Profile.String()
+		}
+		note := ""
+		switch {
+		case c.Raw:
+			note = "unknown code, kept raw"
+		case c.Cumulative:
+			note = "interval differences"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t10^%d\t%s\n", c.ReadingType, src, c.Object, c.Unit, c.Multiplier, note)
+	}
+	w.Flush()
+	for _, n := range m.Notes {
+		fmt.Fprintf(s.out, "note: %s\n", n)
+	}
+	return nil
 }

@@ -247,3 +247,78 @@ func readingTypeOf(q quantity, period time.Duration, mult int8, su *axdr.ScalerU
 }
 
 func withID(rt cim.ReadingType, id string) cim.ReadingType { rt.ID = id; return rt }
+
+// Channel is one series the head-end makes of a meter's object: a
+// register read daily, a profile's captured column, a billing value.
+type Channel struct {
+	// Source is "register", or the kind of the profile capturing it.
+	Source string `json:"source"`
+	// Profile is the capturing profile; zero for a register.
+	Profile obis.Code `json:"profile,omitzero"`
+	Object  string    `json:"object"` // OBIS:attribute
+	Class   uint16    `json:"class"`
+	// ReadingType is the id the values carry.
+	ReadingType string `json:"readingType"`
+	Unit        string `json:"unit,omitempty"`
+	Multiplier  int8   `json:"multiplier,omitempty"`
+	// Cumulative channels of a profile become interval values (their
+	// differences).
+	Cumulative bool `json:"cumulative,omitempty"`
+	// Raw: the OBIS table does not know the code; values are kept as the
+	// meter gives them, under the code.
+	Raw bool `json:"raw,omitempty"`
+}
+
+// Channels is the channel map the head-end reads a meter of this model
+// into: registers first, then each profile's columns in order.
+func (m *Model) Channels() []Channel {
+	var out []Channel
+	mk := func(src string, prof obis.Code, class uint16, ln obis.Code, attr int8, period time.Duration) Channel {
+		q, known := quantityOf(ln)
+		if !known {
+			q = quantity{id: rawID(ln, attr)}
+		}
+		sc, hasScale := m.Scalers[ln]
+		mult := multiplierOf(sc.Scaler)
+		var su *axdr.ScalerUnit
+		if hasScale {
+			su = &axdr.ScalerUnit{Scaler: sc.Scaler, Unit: sc.Unit}
+		}
+		rt := readingTypeOf(q, period, mult, su)
+		c := Channel{Source: src, Profile: prof, Object: ln.String() + ":" + strconv.Itoa(int(attr)), Class: class,
+			ReadingType: rt.ID, Multiplier: mult, Cumulative: q.cumulative && src == "load", Raw: !known}
+		if rt.Unit != cim.UnitNone {
+			c.Unit = rt.Unit.String()
+		} else if hasScale {
+			c.Unit = sc.Unit.String()
+		}
+		return c
+	}
+	for _, o := range m.Objects {
+		if q, ok := quantityOf(o.LN); ok && q.register && isRegisterClass(o.Class) {
+			out = append(out, mk("register", obis.Code{}, o.Class, o.LN, 2, 0))
+		}
+	}
+	for _, p := range m.Profiles {
+		if p.Kind == "events" {
+			continue
+		}
+		ci, si := clockColumn(p.Columns), statusColumn(p.Columns)
+		for i, col := range p.Columns {
+			if i == ci || i == si || col.Attribute != 2 || col.DataIndex != 0 {
+				continue
+			}
+			period := time.Duration(p.Period) * time.Second
+			c := mk(p.Kind, p.LN, col.ClassID, col.LogicalName, col.Attribute, period)
+			if p.Kind == "billing" {
+				c = mk(p.Kind, p.LN, col.ClassID, col.LogicalName, col.Attribute, 0)
+				c.ReadingType += "/billing"
+				if p.LN[3] != 1 {
+					c.ReadingType += strconv.Itoa(int(p.LN[3]))
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
