@@ -92,7 +92,9 @@ type ProfileRows struct {
 // an EXCEPTION-response, ErrTooLong) moves down to the next method, and
 // ProfileRows.Method says which one answered. Whatever the method, rows
 // are filtered here by their time too, since meters also answer a range
-// with neighbouring rows. Without selective access in the conformance
+// with neighbouring rows; and a range answered with no rows is checked by
+// entry, since some meters answer a range they do not support so. Without
+// selective access in the conformance
 // block only Whole is tried; a profile without a clock column cannot be
 // read by range.
 //
@@ -156,6 +158,23 @@ func (c *Client) ReadProfileFrom(ctx context.Context, ln obis.Code, from, to tim
 			rows, err = r.byEntry(ctx)
 		case Whole:
 			rows, err = c.profileRows(ctx, buf, nil)
+		}
+		if err == nil && m == ByRange && len(rows) == 0 && r.c.neg.SelectiveAccess() {
+			// Some meters answer a range they do not support with no
+			// rows. The entries tell whether the span is really empty.
+			erows, eerr := r.byEntry(ctx)
+			switch {
+			case eerr == nil && r.keep(ctx, erows, pick) > 0:
+				out.Method = ByEntry
+				out.Refused = append(out.Refused, c.opErr("get", buf.String(),
+					errors.New("the range was answered with no rows, but the entries hold rows in it")))
+				return out, nil
+			case eerr != nil && !ladderRefusal(eerr):
+				out.Method = ByEntry
+				return out, eerr
+			}
+			out.Method, out.Period, out.Chunk, out.Dropped, out.Tolerated = ByRange, 0, 0, 0, 0
+			return out, nil
 		}
 		if err == nil {
 			r.keep(ctx, rows, pick)
@@ -237,8 +256,10 @@ func (r *ladder) rowTime(row axdr.Data, prev time.Time) (time.Time, bool) {
 	return t.In(r.loc), true
 }
 
-// keep filters rows by time and projects them onto the asked columns.
-func (r *ladder) keep(ctx context.Context, rows []axdr.Data, pick []int) {
+// keep filters rows by time and projects them onto the asked columns; it
+// returns how many it kept.
+func (r *ladder) keep(ctx context.Context, rows []axdr.Data, pick []int) int {
+	before := len(r.out.Rows)
 	width := len(r.out.Captured)
 	if r.out.Period == 0 && r.out.Clock >= 0 {
 		for _, row := range rows {
@@ -280,6 +301,7 @@ func (r *ladder) keep(ctx context.Context, rows []axdr.Data, pick []int) {
 		r.out.Rows = append(r.out.Rows, row)
 		r.out.Times = append(r.out.Times, at)
 	}
+	return len(r.out.Rows) - before
 }
 
 // attrUint reads an unsigned attribute of the profile.

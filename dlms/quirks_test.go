@@ -62,6 +62,7 @@ type quirkMeter struct {
 	wrapper, hdlc string
 	rows          []time.Time // capture times of the quirky profile, oldest first
 	rangeAsked    int         // range reads the quirky profile refused
+	emptyRange    bool        // answer a range with no rows instead of refusing it
 	mu            sync.Mutex
 }
 
@@ -94,8 +95,11 @@ func startQuirky(t *testing.T, conf apdu.Conformance, lastIC uint32) *quirkMeter
 	lp.Buffer = func(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error) {
 		if sel.Range != nil {
 			q.mu.Lock()
+			defer q.mu.Unlock()
 			q.rangeAsked++
-			q.mu.Unlock()
+			if q.emptyRange {
+				return nil, nil
+			}
 			return nil, cosem.ErrReadWriteDenied
 		}
 		return sel.Apply(lp.Rows, cols)
@@ -632,5 +636,26 @@ func TestInvocationCounterExpectedInException(t *testing.T) {
 	}
 	if len(*marks) != 2 || (*marks)[1] != 5001+64 {
 		t.Errorf("persisted %v", *marks)
+	}
+}
+
+// A meter that answers a range it does not support with no rows is caught
+// by the entries, which hold rows in the span; a span really empty stays
+// a range read.
+func TestProfileRangeAnsweredEmpty(t *testing.T) {
+	q := startQuirky(t, 0, 0)
+	q.mu.Lock()
+	q.emptyRange = true
+	q.mu.Unlock()
+	c := dialT(t, q.hdlc, publicOptions(dlms.LinkHDLC))
+	last := q.rows[len(q.rows)-1]
+	got, err := c.ReadProfileFrom(testCtx(t), quirkLPLN, last.Add(-time.Hour), last, 0)
+	if err != nil || got.Method != dlms.ByEntry || len(got.Refused) != 1 {
+		t.Fatalf("%v, method %s, refusals %v", err, got.Method, got.Refused)
+	}
+	checkRows(t, got, last.Add(-time.Hour), last, 5)
+	future, err := c.ReadProfileFrom(testCtx(t), quirkLPLN, last.Add(time.Hour), last.Add(2*time.Hour), 0)
+	if err != nil || future.Method != dlms.ByRange || len(future.Rows) != 0 || len(future.Refused) != 0 {
+		t.Fatalf("empty span: %v, method %s, %d rows, refusals %v", err, future.Method, len(future.Rows), future.Refused)
 	}
 }

@@ -128,7 +128,9 @@ func (c *Client) getBlocks(ctx context.Context, r *apdu.GetResponseWithDataBlock
 // trustworthy.
 //
 // Some meters answer lists wrongly (after the first absent object every
-// later one comes back object-undefined): see ListLooksInconsistent.
+// later one comes back object-undefined): see ListLooksInconsistent. A
+// meter that refuses a list as a whole (an *ExceptionError) fails the
+// call; read it with GetEach.
 func (c *Client) GetList(ctx context.Context, attrs []Attr) ([]Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
