@@ -55,6 +55,9 @@ type Row struct {
 	// M-Bus, and Channel its M-Bus channel (1..4); zero for other meters.
 	Parent  uint64
 	Channel uint8
+	// Firmware is the meter's firmware version as shipped (optional
+	// column; empty when absent).
+	Firmware string
 }
 
 // SubMeter reports whether the row is a gas or water meter, reached on
@@ -66,7 +69,7 @@ func (r *Row) SubMeter() bool { return SubKind(r.Kind) }
 func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 
 // OptionalColumns may be absent from a manifest; Write writes them.
-var OptionalColumns = []string{"parent_meter_id", "mbus_channel"}
+var OptionalColumns = []string{"parent_meter_id", "mbus_channel", "firmware"}
 
 // ErrManifest is wrapped by every Read error.
 var ErrManifest = errors.New("manifest: invalid")
@@ -94,7 +97,7 @@ func (r *Row) record(rec []string) {
 		strconv.FormatUint(r.MeterID, 10), r.Serial, r.Manufacturer, r.Model, r.Kind, r.Protocol,
 		"tcp://" + r.Address.String(), r.Transport, strconv.Itoa(int(r.ClientSAP)), r.Authentication,
 		r.SecurityPolicy, hex.EncodeToString(r.SystemTitle), hex.EncodeToString(r.EK), hex.EncodeToString(r.AK),
-		r.LLSPassword, r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype, "", "",
+		r.LLSPassword, r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype, "", "", r.Firmware,
 	})
 	if r.Parent != 0 {
 		rec[len(Columns)] = strconv.FormatUint(r.Parent, 10)
@@ -461,6 +464,13 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 		case "archetype":
 			r.Archetype = v
 		}
+	}
+	if i := p.opt[2]; i >= 0 {
+		v := strings.TrimSpace(rec[i])
+		if err := checkText("firmware", v); err != nil {
+			return Row{}, &RowError{Line: line, Column: "firmware", Err: err}
+		}
+		r.Firmware = v
 	}
 	if err := p.parseSub(&r, rec, line); err != nil {
 		return Row{}, err

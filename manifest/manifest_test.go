@@ -304,3 +304,26 @@ func TestReaderRowByRow(t *testing.T) {
 		t.Fatalf("empty: %v", err)
 	}
 }
+
+// TestFirmwareColumn: the optional firmware column is read, written and
+// bounded; a file without it reads with the firmware empty.
+func TestFirmwareColumn(t *testing.T) {
+	in := strings.TrimSuffix(header, "\n") + ",firmware\n" + strings.TrimSuffix(goodRow, "\n") + ",XTP-1.07\n" +
+		strings.TrimSuffix(row("2"), "\n") + ",bad\x07fw\n"
+	rows, bad, err := manifest.Read(strings.NewReader(in))
+	if err != nil || len(rows) != 1 || rows[0].Firmware != "XTP-1.07" || len(bad) != 1 || bad[0].Column != "firmware" {
+		t.Fatalf("rows %+v bad %v err %v", rows, bad, err)
+	}
+	var buf bytes.Buffer
+	if err := manifest.Write(&buf, func(yield func(manifest.Row) bool) error { yield(rows[0]); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := manifest.Read(&buf)
+	if err != nil || len(again) != 1 || again[0].Firmware != "XTP-1.07" {
+		t.Fatalf("round trip %+v %v", again, err)
+	}
+	old, _, err := manifest.Read(strings.NewReader(header + goodRow))
+	if err != nil || len(old) != 1 || old[0].Firmware != "" {
+		t.Fatalf("without the column: %+v %v", old, err)
+	}
+}

@@ -53,8 +53,39 @@ func (m *Meter) ProfileRange(now, from, to time.Time) []Entry {
 // AppendProfile appends the profile with the given capture period (a
 // multiple of 15 minutes dividing a day) to dst, as ProfileRange does.
 func (m *Meter) AppendProfile(dst []Entry, now, from, to time.Time, interval time.Duration) []Entry {
+	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r *Registers) {
+		dst = append(dst, Entry{
+			Stamp: time.Unix(0, b).In(m.f.Location), Status: st,
+			Import: r.Import - prev.Import, Export: r.Export - prev.Export,
+			CumImport: r.Import, CumExport: r.Export, CumImportVarh: r.ImportVarh, CumExportVarh: r.ExportVarh,
+		})
+	})
+	return dst
+}
+
+// Capture is one profile capture with every register: for object models
+// whose profiles capture the rate registers (DSMR's tariff registers).
+type Capture struct {
+	Stamp     time.Time // meter clock
+	Status    Status
+	Registers Registers // at capture
+	Delta     Registers // since the previous stored capture
+}
+
+// AppendCaptures is AppendProfile with all the registers of each capture.
+func (m *Meter) AppendCaptures(dst []Capture, now, from, to time.Time, interval time.Duration) []Capture {
+	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r *Registers) {
+		dst = append(dst, Capture{Stamp: time.Unix(0, b).In(m.f.Location), Status: st, Registers: *r, Delta: r.Sub(*prev)})
+	})
+	return dst
+}
+
+// walkProfile calls emit for each capture of the profile with the given
+// period stamped in [from, to] (meter clock), with its meter-clock stamp
+// (unix ns), status, and the registers at the previous capture and at it.
+func (m *Meter) walkProfile(now, from, to time.Time, interval time.Duration, emit func(b int64, st Status, prev, r *Registers)) {
 	if interval <= 0 || interval%(15*time.Minute) != 0 {
-		return dst
+		return
 	}
 	p := int64(interval)
 	nowNs := now.UnixNano()
@@ -101,15 +132,10 @@ func (m *Meter) AppendProfile(dst []Entry, now, from, to time.Time, interval tim
 		}
 		r := c.at(t)
 		if t >= keep {
-			dst = append(dst, Entry{
-				Stamp: time.Unix(0, b).In(m.f.Location), Status: st,
-				Import: r.Import - prev.Import, Export: r.Export - prev.Export,
-				CumImport: r.Import, CumExport: r.Export, CumImportVarh: r.ImportVarh, CumExportVarh: r.ExportVarh,
-			})
+			emit(b, st, &prev, &r)
 		}
 		prevT, prev, pdn, cad = t, r, false, false
 	}
-	return dst
 }
 
 // prevCapture returns the true time of the last capture before meter-clock

@@ -97,6 +97,10 @@ type DeviceConfig struct {
 	// InactivityTimeout is server.Device's: a silent client is dropped
 	// after it.
 	InactivityTimeout time.Duration
+	// Model is the object model served (zero: ModelIDIS).
+	Model Model
+	// Faults are the meter's firmware faults (zero: none).
+	Faults Fault
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -105,6 +109,7 @@ type Device struct {
 	m       *meter.Meter
 	cfg     DeviceConfig
 	counter *security.Counter
+	clockLN obis.Code // the clock its profiles capture
 }
 
 // NewDevice builds the COSEM logical device (address 1) of an electricity
@@ -123,7 +128,10 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 	if cfg.Lock == nil {
 		cfg.Lock = &sync.Mutex{}
 	}
-	d := &Device{m: m, cfg: cfg}
+	d := &Device{m: m, cfg: cfg, clockLN: ClockLN}
+	if cfg.Model == ModelThirdParty {
+		d.clockLN = ThirdPartyClockLN
+	}
 	f := m.Fleet()
 	now := cfg.Now
 
@@ -151,6 +159,7 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 			cfg.Lock.Unlock()
 		},
 	}
+	dev.Quirks = d.quirks()
 	dev.Associations = append(dev.Associations, server.Association{ClientSAP: PublicClient, Rights: cosem.ReadOnlyAccess})
 	// A meter whose LLS is locked out offers no LLS association at all
 	// until the lockout ends: the model, not the short-lived Device,
@@ -167,9 +176,29 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 				a.LastClientIC, a.HasLastClientIC = c.Last, true
 			}
 		}
+		if cfg.Faults.Has(FaultCounterAhead) && !a.HasLastClientIC {
+			// The meter believes its client got this far already (a
+			// restore from an older backup, a swapped board).
+			a.LastClientIC, a.HasLastClientIC = CounterAhead, true
+		}
 		dev.Associations = append(dev.Associations, a)
 	}
-	tree, err := d.tree(dev)
+	if cfg.Model == ModelThirdParty {
+		for i := range dev.Associations {
+			a := &dev.Associations[i]
+			a.Conformance, a.MaxPDU, a.Rights = thirdPartyConformance, ThirdPartyMaxPDU, noMethods(a.Rights)
+		}
+	}
+	var tree *cosem.Tree
+	var err error
+	switch cfg.Model {
+	case ModelDSMR5:
+		tree, err = d.treeDSMR5(dev)
+	case ModelThirdParty:
+		tree, err = d.treeThirdParty(dev)
+	default:
+		tree, err = d.tree(dev)
+	}
 	if err != nil {
 		return nil, err
 	}

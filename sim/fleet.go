@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/amigo-ami/amigo/linkio"
 	"log/slog"
@@ -51,27 +52,43 @@ type Config struct {
 	// head-end (0: server.DefaultInactivityTimeout; negative: never).
 	InactivityTimeout time.Duration
 	Logger            *slog.Logger
+	// Models is the mix of object models, drawn per meter from the seed;
+	// nil serves every meter with the IDIS-like model.
+	Models []ModelShare
+	// DLMSFaults gives the fraction of meters with each firmware fault.
+	DLMSFaults FaultMix
+	// FaultsOf, when set, gives meter i's faults instead of DLMSFaults,
+	// so that a test builds one meter with one fault.
+	FaultsOf func(i int) Fault
+	// RebootTime is how long a meter that crashed refuses connections
+	// (0: DefaultRebootTime).
+	RebootTime time.Duration
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
 // hold no goroutine; a Device exists only while a client is connected.
 type Fleet struct {
-	model *meter.Fleet
-	n     int
-	seed  uint64
-	port  uint16
-	now   func() time.Time
-	log   *slog.Logger
-	links bool
-	gas   float64
-	water float64
-	idle  time.Duration
+	model    *meter.Fleet
+	n        int
+	seed     uint64
+	port     uint16
+	now      func() time.Time
+	log      *slog.Logger
+	links    bool
+	gas      float64
+	water    float64
+	idle     time.Duration
+	models   []ModelShare
+	faultMix FaultMix
+	faultsOf func(int) Fault
+	reboot   time.Duration
 
-	mu     sync.Mutex
-	meters []*meter.Meter
-	busy   map[int]chan struct{}   // closed when the meter's session ends
-	subs   map[uint64]*meter.Meter // gas and water meters, by id, once touched
-	pushTo string                  // RunPushes' destination
+	mu        sync.Mutex
+	meters    []*meter.Meter
+	busy      map[int]chan struct{}   // closed when the meter's session ends
+	subs      map[uint64]*meter.Meter // gas and water meters, by id, once touched
+	pushTo    string                  // RunPushes' destination
+	rebooting map[int]time.Time       // crashed meters, until when (wall clock)
 	// locks guard the meter models, which are not safe for concurrent
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
@@ -84,7 +101,16 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		return nil, fmt.Errorf("sim: %d meters: want 1..%d", cfg.Meters, MaxMeters)
 	}
 	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links, gas: cfg.Gas, water: cfg.Water,
-		idle: cfg.InactivityTimeout, busy: map[int]chan struct{}{}}
+		idle: cfg.InactivityTimeout, busy: map[int]chan struct{}{},
+		models: cfg.Models, faultMix: cfg.DLMSFaults, faultsOf: cfg.FaultsOf, reboot: cfg.RebootTime}
+	if f.reboot <= 0 {
+		f.reboot = DefaultRebootTime
+	}
+	for _, s := range f.models {
+		if s.Model >= numModels {
+			return nil, fmt.Errorf("sim: unknown meter model %d", s.Model)
+		}
+	}
 	if f.port == 0 {
 		f.port = DefaultPort
 	}
@@ -127,7 +153,23 @@ func (f *Fleet) Model() *meter.Fleet { return f.model }
 func (f *Fleet) Now() time.Time { return f.now() }
 
 // Identity returns meter i's identity; it allocates nothing.
-func (f *Fleet) Identity(i int) Identity { return identity(f.seed, i, f.port) }
+func (f *Fleet) Identity(i int) Identity {
+	return identity(f.seed, i, f.port, MakeOf(f.ModelOf(i)).Flag)
+}
+
+// ModelOf returns meter i's object model.
+func (f *Fleet) ModelOf(i int) Model { return modelOf(f.seed, i, f.models) }
+
+// FaultsOf returns meter i's firmware faults.
+func (f *Fleet) FaultsOf(i int) Fault {
+	if f.faultsOf != nil {
+		return f.faultsOf(i)
+	}
+	if len(f.faultMix) == 0 {
+		return 0
+	}
+	return faultsOf(f.seed, i, f.faultMix)
+}
 
 // Index returns the meter listening on addr, if any.
 func (f *Fleet) Index(addr netip.Addr) (int, bool) { return indexOf(addr, f.n) }
@@ -192,7 +234,7 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 	}
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest(),
-		InactivityTimeout: f.idle})
+		InactivityTimeout: f.idle, Model: f.ModelOf(i), Faults: f.FaultsOf(i)})
 }
 
 func (f *Fleet) pushDest() string {
@@ -280,6 +322,10 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
+	if f.isRebooting(i) {
+		refuse(c)
+		return
+	}
 	release, ok := f.acquire(ctx, i)
 	if !ok {
 		refuse(c)
@@ -314,7 +360,37 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		lk.Unlock()
 	}
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
+	switch {
+	case errors.Is(err, ErrCrashed):
+		f.crashed(i)
+		refuse(c)
+	case errors.Is(err, ErrListDropped):
+		refuse(c)
+	}
 	if err != nil && ctx.Err() == nil {
 		f.log.Debug("meter connection ended", "meter", i, "remote", c.RemoteAddr().String(), "err", err)
 	}
+}
+
+// crashed starts meter i's reboot: it refuses connections for the
+// fleet's RebootTime of wall-clock time, whatever the simulated clock.
+func (f *Fleet) crashed(i int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rebooting == nil {
+		f.rebooting = map[int]time.Time{}
+	}
+	f.rebooting[i] = time.Now().Add(f.reboot)
+	f.log.Info("meter crashed and reboots", "meter", i, "for", f.reboot.String())
+}
+
+func (f *Fleet) isRebooting(i int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	until, ok := f.rebooting[i]
+	if ok && !time.Now().Before(until) {
+		delete(f.rebooting, i)
+		return false
+	}
+	return ok
 }

@@ -65,10 +65,10 @@ func indexOf(a netip.Addr, n int) (int, bool) {
 	return i, true
 }
 
-func identity(seed uint64, i int, port uint16) Identity {
+func identity(seed uint64, i int, port uint16, flag string) Identity {
 	id := uint64(i) + 1
 	in := Identity{Index: i, ID: id, Addr: addrOf(i, port)}
-	copy(in.SystemTitle[:3], Manufacturer)
+	copy(in.SystemTitle[:3], flag)
 	// 5 bytes of serial: ids beyond 2^40 do not occur in a simulator.
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], id)

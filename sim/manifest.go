@@ -15,12 +15,13 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 	}
 	id := f.Identity(i)
 	kind := m.Kind()
-	model := "AMG-E1"
+	mk := MakeOf(f.ModelOf(i))
+	model := mk.Model1P
 	if m.Phases() == 3 {
-		model = "AMG-E3"
+		model = mk.Model3P
 	}
 	return manifest.Row{
-		MeterID: id.ID, Serial: m.Serial(), Manufacturer: Manufacturer, Model: model, Kind: kind.String(),
+		MeterID: id.ID, Serial: serialOf(m, f.ModelOf(i)), Manufacturer: mk.Flag, Model: model, Firmware: mk.Firmware, Kind: kind.String(),
 		Protocol: "dlms", Address: id.Addr, Transport: "wrapper", ClientSAP: ManagementClient,
 		Authentication: "hls-gmac", SecurityPolicy: "authenticated-encrypted",
 		SystemTitle: id.SystemTitle[:], EK: id.EK[:], AK: id.AK[:], LLSPassword: id.Password,

@@ -41,6 +41,10 @@ func mbusLN(b, c, d, e byte) obis.Code { return obis.Code{0, b, c, d, e, 255} }
 
 // subKinds says which sub-meters electricity meter i has.
 func (f *Fleet) subKinds(i int) []meter.Kind {
+	if f.ModelOf(i) == ModelThirdParty {
+		// Its object model has no M-Bus client.
+		return nil
+	}
 	id := uint64(i) + 1
 	var out []meter.Kind
 	if f.gas > 0 && float64(loadshape.Rand(f.seed, id, 0, saltGas)%1_000_000) < f.gas*1_000_000 {

@@ -46,6 +46,8 @@ func billingColumns() []cosem.CaptureObject {
 	return cols
 }
 
+var errRangeRefused = cosem.Errorf(cosem.ResultOtherReason, "this firmware reads profiles by entry only")
+
 var errComputed = cosem.Errorf(cosem.ResultReadWriteDenied, "the simulated meter's profiles are computed from its model")
 
 // span turns a selection into the meter-clock interval to compute: a range
@@ -53,7 +55,7 @@ var errComputed = cosem.Errorf(cosem.ResultReadWriteDenied, "the simulated meter
 // leaves the filtering to Selection.Apply.
 func (d *Device) span(sel cosem.Selection) (from, to time.Time) {
 	from, to = d.m.Installed(), d.cfg.Now().Add(24*time.Hour)
-	if r := sel.Range; r != nil && r.RestrictingObject.LogicalName == ClockLN {
+	if r := sel.Range; r != nil && r.RestrictingObject.LogicalName == d.clockLN {
 		if t, ok := cosem.TimeOf(r.From); ok && t.After(from) {
 			from = t
 		}
@@ -68,6 +70,9 @@ func (d *Device) profile(ln obis.Code, cols []cosem.CaptureObject, period time.D
 	rows func(from, to time.Time) []axdr.Data) *cosem.ProfileGeneric {
 	p := cosem.NewProfileGeneric(ln, cols, uint32(period/time.Second), capacity, nil)
 	p.Buffer = func(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error) {
+		if sel.Range != nil && d.cfg.Faults.Has(FaultRangeRefused) {
+			return nil, errRangeRefused
+		}
 		from, to := d.span(sel)
 		if to.Before(from) {
 			return nil, nil
@@ -87,7 +92,16 @@ func (d *Device) loadProfile() *cosem.ProfileGeneric {
 	f := d.m.Fleet()
 	capacity := uint32(f.HistoryDays) * uint32(24*time.Hour/f.ProfileInterval)
 	return d.profile(LoadProfileLN, LoadProfileColumns, f.ProfileInterval, capacity, func(from, to time.Time) []axdr.Data {
-		es := with(d, func(m *meter.Meter, now time.Time) []meter.Entry { return m.ProfileRange(now, from, to) })
+		var es []meter.Entry
+		if d.cfg.Faults.Has(FaultOffGrid) {
+			iv := f.ProfileInterval
+			es = with(d, func(m *meter.Meter, now time.Time) []meter.Entry {
+				return m.ProfileRange(now, from.Add(-iv), to.Add(iv))
+			})
+			es = offGrid(es, from, to, d.zone, func(e meter.Entry) time.Time { return e.Stamp }, midEntry)
+		} else {
+			es = with(d, func(m *meter.Meter, now time.Time) []meter.Entry { return m.ProfileRange(now, from, to) })
+		}
 		rows := make([]axdr.Data, len(es))
 		items := make([]axdr.Data, 4*len(es))
 		for i, e := range es {
@@ -130,6 +144,12 @@ func (d *Device) eventLog(ln obis.Code, l meter.Log) *cosem.ProfileGeneric {
 	if l == meter.LogPowerFailure {
 		cols = PowerFailureLogColumns
 	}
+	return d.logProfile(ln, l, cols)
+}
+
+// logProfile serves log l as a profile of two columns, the clock and the
+// event code (the duration in the power failure log).
+func (d *Device) logProfile(ln obis.Code, l meter.Log, cols []cosem.CaptureObject) *cosem.ProfileGeneric {
 	return d.profile(ln, cols, 0, uint32(l.Capacity()), func(from, to time.Time) []axdr.Data {
 		es := with(d, func(m *meter.Meter, now time.Time) []meter.LogEntry { return m.Events(now, l) })
 		rows := make([]axdr.Data, 0, len(es))

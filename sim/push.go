@@ -124,7 +124,8 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 			next, ev := m.NextEvent(it.at)
 			lk.Unlock()
 			heap.Push(&h, pushItem{next, it.i, ev})
-			if !pushes(it.ev.Kind) {
+			if !pushes(it.ev.Kind) || f.ModelOf(it.i) == ModelThirdParty {
+				// The third-party model has no push setup.
 				continue
 			}
 			// A meter sends its pushes one after another, in the order of
@@ -203,7 +204,7 @@ func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem, conn *wra
 	lk.Lock()
 	ic, err := m.NextSendCounter()
 	stamp := m.Clock(it.at).In(f.model.Location)
-	serial := m.Serial()
+	serial := serialOf(m, f.ModelOf(it.i))
 	lk.Unlock()
 	if err != nil {
 		return conn, err

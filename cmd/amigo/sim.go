@@ -46,6 +46,8 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	water := fs.Float64("water", 0.2, "`fraction` of electricity meters with a water meter behind them on M-Bus")
 	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
+	models := fs.String("models", "idis", "object `mix` of the meters by weight, e.g. idis=60,dsmr5=20,thirdparty=20 (models: idis, dsmr5, thirdparty)")
+	dlmsFaults := fs.String("faults", "", "firmware `faults` by fraction of meters, e.g. list-drop=0.01,off-grid=0.05 or all=0.02\n(list-drop, counter-ahead, list-absent, range-refused, off-grid, list-clock, read-ahead-crash)")
 	idle := fs.Duration("idle-timeout", server.DefaultInactivityTimeout, "a meter drops a client silent this `long`, as real meters do (0: never)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	cpuProfile := fs.String("cpuprofile", "", "write the simulator's CPU profile to `file` while it serves")
@@ -68,6 +70,14 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 		if v < 0 || v > 1 {
 			return usageError{fmt.Errorf("--%s %v: want a fraction in [0, 1]", name, v)}
 		}
+	}
+	mix, err := sim.ParseModels(*models)
+	if err != nil {
+		return usageError{fmt.Errorf("--models: %v", err)}
+	}
+	faultMix, err := sim.ParseFaultMix(*dlmsFaults)
+	if err != nil {
+		return usageError{fmt.Errorf("--faults: %v", err)}
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
@@ -92,7 +102,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	clock := sim.NewClock(start, *speed)
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
 		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water,
-		InactivityTimeout: inactivity(*idle)})
+		InactivityTimeout: inactivity(*idle), Models: mix, DLMSFaults: faultMix})
 	if err != nil {
 		return usageError{err}
 	}
@@ -118,7 +128,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	defer stopProfile()
 	first, last := fleet.Identity(0).Addr, fleet.Identity(*meters-1).Addr
 	log.Info("fleet serving", "meters", *meters, "first", first.String(), "last", last.String(),
-		"port", *port, "seed", *seed, "start", start.Format(time.RFC3339), "speed", *speed)
+		"port", *port, "seed", *seed, "start", start.Format(time.RFC3339), "speed", *speed, "models", *models, "faults", faultMix.String())
 	pushed := make(chan struct{})
 	go func() {
 		defer close(pushed)

@@ -279,6 +279,10 @@ type Device struct {
 	InactivityTimeout time.Duration
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Quirks make the device depart from the standard as some meters in
+	// the field do, so that a client can be tried against them; the zero
+	// value departs in nothing.
+	Quirks Quirks
 
 	once      sync.Mutex
 	ready     bool
@@ -302,6 +306,24 @@ type Transport interface {
 	Send(ctx context.Context, apdu []byte) error
 	Recv(ctx context.Context) ([]byte, error)
 	Close() error
+}
+
+// Quirks are deliberate departures from IEC 62056-5-3 that real meters
+// show: firmware that crashes on a request, answers a list inconsistently,
+// or names a missing object wrongly.
+type Quirks struct {
+	// Request sees every decoded request of an established association
+	// before it is served. A non-nil error ends the connection at once,
+	// without an answer, as a meter whose firmware crashes on that request;
+	// Serve returns the error.
+	Request func(r apdu.APDU) error
+	// ListResults sees the results of a GET-with-list before they are
+	// encoded and may change them in place (res[i] answers reqs[i]).
+	ListResults func(reqs []apdu.AttributeRequest, res []apdu.GetDataResult)
+	// Absent is the data-access-result for an object the device does not
+	// have; zero answers object-undefined, as the standard says. Some
+	// meters answer read-write-denied.
+	Absent apdu.DataAccessResult
 }
 
 // ClientInfo describes the client end of a connection.

@@ -202,6 +202,11 @@ func (s *session) handle(ctx context.Context, in []byte) ([]byte, error) {
 		}
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 	}
+	if q := s.d.Quirks.Request; q != nil {
+		if err := q(r); err != nil {
+			return nil, err
+		}
+	}
 	return s.service(ctx, r, prot)
 }
 

@@ -26,6 +26,15 @@ func (s *session) service(ctx context.Context, r apdu.APDU, p protection) ([]byt
 		s.lget, s.lactOut, s.lset, s.lact = nil, nil, nil, nil
 	}
 	switch r.(type) {
+	case *apdu.GetRequestWithList, *apdu.SetRequestWithList, *apdu.SetRequestWithListAndFirstDataBlock,
+		*apdu.ActionRequestWithList, *apdu.ActionRequestWithListAndFirstPBlock:
+		// A list names several attributes or methods: only with
+		// multiple-references granted.
+		if !s.conf.Has(apdu.ConformanceMultipleReferences) {
+			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceNotSupported)
+		}
+	}
+	switch r.(type) {
 	case *apdu.GetRequestNormal, *apdu.GetRequestWithList, *apdu.GetRequestNext:
 		if !s.conf.Has(apdu.ConformanceGet) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceNotSupported)
@@ -52,6 +61,9 @@ func (s *session) service(ctx context.Context, r apdu.APDU, p protection) ([]byt
 		res := make([]apdu.GetDataResult, len(r.Attributes))
 		for i, at := range r.Attributes {
 			res[i] = s.get(ctx, c, at.Attribute, at.Access)
+		}
+		if q := s.d.Quirks.ListResults; q != nil {
+			q(r.Attributes, res)
 		}
 		return s.long(&apdu.GetResponseWithList{InvokeID: r.InvokeID, Results: res}, p, r.InvokeID, 3, true)
 	case *apdu.GetRequestNext:
@@ -138,6 +150,9 @@ func (s *session) resolve(classID uint16, ln [6]byte) (cosem.Object, cosem.Acces
 	} else {
 		var err error
 		if obj, err = s.d.Tree.Lookup(classID, obis.Code(ln)); err != nil {
+			if a := s.d.Quirks.Absent; a != 0 && cosem.ResultOf(err) == uint8(cosem.ResultObjectUndefined) {
+				return nil, cosem.AccessRights{}, cosem.Errorf(cosem.Result(a), "no object "+obis.Code(ln).String())
+			}
 			return nil, cosem.AccessRights{}, err
 		}
 	}
