@@ -235,18 +235,8 @@ func readingTypeOf(q quantity, period time.Duration, mult int8, su *axdr.ScalerU
 			rt.Unit = u
 		}
 	}
-	// The quarter-hour energy channels keep the values every consumer
-	// of them knows.
-	switch {
-	case rt == withID(cim.EnergyImport15m, rt.ID):
-		return cim.EnergyImport15m
-	case rt == withID(cim.EnergyExport15m, rt.ID):
-		return cim.EnergyExport15m
-	}
 	return rt
 }
-
-func withID(rt cim.ReadingType, id string) cim.ReadingType { rt.ID = id; return rt }
 
 // Channel is one series the head-end makes of a meter's object: a
 // register read daily, a profile's captured column, a billing value.

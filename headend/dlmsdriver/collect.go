@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -515,19 +516,16 @@ func (s *session) readRange(ctx context.Context, pr *Profile, from, to time.Time
 }
 
 // byRange reads by range selective access, restricted on the profile's
-// clock column, in chunks of ProfileChunk.
+// clock column, in chunks of ProfileChunk. A chunk whose answer does not
+// fit the meter's PDU (a small PDU without block transfer) is asked for
+// in halves, down to one capture period.
 func (s *session) byRange(ctx context.Context, pr *Profile, from, to time.Time) ([]axdr.Data, error) {
-	ci := clockColumn(pr.Columns)
-	if ci < 0 {
-		ci = 0 // a profile without a clock object stamps entries in its first column
-	}
 	if len(pr.Columns) == 0 {
 		return nil, fmt.Errorf("profile %s has no capture objects", pr.LN)
 	}
-	bound := func(t time.Time) axdr.Data {
-		dt := axdr.FromTime(t.In(s.loc), 0)
-		dt.DayOfWeek = axdr.Unspecified
-		return axdr.DateTimeOctets(dt)
+	ci := clockColumn(pr.Columns)
+	if ci < 0 {
+		ci = 0 // a profile without a clock object stamps entries in its first column
 	}
 	var rows []axdr.Data
 	for a := from; !a.After(to); {
@@ -535,22 +533,44 @@ func (s *session) byRange(ctx context.Context, pr *Profile, from, to time.Time) 
 		if to.Sub(b) < s.d.cfg.ProfileChunk/2 {
 			b = to // no request for a short tail
 		}
-		rd := cosem.RangeDescriptor{RestrictingObject: pr.Columns[ci], From: bound(a), To: bound(b)}
-		d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: pr.LN, Attribute: 2},
-			&apdu.SelectiveAccess{Selector: cosem.SelectorRange, Parameters: rd.Data()})
+		rs, err := s.span(ctx, pr, pr.Columns[ci], a, b)
 		if err != nil {
 			return nil, err
 		}
-		if d.Tag != axdr.TagArray && d.Tag != axdr.TagCompactArray {
-			return nil, fmt.Errorf("profile %s buffer is %s, not an array: %w", pr.LN, d.Tag, dlms.ErrProtocol)
-		}
-		rows = append(rows, d.Items...)
+		rows = append(rows, rs...)
 		if !b.Before(to) {
 			break
 		}
 		a = b.Add(time.Second)
 	}
 	return rows, nil
+}
+
+func (s *session) span(ctx context.Context, pr *Profile, clock cosem.CaptureObject, a, b time.Time) ([]axdr.Data, error) {
+	bound := func(t time.Time) axdr.Data {
+		dt := axdr.FromTime(t.In(s.loc), 0)
+		dt.DayOfWeek = axdr.Unspecified
+		return axdr.DateTimeOctets(dt)
+	}
+	rd := cosem.RangeDescriptor{RestrictingObject: clock, From: bound(a), To: bound(b)}
+	d, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassProfileGeneric, OBIS: pr.LN, Attribute: 2},
+		&apdu.SelectiveAccess{Selector: cosem.SelectorRange, Parameters: rd.Data()})
+	if errors.Is(err, dlms.ErrTooLong) && b.Sub(a) > time.Duration(max(pr.Period, 1))*time.Second {
+		mid := a.Add(b.Sub(a) / 2).Truncate(time.Second)
+		first, err := s.span(ctx, pr, clock, a, mid)
+		if err != nil {
+			return nil, err
+		}
+		second, err := s.span(ctx, pr, clock, mid.Add(time.Second), b)
+		return append(first, second...), err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d.Tag != axdr.TagArray && d.Tag != axdr.TagCompactArray {
+		return nil, fmt.Errorf("profile %s buffer is %s, not an array: %w", pr.LN, d.Tag, dlms.ErrProtocol)
+	}
+	return d.Items, nil
 }
 
 // byEntry reads the newest entries that can cover [from, to]: as many as
@@ -619,9 +639,10 @@ func statusColumn(cols []cosem.CaptureObject) int {
 
 // channel is one captured column turned into a series.
 type channel struct {
-	col    int
+	col    int // -1 for a total made of its rates
 	q      quantity
 	scaler int8
+	su     *axdr.ScalerUnit // nil when the model has none
 	obj    string
 	known  bool
 }
@@ -637,6 +658,9 @@ func (s *session) channels(cols []cosem.CaptureObject, ci, si int) []channel {
 			continue
 		}
 		ch := channel{col: i, scaler: s.m.Scalers[c.LogicalName].Scaler, obj: fmt.Sprintf("%s:%d", c.LogicalName, c.Attribute)}
+		if sc, ok := s.m.Scalers[c.LogicalName]; ok {
+			ch.su = &axdr.ScalerUnit{Scaler: sc.Scaler, Unit: sc.Unit}
+		}
 		ch.q, ch.known = quantityOf(c.LogicalName)
 		if !ch.known {
 			ch.q = quantity{id: rawID(c.LogicalName, c.Attribute)}
@@ -721,17 +745,13 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 	}
 	slices.SortStableFunc(es, func(a, b entry) int { return a.at.Compare(b.at) })
 	es = slices.CompactFunc(es, func(a, b entry) bool { return a.at.Equal(b.at) })
+	chs = totals(chs, es)
 	period := time.Duration(pr.Period) * time.Second
 	if period <= 0 {
 		period = spacing(es)
 	}
 	for k, ch := range chs {
-		su := s.m.Scalers[cols[ch.col].LogicalName]
-		sc := axdr.ScalerUnit{Scaler: su.Scaler, Unit: su.Unit}
-		rt := readingTypeOf(ch.q, period, multiplierOf(ch.scaler), &sc)
-		if _, ok := s.m.Scalers[cols[ch.col].LogicalName]; !ok {
-			rt = readingTypeOf(ch.q, period, 0, nil)
-		}
+		rt := readingTypeOf(ch.q, period, multiplierOf(ch.scaler), ch.su)
 		b := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: rt}
 		for i := 1; i < len(es); i++ {
 			a, e := es[i-1], es[i]
@@ -762,6 +782,53 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 	last := es[len(es)-1].at
 	col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
 	return !last.Before(p.Until.Add(-period)), nil
+}
+
+// totals adds, to a profile that captures the rate registers of an
+// energy but not their total (DSMR 5), the total as their sum: one rate
+// runs at a time, so the total's interval is the sum of the rates'. It
+// extends each entry with the sums.
+func totals(chs []channel, es []entry) []channel {
+	for _, c := range []byte{1, 2} {
+		total, _ := quantityOf(obis.Code{1, 0, c, 8, 0, 255})
+		var rates []int
+		has := false
+		for k, ch := range chs {
+			switch {
+			case !ch.known:
+			case ch.q.id == total.id:
+				has = true
+			case strings.HasPrefix(ch.q.id, total.id+"T") && ch.scaler == chs[rates0(rates, k)].scaler:
+				rates = append(rates, k)
+			}
+		}
+		if has || len(rates) < 2 {
+			continue
+		}
+		first := chs[rates[0]]
+		chs = append(chs, channel{col: -1, q: total, scaler: first.scaler, su: first.su, obj: "sum of " + total.id + " rates", known: true})
+		for i := range es {
+			var sum int64
+			ok := true
+			for _, k := range rates {
+				if !es[i].ok[k] || (es[i].vals[k] > 0 && sum > math.MaxInt64-es[i].vals[k]) {
+					ok = false
+					break
+				}
+				sum += es[i].vals[k]
+			}
+			es[i].vals, es[i].ok = append(es[i].vals, sum), append(es[i].ok, ok)
+		}
+	}
+	return chs
+}
+
+// rates0 is the first rate found so far, or k itself.
+func rates0(rates []int, k int) int {
+	if len(rates) > 0 {
+		return rates[0]
+	}
+	return k
 }
 
 // stampColumn finds, in a profile without a clock object, the column whose

@@ -25,6 +25,8 @@ type collector struct {
 	ends    map[string]map[time.Time]bool // channel → interval ends seen
 	sums    map[string]int64
 	regs    map[string]int64
+	// between runs before an attempt that follows a failed one.
+	between func()
 }
 
 func newCollector(t testing.TB, d *dlmsdriver.Driver, tg headend.Target) *collector {
