@@ -384,7 +384,7 @@ func (r *ladder) byEntry(ctx context.Context) ([]axdr.Data, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows, lo = append(more, rows...), nlo
+		rows, lo = joinEntries(more, rows), nlo
 	}
 	// And forwards while the last row read is before to.
 	for hi < n && r.out.Clock >= 0 {
@@ -400,9 +400,9 @@ func (r *ladder) byEntry(ctx context.Context) ([]axdr.Data, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows, hi = append(rows, more...), nhi
+		rows, hi = joinEntries(rows, more), nhi
 	}
-	return dedupe(rows, r), nil
+	return rows, nil
 }
 
 // entries reads entries lo..hi (1-based, inclusive) in requests of at
@@ -424,7 +424,7 @@ func (r *ladder) entries(ctx context.Context, lo, hi uint32, chunk *int) ([]axdr
 			return nil, err
 		}
 		r.out.Chunk = max(r.out.Chunk, int(end-start+1))
-		rows = append(rows, got...)
+		rows = joinEntries(rows, got)
 		start = end + 1
 		if end == hi {
 			break // hi may be the largest uint32
@@ -433,21 +433,13 @@ func (r *ladder) entries(ctx context.Context, lo, hi uint32, chunk *int) ([]axdr
 	return rows, nil
 }
 
-// dedupe drops a row whose time equals the row before it: a capture
-// between two requests shifts a FIFO buffer's entries by one.
-func dedupe(rows []axdr.Data, r *ladder) []axdr.Data {
-	if r.out.Clock < 0 || len(rows) < 2 {
-		return rows
+// joinEntries appends b to a, dropping b's first row when it repeats a's
+// last: a capture between two requests shifts a full FIFO buffer's entries
+// by one, so the next request starts with the row the last one ended with.
+// Equal rows inside one answer are the meter's and are kept.
+func joinEntries(a, b []axdr.Data) []axdr.Data {
+	if len(a) > 0 && len(b) > 0 && a[len(a)-1].Equal(b[0]) {
+		b = b[1:]
 	}
-	out := rows[:1]
-	prev, pok := r.rowTime(rows[0], time.Time{})
-	for _, row := range rows[1:] {
-		t, ok := r.rowTime(row, time.Time{})
-		if ok && pok && t.Equal(prev) {
-			continue
-		}
-		out = append(out, row)
-		prev, pok = t, ok
-	}
-	return out
+	return append(a, b...)
 }

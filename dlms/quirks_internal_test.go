@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/dlms/apdu"
+	"github.com/amigo-ami/amigo/obis"
 )
 
 // A meter may give the counter it expects inside a rejecting AARE.
@@ -70,5 +72,31 @@ func TestBlockTransferNotGranted(t *testing.T) {
 				t.Errorf("%d requests sent, want the AARQ and one GET", len(s.sent))
 			}
 		})
+	}
+}
+
+// Rows captured within one second share their time (the Gurux server
+// captures so when asked in a burst): all are kept, by entry as by range.
+func TestProfileEqualTimesKept(t *testing.T) {
+	at := axdr.DateTimeOctets(axdr.DateTime{Year: 2026, Month: 12, Day: 6, DayOfWeek: 7, Hour: 20, Minute: 46, Second: 45})
+	row := func(v uint16) axdr.Data { return axdr.Structure(at, axdr.Uint16(v)) }
+	cols := axdr.Array(
+		axdr.Structure(axdr.Uint16(8), axdr.OctetString([]byte{0, 0, 1, 0, 0, 255}), axdr.Int8(2), axdr.Uint16(0)),
+		axdr.Structure(axdr.Uint16(3), axdr.OctetString([]byte{1, 1, 21, 25, 0, 255}), axdr.Int8(2), axdr.Uint16(0)))
+	get := func(d axdr.Data) []byte { return enc(t, &apdu.GetResponseNormal{InvokeID: 0xC1, Result: apdu.ResultData(d)}) }
+	link := &fuzzLink{answers: [][]byte{plainAARE(t, serverConformance, 512), get(cols), get(axdr.Uint32(3)), get(axdr.Uint32(0)),
+		get(axdr.Array(row(12))), get(axdr.Array(row(10), row(11), row(12)))}}
+	c, err := NewClient(link, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Associate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	got, err := c.ReadProfileFrom(ctx, obis.Code{1, 0, 99, 1, 0, 255}, from, from.Add(time.Hour), ByEntry)
+	if err != nil || len(got.Rows) != 3 || got.Method != ByEntry {
+		t.Fatalf("%v: %d rows by %s", err, len(got.Rows), got.Method)
 	}
 }
