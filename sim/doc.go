@@ -14,6 +14,11 @@
 // M-Bus client class (see mbus.go for the objects); the manifest lists
 // them with their parent and channel.
 //
+// Config.Models mixes object models (models.go: IDIS-like, dsmr5.go,
+// thirdparty.go) and Config.DLMSFaults gives meters firmware faults
+// (quirks.go), each drawn per meter from the seed; docs/dlms.md lists
+// what each looks like on the wire.
+//
 // The per-meter keys are derived with HMAC-SHA256 over the seed and the meter
 // id. That is a reproducible test fixture, not a key-management scheme: anyone
 // who knows the seed knows every key.
