@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -257,7 +258,7 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 		r.Readings += n
 		r.Outcome, r.Error = h.cause(m, err), err.Error()
-		if ctx.Err() != nil || r.Attempts >= h.ccfg.Attempts || r.Outcome == store.OutcomeAuth {
+		if ctx.Err() != nil || r.Attempts >= h.ccfg.Attempts || final(r.Outcome) {
 			if r.Outcome == store.OutcomeAuth {
 				h.authFailure(ctx, m, err)
 			}
@@ -270,7 +271,35 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 	}
 	h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
+	if r.Outcome != store.OutcomeOK {
+		h.log.Warn("meter not collected", "meter", m.MRID, "day", day.String(), "outcome", r.Outcome,
+			"attempts", r.Attempts, "readings", r.Readings, "err", r.Error)
+	}
 	return jr, held
+}
+
+// Outcomes of a job that reached its meter but must not count as
+// collected, beside the store's failure causes.
+const (
+	// OutcomeRejected: the MDM would refuse part of what was read (a
+	// reading stamped before 1970 or a day ahead); nothing of it was
+	// published, no cursor moved, and the next run reads it again.
+	OutcomeRejected = "rejected"
+	// OutcomeNoData: the session went well but brought no profile entry
+	// although the profile was due; the cursors stay.
+	OutcomeNoData = "no-data"
+)
+
+// Errors behind OutcomeRejected and OutcomeNoData.
+var (
+	errRejected = errors.New("refused by the MDM's checks")
+	errNoData   = errors.New("no load profile entry read although it was due")
+)
+
+// final reports whether a failure would only repeat if retried at once:
+// a wrong key, data the MDM refuses, a profile with nothing new.
+func final(outcome string) bool {
+	return outcome == store.OutcomeAuth || outcome == OutcomeRejected || outcome == OutcomeNoData
 }
 
 // reacquire waits d, then takes a slot of inFlight again; it reports
@@ -289,6 +318,12 @@ func reacquire(ctx context.Context, inFlight chan struct{}, d time.Duration) boo
 
 // cause classifies a job error.
 func (h *HeadEnd) cause(m cim.Meter, err error) string {
+	switch {
+	case errors.Is(err, errRejected):
+		return OutcomeRejected
+	case errors.Is(err, errNoData):
+		return OutcomeNoData
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return store.OutcomeTimeout
 	}
@@ -379,9 +414,22 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 	if err != nil {
 		return 0, false, nil, err
 	}
-	n, err := h.deliver(ctx, m, &col)
+	n, err := h.deliver(ctx, m, t.Location, &col)
 	if err != nil {
-		return 0, false, nil, err
+		// Cursors stay where they were: what was refused is read again
+		// next run, and what was published with it is read again too,
+		// which the bus's message ids and the MDM's merge make harmless.
+		return n, false, nil, err
+	}
+	if n == 0 && !col.Complete {
+		since := plan.Backfill
+		for _, c := range cursors {
+			if c.At.After(since) {
+				since = c.At
+			}
+		}
+		return 0, false, nil, fmt.Errorf("meter %s: profile read after %s up to %s: %w", m.MRID,
+			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), errNoData)
 	}
 	return n, col.Complete && dayOver, col.Cursors, nil
 }
@@ -416,19 +464,39 @@ func (h *HeadEnd) withSession(ctx context.Context, m cim.Meter, t Target, drv Dr
 }
 
 // deliver hands a session's reads to the bus and waits until the bus has
-// acknowledged all of them; only then may the meter's cursors move.
-func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, col *Collection) (int, error) {
+// acknowledged all of them; only then may the meter's cursors move. Each
+// message is first put to the MDM's own checks (mdm.CheckMessage, the
+// pure function its ingest runs): one it would refuse is not published,
+// and deliver returns errRejected with the first reason, so the job is
+// not ok and no cursor moves past it. It returns the interval readings
+// published.
+func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, loc *time.Location, col *Collection) (int, error) {
 	msgs, err := h.collectionMsgs(m.MRID, col)
 	if err != nil {
 		return 0, err
 	}
-	if err := h.publish(ctx, msgs); err != nil {
+	now := h.now()
+	ok := msgs[:0:0]
+	var refused []string
+	n := 0
+	for _, msg := range msgs {
+		if err := mdm.CheckMessage(msg.subject, msg.data, loc, now); err != nil {
+			refused = append(refused, err.Error())
+			continue
+		}
+		ok = append(ok, msg)
+		n += msg.readings
+	}
+	if err := h.publish(ctx, ok); err != nil {
 		return 0, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
-	n := 0
-	for _, b := range col.Blocks {
-		n += len(b.Readings)
-	}
 	h.m.readings.Add(float64(n))
+	if len(refused) > 0 {
+		more := ""
+		if len(refused) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(refused)-1)
+		}
+		return n, fmt.Errorf("meter %s: %d of %d messages %w: %s%s", m.MRID, len(refused), len(msgs), errRejected, refused[0], more)
+	}
 	return n, nil
 }

@@ -35,7 +35,7 @@ var (
 // records the sessions in flight per segment.
 type fakeDriver struct {
 	mu        sync.Mutex
-	behaviour map[string]string // ok (default), refused, auth, flaky, hang
+	behaviour map[string]string // ok (default), refused, auth, flaky, hang, empty, future-once
 	opens     map[string]int
 	inSeg     map[string]int
 	maxSeg    map[string]int
@@ -104,6 +104,12 @@ func (s *fakeSession) Collect(ctx context.Context, p headend.Plan) (headend.Coll
 			return headend.Collection{}, ctx.Err()
 		}
 	}
+	s.d.mu.Lock()
+	behaviour, opens := s.d.behaviour[s.t.Meter.MRID], s.d.opens[s.t.Meter.MRID]
+	s.d.mu.Unlock()
+	if behaviour == "empty" {
+		return headend.Collection{}, nil // the session went well, the profile gave nothing
+	}
 	from := p.Since["profile"]
 	if from.IsZero() {
 		from = p.Backfill
@@ -113,6 +119,10 @@ func (s *fakeSession) Collect(ctx context.Context, p headend.Plan) (headend.Coll
 	for t := from.Add(15 * time.Minute); !t.After(p.Until); t = t.Add(15 * time.Minute) {
 		b.Readings = append(b.Readings, cim.IntervalReading{End: t, Value: 10})
 		last = t
+	}
+	if behaviour == "future-once" && opens == 1 {
+		// A clock gone wild for one session: an entry two days ahead.
+		b.Readings = append(b.Readings, cim.IntervalReading{End: p.Until.Add(48 * time.Hour), Value: 10})
 	}
 	return headend.Collection{Blocks: []cim.IntervalBlock{b}, Complete: !last.Before(p.Until),
 		Cursors: []store.Cursor{{MeterID: s.t.Meter.MRID, Name: "profile", At: last}}}, nil

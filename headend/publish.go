@@ -17,6 +17,8 @@ import (
 type outMsg struct {
 	subject, id string
 	data        []byte
+	// readings is how many interval readings an interval block carries.
+	readings int
 }
 
 // collectionMsgs turns what one session read into bus messages with
@@ -32,7 +34,7 @@ func (h *HeadEnd) collectionMsgs(meterID string, c *Collection) ([]outMsg, error
 		data := intervalcodec.Append(nil, *b)
 		id := "ib/" + meterID + "/" + b.ReadingType.ID + "/" + strconv.FormatInt(b.Readings[0].End.Unix(), 10) + "/" +
 			strconv.FormatInt(b.Readings[len(b.Readings)-1].End.Unix(), 10) + "/" + strconv.Itoa(len(b.Readings))
-		out = append(out, outMsg{h.bus.IntervalsSubject(meterID), id, data})
+		out = append(out, outMsg{h.bus.IntervalsSubject(meterID), id, data, len(b.Readings)})
 	}
 	if len(c.Registers) > 0 {
 		data, err := json.Marshal(c.Registers)
@@ -49,7 +51,7 @@ func (h *HeadEnd) collectionMsgs(meterID string, c *Collection) ([]outMsg, error
 			}
 		}
 		id := "rr/" + meterID + "/" + strconv.FormatInt(first.Unix(), 10) + "/" + strconv.FormatInt(last.Unix(), 10) + "/" + strconv.Itoa(len(c.Registers))
-		out = append(out, outMsg{h.bus.RegistersSubject(meterID), id, data})
+		out = append(out, outMsg{h.bus.RegistersSubject(meterID), id, data, 0})
 	}
 	for i := range c.Events {
 		m, err := h.eventMsg(c.Events[i])
@@ -66,7 +68,7 @@ func (h *HeadEnd) eventMsg(e cim.EndDeviceEvent) (outMsg, error) {
 	if err != nil {
 		return outMsg{}, fmt.Errorf("meter %s: encoding event: %w", e.MeterID, err)
 	}
-	return outMsg{h.bus.EventsSubject(e.MeterID), "ev/" + e.MRID, data}, nil
+	return outMsg{h.bus.EventsSubject(e.MeterID), "ev/" + e.MRID, data, 0}, nil
 }
 
 func (h *HeadEnd) controlMsg(c cim.EndDeviceControl) (outMsg, error) {
@@ -74,7 +76,7 @@ func (h *HeadEnd) controlMsg(c cim.EndDeviceControl) (outMsg, error) {
 	if err != nil {
 		return outMsg{}, fmt.Errorf("meter %s: encoding command: %w", c.MeterID, err)
 	}
-	return outMsg{h.bus.CommandsSubject(c.MeterID), "ctl/" + c.MRID + "/" + string(c.Status), data}, nil
+	return outMsg{h.bus.CommandsSubject(c.MeterID), "ctl/" + c.MRID + "/" + string(c.Status), data, 0}, nil
 }
 
 // publishOnce sends msgs asynchronously and waits for every

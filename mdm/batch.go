@@ -136,18 +136,26 @@ func (in *Ingest) check(ctx context.Context, p *plan, now time.Time) error {
 		_, err := in.zone(ctx, m.event.MeterID)
 		return err
 	default:
-		limit := now.Add(maxAhead)
 		for _, r := range m.registers {
 			if _, err := in.zone(ctx, r.MeterID); err != nil {
 				return err
 			}
-			if r.TimeStamp.After(limit) || r.TimeStamp.Before(epoch) {
-				return bad("meter %s: register %s read at %s: more than %s after now or before 1970", r.MeterID, r.ReadingType,
-					r.TimeStamp.UTC().Format(time.RFC3339), maxAhead)
-			}
 		}
-		return nil
+		return checkRegisters(m.registers, now)
 	}
+}
+
+// checkRegisters refuses register reads stamped before 1970 or more than
+// maxAhead after now.
+func checkRegisters(rs []cim.Reading, now time.Time) error {
+	limit := now.Add(maxAhead)
+	for _, r := range rs {
+		if r.TimeStamp.After(limit) || r.TimeStamp.Before(epoch) {
+			return bad("meter %s: register %s read at %s: more than %s after now or before 1970", r.MeterID, r.ReadingType,
+				r.TimeStamp.UTC().Format(time.RFC3339), maxAhead)
+		}
+	}
+	return nil
 }
 
 // readDays reads the latest stored version of each day, a few at a time:

@@ -16,7 +16,7 @@
 // registry does not know, has a reading before 1970 or far in the future —
 // is never fixed up and never blocks the stream: it is copied to the
 // dead-letter stream with the reason (see DeadLetters) and then
-// acknowledged. CheckBlock tells a publisher beforehand whether a block
+// acknowledged. CheckMessage tells a publisher beforehand whether a message
 // would be refused so.
 //
 // # Merging a day

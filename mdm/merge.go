@@ -293,15 +293,26 @@ func merge(d *store.Day, rs []slotReading, n *notes) bool {
 	return changed
 }
 
-// CheckBlock says, without a store or a bus, whether the ingest would
-// refuse block b of a meter whose usage point is in loc, at now: the
-// same placement the ingest runs. A publisher that checks its blocks
-// first never moves past data the ingest would dead-letter. Identity and
-// registry checks (the meter, its subject) are not repeated here.
-func CheckBlock(b cim.IntervalBlock, loc *time.Location, now time.Time) error {
+// CheckMessage says, without a store or a bus, whether the ingest would
+// refuse a message published on subject with payload data, for a meter
+// whose usage point is in loc, at now: the same decoding and placement the
+// ingest runs. A publisher that checks its messages first never moves past
+// data the ingest would dead-letter. What only the store can tell (that
+// the meter is registered, that a stored day has the shape the zone gives)
+// is the ingest's alone.
+func CheckMessage(subject string, data []byte, loc *time.Location, now time.Time) error {
+	m, err := decode(subject, data)
+	if err != nil {
+		return err
+	}
 	if loc == nil {
 		loc = time.UTC
 	}
-	_, err := place(&b, loc, now)
+	switch {
+	case m.block != nil:
+		_, err = place(m.block, loc, now)
+	case m.registers != nil:
+		err = checkRegisters(m.registers, now)
+	}
 	return err
 }
