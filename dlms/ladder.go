@@ -417,8 +417,8 @@ func (r *ladder) entries(ctx context.Context, lo, hi uint32, chunk *int) ([]axdr
 		ed := cosem.EntryDescriptor{FromEntry: start, ToEntry: end, FromSelectedValue: 1}
 		got, err := r.c.profileRows(ctx, r.buf, &apdu.SelectiveAccess{Selector: cosem.SelectorEntry, Parameters: ed.Data()})
 		if err != nil {
-			if ladderRefusal(err) && *chunk > 1 {
-				*chunk /= 2
+			if n := int(end - start + 1); ladderRefusal(err) && n > 1 {
+				*chunk = n / 2
 				continue
 			}
 			return nil, err

@@ -659,3 +659,26 @@ func TestProfileRangeAnsweredEmpty(t *testing.T) {
 		t.Fatalf("empty span: %v, method %s, %d rows, refusals %v", err, future.Method, len(future.Rows), future.Refused)
 	}
 }
+
+// A meter that grants no block transfer with a 512-byte PDU answers a day
+// of profile pdu-too-long: the entries come a few at a time instead, and
+// the whole buffer, which cannot be cut, is ErrTooLong.
+func TestProfileWithoutBlockTransfer(t *testing.T) {
+	q := startQuirky(t, server.DefaultConformance&^apdu.ConformanceBlockTransferWithGetOrRead, 0)
+	c := dialT(t, q.wrapper, publicOptions(dlms.LinkWrapper))
+	if c.Negotiated().BlockTransferGet() {
+		t.Fatal("block transfer granted")
+	}
+	last := q.rows[len(q.rows)-1]
+	got, err := c.ReadProfileFrom(testCtx(t), quirkLPLN, last.Add(-24*time.Hour), last, 0)
+	if err != nil || got.Method != dlms.ByEntry {
+		t.Fatalf("%v, method %s, refusals %v", err, got.Method, got.Refused)
+	}
+	checkRows(t, got, last.Add(-24*time.Hour), last, 97)
+	if got.Chunk >= 97 || got.Chunk < 1 {
+		t.Errorf("entries per request %d", got.Chunk)
+	}
+	if _, err := c.ReadProfileFrom(testCtx(t), quirkLPLN, q.rows[0], last, dlms.Whole); !errors.Is(err, dlms.ErrTooLong) {
+		t.Errorf("whole buffer: %v", err)
+	}
+}
