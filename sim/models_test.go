@@ -368,3 +368,51 @@ func TestModelMix(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseModels: any --models text is a mix whose weights add up above
+// zero, or an error; never a panic.
+func FuzzParseModels(f *testing.F) {
+	for _, s := range []string{"idis=60,dsmr5=20,thirdparty=20", "idis", "dsmr5=1,", "thirdparty=4294967295,idis=1", "idis=-1", "=", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		mix, err := sim.ParseModels(s)
+		if err != nil {
+			return
+		}
+		var total uint64
+		seen := map[sim.Model]bool{}
+		for _, m := range mix {
+			if seen[m.Model] || m.Model.String() == "" {
+				t.Fatalf("%q: %v", s, mix)
+			}
+			seen[m.Model] = true
+			total += uint64(m.Weight)
+		}
+		if total == 0 || total >= 1<<32 {
+			t.Fatalf("%q: weights add up to %d", s, total)
+		}
+	})
+}
+
+// FuzzParseFaultMix: any --faults text is a mix of known faults with
+// fractions in [0, 1], or an error.
+func FuzzParseFaultMix(f *testing.F) {
+	for _, s := range []string{"list-drop=0.01,off-grid=0.05", "all=0.02", "all", "counter-ahead", "off-grid=NaN", "x=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		mix, err := sim.ParseFaultMix(s)
+		if err != nil {
+			return
+		}
+		for fault, p := range mix {
+			if !(p >= 0 && p <= 1) || len(fault.String()) == 0 || fault.String()[:5] == "fault" {
+				t.Fatalf("%q: %v", s, mix)
+			}
+		}
+		if again, err := sim.ParseFaultMix(mix.String()); err != nil || len(again) != len(mix) {
+			t.Fatalf("%q: round trip %q: %v %v", s, mix.String(), again, err)
+		}
+	})
+}

@@ -121,7 +121,7 @@ func ParseFaultMix(s string) (FaultMix, error) {
 		p := 1.0
 		if hasV {
 			var err error
-			if p, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || p < 0 || p > 1 {
+			if p, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || !(p >= 0 && p <= 1) {
 				return nil, fmt.Errorf("fault %s: %q: want a fraction in [0, 1]", name, v)
 			}
 		}
