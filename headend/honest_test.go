@@ -109,3 +109,59 @@ func TestCollectionOutcomesAreHonest(t *testing.T) {
 		t.Errorf("m00001 cursors %+v", cs)
 	}
 }
+
+// TestReReadAfterLostCursors is the worst a crash between the bus's
+// acknowledgement and the cursor write can do: the next run reads the
+// same entries again, and the MDM stores nothing twice and changes no day.
+func TestReReadAfterLostCursors(t *testing.T) {
+	r := newRig(t, 2, 1, headend.CollectionConfig{Concurrency: 2, PerSegment: 2, BackfillDays: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := mdm.New(mdm.Options{Store: r.st, Bus: r.bus, Now: func() time.Time { return r.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	day := cim.Date{Year: 2026, Month: 3, Day: 29}
+	if err := r.h.CollectDay(context.Background(), day, store.MeterQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "both days stored", func() bool {
+		s := in.Stats()
+		return s.DaysWritten >= 2
+	})
+	// A head-end whose store has no cursors stands for the process that
+	// died before writing them.
+	before := in.Stats()
+	h2, err := headend.New(headend.Options{Store: forgetCursors{r.st}, Bus: r.bus, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
+		Now: func() time.Time { return r.now }, Collection: headend.CollectionConfig{Concurrency: 2, PerSegment: 2, BackfillDays: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.CollectDay(context.Background(), day, store.MeterQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := r.st.CollectionResults(context.Background(), day, "", store.OutcomeOK, "", 10)
+	if len(rs) != 2 {
+		t.Fatalf("re-read: %+v", rs)
+	}
+	for _, id := range []string{"m00000", "m00001"} {
+		vs, err := r.st.DayVersions(context.Background(), id, "A+15m", day)
+		if err != nil || len(vs) != 1 {
+			t.Errorf("%s: %d versions after the re-read (%v)", id, len(vs), err)
+		}
+	}
+	if s := in.Stats(); s.DaysWritten != before.DaysWritten || s.DeadLetters != 0 {
+		t.Errorf("the re-read wrote days or dead letters: %+v then %+v", before, s)
+	}
+}
+
+// forgetCursors is a store that has no cursors, as after a crash that
+// lost their write.
+type forgetCursors struct{ store.Store }
+
+func (forgetCursors) Cursors(context.Context, string) ([]store.Cursor, error) { return nil, nil }
