@@ -53,7 +53,7 @@ func (m *Meter) ProfileRange(now, from, to time.Time) []Entry {
 // AppendProfile appends the profile with the given capture period (a
 // multiple of 15 minutes dividing a day) to dst, as ProfileRange does.
 func (m *Meter) AppendProfile(dst []Entry, now, from, to time.Time, interval time.Duration) []Entry {
-	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r *Registers) {
+	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r Registers) {
 		dst = append(dst, Entry{
 			Stamp: time.Unix(0, b).In(m.f.Location), Status: st,
 			Import: r.Import - prev.Import, Export: r.Export - prev.Export,
@@ -74,8 +74,8 @@ type Capture struct {
 
 // AppendCaptures is AppendProfile with all the registers of each capture.
 func (m *Meter) AppendCaptures(dst []Capture, now, from, to time.Time, interval time.Duration) []Capture {
-	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r *Registers) {
-		dst = append(dst, Capture{Stamp: time.Unix(0, b).In(m.f.Location), Status: st, Registers: *r, Delta: r.Sub(*prev)})
+	m.walkProfile(now, from, to, interval, func(b int64, st Status, prev, r Registers) {
+		dst = append(dst, Capture{Stamp: time.Unix(0, b).In(m.f.Location), Status: st, Registers: r, Delta: r.Sub(prev)})
 	})
 	return dst
 }
@@ -83,7 +83,7 @@ func (m *Meter) AppendCaptures(dst []Capture, now, from, to time.Time, interval 
 // walkProfile calls emit for each capture of the profile with the given
 // period stamped in [from, to] (meter clock), with its meter-clock stamp
 // (unix ns), status, and the registers at the previous capture and at it.
-func (m *Meter) walkProfile(now, from, to time.Time, interval time.Duration, emit func(b int64, st Status, prev, r *Registers)) {
+func (m *Meter) walkProfile(now, from, to time.Time, interval time.Duration, emit func(b int64, st Status, prev, r Registers)) {
 	if interval <= 0 || interval%(15*time.Minute) != 0 {
 		return
 	}
@@ -132,7 +132,7 @@ func (m *Meter) walkProfile(now, from, to time.Time, interval time.Duration, emi
 		}
 		r := c.at(t)
 		if t >= keep {
-			emit(b, st, &prev, &r)
+			emit(b, st, prev, r)
 		}
 		prevT, prev, pdn, cad = t, r, false, false
 	}
