@@ -104,9 +104,24 @@ func TestCollectionOutcomesAreHonest(t *testing.T) {
 	if x := got["m00000"]; x.Outcome != store.OutcomeOK || x.Readings != 96 {
 		t.Errorf("m00000 on the second run: %+v", x)
 	}
+	if x := got["m00002"]; x.Outcome != headend.OutcomeNoData {
+		t.Errorf("m00002 on the second run: %+v", x)
+	}
 	waitUntil(t, "m00001's day in the MDM", func() bool { return stored("m00001") })
 	if cs, _ := r.st.Cursors(context.Background(), "m00001"); len(cs) != 1 || !cs[0].At.Equal(day.AddDays(1).Start(time.UTC)) {
 		t.Errorf("m00001 cursors %+v", cs)
+	}
+
+	// A profile read a few minutes ago that has nothing new is no failure:
+	// its next entry is not due yet.
+	if err := r.st.PutCursors(context.Background(), []store.Cursor{{MeterID: "m00002", Name: "profile", At: r.now.Add(-10 * time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.CollectDay(context.Background(), day.AddDays(1), store.MeterQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := r.st.CollectionResults(context.Background(), day.AddDays(1), "", "", "m00001", 1); len(rs) != 1 || rs[0].Outcome != store.OutcomeOK {
+		t.Errorf("m00002, read 10 minutes ago: %+v", rs)
 	}
 }
 
