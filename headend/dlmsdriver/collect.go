@@ -176,7 +176,7 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 		}
 	}
 	if s.adopt {
-		if err := s.d.models.setMeter(ctx, s.t.Models, s.t.Meter.MRID, s.m); err != nil {
+		if err := s.d.models.setMeter(ctx, s.t.Models, s.t.Meter, s.m); err != nil {
 			return col, fmt.Errorf("meter %s: storing its template: %w", s.t.Meter.MRID, err)
 		}
 		s.adopt = false
@@ -184,30 +184,50 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	return col, nil
 }
 
-// resolve finds the meter's object model: the template it follows, else
-// the one meters of its make and model were last seen to follow (checked
-// by its firmware in the first list), else discovery, which adopts a
-// stored template of the same key instead of reading the details again.
+// resolve finds the meter's object model: the template it was seen to
+// follow off its make and model's, else the one its make and model point
+// to (checked by its firmware in the first list), else its own mapping in
+// the store, else discovery, which adopts a stored template of the same
+// key instead of reading the details again.
 func (s *session) resolve(ctx context.Context, rediscover bool) error {
 	ms, st, meter := &s.d.models, s.t.Models, s.t.Meter
+	release := func() {}
+	defer func() { release() }()
 	if !rediscover {
-		key, err := ms.meterKey(ctx, st, meter.MRID)
-		if err != nil {
-			return fmt.Errorf("meter %s: its template: %w", meter.MRID, err)
+		key := ms.memMeter(meter.MRID)
+		if key == "" {
+			g, rel, err := ms.guessFor(ctx, st, meter)
+			if err != nil {
+				return fmt.Errorf("meter %s: its template: %w", meter.MRID, err)
+			}
+			release = rel
+			key = g
+		}
+		if key == "" {
+			k, err := ms.storedMeter(ctx, st, meter.MRID)
+			if err != nil {
+				return fmt.Errorf("meter %s: its template: %w", meter.MRID, err)
+			}
+			key = k
 		}
 		if key != "" {
 			m, err := ms.template(ctx, st, key)
 			if err != nil {
 				return fmt.Errorf("meter %s: %w", meter.MRID, err)
 			}
+			if m != nil && m.FirmwareObject == nil && ms.memMeter(meter.MRID) == "" {
+				// A kind without a firmware identifier cannot be checked in
+				// the first list: a mapping of the meter's own wins.
+				if k, err := ms.storedMeter(ctx, st, meter.MRID); err != nil {
+					return fmt.Errorf("meter %s: its template: %w", meter.MRID, err)
+				} else if k != "" && k != key {
+					if own, err := ms.template(ctx, st, k); err == nil && own != nil {
+						m = own
+					}
+				}
+			}
 			if m != nil {
 				s.m = m
-				return nil
-			}
-		}
-		if g := ms.guessFor(meter.Manufacturer, meter.Model); g != "" {
-			if m, err := ms.template(ctx, st, g); err == nil && m != nil {
-				s.m, s.adopt = m, true
 				return nil
 			}
 		}
@@ -217,7 +237,10 @@ func (s *session) resolve(ctx context.Context, rediscover bool) error {
 		return fmt.Errorf("meter %s: discovery: %w", meter.MRID, err)
 	}
 	if known, err := ms.template(ctx, st, m.Key); err == nil && known != nil {
-		s.m, s.adopt, s.stale = known, true, false
+		s.m, s.stale = known, false
+		if err := ms.setMeter(ctx, st, meter, known); err != nil {
+			return fmt.Errorf("meter %s: storing its template: %w", meter.MRID, err)
+		}
 		return nil
 	}
 	s.d.discoveries.Add(1)
@@ -228,7 +251,28 @@ func (s *session) resolve(ctx context.Context, rediscover bool) error {
 		return fmt.Errorf("meter %s: storing its object model: %w", meter.MRID, err)
 	}
 	s.m, s.adopt, s.stale = m, true, false
+	// Record it before releasing the other sessions of its kind.
+	if err := ms.setMeter(ctx, st, meter, m); err != nil {
+		return fmt.Errorf("meter %s: storing its template: %w", meter.MRID, err)
+	}
+	s.adopt = false
 	return nil
+}
+
+// ownTemplate is, for a meter whose firmware does not match the template
+// its make and model point to, its own template when it has one that
+// matches.
+func (s *session) ownTemplate(ctx context.Context, firmware string) (*Model, error) {
+	ms, st := &s.d.models, s.t.Models
+	key, err := ms.storedMeter(ctx, st, s.t.Meter.MRID)
+	if err != nil || key == "" {
+		return nil, err
+	}
+	m, err := ms.template(ctx, st, key)
+	if err != nil || m == nil || m.Firmware != firmware {
+		return nil, err
+	}
+	return m, nil
 }
 
 // learn records a quirk in the meter's template at once, so the next
@@ -360,8 +404,15 @@ func (s *session) first(ctx context.Context, col *headend.Collection, again bool
 		return time.Time{}, err
 	}
 	if fw >= 0 && res[fw].Err == nil && textOf(res[fw].Data) != s.m.Firmware && again {
-		// New firmware: the template no longer describes the meter.
-		if err := s.resolve(ctx, true); err != nil {
+		// Another firmware than the template's: the meter's own template,
+		// else a new discovery.
+		own, err := s.ownTemplate(ctx, textOf(res[fw].Data))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("meter %s: its template: %w", s.t.Meter.MRID, err)
+		}
+		if own != nil {
+			s.m = own
+		} else if err := s.resolve(ctx, true); err != nil {
 			return time.Time{}, err
 		}
 		return s.first(ctx, col, false)

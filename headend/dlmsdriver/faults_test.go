@@ -2,7 +2,6 @@ package dlmsdriver_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -135,21 +134,13 @@ func waitUp(t testing.TB, tg headend.Target) {
 	}
 }
 
-func templateOf(t testing.TB, st store.ObjectModels, meterID string) dlmsdriver.Model {
+func templateOf(t testing.TB, st store.ObjectModels, meter cim.Meter) dlmsdriver.Model {
 	t.Helper()
-	key, err := st.MeterTemplate(context.Background(), meterID)
-	if err != nil {
-		t.Fatal(err)
+	m, err := dlmsdriver.TemplateOf(context.Background(), st, meter)
+	if err != nil || m == nil {
+		t.Fatalf("meter %s: template %v, %v", meter.MRID, m, err)
 	}
-	b, err := st.Template(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m dlmsdriver.Model
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return *m
 }
 
 // TestDlmsModelsCollectCompletely reads a meter of each simulated object
@@ -195,7 +186,7 @@ func TestDlmsModelsCollectCompletely(t *testing.T) {
 				t.Errorf("%d discoveries for two meters of one model", d.Discoveries())
 			}
 			if model == sim.ModelThirdParty {
-				m := templateOf(t, om, c.tg.Meter.MRID)
+				m := templateOf(t, om, c.tg.Meter)
 				if m.Quirks.Lists == "ok" {
 					t.Errorf("lists marked ok on a meter without them: %+v", m.Quirks)
 				}
@@ -260,7 +251,7 @@ func TestDlmsFaults(t *testing.T) {
 			if failures[1] != 0 || failures[2] != 0 {
 				t.Errorf("failed attempts per collection %v: a fault learned is not met again", failures)
 			}
-			m := templateOf(t, om, c.tg.Meter.MRID)
+			m := templateOf(t, om, c.tg.Meter)
 			switch fault {
 			case sim.FaultListDrop:
 				if m.Quirks.Lists != "broken" {
@@ -300,4 +291,67 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestDlmsFirmwareOffItsKindsTemplate: a meter whose firmware is not the
+// one its make and model's template was learned from is discovered, gets
+// a template of its own, and is read by it from then on, across a
+// restart, without disturbing the others of its kind.
+func TestDlmsFirmwareOffItsKindsTemplate(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 15, 10, 0, 0, 0, ams)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := sim.ListenLoopback(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := meter.NewFleet(11, ams, clk.Now())
+	m.HistoryDays, m.Install, m.Faults = 10, clk.Now().AddDate(0, 0, -10), meter.Faults{}
+	f, err := sim.NewFleet(sim.Config{Meters: 8, Seed: 11, Port: uint16(ln.Addr().(*net.TCPAddr).Port), Now: clk.Now, Model: m,
+		Models: []sim.ModelShare{{Model: sim.ModelIDIS, Weight: 1}, {Model: sim.ModelDSMR5, Weight: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); f.Serve(ctx, ln) }()
+	defer func() { cancel(); wg.Wait() }()
+	idis, dsmr := -1, -1
+	for i := range 8 {
+		switch f.ModelOf(i) {
+		case sim.ModelIDIS:
+			idis = i
+		case sim.ModelDSMR5:
+			dsmr = i
+		}
+	}
+	if idis < 0 || dsmr < 0 {
+		t.Fatal("the seed gave no mix")
+	}
+	st, _ := storetest.OpenSQLite(t)
+	om := st.(store.ObjectModels)
+	plan := headend.Plan{Backfill: time.Date(2026, 6, 14, 0, 0, 0, 0, ams), Until: time.Date(2026, 6, 15, 0, 0, 0, 0, ams)}
+	d := dlmsdriver.New(dlmsdriver.Config{})
+	a := modelTarget(t, f, idis, clk, om)
+	b := modelTarget(t, f, dsmr, clk, om)
+	b.Meter.Manufacturer, b.Meter.Model = a.Meter.Manufacturer, a.Meter.Model // registered as the other kind
+	newCollector(t, d, a).collect(plan)
+	cb := newCollector(t, d, b)
+	cb.collect(plan)
+	if d.Discoveries() != 2 {
+		t.Errorf("%d discoveries, want 2", d.Discoveries())
+	}
+	own := templateOf(t, om, b.Meter)
+	if own.Firmware != sim.MakeOf(sim.ModelDSMR5).Firmware || templateOf(t, om, a.Meter).Key == own.Key {
+		t.Errorf("templates: %q and %q", own.Firmware, templateOf(t, om, a.Meter).Firmware)
+	}
+	// After a restart, both are read by their own template, no discovery.
+	d2 := dlmsdriver.New(dlmsdriver.Config{})
+	cb.d = d2
+	clk.Add(time.Hour)
+	col := cb.collect(plan)
+	newCollector(t, d2, a).collect(plan)
+	if d2.Discoveries() != 0 || len(col.Blocks) == 0 || len(cb.ends["A+15m"]) != int(clk.Now().Sub(plan.Backfill)/(15*time.Minute)) {
+		t.Errorf("after a restart: %d discoveries, %d blocks, %d A+15m intervals", d2.Discoveries(), len(col.Blocks), len(cb.ends["A+15m"]))
+	}
 }

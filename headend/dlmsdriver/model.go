@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/obis"
@@ -139,48 +140,86 @@ func kindOf(ln obis.Code) string {
 }
 
 // models is the driver's view of the template store, with the templates
-// parsed once per process: a session costs one indexed read of the
-// meter's template key, not a JSON decode.
+// parsed once per process. The common path costs the store nothing: a
+// meter takes the template its make and model point to (a small
+// "registry/<make>/<model>" entry read once per process), checked by the
+// firmware identifier in its first list. Only a meter that does not
+// follow its make and model's template has a mapping of its own, written
+// once and read when the pointer's template does not fit it.
 type models struct {
 	mu     sync.Mutex
 	byKey  map[string]*Model
-	guess  map[string]string // registry make/model → the latest template key
-	meters map[string]string // meter → template key, without a store
+	guess  map[string]string        // registry make/model → template key
+	meters map[string]string        // meter → template key, for meters off their pointer
+	busy   map[string]chan struct{} // registry kinds being discovered
 }
 
 func (ms *models) init() {
 	if ms.byKey == nil {
-		ms.byKey, ms.guess, ms.meters = map[string]*Model{}, map[string]string{}, map[string]string{}
+		ms.byKey, ms.guess, ms.meters, ms.busy = map[string]*Model{}, map[string]string{}, map[string]string{}, map[string]chan struct{}{}
 	}
 }
 
-// meterKey returns the template key a meter follows, "" when unknown.
-func (ms *models) meterKey(ctx context.Context, st store.ObjectModels, meterID string) (string, error) {
+const registryPrefix = "registry/"
+
+// memMeter returns the template key a meter was seen to follow off its
+// pointer in this process.
+func (ms *models) memMeter(meterID string) string {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.init()
+	return ms.meters[meterID]
+}
+
+// storedMeter returns the meter's own mapping from the store, "" when it
+// has none.
+func (ms *models) storedMeter(ctx context.Context, st store.ObjectModels, meterID string) (string, error) {
 	if st == nil {
-		ms.mu.Lock()
-		defer ms.mu.Unlock()
-		ms.init()
-		return ms.meters[meterID], nil
+		return "", nil
 	}
 	k, err := st.MeterTemplate(ctx, meterID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
 	}
+	if err == nil {
+		ms.mu.Lock()
+		ms.meters[meterID] = k
+		ms.mu.Unlock()
+	}
 	return k, err
 }
 
-func (ms *models) setMeter(ctx context.Context, st store.ObjectModels, meterID string, m *Model) error {
+// setMeter records that a meter follows m: as its make and model's
+// pointer when they have none yet, else, when m is not the pointer's, as
+// the meter's own mapping.
+func (ms *models) setMeter(ctx context.Context, st store.ObjectModels, meter cim.Meter, m *Model) error {
+	rk := registryKey(meter.Manufacturer, meter.Model)
 	ms.mu.Lock()
 	ms.init()
-	ms.guess[registryKey(m.Manufacturer, m.DeviceModel)] = m.Key
-	if st == nil {
-		ms.meters[meterID] = m.Key
+	ptr := ms.guess[rk]
+	setPtr := rk != "" && ptr == ""
+	if setPtr {
+		ms.guess[rk], ptr = m.Key, m.Key
+	}
+	own := rk == "" || ptr != m.Key
+	if own {
+		ms.meters[meter.MRID] = m.Key
+	} else {
+		delete(ms.meters, meter.MRID)
 	}
 	ms.mu.Unlock()
 	if st == nil {
 		return nil
 	}
-	return st.SetMeterTemplate(ctx, meterID, m.Key)
+	if setPtr {
+		if err := st.PutTemplate(ctx, registryPrefix+rk, []byte(m.Key)); err != nil {
+			return err
+		}
+	}
+	if own {
+		return st.SetMeterTemplate(ctx, meter.MRID, m.Key)
+	}
+	return nil
 }
 
 // template returns the template key, parsed; nil when there is none.
@@ -225,17 +264,81 @@ func (ms *models) put(ctx context.Context, st store.ObjectModels, m *Model) erro
 	return st.PutTemplate(ctx, m.Key, b)
 }
 
-// guessFor is the template meters of this make and model were last
-// seen to follow.
-func (ms *models) guessFor(manufacturer, model string) string {
-	k := registryKey(manufacturer, model)
-	if k == "" {
-		return ""
+// guessFor is the template the make and model point to, "" when none.
+// While another session discovers a meter of the same make and model it
+// waits for that one (or ctx) rather than discover the same thing again,
+// so a fleet's first minutes cost one discovery per kind, not one per
+// session slot; release must then be called once the caller is done.
+func (ms *models) guessFor(ctx context.Context, st store.ObjectModels, meter cim.Meter) (key string, release func(), err error) {
+	rk := registryKey(meter.Manufacturer, meter.Model)
+	nop := func() {}
+	if rk == "" {
+		return "", nop, nil
 	}
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	ms.init()
-	return ms.guess[k]
+	for {
+		ms.mu.Lock()
+		ms.init()
+		k := ms.guess[rk]
+		ch, busy := ms.busy[rk]
+		if k == "" && !busy {
+			ch = make(chan struct{})
+			ms.busy[rk] = ch
+			ms.mu.Unlock()
+			release = func() {
+				ms.mu.Lock()
+				delete(ms.busy, rk)
+				ms.mu.Unlock()
+				close(ch)
+			}
+			if st != nil {
+				b, err := st.Template(ctx, registryPrefix+rk)
+				if err == nil {
+					ms.mu.Lock()
+					ms.guess[rk] = string(b)
+					ms.mu.Unlock()
+					release()
+					return string(b), nop, nil
+				}
+				if !errors.Is(err, store.ErrNotFound) {
+					release()
+					return "", nop, err
+				}
+			}
+			return "", release, nil // the caller discovers, then releases
+		}
+		ms.mu.Unlock()
+		if k != "" {
+			return k, nop, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", nop, ctx.Err()
+		}
+	}
+}
+
+// TemplateOf returns the object model the head-end reads a meter by: its
+// own template, else the one its make and model point to; nil when the
+// meter was never read.
+func TemplateOf(ctx context.Context, st store.ObjectModels, meter cim.Meter) (*Model, error) {
+	key, err := st.MeterTemplate(ctx, meter.MRID)
+	if errors.Is(err, store.ErrNotFound) {
+		key, err = "", nil
+		if rk := registryKey(meter.Manufacturer, meter.Model); rk != "" {
+			b, perr := st.Template(ctx, registryPrefix+rk)
+			if perr == nil {
+				key = string(b)
+			} else if !errors.Is(perr, store.ErrNotFound) {
+				err = perr
+			}
+		}
+	}
+	if err != nil || key == "" {
+		return nil, err
+	}
+	var ms models
+	return ms.template(ctx, st, key)
 }
 
 func registryKey(manufacturer, model string) string {

@@ -3,6 +3,7 @@ package dlmsdriver_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -97,10 +98,16 @@ func TestTemplateSharedAcrossFleet(t *testing.T) {
 	if d.Discoveries() != 1 {
 		t.Fatalf("%d discoveries for the first meter", d.Discoveries())
 	}
-	key, err := om.MeterTemplate(context.Background(), tgs[0].Meter.MRID)
+	// The meter follows its make and model's template: no mapping of its
+	// own, one pointer for the kind.
+	if _, err := om.MeterTemplate(context.Background(), tgs[0].Meter.MRID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a meter on its kind's template has a mapping of its own: %v", err)
+	}
+	ptr, err := om.Template(context.Background(), "registry/AMG/AMG-E1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := string(ptr)
 	blob, err := om.Template(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
@@ -139,8 +146,8 @@ func TestTemplateSharedAcrossFleet(t *testing.T) {
 		if len(col.Blocks) == 0 || len(col.Registers) == 0 {
 			t.Errorf("meter %d: %d blocks, %d registers", i, len(col.Blocks), len(col.Registers))
 		}
-		if k, err := om.MeterTemplate(context.Background(), tgs[i].Meter.MRID); err != nil || k != key {
-			t.Errorf("meter %d follows %q (%v), want %q", i, k, err, key)
+		if m, err := dlmsdriver.TemplateOf(context.Background(), om, tgs[i].Meter); err != nil || m == nil || m.Key != key {
+			t.Errorf("meter %d follows %v (%v), want %q", i, m, err, key)
 		}
 	}
 	if d.Discoveries() != 1 {
