@@ -79,6 +79,7 @@ func (a *API) routes() []route {
 			query: []param{{name: "channel", typ: "string"}, {name: "by", typ: "string", doc: "day or month"}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
 			resp:  "Totals", h: a.totals},
 		{method: "GET", path: "/api/v1/meters/{id}/registers/latest", perm: auth.ReadData, scope: scopeMeter, tag: "data", summary: "The newest read of each register", resp: "Registers", h: a.lastRead},
+		{method: "GET", path: "/api/v1/meters/{id}/object-model", perm: auth.ReadFleet, scope: scopeMeter, tag: "head-end", summary: "What the head-end learned of the meter: its object model, quirks and channel map", resp: "ObjectModel", h: a.objectModel},
 		{method: "GET", path: "/api/v1/meters/{id}/days/{channel}/{day}/versions", perm: auth.ReadData, tag: "data", summary: "Every version of a stored day, with source, user and reason", resp: "DayVersions", h: a.dayVersions},
 		{method: "POST", path: "/api/v1/meters/{id}/days/{channel}/{day}/edits", perm: auth.EditData, tag: "data", summary: "Edit intervals: a new version with the user and the reason", body: "EditRequest", status: 201, resp: "Day", h: a.editDay},
 		{method: "POST", path: "/api/v1/meters/{id}/vee", perm: auth.EditData, tag: "data", summary: "Validate (and estimate) stored days now", body: "VEERequest", resp: "VEEReport", h: a.runVEE},

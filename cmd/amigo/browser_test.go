@@ -343,6 +343,8 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	do(t, ctx, "a meter", chromedp.Evaluate(`fetch("/api/v1/meters?limit=1").then(r => r.json()).then(p => p.items[0].mRID)`, &meter,
 		awaitPromise))
 	do(t, ctx, "the meter page", chromedp.Navigate(d.url+"/#/meter/"+meter), chromedp.WaitVisible(`#profile canvas`, chromedp.ByQuery))
+	waitJS(t, ctx, "what the head-end learned of the meter",
+		`[...document.querySelectorAll("#om-channels th")].some(th => th.textContent === "A+15m") && document.querySelector("#om-quirks") !== null`, 30*time.Second)
 	shot(t, ctx, "console-meter")
 
 	do(t, ctx, "disconnect", chromedp.Click(`#btn-disconnect`, chromedp.ByQuery))

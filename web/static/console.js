@@ -300,6 +300,7 @@ async function meter(view, v, id) {
     el("span", { class: "sw edited" }), "edited ", el("span", { class: "sw bad" }), "missing or suspect");
   const regs = el("div", {});
   const evs = el("div", {});
+  const modelBox = el("div", { id: "object-model" });
   const cmds = el("div", { id: "commands" });
   const relayBox = el("div", { class: "cards small" });
   const notice = el("p", { id: "command-notice", class: "notice" });
@@ -341,7 +342,8 @@ async function meter(view, v, id) {
     el("div", { class: "grid" },
       el("section", { class: "panel" }, el("h2", {}, "Registers"), regs),
       el("section", { class: "panel" }, el("h2", {}, "Commands"), cmds),
-      el("section", { class: "panel wide" }, el("h2", {}, "Events"), evs)));
+      el("section", { class: "panel wide" }, el("h2", {}, "Events"), evs),
+      el("section", { class: "panel wide" }, el("h2", {}, "What the head-end learned"), modelBox)));
 
   v.every(2000, loadCommands, err);
   v.every(5000, async () => showStatus(await v.get("/api/v1/meters/" + encodeURIComponent(id))), err);
@@ -386,6 +388,30 @@ async function meter(view, v, id) {
       el("tr", {}, el("th", {}, g.readingType), el("td", { class: "num" }, register(g.readingType, g.value)), el("td", { class: "nowrap" }, fmt.time(g.timeStamp, tz)))))) : el("p", { class: "muted" }, "No register reads yet."));
   const ev = await v.get(`/api/v1/events?meter=${encodeURIComponent(id)}&limit=20`);
   evs.replaceChildren(eventTable(ev.items, tz, false));
+  modelBox.replaceChildren(await objectModel(v, id, tz));
+}
+
+// objectModel shows the meter's object model as discovered: its template,
+// the quirks learned of its kind, and the channels its objects become.
+async function objectModel(v, id, tz) {
+  const om = await v.get(`/api/v1/meters/${encodeURIComponent(id)}/object-model`);
+  if (!om.model) return el("p", { class: "muted" }, "Nothing learned yet: the meter was never read.");
+  const m = om.model, q = m.quirks || {};
+  const quirks = [
+    q.lists === "broken" ? "read one object at a time (" + (q.listsWhy || "lists fail") + ")" : q.lists === "ok" ? "answers lists" : "lists not tried yet",
+    q.range === "entry" ? "profiles by entry (range refused)" : q.range === "buffer" ? "profiles read whole (range and entry refused)" : "",
+    (q.crashed || []).length ? "never sent again: " + q.crashed.join(", ") : "",
+    q.wrappedClock ? "clock wrapped twice" : "",
+  ].filter(Boolean).join(" · ");
+  return el("div", {},
+    el("p", { id: "om-template" }, el("strong", {}, m.key), m.firmware ? ` · firmware ${m.firmware}` : "",
+      ` · ${(m.objects || []).length} objects, ${(m.profiles || []).length} profiles · discovered ${fmt.time(m.discoveredAt, tz)}`),
+    el("p", { class: "muted", id: "om-quirks" }, quirks),
+    el("table", { id: "om-channels" }, el("thead", {}, el("tr", {}, el("th", {}, "Channel"), el("th", {}, "From"), el("th", {}, "Object"), el("th", {}, "Unit"), el("th", { class: "num" }, "Scale"))),
+      el("tbody", {}, om.channels.map((c) => el("tr", { class: c.raw ? "raw" : "" },
+        el("th", {}, c.readingType), el("td", {}, c.source === "register" ? "register" : `${c.source} ${c.profile}`), el("td", {}, c.object),
+        el("td", {}, c.unit || ""), el("td", { class: "num" }, "10^" + (c.multiplier || 0)))))),
+    (m.notes || []).length ? el("p", { class: "muted" }, "Could not read: " + m.notes.join("; ")) : "");
 }
 
 const qualityList = ["missing", "estimated", "edited", "suspect", "power down", "clock adjusted", "not valid", "overflow", "partial"];
