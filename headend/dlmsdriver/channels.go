@@ -285,7 +285,7 @@ func (m *Model) Channels() []Channel {
 		return c
 	}
 	for _, o := range m.Objects {
-		if q, ok := quantityOf(o.LN); ok && q.register && isRegisterClass(o.Class) {
+		if q, ok := quantityOf(o.LN); (!ok || q.register) && isRegisterClass(o.Class) {
 			out = append(out, mk("register", obis.Code{}, o.Class, o.LN, 2, 0))
 		}
 	}

@@ -379,9 +379,15 @@ func (s *session) first(ctx context.Context, col *headend.Collection, again bool
 		if !isRegisterClass(o.Class) {
 			continue
 		}
+		// Registers the table knows are read when they accumulate (or are
+		// a maximum demand); one it does not know is read raw, so nothing
+		// the meter keeps is left behind.
 		q, ok := quantityOf(o.LN)
-		if !ok || !q.register {
+		if ok && !q.register {
 			continue
+		}
+		if !ok {
+			q = quantity{id: rawID(o.LN, 2)}
 		}
 		regs = append(regs, regRead{obj: o, q: q, at: -1})
 	}

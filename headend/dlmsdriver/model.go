@@ -457,7 +457,7 @@ func discoverDetails(ctx context.Context, c *dlms.Client, m *Model) error {
 				}
 			}
 		case cosem.ClassRegister, cosem.ClassExtendedRegister, cosem.ClassDemandRegister:
-			if q, ok := quantityOf(o.LN); ok && q.register {
+			if q, ok := quantityOf(o.LN); !ok || q.register {
 				need[o.LN] = o
 			}
 		}
