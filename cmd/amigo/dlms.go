@@ -27,7 +27,7 @@ import (
 )
 
 func init() {
-	register("dlms", "read and command any DLMS/COSEM meter: get, set, action, profile, objects, serve", cmdDLMS)
+	register("dlms", "read and command any DLMS/COSEM meter: get, set, action, profile, objects, discover, serve", cmdDLMS)
 }
 
 const dlmsUsage = `Usage: amigo dlms SUBCOMMAND [flags] ADDRESS ...
