@@ -238,8 +238,7 @@ func (ms *models) template(ctx context.Context, st store.ObjectModels, key strin
 	if err != nil {
 		return nil, err
 	}
-	m = new(Model)
-	if err := json.Unmarshal(b, m); err != nil {
+	if m, err = ParseModel(b); err != nil {
 		return nil, fmt.Errorf("object template %s: %w", key, err)
 	}
 	ms.mu.Lock()
@@ -339,6 +338,40 @@ func TemplateOf(ctx context.Context, st store.ObjectModels, meter cim.Meter) (*M
 	}
 	var ms models
 	return ms.template(ctx, st, key)
+}
+
+// Bounds of a template read back: a meter's association lists at most a
+// few thousand objects, a profile a few hundred columns.
+const (
+	maxObjects = 1 << 14
+	maxColumns = 1 << 10
+)
+
+// ParseModel reads a stored template, refusing one that could not have
+// come from discovery (too many objects or columns, an unknown profile
+// kind).
+func ParseModel(b []byte) (*Model, error) {
+	m := new(Model)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	if len(m.Objects) > maxObjects || len(m.Profiles) > maxObjects || len(m.Scalers) > maxObjects {
+		return nil, fmt.Errorf("template %s: %d objects, %d profiles: too many", m.Key, len(m.Objects), len(m.Profiles))
+	}
+	for _, p := range m.Profiles {
+		if len(p.Columns) > maxColumns {
+			return nil, fmt.Errorf("template %s: profile %s has %d columns", m.Key, p.LN, len(p.Columns))
+		}
+		switch p.Kind {
+		case "load", "billing", "events":
+		default:
+			return nil, fmt.Errorf("template %s: profile %s of kind %q", m.Key, p.LN, p.Kind)
+		}
+		if p.Period < 0 {
+			return nil, fmt.Errorf("template %s: profile %s period %d", m.Key, p.LN, p.Period)
+		}
+	}
+	return m, nil
 }
 
 func registryKey(manufacturer, model string) string {
