@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/meter"
+	"github.com/amigo-ami/amigo/obis"
 	"github.com/amigo-ami/amigo/sim"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
@@ -353,5 +357,76 @@ func TestDlmsFirmwareOffItsKindsTemplate(t *testing.T) {
 	newCollector(t, d2, a).collect(plan)
 	if d2.Discoveries() != 0 || len(col.Blocks) == 0 || len(cb.ends["A+15m"]) != int(clk.Now().Sub(plan.Backfill)/(15*time.Minute)) {
 		t.Errorf("after a restart: %d discoveries, %d blocks, %d A+15m intervals", d2.Discoveries(), len(col.Blocks), len(cb.ends["A+15m"]))
+	}
+}
+
+// TestDlmsObjectDeniedFailsAlone: a register the meter lists but refuses
+// (read-write-denied, inside a list and alone) is a problem of its own;
+// the rest of the session is collected, and lists stay in use since the
+// meter answered them consistently.
+func TestDlmsObjectDeniedFailsAlone(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 15, 10, 0, 0, 0, ams)}
+	m := meter.NewFleet(11, ams, clk.Now())
+	m.HistoryDays, m.Install, m.Faults = 10, clk.Now().AddDate(0, 0, -10), meter.Faults{}
+	f, err := sim.NewFleet(sim.Config{Meters: 1, Seed: 11, Now: clk.Now, Model: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := f.NewDevice(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := obis.MustParse("1.0.2.8.0.255")
+	for i := range dev.Associations {
+		orig := dev.Associations[i].Rights
+		if orig == nil {
+			orig = cosem.FullAccess
+		}
+		dev.Associations[i].Rights = func(o cosem.Object) (cosem.AccessRights, bool) {
+			r, ok := orig(o)
+			if o.LogicalName() == denied {
+				r.Attributes = slices.Clone(r.Attributes)
+				for k := range r.Attributes {
+					if r.Attributes[k].Attribute == 2 {
+						r.Attributes[k].Mode = cosem.NoAccess
+					}
+				}
+			}
+			return r, ok
+		}
+	}
+	srv, err := server.NewServer(dev.Device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.ListenAndServeWrapper(ctx, ln) }()
+	defer func() { cancel(); ln.Close(); wg.Wait() }()
+	st, _ := storetest.OpenSQLite(t)
+	om := st.(store.ObjectModels)
+	tg := modelTarget(t, f, 0, clk, om)
+	tg.Meter.Address = "tcp://" + ln.Addr().String()
+	c := newCollector(t, dlmsdriver.New(dlmsdriver.Config{}), tg)
+	col := c.collect(headend.Plan{Backfill: time.Date(2026, 6, 14, 0, 0, 0, 0, ams), Until: time.Date(2026, 6, 15, 0, 0, 0, 0, ams)})
+	var found bool
+	for _, p := range col.Problems {
+		if strings.Contains(p.Object, denied.String()) && strings.Contains(p.Cause, "denied") {
+			found = true
+		}
+	}
+	if !found || len(col.Problems) != 1 {
+		t.Errorf("problems %+v, want one for %s", col.Problems, denied)
+	}
+	if _, ok := c.regs["A-"]; ok || c.regs["A+"] == 0 || len(c.ends["A+15m"]) == 0 || len(c.ends["A-15m"]) == 0 {
+		t.Errorf("registers %v, %d A+15m, %d A-15m", c.regs, len(c.ends["A+15m"]), len(c.ends["A-15m"]))
+	}
+	if q := templateOf(t, om, tg.Meter).Quirks; q.Lists != "ok" {
+		t.Errorf("quirks %+v", q)
 	}
 }

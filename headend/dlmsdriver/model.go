@@ -239,7 +239,9 @@ func (ms *models) template(ctx context.Context, st store.ObjectModels, key strin
 		return nil, err
 	}
 	if m, err = ParseModel(b); err != nil {
-		return nil, fmt.Errorf("object template %s: %w", key, err)
+		// A template that does not read back is as good as none: the
+		// meter is discovered again and the template written anew.
+		return nil, nil
 	}
 	ms.mu.Lock()
 	ms.byKey[key] = m

@@ -160,6 +160,18 @@ func TestTemplateSharedAcrossFleet(t *testing.T) {
 		t.Errorf("a restarted driver discovered %d times", d2.Discoveries())
 	}
 
+	// A template damaged in the store is discovered again, not a failure.
+	if err := om.PutTemplate(context.Background(), key, []byte(`{"profiles":[{"kind":"nonsense"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	d3 := dlmsdriver.New(dlmsdriver.Config{})
+	if col := newCollector(t, d3, tgs[2]).collect(plan); len(col.Blocks) == 0 || d3.Discoveries() != 1 {
+		t.Errorf("after a damaged template: %d blocks, %d discoveries", len(col.Blocks), d3.Discoveries())
+	}
+	if m, err := dlmsdriver.TemplateOf(context.Background(), om, tgs[2].Meter); err != nil || m == nil || len(m.Profiles) == 0 {
+		t.Errorf("the template was not written anew: %v %v", m, err)
+	}
+
 	// A second and a third collection lose nothing and duplicate nothing:
 	// every quarter hour from the backfill to now, once, summing to what
 	// the register moved.
