@@ -236,7 +236,8 @@ func (s *session) resolve(ctx context.Context, rediscover bool) error {
 	if err != nil {
 		return fmt.Errorf("meter %s: discovery: %w", meter.MRID, err)
 	}
-	if known, err := ms.template(ctx, st, m.Key); err == nil && known != nil {
+	known, _ := ms.template(ctx, st, m.Key)
+	if known != nil && !rediscover {
 		s.m, s.stale = known, false
 		if err := ms.setMeter(ctx, st, meter, known); err != nil {
 			return fmt.Errorf("meter %s: storing its template: %w", meter.MRID, err)
@@ -246,6 +247,17 @@ func (s *session) resolve(ctx context.Context, rediscover bool) error {
 	s.d.discoveries.Add(1)
 	if err := discoverDetails(ctx, s.c, m); err != nil {
 		return fmt.Errorf("meter %s: discovery: %w", meter.MRID, err)
+	}
+	if known != nil {
+		if sameDetails(known, m) {
+			// Nothing changed after all: keep the kind's template and what
+			// was learned of it.
+			s.m, s.stale = known, false
+			return ms.setMeter(ctx, st, meter, known)
+		}
+		// Same objects, other capture objects or scalers: a
+		// configuration of its own.
+		m.Key += "/" + detailsDigest(m)
 	}
 	if err := ms.put(ctx, st, m); err != nil {
 		return fmt.Errorf("meter %s: storing its object model: %w", meter.MRID, err)
@@ -754,6 +766,29 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 		s.problem(col, pr.LN.String()+":2", err)
 		return false, nil
 	}
+	if changed(rows, cols, pr) && !s.relearned {
+		// The meter's configuration changed under its template: learn it
+		// now, once a session, so these entries are scaled by the
+		// meter's present scalers and none waits for another day.
+		s.relearned = true
+		if err := s.resolve(ctx, true); err != nil {
+			return false, err
+		}
+		np := s.profileOf(pr.LN)
+		if np == nil {
+			s.problem(col, pr.LN.String()+":3", errors.New("the profile left the meter's object list"))
+			return false, nil
+		}
+		if pr = np; !widthsFit(rows, cols) || !slices.Equal(cols, pr.Columns) {
+			if rows, cols, err = s.readRange(ctx, pr, from, to); err != nil {
+				if fatal(err) {
+					return false, err
+				}
+				s.problem(col, pr.LN.String()+":2", err)
+				return false, nil
+			}
+		}
+	}
 	if !slices.Equal(cols, pr.Columns) {
 		s.stale = true // read with the meter's columns now, learn them for next time
 	}
@@ -886,6 +921,31 @@ func rates0(rates []int, k int) int {
 		return rates[0]
 	}
 	return k
+}
+
+// changed reports a profile read that does not fit its template: other
+// capture objects, or entries of another width.
+func changed(rows []axdr.Data, cols []cosem.CaptureObject, pr *Profile) bool {
+	return !slices.Equal(cols, pr.Columns) || !widthsFit(rows, cols)
+}
+
+func widthsFit(rows []axdr.Data, cols []cosem.CaptureObject) bool {
+	for _, r := range rows {
+		if len(r.Items) != len(cols) {
+			return false
+		}
+	}
+	return true
+}
+
+// profileOf returns the model's profile ln, nil when it has none.
+func (s *session) profileOf(ln obis.Code) *Profile {
+	for i := range s.m.Profiles {
+		if s.m.Profiles[i].LN == ln {
+			return &s.m.Profiles[i]
+		}
+	}
+	return nil
 }
 
 // stampColumn finds, in a profile without a clock object, the column whose

@@ -244,6 +244,8 @@ type session struct {
 	// recorded as following it, stale that the meter no longer fits it.
 	m            *Model
 	adopt, stale bool
+	// relearned: the model was discovered again in this session.
+	relearned bool
 	// resync is the invocation counter catch-up Dial made, reported as an
 	// event by the next collection.
 	resync *dlms.Resync

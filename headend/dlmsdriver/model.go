@@ -395,6 +395,19 @@ func templateKey(manufacturer, model, firmware string, objects []Object) string 
 	return manufacturer + "/" + model + "/" + firmware + "/" + hex.EncodeToString(h.Sum(nil)[:6])
 }
 
+// detailsDigest names a model's configuration: its profiles' capture
+// objects and periods and its registers' scalers.
+func detailsDigest(m *Model) string {
+	b, _ := json.Marshal(struct {
+		P []Profile
+		S map[obis.Code]Scale
+	}{m.Profiles, m.Scalers})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:6])
+}
+
+func sameDetails(a, b *Model) bool { return detailsDigest(a) == detailsDigest(b) }
+
 // textOf renders an identifier: visible text as it is, other octets in
 // hex.
 func textOf(d axdr.Data) string {

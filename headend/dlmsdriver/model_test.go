@@ -194,3 +194,50 @@ func TestTemplateSharedAcrossFleet(t *testing.T) {
 		t.Errorf("%d discoveries after repeated collections", d.Discoveries())
 	}
 }
+
+// TestConfigurationChangeRelearnedInSession: a meter whose load profile
+// no longer captures what its template says is discovered again within
+// the session, and its entries are read and scaled by what it captures
+// now: nothing waits for another day.
+func TestConfigurationChangeRelearnedInSession(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 15, 10, 0, 0, 0, ams)}
+	f := startFleet(t, 1, meter.Faults{}, clk)
+	st, _ := storetest.OpenSQLite(t)
+	om := st.(store.ObjectModels)
+	tg := target(t, f, 0, clk)
+	tg.Meter.Manufacturer, tg.Meter.Model, tg.Models = "AMG", "AMG-E1", om
+	plan := headend.Plan{Backfill: time.Date(2026, 6, 14, 0, 0, 0, 0, ams), Until: time.Date(2026, 6, 15, 0, 0, 0, 0, ams)}
+	newCollector(t, dlmsdriver.New(dlmsdriver.Config{}), tg).collect(plan)
+	// The template as it stood before the meter was reconfigured: its
+	// load profile without A-.
+	m, err := dlmsdriver.TemplateOf(context.Background(), om, tg.Meter)
+	if err != nil || m == nil {
+		t.Fatal(m, err)
+	}
+	for i, p := range m.Profiles {
+		if p.Kind == "load" {
+			m.Profiles[i].Columns = p.Columns[:len(p.Columns)-1]
+		}
+	}
+	b, _ := json.Marshal(m)
+	if err := om.PutTemplate(context.Background(), m.Key, b); err != nil {
+		t.Fatal(err)
+	}
+	d := dlmsdriver.New(dlmsdriver.Config{})
+	c := newCollector(t, d, tg)
+	col := c.collect(plan)
+	want := int(clk.Now().Sub(plan.Backfill) / (15 * time.Minute))
+	if len(c.ends["A+15m"]) != want || len(c.ends["A-15m"]) != want || d.Discoveries() != 1 {
+		t.Errorf("%d A+15m, %d A-15m intervals (want %d), %d discoveries; problems %+v", len(c.ends["A+15m"]), len(c.ends["A-15m"]), want, d.Discoveries(), col.Problems)
+	}
+	now, err := dlmsdriver.TemplateOf(context.Background(), om, tg.Meter)
+	if err != nil || now == nil || now.Key == m.Key {
+		t.Fatalf("the meter's template after the change: %v %v", now, err)
+	}
+	// The next session reads by the new template at once.
+	clk.Add(time.Hour)
+	c.collect(plan)
+	if d.Discoveries() != 1 || len(c.ends["A-15m"]) != want+4 {
+		t.Errorf("next session: %d discoveries, %d A-15m intervals", d.Discoveries(), len(c.ends["A-15m"]))
+	}
+}
