@@ -476,30 +476,49 @@ func (h *HeadEnd) withSession(ctx context.Context, m cim.Meter, t Target, drv Dr
 }
 
 // deliver hands a session's reads to the bus and waits until the bus has
-// acknowledged all of them; only then may the meter's cursors move. Each
-// message is first put to the MDM's own checks (mdm.CheckMessage, the
-// pure function its ingest runs): one it would refuse is not published,
-// and deliver returns errRejected with the first reason, so the job is
-// not ok and no cursor moves past it. It returns the interval readings
-// published.
+// acknowledged all of them; only then may the meter's cursors move. What
+// is published is first put to the MDM's own checks (mdm.CheckBlock and
+// its kin, the pure functions its ingest runs on a decoded message),
+// before it is encoded, so nothing is decoded twice: a block, register
+// message or event the MDM would refuse is not published, and deliver
+// returns errRejected with the first reason, so the job is not ok and no
+// cursor moves past it. It returns the interval readings published.
 func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, loc *time.Location, col *Collection) (int, error) {
-	msgs, err := h.collectionMsgs(m.MRID, col)
-	if err != nil {
-		return 0, err
-	}
 	now := h.now()
-	ok := msgs[:0:0]
 	var refused []string
-	n := 0
-	for _, msg := range msgs {
-		if err := mdm.CheckMessage(msg.subject, msg.data, loc, now); err != nil {
+	checked := *col
+	checked.Blocks = make([]cim.IntervalBlock, 0, len(col.Blocks))
+	for i := range col.Blocks {
+		if len(col.Blocks[i].Readings) == 0 {
+			continue // nothing to publish
+		}
+		if err := mdm.CheckBlock(&col.Blocks[i], loc, now); err != nil {
 			refused = append(refused, err.Error())
 			continue
 		}
-		ok = append(ok, msg)
+		checked.Blocks = append(checked.Blocks, col.Blocks[i])
+	}
+	if err := mdm.CheckRegisters(col.Registers, now); err != nil {
+		refused = append(refused, err.Error())
+		checked.Registers = nil
+	}
+	checked.Events = make([]cim.EndDeviceEvent, 0, len(col.Events))
+	for i := range col.Events {
+		if err := mdm.CheckEvent(&col.Events[i]); err != nil {
+			refused = append(refused, err.Error())
+			continue
+		}
+		checked.Events = append(checked.Events, col.Events[i])
+	}
+	msgs, err := h.collectionMsgs(m.MRID, &checked)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, msg := range msgs {
 		n += msg.readings
 	}
-	if err := h.publish(ctx, ok); err != nil {
+	if err := h.publish(ctx, msgs); err != nil {
 		return 0, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
 	h.m.readings.Add(float64(n))
@@ -508,7 +527,7 @@ func (h *HeadEnd) deliver(ctx context.Context, m cim.Meter, loc *time.Location, 
 		if len(refused) > 1 {
 			more = fmt.Sprintf(" (and %d more)", len(refused)-1)
 		}
-		return n, fmt.Errorf("meter %s: %d of %d messages %w: %s%s", m.MRID, len(refused), len(msgs), errRejected, refused[0], more)
+		return n, fmt.Errorf("meter %s: %d of %d messages %w: %s%s", m.MRID, len(refused), len(msgs)+len(refused), errRejected, refused[0], more)
 	}
 	return n, nil
 }

@@ -2,6 +2,7 @@ package mdm_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -104,4 +105,48 @@ func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string), vali
 	b.ReportMetric(viaBus, "readings/s")
 	b.ReportMetric(direct, "raw-putdays-readings/s")
 	b.ReportMetric(viaBus/direct, "ingest/raw")
+}
+
+// BenchmarkCheck compares the head-end's check of one meter's day before
+// publishing: decoding its own payloads again (CheckMessage) against
+// checking the values it still holds (CheckBlock, CheckRegisters).
+func BenchmarkCheck(b *testing.B) {
+	loc := time.UTC
+	start := time.Date(2026, 12, 5, 0, 0, 0, 0, loc)
+	now := start.Add(26 * time.Hour)
+	blk := cim.IntervalBlock{MeterID: "AMG1", ReadingType: cim.EnergyImport15m}
+	for i := 1; i <= 96; i++ {
+		blk.Readings = append(blk.Readings, cim.IntervalReading{End: start.Add(time.Duration(i) * 15 * time.Minute), Value: int64(100 + i)})
+	}
+	var regs []cim.Reading
+	for i := 0; i < 28; i++ {
+		regs = append(regs, cim.Reading{MeterID: "AMG1", ReadingType: fmt.Sprintf("A+T%d", i), TimeStamp: now, Value: int64(i) * 1000})
+	}
+	blockData := intervalcodec.Append(nil, blk)
+	regData, err := json.Marshal(regs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blockSubject := "amigo.readings.AMG1.intervals"
+	regSubject := "amigo.readings.AMG1.registers"
+	b.Run("decoded-again", func(b *testing.B) {
+		for b.Loop() {
+			if err := mdm.CheckMessage(blockSubject, blockData, loc, now); err != nil {
+				b.Fatal(err)
+			}
+			if err := mdm.CheckMessage(regSubject, regData, loc, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("values", func(b *testing.B) {
+		for b.Loop() {
+			if err := mdm.CheckBlock(&blk, loc, now); err != nil {
+				b.Fatal(err)
+			}
+			if err := mdm.CheckRegisters(regs, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -58,11 +58,8 @@ func decode(subject string, data []byte) (message, error) {
 		if err != nil {
 			return message{}, bad("interval block on %s does not decode: %v", subject, err)
 		}
-		if err := checkMeter(b.MeterID, tok[n-2]); err != nil {
+		if err := checkBlock(&b, tok[n-2]); err != nil {
 			return message{}, err
-		}
-		if err := checkID("reading type", b.ReadingType.ID); err != nil {
-			return message{}, bad("meter %s: %v", b.MeterID, err)
 		}
 		return message{block: &b}, nil
 	case n >= 4 && tok[n-3] == bus.Readings && tok[n-1] == bus.TypeRegisters:
@@ -70,16 +67,8 @@ func decode(subject string, data []byte) (message, error) {
 		if err := json.Unmarshal(data, &rs); err != nil {
 			return message{}, bad("register reads on %s do not decode: %v", subject, err)
 		}
-		for i, r := range rs {
-			if err := checkMeter(r.MeterID, tok[n-2]); err != nil {
-				return message{}, bad("register read %d: %v", i, err)
-			}
-			if err := checkID("reading type", r.ReadingType); err != nil {
-				return message{}, bad("meter %s: register read %d: %v", r.MeterID, i, err)
-			}
-			if r.TimeStamp.IsZero() {
-				return message{}, bad("meter %s: register read %d (%s) has no time", r.MeterID, i, r.ReadingType)
-			}
+		if err := checkRegisterReads(rs, tok[n-2]); err != nil {
+			return message{}, err
 		}
 		return message{registers: rs}, nil
 	case n >= 3 && tok[n-2] == bus.Events:
@@ -87,24 +76,8 @@ func decode(subject string, data []byte) (message, error) {
 		if err := json.Unmarshal(data, &e); err != nil {
 			return message{}, bad("event on %s does not decode: %v", subject, err)
 		}
-		if err := checkMeter(e.MeterID, tok[n-1]); err != nil {
+		if err := checkEvent(&e, tok[n-1]); err != nil {
 			return message{}, err
-		}
-		if err := checkID("event mRID", e.MRID); err != nil {
-			return message{}, bad("meter %s: %v", e.MeterID, err)
-		}
-		if e.CreatedAt.IsZero() {
-			return message{}, bad("meter %s: event %s has no time", e.MeterID, e.MRID)
-		}
-		for _, s := range []string{string(e.Type), e.Reason, e.Severity} {
-			if err := checkText("event "+e.MRID, s); err != nil {
-				return message{}, bad("meter %s: %v", e.MeterID, err)
-			}
-		}
-		for k, v := range e.Details {
-			if err := checkText("event "+e.MRID+" detail", k+v); err != nil {
-				return message{}, bad("meter %s: %v", e.MeterID, err)
-			}
 		}
 		return message{event: &e}, nil
 	}
@@ -114,6 +87,60 @@ func decode(subject string, data []byte) (message, error) {
 // checkMeter checks a payload's meter id, and that the subject it came on
 // is that meter's: a mismatch is a routing bug upstream, not something to
 // store under either name.
+// checkBlock checks a decoded interval block published on the subject of
+// the meter whose subject token is token.
+func checkBlock(b *cim.IntervalBlock, token string) error {
+	if err := checkMeter(b.MeterID, token); err != nil {
+		return err
+	}
+	if err := checkID("reading type", b.ReadingType.ID); err != nil {
+		return bad("meter %s: %v", b.MeterID, err)
+	}
+	return nil
+}
+
+// checkRegisterReads checks decoded register reads published on the
+// subject of the meter whose subject token is token.
+func checkRegisterReads(rs []cim.Reading, token string) error {
+	for i, r := range rs {
+		if err := checkMeter(r.MeterID, token); err != nil {
+			return bad("register read %d: %v", i, err)
+		}
+		if err := checkID("reading type", r.ReadingType); err != nil {
+			return bad("meter %s: register read %d: %v", r.MeterID, i, err)
+		}
+		if r.TimeStamp.IsZero() {
+			return bad("meter %s: register read %d (%s) has no time", r.MeterID, i, r.ReadingType)
+		}
+	}
+	return nil
+}
+
+// checkEvent checks a decoded event published on the subject of the meter
+// whose subject token is token.
+func checkEvent(e *cim.EndDeviceEvent, token string) error {
+	if err := checkMeter(e.MeterID, token); err != nil {
+		return err
+	}
+	if err := checkID("event mRID", e.MRID); err != nil {
+		return bad("meter %s: %v", e.MeterID, err)
+	}
+	if e.CreatedAt.IsZero() {
+		return bad("meter %s: event %s has no time", e.MeterID, e.MRID)
+	}
+	for _, s := range []string{string(e.Type), e.Reason, e.Severity} {
+		if err := checkText("event "+e.MRID, s); err != nil {
+			return bad("meter %s: %v", e.MeterID, err)
+		}
+	}
+	for k, v := range e.Details {
+		if err := checkText("event "+e.MRID+" detail", k+v); err != nil {
+			return bad("meter %s: %v", e.MeterID, err)
+		}
+	}
+	return nil
+}
+
 func checkMeter(id, token string) error {
 	if err := checkID("meter", id); err != nil {
 		return bad("%v", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/store"
 )
@@ -71,7 +72,9 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 			cur = slices.IndexFunc(days, func(d dayReadings) bool { return d.date == date })
 			if cur < 0 {
 				ds, de := date.Start(loc), date.AddDays(1).Start(loc)
-				days = append(days, dayReadings{date: date, start: ds, n: int(de.Sub(ds) / iv)})
+				n := int(de.Sub(ds) / iv)
+				// Most blocks are a day or less: room for all of them at once.
+				days = append(days, dayReadings{date: date, start: ds, n: n, rs: make([]slotReading, 0, min(n, len(b.Readings)))})
 				cur = len(days) - 1
 			}
 			curEnd = days[cur].date.AddDays(1).Start(loc)
@@ -99,7 +102,10 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 		d := &days[i]
 		// Stable: readings of one interval keep the block's order, which
 		// is the meter's order of capture.
-		slices.SortStableFunc(d.rs, func(a, b slotReading) int { return a.slot - b.slot })
+		bySlot := func(a, b slotReading) int { return a.slot - b.slot }
+		if !slices.IsSortedFunc(d.rs, bySlot) { // a meter's profile usually is
+			slices.SortStableFunc(d.rs, bySlot)
+		}
 		out := d.rs[:0]
 		for _, s := range d.rs {
 			if n := len(out); n > 0 && out[n-1].slot == s.slot {
@@ -299,20 +305,53 @@ func merge(d *store.Day, rs []slotReading, n *notes) bool {
 // ingest runs. A publisher that checks its messages first never moves past
 // data the ingest would dead-letter. What only the store can tell (that
 // the meter is registered, that a stored day has the shape the zone gives)
-// is the ingest's alone.
+// is the ingest's alone. A publisher that still holds the values it
+// encoded checks them with CheckBlock, CheckRegisters and CheckEvent
+// instead, without decoding its own payload again.
 func CheckMessage(subject string, data []byte, loc *time.Location, now time.Time) error {
 	m, err := decode(subject, data)
 	if err != nil {
 		return err
 	}
+	switch {
+	case m.block != nil:
+		return checkPlace(m.block, loc, now)
+	case m.registers != nil:
+		return checkRegisters(m.registers, now)
+	}
+	return nil
+}
+
+// CheckBlock is CheckMessage for an interval block before it is encoded:
+// the checks the ingest makes of a decoded block and its placement.
+func CheckBlock(b *cim.IntervalBlock, loc *time.Location, now time.Time) error {
+	if err := checkBlock(b, bus.SafeToken(b.MeterID)); err != nil {
+		return err
+	}
+	return checkPlace(b, loc, now)
+}
+
+// CheckRegisters is CheckMessage for one message of register reads before
+// it is encoded.
+func CheckRegisters(rs []cim.Reading, now time.Time) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := checkRegisterReads(rs, bus.SafeToken(rs[0].MeterID)); err != nil {
+		return err
+	}
+	return checkRegisters(rs, now)
+}
+
+// CheckEvent is CheckMessage for an event before it is encoded.
+func CheckEvent(e *cim.EndDeviceEvent) error {
+	return checkEvent(e, bus.SafeToken(e.MeterID))
+}
+
+func checkPlace(b *cim.IntervalBlock, loc *time.Location, now time.Time) error {
 	if loc == nil {
 		loc = time.UTC
 	}
-	switch {
-	case m.block != nil:
-		_, err = place(m.block, loc, now)
-	case m.registers != nil:
-		err = checkRegisters(m.registers, now)
-	}
+	_, err := place(b, loc, now)
 	return err
 }
