@@ -52,8 +52,9 @@ func (n Negotiated) MultipleReferences() bool {
 }
 
 // BlockTransferGet reports whether the meter granted block transfer with
-// GET. Without it an answer must fit one APDU of MaxPDU-ish size; a longer
-// one fails with ErrTooLong, and the caller must ask for less.
+// GET. Without it an answer should fit one APDU, and a meter's
+// pdu-too-long fails with ErrTooLong, so the caller asks for less; a meter
+// that starts a block transfer anyway is followed.
 func (n Negotiated) BlockTransferGet() bool {
 	return n.Conformance.Has(apdu.ConformanceBlockTransferWithGetOrRead)
 }

@@ -26,29 +26,28 @@ func TestAARECarriesExpectedCounter(t *testing.T) {
 	}
 }
 
-// Without block transfer granted, a first block that is not the last one
-// is the meter's problem: ErrTooLong, and no GET-request-next is sent. A
-// single last block is taken, and a pdu-too-long exception is ErrTooLong.
+// Without block transfer granted, a meter that starts one anyway is
+// followed (it serves GET-request-next, as the Gurux C server example does
+// for its public client), a single last block is taken, and a pdu-too-long
+// exception is ErrTooLong.
 func TestBlockTransferNotGranted(t *testing.T) {
 	const noBlocks = serverConformance &^ apdu.ConformanceBlockTransferWithGetOrRead
 	value := axdr.Encode(axdr.Uint16(9))
 	for _, tc := range []struct {
 		name    string
-		answer  []byte
+		answers [][]byte
 		tooMuch bool
 	}{
-		{"first of several blocks", block(1, false, value), true},
-		{"one last block", block(1, true, value), false},
-		{"pdu-too-long", enc(t, &apdu.ExceptionResponse{StateError: apdu.StateServiceNotAllowed, ServiceError: apdu.ServicePDUTooLong}), true},
+		{"several blocks", [][]byte{block(1, false, value[:1]), block(2, true, value[1:])}, false},
+		{"one last block", [][]byte{block(1, true, value)}, false},
+		{"pdu-too-long", [][]byte{enc(t, &apdu.ExceptionResponse{StateError: apdu.StateServiceNotAllowed, ServiceError: apdu.ServicePDUTooLong})}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			first := true
+			answers := append([][]byte{plainAARE(t, noBlocks, 512)}, tc.answers...)
 			s := &script{serve: func([]byte) ([]byte, error) {
-				if first {
-					first = false
-					return plainAARE(t, noBlocks, 512), nil
-				}
-				return tc.answer, nil
+				a := answers[0]
+				answers = answers[1:]
+				return a, nil
 			}}
 			c, err := NewClient(s, Options{})
 			if err != nil {
@@ -68,8 +67,8 @@ func TestBlockTransferNotGranted(t *testing.T) {
 			} else if v, ok := d.Uint(); err != nil || !ok || v != 9 {
 				t.Fatalf("get: %v %v", d, err)
 			}
-			if len(s.sent) != 2 {
-				t.Errorf("%d requests sent, want the AARQ and one GET", len(s.sent))
+			if want := 1 + len(tc.answers); len(s.sent) != want {
+				t.Errorf("%d requests sent, want the AARQ and %d", len(s.sent), want-1)
 			}
 		})
 	}

@@ -83,11 +83,11 @@ func (c *Client) getBlocks(ctx context.Context, r *apdu.GetResponseWithDataBlock
 		if r.Block.IsAccessResult {
 			return nil, denied(r.Block.AccessResult)
 		}
-		if want == 1 && !r.Block.LastBlock && !c.neg.BlockTransferGet() {
-			// Asking for the next block would be a service the meter
-			// did not grant.
-			return nil, fmt.Errorf("%w: the meter started a block transfer without granting block transfer with GET", ErrTooLong)
-		}
+		// A meter that did not grant block transfer with GET may still
+		// start one (the Gurux C server example does for its public
+		// client's object list): it evidently serves GET-request-next, so
+		// the client follows it rather than lose the answer. A meter that
+		// then refuses the next block fails the GET as any refusal does.
 		if r.Block.BlockNumber != want {
 			return nil, protocolError("GET block number %d, expected %d", r.Block.BlockNumber, want)
 		}
