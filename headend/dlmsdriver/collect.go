@@ -858,8 +858,12 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 			if !a.ok[k] {
 				continue
 			}
-			if e.at.Sub(a.at) != period {
-				q |= cim.QualityPartial // spans a gap: the meter missed entries
+			// Spanning a gap (the meter missed entries) is flagged. A span
+			// shorter than the period is a piece of an interval cut by a
+			// clock adjustment: the MDM adds the pieces up into a whole
+			// interval, flagged clock-adjusted.
+			if e.at.Sub(a.at) > period {
+				q |= cim.QualityPartial
 			}
 			v, ov := delta(a.vals[k], e.vals[k], ch.scaler)
 			b.Readings = append(b.Readings, cim.IntervalReading{End: e.at.UTC(), Value: v, Quality: q | ov})
@@ -965,12 +969,23 @@ func (s *session) stampColumn(rows []axdr.Data, cols []cosem.CaptureObject) int 
 }
 
 // spacing is the period of a profile whose capture period is not known:
-// the spacing of its first entries, else 15 minutes.
+// the most common spacing of its entries, else 15 minutes.
 func spacing(es []entry) time.Duration {
-	if len(es) > 1 {
-		return es[1].at.Sub(es[0].at)
+	// The most frequent spacing, not the first: an entry off the grid
+	// (a clock adjustment) or a gap must not set the period.
+	count := map[time.Duration]int{}
+	best, n := 15*time.Minute, 0
+	for i := 1; i < len(es); i++ {
+		d := es[i].at.Sub(es[i-1].at)
+		if d <= 0 {
+			continue
+		}
+		count[d]++
+		if c := count[d]; c > n || (c == n && d > best) {
+			best, n = d, c
+		}
 	}
-	return 15 * time.Minute
+	return best
 }
 
 // delta is b−a for a register that rolls over at 2^32 (the usual
