@@ -302,8 +302,12 @@ type CollectionResult struct {
 	// Complete is true when the meter's profile is collected up to the
 	// end of the run day (no gap left); a run of the day still going
 	// (intraday) never sets it.
-	Complete bool      `json:"complete"`
-	Error    string    `json:"error,omitempty"`
+	Complete bool   `json:"complete"`
+	Error    string `json:"error,omitempty"`
+	// Problems sums up the objects the latest run could not read while
+	// its session went on (e.g. "1 object failed: 0.0.96.5.0.255:2
+	// read-write-denied"), bounded in length; empty when there were none.
+	Problems string    `json:"problems,omitempty"`
 	At       time.Time `json:"at"`
 }
 

@@ -35,14 +35,15 @@ func init() {
 		// Runs of one day add up: a second run of a complete day, which
 		// reads nothing, or fails to reach the meter, keeps what the first
 		// one collected.
-		"putResult": `INSERT INTO collection_results(day, meter_id, segment, outcome, attempts, readings, complete, error, at_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		"putResult": `INSERT INTO collection_results(day, meter_id, segment, outcome, attempts, readings, complete, error, problems, at_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (day, meter_id) DO UPDATE SET segment = excluded.segment,
 			attempts = collection_results.attempts + excluded.attempts,
 			readings = collection_results.readings + excluded.readings,
 			complete = CASE WHEN collection_results.complete <> 0 OR excluded.complete <> 0 THEN 1 ELSE 0 END,
 			outcome = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.outcome ELSE excluded.outcome END,
 			error = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.error ELSE excluded.error END,
+			problems = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.problems ELSE excluded.problems END,
 			at_us = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.at_us ELSE excluded.at_us END`,
 		"insertControl": `INSERT INTO controls(` + controlCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (correlation_id) DO NOTHING`,
@@ -269,7 +270,7 @@ func (s *DB) PutCollectionResults(ctx context.Context, rs []store.CollectionResu
 				complete = 1
 			}
 			if _, err := st.ExecContext(rowContext(ctx), r.Day.String(), r.MeterID, r.Segment, r.Outcome, r.Attempts, r.Readings, complete,
-				r.Error, r.At.UnixMicro()); err != nil {
+				r.Error, r.Problems, r.At.UnixMicro()); err != nil {
 				return fmt.Errorf("meter %s: collection result: %w", r.MeterID, err)
 			}
 		}
@@ -315,7 +316,7 @@ func (s *DB) CollectionSummary(ctx context.Context, day cim.Date, segment string
 
 // CollectionResults implements store.HeadEnd.
 func (s *DB) CollectionResults(ctx context.Context, day cim.Date, segment, outcome, after string, limit int) ([]store.CollectionResult, error) {
-	q := "SELECT meter_id, segment, outcome, attempts, readings, complete, error, at_us FROM collection_results WHERE day = ? AND meter_id > ?"
+	q := "SELECT meter_id, segment, outcome, attempts, readings, complete, error, problems, at_us FROM collection_results WHERE day = ? AND meter_id > ?"
 	args := []any{day.String(), after}
 	if segment != "" {
 		q += " AND segment = ?"
@@ -332,7 +333,7 @@ func (s *DB) CollectionResults(ctx context.Context, day cim.Date, segment, outco
 		r := store.CollectionResult{Day: day}
 		var complete int
 		var us int64
-		err := sc.Scan(&r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &us)
+		err := sc.Scan(&r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &r.Problems, &us)
 		r.Complete, r.At = complete != 0, time.UnixMicro(us).UTC()
 		return r, err
 	}, s.rebind(q+" ORDER BY meter_id LIMIT "+strconv.Itoa(limit)), args...)

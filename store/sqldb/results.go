@@ -34,7 +34,7 @@ func (s *DB) MeterResults(ctx context.Context, meterIDs []string, from, to cim.D
 	for _, m := range meterIDs {
 		args = append(args, m)
 	}
-	q := "SELECT day, meter_id, segment, outcome, attempts, readings, complete, error, at_us FROM collection_results WHERE day IN (?" +
+	q := "SELECT day, meter_id, segment, outcome, attempts, readings, complete, error, problems, at_us FROM collection_results WHERE day IN (?" +
 		strings.Repeat(", ?", len(days)-1) + ") AND meter_id IN (?" + strings.Repeat(", ?", len(meterIDs)-1) + ") ORDER BY meter_id, day DESC"
 	// Not through the statement cache: the lists make a new text for
 	// every page size.
@@ -49,7 +49,7 @@ func (s *DB) MeterResults(ctx context.Context, meterIDs []string, from, to cim.D
 		var day string
 		var complete int
 		var us int64
-		if err := rows.Scan(&day, &r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &us); err != nil {
+		if err := rows.Scan(&day, &r.MeterID, &r.Segment, &r.Outcome, &r.Attempts, &r.Readings, &complete, &r.Error, &r.Problems, &us); err != nil {
 			return nil, err
 		}
 		if r.Day, err = cim.ParseDate(day); err != nil {

@@ -187,6 +187,8 @@ CREATE TABLE meter_templates (
 	template_key TEXT NOT NULL,
 	updated_us BIGINT NOT NULL
 )`},
+	{"head-end: a collection result's objects the meter would not give", `
+ALTER TABLE collection_results ADD COLUMN problems TEXT NOT NULL DEFAULT ''`},
 }
 
 var queries = map[string]string{

@@ -219,6 +219,32 @@ func testCollectionResults(t *testing.T, o Opener) {
 	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{MeterID: "x"}}); err == nil {
 		t.Error("result without a day accepted")
 	}
+
+	// The objects a run could not read are kept with its result, replaced
+	// by the next run's, and not erased by a failed run over a complete
+	// day.
+	const probs = "1 object failed: 0.0.96.5.0.255:2 read-write-denied"
+	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{Day: day, MeterID: "m05", Segment: "cell-1",
+		Outcome: store.OutcomeOK, Attempts: 1, Complete: true, Problems: probs, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if m05, _ := s.CollectionResults(ctx, day, "", "", "m04", 1); len(m05) != 1 || m05[0].Problems != probs {
+		t.Errorf("problems not kept: %+v", m05)
+	}
+	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{Day: day, MeterID: "m05", Segment: "cell-1",
+		Outcome: store.OutcomeTimeout, Attempts: 1, Error: "late", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if m05, _ := s.MeterResults(ctx, []string{"m05"}, day, day); len(m05) != 1 || m05[0].Problems != probs || m05[0].Outcome != store.OutcomeOK {
+		t.Errorf("a failed run over a complete day changed m05's problems: %+v", m05)
+	}
+	if err := s.PutCollectionResults(ctx, []store.CollectionResult{{Day: day, MeterID: "m05", Segment: "cell-1",
+		Outcome: store.OutcomeOK, Attempts: 1, Complete: true, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if m05, _ := s.MeterResults(ctx, []string{"m05"}, day, day); len(m05) != 1 || m05[0].Problems != "" {
+		t.Errorf("a run without problems kept the earlier one's: %+v", m05)
+	}
 }
 
 func testControls(t *testing.T, o Opener) {
