@@ -104,7 +104,8 @@ func TestMeterStatus(t *testing.T) {
 	today := cim.DateOf(now, time.UTC)
 	if err := st.PutCollectionResults(ctx, []store.CollectionResult{
 		{Day: today.AddDays(-2), MeterID: "m1", Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: now.Add(-30 * time.Hour)},
-		{Day: today.AddDays(-1), MeterID: "m1", Outcome: store.OutcomeTimeout, Attempts: 3, At: now.Add(-6 * time.Hour)},
+		{Day: today.AddDays(-1), MeterID: "m1", Outcome: store.OutcomeTimeout, Attempts: 3, At: now.Add(-6 * time.Hour),
+			Error: "meter m1: dial 10.0.0.1:4059: i/o timeout", Problems: "1 object failed: 0.0.96.5.0.255:2 read-write-denied"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,8 @@ func TestMeterStatus(t *testing.T) {
 	}
 	c1, _ := items[0].(map[string]any)["collection"].(map[string]any)
 	lastOK, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(c1["lastOK"]))
-	if c1["outcome"] != "timeout" || c1["day"] != today.AddDays(-1).String() || lastOK.Sub(now.Add(-30*time.Hour)).Abs() > time.Millisecond {
+	if c1["outcome"] != "timeout" || c1["day"] != today.AddDays(-1).String() || lastOK.Sub(now.Add(-30*time.Hour)).Abs() > time.Millisecond ||
+		c1["error"] != "meter m1: dial 10.0.0.1:4059: i/o timeout" || c1["problems"] != "1 object failed: 0.0.96.5.0.255:2 read-write-denied" {
 		t.Errorf("m1's collection %v", c1)
 	}
 	if _, ok := items[1].(map[string]any)["collection"]; ok {

@@ -23,6 +23,10 @@ type meterCollection struct {
 	Outcome  string    `json:"outcome"`
 	Complete bool      `json:"complete"`
 	At       time.Time `json:"at"`
+	// Error is why the latest run failed, and Problems what objects it
+	// could not read: an operator sees the cause where the outcome shows.
+	Error    string `json:"error,omitempty"`
+	Problems string `json:"problems,omitempty"`
 	// LastOK is the time of the newest successful read; absent when none
 	// of the days looked at had one.
 	LastOK *time.Time `json:"lastOK,omitempty"`
@@ -51,7 +55,7 @@ func (a *API) withCollection(ctx context.Context, ms []cim.Meter) ([]meterItem, 
 	for _, r := range rs { // by meter, newest day first
 		c := by[r.MeterID]
 		if c == nil {
-			c = &meterCollection{Day: r.Day, Outcome: r.Outcome, Complete: r.Complete, At: r.At}
+			c = &meterCollection{Day: r.Day, Outcome: r.Outcome, Complete: r.Complete, At: r.At, Error: r.Error, Problems: r.Problems}
 			by[r.MeterID] = c
 		}
 		if c.LastOK == nil && r.Outcome == store.OutcomeOK {

@@ -248,10 +248,14 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 	jr := jobResult{CollectionResult: store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}}
 	r := &jr.CollectionResult
 	held := true
+	var problems []ObjectProblem
 	for {
 		r.Attempts++
-		n, complete, cursors, err := h.collectOnce(ctx, m, day)
+		n, complete, cursors, probs, err := h.collectOnce(ctx, m, day)
 		jr.cursors = cursors
+		if probs != nil || err == nil {
+			problems = probs // the latest session that read the meter tells
+		}
 		r.At = h.now()
 		if err == nil {
 			r.Outcome, r.Readings, r.Complete, r.Error = store.OutcomeOK, r.Readings+n, complete, ""
@@ -272,6 +276,13 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 	}
 	h.m.jobs.WithLabelValues(m.Segment, r.Outcome).Inc()
+	if len(problems) > 0 {
+		r.Problems = problemSummary(problems)
+		for _, p := range problems {
+			h.m.objectProblems.WithLabelValues(problemCause(p.Cause)).Inc()
+		}
+		h.log.Warn("meter objects not read", "meter", m.MRID, "day", day.String(), "objects", len(problems), "problems", r.Problems)
+	}
 	if r.Outcome != store.OutcomeOK {
 		h.log.Warn("meter not collected", "meter", m.MRID, "day", day.String(), "outcome", r.Outcome,
 			"attempts", r.Attempts, "readings", r.Readings, "err", r.Error)
@@ -374,16 +385,16 @@ const (
 )
 
 // collectOnce is one attempt: open, read, release, then publish. It
-// returns the readings collected and, once the bus has them, where the
-// meter's cursors move to.
-func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, []store.Cursor, error) {
+// returns the readings collected, once the bus has them where the meter's
+// cursors move to, and the objects the session could not read.
+func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, []store.Cursor, []ObjectProblem, error) {
 	t, drv, err := h.target(ctx, m)
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, nil, nil, err
 	}
 	cursors, err := h.st.Cursors(ctx, m.MRID)
 	if err != nil {
-		return 0, false, nil, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
+		return 0, false, nil, nil, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
 	}
 	now := h.now()
 	until := day.AddDays(1).Start(t.Location)
@@ -419,14 +430,14 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 		return nil
 	})
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, nil, col.Problems, err
 	}
 	n, err := h.deliver(ctx, m, t.Location, &col)
 	if err != nil {
 		// Cursors stay where they were: what was refused is read again
 		// next run, and what was published with it is read again too,
 		// which the bus's message ids and the MDM's merge make harmless.
-		return n, false, nil, err
+		return n, false, nil, col.Problems, err
 	}
 	if n == 0 && !col.Complete {
 		// Drivers name load profile cursors "profile…". A profile read
@@ -439,11 +450,78 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 			}
 		}
 		if since.Before(until.Add(-noDataGrace)) {
-			return 0, false, nil, fmt.Errorf("meter %s: profile read after %s up to %s: %w", m.MRID,
+			return 0, false, nil, col.Problems, fmt.Errorf("meter %s: profile read after %s up to %s: %w", m.MRID,
 				since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), errNoData)
 		}
 	}
-	return n, col.Complete && dayOver, col.Cursors, nil
+	return n, col.Complete && dayOver, col.Cursors, col.Problems, nil
+}
+
+// maxProblems bounds a result's problem summary: it is stored with every
+// result and shown in a listing, and a meter may fail on many objects.
+const maxProblems = 400
+
+// problemSummary tells a session's failed objects in one short line,
+// "2 objects failed: 0.0.96.5.0.255:2 read-write-denied; ...", cut at
+// maxProblems bytes with the count of those left out.
+func problemSummary(ps []ObjectProblem) string {
+	var b strings.Builder
+	if len(ps) == 1 {
+		b.WriteString("1 object failed: ")
+	} else {
+		fmt.Fprintf(&b, "%d objects failed: ", len(ps))
+	}
+	for i, p := range ps {
+		item := p.Object + " " + shortCause(p.Cause)
+		if i > 0 {
+			item = "; " + item
+		}
+		if rest := fmt.Sprintf("; and %d more", len(ps)-i); b.Len()+len(item)+len(rest) > maxProblems && i > 0 {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(item)
+	}
+	if b.Len() > maxProblems {
+		return strings.ToValidUTF8(b.String()[:maxProblems-len("…")], "") + "…"
+	}
+	return b.String()
+}
+
+// shortCause drops the "dlms: meter: get attribute:" prefix a driver's
+// error repeats for every object: the summary names the object already.
+func shortCause(cause string) string {
+	if name, ok := resultName(cause); ok {
+		return name
+	}
+	if len(cause) > 120 {
+		return strings.ToValidUTF8(cause[:117], "") + "..."
+	}
+	return cause
+}
+
+// resultName is the protocol's result name that ends a driver's error
+// ("...: read-write-denied"), when it does.
+func resultName(cause string) (string, bool) {
+	last := strings.TrimSpace(cause[strings.LastIndex(cause, ": ")+1:])
+	return last, len(last) > 0 && len(last) <= 32 && strings.Trim(last, "abcdefghijklmnopqrstuvwxyz-") == ""
+}
+
+// problemCause classes an object's failure for the problem counter, whose
+// label must stay a short, closed set: the protocol's result name, a
+// value that cannot be scaled (not-integer), a deviation read all the
+// same (tolerated), or other.
+func problemCause(cause string) string {
+	switch {
+	case strings.Contains(cause, "not an integer"):
+		return "not-integer"
+	case strings.HasPrefix(cause, "warning:"):
+		return "tolerated"
+	}
+	if name, ok := resultName(cause); ok {
+		return name
+	}
+	return "other"
 }
 
 // withSession opens a session with m, runs fn under the job deadline and

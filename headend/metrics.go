@@ -19,6 +19,9 @@ type metrics struct {
 	pushAccept   *prometheus.CounterVec
 	pushConns    prometheus.Gauge
 	commands     *prometheus.CounterVec
+	// objectProblems counts the objects a collection could not read while
+	// its session went on, once per meter and run.
+	objectProblems *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -55,12 +58,15 @@ func newMetrics() *metrics {
 			Help: "Connections the push listener holds now."}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_commands_total",
 			Help: "Command transitions, by command type and the status reached."}, []string{"type", "status"}),
+		objectProblems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_collection_object_problems_total",
+			Help: "Objects a collection could not read while the session went on, once per meter and run, by cause " +
+				"(read-write-denied, object-undefined, not-integer, tolerated, other...)."}, []string{"cause"}),
 	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.jobs, m.retries, m.latency, m.inFlight, m.readings, m.clockSyncs,
-		m.busRetries, m.storeRetries, m.pushes, m.pushRefused, m.pushAccept, m.pushConns, m.commands} {
+		m.busRetries, m.storeRetries, m.pushes, m.pushRefused, m.pushAccept, m.pushConns, m.commands, m.objectProblems} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

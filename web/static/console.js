@@ -275,7 +275,7 @@ async function meters(view, v) {
 function readBadge(c, today) {
   const gaps = c.outcome === "ok" && !c.complete && c.day < today;
   const text = c.outcome !== "ok" ? c.outcome : gaps ? "read, with gaps" : "read";
-  return el("span", { class: "badge " + (c.outcome !== "ok" ? "bad" : gaps ? "warn" : "good"), title: `latest run: ${c.day}` }, text);
+  return el("span", { class: "badge " + (c.outcome !== "ok" ? "bad" : gaps ? "warn" : "good"), title: [`latest run: ${c.day}`, c.error, c.problems].filter(Boolean).join("\n") }, text);
 }
 
 function showError(v, box) {
