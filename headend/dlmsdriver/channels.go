@@ -300,12 +300,9 @@ func (m *Model) Channels() []Channel {
 			}
 			period := time.Duration(p.Period) * time.Second
 			c := mk(p.Kind, p.LN, col.ClassID, col.LogicalName, col.Attribute, period)
-			if p.Kind == "billing" {
+			if readAsBilling(&p) {
 				c = mk(p.Kind, p.LN, col.ClassID, col.LogicalName, col.Attribute, 0)
-				c.ReadingType += "/billing"
-				if p.LN[3] != 1 {
-					c.ReadingType += strconv.Itoa(int(p.LN[3]))
-				}
+				c.ReadingType += billingSuffix(&p)
 			}
 			out = append(out, c)
 		}

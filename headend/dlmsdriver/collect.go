@@ -45,6 +45,28 @@ var registerOrder = func() []obis.Code {
 
 func cursorName(kind string, ln obis.Code) string { return kind + ":" + ln.String() }
 
+// readAsBilling reports whether a profile's entries are read as register
+// values at their capture times: a billing profile's, and a load
+// profile's captured once a day or less often (DSMR 5's 1-0:99.2.0),
+// since an interval of a day fits no day's grid of intervals (days of 23
+// and 25 hours) and the MDM refuses it.
+func readAsBilling(p *Profile) bool {
+	return p.Kind == "billing" || (p.Kind == "load" && p.Period >= 86400)
+}
+
+// billingSuffix ends the reading type of a value read from p by
+// readAsBilling: "/billing" (the daily 0-0:98.1.0), "/billing<D>"
+// (another billing profile) or "/daily" (a load profile of a day).
+func billingSuffix(p *Profile) string {
+	switch {
+	case p.Kind == "load" && p.Period == 86400:
+		return "/daily"
+	case p.LN[3] != 1:
+		return "/billing" + strconv.Itoa(int(p.LN[3]))
+	}
+	return "/billing"
+}
+
 // cursorOf names the cursor a profile is read from.
 func cursorOf(p *Profile) string {
 	switch p.Kind {
@@ -136,7 +158,7 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	var loads, rest []*Profile
 	for i := range s.m.Profiles {
 		pr := &s.m.Profiles[i]
-		if pr.Kind == "load" {
+		if pr.Kind == "load" && !readAsBilling(pr) {
 			loads = append(loads, pr)
 		} else {
 			rest = append(rest, pr)
@@ -158,7 +180,7 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	}
 	for _, pr := range rest {
 		var err error
-		if pr.Kind == "billing" {
+		if readAsBilling(pr) {
 			err = s.billing(ctx, pr, p, to, &col)
 		} else {
 			err = s.events(ctx, pr, p, to, &col)
@@ -1020,8 +1042,7 @@ func quality(st uint64) cim.Quality {
 }
 
 // billing reads a billing profile's new entries as register reads, each
-// captured value as "<id>/billing" (the daily 0-0:98.1.0) or
-// "<id>/billing<D>" (another billing profile).
+// captured value as "<id>" and billingSuffix.
 func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
 	name := cursorOf(pr)
 	from, had := since(p, name)
@@ -1040,10 +1061,7 @@ func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to t
 	if ci < 0 {
 		return nil
 	}
-	suffix := "/billing"
-	if pr.LN[3] != 1 {
-		suffix += strconv.Itoa(int(pr.LN[3]))
-	}
+	suffix := billingSuffix(pr)
 	chs := s.channels(cols, ci, statusColumn(cols))
 	last := time.Time{}
 	for _, r := range rows {
