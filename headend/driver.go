@@ -105,6 +105,9 @@ type Collection struct {
 type ObjectProblem struct {
 	Object string `json:"object"` // e.g. "1.0.1.8.0.255:2"
 	Cause  string `json:"cause"`
+	// Warning marks a deviation the driver tolerated: the object was read
+	// all the same (a date-time in an unusual encoding, say).
+	Warning bool `json:"warning,omitempty"`
 }
 
 // Session is one association with one meter. It is not safe for

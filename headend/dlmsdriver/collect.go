@@ -466,7 +466,8 @@ func (s *session) first(ctx context.Context, col *headend.Collection, again bool
 		mt = t
 		if tol&axdr.TolerateWrapped != 0 && !s.m.Quirks.WrappedClock {
 			s.learn(ctx, func(q *Quirks) { q.WrappedClock = true })
-			s.problem(col, attrs[0].String(), errors.New("warning: the date-time came wrapped in one more octet-string; read as the inner value"))
+			col.Problems = append(col.Problems, headend.ObjectProblem{Object: attrs[0].String(), Warning: true,
+				Cause: "the date-time came wrapped in one more octet-string; read as the inner value"})
 		}
 	}
 	stamp := mt
@@ -867,9 +868,12 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 	for k, ch := range chs {
 		rt := readingTypeOf(ch.q, period, multiplierOf(ch.scaler), ch.su)
 		b := cim.IntervalBlock{MeterID: s.t.Meter.MRID, ReadingType: rt}
-		for i := 1; i < len(es); i++ {
-			a, e := es[i-1], es[i]
-			if !e.ok[k] {
+		// A level (voltage, power) stands alone: every entry after the
+		// cursor is one (the entry at the cursor was stored last time). A
+		// cumulative register needs the entry before to make a delta.
+		for i := 0; i < len(es); i++ {
+			e := es[i]
+			if !e.ok[k] || (ch.q.cumulative && i == 0) || (!ch.q.cumulative && !e.at.After(from)) {
 				continue
 			}
 			q := quality(e.status)
@@ -877,6 +881,7 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 				b.Readings = append(b.Readings, cim.IntervalReading{End: e.at.UTC(), Value: e.vals[k], Quality: q})
 				continue
 			}
+			a := es[i-1]
 			if !a.ok[k] {
 				continue
 			}
