@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -279,7 +280,7 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 	if len(problems) > 0 {
 		r.Problems = problemSummary(problems)
 		for _, p := range problems {
-			h.m.objectProblems.WithLabelValues(problemCause(p.Cause)).Inc()
+			h.m.objectProblems.WithLabelValues(problemCause(p)).Inc()
 		}
 		h.log.Warn("meter objects not read", "meter", m.MRID, "day", day.String(), "objects", len(problems), "problems", r.Problems)
 	}
@@ -462,17 +463,47 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 const maxProblems = 400
 
 // problemSummary tells a session's failed objects in one short line,
-// "2 objects failed: 0.0.96.5.0.255:2 read-write-denied; ...", cut at
-// maxProblems bytes with the count of those left out.
+// "2 objects failed: 0.0.96.5.0.255:2 read-write-denied; ...", those read
+// with a warning after them, cut at maxProblems bytes with the count of
+// those left out.
 func problemSummary(ps []ObjectProblem) string {
-	var b strings.Builder
-	if len(ps) == 1 {
-		b.WriteString("1 object failed: ")
-	} else {
-		fmt.Fprintf(&b, "%d objects failed: ", len(ps))
+	warned := 0
+	for _, p := range ps {
+		if p.Warning {
+			warned++
+		}
 	}
+	failed := len(ps) - warned
+	objects := func(n int) string {
+		if n == 1 {
+			return "1 object"
+		}
+		return strconv.Itoa(n) + " objects"
+	}
+	var b strings.Builder
+	switch {
+	case warned == 0:
+		b.WriteString(objects(failed) + " failed: ")
+	case failed == 0:
+		b.WriteString(objects(warned) + " read with a warning: ")
+	default:
+		b.WriteString(objects(failed) + " failed, " + strconv.Itoa(warned) + " read with a warning: ")
+	}
+	ps = slices.Clone(ps)
+	slices.SortStableFunc(ps, func(a, b ObjectProblem) int {
+		switch {
+		case a.Warning == b.Warning:
+			return 0
+		case b.Warning:
+			return -1
+		}
+		return 1
+	})
 	for i, p := range ps {
 		item := p.Object + " " + shortCause(p.Cause)
+		if p.Warning {
+			item = p.Object + " warning: " + shortCause(p.Cause)
+		}
 		if i > 0 {
 			item = "; " + item
 		}
@@ -511,12 +542,13 @@ func resultName(cause string) (string, bool) {
 // label must stay a short, closed set: the protocol's result name, a
 // value that cannot be scaled (not-integer), a deviation read all the
 // same (tolerated), or other.
-func problemCause(cause string) string {
+func problemCause(p ObjectProblem) string {
+	cause := p.Cause
 	switch {
+	case p.Warning || strings.HasPrefix(cause, "warning:"):
+		return "tolerated"
 	case strings.Contains(cause, "not an integer"):
 		return "not-integer"
-	case strings.HasPrefix(cause, "warning:"):
-		return "tolerated"
 	}
 	if name, ok := resultName(cause); ok {
 		return name

@@ -27,6 +27,15 @@ func TestProblemSummary(t *testing.T) {
 		!strings.Contains(got, " more") {
 		t.Errorf("many: %d bytes: %q", len(got), got)
 	}
+	// Warnings come after the failures, and say so.
+	wrapped := ObjectProblem{Object: "8/0.0.1.0.0.255/2", Cause: "the date-time came wrapped", Warning: true}
+	if got, want := problemSummary([]ObjectProblem{wrapped}), "1 object read with a warning: 8/0.0.1.0.0.255/2 warning: the date-time came wrapped"; got != want {
+		t.Errorf("warning: %q, want %q", got, want)
+	}
+	if got, want := problemSummary([]ObjectProblem{wrapped, denied}),
+		"1 object failed, 1 read with a warning: 0.0.96.5.0.255:2 read-write-denied; 8/0.0.1.0.0.255/2 warning: the date-time came wrapped"; got != want {
+		t.Errorf("both: %q, want %q", got, want)
+	}
 	// One cause longer than the bound, of several-byte characters.
 	long := ObjectProblem{Object: "1.0.1.8.0.255:2", Cause: strings.Repeat("é", 300)}
 	if got := problemSummary([]ObjectProblem{long}); len(got) > maxProblems || !utf8.ValidString(got) {
@@ -45,8 +54,11 @@ func TestProblemCause(t *testing.T) {
 		"dlms: m: get: data-access-result(77)":                                         "other",
 		"":                                                                             "other",
 	} {
-		if got := problemCause(cause); got != want {
+		if got := problemCause(ObjectProblem{Cause: cause}); got != want {
 			t.Errorf("%q: %q, want %q", cause, got, want)
 		}
+	}
+	if got := problemCause(ObjectProblem{Cause: "the date-time came wrapped", Warning: true}); got != "tolerated" {
+		t.Errorf("a warning: %q", got)
 	}
 }
