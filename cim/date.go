@@ -69,3 +69,11 @@ func (d *Date) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// CaptureGrace is how late a meter may stamp a capture and still close the
+// interval that ends on the grid just before: a quarter-hour entry stamped
+// 06:45:01 is the 06:45 capture, a second late, not a reading of the
+// quarter hour to 07:00. A sixtieth of the interval, at most 30 seconds.
+func CaptureGrace(interval time.Duration) time.Duration {
+	return min(interval/60, 30*time.Second)
+}

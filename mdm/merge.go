@@ -64,6 +64,19 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 			return nil, bad("meter %s %s: reading ending %s lies more than %s after now (%s)", b.MeterID, b.ReadingType.ID,
 				r.End.UTC().Format(time.RFC3339), maxAhead, now.UTC().Format(time.RFC3339))
 		}
+		at := r.End
+		// A capture stamped a moment after the grid (within
+		// cim.CaptureGrace) closes the interval that ends on the grid.
+		var ds time.Time
+		if cur >= 0 && !r.End.Before(days[cur].start) && r.End.Before(curEnd) {
+			ds = days[cur].start
+		} else {
+			ds = cim.DateOf(r.End, loc).Start(loc)
+		}
+		if late := r.End.Sub(ds) % iv; late > 0 && late <= cim.CaptureGrace(iv) {
+			r.End = r.End.Add(-late)
+			r.Quality |= cim.QualityClockAdjusted
+		}
 		// The instant just before the end lies inside the interval the
 		// reading closes, on the grid or off it.
 		in := r.End.Add(-time.Nanosecond)
@@ -90,7 +103,6 @@ func place(b *cim.IntervalBlock, loc *time.Location, now time.Time) ([]dayReadin
 			return nil, bad("meter %s %s: reading ending %s is past the last whole %s interval of %s in %s", b.MeterID, b.ReadingType.ID,
 				r.End.UTC().Format(time.RFC3339), iv, d.date, loc)
 		}
-		at := r.End
 		if end := d.start.Add(time.Duration(slot+1) * iv); !end.Equal(r.End) {
 			r.Quality |= cim.QualityClockAdjusted
 			r.End = end

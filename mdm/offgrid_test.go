@@ -48,11 +48,28 @@ func TestPlaceOffGrid(t *testing.T) {
 		}, map[int]cim.IntervalReading{
 			28: {End: at(7, 15, 0), Value: 12, Quality: cim.QualityClockAdjusted | cim.QualityPowerDown},
 		}},
-		{"a fraction of a second off", cim.EnergyImport15m, []cim.IntervalReading{
+		{"a fraction of a second late", cim.EnergyImport15m, []cim.IntervalReading{
 			{End: at(7, 15, 0).Add(time.Millisecond), Value: 5},
+		}, map[int]cim.IntervalReading{
+			28: {End: at(7, 15, 0), Value: 5, Quality: cim.QualityClockAdjusted},
+		}},
+		// The Gurux C server example stamps some captures a second late:
+		// they close the quarter hour that ended on the grid.
+		{"a second late, then on the grid", cim.ReadingType{ID: "V15m", Interval: 15 * time.Minute, Unit: cim.UnitV}, []cim.IntervalReading{
+			{End: at(7, 0, 0), Value: 229},
+			{End: at(7, 15, 1), Value: 230},
+			{End: at(7, 30, 0), Value: 231},
+		}, map[int]cim.IntervalReading{
+			27: {End: at(7, 0, 0), Value: 229},
+			28: {End: at(7, 15, 0), Value: 230, Quality: cim.QualityClockAdjusted},
+			29: {End: at(7, 30, 0), Value: 231},
+		}},
+		{"beyond the grace, placed by its end", cim.EnergyImport15m, []cim.IntervalReading{
+			{End: at(7, 15, 16), Value: 5},
 		}, map[int]cim.IntervalReading{
 			29: {End: at(7, 30, 0), Value: 5, Quality: cim.QualityClockAdjusted},
 		}},
+
 		{"the same capture twice, differently", cim.EnergyImport15m, []cim.IntervalReading{
 			{End: at(7, 15, 0), Value: 5},
 			{End: at(7, 15, 0), Value: 6},
@@ -124,5 +141,22 @@ func TestPlaceOffGridIdempotent(t *testing.T) {
 	}
 	if d.Values[28] != 21 {
 		t.Fatalf("slot 28 = %d", d.Values[28])
+	}
+}
+
+// A capture stamped two seconds after midnight closes the day before.
+func TestLateCaptureClosesTheDayBefore(t *testing.T) {
+	ams := amsterdam(t)
+	b := cim.IntervalBlock{MeterID: "m1", ReadingType: cim.EnergyImport15m, Readings: []cim.IntervalReading{
+		{End: time.Date(2026, 11, 2, 0, 0, 2, 0, ams), Value: 7}}}
+	days, err := place(&b, ams, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 1 || days[0].date != (cim.Date{Year: 2026, Month: 11, Day: 1}) || len(days[0].rs) != 1 || days[0].rs[0].slot != days[0].n-1 {
+		t.Fatalf("placed as %+v, want the last quarter hour of 1 November", days)
+	}
+	if r := days[0].rs[0].r; r.Value != 7 || r.Quality != cim.QualityClockAdjusted || !r.End.Equal(time.Date(2026, 11, 2, 0, 0, 0, 0, ams)) {
+		t.Fatalf("reading %+v", r)
 	}
 }

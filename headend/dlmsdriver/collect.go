@@ -885,11 +885,12 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 			if !a.ok[k] {
 				continue
 			}
-			// Spanning a gap (the meter missed entries) is flagged. A span
+			// Spanning a gap (the meter missed entries) is flagged; a
+			// capture a moment late (cim.CaptureGrace) is no gap. A span
 			// shorter than the period is a piece of an interval cut by a
 			// clock adjustment: the MDM adds the pieces up into a whole
 			// interval, flagged clock-adjusted.
-			if e.at.Sub(a.at) > period {
+			if e.at.Sub(a.at) > period+cim.CaptureGrace(period) {
 				q |= cim.QualityPartial
 			}
 			v, ov := delta(a.vals[k], e.vals[k], ch.scaler)
