@@ -385,6 +385,11 @@ const (
 	EventPushReplayed cim.EndDeviceEventType = "3.12.1.257"  // security: replayed message rejected
 )
 
+// ClockOffset is the reading type of a meter's clock as the head-end read
+// it: milliseconds the meter was ahead of the head-end (negative: behind),
+// stamped with the head-end's time of the read.
+const ClockOffset = "clock-offset-ms"
+
 // collectOnce is one attempt: open, read, release, then publish. It
 // returns the readings collected, once the bus has them where the meter's
 // cursors move to, and the objects the session could not read.
@@ -416,8 +421,16 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 			return err
 		}
 		col = c
+		if col.MeterTime.IsZero() {
+			return nil
+		}
 		drift := col.MeterTime.Sub(col.ReadAt)
-		if col.MeterTime.IsZero() || (drift <= h.ccfg.ClockThreshold && -drift <= h.ccfg.ClockThreshold) {
+		// The meter's clock is kept as its offset from ours at the read,
+		// a register read like any other: the clock's own value is the
+		// time stamp plus the offset, and the series shows how it drifts.
+		col.Registers = append(col.Registers, cim.Reading{MeterID: m.MRID, ReadingType: ClockOffset,
+			TimeStamp: col.ReadAt, Value: drift.Milliseconds()})
+		if drift <= h.ccfg.ClockThreshold && -drift <= h.ccfg.ClockThreshold {
 			return nil
 		}
 		if err := s.SetClock(ctx, h.now()); err != nil {

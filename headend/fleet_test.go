@@ -408,6 +408,11 @@ func TestFleetDailyCollection(t *testing.T) {
 	}
 	checkDay := func(i int, d cim.Date) {
 		t.Helper()
+		// Every model's clock is kept, as its offset from the head-end's.
+		id := headend.MeterID(r.rows[i])
+		if clk, err := r.st.RegisterReads(ctx, id, headend.ClockOffset, d.Start(ams), d.AddDays(3).Start(ams)); err != nil || len(clk) == 0 {
+			t.Fatalf("%s meter %s: %d clock reads, %v", modelOf[i], id, len(clk), err)
+		}
 		if modelOf[i] == sim.ModelThirdParty {
 			checkThirdParty(i, d)
 		} else {

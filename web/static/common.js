@@ -131,12 +131,17 @@ export const fmt = {
 };
 
 // register formats a register read in its reading type's unit: energy in
-// kWh (kvarh), demand in kW, as the stored integer Wh (varh, W) scaled.
+// kWh (kvarh), demand in kW, as the stored integer Wh (varh, W) scaled by
+// the power of ten an id may end in ("A+e-2": hundredths of a Wh); the
+// meter's clock offset in seconds.
 export function register(readingType, value) {
   const base = readingType.split("/")[0];
+  if (base === "clock-offset-ms") return (value >= 0 ? "+" : "") + (value / 1000).toFixed(3) + " s";
+  const exp = Number((base.match(/e(-?\d+)$/) || [0, 0])[1]);
   const unit = /^A[+-]/.test(base) ? "kWh" : /^R[+-]/.test(base) ? "kvarh" : /^MD/.test(base) ? "kW" : "";
-  if (!unit) return fmt.int(value);
-  return (value / 1000).toLocaleString("en-GB", { minimumFractionDigits: 3, maximumFractionDigits: 3 }) + " " + unit;
+  if (!unit) return exp ? (value * 10 ** exp).toLocaleString("en-GB", { maximumFractionDigits: Math.max(0, -exp) }) : fmt.int(value);
+  const digits = Math.max(3, 3 - exp);
+  return ((value * 10 ** exp) / 1000).toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits }) + " " + unit;
 }
 
 // zoneOffset is how far the zone's clock is ahead of UTC at instant t (ms).
