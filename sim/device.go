@@ -268,25 +268,9 @@ func (d *Device) register(ln obis.Code, unit axdr.Unit, scaler int8, read func(m
 func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 	m := d.m
 	now := d.cfg.Now
-	_, off := d.zone(with(d, func(m *meter.Meter, now time.Time) time.Time { return m.Clock(now) })).Zone()
-	clock := cosem.NewClock(ClockLN, int16(-off/60))
-	clock.Now = func() time.Time {
-		return with(d, func(m *meter.Meter, now time.Time) time.Time { return m.Clock(now) })
-	}
-	clock.SetTime = func(_ context.Context, t time.Time) error {
-		d.cfg.Lock.Lock()
-		m.SetClock(now(), t)
-		d.cfg.Lock.Unlock()
-		return nil
-	}
-	clock.MeasuringPeriod = m.Fleet().ProfileInterval
+	clock := d.newClock(ClockLN)
 
-	ic := cosem.NewData(InvocationCounterLN, axdr.Uint32(0))
-	ic.Read = func(context.Context) (axdr.Data, error) {
-		v, _ := dev.LastClientIC(ManagementClient)
-		return axdr.Uint32(v), nil
-	}
-	objs := []cosem.Object{clock, ic,
+	objs := []cosem.Object{clock, d.counterObject(dev),
 		cosem.NewData(SerialLN, axdr.VisibleString(m.Serial())),
 		cosem.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte(m.Serial()))),
 		cosem.NewData(StatusLN, axdr.Uint8(0)),

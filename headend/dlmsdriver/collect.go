@@ -1047,25 +1047,34 @@ func quality(st uint64) cim.Quality {
 	return q
 }
 
-// billing reads a billing profile's new entries as register reads, each
-// captured value as "<id>" and billingSuffix.
-func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
-	name := cursorOf(pr)
-	from, had := since(p, name)
+// stampedRows reads a profile's entries in [from, to] with the column that
+// stamps them (ci, -1 when none does). A refusal is the profile's problem,
+// recorded in col, and no error: the session goes on; only an error that
+// ends the session is returned.
+func (s *session) stampedRows(ctx context.Context, pr *Profile, from, to time.Time, col *headend.Collection) ([]axdr.Data, []cosem.CaptureObject, int, error) {
 	rows, cols, err := s.readRange(ctx, pr, from, to)
 	if err != nil {
 		if fatal(err) {
-			return err
+			return nil, nil, -1, err
 		}
 		s.problem(col, pr.LN.String()+":2", err)
-		return nil
+		return nil, nil, -1, nil
 	}
 	ci := clockColumn(cols)
 	if ci < 0 {
 		ci = s.stampColumn(rows, cols)
 	}
-	if ci < 0 {
-		return nil
+	return rows, cols, ci, nil
+}
+
+// billing reads a billing profile's new entries as register reads, each
+// captured value as "<id>" and billingSuffix.
+func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
+	name := cursorOf(pr)
+	from, had := since(p, name)
+	rows, cols, ci, err := s.stampedRows(ctx, pr, from, to, col)
+	if err != nil || ci < 0 {
+		return err
 	}
 	suffix := billingSuffix(pr)
 	chs := s.channels(cols, ci, statusColumn(cols))
@@ -1106,20 +1115,9 @@ func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to t
 func (s *session) events(ctx context.Context, pr *Profile, p headend.Plan, to time.Time, col *headend.Collection) error {
 	name := cursorOf(pr)
 	from, _ := since(p, name)
-	rows, cols, err := s.readRange(ctx, pr, from, to)
-	if err != nil {
-		if fatal(err) {
-			return err
-		}
-		s.problem(col, pr.LN.String()+":2", err)
-		return nil
-	}
-	ci := clockColumn(cols)
-	if ci < 0 {
-		ci = s.stampColumn(rows, cols)
-	}
-	if ci < 0 || len(cols) < 2 {
-		return nil
+	rows, cols, ci, err := s.stampedRows(ctx, pr, from, to, col)
+	if err != nil || ci < 0 || len(cols) < 2 {
+		return err
 	}
 	// The event code (0-x:96.11.x) or, in a power failure log, the
 	// duration; else the first other column.
