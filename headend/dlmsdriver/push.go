@@ -85,7 +85,10 @@ func (d *Driver) DecodePush(ctx context.Context, b []byte, sender headend.Sender
 		at = time.Now()
 	}
 	e := cim.EndDeviceEvent{MRID: fmt.Sprintf("%s/push/%d", m.MRID, u.Header.IC), MeterID: m.MRID, CreatedAt: at.UTC(),
-		Details: map[string]string{"source": "push", "push_setup": c.setup.String()}}
+		Details: map[string]string{"source": "push"}}
+	if c.setup != (obis.Code{}) {
+		e.Details["push_setup"] = c.setup.String()
+	}
 	if c.hasCode {
 		e.Code = int(c.code)
 		e.Type, e.Reason, e.Severity = EventKind(c.code)
@@ -176,6 +179,7 @@ func decodePushBody(d axdr.Data, list []PushObject) pushContent {
 		for i, it := range items {
 			c.read(list[i], it)
 		}
+		c.nameSetup()
 		return c
 	}
 	alarm := len(items) == 4 && isName(items[0]) && isText(items[1]) && isUnsigned(items[2]) && isTime(items[3])
@@ -198,7 +202,23 @@ func decodePushBody(d axdr.Data, list []PushObject) pushContent {
 			c.values = append(c.values, pushValue{v: it})
 		}
 	}
+	c.nameSetup()
 	return c
+}
+
+// nameSetup names the push setup, when no element carried its name, from
+// the object definitions: a push_object_list lists its own push setup
+// (class 40), as the Gurux push example's does.
+func (c *pushContent) nameSetup() {
+	if c.setup != (obis.Code{}) {
+		return
+	}
+	for _, o := range c.objects {
+		if o.Class == cosem.ClassPushSetup {
+			c.setup = o.LN
+			return
+		}
+	}
 }
 
 // read takes one element whose object is known.

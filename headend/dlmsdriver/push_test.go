@@ -82,6 +82,10 @@ func TestDecodePushBody(t *testing.T) {
 		if len(c.objects) == 0 || c.objects[0] != (PushObject{Class: 40, LN: setup, Attr: 2}) {
 			t.Errorf("%s: objects %v", name, c.objects)
 		}
+		// The push setup that lists itself is the one that pushed.
+		if c.setup != setup {
+			t.Errorf("%s: push setup %s, want %s", name, c.setup, setup)
+		}
 		if !strings.Contains(c.summary(), "object definitions") {
 			t.Errorf("%s: summary %q", name, c.summary())
 		}
