@@ -69,6 +69,12 @@ type HeadEnd struct {
 	// PushAddr is where meters open connections to push (empty: no push
 	// listener).
 	PushAddr string `yaml:"push_addr"`
+	// PushPerSource caps the push connections one source address may hold,
+	// so a flood costs only its source; meters behind one NAT address
+	// share it. PushFirstFrame is how long a new push connection has to
+	// deliver its first whole frame.
+	PushPerSource  int           `yaml:"push_per_source"`
+	PushFirstFrame time.Duration `yaml:"push_first_frame"`
 	// Concurrency caps meter sessions in flight; PerSegment caps them per
 	// network segment (cell, concentrator).
 	Concurrency int `yaml:"concurrency"`
@@ -155,7 +161,7 @@ func Default() Config {
 		Store: Store{ConnectTimeout: 5 * time.Second},
 		Bus:   Bus{Replicas: 1, DuplicateWindow: 10 * time.Minute, ConnectTimeout: 5 * time.Second},
 		Log:   Log{Format: "auto", Level: "info"},
-		HeadEnd: HeadEnd{PushAddr: "127.0.0.1:4060", Concurrency: 256, PerSegment: 32, JobTimeout: 2 * time.Minute,
+		HeadEnd: HeadEnd{PushAddr: "127.0.0.1:4060", PushPerSource: 8, PushFirstFrame: 5 * time.Second, Concurrency: 256, PerSegment: 32, JobTimeout: 2 * time.Minute,
 			Attempts: 3, Window: time.Hour, DailyAt: time.Hour, Zone: "UTC", ClockThreshold: 10 * time.Second, BackfillDays: 10},
 	}
 }
@@ -276,6 +282,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("bus url %q: want nats://host:port", RedactURL(u))
 			}
 		}
+	}
+	if h := c.HeadEnd; h.PushPerSource <= 0 || h.PushFirstFrame <= 0 {
+		return errors.New("headend: push_per_source and push_first_frame must be positive")
 	}
 	if h := c.HeadEnd; h.PushAddr != "" {
 		if _, _, err := net.SplitHostPort(h.PushAddr); err != nil {

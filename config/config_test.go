@@ -175,3 +175,29 @@ func TestUnknownKeysAreNamedWithLineAndKnownKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The push listener's per-source cap and first-frame deadline are
+// settings: a utility whose meters sit behind one carrier NAT address
+// raises the cap.
+func TestPushLimitsFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "amigo.yaml")
+	if err := os.WriteFile(p, []byte("headend:\n  push_per_source: 500\n  push_first_frame: 2s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HeadEnd.PushPerSource != 500 || c.HeadEnd.PushFirstFrame != 2*time.Second {
+		t.Fatalf("push limits %d, %s", c.HeadEnd.PushPerSource, c.HeadEnd.PushFirstFrame)
+	}
+	if d := Default(); d.HeadEnd.PushPerSource != 8 || d.HeadEnd.PushFirstFrame != 5*time.Second {
+		t.Fatalf("default push limits %d, %s", d.HeadEnd.PushPerSource, d.HeadEnd.PushFirstFrame)
+	}
+	if err := os.WriteFile(p, []byte("headend:\n  push_per_source: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "push_per_source") {
+		t.Fatalf("a zero cap: %v", err)
+	}
+}

@@ -285,7 +285,7 @@ func (s *Server) startHeadEnd(o Options) error {
 			return fmt.Errorf("push listener: %w", err)
 		}
 		s.PushAddr = s.pushLn.Addr().String()
-		s.push = s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{})
+		s.push = s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{MaxPerSource: cfg.PushPerSource, FirstFrameTimeout: cfg.PushFirstFrame})
 	}
 	s.in = in
 	return nil
