@@ -197,7 +197,11 @@ func TestPushLimitsFromFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("headend:\n  push_per_source: 0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "push_per_source") {
+	c, err = Load(p, env(nil))
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "push_per_source") {
 		t.Fatalf("a zero cap: %v", err)
 	}
 }
