@@ -22,17 +22,7 @@ func TestCollectionOutcomesAreHonest(t *testing.T) {
 	r := newRig(t, 3, 1, headend.CollectionConfig{Concurrency: 4, PerSegment: 4, Attempts: 3, BackfillDays: 1})
 	r.drv.behaviour["m00001"] = "future-once"
 	r.drv.behaviour["m00002"] = "empty"
-	ctx, cancel := context.WithCancel(context.Background())
-	in, err := mdm.New(mdm.Options{Store: r.st, Bus: r.bus, Now: func() time.Time { return r.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	r.runIngest(t)
 
 	day := cim.Date{Year: 2026, Month: 3, Day: 29}
 	if err := r.h.CollectDay(context.Background(), day, store.MeterQuery{}); err != nil {
@@ -130,17 +120,7 @@ func TestCollectionOutcomesAreHonest(t *testing.T) {
 // same entries again, and the MDM stores nothing twice and changes no day.
 func TestReReadAfterLostCursors(t *testing.T) {
 	r := newRig(t, 2, 1, headend.CollectionConfig{Concurrency: 2, PerSegment: 2, BackfillDays: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	in, err := mdm.New(mdm.Options{Store: r.st, Bus: r.bus, Now: func() time.Time { return r.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	in := r.runIngest(t)
 	day := cim.Date{Year: 2026, Month: 3, Day: 29}
 	if err := r.h.CollectDay(context.Background(), day, store.MeterQuery{}); err != nil {
 		t.Fatal(err)
@@ -180,3 +160,22 @@ func TestReReadAfterLostCursors(t *testing.T) {
 type forgetCursors struct{ store.Store }
 
 func (forgetCursors) Cursors(context.Context, string) ([]store.Cursor, error) { return nil, nil }
+
+// runIngest runs the MDM's ingest on the rig's store and bus until the
+// test ends.
+func (r *rig) runIngest(t *testing.T) *mdm.Ingest {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := mdm.New(mdm.Options{Store: r.st, Bus: r.bus, Now: func() time.Time { return r.now }})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return in
+}

@@ -47,30 +47,7 @@ func (c *collector) collect(p headend.Plan) headend.Collection {
 	if err != nil {
 		c.t.Fatalf("collect %s: %v", c.tg.Meter.MRID, err)
 	}
-	for _, b := range col.Blocks {
-		id := b.ReadingType.ID
-		if c.ends[id] == nil {
-			c.ends[id] = map[time.Time]bool{}
-		}
-		for _, r := range b.Readings {
-			if c.ends[id][r.End] {
-				c.t.Errorf("%s: interval ending %s read twice", id, r.End)
-			}
-			c.ends[id][r.End] = true
-			c.sums[id] += r.Value
-		}
-	}
-	for _, r := range col.Registers {
-		c.regs[r.ReadingType] = r.Value
-	}
-	next := map[string]time.Time{}
-	for k, v := range c.cursors {
-		next[k] = v
-	}
-	for _, cu := range col.Cursors {
-		next[cu.Name] = cu.At
-	}
-	c.cursors = next
+	c.keep(col)
 	return col
 }
 
