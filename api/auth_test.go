@@ -13,6 +13,7 @@ import (
 
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
@@ -52,9 +53,9 @@ func newAuthRig(t *testing.T) *authRig {
 		t.Fatal(err)
 	}
 	date := cim.DateOf(time.Now(), time.UTC).AddDays(-1)
-	var days []store.Day
+	var days []interval.Day
 	for _, m := range []string{"m1", "m2"} {
-		d := store.Day{MeterID: m, Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: m, Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		for i := range d.Values {
 			d.Values[i] = 40

@@ -13,6 +13,7 @@ import (
 
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
@@ -45,11 +46,11 @@ func newLimitsRig(t *testing.T) *limitsRig {
 		t.Fatal(err)
 	}
 	day := cim.Date{Year: 2026, Month: 6, Day: 1}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: day, Start: day.Start(time.UTC), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: day, Start: day.Start(time.UTC), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
-	h := store.Day{MeterID: "m1", Channel: "V1h", Date: day, Start: day.Start(time.UTC), Interval: time.Hour,
+	h := interval.Day{MeterID: "m1", Channel: "V1h", Date: day, Start: day.Start(time.UTC), Interval: time.Hour,
 		Values: make([]int64, 24), Quality: make([]cim.Quality, 24)}
-	if _, err := st.PutDays(ctx, []store.Day{d, h}); err != nil {
+	if _, err := st.PutDays(ctx, []interval.Day{d, h}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.PutExceptions(ctx, []store.Exception{{MeterID: "m1", Channel: "A+15m", Date: day, Version: 1, Rule: "missing", Reason: "4 missing"}}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -18,21 +19,21 @@ import (
 
 // dayOut is a stored day as the API shows it.
 type dayOut struct {
-	Day       cim.Date      `json:"day"`
-	Channel   string        `json:"channel"`
-	Start     time.Time     `json:"start"`
-	Interval  int           `json:"intervalSeconds"`
-	Values    []int64       `json:"values"`
-	Quality   []cim.Quality `json:"quality"`
-	Version   int           `json:"version"`
-	Source    store.Source  `json:"source"`
-	Reason    string        `json:"reason,omitempty"`
-	User      string        `json:"user,omitempty"`
-	CreatedAt time.Time     `json:"createdAt"`
-	Total     int64         `json:"total"`
+	Day       cim.Date        `json:"day"`
+	Channel   string          `json:"channel"`
+	Start     time.Time       `json:"start"`
+	Interval  int             `json:"intervalSeconds"`
+	Values    []int64         `json:"values"`
+	Quality   []cim.Quality   `json:"quality"`
+	Version   int             `json:"version"`
+	Source    interval.Source `json:"source"`
+	Reason    string          `json:"reason,omitempty"`
+	User      string          `json:"user,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	Total     int64           `json:"total"`
 }
 
-func toDayOut(d store.Day) dayOut {
+func toDayOut(d interval.Day) dayOut {
 	o := dayOut{Day: d.Date, Channel: d.Channel, Start: d.Start, Interval: int(d.Interval / time.Second), Values: d.Values,
 		Quality: d.Quality, Version: d.Version, Source: d.Source, Reason: d.Reason, User: d.User, CreatedAt: d.CreatedAt}
 	for i, v := range d.Values {
@@ -56,7 +57,7 @@ func dateParam(w http.ResponseWriter, name, s string) (cim.Date, bool) {
 // answers 404 for a meter that is not registered, or a channel of which
 // the meter has no day stored at all: an empty answer would read as "no
 // data yet" where the question itself is wrong.
-func (a *API) seriesDays(w http.ResponseWriter, r *http.Request, meter, channel string, from, to cim.Date) ([]store.Day, bool) {
+func (a *API) seriesDays(w http.ResponseWriter, r *http.Request, meter, channel string, from, to cim.Date) ([]interval.Day, bool) {
 	if !checkFields(w, idField("channel", channel)) {
 		return nil, false
 	}
@@ -214,7 +215,7 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 			Error(w, http.StatusUnprocessableEntity, "bad_edit", err.Error())
 			return
 		}
-		ws, err := a.d.Store.PutDaysIfLatest(r.Context(), []store.Day{e}, []int{d.Version})
+		ws, err := a.d.Store.PutDaysIfLatest(r.Context(), []interval.Day{e}, []int{d.Version})
 		if err != nil {
 			a.internal(w, r, err)
 			return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
@@ -22,10 +23,10 @@ func TestReadingsEditsAndExceptions(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	first := cim.Date{Year: 2026, Month: 6, Day: 1}
-	var days []store.Day
+	var days []interval.Day
 	for k := range 30 {
 		date := first.AddDays(k)
-		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		for i := range d.Values {
 			d.Values[i] = 10
@@ -149,7 +150,7 @@ type racingStore struct {
 	raced bool
 }
 
-func (s *racingStore) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+func (s *racingStore) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
 	if !s.raced {
 		s.raced = true
 		d, err := s.Store.Day(ctx, days[0].MeterID, days[0].Channel, days[0].Date)
@@ -157,7 +158,7 @@ func (s *racingStore) PutDaysIfLatest(ctx context.Context, days []store.Day, bas
 			return nil, err
 		}
 		d.Values[7], d.Quality[7] = 77, 0
-		if _, err := s.Store.PutDays(ctx, []store.Day{d}); err != nil {
+		if _, err := s.Store.PutDays(ctx, []interval.Day{d}); err != nil {
 			return nil, err
 		}
 	}
@@ -170,12 +171,12 @@ func TestEditOvertakenByTheIngest(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	date := cim.Date{Year: 2026, Month: 6, Day: 4}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 	for i := range d.Quality {
 		d.Quality[i] = cim.QualityMissing
 	}
-	if _, err := st.PutDays(ctx, []store.Day{d}); err != nil {
+	if _, err := st.PutDays(ctx, []interval.Day{d}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(Deps{Store: &racingStore{Store: st}, MaxBodyBytes: 1024}))

@@ -14,10 +14,10 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
-	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/sqldb"
 	"github.com/amigo-ami/amigo/store/sqlite"
@@ -157,12 +157,12 @@ func rawInsert(ctx context.Context, e engine, blocks []cim.IntervalBlock, loc *t
 		return 0, err
 	}
 	defer closeFn()
-	ds := make([]store.Day, len(blocks))
+	ds := make([]interval.Day, len(blocks))
 	for i, b := range blocks {
 		first := b.Readings[0].End.Add(-15 * time.Minute)
 		date := cim.DateOf(first, loc)
-		d := store.Day{MeterID: b.MeterID, Channel: b.ReadingType.ID, Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
-			Values: make([]int64, len(b.Readings)), Quality: make([]cim.Quality, len(b.Readings)), Source: store.SourceMeter}
+		d := interval.Day{MeterID: b.MeterID, Channel: b.ReadingType.ID, Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
+			Values: make([]int64, len(b.Readings)), Quality: make([]cim.Quality, len(b.Readings)), Source: interval.SourceMeter}
 		for j, r := range b.Readings {
 			d.Values[j] = r.Value
 		}

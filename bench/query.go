@@ -13,7 +13,7 @@ import (
 
 	"github.com/amigo-ami/amigo/api"
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 func runQuery(ctx context.Context, o Options) ([]Result, error) {
@@ -33,11 +33,11 @@ func runQuery(ctx context.Context, o Options) ([]Result, error) {
 	first := cim.Date{Year: 2026, Month: 10, Day: 1}
 	to := first.AddDays(30)
 	blocks := benchDays(ids, first, 31, time.UTC)
-	var ds []store.Day
+	var ds []interval.Day
 	for _, b := range blocks {
 		date := cim.DateOf(b.Readings[0].End.Add(-time.Minute), time.UTC)
-		d := store.Day{MeterID: b.MeterID, Channel: b.ReadingType.ID, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
-			Values: make([]int64, len(b.Readings)), Quality: make([]cim.Quality, len(b.Readings)), Source: store.SourceMeter}
+		d := interval.Day{MeterID: b.MeterID, Channel: b.ReadingType.ID, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, len(b.Readings)), Quality: make([]cim.Quality, len(b.Readings)), Source: interval.SourceMeter}
 		for j, r := range b.Readings {
 			d.Values[j] = r.Value
 		}

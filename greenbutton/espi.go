@@ -370,10 +370,10 @@ func describe(rt cim.ReadingType) string {
 	}[rt.FlowDirection]; dir != "" {
 		what += " " + dir
 	}
-	return fmt.Sprintf("%s (%s) per %s, %s", what, unitLabel(rt), interval(rt.Interval), rt.ID)
+	return fmt.Sprintf("%s (%s) per %s, %s", what, unitLabel(rt), intervalName(rt.Interval), rt.ID)
 }
 
-func interval(d time.Duration) string {
+func intervalName(d time.Duration) string {
 	switch {
 	case d%time.Hour == 0:
 		return plural(int(d/time.Hour), "hour")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 // Export is everything one download holds.
@@ -36,7 +36,7 @@ type Channel struct {
 	ReadingType cim.ReadingType
 	// Days are in ascending order and must not overlap; gaps between them
 	// are allowed and stay gaps.
-	Days []store.Day
+	Days []interval.Day
 }
 
 // Int48 is ESPI's value type: a reading outside it cannot be written.

@@ -17,7 +17,7 @@ import (
 	_ "time/tzdata" // the DST tests must not depend on the host's zoneinfo
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/testenv"
 )
 
@@ -55,10 +55,10 @@ func load(t testing.TB, zone string) *time.Location {
 }
 
 // makeDay is a full day of quarter hours valued base+i%7, all valid.
-func makeDay(rt cim.ReadingType, date cim.Date, loc *time.Location, base int64) store.Day {
+func makeDay(rt cim.ReadingType, date cim.Date, loc *time.Location, base int64) interval.Day {
 	n := date.Intervals(loc, rt.Interval)
-	d := store.Day{MeterID: "E-1", Channel: rt.ID, Date: date, Start: date.Start(loc), Interval: rt.Interval,
-		Values: make([]int64, n), Quality: make([]cim.Quality, n), Version: 1, Source: store.SourceMeter}
+	d := interval.Day{MeterID: "E-1", Channel: rt.ID, Date: date, Start: date.Start(loc), Interval: rt.Interval,
+		Values: make([]int64, n), Quality: make([]cim.Quality, n), Version: 1, Source: interval.SourceMeter}
 	for i := range d.Values {
 		d.Values[i] = base + int64(i%7)
 	}
@@ -77,7 +77,7 @@ const awkwardName = `Flat 3 <rear> & "garden" 'shed'`
 // estimated, edited, suspect and missing intervals.
 func amsterdam(t testing.TB) Export {
 	loc := load(t, "Europe/Amsterdam")
-	var imp, exp []store.Day
+	var imp, exp []interval.Day
 	for _, d := range []cim.Date{normalDay, springDay, autumnDay} {
 		imp = append(imp, makeDay(cim.EnergyImport15m, d, loc, 100))
 		exp = append(exp, makeDay(cim.EnergyExport15m, d, loc, 20))
@@ -398,7 +398,7 @@ func TestZonesWithoutDST(t *testing.T) {
 			loc := load(t, c.zone)
 			e := Export{
 				UsagePoint: cim.UsagePoint{MRID: "UP-" + c.zone, TimeZone: c.zone, ServiceCategory: cim.CommodityElectricity},
-				Channels:   []Channel{{cim.EnergyImport15m, []store.Day{makeDay(cim.EnergyImport15m, springDay, loc, 5)}}},
+				Channels:   []Channel{{cim.EnergyImport15m, []interval.Day{makeDay(cim.EnergyImport15m, springDay, loc, 5)}}},
 				Updated:    time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
 			}
 			doc := writeXML(t, e)
@@ -601,7 +601,7 @@ func TestGasInScaledUnits(t *testing.T) {
 		FlowDirection: cim.FlowForward, Interval: time.Hour, Unit: cim.UnitM3, Multiplier: -3}
 	e := Export{
 		UsagePoint: cim.UsagePoint{MRID: "UP-G", ServiceCategory: cim.CommodityGas, TimeZone: "Europe/Amsterdam"},
-		Channels:   []Channel{{rt, []store.Day{makeDay(rt, autumnDay, loc, 250)}}},
+		Channels:   []Channel{{rt, []interval.Day{makeDay(rt, autumnDay, loc, 250)}}},
 		Updated:    time.Date(2026, 10, 26, 0, 0, 0, 0, time.UTC),
 	}
 	doc := writeXML(t, e)
@@ -630,7 +630,7 @@ func TestGasInScaledUnits(t *testing.T) {
 	}
 	e.Channels[0].ReadingType = cim.EnergyImport15m
 	e.Channels[0].ReadingType.Multiplier = 3
-	e.Channels[0].Days = []store.Day{makeDay(e.Channels[0].ReadingType, autumnDay, loc, 1)}
+	e.Channels[0].Days = []interval.Day{makeDay(e.Channels[0].ReadingType, autumnDay, loc, 1)}
 	buf.Reset()
 	if err := WriteCSV(&buf, e); err != nil {
 		t.Fatal(err)
@@ -803,7 +803,7 @@ func TestCodesMatchTheSchema(t *testing.T) {
 // BenchmarkWriteXML writes a month of quarter hours of one channel.
 func BenchmarkWriteXML(b *testing.B) {
 	loc := load(b, "Europe/Amsterdam")
-	var days []store.Day
+	var days []interval.Day
 	for i := range 31 {
 		d := makeDay(cim.EnergyImport15m, cim.Date{Year: 2026, Month: time.March, Day: 1}.AddDays(i), loc, 100)
 		d.Quality[17] = cim.QualityEstimated

@@ -13,6 +13,7 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
+	"github.com/amigo-ami/amigo/retry"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -152,7 +153,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	inFlight := make(chan struct{}, 2*cap(h.sessions))
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		if err := wait(ctx, time.Until(start.Add(j.offset))); err != nil {
+		if err := retry.Wait(ctx, time.Until(start.Add(j.offset))); err != nil {
 			break
 		}
 		select {
@@ -272,7 +273,7 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 		h.m.retries.WithLabelValues(r.Outcome).Inc()
 		<-inFlight
-		if held = reacquire(ctx, inFlight, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts)); !held {
+		if held = reacquire(ctx, inFlight, retry.Backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, r.Attempts)); !held {
 			break
 		}
 	}
@@ -324,7 +325,7 @@ func final(outcome string) bool {
 // reacquire waits d, then takes a slot of inFlight again; it reports
 // false, holding nothing, when ctx ends first.
 func reacquire(ctx context.Context, inFlight chan struct{}, d time.Duration) bool {
-	if wait(ctx, d) != nil {
+	if retry.Wait(ctx, d) != nil {
 		return false
 	}
 	select {

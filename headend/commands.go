@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/retry"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/google/uuid"
 )
@@ -226,7 +227,7 @@ func (h *HeadEnd) execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		if !c.ExpiresAt.IsZero() && h.now().After(c.ExpiresAt) {
 			break
 		}
-		if wait(ctx, backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, n)) != nil {
+		if retry.Wait(ctx, retry.Backoff(h.ccfg.RetryBase, h.ccfg.RetryMax, n)) != nil {
 			break
 		}
 	}

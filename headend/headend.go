@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -268,29 +267,4 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	}
 	models, _ := h.st.(store.ObjectModels)
 	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now, Models: models}, d, nil
-}
-
-// backoff returns the wait before attempt n+1 (n ≥ 1): full jitter over
-// an exponentially growing cap.
-func backoff(base, max time.Duration, n int) time.Duration {
-	c := base << min(n-1, 20)
-	if c <= 0 || c > max {
-		c = max
-	}
-	return time.Duration(rand.Int64N(int64(c)) + 1)
-}
-
-// wait blocks for d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/meter"
@@ -93,7 +94,7 @@ func TestOffGridIntervalIsStoredFlagged(t *testing.T) {
 		t.Fatalf("results %+v %v", rs, err)
 	}
 	id := rs[0].MeterID
-	var d store.Day
+	var d interval.Day
 	waitUntil(t, "the day in the MDM", func() bool {
 		d, err = st.Day(context.Background(), id, "A+15m", day)
 		return err == nil && d.Quality[95]&cim.QualityMissing == 0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/intervalcodec"
+	"github.com/amigo-ami/amigo/retry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -131,7 +132,7 @@ func (h *HeadEnd) publish(ctx context.Context, msgs []outMsg) error {
 		if n == 1 || n%10 == 0 {
 			h.log.Warn("bus did not acknowledge; retrying", "messages", len(rest), "attempt", n, "err", err)
 		}
-		if err := wait(ctx, backoff(100*time.Millisecond, 5*time.Second, n)); err != nil {
+		if err := retry.Wait(ctx, retry.Backoff(100*time.Millisecond, 5*time.Second, n)); err != nil {
 			return fmt.Errorf("publishing %d messages: %w", len(rest), err)
 		}
 		msgs = rest
@@ -154,7 +155,7 @@ func (h *HeadEnd) retryStore(ctx context.Context, what string, fn func(context.C
 		if n == 1 || n%10 == 0 {
 			h.log.Warn("store write failed; retrying", "what", what, "attempt", n, "err", err)
 		}
-		if err := wait(ctx, backoff(100*time.Millisecond, 5*time.Second, n)); err != nil {
+		if err := retry.Wait(ctx, retry.Backoff(100*time.Millisecond, 5*time.Second, n)); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}

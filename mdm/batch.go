@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
@@ -25,7 +26,7 @@ type dayKey struct {
 
 // pendingDay is one day being merged within a batch.
 type pendingDay struct {
-	day store.Day
+	day interval.Day
 	// base is the stored version merged over, 0 for a new day.
 	base    int
 	changed bool
@@ -57,7 +58,7 @@ type plan struct {
 
 // stored is a day as the store had it when the batch began.
 type stored struct {
-	day   store.Day
+	day   interval.Day
 	found bool
 }
 
@@ -254,8 +255,8 @@ func parallelN(n, workers int, f func(int)) {
 }
 
 // rebase makes a stored version the start of a new one from the meter.
-func rebase(d store.Day) store.Day {
-	d.Source, d.Reason, d.User = store.SourceMeter, "", ""
+func rebase(d interval.Day) interval.Day {
+	d.Source, d.Reason, d.User = interval.SourceMeter, "", ""
 	d.Version, d.CreatedAt = 0, time.Time{}
 	return d
 }
@@ -264,7 +265,7 @@ func rebase(d store.Day) store.Day {
 // reads, the events, then the dead letters. Every write is idempotent, so
 // a batch that fails half-way is simply done again.
 func (in *Ingest) commit(ctx context.Context, b *batch) error {
-	var days []store.Day
+	var days []interval.Day
 	var pds []*pendingDay
 	for _, k := range b.order {
 		pd := b.days[k]
@@ -340,7 +341,7 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 // back; one merged again over another writer's version (Version 0) is
 // read back. Gathering the history is what costs, so it runs a few days
 // at a time.
-func (in *Ingest) validate(ctx context.Context, days []store.Day) error {
+func (in *Ingest) validate(ctx context.Context, days []interval.Day) error {
 	o := in.o.Validate
 	hist := o.HistoryDays
 	if hist <= 0 {
@@ -426,7 +427,7 @@ func settle(ctx context.Context, st store.Store, days []store.DayVersion, at tim
 const captureGrace = 15 * time.Minute
 
 // finish runs the stages over a merged day.
-func (in *Ingest) finish(d store.Day, n notes) (store.Day, error) {
+func (in *Ingest) finish(d interval.Day, n notes) (interval.Day, error) {
 	d.Reason = n.reason()
 	if len(in.o.Stages) == 0 {
 		return d, nil
@@ -467,7 +468,7 @@ func (in *Ingest) remerge(ctx context.Context, pd *pendingDay, latest int) (int,
 		if err != nil {
 			return 0, err
 		}
-		ws, err := in.o.Store.PutDaysIfLatest(ctx, []store.Day{nd}, []int{other.Version})
+		ws, err := in.o.Store.PutDaysIfLatest(ctx, []interval.Day{nd}, []int{other.Version})
 		if err != nil {
 			return 0, fmt.Errorf("mdm: meter %s channel %s %s: storing the merge over version %d: %w", d.MeterID, d.Channel, d.Date, other.Version, err)
 		}

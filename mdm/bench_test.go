@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
@@ -56,7 +57,7 @@ func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string), vali
 	for i := range b.N {
 		b.StopTimer()
 		date := first.AddDays(i)
-		days := make([]store.Day, 0, meters)
+		days := make([]interval.Day, 0, meters)
 		for _, m := range ids {
 			blk := block(m, date.Start(loc).Add(15*time.Minute), date.Intervals(loc, 15*time.Minute), wh)
 			data := intervalcodec.Append(nil, blk)
@@ -64,8 +65,8 @@ func benchIngest(b *testing.B, open func(testing.TB) (store.Store, string), vali
 				b.Fatal(err)
 			}
 			readings += len(blk.Readings)
-			d := store.Day{MeterID: m, Channel: blk.ReadingType.ID, Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
-				Values: make([]int64, len(blk.Readings)), Quality: make([]cim.Quality, len(blk.Readings)), Source: store.SourceMeter}
+			d := interval.Day{MeterID: m, Channel: blk.ReadingType.ID, Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
+				Values: make([]int64, len(blk.Readings)), Quality: make([]cim.Quality, len(blk.Readings)), Source: interval.SourceMeter}
 			for j, r := range blk.Readings {
 				d.Values[j] = r.Value
 			}

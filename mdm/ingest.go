@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
+	"github.com/amigo-ami/amigo/retry"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -24,7 +25,7 @@ import (
 // keep the meter, channel, date, start, interval and number of intervals.
 // It runs only on days the merge changed, so a redelivered message, which
 // changes nothing, never runs it twice.
-type Stage func(day store.Day) store.Day
+type Stage func(day interval.Day) interval.Day
 
 // Options configures an Ingest.
 type Options struct {
@@ -194,7 +195,7 @@ func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer
 			if err != nil && ctx.Err() == nil {
 				failures++
 				in.log.Warn("fetch from the bus failed", "stream", kind, "attempt", failures, "err", err)
-				if wait(ctx, backoff(failures)) != nil {
+				if retry.Wait(ctx, ingestBackoff(failures)) != nil {
 					return
 				}
 				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
@@ -220,7 +221,7 @@ func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer
 			// Smaller batches until one goes through: if a single message
 			// is what the store refuses, the others get past it.
 			limit = max(1, limit/2)
-			if wait(ctx, backoff(failures)) != nil {
+			if retry.Wait(ctx, ingestBackoff(failures)) != nil {
 				return
 			}
 			continue
@@ -285,7 +286,7 @@ func (in *Ingest) ack(ctx context.Context, msgs []jetstream.Msg) {
 // nak hands a batch that was not stored back to the bus, to come again
 // after a delay.
 func (in *Ingest) nak(kind string, msgs []jetstream.Msg, attempt int, cause error) {
-	delay := backoff(attempt)
+	delay := ingestBackoff(attempt)
 	var most uint64
 	for _, m := range msgs {
 		if md, err := m.Metadata(); err == nil {
@@ -301,23 +302,8 @@ func (in *Ingest) nak(kind string, msgs []jetstream.Msg, attempt int, cause erro
 		"messages", len(msgs), "first", msgs[0].Subject(), "deliveries", most, "retry_in", delay.Round(time.Millisecond), "err", cause)
 }
 
-// backoff is the pause before attempt n+1 after n failures: full jitter
-// under a cap that doubles from 100 ms to 30 s.
-func backoff(n int) time.Duration {
-	c := 100 * time.Millisecond << min(max(n-1, 0), 20)
-	if c <= 0 || c > 30*time.Second {
-		c = 30 * time.Second
-	}
-	return time.Duration(rand.Int64N(int64(c))) + time.Millisecond
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// ingestBackoff is the pause before attempt n+1 after n failures: its cap
+// doubles from 100 ms to 30 s.
+func ingestBackoff(n int) time.Duration {
+	return retry.Backoff(100*time.Millisecond, 30*time.Second, n)
 }

@@ -3,8 +3,6 @@ package mdm_test
 import (
 	"context"
 	"errors"
-	"github.com/amigo-ami/amigo/intervalcodec"
-	"github.com/amigo-ami/amigo/store/storetest"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,6 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/amigo-ami/amigo/interval"
+	"github.com/amigo-ami/amigo/intervalcodec"
+	"github.com/amigo-ami/amigo/store/storetest"
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
@@ -46,7 +48,7 @@ func testDSTDays(t *testing.T, r *rig) {
 	idle(t, r.bus)
 	for d, n := range map[cim.Date]int{spring: 92, autumn: 100, plain: 96} {
 		day := r.day(t, "m1", d)
-		if len(day.Values) != n || !day.Start.Equal(d.Start(r.loc)) || day.Interval != 15*time.Minute || day.Source != store.SourceMeter {
+		if len(day.Values) != n || !day.Start.Equal(d.Start(r.loc)) || day.Interval != 15*time.Minute || day.Source != interval.SourceMeter {
 			t.Errorf("%s: %d intervals from %s every %s (%s), want %d", d, len(day.Values), day.Start, day.Interval, day.Source, n)
 		}
 		checkReadings(t, r.st, r.loc, r.dayBlock("m1", d))
@@ -151,8 +153,8 @@ func testEstimates(t *testing.T, r *rig) {
 	d := autumnDay().AddDays(2)
 	all := r.dayBlock("m1", d)
 	// Estimation filled the night; a person edited interval 40.
-	est := store.Day{MeterID: "m1", Channel: "A+15m", Date: d, Start: d.Start(r.loc), Interval: 15 * time.Minute,
-		Values: make([]int64, 96), Quality: make([]cim.Quality, 96), Source: store.SourceEstimate}
+	est := interval.Day{MeterID: "m1", Channel: "A+15m", Date: d, Start: d.Start(r.loc), Interval: 15 * time.Minute,
+		Values: make([]int64, 96), Quality: make([]cim.Quality, 96), Source: interval.SourceEstimate}
 	for i := range est.Quality {
 		switch {
 		case i < 32:
@@ -163,7 +165,7 @@ func testEstimates(t *testing.T, r *rig) {
 			est.Quality[i] = cim.QualityMissing
 		}
 	}
-	if _, err := r.st.PutDays(ctx, []store.Day{est}); err != nil {
+	if _, err := r.st.PutDays(ctx, []interval.Day{est}); err != nil {
 		t.Fatal(err)
 	}
 	r.start(t, mdm.Options{})
@@ -179,7 +181,7 @@ func testEstimates(t *testing.T, r *rig) {
 			t.Fatalf("interval %d: %d (%s), want %d (%s)", i, day.Values[i], day.Quality[i], want, q)
 		}
 	}
-	if day.Version != 2 || day.Source != store.SourceMeter || !strings.Contains(day.Reason, "edited") {
+	if day.Version != 2 || day.Source != interval.SourceMeter || !strings.Contains(day.Reason, "edited") {
 		t.Errorf("version %d source %s reason %q", day.Version, day.Source, day.Reason)
 	}
 
@@ -404,8 +406,8 @@ func testConcurrentWriter(t *testing.T, r *rig) {
 			t.Error(err)
 			return
 		}
-		day.Values[90], day.Quality[90], day.Source = 1234, cim.QualityEdited, store.SourceEdit
-		if _, err := fs.Store.PutDays(ctx, []store.Day{day}); err != nil {
+		day.Values[90], day.Quality[90], day.Source = 1234, cim.QualityEdited, interval.SourceEdit
+		if _, err := fs.Store.PutDays(ctx, []interval.Day{day}); err != nil {
 			t.Error(err)
 		}
 	}
@@ -433,7 +435,7 @@ func testConcurrentWriter(t *testing.T, r *rig) {
 func testStage(t *testing.T, r *rig) {
 	var calls atomic.Int32
 	// A toy validation: anything above 500 Wh a quarter hour is suspect.
-	stage := func(d store.Day) store.Day {
+	stage := func(d interval.Day) interval.Day {
 		calls.Add(1)
 		for i, v := range d.Values {
 			if v > 500 && d.Quality[i]&cim.QualityMissing == 0 {
@@ -471,14 +473,14 @@ type flakyStore struct {
 
 var errDown = errors.New("store unavailable (test)")
 
-func (s *flakyStore) Day(ctx context.Context, m, c string, d cim.Date) (store.Day, error) {
+func (s *flakyStore) Day(ctx context.Context, m, c string, d cim.Date) (interval.Day, error) {
 	if s.down.Load() {
-		return store.Day{}, errDown
+		return interval.Day{}, errDown
 	}
 	return s.Store.Day(ctx, m, c, d)
 }
 
-func (s *flakyStore) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
+func (s *flakyStore) PutDays(ctx context.Context, days []interval.Day) ([]int, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
@@ -492,7 +494,7 @@ func (s *flakyStore) PutDays(ctx context.Context, days []store.Day) ([]int, erro
 	return vs, err
 }
 
-func (s *flakyStore) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+func (s *flakyStore) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}

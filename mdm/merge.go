@@ -9,7 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 // maxAhead is how far past now a reading may end before it is refused: a
@@ -231,9 +231,9 @@ func idInterval(id string) (time.Duration, bool) {
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // newDay returns a day nobody has read yet: every interval missing.
-func newDay(meter, channel string, dr dayReadings, iv time.Duration) store.Day {
-	d := store.Day{MeterID: meter, Channel: channel, Date: dr.date, Start: dr.start, Interval: iv,
-		Values: make([]int64, dr.n), Quality: make([]cim.Quality, dr.n), Source: store.SourceMeter}
+func newDay(meter, channel string, dr dayReadings, iv time.Duration) interval.Day {
+	d := interval.Day{MeterID: meter, Channel: channel, Date: dr.date, Start: dr.start, Interval: iv,
+		Values: make([]int64, dr.n), Quality: make([]cim.Quality, dr.n), Source: interval.SourceMeter}
 	for i := range d.Quality {
 		d.Quality[i] = cim.QualityMissing
 	}
@@ -243,7 +243,7 @@ func newDay(meter, channel string, dr dayReadings, iv time.Duration) store.Day {
 // fits reports why a stored day cannot take readings placed for dr, or "".
 // A stored day of another length or start means the usage point's zone or
 // the channel's interval changed since: not something to guess about.
-func fits(d store.Day, dr dayReadings, iv time.Duration) string {
+func fits(d interval.Day, dr dayReadings, iv time.Duration) string {
 	if d.Interval == iv && d.Start.Equal(dr.start) && len(d.Values) == dr.n {
 		return ""
 	}
@@ -276,7 +276,7 @@ func (n notes) reason() string {
 
 // merge applies placed readings to a day, by the rules in the package
 // documentation, and reports whether any interval changed.
-func merge(d *store.Day, rs []slotReading, n *notes) bool {
+func merge(d *interval.Day, rs []slotReading, n *notes) bool {
 	changed := false
 	for _, s := range rs {
 		i, r := s.slot, s.r

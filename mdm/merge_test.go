@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 func amsterdam(t testing.TB) *time.Location {
@@ -183,7 +183,7 @@ func TestMerge(t *testing.T) {
 		{"no value never erases", 5, ok, cim.IntervalReading{Quality: miss | pd}, 5, ok, false, 0, 0},
 		{"no value explains a gap", 0, miss, cim.IntervalReading{Quality: miss | pd}, 0, miss | pd, true, 0, 0},
 	} {
-		d := store.Day{Values: []int64{1, tc.v, 3}, Quality: []cim.Quality{ok, tc.q, est}}
+		d := interval.Day{Values: []int64{1, tc.v, 3}, Quality: []cim.Quality{ok, tc.q, est}}
 		var n notes
 		tc.in.End = now
 		changed := merge(&d, []slotReading{{slot: 1, r: tc.in}}, &n)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
@@ -202,7 +203,7 @@ func until(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func (r *rig) day(t testing.TB, meter string, d cim.Date) store.Day {
+func (r *rig) day(t testing.TB, meter string, d cim.Date) interval.Day {
 	t.Helper()
 	day, err := r.st.Day(context.Background(), meter, "A+15m", d)
 	if err != nil {
@@ -223,7 +224,7 @@ func (r *rig) versions(t testing.TB, meter string, d cim.Date) int {
 // checkReadings fails unless every reading of b is stored as sent.
 func checkReadings(t testing.TB, st store.Store, loc *time.Location, b cim.IntervalBlock) {
 	t.Helper()
-	days := map[cim.Date]store.Day{}
+	days := map[cim.Date]interval.Day{}
 	for _, rd := range b.Readings {
 		start := rd.End.Add(-b.ReadingType.Interval)
 		date := cim.DateOf(start, loc)

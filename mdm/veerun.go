@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
@@ -118,7 +119,7 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		// Only over the version estimated from: a day that took readings
 		// meanwhile keeps them, and the next run estimates what is still
 		// missing.
-		ws, err := st.PutDaysIfLatest(ctx, []store.Day{est}, []int{d.Version})
+		ws, err := st.PutDaysIfLatest(ctx, []interval.Day{est}, []int{d.Version})
 		if err != nil {
 			return rep, fmt.Errorf("vee: storing the estimate of %s %s %s: %w", meterID, channel, date, err)
 		}
@@ -133,7 +134,7 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 }
 
 // exceptionOf is the queue's record of a rule's failure on a day.
-func exceptionOf(d store.Day, f vee.Failure) store.Exception {
+func exceptionOf(d interval.Day, f vee.Failure) store.Exception {
 	return store.Exception{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version, Rule: f.Rule,
 		Interval: f.Interval, Intervals: len(f.Intervals), Indexes: f.Intervals, Unit: f.Unit, Reason: f.Reason}
 }
@@ -162,7 +163,7 @@ const firstLookBack = 366
 // veeContext gathers what validating a stored day looks at beyond it:
 // the like-day history, whether the day is the meter's first, the billing
 // registers at its bounds and the spans its relay was open.
-func veeContext(ctx context.Context, st store.Store, d store.Day, historyDays int) (vee.Context, error) {
+func veeContext(ctx context.Context, st store.Store, d interval.Day, historyDays int) (vee.Context, error) {
 	var c vee.Context
 	var err error
 	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -24,13 +25,13 @@ func testRunVEE(t *testing.T, open func(testing.TB) (store.Store, string)) {
 	ctx := context.Background()
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
 	first := cim.Date{Year: 2026, Month: 6, Day: 1}
-	var days []store.Day
+	var days []interval.Day
 	reg := int64(100_000)
 	var regs []cim.Reading
 	for k := range 29 {
 		date := first.AddDays(k)
 		n := date.Intervals(loc, 15*time.Minute)
-		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(loc), Interval: 15 * time.Minute,
 			Values: make([]int64, n), Quality: make([]cim.Quality, n)}
 		regs = append(regs, cim.Reading{MeterID: "m1", ReadingType: "A+/billing", TimeStamp: d.Start, Value: reg})
 		for i := range d.Values {
@@ -87,7 +88,7 @@ func testRunVEE(t *testing.T, open func(testing.TB) (store.Store, string)) {
 			t.Fatalf("interval %d quality %s", i, d.Quality[i])
 		}
 	}
-	if d.Source != store.SourceEstimate || d.Version != 2 || sum != truth {
+	if d.Source != interval.SourceEstimate || d.Version != 2 || sum != truth {
 		t.Fatalf("estimated day: source %s version %d sums to %d, registers say %d", d.Source, d.Version, sum, truth)
 	}
 	// Running again records nothing twice.
@@ -147,7 +148,7 @@ func TestConsumptionWhileDisconnected(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	date := cim.Date{Year: 2026, Month: 6, Day: 10}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 	for i := range d.Values {
 		d.Values[i] = 30
@@ -156,7 +157,7 @@ func TestConsumptionWhileDisconnected(t *testing.T) {
 		}
 	}
 	d.Values[50] = 7 // but something registered
-	if _, err := st.PutDays(ctx, []store.Day{d}); err != nil {
+	if _, err := st.PutDays(ctx, []interval.Day{d}); err != nil {
 		t.Fatal(err)
 	}
 	at := func(i int) time.Time { return d.Start.Add(time.Duration(i) * 15 * time.Minute) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 // ErrNotFound is returned when the thing asked for does not exist.
@@ -50,20 +51,20 @@ type Store interface {
 	// its latest stored version is not written again (redelivery is
 	// idempotent); any other day becomes a new version, and no version is
 	// ever overwritten. It returns the version each day now has.
-	PutDays(ctx context.Context, days []Day) ([]int, error)
+	PutDays(ctx context.Context, days []interval.Day) ([]int, error)
 	// PutDaysIfLatest is PutDays for a writer that merged each day over
 	// version bases[i] (0: not stored then): a day whose latest version is
 	// no longer its base is not written, and reports Stale with the latest
 	// version, so that the writer merges again over it instead of hiding
 	// another writer's readings under its own version. A day equal to its
 	// latest version is never stale.
-	PutDaysIfLatest(ctx context.Context, days []Day, bases []int) ([]DayWrite, error)
+	PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]DayWrite, error)
 	// Day returns the latest version of one day.
-	Day(ctx context.Context, meterID, channel string, date cim.Date) (Day, error)
+	Day(ctx context.Context, meterID, channel string, date cim.Date) (interval.Day, error)
 	// DayVersions returns every version of one day, oldest first.
-	DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]Day, error)
+	DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]interval.Day, error)
 	// Days returns the latest version of each stored day in [from, to].
-	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]Day, error)
+	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
 
 	// AppendEvents stores events, skipping those whose mRID is already
 	// stored, and returns how many were new.
@@ -98,62 +99,6 @@ type EventQuery struct {
 	AfterMRID string
 	Limit     int
 }
-
-// Source says where a version of a day came from.
-type Source string
-
-// Sources of interval data.
-const (
-	SourceMeter    Source = "meter"    // read from the meter
-	SourceEstimate Source = "estimate" // filled in by VEE estimation
-	SourceEdit     Source = "edit"     // changed by a person through the API
-)
-
-// Day is one meter channel's intervals over one local day of its usage
-// point. Values are integers in the channel's ReadingType unit and
-// multiplier; Quality[i] qualifies Values[i].
-type Day struct {
-	MeterID string
-	// Channel is the ReadingType id, e.g. "A+15m".
-	Channel string
-	Date    cim.Date
-	// Start is the UTC instant at which the local day begins.
-	Start    time.Time
-	Interval time.Duration
-	Values   []int64
-	Quality  []cim.Quality
-
-	// Set by the store on read; on write only Source, Reason and User are
-	// taken from the caller.
-	Version   int
-	Source    Source
-	Reason    string
-	User      string
-	CreatedAt time.Time
-}
-
-// End returns the end instant of interval i.
-func (d Day) End(i int) time.Time { return d.Start.Add(time.Duration(i+1) * d.Interval) }
-
-// Validate checks the shape of a day before it is stored.
-func (d Day) Validate() error {
-	switch {
-	case d.MeterID == "" || d.Channel == "":
-		return errors.New("day: meter and channel are required")
-	case d.Date.IsZero():
-		return errors.New("day: date is required")
-	case d.Interval <= 0 || d.Interval%time.Second != 0:
-		return errors.New("day: interval must be a positive whole number of seconds")
-	case len(d.Values) != len(d.Quality):
-		return errors.New("day: values and quality differ in length")
-	case len(d.Values) > MaxIntervalsPerDay:
-		return errors.New("day: too many intervals")
-	}
-	return nil
-}
-
-// MaxIntervalsPerDay allows one-minute data on a 25-hour day.
-const MaxIntervalsPerDay = 25 * 60
 
 // ErrConflict is returned when a write finds the row in another state
 // than the caller expected (a command already moved on, say).

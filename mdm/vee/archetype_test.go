@@ -5,28 +5,28 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/loadshape"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/meter"
-	"github.com/amigo-ami/amigo/store"
 )
 
 // fleetDays builds the stored days of one meter of the model, channel A+
 // or A-, for days [first, first+n): what a head-end collecting it without
 // a fault would have stored, and the registers at each midnight.
-func fleetDays(t testing.TB, f *meter.Fleet, m *meter.Meter, now time.Time, first cim.Date, n int, export bool) ([]store.Day, []int64) {
+func fleetDays(t testing.TB, f *meter.Fleet, m *meter.Meter, now time.Time, first cim.Date, n int, export bool) ([]interval.Day, []int64) {
 	t.Helper()
 	loc := f.Location
 	ch := "A+15m"
 	if export {
 		ch = "A-15m"
 	}
-	var days []store.Day
+	var days []interval.Day
 	var regs []int64
 	for k := range n {
 		date := first.AddDays(k)
 		iv := date.Intervals(loc, 15*time.Minute)
-		d := store.Day{MeterID: "m", Channel: ch, Date: date, Start: date.Start(loc).UTC(), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m", Channel: ch, Date: date, Start: date.Start(loc).UTC(), Interval: 15 * time.Minute,
 			Values: make([]int64, iv), Quality: make([]cim.Quality, iv)}
 		es := m.ProfileRange(now, d.Start.Add(time.Minute), d.Start.Add(time.Duration(iv)*15*time.Minute))
 		if len(es) != iv {

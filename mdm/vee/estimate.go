@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 // Estimation settings.
@@ -27,7 +27,7 @@ func DefaultEstimation() Estimation { return Estimation{MaxLinear: 4} }
 // to the register's move exactly (the estimates absorb the rounding). It
 // returns the new day and a reason for the version, or ok false when
 // there was nothing to estimate or nothing to estimate from.
-func Estimate(d store.Day, e Estimation, c Context) (out store.Day, reason string, ok bool) {
+func Estimate(d interval.Day, e Estimation, c Context) (out interval.Day, reason string, ok bool) {
 	out = d
 	out.Values = append([]int64(nil), d.Values...)
 	out.Quality = append([]cim.Quality(nil), d.Quality...)
@@ -91,14 +91,14 @@ func Estimate(d store.Day, e Estimation, c Context) (out store.Day, reason strin
 			reason += fmt.Sprintf("; scaled by %.3f to the register's move", scaled)
 		}
 	}
-	out.Source, out.Reason, out.User = store.SourceEstimate, reason, ""
+	out.Source, out.Reason, out.User = interval.SourceEstimate, reason, ""
 	return out, reason, true
 }
 
 // reconcile scales the estimated intervals so the day sums to moved: the
 // actual intervals are the meter's and stay; the estimates share what the
 // register says is left, in proportion, the last one taking the rounding.
-func reconcile(d *store.Day, moved int64) (float64, bool) {
+func reconcile(d *interval.Day, moved int64) (float64, bool) {
 	var actual, est int64
 	last := -1
 	for i, v := range d.Values {
@@ -135,7 +135,7 @@ func reconcile(d *store.Day, moved int64) (float64, bool) {
 	return f, true
 }
 
-func countEstimated(d *store.Day) int {
+func countEstimated(d *interval.Day) int {
 	n := 0
 	for _, q := range d.Quality {
 		if q&cim.QualityEstimated != 0 {
@@ -148,7 +148,7 @@ func countEstimated(d *store.Day) int {
 // likeDayShape averages the like days of the history interval by
 // interval, aligned by local wall clock from the day's start (a DST day
 // takes what fits).
-func likeDayShape(d store.Day, hist []store.Day) []int64 {
+func likeDayShape(d interval.Day, hist []interval.Day) []int64 {
 	wd := d.Start.Weekday()
 	var sum []int64
 	n := int64(0)
@@ -184,7 +184,7 @@ func likeDayShape(d store.Day, hist []store.Day) []int64 {
 
 // Edit returns a day with intervals set by a person: every change is a new
 // version with the user and the reason, and the edited intervals say so.
-func Edit(d store.Day, values map[int]int64, user, reason string) (store.Day, error) {
+func Edit(d interval.Day, values map[int]int64, user, reason string) (interval.Day, error) {
 	if user == "" || reason == "" {
 		return d, fmt.Errorf("edit of %s %s %s: a user and a reason are required", d.MeterID, d.Channel, d.Date)
 	}
@@ -198,7 +198,7 @@ func Edit(d store.Day, values map[int]int64, user, reason string) (store.Day, er
 		out.Values[i] = v
 		out.Quality[i] = cim.QualityEdited
 	}
-	out.Source, out.User, out.Reason = store.SourceEdit, user, reason
+	out.Source, out.User, out.Reason = interval.SourceEdit, user, reason
 	out.CreatedAt = time.Time{}
 	return out, nil
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 func TestRuleSetsChooseTheFirstMatchingGroup(t *testing.T) {
@@ -81,7 +81,7 @@ func TestRuleSetsRefuseMistakes(t *testing.T) {
 // running; the quarter hours after now are not missing yet.
 func TestIntervalsNotDueAreNoGap(t *testing.T) {
 	date := cim.Date{Year: 2026, Month: 11, Day: 23}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 	for i := range d.Values {
 		d.Values[i] = 10
@@ -108,7 +108,7 @@ func TestIntervalsNotDueAreNoGap(t *testing.T) {
 func TestFirstDayBeforeFirstReading(t *testing.T) {
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	date := cim.Date{Year: 2026, Month: 11, Day: 8}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 	for i := range d.Values {
 		d.Values[i] = 100 + int64(i%7)
@@ -135,8 +135,8 @@ func TestFirstDayBeforeFirstReading(t *testing.T) {
 func TestReasonsHaveUnitsAndLocalTime(t *testing.T) {
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	date := cim.Date{Year: 2026, Month: 7, Day: 8}
-	mk := func(date cim.Date, v int64) store.Day {
-		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
+	mk := func(date cim.Date, v int64) interval.Day {
+		d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(ams).UTC(), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		for i := range d.Values {
 			d.Values[i] = v
@@ -153,7 +153,7 @@ func TestReasonsHaveUnitsAndLocalTime(t *testing.T) {
 	if len(fs) != 1 || fs[0].Rule != RuleDemandLimit || fs[0].Reason != want || fs[0].Unit != "Wh" || len(fs[0].Intervals) != 5 {
 		t.Fatalf("demand limit: %+v, want one with %q", fs, want)
 	}
-	hist := []store.Day{mk(date.AddDays(-7), 0), mk(date.AddDays(-14), 0)}
+	hist := []interval.Day{mk(date.AddDays(-7), 0), mk(date.AddDays(-14), 0)}
 	fs = Validate(mk(date, 10), Rules{HighFactor: 3}, Context{Location: ams, History: hist})
 	want = "day total 1.0 kWh, where 2 like days averaged 0.0 kWh"
 	if len(fs) != 1 || fs[0].Rule != RuleHighLow || fs[0].Reason != want {
@@ -166,7 +166,7 @@ func TestReasonsHaveUnitsAndLocalTime(t *testing.T) {
 func TestExportZeroIsNormal(t *testing.T) {
 	date := cim.Date{Year: 2026, Month: 11, Day: 22}
 	for ch, want := range map[string]int{"A-15m": 0, "A+15m": 1} {
-		d := store.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		n := 0
 		for _, f := range Validate(d, DefaultRules(), Context{}) {
@@ -184,7 +184,7 @@ func TestExportZeroIsNormal(t *testing.T) {
 // a spike for a household without a car and a top-up for one with.
 func TestEVTopUpIsNoSpike(t *testing.T) {
 	date := cim.Date{Year: 2026, Month: 11, Day: 22}
-	d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 		Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 	for i := range d.Values {
 		d.Values[i] = 33
@@ -210,7 +210,7 @@ func TestEVTopUpIsNoSpike(t *testing.T) {
 func TestMeterStatusOnceForBothChannels(t *testing.T) {
 	date := cim.Date{Year: 2026, Month: 11, Day: 22}
 	for ch, want := range map[string]int{"A-15m": 0, "A+15m": 2} {
-		d := store.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m1", Channel: ch, Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		for i := range d.Values {
 			d.Values[i] = 50
@@ -229,8 +229,8 @@ func TestMeterStatusOnceForBothChannels(t *testing.T) {
 // TestNoLikeDaysOfAnotherKind: a Saturday whose history holds only
 // working days has no like days: an office's weekend is no drop.
 func TestNoLikeDaysOfAnotherKind(t *testing.T) {
-	mk := func(date cim.Date, v int64) store.Day {
-		d := store.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
+	mk := func(date cim.Date, v int64) interval.Day {
+		d := interval.Day{MeterID: "m1", Channel: "A+15m", Date: date, Start: date.Start(time.UTC), Interval: 15 * time.Minute,
 			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 		for i := range d.Values {
 			d.Values[i] = v
@@ -238,7 +238,7 @@ func TestNoLikeDaysOfAnotherKind(t *testing.T) {
 		return d
 	}
 	sat := cim.Date{Year: 2026, Month: 11, Day: 14}
-	var hist []store.Day
+	var hist []interval.Day
 	for k := 1; k <= 5; k++ {
 		hist = append(hist, mk(sat.AddDays(-k), 1000))
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 )
 
 // Rule names, as failures record them.
@@ -76,7 +76,7 @@ func (s Span) overlaps(a, b time.Time) bool { return s.From.Before(b) && a.Befor
 // Context is what validation may look at beyond the day itself.
 type Context struct {
 	// History holds earlier days of the same meter and channel, any order.
-	History []store.Day
+	History []interval.Day
 	// RegisterStart and RegisterEnd are register reads (same quantity, same
 	// unit as the intervals) at the day's start and end, when known.
 	RegisterStart, RegisterEnd *cim.Reading
@@ -134,7 +134,7 @@ type finding struct {
 // Validate runs the rules on a day and returns one failure per rule that
 // fails, with every interval it covers, in order of the first interval
 // (whole-day findings first).
-func Validate(d store.Day, r Rules, c Context) []Failure {
+func Validate(d interval.Day, r Rules, c Context) []Failure {
 	var out []Failure
 	loc := c.Location
 	if loc == nil {
@@ -375,7 +375,7 @@ func Validate(d store.Day, r Rules, c Context) []Failure {
 // fmtr writes the parts of reasons: times in the usage point's zone,
 // values with their units.
 type fmtr struct {
-	d    store.Day
+	d    interval.Day
 	loc  *time.Location
 	unit string
 }
@@ -493,7 +493,7 @@ func group(v int64) string {
 // (working day or weekend). Never of unlike days: an office's Saturday
 // is half its Monday, and a week of Mondays is no basis for a Saturday.
 // Days with a power failure are left out.
-func likeDayAverage(d store.Day, hist []store.Day) (float64, int) {
+func likeDayAverage(d interval.Day, hist []interval.Day) (float64, int) {
 	wd := weekday(d.Date)
 	var sum float64
 	var n int
@@ -526,7 +526,7 @@ func weekday(d cim.Date) time.Weekday {
 func weekend(wd time.Weekday) bool { return wd == time.Saturday || wd == time.Sunday }
 
 // dayTotal sums a day with every interval present and no power failure.
-func dayTotal(d store.Day) (int64, bool) {
+func dayTotal(d interval.Day) (int64, bool) {
 	var t int64
 	for i, v := range d.Values {
 		if d.Quality[i]&(cim.QualityMissing|cim.QualityPowerDown|cim.QualityEstimated) != 0 {

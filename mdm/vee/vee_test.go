@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/meter"
-	"github.com/amigo-ami/amigo/store"
 )
 
 var ams = func() *time.Location {
@@ -21,7 +21,7 @@ var ams = func() *time.Location {
 
 // golden builds days of one simulated household from the meter model:
 // what the head-end would have stored, before any defect.
-func golden(t testing.TB, days int) ([]store.Day, *meter.Meter) {
+func golden(t testing.TB, days int) ([]interval.Day, *meter.Meter) {
 	t.Helper()
 	first := cim.Date{Year: 2026, Month: 2, Day: 1}
 	now := first.AddDays(days + 1).Start(ams)
@@ -33,11 +33,11 @@ func golden(t testing.TB, days int) ([]store.Day, *meter.Meter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Day
+	var out []interval.Day
 	for k := range days {
 		date := first.AddDays(k)
 		n := date.Intervals(ams, 15*time.Minute)
-		d := store.Day{MeterID: "m", Channel: "A+15m", Date: date, Start: date.Start(ams), Interval: 15 * time.Minute,
+		d := interval.Day{MeterID: "m", Channel: "A+15m", Date: date, Start: date.Start(ams), Interval: 15 * time.Minute,
 			Values: make([]int64, n), Quality: make([]cim.Quality, n)}
 		es := m.ProfileRange(now, d.Start.Add(time.Minute), d.Start.Add(time.Duration(n)*15*time.Minute))
 		if len(es) != n {
@@ -53,7 +53,7 @@ func golden(t testing.TB, days int) ([]store.Day, *meter.Meter) {
 
 func reg(v int64) *cim.Reading { return &cim.Reading{Value: v} }
 
-func total(d store.Day) int64 {
+func total(d interval.Day) int64 {
 	var t int64
 	for _, v := range d.Values {
 		t += v
@@ -71,44 +71,44 @@ func TestGoldenDefects(t *testing.T) {
 		day      int
 		rule     string
 		interval int
-		inject   func(d *store.Day, c *vee.Context)
+		inject   func(d *interval.Day, c *vee.Context)
 	}
 	defects := []defect{
-		{28, vee.RuleMissing, 10, func(d *store.Day, _ *vee.Context) {
+		{28, vee.RuleMissing, 10, func(d *interval.Day, _ *vee.Context) {
 			for i := 10; i < 14; i++ {
 				d.Values[i], d.Quality[i] = 0, cim.QualityMissing
 			}
 		}},
-		{29, vee.RuleSpike, 40, func(d *store.Day, _ *vee.Context) { d.Values[40] = 4000 }},
-		{30, vee.RuleClock, 20, func(d *store.Day, _ *vee.Context) { d.Quality[20] |= cim.QualityClockAdjusted }},
-		{31, vee.RuleOutage, 30, func(d *store.Day, _ *vee.Context) { // the captures lost to the outage are in it
+		{29, vee.RuleSpike, 40, func(d *interval.Day, _ *vee.Context) { d.Values[40] = 4000 }},
+		{30, vee.RuleClock, 20, func(d *interval.Day, _ *vee.Context) { d.Quality[20] |= cim.QualityClockAdjusted }},
+		{31, vee.RuleOutage, 30, func(d *interval.Day, _ *vee.Context) { // the captures lost to the outage are in it
 			for i := 30; i < 36; i++ {
 				d.Values[i], d.Quality[i] = 0, cim.QualityMissing
 			}
 			d.Quality[36] |= cim.QualityPowerDown
 		}},
-		{32, vee.RuleTheftSuspected, -1, func(d *store.Day, _ *vee.Context) {
+		{32, vee.RuleTheftSuspected, -1, func(d *interval.Day, _ *vee.Context) {
 			for i := range d.Values {
 				d.Values[i] = d.Values[i] * 3 / 10
 			}
 		}},
-		{33, vee.RuleDuplicate, 50, func(d *store.Day, _ *vee.Context) { d.Quality[50] |= cim.QualitySuspect }},
-		{34, vee.RuleNegative, 5, func(d *store.Day, _ *vee.Context) { d.Values[5] = -3 }},
-		{35, vee.RuleSumCheck, -1, func(d *store.Day, c *vee.Context) {
+		{33, vee.RuleDuplicate, 50, func(d *interval.Day, _ *vee.Context) { d.Quality[50] |= cim.QualitySuspect }},
+		{34, vee.RuleNegative, 5, func(d *interval.Day, _ *vee.Context) { d.Values[5] = -3 }},
+		{35, vee.RuleSumCheck, -1, func(d *interval.Day, c *vee.Context) {
 			c.RegisterStart, c.RegisterEnd = reg(1000), reg(1000+total(*d)+50)
 		}},
-		{36, vee.RuleWhileOff, 60, func(d *store.Day, c *vee.Context) {
+		{36, vee.RuleWhileOff, 60, func(d *interval.Day, c *vee.Context) {
 			c.Disconnected = []vee.Span{{From: d.Start.Add(60 * 15 * time.Minute), To: d.Start.Add(61 * 15 * time.Minute)}}
 			d.Values[60] = max(d.Values[60], 5)
 		}},
-		{37, vee.RuleZeroEnergised, 8, func(d *store.Day, _ *vee.Context) {
+		{37, vee.RuleZeroEnergised, 8, func(d *interval.Day, _ *vee.Context) {
 			for i := 8; i < 30; i++ {
 				d.Values[i] = 0
 			}
 		}},
-		{38, vee.RuleDemandLimit, 70, func(d *store.Day, _ *vee.Context) { d.Values[70] = 5000 }},
-		{39, vee.RuleRollover, 12, func(d *store.Day, _ *vee.Context) { d.Quality[12] |= cim.QualityOverflow }},
-		{40, vee.RuleHighLow, -1, func(d *store.Day, _ *vee.Context) {
+		{38, vee.RuleDemandLimit, 70, func(d *interval.Day, _ *vee.Context) { d.Values[70] = 5000 }},
+		{39, vee.RuleRollover, 12, func(d *interval.Day, _ *vee.Context) { d.Quality[12] |= cim.QualityOverflow }},
+		{40, vee.RuleHighLow, -1, func(d *interval.Day, _ *vee.Context) {
 			for i := range d.Values {
 				d.Values[i] *= 5
 			}
@@ -170,7 +170,7 @@ func TestEstimatesReconcile(t *testing.T) {
 	}
 	c := vee.Context{History: days[:29], RegisterStart: reg(100), RegisterEnd: reg(100 + truth)}
 	got, reason, ok := vee.Estimate(d, vee.DefaultEstimation(), c)
-	if !ok || reason == "" || got.Source != store.SourceEstimate {
+	if !ok || reason == "" || got.Source != interval.SourceEstimate {
 		t.Fatalf("estimate: %v %q %s", ok, reason, got.Source)
 	}
 	if total(got) != truth {
@@ -193,7 +193,7 @@ func TestEstimatesReconcile(t *testing.T) {
 	}
 	// An edit is a new version with who and why.
 	e, err := vee.Edit(got, map[int]int64{3: 42}, "alice", "meter exchanged at 00:45")
-	if err != nil || e.Values[3] != 42 || e.Quality[3] != cim.QualityEdited || e.User != "alice" || e.Source != store.SourceEdit {
+	if err != nil || e.Values[3] != 42 || e.Quality[3] != cim.QualityEdited || e.User != "alice" || e.Source != interval.SourceEdit {
 		t.Fatalf("edit: %+v %v", e.Quality[3], err)
 	}
 	if _, err := vee.Edit(got, map[int]int64{999: 1}, "alice", "x"); err == nil {
@@ -206,7 +206,7 @@ func TestEstimatesReconcile(t *testing.T) {
 
 func ExampleValidate() {
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	d := store.Day{Start: start, Interval: time.Hour, Values: []int64{5, 5, 90, 5}, Quality: make([]cim.Quality, 4)}
+	d := interval.Day{Start: start, Interval: time.Hour, Values: []int64{5, 5, 90, 5}, Quality: make([]cim.Quality, 4)}
 	for _, f := range vee.Validate(d, vee.Rules{SpikeRatio: 8}, vee.Context{}) {
 		fmt.Println(f.Rule, f.Interval, f.Reason)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -396,7 +397,7 @@ func (s *DB) CountMeters(ctx context.Context, q store.MeterQuery) (int, error) {
 }
 
 // PutDays implements store.Store.
-func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
+func (s *DB) PutDays(ctx context.Context, days []interval.Day) ([]int, error) {
 	ws, err := s.writeDays(ctx, days, nil)
 	if err != nil {
 		return nil, err
@@ -409,7 +410,7 @@ func (s *DB) PutDays(ctx context.Context, days []store.Day) ([]int, error) {
 }
 
 // PutDaysIfLatest implements store.Store.
-func (s *DB) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+func (s *DB) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
 	if len(bases) != len(days) {
 		return nil, fmt.Errorf("put days: %d bases for %d days", len(bases), len(days))
 	}
@@ -417,7 +418,7 @@ func (s *DB) PutDaysIfLatest(ctx context.Context, days []store.Day, bases []int)
 }
 
 // writeDays writes days as new versions; with bases, only over them.
-func (s *DB) writeDays(ctx context.Context, days []store.Day, bases []int) ([]store.DayWrite, error) {
+func (s *DB) writeDays(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
 	for _, d := range days {
 		if err := d.Validate(); err != nil {
 			return nil, fmt.Errorf("meter %s channel %s %s: %w", d.MeterID, d.Channel, d.Date, err)
@@ -445,7 +446,7 @@ func (s *DB) writeDays(ctx context.Context, days []store.Day, bases []int) ([]st
 	return nil, err
 }
 
-func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, bases []int, ws []store.DayWrite) error {
+func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []interval.Day, bases []int, ws []store.DayWrite) error {
 	latest, err := s.txStmt(ctx, tx, s.q["latestDayBlob"])
 	if err != nil {
 		return err
@@ -459,7 +460,7 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, bases []
 	now := time.Now().UnixMicro()
 	var buf []byte
 	for i, d := range days {
-		buf = store.EncodeDay(buf[:0], d.Values, d.Quality)
+		buf = interval.EncodeDay(buf[:0], d.Values, d.Quality)
 		var v int
 		var blob []byte
 		var startUS, intervalS int64
@@ -478,7 +479,7 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, bases []
 		}
 		src := d.Source
 		if src == "" {
-			src = store.SourceMeter
+			src = interval.SourceMeter
 		}
 		if _, err := ins.ExecContext(rowContext(ctx), d.MeterID, d.Channel, d.Date.String(), v+1, d.Start.UnixMicro(),
 			int64(d.Interval/time.Second), len(d.Values), buf, string(src), d.Reason, d.User, now); err != nil {
@@ -491,8 +492,8 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []store.Day, bases []
 
 const dayCols = "meter_id, channel, day, version, start_us, interval_s, data, source, reason, user_name, created_us"
 
-func scanDay(sc interface{ Scan(...any) error }) (store.Day, error) {
-	var d store.Day
+func scanDay(sc interface{ Scan(...any) error }) (interval.Day, error) {
+	var d interval.Day
 	var day string
 	var startUS, intervalS, createdUS int64
 	var blob []byte
@@ -507,15 +508,15 @@ func scanDay(sc interface{ Scan(...any) error }) (store.Day, error) {
 	d.Start = time.UnixMicro(startUS).UTC()
 	d.Interval = time.Duration(intervalS) * time.Second
 	d.CreatedAt = time.UnixMicro(createdUS).UTC()
-	d.Source = store.Source(src)
-	if d.Values, d.Quality, err = store.DecodeDay(blob); err != nil {
+	d.Source = interval.Source(src)
+	if d.Values, d.Quality, err = interval.DecodeDay(blob); err != nil {
 		return d, fmt.Errorf("meter %s channel %s %s v%d: %w", d.MeterID, d.Channel, day, d.Version, err)
 	}
 	return d, nil
 }
 
 // Day implements store.Store.
-func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (store.Day, error) {
+func (s *DB) Day(ctx context.Context, meterID, channel string, date cim.Date) (interval.Day, error) {
 	d, err := scanDay(s.queryRow(ctx, s.q["getDay"], meterID, channel, date.String()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("meter %s channel %s %s: %w", meterID, channel, date, store.ErrNotFound)
@@ -542,12 +543,12 @@ func queryAll[T any](ctx context.Context, db querier, scan func(interface{ Scan(
 }
 
 // DayVersions implements store.Store.
-func (s *DB) DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]store.Day, error) {
+func (s *DB) DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]interval.Day, error) {
 	return queryAll(ctx, s, scanDay, s.q["dayVersions"], meterID, channel, date.String())
 }
 
 // Days implements store.Store.
-func (s *DB) Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]store.Day, error) {
+func (s *DB) Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error) {
 	return queryAll(ctx, s, scanDay, s.q["daysRange"], meterID, channel, from.String(), to.String())
 }
 

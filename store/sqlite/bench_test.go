@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
 
@@ -18,10 +18,10 @@ func BenchmarkMonthOfOneMeter(b *testing.B) {
 	ctx := context.Background()
 	first := cim.Date{Year: 2026, Month: 5, Day: 1}
 	for m := range 200 {
-		var days []store.Day
+		var days []interval.Day
 		for k := range 31 {
 			date := first.AddDays(k)
-			d := store.Day{MeterID: fmt.Sprintf("m%03d", m), Channel: "A+15m", Date: date, Start: date.Start(time.UTC),
+			d := interval.Day{MeterID: fmt.Sprintf("m%03d", m), Channel: "A+15m", Date: date, Start: date.Start(time.UTC),
 				Interval: 15 * time.Minute, Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
 			for i := range d.Values {
 				d.Values[i] = int64(i*7+m) % 400

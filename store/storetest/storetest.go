@@ -20,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for schema set-up
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/sqlite"
@@ -228,9 +229,9 @@ func testMeterPaging(t *testing.T, o Opener) {
 	}
 }
 
-func day(meter string, date cim.Date, loc *time.Location, base int64) store.Day {
+func day(meter string, date cim.Date, loc *time.Location, base int64) interval.Day {
 	n := date.Intervals(loc, 15*time.Minute)
-	d := store.Day{MeterID: meter, Channel: "A+15m", Date: date, Start: date.Start(loc).UTC(), Interval: 15 * time.Minute,
+	d := interval.Day{MeterID: meter, Channel: "A+15m", Date: date, Start: date.Start(loc).UTC(), Interval: 15 * time.Minute,
 		Values: make([]int64, n), Quality: make([]cim.Quality, n)}
 	for i := range d.Values {
 		d.Values[i] = base + int64(i%9)
@@ -243,12 +244,12 @@ func testDayVersions(t *testing.T, o Opener) {
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
 	date := cim.Date{Year: 2026, Month: 6, Day: 1}
 	d := day("m1", date, loc, 100)
-	v, err := s.PutDays(ctx, []store.Day{d})
+	v, err := s.PutDays(ctx, []interval.Day{d})
 	if err != nil || v[0] != 1 {
 		t.Fatalf("first put: %v %v", v, err)
 	}
 	// Redelivery of the same data is not a new version.
-	if v, err := s.PutDays(ctx, []store.Day{d}); err != nil || v[0] != 1 {
+	if v, err := s.PutDays(ctx, []interval.Day{d}); err != nil || v[0] != 1 {
 		t.Fatalf("redelivery made version %v, %v", v, err)
 	}
 	// An estimate, then an edit: each a new version, the original kept.
@@ -256,31 +257,31 @@ func testDayVersions(t *testing.T, o Opener) {
 	est.Values = append([]int64(nil), d.Values...)
 	est.Quality = append([]cim.Quality(nil), d.Quality...)
 	est.Values[10], est.Quality[10] = 55, cim.QualityEstimated
-	est.Source, est.Reason = store.SourceEstimate, "linear interpolation"
-	if v, err := s.PutDays(ctx, []store.Day{est}); err != nil || v[0] != 2 {
+	est.Source, est.Reason = interval.SourceEstimate, "linear interpolation"
+	if v, err := s.PutDays(ctx, []interval.Day{est}); err != nil || v[0] != 2 {
 		t.Fatalf("estimate version %v, %v", v, err)
 	}
 	ed := est
 	ed.Values = append([]int64(nil), est.Values...)
 	ed.Values[11] = 1
-	ed.Source, ed.User, ed.Reason = store.SourceEdit, "alice", "meter swap"
-	if v, err := s.PutDays(ctx, []store.Day{ed}); err != nil || v[0] != 3 {
+	ed.Source, ed.User, ed.Reason = interval.SourceEdit, "alice", "meter swap"
+	if v, err := s.PutDays(ctx, []interval.Day{ed}); err != nil || v[0] != 3 {
 		t.Fatalf("edit version %v, %v", v, err)
 	}
 	latest, err := s.Day(ctx, "m1", "A+15m", date)
-	if err != nil || latest.Version != 3 || latest.Values[11] != 1 || latest.User != "alice" || latest.Source != store.SourceEdit {
+	if err != nil || latest.Version != 3 || latest.Values[11] != 1 || latest.User != "alice" || latest.Source != interval.SourceEdit {
 		t.Fatalf("latest %+v, %v", latest, err)
 	}
 	if !latest.Start.Equal(d.Start) || latest.Interval != d.Interval || latest.Quality[10] != cim.QualityEstimated {
 		t.Fatalf("latest lost its shape: %+v", latest)
 	}
 	hist, err := s.DayVersions(ctx, "m1", "A+15m", date)
-	if err != nil || len(hist) != 3 || hist[0].Values[10] != d.Values[10] || hist[0].Source != store.SourceMeter {
+	if err != nil || len(hist) != 3 || hist[0].Values[10] != d.Values[10] || hist[0].Source != interval.SourceMeter {
 		t.Fatalf("history %d versions, %v", len(hist), err)
 	}
 	// A range returns the latest version of each day, in date order.
 	next := day("m1", date.AddDays(1), loc, 300)
-	if _, err := s.PutDays(ctx, []store.Day{next, day("m2", date, loc, 7)}); err != nil {
+	if _, err := s.PutDays(ctx, []interval.Day{next, day("m2", date, loc, 7)}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Days(ctx, "m1", "A+15m", date, date.AddDays(5))
@@ -297,7 +298,7 @@ func testDSTDays(t *testing.T, o Opener) {
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
 	spring := cim.Date{Year: 2026, Month: 3, Day: 29}
 	autumn := cim.Date{Year: 2026, Month: 10, Day: 25}
-	if _, err := s.PutDays(ctx, []store.Day{day("m1", spring, loc, 1), day("m1", autumn, loc, 1)}); err != nil {
+	if _, err := s.PutDays(ctx, []interval.Day{day("m1", spring, loc, 1), day("m1", autumn, loc, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	for date, want := range map[cim.Date]int{spring: 92, autumn: 100} {
@@ -320,7 +321,7 @@ func testConcurrentDays(t *testing.T, o Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.PutDays(ctx, []store.Day{day("m1", date, time.UTC, int64(w*1000))})
+			_, err := s.PutDays(ctx, []interval.Day{day("m1", date, time.UTC, int64(w*1000))})
 			errs <- err
 		}()
 	}
@@ -374,13 +375,13 @@ func testBadInput(t *testing.T, o Opener) {
 	s, _ := o.Open(t)
 	date := cim.Date{Year: 2026, Month: 2, Day: 2}
 	good := day("m1", date, time.UTC, 5)
-	if _, err := s.PutDays(ctx, []store.Day{good}); err != nil {
+	if _, err := s.PutDays(ctx, []interval.Day{good}); err != nil {
 		t.Fatal(err)
 	}
 	bad := day("m1", date, time.UTC, 9)
 	bad.Quality = bad.Quality[:3]
 	// A batch with one bad day stores none of it and keeps what was there.
-	if _, err := s.PutDays(ctx, []store.Day{day("m1", date.AddDays(1), time.UTC, 1), bad}); err == nil {
+	if _, err := s.PutDays(ctx, []interval.Day{day("m1", date.AddDays(1), time.UTC, 1), bad}); err == nil {
 		t.Fatal("accepted mismatched values and quality")
 	}
 	if _, err := s.Day(ctx, "m1", "A+15m", date.AddDays(1)); !errors.Is(err, store.ErrNotFound) {
@@ -403,24 +404,24 @@ func testDaysIfLatest(t *testing.T, o Opener) {
 	s, _ := o.Open(t)
 	date := cim.Date{Year: 2026, Month: 1, Day: 6}
 	a, b := day("m1", date, time.UTC, 1), day("m1", date, time.UTC, 2)
-	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
+	if ws, err := s.PutDaysIfLatest(ctx, []interval.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
 		t.Fatalf("first write: %v %v", ws, err)
 	}
 	// Another writer that read the day before it existed is stale...
-	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{b}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1, Stale: true}) {
+	if ws, err := s.PutDaysIfLatest(ctx, []interval.Day{b}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1, Stale: true}) {
 		t.Fatalf("write over an overtaken base: %v %v", ws, err)
 	}
 	// ...unless what it would write is already there.
-	if ws, err := s.PutDaysIfLatest(ctx, []store.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
+	if ws, err := s.PutDaysIfLatest(ctx, []interval.Day{a}, []int{0}); err != nil || ws[0] != (store.DayWrite{Version: 1}) {
 		t.Fatalf("same content over an overtaken base: %v %v", ws, err)
 	}
 	// Stale days are skipped, the others of the call written.
 	other := day("m2", date, time.UTC, 3)
-	ws, err := s.PutDaysIfLatest(ctx, []store.Day{b, other}, []int{0, 0})
+	ws, err := s.PutDaysIfLatest(ctx, []interval.Day{b, other}, []int{0, 0})
 	if err != nil || ws[0] != (store.DayWrite{Version: 1, Stale: true}) || ws[1] != (store.DayWrite{Version: 1}) {
 		t.Fatalf("mixed call: %v %v", ws, err)
 	}
-	if _, err := s.PutDaysIfLatest(ctx, []store.Day{b}, nil); err == nil {
+	if _, err := s.PutDaysIfLatest(ctx, []interval.Day{b}, nil); err == nil {
 		t.Error("days without their bases accepted")
 	}
 	var wg sync.WaitGroup
@@ -429,7 +430,7 @@ func testDaysIfLatest(t *testing.T, o Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws, err := s.PutDaysIfLatest(ctx, []store.Day{day("m1", date, time.UTC, int64(100+w))}, []int{1})
+			ws, err := s.PutDaysIfLatest(ctx, []interval.Day{day("m1", date, time.UTC, int64(100+w))}, []int{1})
 			if err != nil {
 				t.Error(err)
 				return

@@ -1,4 +1,4 @@
-package store
+package interval
 
 import (
 	"encoding/binary"
@@ -19,7 +19,7 @@ import (
 const dayFormat1 = 1
 
 // ErrCorrupt is returned for a stored blob that does not decode.
-var ErrCorrupt = errors.New("store: corrupt interval blob")
+var ErrCorrupt = errors.New("interval: corrupt day blob")
 
 // EncodeDay packs values and qualities; they must be the same length.
 func EncodeDay(dst []byte, values []int64, quality []cim.Quality) []byte {
