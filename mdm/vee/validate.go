@@ -2,9 +2,19 @@
 // data: pure functions on one stored day and what is known around it
 // (history, register reads, relay state), so the same rules run on ingest
 // and on demand, and a rule's verdict can be reproduced from the data it
-// saw. Each validation rule is a value behind the Rule interface, in a
-// file of its own, registered by name. It keeps no state and speaks no
-// SQL.
+// saw. It keeps no state and speaks no SQL.
+//
+// Each validation rule is a value behind the Rule interface, in a file of
+// its own (rule_<name>.go), registered by the name its failures record.
+// A rule set is the parameters of the rules (Rules); each registered rule
+// takes its own and says whether they turn it on. Adding a rule is adding
+// a file: its type, its Check over the Subject (the day, its context and
+// what several rules need, worked out once), and a Register call in its
+// init with its name, the configuration names of its parameters, and its
+// constructor. Its findings then come out of Validate with the others',
+// after theirs when two start at the same interval. A parameter a group
+// may change is a field of Rules too: Rules is the rule set as the
+// configuration states it and the API shows it.
 package vee
 
 import (
