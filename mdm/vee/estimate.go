@@ -52,36 +52,14 @@ func Estimate(d interval.Day, e Estimation, c Context) (out interval.Day, reason
 		for j < n && out.Quality[j]&cim.QualityMissing != 0 {
 			j++
 		}
-		gap := j - i
-		switch {
-		case gap <= e.MaxLinear && i > 0 && j < n:
-			a, b := out.Values[i-1], out.Values[j]
-			for k := i; k < j; k++ {
-				out.Values[k] = a + (b-a)*int64(k-i+1)/int64(gap+1)
-				out.Quality[k] = cim.QualityEstimated
-			}
-			linear += gap
-		case shape != nil:
-			for k := i; k < j; k++ {
-				out.Values[k] = shape[k]
-				out.Quality[k] = cim.QualityEstimated
-			}
-			like += gap
-		case i > 0 || j < n:
-			// No history: carry the nearest actual value.
-			v := int64(0)
-			if i > 0 {
-				v = out.Values[i-1]
-			} else {
-				v = out.Values[j]
-			}
-			for k := i; k < j; k++ {
-				out.Values[k] = v
-				out.Quality[k] = cim.QualityEstimated
-			}
-			linear += gap
-		default:
+		fromLike, ok := fillGap(&out, i, j, e.MaxLinear, shape)
+		if !ok {
 			return d, "", false // a whole day missing and no history
+		}
+		if fromLike {
+			like += j - i
+		} else {
+			linear += j - i
 		}
 		i = j
 	}
@@ -93,6 +71,44 @@ func Estimate(d interval.Day, e Estimation, c Context) (out interval.Day, reason
 	}
 	out.Source, out.Reason, out.User = interval.SourceEstimate, reason, ""
 	return out, reason, true
+}
+
+// fillGap estimates the missing intervals [i, j) of out: by linear
+// interpolation when the gap is at most maxLinear and has a neighbour on
+// both sides, else with the like days' shape, else by carrying the
+// nearest actual value. It says which, or false when a whole day is
+// missing and there is no history.
+func fillGap(out *interval.Day, i, j, maxLinear int, shape []int64) (fromLike, ok bool) {
+	n, gap := len(out.Values), j-i
+	switch {
+	case gap <= maxLinear && i > 0 && j < n:
+		a, b := out.Values[i-1], out.Values[j]
+		for k := i; k < j; k++ {
+			out.Values[k] = a + (b-a)*int64(k-i+1)/int64(gap+1)
+			out.Quality[k] = cim.QualityEstimated
+		}
+		return false, true
+	case shape != nil:
+		for k := i; k < j; k++ {
+			out.Values[k] = shape[k]
+			out.Quality[k] = cim.QualityEstimated
+		}
+		return true, true
+	case i > 0 || j < n:
+		// No history: carry the nearest actual value.
+		v := int64(0)
+		if i > 0 {
+			v = out.Values[i-1]
+		} else {
+			v = out.Values[j]
+		}
+		for k := i; k < j; k++ {
+			out.Values[k] = v
+			out.Quality[k] = cim.QualityEstimated
+		}
+		return false, true
+	}
+	return false, false
 }
 
 // reconcile scales the estimated intervals so the day sums to moved: the

@@ -102,27 +102,27 @@ func (s RuleSets) For(m cim.Meter) (string, Rules) {
 	return DefaultGroup, s.Default
 }
 
-// ruleSetters maps the configuration names of the rules' parameters to
-// their fields; a value of 0 turns the rule off.
-var ruleSetters = map[string]func(*Rules, float64){
-	"spike_ratio":   func(r *Rules, v float64) { r.SpikeRatio = v },
-	"spike_min":     func(r *Rules, v float64) { r.SpikeMin = int64(v) },
-	"zero_run":      func(r *Rules, v float64) { r.ZeroRun = int(v) },
-	"high_factor":   func(r *Rules, v float64) { r.HighFactor = v },
-	"low_factor":    func(r *Rules, v float64) { r.LowFactor = v },
-	"sum_tolerance": func(r *Rules, v float64) { r.SumTolerance = int64(v) },
-	"demand_limit":  func(r *Rules, v float64) { r.DemandLimit = int64(v) },
-	"drop_factor":   func(r *Rules, v float64) { r.DropFactor = v },
-}
-
-// RuleParameters lists the names With accepts.
+// RuleParameters lists the names With accepts: the parameters of every
+// registered rule.
 func RuleParameters() []string {
-	out := make([]string, 0, len(ruleSetters))
-	for k := range ruleSetters {
-		out = append(out, k)
+	var out []string
+	for _, d := range definitions() {
+		for k := range d.Params {
+			out = append(out, k)
+		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// parameter finds where a parameter goes in Rules.
+func parameter(name string) (func(*Rules, float64), bool) {
+	for _, d := range definitions() {
+		if set, ok := d.Params[name]; ok {
+			return set, true
+		}
+	}
+	return nil, false
 }
 
 // With returns r with the named parameters replaced, so a group states
@@ -136,7 +136,7 @@ func (r Rules) With(over map[string]float64) (Rules, error) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		set, ok := ruleSetters[k]
+		set, ok := parameter(k)
 		if !ok {
 			return r, fmt.Errorf("unknown rule parameter %q (known: %s)", k, strings.Join(RuleParameters(), ", "))
 		}
