@@ -9,9 +9,9 @@ import (
 	"sync"
 )
 
-// Opener opens the store a URL names. It gets the URL as Open got it,
-// scheme included (a bare path has none). Its errors name the engine and
-// the place, never a password.
+// Opener opens the store a URL names. It gets the URL as Open got it, but
+// for its scheme, lower-cased (a bare path has none). Its errors name the
+// engine and the place, never a password.
 type Opener func(ctx context.Context, url string) (Store, error)
 
 var (
@@ -80,6 +80,10 @@ func Open(ctx context.Context, url string) (Store, error) {
 			return nil, fmt.Errorf("store: a bare path is a %s file, and this binary has no %s engine (known schemes: %s)", pathScheme, pathScheme, strings.Join(known, ", "))
 		}
 		return nil, fmt.Errorf("store: unknown url scheme %q (known: %s)", scheme, strings.Join(known, ", "))
+	}
+	if ok {
+		// Schemes are case-insensitive (RFC 3986), drivers not always.
+		url = scheme + url[len(scheme):]
 	}
 	return open(ctx, url)
 }
