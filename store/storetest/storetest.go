@@ -22,7 +22,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
-	_ "github.com/amigo-ami/amigo/store/engines" // what Open opens
+	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/testenv"
 )
 
