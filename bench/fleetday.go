@@ -14,7 +14,6 @@ import (
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/sqlite"
 	"github.com/amigo-ami/amigo/vault"
 )
 
@@ -39,7 +38,7 @@ func runFleetDay(ctx context.Context, o Options) ([]Result, error) {
 	simUp := time.Since(t0)
 	o.Log.Info("fleet up", "meters", n, "took", simUp.Round(time.Millisecond))
 
-	st, err := sqlite.Open(ctx, filepath.Join(o.Dir, "fleet-day.db"))
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(o.Dir, "fleet-day.db"))
 	if err != nil {
 		return nil, err
 	}

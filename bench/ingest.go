@@ -12,33 +12,34 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for schema set-up
+
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
-	"github.com/amigo-ami/amigo/store/postgres"
-	"github.com/amigo-ami/amigo/store/sqldb"
-	"github.com/amigo-ami/amigo/store/sqlite"
+	"github.com/amigo-ami/amigo/store"
+	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 )
 
 // engine opens fresh, empty stores of one kind.
 type engine struct {
 	name string
-	open func(ctx context.Context, tag string) (*sqldb.DB, func(), error)
+	open func(ctx context.Context, tag string) (store.Store, func(), error)
 }
 
 func engines(o Options) []engine {
-	es := []engine{{"sqlite", func(ctx context.Context, tag string) (*sqldb.DB, func(), error) {
-		s, err := sqlite.Open(ctx, filepath.Join(o.Dir, tag+".db"))
+	es := []engine{{"sqlite", func(ctx context.Context, tag string) (store.Store, func(), error) {
+		s, err := store.Open(ctx, "sqlite:"+filepath.Join(o.Dir, tag+".db"))
 		if err != nil {
 			return nil, nil, err
 		}
 		return s, func() { s.Close() }, nil
 	}}}
 	if o.Postgres != "" {
-		es = append(es, engine{"postgres", func(ctx context.Context, tag string) (*sqldb.DB, func(), error) {
+		es = append(es, engine{"postgres", func(ctx context.Context, tag string) (store.Store, func(), error) {
 			return pgSchema(ctx, o.Postgres, tag)
 		}})
 	}
@@ -47,7 +48,7 @@ func engines(o Options) []engine {
 
 // pgSchema opens the store in a schema of its own, dropped on close, so a
 // run leaves the database as it found it.
-func pgSchema(ctx context.Context, base, tag string) (*sqldb.DB, func(), error) {
+func pgSchema(ctx context.Context, base, tag string) (store.Store, func(), error) {
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +68,7 @@ func pgSchema(ctx context.Context, base, tag string) (*sqldb.DB, func(), error) 
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	s, err := postgres.Open(ctx, base+sep+"search_path="+schema)
+	s, err := store.Open(ctx, base+sep+"search_path="+schema)
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -318,6 +318,15 @@ func (c Config) StoreKind() (string, error) {
 	return "", fmt.Errorf("store url %q: want sqlite, sqlite:///file or postgres://", RedactURL(u))
 }
 
+// StoreURL is the URL store.Open takes: Store.URL, with the embedded
+// database's file (SQLitePath) filled in as sqlite://PATH.
+func (c Config) StoreURL() string {
+	if k, err := c.StoreKind(); err == nil && k == "sqlite" {
+		return "sqlite://" + c.SQLitePath()
+	}
+	return c.Store.URL
+}
+
 // SQLitePath is the database file the embedded store uses.
 func (c Config) SQLitePath() string {
 	if p, ok := strings.CutPrefix(c.Store.URL, "sqlite://"); ok && p != "" {

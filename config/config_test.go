@@ -30,6 +30,27 @@ func TestDefaultsAreLoopbackAndValid(t *testing.T) {
 	}
 }
 
+// TestStoreURL: the URL store.Open gets names the file SQLitePath names,
+// or is the PostgreSQL URL as configured.
+func TestStoreURL(t *testing.T) {
+	pg := "postgres://amigo@db:5432/amigo?sslmode=disable"
+	for url, want := range map[string]string{
+		"":                       "sqlite:///data/amigo.db",
+		"sqlite":                 "sqlite:///data/amigo.db",
+		"sqlite://":              "sqlite:///data/amigo.db",
+		"sqlite:///srv/amigo.db": "sqlite:///srv/amigo.db",
+		"sqlite://rel.db":        "sqlite://rel.db",
+		pg:                       pg,
+		"postgresql://db/amigo":  "postgresql://db/amigo",
+	} {
+		c := Default()
+		c.Data, c.Store.URL = "/data", url
+		if got := c.StoreURL(); got != want {
+			t.Errorf("store url %q: StoreURL %q, want %q", url, got, want)
+		}
+	}
+}
+
 func TestFileThenEnvOverride(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "amigo.yaml")
 	os.WriteFile(p, []byte("data: /var/lib/amigo\nhttp:\n  addr: 127.0.0.1:9000\n  read_timeout: 7s\nlog:\n  format: json\n"), 0o600)

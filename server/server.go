@@ -30,9 +30,7 @@ import (
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/postgres"
-	"github.com/amigo-ami/amigo/store/sqldb"
-	"github.com/amigo-ami/amigo/store/sqlite"
+	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/vault"
 	"github.com/amigo-ami/amigo/web"
 )
@@ -101,20 +99,14 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	if s.lock, err = lockDir(cfg.Data); err != nil {
 		return nil, err
 	}
-	kind, _ := cfg.StoreKind()
 	sctx, cancel := context.WithTimeout(ctx, cfg.Store.ConnectTimeout)
 	defer cancel()
-	var db *sqldb.DB
-	switch kind {
-	case "postgres":
-		db, err = postgres.Open(sctx, cfg.Store.URL)
-	default:
-		db, err = sqlite.Open(sctx, cfg.SQLitePath())
-	}
+	db, err := store.Open(sctx, cfg.StoreURL())
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.Store = db
+	kind := db.Kind()
 	if s.Auth, err = auth.New(db, auth.Options{Logger: log}); err != nil {
 		return nil, err
 	}

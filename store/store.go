@@ -1,8 +1,11 @@
-// Package store owns amigo's persistent state behind one interface: usage
-// points and meters, interval data kept as one versioned row per meter ×
-// channel × local day, and end-device events. Two engines implement it —
-// embedded SQLite (store/sqlite) and PostgreSQL (store/postgres) — and one
-// test suite (store/storetest) runs against both.
+// Package store owns amigo's persistent state: usage points and meters,
+// interval data kept as one versioned row per meter × channel × local day,
+// end-device events, the head-end's state, the VEE exceptions queue and
+// users. Store is all of it; the interfaces it is made of are what each
+// service takes. Two engines implement it — embedded SQLite (store/sqlite)
+// and PostgreSQL (store/postgres) — and one test suite (store/storetest)
+// runs against both. Open opens either from a URL, for the engines a
+// binary links in (store/engines links both).
 //
 // Nothing outside the store packages speaks SQL.
 package store
@@ -19,11 +22,25 @@ import (
 // ErrNotFound is returned when the thing asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is the persistence interface every engine implements.
+// Store is everything an engine keeps, and what every engine implements.
+// A service takes the part it needs (Registry, Readings, EventLog,
+// HeadEnd, Exceptions, ObjectModels, Users), so that its tests can fake
+// only that and a reader sees what it touches; only what opens and
+// closes the database, and what hands the parts out, holds a Store.
 type Store interface {
+	Engine
+	Registry
+	Readings
+	EventLog
 	HeadEnd
 	Exceptions
+	ObjectModels
+	Users
+}
 
+// Engine is the database itself: which engine it is, whether it answers,
+// how far it is migrated, and closing it.
+type Engine interface {
 	// Kind names the engine: "sqlite" or "postgres".
 	Kind() string
 	// Ping checks that the database answers.
@@ -31,7 +48,11 @@ type Store interface {
 	// SchemaVersion is the highest migration applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
+}
 
+// Registry is the network as it is registered: usage points and the
+// meters installed at them.
+type Registry interface {
 	// PutUsagePoints inserts or updates usage points by mRID.
 	PutUsagePoints(ctx context.Context, ups ...cim.UsagePoint) error
 	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
@@ -46,7 +67,11 @@ type Store interface {
 	// Meters lists meters in mRID order, filtered and paged by q.
 	Meters(ctx context.Context, q MeterQuery) ([]cim.Meter, error)
 	CountMeters(ctx context.Context, q MeterQuery) (int, error)
+}
 
+// Readings is interval data: one versioned row per meter × channel ×
+// local day.
+type Readings interface {
 	// PutDays stores interval days. A day whose values and qualities equal
 	// its latest stored version is not written again (redelivery is
 	// idempotent); any other day becomes a new version, and no version is
@@ -65,7 +90,10 @@ type Store interface {
 	DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]interval.Day, error)
 	// Days returns the latest version of each stored day in [from, to].
 	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
+}
 
+// EventLog is the meters' end-device events, each stored once by mRID.
+type EventLog interface {
 	// AppendEvents stores events, skipping those whose mRID is already
 	// stored, and returns how many were new.
 	AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, error)
@@ -106,7 +134,7 @@ var ErrConflict = errors.New("conflict")
 
 // HeadEnd is the head-end's durable state: sealed meter secrets,
 // invocation counters, collection cursors and results, register reads and
-// the command lifecycle. Every engine implements it beside Store.
+// the command lifecycle.
 type HeadEnd interface {
 	// PutMeterSecret stores a meter's sealed key material. The store never
 	// sees a key in clear: sealing is the vault's job.
@@ -285,8 +313,7 @@ type ControlStep struct {
 // A template is shared by the meters of one make, model and firmware, so a
 // fleet is discovered once per kind of meter, not once per meter. The
 // template is the driver's own blob: the store keeps it and never parses
-// it. Every engine implements it; a store that does not leaves discovery
-// to each session.
+// it.
 type ObjectModels interface {
 	// PutTemplate stores (or replaces) the template named key.
 	PutTemplate(ctx context.Context, key string, model []byte) error

@@ -13,9 +13,7 @@ import (
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/config"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/postgres"
-	"github.com/amigo-ami/amigo/store/sqldb"
-	"github.com/amigo-ami/amigo/store/sqlite"
+	_ "github.com/amigo-ami/amigo/store/engines" // what openStore opens
 )
 
 func init() {
@@ -32,7 +30,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 // openStore opens the configured store directly, for the commands that
 // manage what the server reads; they work with the server stopped or
 // running.
-func openStore(cfgPath, data, storeURL string) (*sqldb.DB, error) {
+func openStore(cfgPath, data, storeURL string) (store.Store, error) {
 	cfg, err := config.Load(cfgPath, os.Getenv)
 	if err != nil {
 		return nil, err
@@ -48,14 +46,11 @@ func openStore(cfgPath, data, storeURL string) (*sqldb.DB, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Store.ConnectTimeout)
 	defer cancel()
-	if kind, _ := cfg.StoreKind(); kind == "postgres" {
-		return postgres.Open(ctx, cfg.Store.URL)
-	}
-	return sqlite.Open(ctx, cfg.SQLitePath())
+	return store.Open(ctx, cfg.StoreURL())
 }
 
 // openUsers opens the store and the auth service over it.
-func openUsers(cfgPath, data, storeURL string) (*sqldb.DB, *auth.Service, error) {
+func openUsers(cfgPath, data, storeURL string) (store.Store, *auth.Service, error) {
 	st, err := openStore(cfgPath, data, storeURL)
 	if err != nil {
 		return nil, nil, err

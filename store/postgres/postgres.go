@@ -1,5 +1,6 @@
 // Package postgres is the shared, scaled store engine: PostgreSQL through
-// pgx, for deployments where several amigo nodes share one database.
+// pgx, for deployments where several amigo nodes share one database. It
+// registers with store.Open the schemes postgres and postgresql.
 package postgres
 
 import (
@@ -14,8 +15,23 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/sqldb"
 )
+
+func init() {
+	store.Register("postgres", openURL)
+	store.Register("postgresql", openURL)
+}
+
+func openURL(ctx context.Context, url string) (store.Store, error) {
+	db, err := Open(ctx, url)
+	if err != nil {
+		// Not db: a nil *DB in a Store is not a nil Store.
+		return nil, err
+	}
+	return db, nil
+}
 
 // migrationLock is an arbitrary advisory-lock key that serialises schema
 // migrations when several nodes start at once.

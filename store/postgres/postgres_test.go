@@ -6,22 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/postgres"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
 
 func TestSuite(t *testing.T) {
 	storetest.Run(t, storetest.Opener{
-		Open: storetest.OpenPostgres,
-		Reopen: func(t testing.TB, where string) store.Store {
-			s, err := postgres.Open(context.Background(), where)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
+		Open:   storetest.OpenPostgres,
+		Reopen: storetest.Reopen,
 	})
 }
 

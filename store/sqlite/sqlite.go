@@ -1,5 +1,7 @@
 // Package sqlite is the embedded store engine: one SQLite file in WAL mode
 // through a pure-Go driver, so the amigo binary builds and runs without cgo.
+// It registers with store.Open the schemes sqlite and file, and bare
+// paths.
 package sqlite
 
 import (
@@ -15,8 +17,44 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/sqldb"
 )
+
+func init() {
+	store.Register("sqlite", openURL)
+	store.Register("file", openURL)
+}
+
+// openURL opens the file a URL names: sqlite:PATH, sqlite://PATH (the
+// form amigo's configuration uses: sqlite:///var/lib/amigo.db),
+// file:PATH, file://PATH, or a bare PATH.
+func openURL(ctx context.Context, u string) (store.Store, error) {
+	path := pathOf(u)
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: url %q names no file", u)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		// Not db: a nil *DB in a Store is not a nil Store.
+		return nil, err
+	}
+	return db, nil
+}
+
+// pathOf is the file a sqlite or file URL names, or u itself when it has
+// neither scheme. The rest of the URL is the path as written: no query
+// is parsed, so "?" and "#" are parts of the file name.
+func pathOf(u string) string {
+	i := strings.IndexByte(u, ':')
+	if i < 0 || !(strings.EqualFold(u[:i], "sqlite") || strings.EqualFold(u[:i], "file")) {
+		return u
+	}
+	p := u[i+1:]
+	// "//" opens an authority in a URL; amigo has always read the rest as
+	// the path, so sqlite:///abs is /abs and sqlite://rel.db is rel.db.
+	return strings.TrimPrefix(p, "//")
+}
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*sqldb.DB, error) {

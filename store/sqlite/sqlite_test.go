@@ -8,22 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/sqlite"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
 
 func TestSuite(t *testing.T) {
 	storetest.Run(t, storetest.Opener{
-		Open: storetest.OpenSQLite,
-		Reopen: func(t testing.TB, where string) store.Store {
-			s, err := sqlite.Open(context.Background(), where)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
+		Open:   storetest.OpenSQLite,
+		Reopen: storetest.Reopen,
 	})
 }
 

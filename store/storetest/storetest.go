@@ -22,8 +22,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/postgres"
-	"github.com/amigo-ami/amigo/store/sqlite"
+	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/testenv"
 )
 
@@ -35,16 +34,24 @@ func PostgresURL() string {
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
 
-// OpenSQLite opens a new SQLite store in a temporary directory.
+// OpenSQLite opens a new SQLite store in a temporary directory, and
+// returns it with its file's path.
 func OpenSQLite(t testing.TB) (store.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "amigo.db")
-	s, err := sqlite.Open(context.Background(), path)
+	return Reopen(t, path), path
+}
+
+// Reopen opens the store at where, a path or URL store.Open takes (what
+// OpenSQLite and OpenPostgres return), and closes it when the test ends.
+func Reopen(t testing.TB, where string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), where)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, path
+	return s
 }
 
 // PostgresSchema creates an empty schema for one test and returns a URL
@@ -89,16 +96,12 @@ func containsQuery(u string) bool {
 	return false
 }
 
-// OpenPostgres opens a store on a fresh schema.
+// OpenPostgres opens a store on a fresh schema, and returns it with its
+// URL.
 func OpenPostgres(t testing.TB) (store.Store, string) {
 	t.Helper()
 	url := PostgresSchema(t)
-	s, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, url
+	return Reopen(t, url), url
 }
 
 // Opener opens a fresh store, and reopens it at the same location.
