@@ -59,12 +59,6 @@ func (e *ObjectListEntry) encode(v uint8) axdr.Data {
 	)
 }
 
-// ObjectList encodes the objects of t visible under rights as a version 1
-// object_list.
-func (t *Tree) ObjectList(rights RightsFunc) axdr.Data {
-	return EncodeObjectList(t.Entries(rights), 1)
-}
-
 func olErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrObjectList}, args...)...)
 }

@@ -218,8 +218,8 @@ func (s Selection) Apply(rows []axdr.Data, cols []CaptureObject) ([]axdr.Data, e
 					continue
 				}
 			}
-			lo, ok1 := compareData(s.Range.From, v)
-			hi, ok2 := compareData(v, s.Range.To)
+			lo, ok1 := CompareValues(s.Range.From, v)
+			hi, ok2 := CompareValues(v, s.Range.To)
 			if ok1 && ok2 && lo <= 0 && hi <= 0 {
 				kept = append(kept, r)
 			}
@@ -274,10 +274,10 @@ func (s Selection) Apply(rows []axdr.Data, cols []CaptureObject) ([]axdr.Data, e
 	return out, nil
 }
 
-// compareData orders two values of a range: date-times by instant,
-// numbers by value, strings by bytes. ok is false when they cannot be
-// compared.
-func compareData(a, b axdr.Data) (int, bool) {
+// CompareValues orders two values the way a range bound or a monitor
+// threshold does: date-times by instant, numbers by value, strings by
+// bytes. ok is false when they cannot be compared.
+func CompareValues(a, b axdr.Data) (int, bool) {
 	if isDateTime(a) && isDateTime(b) {
 		ta, ok1 := TimeOf(a)
 		tb, ok2 := TimeOf(b)

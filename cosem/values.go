@@ -65,7 +65,3 @@ func TimeOf(d axdr.Data) (time.Time, bool) {
 	t, err := dt.Time()
 	return t, err == nil
 }
-
-// sameType reports whether v may replace cur: same tag, unless cur is
-// null (not yet typed).
-func sameType(cur, v axdr.Data) bool { return cur.Tag == axdr.TagNull || cur.Tag == v.Tag }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/labmeter"
@@ -26,13 +27,13 @@ func TestReadProfilesInOneList(t *testing.T) {
 	otherClock := obis.MustParse("0.1.1.0.0.255")
 	logLN, missingLN := obis.MustParse("0.0.99.98.9.255"), obis.MustParse("0.0.98.1.0.255")
 	cols := []cosem.CaptureObject{{ClassID: 8, LogicalName: otherClock, Attribute: 2}, {ClassID: 1, LogicalName: labmeter.StatusLN, Attribute: 2}}
-	log := cosem.NewProfileGeneric(logLN, cols, 0, 10, nil)
+	log := objects.NewProfileGeneric(logLN, cols, 0, 10, nil)
 	now := time.Now().UTC().Truncate(time.Second)
 	for i := 3; i >= 1; i-- {
 		at := axdr.DateTimeOctets(axdr.FromTime(now.Add(-time.Duration(i)*time.Hour), 0))
 		log.Rows = append(log.Rows, axdr.Structure(at, axdr.Uint8(uint8(i))))
 	}
-	f := startMeterWith(t, cosem.NewClock(otherClock, 0), log)
+	f := startMeterWith(t, objects.NewClock(otherClock, 0), log)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 )
@@ -329,9 +330,9 @@ func (s *session) replyHLS(ctx context.Context, r *apdu.ActionRequestNormal, p p
 
 // currentAssociation builds the association object 0.0.40.0.0.255 as this
 // client sees it.
-func (s *session) currentAssociation(clientMax int) *cosem.AssociationLN {
+func (s *session) currentAssociation(clientMax int) *objects.AssociationLN {
 	a := s.a
-	o := cosem.NewAssociationLN(cosem.CurrentAssociation, s.d.Tree, a.rights(), int8(a.ClientSAP), s.d.Address,
+	o := objects.NewAssociationLN(cosem.CurrentAssociation, s.d.Tree, a.rights(), int8(a.ClientSAP), s.d.Address,
 		cosem.Mechanism(a.Authentication))
 	o.ApplicationContext = cosem.ContextLN
 	if a.ciphered() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
@@ -230,7 +231,7 @@ func (d *Device) inactivity() time.Duration {
 // concurrent use by any number of connections.
 type Device struct {
 	// Tree holds the device's objects.
-	Tree *cosem.Tree
+	Tree *objects.Tree
 	// Address is the server logical address (wrapper wPort, HDLC upper
 	// address): 1 for the management logical device.
 	Address uint16

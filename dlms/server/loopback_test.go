@@ -11,6 +11,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/hdlc"
@@ -88,7 +89,7 @@ func newTestbed(t *testing.T) *testbed {
 		PersistClientIC: func(sap uint16, ic uint32) error { tb.persisted.Store(sap, ic); return nil },
 		Now:             tb.clock.now,
 	}
-	mbusTree, err := cosem.NewTree(cosem.NewRegister(lnGas, axdr.Uint32(4711), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}))
+	mbusTree, err := objects.NewTree(objects.NewRegister(lnGas, axdr.Uint32(4711), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}))
 	if err != nil {
 		t.Fatal(err)
 	}

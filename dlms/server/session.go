@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/hdlc"
@@ -49,7 +50,7 @@ type session struct {
 	stoc      []byte
 	conf      apdu.Conformance
 	limit     int // largest APDU we send
-	current   *cosem.AssociationLN
+	current   *objects.AssociationLN
 	dedicated bool
 
 	lget    *longOut // GET-response-with-datablock in progress

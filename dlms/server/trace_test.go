@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
-	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 	"github.com/amigo-ami/amigo/dlms/security"
@@ -146,7 +146,7 @@ func isHLSReplyRequest(plain []byte) bool {
 // traceDevice configures a Device like the recorded server, with the
 // values the trace shows.
 func traceDevice(t *testing.T, tf *dlmstrace.File, reqs []*traceRequest) *Device {
-	v := treeValues{register: axdr.Uint16(0), discState: cosem.Disconnected}
+	v := treeValues{register: axdr.Uint16(0), discState: objects.Disconnected}
 	var stocs [][]byte
 	for _, r := range reqs {
 		for _, s := range r.responses {
