@@ -90,8 +90,8 @@ func TestReadProfilesWithoutLists(t *testing.T) {
 	}
 	conf := server.DefaultConformance &^ apdu.ConformanceMultipleReferences
 	dev := &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("AMI\x00\x00\x00\x00\x0A"), Counter: security.NewCounter(1, nil),
-		Associations: []server.Association{{ClientSAP: 1, Authentication: server.Authentication(dlms.AuthHLSGMAC.Mechanism()),
-			Policy: server.Policy(dlms.PolicyAuthenticatedEncrypted), Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf}}}
+		Associations: []server.Association{{ClientSAP: 1, Authentication: security.MechanismHLSGMAC,
+			Policy: security.PolicyAuthenticatedEncrypted, Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf}}}
 	srv, err := server.NewServer(dev)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestReadProfilesWithoutLists(t *testing.T) {
 	go func() { defer close(served); srv.ListenAndServeWrapper(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
 
-	o := dlms.Options{Link: dlms.LinkWrapper, ClientSAP: 1, Authentication: dlms.AuthHLSGMAC, Policy: dlms.PolicyAuthenticatedEncrypted,
+	o := dlms.Options{Link: dlms.LinkWrapper, ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST2"), MaxPDU: 1024, InvocationCounter: 1}
 	c, err := dlms.Dial(ctx, ln.Addr().String(), o)
 	if err != nil {

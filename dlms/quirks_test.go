@@ -118,7 +118,7 @@ func startQuirky(t *testing.T, conf apdu.Conformance, lastIC uint32) *quirkMeter
 	q.dev = &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("QRK\x00\x00\x00\x00\x01"), Counter: security.NewCounter(1, nil)}
 	q.dev.Associations = []server.Association{
 		{ClientSAP: 16, Rights: cosem.ReadOnlyAccess, MaxPDU: 512, Conformance: conf},
-		{ClientSAP: 1, Authentication: server.AuthHLSGMAC, Policy: server.PolicyAuthenticatedEncrypted,
+		{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 			Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf,
 			LastClientIC: lastIC, HasLastClientIC: lastIC != 0},
 	}
@@ -155,7 +155,7 @@ func publicOptions(link dlms.Link) dlms.Options {
 }
 
 func managementOptions(link dlms.Link) dlms.Options {
-	return dlms.Options{Link: link, ClientSAP: 1, Authentication: dlms.AuthHLSGMAC, Policy: dlms.PolicyAuthenticatedEncrypted,
+	return dlms.Options{Link: link, ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST2"), Timeout: 10 * time.Second}
 }
 

@@ -167,11 +167,11 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 	// remembers the failures.
 	if len(cfg.Password) > 0 && !locked {
 		dev.Associations = append(dev.Associations, server.Association{ClientSAP: ReadingClient,
-			Authentication: server.AuthLLS, Secret: cfg.Password, Rights: cosem.ReadOnlyAccess})
+			Authentication: security.MechanismLLS, Secret: cfg.Password, Rights: cosem.ReadOnlyAccess})
 	}
 	if len(cfg.Keys.Unicast.Bytes()) > 0 {
-		a := server.Association{ClientSAP: ManagementClient, Authentication: server.AuthHLSGMAC,
-			Policy: server.PolicyAuthenticatedEncrypted, Keys: cfg.Keys}
+		a := server.Association{ClientSAP: ManagementClient, Authentication: security.MechanismHLSGMAC,
+			Policy: security.PolicyAuthenticatedEncrypted, Keys: cfg.Keys}
 		for _, c := range counters.Clients {
 			if c.Client == ManagementClient {
 				a.LastClientIC, a.HasLastClientIC = c.Last, true

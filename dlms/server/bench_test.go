@@ -49,7 +49,7 @@ func benchDevice(b *testing.B) *Device {
 		Tree: tree, Address: 1, SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()},
 		},
 		Counter:   security.NewCounter(1, nil),
 		Challenge: func(int) ([]byte, error) { return fuzzStoC, nil },

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/amigo-ami/amigo/linkio"
 	"io"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/amigo-ami/amigo/linkio"
 
 	"github.com/amigo-ami/amigo/hdlc"
 	"github.com/amigo-ami/amigo/iec62056"

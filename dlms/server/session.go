@@ -185,7 +185,7 @@ func (s *session) handle(ctx context.Context, in []byte) ([]byte, error) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 		}
 	}
-	if need := s.a.Policy.bits(); prot.sc&need != need {
+	if need := s.a.Policy.Control(); prot.sc&need != need {
 		s.d.event(EventUnprotected, s.sap)
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 	}
@@ -293,7 +293,7 @@ func (s *session) seal(plain []byte, p protection) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	bits := (p.sc & (security.Authentication | security.Encryption)) | s.a.Policy.bits()
+	bits := (p.sc & (security.Authentication | security.Encryption)) | s.a.Policy.Control()
 	sc := security.NewSecurityControl(s.a.Suite, bits)
 	if p.general {
 		s.wire, err = security.WrapGeneral(s.wire[:0], p.kind, sc, s.keys, s.d.SystemTitle, ic, plain)

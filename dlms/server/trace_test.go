@@ -201,8 +201,8 @@ func traceDevice(t *testing.T, tf *dlmstrace.File, reqs []*traceRequest) *Device
 		SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16, Conformance: 0x000018, MaxPDU: 512},
-			{ClientSAP: 17, Authentication: AuthLLS, Secret: testPassword, Conformance: 0x001E1D, MaxPDU: 512},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys(),
+			{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: testPassword, Conformance: 0x001E1D, MaxPDU: 512},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys(),
 				Conformance: 0x401E1D, MaxPDU: 512},
 		},
 		Counter: security.NewCounter(0, nil),
