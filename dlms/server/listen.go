@@ -9,10 +9,9 @@ import (
 	"net"
 	"time"
 
-	"github.com/amigo-ami/amigo/linkio"
-
 	"github.com/amigo-ami/amigo/hdlc"
 	"github.com/amigo-ami/amigo/iec62056"
+	"github.com/amigo-ami/amigo/linkio"
 	"github.com/amigo-ami/amigo/wrapper"
 )
 
