@@ -16,20 +16,6 @@ const (
 	Associated         uint8 = 2
 )
 
-// Application context names (the encoded object identifiers
-// 2.16.756.5.8.1.x).
-var (
-	ContextLN         = []byte{0x60, 0x85, 0x74, 0x05, 0x08, 0x01, 0x01}
-	ContextSN         = []byte{0x60, 0x85, 0x74, 0x05, 0x08, 0x01, 0x02}
-	ContextLNCiphered = []byte{0x60, 0x85, 0x74, 0x05, 0x08, 0x01, 0x03}
-	ContextSNCiphered = []byte{0x60, 0x85, 0x74, 0x05, 0x08, 0x01, 0x04}
-)
-
-// MechanismName returns the encoded mechanism name 2.16.756.5.8.2.m.
-func MechanismName(m Mechanism) []byte {
-	return []byte{0x60, 0x85, 0x74, 0x05, 0x08, 0x02, byte(m)}
-}
-
 // XDLMSContext is xDLMS_context_info.
 type XDLMSContext struct {
 	Conformance      uint32 // the 24 conformance bits, bit 0 the most significant

@@ -4,9 +4,10 @@
 // descriptors and their types), the Object contract a server dispatches
 // GET, SET and ACTION requests into, the Data-Access-Result and
 // Action-Result enumerations with the typed errors that carry them,
-// access rights and the object_list encoding of Association LN, the
-// capture objects and selective-access descriptors of Profile generic,
-// and the date-time and logical-name value codecs.
+// access rights, the object_list encoding and the other attribute values
+// of Association LN, the capture objects and selective-access descriptors
+// of Profile generic, and the date-time and logical-name value codecs.
+// Mechanism and application context ids are dlms/security's.
 //
 // A client reads meters with this package alone. The behaviour of
 // objects (what a register, a clock or a profile buffer does when asked)

@@ -4,23 +4,8 @@ import (
 	"context"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
-)
-
-// Mechanism is an authentication mechanism id (the last arc of the
-// mechanism name 2.16.756.5.8.2.x).
-type Mechanism uint8
-
-// Authentication mechanisms.
-const (
-	MechanismNone   Mechanism = 0 // lowest level security
-	MechanismLLS    Mechanism = 1 // low level security (password)
-	MechanismHLS    Mechanism = 2 // HLS, manufacturer specific
-	MechanismMD5    Mechanism = 3
-	MechanismSHA1   Mechanism = 4
-	MechanismGMAC   Mechanism = 5
-	MechanismSHA256 Mechanism = 6
-	MechanismECDSA  Mechanism = 7
 )
 
 // Protection says which protection the xDLMS APDU that carried a request
@@ -43,7 +28,7 @@ type Caller struct {
 	// ServerSAP is the logical device addressed.
 	ServerSAP uint16
 	// Mechanism is the authentication mechanism the association used.
-	Mechanism Mechanism
+	Mechanism security.Mechanism
 	// Authenticated is true once the association's authentication
 	// completed (for HLS, after reply_to_HLS_authentication succeeded).
 	Authenticated bool

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -26,7 +27,7 @@ type AssociationLN struct {
 	ServerSAP          uint16
 	ApplicationContext []byte
 	Context            cosem.XDLMSContext
-	Mechanism          cosem.Mechanism
+	Mechanism          security.Mechanism
 	Secret             []byte // LLS password or HLS secret; never readable
 	Status             uint8  // for instances other than CurrentAssociation
 	SecuritySetup      obis.Code
@@ -42,9 +43,9 @@ type AssociationLN struct {
 }
 
 // NewAssociationLN returns an association for a client SAP over tree.
-func NewAssociationLN(ln obis.Code, tree *Tree, rights cosem.RightsFunc, clientSAP int8, serverSAP uint16, mech cosem.Mechanism) *AssociationLN {
+func NewAssociationLN(ln obis.Code, tree *Tree, rights cosem.RightsFunc, clientSAP int8, serverSAP uint16, mech security.Mechanism) *AssociationLN {
 	return &AssociationLN{Header: Header{Class: cosem.ClassAssociationLN, Ver: 1, LN: ln}, Tree: tree, Rights: rights,
-		ClientSAP: clientSAP, ServerSAP: serverSAP, ApplicationContext: cosem.ContextLN, Mechanism: mech,
+		ClientSAP: clientSAP, ServerSAP: serverSAP, ApplicationContext: security.ContextLN.Name(), Mechanism: mech,
 		Context: cosem.XDLMSContext{Conformance: 0x00101D, MaxReceivePDU: 1024, MaxSendPDU: 1024, DLMSVersion: 6}}
 }
 
@@ -107,7 +108,7 @@ func (o *AssociationLN) Get(ctx context.Context, req *cosem.AttributeRequest) (a
 		if current {
 			m = req.Caller.Mechanism
 		}
-		return axdr.OctetString(cosem.MechanismName(m)), nil
+		return axdr.OctetString(m.Name()), nil
 	case 7:
 		return axdr.Data{}, cosem.Errorf(cosem.ResultReadWriteDenied, o.attrName(7)+" is write-only")
 	case 8:

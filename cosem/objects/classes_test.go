@@ -10,6 +10,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/dlms/security"
 )
 
 func TestDataAndRegister(t *testing.T) {
@@ -328,11 +329,11 @@ func TestImageTransfer(t *testing.T) {
 
 func TestAssociationLN(t *testing.T) {
 	tree, _ := testTree(t)
-	a := NewAssociationLN(cosem.CurrentAssociation, tree, cosem.ReadOnlyAccess, 16, 1, cosem.MechanismNone)
+	a := NewAssociationLN(cosem.CurrentAssociation, tree, cosem.ReadOnlyAccess, 16, 1, security.MechanismNone)
 	if err := tree.Add(a); err != nil {
 		t.Fatal(err)
 	}
-	caller := cosem.Caller{ClientSAP: 1, ServerSAP: 1, Mechanism: cosem.MechanismGMAC}
+	caller := cosem.Caller{ClientSAP: 1, ServerSAP: 1, Mechanism: security.MechanismHLSGMAC}
 	get := func(attr int8, c cosem.Caller) (axdr.Data, error) {
 		return a.Get(bg, &cosem.AttributeRequest{Caller: c, Attribute: attr})
 	}
@@ -397,7 +398,7 @@ func TestAssociationLN(t *testing.T) {
 		t.Fatal("change_HLS_secret")
 	}
 	// A fixed association reports its own partners.
-	fixed := NewAssociationLN(mustLN("0.0.40.0.2.255"), tree, nil, 16, 1, cosem.MechanismLLS)
+	fixed := NewAssociationLN(mustLN("0.0.40.0.2.255"), tree, nil, 16, 1, security.MechanismLLS)
 	v, _ = fixed.Get(bg, &cosem.AttributeRequest{Caller: caller, Attribute: 3})
 	if enc(v) != "0202"+"0F10"+"120001" {
 		t.Errorf("fixed partners %s", enc(v))

@@ -333,10 +333,10 @@ func (s *session) replyHLS(ctx context.Context, r *apdu.ActionRequestNormal, p p
 func (s *session) currentAssociation(clientMax int) *objects.AssociationLN {
 	a := s.a
 	o := objects.NewAssociationLN(cosem.CurrentAssociation, s.d.Tree, a.rights(), int8(a.ClientSAP), s.d.Address,
-		cosem.Mechanism(a.Authentication))
-	o.ApplicationContext = cosem.ContextLN
+		a.Authentication)
+	o.ApplicationContext = security.ContextLN.Name()
 	if a.ciphered() {
-		o.ApplicationContext = cosem.ContextLNCiphered
+		o.ApplicationContext = security.ContextLNCiphering.Name()
 	}
 	o.Context = cosem.XDLMSContext{Conformance: uint32(s.conf), MaxReceivePDU: a.maxPDU(),
 		MaxSendPDU: uint16(min(clientMax, 0xFFFF)), DLMSVersion: dlmsVersion}

@@ -361,7 +361,7 @@ func (s *session) caller(p protection) cosem.Caller {
 			prot |= cosem.ProtEncrypted
 		}
 	}
-	return cosem.Caller{ClientSAP: s.sap, ServerSAP: s.d.Address, Mechanism: cosem.Mechanism(s.a.Authentication),
+	return cosem.Caller{ClientSAP: s.sap, ServerSAP: s.d.Address, Mechanism: s.a.Authentication,
 		Authenticated: s.st == stAssociated, Protection: prot}
 }
 
