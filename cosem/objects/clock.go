@@ -214,7 +214,7 @@ func (o *Clock) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Dat
 		}
 		return o.set(ctx, t)
 	case 3:
-		n, ok := intOf(v, axdr.TagInt16)
+		n, ok := cosem.IntOf(v, axdr.TagInt16)
 		if !ok {
 			return o.typeErr(3, "long", v)
 		}
@@ -239,7 +239,7 @@ func (o *Clock) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Dat
 		o.Unlock()
 		return nil
 	case 7:
-		n, ok := intOf(v, axdr.TagInt8)
+		n, ok := cosem.IntOf(v, axdr.TagInt8)
 		if !ok {
 			return o.typeErr(7, "integer", v)
 		}
@@ -338,7 +338,7 @@ func (o *Clock) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Dat
 		o.Unlock()
 		return axdr.Null(), nil
 	case 6:
-		n, ok := intOf(p, axdr.TagInt16)
+		n, ok := cosem.IntOf(p, axdr.TagInt16)
 		if !ok {
 			return axdr.Data{}, o.paramErr(6, "long", p)
 		}

@@ -172,7 +172,7 @@ func (o *DisconnectControl) Set(ctx context.Context, req *cosem.AttributeRequest
 		if !o.ModeWritable {
 			return o.denied(4)
 		}
-		n, ok := uintOf(v, axdr.TagEnum)
+		n, ok := cosem.UintOf(v, axdr.TagEnum)
 		if !ok {
 			return o.typeErr(4, "enum", v)
 		}

@@ -146,7 +146,7 @@ func (o *ImageTransfer) initiate(p axdr.Data) error {
 	if !isStruct(p, 2) || p.Items[0].Tag != axdr.TagOctetString {
 		return o.paramErr(1, "structure{octet-string, double-long-unsigned}", p)
 	}
-	size, ok := uintOf(p.Items[1], axdr.TagUint32)
+	size, ok := cosem.UintOf(p.Items[1], axdr.TagUint32)
 	if !ok {
 		return o.paramErr(1, "structure{octet-string, double-long-unsigned}", p)
 	}
@@ -177,7 +177,7 @@ func (o *ImageTransfer) block(p axdr.Data) error {
 	if !isStruct(p, 2) || p.Items[1].Tag != axdr.TagOctetString {
 		return o.paramErr(2, "structure{double-long-unsigned, octet-string}", p)
 	}
-	n, ok := uintOf(p.Items[0], axdr.TagUint32)
+	n, ok := cosem.UintOf(p.Items[0], axdr.TagUint32)
 	if !ok {
 		return o.paramErr(2, "structure{double-long-unsigned, octet-string}", p)
 	}

@@ -25,7 +25,7 @@ func (v ValueDefinition) Data() axdr.Data {
 
 func parseValueDefinition(d axdr.Data) ValueDefinition {
 	c, _ := d.Items[0].Uint()
-	ln, _ := obisOf(d.Items[1])
+	ln, _ := cosem.LogicalNameOf(d.Items[1])
 	a, _ := d.Items[2].Int()
 	return ValueDefinition{ClassID: uint16(c), LogicalName: ln, Attribute: int8(a)}
 }
@@ -42,7 +42,7 @@ func (s ScriptRef) Data() axdr.Data {
 }
 
 func parseScriptRef(d axdr.Data) ScriptRef {
-	ln, _ := obisOf(d.Items[0])
+	ln, _ := cosem.LogicalNameOf(d.Items[0])
 	n, _ := d.Items[1].Uint()
 	return ScriptRef{LogicalName: ln, Selector: uint16(n)}
 }

@@ -142,7 +142,7 @@ func (o *ProfileGeneric) Set(ctx context.Context, req *cosem.AttributeRequest, v
 		o.Unlock()
 		return nil
 	case 4, 8:
-		n, ok := uintOf(v, axdr.TagUint32)
+		n, ok := cosem.UintOf(v, axdr.TagUint32)
 		if !ok {
 			return o.typeErr(req.Attribute, "double-long-unsigned", v)
 		}
@@ -156,7 +156,7 @@ func (o *ProfileGeneric) Set(ctx context.Context, req *cosem.AttributeRequest, v
 		o.Unlock()
 		return nil
 	case 5:
-		n, ok := uintOf(v, axdr.TagEnum)
+		n, ok := cosem.UintOf(v, axdr.TagEnum)
 		if !ok {
 			return o.typeErr(5, "enum", v)
 		}

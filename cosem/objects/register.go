@@ -117,7 +117,7 @@ func setValue(ctx context.Context, mu *sync.Mutex, h *Header, writable bool, wri
 	if !writable {
 		return h.denied(attr)
 	}
-	if !anyShape && !isSimple(v) {
+	if !anyShape && !cosem.IsSimple(v) {
 		return h.typeErr(attr, "a simple type", v)
 	}
 	mu.Lock()
@@ -388,7 +388,7 @@ func (o *DemandRegister) Set(ctx context.Context, req *cosem.AttributeRequest, v
 	}
 	switch req.Attribute {
 	case 8:
-		n, ok := uintOf(v, axdr.TagUint32)
+		n, ok := cosem.UintOf(v, axdr.TagUint32)
 		if !ok {
 			return o.typeErr(8, "double-long-unsigned", v)
 		}
@@ -397,7 +397,7 @@ func (o *DemandRegister) Set(ctx context.Context, req *cosem.AttributeRequest, v
 		o.Unlock()
 		return nil
 	case 9:
-		n, ok := uintOf(v, axdr.TagUint16)
+		n, ok := cosem.UintOf(v, axdr.TagUint16)
 		if !ok {
 			return o.typeErr(9, "long-unsigned", v)
 		}

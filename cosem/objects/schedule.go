@@ -75,7 +75,7 @@ func (o *ScriptTable) Run(ctx context.Context, id uint16) error {
 		for _, a := range s.Items[1].Items {
 			svc, _ := a.Items[0].Uint()
 			cid, _ := a.Items[1].Uint()
-			ln, _ := obisOf(a.Items[2])
+			ln, _ := cosem.LogicalNameOf(a.Items[2])
 			idx, _ := a.Items[3].Int()
 			obj, err := target.Lookup(uint16(cid), ln)
 			if err != nil {
@@ -103,7 +103,7 @@ func (o *ScriptTable) Action(ctx context.Context, req *cosem.MethodRequest, p ax
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
-	id, ok := uintOf(p, axdr.TagUint16)
+	id, ok := cosem.UintOf(p, axdr.TagUint16)
 	if !ok {
 		return axdr.Data{}, o.paramErr(1, "long-unsigned", p)
 	}
@@ -152,7 +152,7 @@ func (o *SpecialDaysTable) Action(ctx context.Context, req *cosem.MethodRequest,
 		idx, _ = p.Items[0].Uint()
 	case 2:
 		var ok bool
-		if idx, ok = uintOf(p, axdr.TagUint16); !ok {
+		if idx, ok = cosem.UintOf(p, axdr.TagUint16); !ok {
 			return axdr.Data{}, o.paramErr(2, "long-unsigned", p)
 		}
 	default:

@@ -95,7 +95,7 @@ func ParseKeyData(p axdr.Data) ([]WrappedKey, bool) {
 		if !isStruct(it, 2) || it.Items[1].Tag != axdr.TagOctetString {
 			return nil, false
 		}
-		id, ok := uintOf(it.Items[0], axdr.TagEnum)
+		id, ok := cosem.UintOf(it.Items[0], axdr.TagEnum)
 		if !ok {
 			return nil, false
 		}
@@ -120,7 +120,7 @@ func (o *SecuritySetup) Action(ctx context.Context, req *cosem.MethodRequest, p 
 	o.Unlock()
 	switch req.Method {
 	case 1:
-		n, ok := uintOf(p, axdr.TagEnum)
+		n, ok := cosem.UintOf(p, axdr.TagEnum)
 		if !ok {
 			return axdr.Data{}, o.paramErr(1, "enum", p)
 		}

@@ -47,8 +47,8 @@ func structOf(fields ...shape) shape {
 
 var (
 	anyShape      shape = func(axdr.Data) bool { return true }
-	simpleShape   shape = isSimple
-	dateTimeShape shape = isDateTime
+	simpleShape   shape = cosem.IsSimple
+	dateTimeShape shape = cosem.IsDateTime
 	lnShape             = octetsShape(6)
 	u8Shape             = tagShape(axdr.TagUint8)
 	u16Shape            = tagShape(axdr.TagUint16)
