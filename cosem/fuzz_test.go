@@ -103,17 +103,6 @@ func normalise(es []ObjectListEntry) []ObjectListEntry {
 	return es
 }
 
-func BenchmarkObjectList(b *testing.B) {
-	tree, _ := NewTree()
-	for i := 0; i < 100; i++ {
-		tree.Add(NewRegister([6]byte{1, 0, 1, 8, byte(i), 255}, axdr.Uint32(0), axdr.ScalerUnit{}))
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = axdr.Encode(tree.ObjectList(FullAccess))
-	}
-}
-
 func BenchmarkProfileSelect(b *testing.B) {
 	rows, cols := profileRows(2880)
 	sel := Selection{Range: &RangeDescriptor{RestrictingObject: cols[0], From: rows[100].Items[0], To: rows[196].Items[0],
@@ -123,14 +112,5 @@ func BenchmarkProfileSelect(b *testing.B) {
 		if _, err := sel.Apply(rows, cols); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func BenchmarkGetRegister(b *testing.B) {
-	r := NewRegister(mustLN("1.0.1.8.0.255"), axdr.Uint32(1), axdr.ScalerUnit{Unit: 30})
-	req := &AttributeRequest{Attribute: 2}
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Get(bg, req)
 	}
 }

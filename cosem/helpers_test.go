@@ -11,38 +11,6 @@ import (
 	"github.com/amigo-ami/amigo/obis"
 )
 
-// Every ready-made object implements Object.
-var _ = []Object{
-	(*Data)(nil), (*Register)(nil), (*ExtendedRegister)(nil), (*DemandRegister)(nil), (*ProfileGeneric)(nil),
-	(*Clock)(nil), (*ScriptTable)(nil), (*SpecialDaysTable)(nil), (*AssociationLN)(nil), (*ImageTransfer)(nil),
-	(*ActivityCalendar)(nil), (*RegisterMonitor)(nil), (*IECHDLCSetup)(nil), (*PushSetup)(nil), (*TCPUDPSetup)(nil),
-	(*SecuritySetup)(nil), (*DisconnectControl)(nil), (*Limiter)(nil), (*MBusClient)(nil),
-}
-
-var bg = context.Background()
-
-func get(t *testing.T, o Object, attr int8) axdr.Data {
-	t.Helper()
-	v, err := o.Get(bg, &AttributeRequest{Attribute: attr})
-	if err != nil {
-		t.Fatalf("get %s attr %d: %v", ClassName(o.ClassID()), attr, err)
-	}
-	return v
-}
-
-func getErr(o Object, attr int8) error {
-	_, err := o.Get(bg, &AttributeRequest{Attribute: attr})
-	return err
-}
-
-func set(o Object, attr int8, v axdr.Data) error {
-	return o.Set(bg, &AttributeRequest{Attribute: attr}, v)
-}
-
-func act(o Object, m int8, p axdr.Data) (axdr.Data, error) {
-	return o.Action(bg, &MethodRequest{Method: m}, p)
-}
-
 func enc(d axdr.Data) string { return strings.ToUpper(hex.EncodeToString(axdr.Encode(d))) }
 
 func dec(t testing.TB, h string) axdr.Data {
@@ -68,7 +36,7 @@ func wantResult(t *testing.T, what string, err error, r Result) {
 func mustLN(s string) obis.Code { return obis.MustParse(s) }
 
 func TestResultOf(t *testing.T) {
-	ctx, cancel := context.WithCancel(bg)
+	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
 		err  error
@@ -149,45 +117,6 @@ func TestClassInfo(t *testing.T) {
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
-	}
-}
-
-// TestVersionsMatchClassInfo checks every ready-made object reports the
-// class version the metadata describes.
-func TestVersionsMatchClassInfo(t *testing.T) {
-	ln := mustLN("0.0.1.0.0.255")
-	objs := []Object{
-		NewData(ln, axdr.Null()), NewRegister(ln, axdr.Uint32(0), axdr.ScalerUnit{}),
-		NewExtendedRegister(ln, axdr.Uint32(0), axdr.ScalerUnit{}, axdr.Null(), bgTime),
-		NewDemandRegister(ln, axdr.Uint32(0), axdr.ScalerUnit{}, 900, 1), NewProfileGeneric(ln, nil, 0, 0, nil),
-		NewClock(ln, 0), NewScriptTable(ln, nil), NewSpecialDaysTable(ln), NewAssociationLN(ln, nil, nil, 16, 1, 0),
-		NewImageTransfer(ln, 64), NewActivityCalendar(ln), NewRegisterMonitor(ln, ValueDefinition{}, nil, nil, nil),
-		NewIECHDLCSetup(ln, 1), NewPushSetup(ln, nil, SendDestination{}, nil, nil), NewTCPUDPSetup(ln, 4059, ln),
-		NewSecuritySetup(ln, 0, nil), NewDisconnectControl(ln, 1), NewLimiter(ln, ValueDefinition{}, axdr.Uint32(0), nil),
-		NewMBusClient(ln, ln),
-	}
-	for _, o := range objs {
-		c, ok := ClassInfo(o.ClassID())
-		if !ok || c.Version != o.Version() {
-			t.Errorf("%s: version %d, metadata %d", ClassName(o.ClassID()), o.Version(), c.Version)
-		}
-		// logical_name is served uniformly and never writable.
-		if got := enc(get(t, o, 1)); got != "0906"+"0000010000FF" {
-			t.Errorf("%s: logical_name %s", c.Name, got)
-		}
-		wantResult(t, c.Name+" set logical_name", set(o, 1, LogicalNameData(ln)), ResultReadWriteDenied)
-		wantResult(t, c.Name+" get beyond last attribute", getErr(o, int8(len(c.Attributes)+1)), ResultObjectUndefined)
-		_, err := act(o, int8(len(c.Methods)+1), axdr.Int8(0))
-		wantResult(t, c.Name+" action beyond last method", err, ResultObjectUndefined)
-		// Every attribute the metadata lists can be read (secret aside).
-		for _, a := range c.Attributes {
-			if c.ID == ClassAssociationLN && a.Index == 7 {
-				continue
-			}
-			if _, err := o.Get(bg, &AttributeRequest{Attribute: a.Index}); err != nil {
-				t.Errorf("%s %s: %v", c.Name, a.Name, err)
-			}
 		}
 	}
 }

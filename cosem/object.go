@@ -2,26 +2,10 @@ package cosem
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
-)
-
-// Mechanism is an authentication mechanism id (the last arc of the
-// mechanism name 2.16.756.5.8.2.x).
-type Mechanism uint8
-
-// Authentication mechanisms.
-const (
-	MechanismNone   Mechanism = 0 // lowest level security
-	MechanismLLS    Mechanism = 1 // low level security (password)
-	MechanismHLS    Mechanism = 2 // HLS, manufacturer specific
-	MechanismMD5    Mechanism = 3
-	MechanismSHA1   Mechanism = 4
-	MechanismGMAC   Mechanism = 5
-	MechanismSHA256 Mechanism = 6
-	MechanismECDSA  Mechanism = 7
 )
 
 // Protection says which protection the xDLMS APDU that carried a request
@@ -44,7 +28,7 @@ type Caller struct {
 	// ServerSAP is the logical device addressed.
 	ServerSAP uint16
 	// Mechanism is the authentication mechanism the association used.
-	Mechanism Mechanism
+	Mechanism security.Mechanism
 	// Authenticated is true once the association's authentication
 	// completed (for HLS, after reply_to_HLS_authentication succeeded).
 	Authenticated bool
@@ -95,68 +79,9 @@ type Object interface {
 	Action(ctx context.Context, req *MethodRequest, param axdr.Data) (axdr.Data, error)
 }
 
-// Header carries the identity every ready-made object shares; embed it
-// to get ClassID, Version and LogicalName.
-type Header struct {
-	Class uint16
-	Ver   uint8
-	LN    obis.Code
-}
-
-// ClassID returns the interface class id.
-func (h *Header) ClassID() uint16 { return h.Class }
-
-// Version returns the interface class version.
-func (h *Header) Version() uint8 { return h.Ver }
-
-// LogicalName returns the object's OBIS code.
-func (h *Header) LogicalName() obis.Code { return h.LN }
-
-// String names the object for logs: "Clock 0.0.1.0.0.255".
-func (h *Header) String() string {
-	return ClassName(h.Class) + " " + h.LN.String()
-}
-
-// attrName is used in error details: "Register 1.0.1.8.0.255 value".
-func (h *Header) attrName(attr int8) string {
-	return h.String() + " " + AttributeName(h.Class, attr)
-}
-
-func (h *Header) methodName(m int8) string {
-	return h.String() + " " + MethodName(h.Class, m)
-}
-
 // LogicalNameData returns the logical_name attribute value of ln.
 func LogicalNameData(ln obis.Code) axdr.Data {
 	b := make([]byte, 6)
 	copy(b, ln[:])
 	return axdr.OctetString(b)
-}
-
-func (h *Header) undefinedAttr(attr int8) error {
-	return Errorf(ResultObjectUndefined, h.String()+": no attribute "+strconv.Itoa(int(attr)))
-}
-
-func (h *Header) undefinedMethod(m int8) error {
-	return Errorf(ResultObjectUndefined, h.String()+": no method "+strconv.Itoa(int(m)))
-}
-
-func (h *Header) denied(attr int8) error {
-	return Errorf(ResultReadWriteDenied, h.attrName(attr)+" is read-only")
-}
-
-// noSelective rejects selective access on attributes that define none.
-func (h *Header) noSelective(req *AttributeRequest) error {
-	if req.Access != nil {
-		return Errorf(ResultScopeOfAccessViolated, h.attrName(req.Attribute)+": no selective access defined")
-	}
-	return nil
-}
-
-func (h *Header) typeErr(attr int8, want string, got axdr.Data) error {
-	return Errorf(ResultTypeUnmatched, h.attrName(attr)+": want "+want+", got "+got.Tag.String())
-}
-
-func (h *Header) paramErr(m int8, want string, got axdr.Data) error {
-	return Errorf(ResultTypeUnmatched, h.methodName(m)+": parameter: want "+want+", got "+got.Tag.String())
 }

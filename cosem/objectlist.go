@@ -59,12 +59,6 @@ func (e *ObjectListEntry) encode(v uint8) axdr.Data {
 	)
 }
 
-// ObjectList encodes the objects of t visible under rights as a version 1
-// object_list.
-func (t *Tree) ObjectList(rights RightsFunc) axdr.Data {
-	return EncodeObjectList(t.Entries(rights), 1)
-}
-
 func olErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrObjectList}, args...)...)
 }
@@ -94,15 +88,15 @@ func parseObjectListElement(el axdr.Data) (ObjectListEntry, error) {
 	if el.Tag != axdr.TagStructure || len(el.Items) != 4 {
 		return e, olErr("want structure of 4, got %s of %d", el.Tag, len(el.Items))
 	}
-	cid, ok := uintOf(el.Items[0], axdr.TagUint16)
+	cid, ok := UintOf(el.Items[0], axdr.TagUint16)
 	if !ok {
 		return e, olErr("class_id: want uint16, got %s", el.Items[0].Tag)
 	}
-	ver, ok := uintOf(el.Items[1], axdr.TagUint8)
+	ver, ok := UintOf(el.Items[1], axdr.TagUint8)
 	if !ok {
 		return e, olErr("version: want uint8, got %s", el.Items[1].Tag)
 	}
-	ln, ok := obisOf(el.Items[2])
+	ln, ok := LogicalNameOf(el.Items[2])
 	if !ok {
 		return e, olErr("logical_name: want octet-string of 6, got %s", el.Items[2].Tag)
 	}
@@ -118,11 +112,11 @@ func parseObjectListElement(el axdr.Data) (ObjectListEntry, error) {
 		if it.Tag != axdr.TagStructure || len(it.Items) != 3 {
 			return e, olErr("%s: attribute_access_item: want structure of 3", ln)
 		}
-		id, ok := intOf(it.Items[0], axdr.TagInt8)
+		id, ok := IntOf(it.Items[0], axdr.TagInt8)
 		if !ok {
 			return e, olErr("%s: attribute_id: want int8, got %s", ln, it.Items[0].Tag)
 		}
-		mode, ok := uintOf(it.Items[1], axdr.TagEnum)
+		mode, ok := UintOf(it.Items[1], axdr.TagEnum)
 		if !ok {
 			return e, olErr("%s: attribute %d access_mode: want enum, got %s", ln, id, it.Items[1].Tag)
 		}
@@ -132,7 +126,7 @@ func parseObjectListElement(el axdr.Data) (ObjectListEntry, error) {
 		case axdr.TagArray:
 			a.Selectors = make([]int8, 0, len(s.Items))
 			for _, x := range s.Items {
-				v, ok := intOf(x, axdr.TagInt8)
+				v, ok := IntOf(x, axdr.TagInt8)
 				if !ok {
 					return e, olErr("%s: attribute %d access_selectors: want int8, got %s", ln, id, x.Tag)
 				}
@@ -150,7 +144,7 @@ func parseObjectListElement(el axdr.Data) (ObjectListEntry, error) {
 		if it.Tag != axdr.TagStructure || len(it.Items) != 2 {
 			return e, olErr("%s: method_access_item: want structure of 2", ln)
 		}
-		id, ok := intOf(it.Items[0], axdr.TagInt8)
+		id, ok := IntOf(it.Items[0], axdr.TagInt8)
 		if !ok {
 			return e, olErr("%s: method_id: want int8, got %s", ln, it.Items[0].Tag)
 		}

@@ -1,92 +1,13 @@
 package cosem
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/obis"
 )
-
-func testTree(t *testing.T) (*Tree, []Object) {
-	t.Helper()
-	objs := []Object{
-		NewClock(mustLN("0.0.1.0.0.255"), -60),
-		NewRegister(mustLN("1.0.1.8.0.255"), axdr.Uint32(0), axdr.ScalerUnit{Unit: 30}),
-		NewProfileGeneric(mustLN("1.0.99.1.0.255"), nil, 900, 10, nil),
-		NewDisconnectControl(mustLN("0.0.96.3.10.255"), 1),
-		NewData(mustLN("0.0.42.0.0.255"), axdr.OctetString([]byte("AMI00001"))),
-	}
-	tree, err := NewTree(objs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tree, objs
-}
-
-func TestTree(t *testing.T) {
-	tree, objs := testTree(t)
-	if tree.Len() != len(objs) {
-		t.Fatal(tree.Len())
-	}
-	if err := tree.Add(NewData(mustLN("0.0.1.0.0.255"), axdr.Null())); err == nil {
-		t.Fatal("duplicate logical name accepted")
-	}
-	if o, err := tree.Lookup(8, mustLN("0.0.1.0.0.255")); err != nil || o != objs[0] {
-		t.Fatalf("lookup: %v", err)
-	}
-	_, err := tree.Lookup(3, mustLN("0.0.1.0.0.255"))
-	wantResult(t, "wrong class", err, ResultObjectClassInconsistent)
-	_, err = tree.Lookup(8, mustLN("0.0.1.0.1.255"))
-	wantResult(t, "missing", err, ResultObjectUndefined)
-	if got := tree.ByClass(3); len(got) != 1 || got[0] != objs[1] {
-		t.Errorf("ByClass(3) = %v", got)
-	}
-	if !tree.Remove(mustLN("1.0.1.8.0.255")) || tree.Remove(mustLN("1.0.1.8.0.255")) {
-		t.Error("remove")
-	}
-	if got := tree.Objects(); len(got) != 4 || got[1] != objs[2] {
-		t.Errorf("order after remove: %v", got)
-	}
-}
-
-func TestObjectListRoundTrip(t *testing.T) {
-	tree, objs := testTree(t)
-	public := func(o Object) (AccessRights, bool) {
-		if o.ClassID() == ClassDisconnectControl {
-			return AccessRights{}, false
-		}
-		return ReadOnlyAccess(o)
-	}
-	for _, tt := range []struct {
-		name   string
-		rights RightsFunc
-		n      int
-	}{{"full", FullAccess, 5}, {"public", public, 4}, {"nil", nil, 5}} {
-		t.Run(tt.name, func(t *testing.T) {
-			d := tree.ObjectList(tt.rights)
-			back := dec(t, enc(d))
-			got, err := ParseObjectList(back)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := tree.Entries(tt.rights)
-			if len(got) != tt.n || !reflect.DeepEqual(got, want) {
-				t.Fatalf("round trip\n got %+v\nwant %+v", got, want)
-			}
-		})
-	}
-	// Version 0 object lists carry method access as a boolean.
-	entries := tree.Entries(FullAccess)
-	v0 := EncodeObjectList(entries, 0)
-	if tag := v0.Items[0].Items[3].Items[1].Items[0].Items[1].Tag; tag != axdr.TagBoolean {
-		t.Fatalf("v0 method access %s", tag)
-	}
-	got, err := ParseObjectList(dec(t, enc(v0)))
-	if err != nil || !reflect.DeepEqual(got, entries) {
-		t.Fatalf("v0 round trip: %v", err)
-	}
-	_ = objs
-}
 
 // TestObjectListBytes pins the encoding of one element: a Register with
 // read-only value and scaler_unit and method 1 allowed.
@@ -137,7 +58,7 @@ func TestParseObjectListErrors(t *testing.T) {
 }
 
 func TestAccessRights(t *testing.T) {
-	pg := NewProfileGeneric(mustLN("1.0.99.1.0.255"), nil, 900, 10, nil)
+	pg := stubObject{class: ClassProfileGeneric}
 	full, _ := FullAccess(pg)
 	ro, _ := ReadOnlyAccess(pg)
 	auth := AccessRights{
@@ -176,4 +97,21 @@ func TestAccessRights(t *testing.T) {
 			t.Errorf("mode %d has no name", m)
 		}
 	}
+}
+
+// stubObject is an Object of a given class that serves nothing: rights
+// depend only on the class.
+type stubObject struct{ class uint16 }
+
+func (o stubObject) ClassID() uint16        { return o.class }
+func (o stubObject) Version() uint8         { return 0 }
+func (o stubObject) LogicalName() obis.Code { return obis.Code{} }
+func (o stubObject) Get(context.Context, *AttributeRequest) (axdr.Data, error) {
+	return axdr.Data{}, ErrObjectUndefined
+}
+func (o stubObject) Set(context.Context, *AttributeRequest, axdr.Data) error {
+	return ErrObjectUndefined
+}
+func (o stubObject) Action(context.Context, *MethodRequest, axdr.Data) (axdr.Data, error) {
+	return axdr.Data{}, ErrObjectUndefined
 }

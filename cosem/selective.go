@@ -50,10 +50,10 @@ func ParseCaptureObject(d axdr.Data) (CaptureObject, error) {
 	if !isStruct(d, 4) {
 		return CaptureObject{}, saErr(ResultTypeUnmatched, "capture_object_definition: want structure of 4, got %s of %d", d.Tag, len(d.Items))
 	}
-	cid, ok1 := uintOf(d.Items[0], axdr.TagUint16)
-	ln, ok2 := obisOf(d.Items[1])
-	attr, ok3 := intOf(d.Items[2], axdr.TagInt8)
-	idx, ok4 := uintOf(d.Items[3], axdr.TagUint16)
+	cid, ok1 := UintOf(d.Items[0], axdr.TagUint16)
+	ln, ok2 := LogicalNameOf(d.Items[1])
+	attr, ok3 := IntOf(d.Items[2], axdr.TagInt8)
+	idx, ok4 := UintOf(d.Items[3], axdr.TagUint16)
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return CaptureObject{}, saErr(ResultTypeUnmatched, "capture_object_definition: want {long-unsigned, octet-string(6), integer, long-unsigned}")
 	}
@@ -145,7 +145,7 @@ func ParseSelectiveAccess(selector uint8, params axdr.Data) (Selection, error) {
 			return Selection{}, fmt.Errorf("restricting_object: %w", err)
 		}
 		r := &RangeDescriptor{RestrictingObject: ro, From: params.Items[1], To: params.Items[2]}
-		if !isSimple(r.From) || !isSimple(r.To) {
+		if !IsSimple(r.From) || !IsSimple(r.To) {
 			return Selection{}, saErr(ResultTypeUnmatched, "range_descriptor: from/to values must be simple types")
 		}
 		sv, err := ParseCaptureObjects(params.Items[3])
@@ -158,10 +158,10 @@ func ParseSelectiveAccess(selector uint8, params axdr.Data) (Selection, error) {
 		if !isStruct(params, 4) {
 			return Selection{}, saErr(ResultTypeUnmatched, "entry_descriptor: want structure of 4, got %s of %d", params.Tag, len(params.Items))
 		}
-		fe, ok1 := uintOf(params.Items[0], axdr.TagUint32)
-		te, ok2 := uintOf(params.Items[1], axdr.TagUint32)
-		fv, ok3 := uintOf(params.Items[2], axdr.TagUint16)
-		tv, ok4 := uintOf(params.Items[3], axdr.TagUint16)
+		fe, ok1 := UintOf(params.Items[0], axdr.TagUint32)
+		te, ok2 := UintOf(params.Items[1], axdr.TagUint32)
+		fv, ok3 := UintOf(params.Items[2], axdr.TagUint16)
+		tv, ok4 := UintOf(params.Items[3], axdr.TagUint16)
 		if !ok1 || !ok2 || !ok3 || !ok4 {
 			return Selection{}, saErr(ResultTypeUnmatched, "entry_descriptor: want {double-long-unsigned x2, long-unsigned x2}")
 		}
@@ -218,8 +218,8 @@ func (s Selection) Apply(rows []axdr.Data, cols []CaptureObject) ([]axdr.Data, e
 					continue
 				}
 			}
-			lo, ok1 := compareData(s.Range.From, v)
-			hi, ok2 := compareData(v, s.Range.To)
+			lo, ok1 := CompareValues(s.Range.From, v)
+			hi, ok2 := CompareValues(v, s.Range.To)
 			if ok1 && ok2 && lo <= 0 && hi <= 0 {
 				kept = append(kept, r)
 			}
@@ -274,11 +274,11 @@ func (s Selection) Apply(rows []axdr.Data, cols []CaptureObject) ([]axdr.Data, e
 	return out, nil
 }
 
-// compareData orders two values of a range: date-times by instant,
-// numbers by value, strings by bytes. ok is false when they cannot be
-// compared.
-func compareData(a, b axdr.Data) (int, bool) {
-	if isDateTime(a) && isDateTime(b) {
+// CompareValues orders two values the way a range bound or a monitor
+// threshold does: date-times by instant, numbers by value, strings by
+// bytes. ok is false when they cannot be compared.
+func CompareValues(a, b axdr.Data) (int, bool) {
+	if IsDateTime(a) && IsDateTime(b) {
 		ta, ok1 := TimeOf(a)
 		tb, ok2 := TimeOf(b)
 		if ok1 && ok2 {

@@ -111,7 +111,7 @@ func newClient(t Transport, o Options) *Client {
 		o:      o,
 		meter:  fmt.Sprintf("%s (client %d, server %d)", name, o.clientSAP(), o.logical()),
 		dec:    o.decoder(),
-		guard:  &security.ReplayGuard{AllowUnauthenticated: o.Policy == PolicyEncrypted},
+		guard:  &security.ReplayGuard{AllowUnauthenticated: o.Policy == security.PolicyEncrypted},
 		invoke: apdu.NewInvokeIDAndPriority(1, true, true),
 	}
 	if o.Counter != nil {
@@ -240,7 +240,7 @@ func (c *Client) associate(ctx context.Context) error {
 		return &OpError{Meter: c.meter, Op: "associate", Err: err}
 	}
 	c.associated, c.general, c.dedicated = false, false, false
-	mech := c.o.Authentication.Mechanism()
+	mech := c.o.Authentication
 	aarq := apdu.AARQ{ApplicationContext: apdu.ContextLN}
 	if c.o.ciphered() {
 		aarq.ApplicationContext = apdu.ContextLNCiphered
@@ -387,14 +387,14 @@ func (c *Client) hls(ctx context.Context, ctos, stoc []byte) error {
 	var f []byte
 	var err error
 	switch c.o.Authentication {
-	case AuthHLSGMAC:
+	case security.MechanismHLSGMAC:
 		var ic uint32
 		if ic, err = c.counter.Next(); err == nil {
 			f, err = ex.GMACResponse(security.Client, c.o.Suite, c.o.Keys, ic)
 		}
-	case AuthHLSSHA256:
+	case security.MechanismHLSSHA256:
 		f, err = ex.SHA256Response(security.Client, c.o.Password.raw())
-	case AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		f, err = ex.ECDSAResponse(security.Client, c.o.SigningKey)
 	default:
 		err = fmt.Errorf("mechanism %s not supported", c.o.Authentication)
@@ -414,11 +414,11 @@ func (c *Client) hls(ctx context.Context, ctos, stoc []byte) error {
 		return fail(fmt.Errorf("server answered %s instead of f(CtoS)", ret))
 	}
 	switch c.o.Authentication {
-	case AuthHLSGMAC:
+	case security.MechanismHLSGMAC:
 		_, err = ex.VerifyGMACResponse(security.Server, c.o.Keys, ret.Bytes)
-	case AuthHLSSHA256:
+	case security.MechanismHLSSHA256:
 		err = ex.VerifySHA256Response(security.Server, c.o.Password.raw(), ret.Bytes)
-	case AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		err = ex.VerifyECDSAResponse(security.Server, c.o.ServerPublicKey, ret.Bytes)
 	}
 	if err != nil {
@@ -433,7 +433,7 @@ func (c *Client) seal(plain []byte, general bool, kind security.Kind) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	sc := security.NewSecurityControl(c.o.Suite, c.o.Policy.control())
+	sc := security.NewSecurityControl(c.o.Suite, c.o.Policy.Control())
 	if general {
 		return security.WrapGeneral(nil, kind, sc, c.o.Keys, c.o.SystemTitle, ic, plain)
 	}

@@ -185,7 +185,7 @@ func TestAssociationRejected(t *testing.T) {
 	for _, tc := range cases {
 		aare := enc(t, &apdu.AARE{ApplicationContext: apdu.ContextLN, Result: apdu.ResultRejectedPermanent, Diagnostic: tc.diag})
 		s := &script{serve: func([]byte) ([]byte, error) { return aare, nil }}
-		c, err := NewClient(s, Options{ClientSAP: 17, Authentication: AuthLLS, Password: NewSecret([]byte("wrong")), Name: "m1"})
+		c, err := NewClient(s, Options{ClientSAP: 17, Authentication: security.MechanismLLS, Password: NewSecret([]byte("wrong")), Name: "m1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,10 +492,10 @@ func TestHDLCRelease(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	cases := []Options{
-		{Authentication: AuthLLS},
-		{Policy: PolicyAuthenticatedEncrypted},
-		{Authentication: AuthHLSGMAC, SystemTitle: make([]byte, 8)},
-		{Authentication: AuthHLSECDSA, SystemTitle: make([]byte, 8)},
+		{Authentication: security.MechanismLLS},
+		{Policy: security.PolicyAuthenticatedEncrypted},
+		{Authentication: security.MechanismHLSGMAC, SystemTitle: make([]byte, 8)},
+		{Authentication: security.MechanismHLSECDSA, SystemTitle: make([]byte, 8)},
 		{Challenge: []byte{1, 2}},
 		{Link: LinkHDLC, ClientSAP: 200},
 	}
@@ -533,7 +533,7 @@ func TestHLSMechanisms(t *testing.T) {
 	secret := []byte("hls-secret")
 	serverST := []byte("SRV00001")
 	stoc := bytes.Repeat([]byte{0x33}, 32)
-	for _, auth := range []Authentication{AuthHLSSHA256, AuthHLSECDSA} {
+	for _, auth := range []Authentication{security.MechanismHLSSHA256, security.MechanismHLSECDSA} {
 		for _, corrupt := range []bool{false, true} {
 			var ex security.Exchange
 			s := &script{}
@@ -550,13 +550,13 @@ func TestHLSMechanisms(t *testing.T) {
 						ApplicationContext: apdu.ContextLN, Result: apdu.ResultAccepted,
 						Diagnostic:        apdu.Diagnostic{Value: apdu.DiagnosticAuthenticationRequired},
 						RespondingAPTitle: serverST, ResponderACSERequirements: apdu.AuthenticationRequirement(),
-						MechanismName: apdu.Mechanism(auth.Mechanism()), HasMechanismName: true,
+						MechanismName: apdu.Mechanism(auth), HasMechanismName: true,
 						RespondingAuthenticationValue: stoc, UserInformation: ir,
 					}), nil
 				case *apdu.ActionRequestNormal:
 					f := r.Parameters.Bytes
 					var reply []byte
-					if auth == AuthHLSSHA256 {
+					if auth == security.MechanismHLSSHA256 {
 						if err := ex.VerifySHA256Response(security.Client, secret, f); err != nil {
 							t.Errorf("client pass 3: %v", err)
 						}

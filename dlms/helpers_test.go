@@ -62,12 +62,12 @@ func (tr *trace) options(testing.TB) Options {
 		o.Link = LinkHDLC
 	}
 	if tr.LLSPassword != "" {
-		o.Authentication = AuthLLS
+		o.Authentication = security.MechanismLLS
 		o.Password = NewSecret([]byte(tr.LLSPassword))
 	}
 	if tr.Keys.EK != "" {
-		o.Authentication = AuthHLSGMAC
-		o.Policy = PolicyAuthenticatedEncrypted
+		o.Authentication = security.MechanismHLSGMAC
+		o.Policy = security.PolicyAuthenticatedEncrypted
 		o.Keys = security.Keys{
 			Unicast:        security.MustKey(tr.Keys.BlockCipherKey()),
 			Authentication: security.MustKey(tr.Keys.AuthenticationKey()),

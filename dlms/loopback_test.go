@@ -49,20 +49,20 @@ type fixture struct {
 // mechanism × policy pair the matrix exercises.
 type assoc struct {
 	sap    uint16
-	auth   dlms.Authentication
-	policy dlms.Policy
+	auth   security.Mechanism
+	policy security.Policy
 }
 
 var matrix = []assoc{
-	{16, dlms.AuthNone, dlms.PolicyNone},
-	{17, dlms.AuthLLS, dlms.PolicyNone},
-	{20, dlms.AuthLLS, dlms.PolicyAuthenticatedEncrypted},
-	{1, dlms.AuthHLSGMAC, dlms.PolicyAuthenticatedEncrypted},
-	{2, dlms.AuthHLSGMAC, dlms.PolicyAuthenticated},
-	{3, dlms.AuthHLSGMAC, dlms.PolicyEncrypted},
-	{4, dlms.AuthHLSGMAC, dlms.PolicyNone},
-	{5, dlms.AuthHLSSHA256, dlms.PolicyAuthenticatedEncrypted},
-	{6, dlms.AuthHLSECDSA, dlms.PolicyAuthenticatedEncrypted},
+	{16, security.MechanismNone, security.PolicyNone},
+	{17, security.MechanismLLS, security.PolicyNone},
+	{20, security.MechanismLLS, security.PolicyAuthenticatedEncrypted},
+	{1, security.MechanismHLSGMAC, security.PolicyAuthenticatedEncrypted},
+	{2, security.MechanismHLSGMAC, security.PolicyAuthenticated},
+	{3, security.MechanismHLSGMAC, security.PolicyEncrypted},
+	{4, security.MechanismHLSGMAC, security.PolicyNone},
+	{5, security.MechanismHLSSHA256, security.PolicyAuthenticatedEncrypted},
+	{6, security.MechanismHLSECDSA, security.PolicyAuthenticatedEncrypted},
 }
 
 var secret = []byte("matrix-secret-1")
@@ -91,12 +91,12 @@ func startMeterWith(t *testing.T, extra ...cosem.Object) *fixture {
 	}
 	dev := &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("AMI\x00\x00\x00\x00\x09"), Counter: security.NewCounter(1, nil)}
 	for _, a := range matrix {
-		sa := server.Association{ClientSAP: a.sap, Authentication: server.Authentication(a.auth.Mechanism()),
-			Policy: server.Policy(a.policy), Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512}
+		sa := server.Association{ClientSAP: a.sap, Authentication: a.auth,
+			Policy: a.policy, Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512}
 		switch a.auth {
-		case dlms.AuthLLS, dlms.AuthHLSSHA256:
+		case security.MechanismLLS, security.MechanismHLSSHA256:
 			sa.Secret = secret
-		case dlms.AuthHLSECDSA:
+		case security.MechanismHLSECDSA:
 			sa.Suite, sa.ClientPublicKey, sa.SigningKey = 1, &f.clientKey.PublicKey, f.meterKey
 		}
 		if a.sap == 16 {
@@ -130,9 +130,9 @@ func (f *fixture) options(a assoc, link dlms.Link) dlms.Options {
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST1"),
 		GeneralProtection: true, MaxPDU: 1024}
 	switch a.auth {
-	case dlms.AuthLLS, dlms.AuthHLSSHA256:
+	case security.MechanismLLS, security.MechanismHLSSHA256:
 		o.Password = dlms.NewSecret(secret)
-	case dlms.AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		o.Suite, o.SigningKey, o.ServerPublicKey = 1, f.clientKey, &f.meterKey.PublicKey
 	}
 	return o
@@ -220,7 +220,7 @@ func TestMatrixRefusals(t *testing.T) {
 	}
 	// The wrong mechanism for a client SAP is refused.
 	o = f.options(matrix[1], dlms.LinkHDLC)
-	o.Authentication = dlms.AuthNone
+	o.Authentication = security.MechanismNone
 	if _, err := dlms.Dial(ctx, f.hdlc, o); err == nil {
 		t.Fatal("LLS client associated without a password")
 	}

@@ -23,90 +23,71 @@ const (
 	LinkHDLC
 )
 
-// String names the link.
+var linkNames = [...]string{LinkWrapper: "wrapper", LinkHDLC: "hdlc"}
+
+// String returns the setting name: "wrapper" or "hdlc".
 func (l Link) String() string {
-	switch l {
-	case LinkWrapper:
-		return "wrapper"
-	case LinkHDLC:
-		return "hdlc"
+	if int(l) < len(linkNames) {
+		return linkNames[l]
 	}
 	return fmt.Sprintf("link(%d)", uint8(l))
 }
 
-// Authentication is the authentication mechanism an association uses.
-type Authentication uint8
+// MarshalText returns the setting name; an unknown link fails.
+func (l Link) MarshalText() ([]byte, error) {
+	if int(l) >= len(linkNames) {
+		return nil, fmt.Errorf("dlms: marshal %s: unknown link", l)
+	}
+	return []byte(linkNames[l]), nil
+}
 
-// Authentication mechanisms.
-const (
-	AuthNone      Authentication = iota // lowest level security
-	AuthLLS                             // low level security: a password
-	AuthHLSGMAC                         // HLS mechanism 5
-	AuthHLSSHA256                       // HLS mechanism 6
-	AuthHLSECDSA                        // HLS mechanism 7 (suite 1)
+// UnmarshalText reads a setting name. The empty text is LinkWrapper, as
+// an empty manifest column or secrets field has always meant.
+func (l *Link) UnmarshalText(b []byte) error {
+	v, err := ParseLink(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// ParseLink reads a setting name: wrapper or hdlc ("" is wrapper).
+func ParseLink(s string) (Link, error) {
+	if s == "" {
+		return LinkWrapper, nil
+	}
+	for l, n := range linkNames {
+		if s == n {
+			return Link(l), nil
+		}
+	}
+	return 0, fmt.Errorf("dlms: link %q: want wrapper or hdlc", s)
+}
+
+// Authentication and Policy are the security package's types, so the
+// client, the server, the CLI and the manifest share one type and one set
+// of names for each setting. The aliases and the Auth and Policy constants
+// below remain for callers that still name them from this package; new
+// code names security.Mechanism and security.Policy.
+type (
+	Authentication = security.Mechanism
+	Policy         = security.Policy
 )
 
-// Mechanism returns the mechanism id carried in the AARQ mechanism-name.
-func (a Authentication) Mechanism() security.Mechanism {
-	switch a {
-	case AuthLLS:
-		return security.MechanismLLS
-	case AuthHLSGMAC:
-		return security.MechanismHLSGMAC
-	case AuthHLSSHA256:
-		return security.MechanismHLSSHA256
-	case AuthHLSECDSA:
-		return security.MechanismHLSECDSA
-	}
-	return security.MechanismNone
-}
-
-// String names the mechanism.
-func (a Authentication) String() string {
-	if a > AuthHLSECDSA {
-		return fmt.Sprintf("authentication(%d)", uint8(a))
-	}
-	return a.Mechanism().String()
-}
-
-// Policy is the protection applied to every xDLMS APDU of an association.
-type Policy uint8
-
-// Security policies.
+// Mechanisms and policies under their earlier names.
 const (
-	PolicyNone                   Policy = iota
-	PolicyAuthenticated                 // GMAC tag, plaintext visible
-	PolicyEncrypted                     // enciphered, no tag
-	PolicyAuthenticatedEncrypted        // enciphered and tagged
+	AuthNone      = security.MechanismNone
+	AuthLLS       = security.MechanismLLS
+	AuthHLSGMAC   = security.MechanismHLSGMAC
+	AuthHLSSHA256 = security.MechanismHLSSHA256
+	AuthHLSECDSA  = security.MechanismHLSECDSA
+
+	PolicyNone                   = security.PolicyNone
+	PolicyAuthenticated          = security.PolicyAuthenticated
+	PolicyEncrypted              = security.PolicyEncrypted
+	PolicyAuthenticatedEncrypted = security.PolicyAuthenticatedEncrypted
 )
-
-// control returns the policy bits of the security control byte.
-func (p Policy) control() security.SecurityControl {
-	switch p {
-	case PolicyAuthenticated:
-		return security.Authentication
-	case PolicyEncrypted:
-		return security.Encryption
-	case PolicyAuthenticatedEncrypted:
-		return security.AuthenticatedEncryption
-	}
-	return 0
-}
-
-// String names the policy.
-func (p Policy) String() string {
-	switch p {
-	case PolicyNone:
-		return "none"
-	case PolicyAuthenticated:
-		return "authenticated"
-	case PolicyEncrypted:
-		return "encrypted"
-	case PolicyAuthenticatedEncrypted:
-		return "authenticated+encrypted"
-	}
-	return fmt.Sprintf("policy(%d)", uint8(p))
-}
 
 // Secret holds an LLS password or an HLS secret. Like security.Key it keeps
 // its bytes behind a pointer and never prints them, so logging an Options
@@ -208,7 +189,7 @@ type Options struct {
 	Server ServerAddress
 
 	// Authentication is the mechanism proposed in the AARQ.
-	Authentication Authentication
+	Authentication security.Mechanism
 	// Password is the LLS password or the HLS-SHA256 secret.
 	Password Secret
 	// Challenge fixes CtoS for HLS (8..64 bytes). Nil draws 16 random
@@ -218,7 +199,7 @@ type Options struct {
 
 	// Policy is the ciphering applied to the InitiateRequest and every
 	// APDU after the association.
-	Policy Policy
+	Policy security.Policy
 	// Suite is the security suite (0: AES-GCM-128; 1 with ECDSA).
 	Suite security.Suite
 	// Keys are EK (Unicast), AK (Authentication) and an optional
@@ -317,10 +298,12 @@ func (o *Options) logical() uint16 {
 	return o.Server.Logical
 }
 
-func (o *Options) ciphered() bool { return o.Policy != PolicyNone }
+func (o *Options) ciphered() bool { return o.Policy != security.PolicyNone }
 
 // usesCounter reports whether the association sends invocation counters.
-func (o *Options) usesCounter() bool { return o.ciphered() || o.Authentication == AuthHLSGMAC }
+func (o *Options) usesCounter() bool {
+	return o.ciphered() || o.Authentication == security.MechanismHLSGMAC
+}
 
 func (o *Options) conformance() apdu.Conformance {
 	c := o.Conformance
@@ -363,28 +346,30 @@ func (o *Options) decoder() apdu.Options {
 
 // validate checks the combinations an association cannot work with.
 func (o *Options) validate() error {
-	if o.Authentication > AuthHLSECDSA {
-		return fmt.Errorf("dlms: unknown authentication %d", o.Authentication)
+	switch o.Authentication {
+	case security.MechanismNone, security.MechanismLLS, security.MechanismHLSGMAC, security.MechanismHLSSHA256, security.MechanismHLSECDSA:
+	default:
+		return fmt.Errorf("dlms: unsupported authentication %s", o.Authentication)
 	}
-	if o.Policy > PolicyAuthenticatedEncrypted {
+	if !o.Policy.Valid() {
 		return fmt.Errorf("dlms: unknown security policy %d", o.Policy)
 	}
-	needTitle := o.ciphered() || o.Authentication >= AuthHLSGMAC
+	needTitle := o.ciphered() || o.Authentication.IsHLS()
 	if needTitle && len(o.SystemTitle) != security.SystemTitleSize {
 		return fmt.Errorf("dlms: %s/%s needs an 8-byte client system title, have %d bytes", o.Authentication, o.Policy, len(o.SystemTitle))
 	}
-	if (o.ciphered() || o.Authentication == AuthHLSGMAC) && o.Keys.Unicast.IsZero() {
+	if (o.ciphered() || o.Authentication == security.MechanismHLSGMAC) && o.Keys.Unicast.IsZero() {
 		return fmt.Errorf("dlms: %s/%s needs the global unicast key (EK): %w", o.Authentication, o.Policy, security.ErrMissingKey)
 	}
-	if o.Policy == PolicyAuthenticated || o.Policy == PolicyAuthenticatedEncrypted || o.Authentication == AuthHLSGMAC {
+	if o.Policy == security.PolicyAuthenticated || o.Policy == security.PolicyAuthenticatedEncrypted || o.Authentication == security.MechanismHLSGMAC {
 		if o.Keys.Authentication.IsZero() {
 			return fmt.Errorf("dlms: %s/%s needs the authentication key (AK): %w", o.Authentication, o.Policy, security.ErrMissingKey)
 		}
 	}
-	if (o.Authentication == AuthLLS || o.Authentication == AuthHLSSHA256) && o.Password.IsZero() {
+	if (o.Authentication == security.MechanismLLS || o.Authentication == security.MechanismHLSSHA256) && o.Password.IsZero() {
 		return fmt.Errorf("dlms: %s needs a password", o.Authentication)
 	}
-	if o.Authentication == AuthHLSECDSA && (o.SigningKey == nil || o.ServerPublicKey == nil) {
+	if o.Authentication == security.MechanismHLSECDSA && (o.SigningKey == nil || o.ServerPublicKey == nil) {
 		return fmt.Errorf("dlms: HLS-ECDSA needs the client signing key and the server public key")
 	}
 	if o.Challenge != nil && (len(o.Challenge) < security.MinChallenge || len(o.Challenge) > security.MaxChallenge) {

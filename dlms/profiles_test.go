@@ -9,6 +9,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/labmeter"
@@ -26,13 +27,13 @@ func TestReadProfilesInOneList(t *testing.T) {
 	otherClock := obis.MustParse("0.1.1.0.0.255")
 	logLN, missingLN := obis.MustParse("0.0.99.98.9.255"), obis.MustParse("0.0.98.1.0.255")
 	cols := []cosem.CaptureObject{{ClassID: 8, LogicalName: otherClock, Attribute: 2}, {ClassID: 1, LogicalName: labmeter.StatusLN, Attribute: 2}}
-	log := cosem.NewProfileGeneric(logLN, cols, 0, 10, nil)
+	log := objects.NewProfileGeneric(logLN, cols, 0, 10, nil)
 	now := time.Now().UTC().Truncate(time.Second)
 	for i := 3; i >= 1; i-- {
 		at := axdr.DateTimeOctets(axdr.FromTime(now.Add(-time.Duration(i)*time.Hour), 0))
 		log.Rows = append(log.Rows, axdr.Structure(at, axdr.Uint8(uint8(i))))
 	}
-	f := startMeterWith(t, cosem.NewClock(otherClock, 0), log)
+	f := startMeterWith(t, objects.NewClock(otherClock, 0), log)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -89,8 +90,8 @@ func TestReadProfilesWithoutLists(t *testing.T) {
 	}
 	conf := server.DefaultConformance &^ apdu.ConformanceMultipleReferences
 	dev := &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("AMI\x00\x00\x00\x00\x0A"), Counter: security.NewCounter(1, nil),
-		Associations: []server.Association{{ClientSAP: 1, Authentication: server.Authentication(dlms.AuthHLSGMAC.Mechanism()),
-			Policy: server.Policy(dlms.PolicyAuthenticatedEncrypted), Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf}}}
+		Associations: []server.Association{{ClientSAP: 1, Authentication: security.MechanismHLSGMAC,
+			Policy: security.PolicyAuthenticatedEncrypted, Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf}}}
 	srv, err := server.NewServer(dev)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestReadProfilesWithoutLists(t *testing.T) {
 	go func() { defer close(served); srv.ListenAndServeWrapper(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
 
-	o := dlms.Options{Link: dlms.LinkWrapper, ClientSAP: 1, Authentication: dlms.AuthHLSGMAC, Policy: dlms.PolicyAuthenticatedEncrypted,
+	o := dlms.Options{Link: dlms.LinkWrapper, ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST2"), MaxPDU: 1024, InvocationCounter: 1}
 	c, err := dlms.Dial(ctx, ln.Addr().String(), o)
 	if err != nil {

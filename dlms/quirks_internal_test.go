@@ -82,7 +82,9 @@ func TestProfileEqualTimesKept(t *testing.T) {
 	cols := axdr.Array(
 		axdr.Structure(axdr.Uint16(8), axdr.OctetString([]byte{0, 0, 1, 0, 0, 255}), axdr.Int8(2), axdr.Uint16(0)),
 		axdr.Structure(axdr.Uint16(3), axdr.OctetString([]byte{1, 1, 21, 25, 0, 255}), axdr.Int8(2), axdr.Uint16(0)))
-	get := func(d axdr.Data) []byte { return enc(t, &apdu.GetResponseNormal{InvokeID: 0xC1, Result: apdu.ResultData(d)}) }
+	get := func(d axdr.Data) []byte {
+		return enc(t, &apdu.GetResponseNormal{InvokeID: 0xC1, Result: apdu.ResultData(d)})
+	}
 	link := &fuzzLink{answers: [][]byte{plainAARE(t, serverConformance, 512), get(cols), get(axdr.Uint32(3)), get(axdr.Uint32(0)),
 		get(axdr.Array(row(12))), get(axdr.Array(row(10), row(11), row(12)))}}
 	c, err := NewClient(link, Options{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/labmeter"
@@ -37,7 +38,7 @@ var (
 
 // wrappedClock answers its time attribute as an octet-string holding an
 // encoded octet-string of 12, as the Gurux server does inside a list.
-type wrappedClock struct{ *cosem.Clock }
+type wrappedClock struct{ *objects.Clock }
 
 func (w wrappedClock) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	d, err := w.Clock.Get(ctx, req)
@@ -48,7 +49,7 @@ func (w wrappedClock) Get(ctx context.Context, req *cosem.AttributeRequest) (axd
 }
 
 // deniedObject refuses every read of its value.
-type deniedObject struct{ *cosem.Data }
+type deniedObject struct{ *objects.Data }
 
 func (o deniedObject) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if req.Attribute == 2 {
@@ -81,7 +82,7 @@ func startQuirky(t *testing.T, conf apdu.Conformance, lastIC uint32) *quirkMeter
 	}
 	clockCol := cosem.CaptureObject{ClassID: 8, LogicalName: otherClockLN, Attribute: 2}
 	cols := []cosem.CaptureObject{clockCol, {ClassID: 3, LogicalName: powerQLN, Attribute: 2}}
-	lp := cosem.NewProfileGeneric(quirkLPLN, cols, 900, 1000, nil)
+	lp := objects.NewProfileGeneric(quirkLPLN, cols, 900, 1000, nil)
 	end := time.Now().UTC().Truncate(15 * time.Minute)
 	for i := 191; i >= 0; i-- {
 		at := end.Add(-time.Duration(i) * 15 * time.Minute)
@@ -105,9 +106,9 @@ func startQuirky(t *testing.T, conf apdu.Conformance, lastIC uint32) *quirkMeter
 		return sel.Apply(lp.Rows, cols)
 	}
 	for _, o := range []cosem.Object{
-		wrappedClock{cosem.NewClock(otherClockLN, 0)},
-		cosem.NewRegister(powerQLN, axdr.Uint32(74), axdr.ScalerUnit{Scaler: -2, Unit: 30}),
-		deniedObject{cosem.NewData(deniedLN, axdr.Uint8(1))},
+		wrappedClock{objects.NewClock(otherClockLN, 0)},
+		objects.NewRegister(powerQLN, axdr.Uint32(74), axdr.ScalerUnit{Scaler: -2, Unit: 30}),
+		deniedObject{objects.NewData(deniedLN, axdr.Uint8(1))},
 		lp,
 	} {
 		if err := lab.Tree.Add(o); err != nil {
@@ -117,7 +118,7 @@ func startQuirky(t *testing.T, conf apdu.Conformance, lastIC uint32) *quirkMeter
 	q.dev = &server.Device{Tree: lab.Tree, Address: 1, SystemTitle: []byte("QRK\x00\x00\x00\x00\x01"), Counter: security.NewCounter(1, nil)}
 	q.dev.Associations = []server.Association{
 		{ClientSAP: 16, Rights: cosem.ReadOnlyAccess, MaxPDU: 512, Conformance: conf},
-		{ClientSAP: 1, Authentication: server.AuthHLSGMAC, Policy: server.PolicyAuthenticatedEncrypted,
+		{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 			Keys: security.Keys{Unicast: ek, Authentication: ak}, MaxPDU: 512, Conformance: conf,
 			LastClientIC: lastIC, HasLastClientIC: lastIC != 0},
 	}
@@ -154,7 +155,7 @@ func publicOptions(link dlms.Link) dlms.Options {
 }
 
 func managementOptions(link dlms.Link) dlms.Options {
-	return dlms.Options{Link: link, ClientSAP: 1, Authentication: dlms.AuthHLSGMAC, Policy: dlms.PolicyAuthenticatedEncrypted,
+	return dlms.Options{Link: link, ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted,
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, SystemTitle: []byte("AMGTEST2"), Timeout: 10 * time.Second}
 }
 

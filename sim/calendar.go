@@ -8,6 +8,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/obis"
 )
@@ -26,12 +27,12 @@ var (
 // or method 1, hands the passive calendar written before it to the model,
 // whose TOU registers follow it from then on.
 type calendarObject struct {
-	*cosem.ActivityCalendar
+	*objects.ActivityCalendar
 	d *Device
 }
 
 func (d *Device) activityCalendar() cosem.Object {
-	o := &calendarObject{ActivityCalendar: cosem.NewActivityCalendar(ActivityCalendarLN), d: d}
+	o := &calendarObject{ActivityCalendar: objects.NewActivityCalendar(ActivityCalendarLN), d: d}
 	now := d.cfg.Now()
 	d.cfg.Lock.Lock()
 	t := d.m.Tariff()
@@ -89,7 +90,7 @@ func (o *calendarObject) schedule(at time.Time) error {
 
 // calendarSet writes a model calendar as COSEM tables: day ids are the
 // day profiles' positions from 1, weeks are named by their season.
-func calendarSet(c *meter.Calendar) cosem.CalendarSet {
+func calendarSet(c *meter.Calendar) objects.CalendarSet {
 	var seasons, weeks, days []axdr.Data
 	for i, s := range c.Seasons {
 		name := []byte(fmt.Sprintf("S%d", i+1))
@@ -110,13 +111,13 @@ func calendarSet(c *meter.Calendar) cosem.CalendarSet {
 		}
 		days = append(days, axdr.Structure(axdr.Uint8(uint8(i+1)), axdr.Array(acts...)))
 	}
-	return cosem.CalendarSet{Name: []byte(c.Name), Seasons: axdr.Array(seasons...), Weeks: axdr.Array(weeks...), Days: axdr.Array(days...)}
+	return objects.CalendarSet{Name: []byte(c.Name), Seasons: axdr.Array(seasons...), Weeks: axdr.Array(weeks...), Days: axdr.Array(days...)}
 }
 
 // modelCalendar reads COSEM calendar tables into a model calendar. Only
 // what the model can follow is accepted: day actions that run the
 // tariffication script with a rate from 1 to 4.
-func modelCalendar(s cosem.CalendarSet) (*meter.Calendar, error) {
+func modelCalendar(s objects.CalendarSet) (*meter.Calendar, error) {
 	c := &meter.Calendar{Name: string(s.Name)}
 	dayIndex := map[uint64]uint8{}
 	for _, d := range s.Days.Items {

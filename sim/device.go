@@ -10,6 +10,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/loadshape"
@@ -166,11 +167,11 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 	// remembers the failures.
 	if len(cfg.Password) > 0 && !locked {
 		dev.Associations = append(dev.Associations, server.Association{ClientSAP: ReadingClient,
-			Authentication: server.AuthLLS, Secret: cfg.Password, Rights: cosem.ReadOnlyAccess})
+			Authentication: security.MechanismLLS, Secret: cfg.Password, Rights: cosem.ReadOnlyAccess})
 	}
 	if len(cfg.Keys.Unicast.Bytes()) > 0 {
-		a := server.Association{ClientSAP: ManagementClient, Authentication: server.AuthHLSGMAC,
-			Policy: server.PolicyAuthenticatedEncrypted, Keys: cfg.Keys}
+		a := server.Association{ClientSAP: ManagementClient, Authentication: security.MechanismHLSGMAC,
+			Policy: security.PolicyAuthenticatedEncrypted, Keys: cfg.Keys}
 		for _, c := range counters.Clients {
 			if c.Client == ManagementClient {
 				a.LastClientIC, a.HasLastClientIC = c.Last, true
@@ -189,7 +190,7 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 			a.Conformance, a.MaxPDU, a.Rights = thirdPartyConformance, ThirdPartyMaxPDU, noMethods(a.Rights)
 		}
 	}
-	var tree *cosem.Tree
+	var tree *objects.Tree
 	var err error
 	switch cfg.Model {
 	case ModelDSMR5:
@@ -259,21 +260,21 @@ func (d *Device) dateTime(t time.Time) axdr.Data {
 
 func wh(v int64) axdr.Data { return axdr.Uint32(uint32(v)) }
 
-func (d *Device) register(ln obis.Code, unit axdr.Unit, scaler int8, read func(m *meter.Meter, now time.Time) axdr.Data) *cosem.Register {
-	r := cosem.NewRegister(ln, axdr.Uint32(0), axdr.ScalerUnit{Scaler: scaler, Unit: unit})
+func (d *Device) register(ln obis.Code, unit axdr.Unit, scaler int8, read func(m *meter.Meter, now time.Time) axdr.Data) *objects.Register {
+	r := objects.NewRegister(ln, axdr.Uint32(0), axdr.ScalerUnit{Scaler: scaler, Unit: unit})
 	r.Read = func(context.Context) (axdr.Data, error) { return with(d, read), nil }
 	return r
 }
 
-func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
+func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 	m := d.m
 	now := d.cfg.Now
 	clock := d.newClock(ClockLN)
 
 	objs := []cosem.Object{clock, d.counterObject(dev),
-		cosem.NewData(SerialLN, axdr.VisibleString(m.Serial())),
-		cosem.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte(m.Serial()))),
-		cosem.NewData(StatusLN, axdr.Uint8(0)),
+		objects.NewData(SerialLN, axdr.VisibleString(m.Serial())),
+		objects.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte(m.Serial()))),
+		objects.NewData(StatusLN, axdr.Uint8(0)),
 	}
 	regs := func(m *meter.Meter, now time.Time) meter.Registers { return m.RegistersAt(now) }
 	objs = append(objs,
@@ -299,7 +300,7 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 			d.register(VoltageLN[p], unitV, -1, func(m *meter.Meter, now time.Time) axdr.Data { return axdr.Uint16(uint16(inst(m, now).VoltageDV[p])) }),
 			d.register(CurrentLN[p], unitA, -3, func(m *meter.Meter, now time.Time) axdr.Data { return axdr.Uint32(uint32(inst(m, now).CurrentMA[p])) }))
 	}
-	md := cosem.NewExtendedRegister(MaxDemandLN, axdr.Uint32(0), axdr.ScalerUnit{Unit: unitW}, axdr.Uint8(0), time.Time{})
+	md := objects.NewExtendedRegister(MaxDemandLN, axdr.Uint32(0), axdr.ScalerUnit{Unit: unitW}, axdr.Uint8(0), time.Time{})
 	md.Read = func(context.Context) (axdr.Data, axdr.Data, time.Time, error) {
 		dm := with(d, func(m *meter.Meter, now time.Time) meter.Demand { return m.MaxDemand(now) })
 		at := dm.At
@@ -314,8 +315,8 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 	}
 	md.Now = func() time.Time { return d.zone(now()) }
 	objs = append(objs, md,
-		cosem.NewData(EventCodeLN, axdr.Uint16(0)),
-		cosem.NewData(DurationLN, axdr.Uint32(0)),
+		objects.NewData(EventCodeLN, axdr.Uint16(0)),
+		objects.NewData(DurationLN, axdr.Uint32(0)),
 		d.loadProfile(), d.dailyBilling(),
 		d.eventLog(StandardEventLogLN, meter.LogStandard),
 		d.eventLog(PowerFailureLogLN, meter.LogPowerFailure),
@@ -325,10 +326,10 @@ func (d *Device) tree(dev *server.Device) (*cosem.Tree, error) {
 		d.activityCalendar(),
 		d.limiter(),
 		d.pushSetup(),
-		&relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
+		&relay{Header: objects.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 	)
 	objs = append(objs, d.mbusObjects()...)
-	tree, err := cosem.NewTree(objs...)
+	tree, err := objects.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/loadshape"
 	"github.com/amigo-ami/amigo/meter"
@@ -77,10 +78,10 @@ func dsmrTariffs(r *meter.Registers) [4]int64 {
 }
 
 // newClock builds the meter's clock object at ln over the model's clock.
-func (d *Device) newClock(ln obis.Code) *cosem.Clock {
+func (d *Device) newClock(ln obis.Code) *objects.Clock {
 	m, now := d.m, d.cfg.Now
 	_, off := d.zone(with(d, func(m *meter.Meter, now time.Time) time.Time { return m.Clock(now) })).Zone()
-	clock := cosem.NewClock(ln, int16(-off/60))
+	clock := objects.NewClock(ln, int16(-off/60))
 	clock.Now = func() time.Time {
 		return with(d, func(m *meter.Meter, now time.Time) time.Time { return m.Clock(now) })
 	}
@@ -96,8 +97,8 @@ func (d *Device) newClock(ln obis.Code) *cosem.Clock {
 
 // counterObject is 0.0.43.1.0.255: the last invocation counter the meter
 // accepted from its management client, for a client to resume above.
-func (d *Device) counterObject(dev *server.Device) *cosem.Data {
-	ic := cosem.NewData(InvocationCounterLN, axdr.Uint32(0))
+func (d *Device) counterObject(dev *server.Device) *objects.Data {
+	ic := objects.NewData(InvocationCounterLN, axdr.Uint32(0))
 	ic.Read = func(context.Context) (axdr.Data, error) {
 		v, _ := dev.LastClientIC(ManagementClient)
 		return axdr.Uint32(v), nil
@@ -117,14 +118,14 @@ func serialOf(m *meter.Meter, model Model) string {
 	return s
 }
 
-func (d *Device) treeDSMR5(dev *server.Device) (*cosem.Tree, error) {
+func (d *Device) treeDSMR5(dev *server.Device) (*objects.Tree, error) {
 	m := d.m
 	regs := func(m *meter.Meter, now time.Time) meter.Registers { return m.RegistersAt(now) }
 	tariff := func(k int) func(m *meter.Meter, now time.Time) axdr.Data {
 		return func(m *meter.Meter, now time.Time) axdr.Data { r := regs(m, now); return wh(dsmrTariffs(&r)[k]) }
 	}
 	inst := func(m *meter.Meter, now time.Time) loadshape.Instant { return m.Instant(now) }
-	indicator := cosem.NewData(TariffIndicatorLN, axdr.Uint16(1))
+	indicator := objects.NewData(TariffIndicatorLN, axdr.Uint16(1))
 	indicator.Read = func(context.Context) (axdr.Data, error) {
 		rate := with(d, func(m *meter.Meter, now time.Time) int {
 			if t := m.Tariff(); t != nil {
@@ -134,8 +135,8 @@ func (d *Device) treeDSMR5(dev *server.Device) (*cosem.Tree, error) {
 		})
 		return axdr.Uint16(uint16(2 - rate%2)), nil
 	}
-	failures := func(ln obis.Code, long bool) *cosem.Data {
-		o := cosem.NewData(ln, axdr.Uint16(0))
+	failures := func(ln obis.Code, long bool) *objects.Data {
+		o := objects.NewData(ln, axdr.Uint16(0))
 		o.Read = func(context.Context) (axdr.Data, error) {
 			n := with(d, func(m *meter.Meter, now time.Time) int {
 				k := 0
@@ -154,9 +155,9 @@ func (d *Device) treeDSMR5(dev *server.Device) (*cosem.Tree, error) {
 		return o
 	}
 	objs := []cosem.Object{d.newClock(ClockLN), d.counterObject(dev),
-		cosem.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte(d.serial()))),
-		cosem.NewData(DSMREquipmentIDLN, axdr.OctetString([]byte(d.serial()))),
-		cosem.NewData(FirmwareLN, axdr.VisibleString(MakeOf(ModelDSMR5).Firmware)),
+		objects.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte(d.serial()))),
+		objects.NewData(DSMREquipmentIDLN, axdr.OctetString([]byte(d.serial()))),
+		objects.NewData(FirmwareLN, axdr.VisibleString(MakeOf(ModelDSMR5).Firmware)),
 		d.register(ImportRateLN[0], unitWh, 0, tariff(0)),
 		d.register(ImportRateLN[1], unitWh, 0, tariff(1)),
 		d.register(ExportRateLN[0], unitWh, 0, tariff(2)),
@@ -172,24 +173,24 @@ func (d *Device) treeDSMR5(dev *server.Device) (*cosem.Tree, error) {
 				return axdr.Uint16(uint16((inst(m, now).CurrentMA[p] + 500) / 1000))
 			}))
 	}
-	limit := cosem.NewData(LongFailureLimitLN, axdr.Uint32(uint32(longFailure/time.Second)))
+	limit := objects.NewData(LongFailureLimitLN, axdr.Uint32(uint32(longFailure/time.Second)))
 	objs = append(objs,
 		failures(PowerFailuresLN, false), failures(LongPowerFailuresLN, true), limit,
-		cosem.NewData(DurationLN, axdr.Uint32(0)),
-		cosem.NewData(EventCodeLN, axdr.Uint16(0)),
-		cosem.NewData(FraudEventCodeLN, axdr.Uint16(0)),
-		cosem.NewData(DisconnectEventCodeLN, axdr.Uint16(0)),
-		cosem.NewData(DSMRStatus1LN, axdr.Uint8(0)),
-		cosem.NewData(DSMRStatus2LN, axdr.Uint8(0)),
+		objects.NewData(DurationLN, axdr.Uint32(0)),
+		objects.NewData(EventCodeLN, axdr.Uint16(0)),
+		objects.NewData(FraudEventCodeLN, axdr.Uint16(0)),
+		objects.NewData(DisconnectEventCodeLN, axdr.Uint16(0)),
+		objects.NewData(DSMRStatus1LN, axdr.Uint8(0)),
+		objects.NewData(DSMRStatus2LN, axdr.Uint8(0)),
 		d.dsmrLoadProfile(), d.dsmrDailyProfile(),
 		d.logProfile(StandardEventLogLN, meter.LogStandard, EventLogColumns),
 		d.logProfile(FraudLogLN, meter.LogFraud, DSMRFraudLogColumns),
 		d.logProfile(DisconnectLogLN, meter.LogDisconnect, DSMRDisconnectLogColumns),
 		d.logProfile(PowerFailureLogLN, meter.LogPowerFailure, PowerFailureLogColumns),
-		&relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
+		&relay{Header: objects.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 	)
 	objs = append(objs, d.mbusObjects()...)
-	tree, err := cosem.NewTree(objs...)
+	tree, err := objects.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)
 	}
@@ -207,7 +208,7 @@ func (d *Device) dsmrRow(items []axdr.Data, stamp time.Time, st meter.Status, r 
 	return axdr.Structure(items...)
 }
 
-func (d *Device) dsmrLoadProfile() *cosem.ProfileGeneric {
+func (d *Device) dsmrLoadProfile() *objects.ProfileGeneric {
 	f := d.m.Fleet()
 	capacity := uint32(f.HistoryDays) * uint32(24*time.Hour/f.ProfileInterval)
 	n := len(DSMRLoadProfileColumns)
@@ -222,7 +223,7 @@ func (d *Device) dsmrLoadProfile() *cosem.ProfileGeneric {
 	})
 }
 
-func (d *Device) dsmrDailyProfile() *cosem.ProfileGeneric {
+func (d *Device) dsmrDailyProfile() *objects.ProfileGeneric {
 	f := d.m.Fleet()
 	n := len(DSMRDailyProfileColumns)
 	return d.profile(DSMRDailyProfileLN, DSMRDailyProfileColumns, 24*time.Hour, uint32(f.HistoryDays), func(from, to time.Time) []axdr.Data {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/obis"
 )
@@ -20,7 +21,7 @@ var (
 // min_over_threshold_duration (attribute 6) changes the model, which then
 // trips the relay as the control mode allows.
 type limiterObject struct {
-	*cosem.Limiter
+	*objects.Limiter
 	d *Device
 }
 
@@ -28,7 +29,7 @@ func (d *Device) limiter() cosem.Object {
 	var w int64
 	var over time.Duration
 	d.withSub(d.m, func(m *meter.Meter, _ time.Time) { w, over = m.Limiter() })
-	l := cosem.NewLimiter(LimiterLN, cosem.ValueDefinition{ClassID: cosem.ClassRegister, LogicalName: ImportPowerLN, Attribute: 2},
+	l := objects.NewLimiter(LimiterLN, objects.ValueDefinition{ClassID: cosem.ClassRegister, LogicalName: ImportPowerLN, Attribute: 2},
 		axdr.Uint32(uint32(w)), nil)
 	l.MinOverDuration = uint32(over / time.Second)
 	return &limiterObject{Limiter: l, d: d}
@@ -59,6 +60,6 @@ func (d *Device) pushSetup() cosem.Object {
 		{ClassID: cosem.ClassData, LogicalName: EventCodeLN, Attribute: 2},
 		{ClassID: cosem.ClassClock, LogicalName: ClockLN, Attribute: 2},
 	}
-	dest := cosem.SendDestination{Transport: 0, Destination: []byte(d.cfg.PushDestination), Message: cosem.MessageAXDR}
-	return cosem.NewPushSetup(PushSetupLN, objs, dest, nil, nil)
+	dest := objects.SendDestination{Transport: 0, Destination: []byte(d.cfg.PushDestination), Message: objects.MessageAXDR}
+	return objects.NewPushSetup(PushSetupLN, objs, dest, nil, nil)
 }

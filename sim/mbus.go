@@ -6,6 +6,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/loadshape"
 	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/meter"
@@ -148,7 +149,7 @@ func (d *Device) withSub(sub *meter.Meter, fn func(m *meter.Meter, now time.Time
 }
 
 func (d *Device) mbusChannel(b byte, sub *meter.Meter) []cosem.Object {
-	client := cosem.NewMBusClient(mbusLN(b, 24, 1, 0), obis.Code{0, 0, 24, 6, 0, 255})
+	client := objects.NewMBusClient(mbusLN(b, 24, 1, 0), obis.Code{0, 0, 24, 6, 0, 255})
 	client.PrimaryAddress = b
 	client.IdentificationNumber = uint32(sub.ID() % 100_000_000)
 	client.ManufacturerID = mbusManufacturer(Manufacturer)
@@ -160,7 +161,7 @@ func (d *Device) mbusChannel(b byte, sub *meter.Meter) []cosem.Object {
 	client.CapturePeriod = uint32(sub.Fleet().VolumeInterval / time.Second)
 
 	volLN := mbusLN(b, 24, 2, 1)
-	vol := cosem.NewExtendedRegister(volLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}, axdr.Uint8(0), time.Time{})
+	vol := objects.NewExtendedRegister(volLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}, axdr.Uint8(0), time.Time{})
 	vol.Read = func(context.Context) (axdr.Data, axdr.Data, time.Time, error) {
 		var v int64
 		var at time.Time
@@ -196,8 +197,8 @@ func (d *Device) mbusChannel(b byte, sub *meter.Meter) []cosem.Object {
 		}
 		return rows
 	})
-	valve := &relay{Header: cosem.Header{Class: cosem.ClassDisconnectControl, LN: mbusLN(b, 24, 4, 0)}, d: d, m: sub}
-	return []cosem.Object{client, vol, cosem.NewData(statusLN, axdr.Uint8(0)), hourly, daily, valve}
+	valve := &relay{Header: objects.Header{Class: cosem.ClassDisconnectControl, LN: mbusLN(b, 24, 4, 0)}, d: d, m: sub}
+	return []cosem.Object{client, vol, objects.NewData(statusLN, axdr.Uint8(0)), hourly, daily, valve}
 }
 
 // mbusManufacturer packs a three-letter flag as EN 13757-3 does: five bits

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/obis"
 )
@@ -67,8 +68,8 @@ func (d *Device) span(sel cosem.Selection) (from, to time.Time) {
 }
 
 func (d *Device) profile(ln obis.Code, cols []cosem.CaptureObject, period time.Duration, capacity uint32,
-	rows func(from, to time.Time) []axdr.Data) *cosem.ProfileGeneric {
-	p := cosem.NewProfileGeneric(ln, cols, uint32(period/time.Second), capacity, nil)
+	rows func(from, to time.Time) []axdr.Data) *objects.ProfileGeneric {
+	p := objects.NewProfileGeneric(ln, cols, uint32(period/time.Second), capacity, nil)
 	p.Buffer = func(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error) {
 		if sel.Range != nil && d.cfg.Faults.Has(FaultRangeRefused) {
 			return nil, errRangeRefused
@@ -88,7 +89,7 @@ func (d *Device) profile(ln obis.Code, cols []cosem.CaptureObject, period time.D
 	return p
 }
 
-func (d *Device) loadProfile() *cosem.ProfileGeneric {
+func (d *Device) loadProfile() *objects.ProfileGeneric {
 	f := d.m.Fleet()
 	capacity := uint32(f.HistoryDays) * uint32(24*time.Hour/f.ProfileInterval)
 	return d.profile(LoadProfileLN, LoadProfileColumns, f.ProfileInterval, capacity, func(from, to time.Time) []axdr.Data {
@@ -116,7 +117,7 @@ func (d *Device) loadProfile() *cosem.ProfileGeneric {
 	})
 }
 
-func (d *Device) dailyBilling() *cosem.ProfileGeneric {
+func (d *Device) dailyBilling() *objects.ProfileGeneric {
 	f := d.m.Fleet()
 	n := len(DailyBillingColumns)
 	return d.profile(DailyBillingLN, DailyBillingColumns, 24*time.Hour, uint32(f.HistoryDays), func(from, to time.Time) []axdr.Data {
@@ -139,7 +140,7 @@ func (d *Device) dailyBilling() *cosem.ProfileGeneric {
 	})
 }
 
-func (d *Device) eventLog(ln obis.Code, l meter.Log) *cosem.ProfileGeneric {
+func (d *Device) eventLog(ln obis.Code, l meter.Log) *objects.ProfileGeneric {
 	cols := EventLogColumns
 	if l == meter.LogPowerFailure {
 		cols = PowerFailureLogColumns
@@ -149,7 +150,7 @@ func (d *Device) eventLog(ln obis.Code, l meter.Log) *cosem.ProfileGeneric {
 
 // logProfile serves log l as a profile of two columns, the clock and the
 // event code (the duration in the power failure log).
-func (d *Device) logProfile(ln obis.Code, l meter.Log, cols []cosem.CaptureObject) *cosem.ProfileGeneric {
+func (d *Device) logProfile(ln obis.Code, l meter.Log, cols []cosem.CaptureObject) *objects.ProfileGeneric {
 	return d.profile(ln, cols, 0, uint32(l.Capacity()), func(from, to time.Time) []axdr.Data {
 		es := with(d, func(m *meter.Meter, now time.Time) []meter.LogEntry { return m.Events(now, l) })
 		rows := make([]axdr.Data, 0, len(es))
@@ -171,7 +172,7 @@ func (d *Device) logProfile(ln obis.Code, l meter.Log, cols []cosem.CaptureObjec
 // that a remote disconnect outlasts the connection and shows in the
 // registers and the disconnector log.
 type relay struct {
-	cosem.Header
+	objects.Header
 	d *Device
 	m *meter.Meter // a sub-meter's valve; nil: the meter's own disconnector
 }

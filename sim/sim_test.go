@@ -86,8 +86,8 @@ func hlsOptions(tb testing.TB, r manifest.Row) dlms.Options {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return dlms.Options{ClientSAP: r.ClientSAP, Authentication: dlms.AuthHLSGMAC,
-		Policy: dlms.PolicyAuthenticatedEncrypted, Keys: security.Keys{Unicast: ek, Authentication: ak},
+	return dlms.Options{ClientSAP: r.ClientSAP, Authentication: security.MechanismHLSGMAC,
+		Policy: security.PolicyAuthenticatedEncrypted, Keys: security.Keys{Unicast: ek, Authentication: ak},
 		SystemTitle: []byte("HEADEND1"), Timeout: 5 * time.Second}
 }
 

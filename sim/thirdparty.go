@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/server"
 	"github.com/amigo-ami/amigo/meter"
@@ -66,14 +67,14 @@ func noMethods(base cosem.RightsFunc) cosem.RightsFunc {
 
 var errNoStatus = cosem.Errorf(cosem.ResultReadWriteDenied, "operating status is not readable in this firmware")
 
-func (d *Device) treeThirdParty(dev *server.Device) (*cosem.Tree, error) {
+func (d *Device) treeThirdParty(dev *server.Device) (*objects.Tree, error) {
 	m := d.m
 	iv := m.Fleet().ProfileInterval
-	status := cosem.NewData(OperatingStatusLN, axdr.Uint32(0))
+	status := objects.NewData(OperatingStatusLN, axdr.Uint32(0))
 	status.Read = func(context.Context) (axdr.Data, error) { return axdr.Data{}, errNoStatus }
 	objs := []cosem.Object{d.newClock(ThirdPartyClockLN), d.counterObject(dev),
-		cosem.NewData(SerialLN, axdr.VisibleString(d.serial())),
-		cosem.NewData(FirmwareLN, axdr.VisibleString(MakeOf(ModelThirdParty).Firmware)),
+		objects.NewData(SerialLN, axdr.VisibleString(d.serial())),
+		objects.NewData(FirmwareLN, axdr.VisibleString(MakeOf(ModelThirdParty).Firmware)),
 		d.register(ImportLN, unitWh, thirdPartyScaler, func(m *meter.Meter, now time.Time) axdr.Data {
 			return axdr.Uint64(uint64(m.RegistersAt(now).Import) * 100)
 		}),
@@ -94,7 +95,7 @@ func (d *Device) treeThirdParty(dev *server.Device) (*cosem.Tree, error) {
 		status,
 		d.thirdPartyProfile(),
 	}
-	tree, err := cosem.NewTree(objs...)
+	tree, err := objects.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)
 	}
@@ -107,7 +108,7 @@ func averagePower(wh int64, iv time.Duration) axdr.Data {
 	return axdr.Uint32(uint32(wh * 100 * int64(time.Hour) / int64(iv)))
 }
 
-func (d *Device) thirdPartyProfile() *cosem.ProfileGeneric {
+func (d *Device) thirdPartyProfile() *objects.ProfileGeneric {
 	f := d.m.Fleet()
 	iv := f.ProfileInterval
 	capacity := uint32(f.HistoryDays) * uint32(24*time.Hour/iv)

@@ -96,7 +96,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.UintVar(&f.addrSize, "address-size", 0, "HDLC server address `bytes`: 1, 2 or 4 (default by physical address)")
 	fs.StringVar(&f.auth, "auth", "none", "authentication: `none`, lls, hls-gmac, hls-sha256 or hls-ecdsa")
 	fs.StringVar(&f.password, "password", "", "LLS password or HLS-SHA256 `secret` (or AMIGO_DLMS_PASSWORD)")
-	fs.StringVar(&f.policy, "policy", "", "security `policy`: none, auth, enc or auth+enc (default auth+enc with HLS, else none)")
+	fs.StringVar(&f.policy, "policy", "", "security `policy`: none, authenticated, encrypted or authenticated-encrypted (default authenticated-encrypted with HLS, else none)")
 	fs.StringVar(&f.ek, "ek", "", "global unicast encryption key, `hex` (or AMIGO_DLMS_EK)")
 	fs.StringVar(&f.ak, "ak", "", "authentication key, `hex` (or AMIGO_DLMS_AK)")
 	fs.StringVar(&f.title, "system-title", "", "client system title, 8 bytes `hex` (default random)")
@@ -129,53 +129,42 @@ func hexFlag(name, v, env string, n ...int) ([]byte, error) {
 	return b, nil
 }
 
+// clientMechanism reports whether the client proposes m: the HLS variants
+// the Green Book deprecates (hls, hls-md5, hls-sha1) are parsed but not
+// offered.
+func clientMechanism(m security.Mechanism) bool {
+	switch m {
+	case security.MechanismNone, security.MechanismLLS, security.MechanismHLSGMAC, security.MechanismHLSSHA256, security.MechanismHLSECDSA:
+		return true
+	}
+	return false
+}
+
 func (f *clientFlags) options() (dlms.Options, error) {
 	var o dlms.Options
-	switch f.transport {
-	case "wrapper":
-		o.Link = dlms.LinkWrapper
-		if f.modeE {
-			return o, usageError{errors.New("--mode-e needs --transport hdlc")}
-		}
-	case "hdlc":
-		o.Link = dlms.LinkHDLC
-	default:
+	var err error
+	if o.Link, err = dlms.ParseLink(f.transport); err != nil || f.transport == "" {
 		return o, usageError{fmt.Errorf("--transport %q: want wrapper or hdlc", f.transport)}
+	}
+	if f.modeE && o.Link != dlms.LinkHDLC {
+		return o, usageError{errors.New("--mode-e needs --transport hdlc")}
 	}
 	o.ModeE = f.modeE
 	o.ClientSAP = uint16(f.clientSAP)
 	o.Server = dlms.ServerAddress{Logical: uint16(f.logical), Physical: uint16(f.physical), Size: int(f.addrSize)}
-	hls := true
-	switch f.auth {
-	case "none":
-		o.Authentication, hls = dlms.AuthNone, false
-	case "lls":
-		o.Authentication, hls = dlms.AuthLLS, false
-	case "hls-gmac":
-		o.Authentication = dlms.AuthHLSGMAC
-	case "hls-sha256":
-		o.Authentication = dlms.AuthHLSSHA256
-	case "hls-ecdsa":
-		o.Authentication = dlms.AuthHLSECDSA
-		o.Suite = 1
-	default:
+	if o.Authentication, err = security.ParseMechanism(f.auth); err != nil || f.auth == "" || !clientMechanism(o.Authentication) {
 		return o, usageError{fmt.Errorf("--auth %q: want none, lls, hls-gmac, hls-sha256 or hls-ecdsa", f.auth)}
 	}
-	pol := f.policy
-	if pol == "" {
-		pol = map[bool]string{true: "auth+enc", false: "none"}[hls]
+	hls := o.Authentication.IsHLS()
+	if o.Authentication == security.MechanismHLSECDSA {
+		o.Suite = 1
 	}
-	switch pol {
-	case "none":
-		o.Policy = dlms.PolicyNone
-	case "auth":
-		o.Policy = dlms.PolicyAuthenticated
-	case "enc":
-		o.Policy = dlms.PolicyEncrypted
-	case "auth+enc":
-		o.Policy = dlms.PolicyAuthenticatedEncrypted
-	default:
-		return o, usageError{fmt.Errorf("--policy %q: want none, auth, enc or auth+enc", pol)}
+	pol := f.policy
+	if pol == "" && hls {
+		pol = security.PolicyAuthenticatedEncrypted.String()
+	}
+	if o.Policy, err = security.ParsePolicy(pol); err != nil {
+		return o, usageError{fmt.Errorf("--policy %q: want none, authenticated, encrypted or authenticated-encrypted", pol)}
 	}
 	pw := f.password
 	if pw == "" {
@@ -184,7 +173,7 @@ func (f *clientFlags) options() (dlms.Options, error) {
 	if pw != "" {
 		o.Password = dlms.NewSecret([]byte(pw))
 	}
-	if (o.Authentication == dlms.AuthLLS || o.Authentication == dlms.AuthHLSSHA256) && pw == "" {
+	if (o.Authentication == security.MechanismLLS || o.Authentication == security.MechanismHLSSHA256) && pw == "" {
 		return o, usageError{fmt.Errorf("--auth %s needs --password or AMIGO_DLMS_PASSWORD", f.auth)}
 	}
 	ek, err := hexFlag("ek", f.ek, "AMIGO_DLMS_EK")
@@ -205,13 +194,13 @@ func (f *clientFlags) options() (dlms.Options, error) {
 			return o, usageError{fmt.Errorf("--ak: %v", err)}
 		}
 	}
-	if (hls || o.Policy != dlms.PolicyNone) && o.Authentication != dlms.AuthHLSECDSA && (ek == nil || ak == nil) {
+	if (hls || o.Policy != security.PolicyNone) && o.Authentication != security.MechanismHLSECDSA && (ek == nil || ak == nil) {
 		return o, usageError{errors.New("HLS and ciphering need --ek and --ak (or AMIGO_DLMS_EK and AMIGO_DLMS_AK)")}
 	}
 	if o.SystemTitle, err = hexFlag("system-title", f.title, "", 8); err != nil {
 		return o, err
 	}
-	if o.SystemTitle == nil && (hls || o.Policy != dlms.PolicyNone) {
+	if o.SystemTitle == nil && (hls || o.Policy != security.PolicyNone) {
 		// "AMG" and five random bytes: a client title must not collide
 		// with another client's, or the meter's counters would mix.
 		o.SystemTitle = append([]byte("AMG"), make([]byte, 5)...)
@@ -241,7 +230,7 @@ func (f *clientFlags) options() (dlms.Options, error) {
 	// A meter rejects a counter it has seen, so a tool that keeps no state
 	// between runs asks the meter where to continue, as DSMR and IDIS
 	// meters expect.
-	o.ReadInvocationCounter = f.readIC && f.ic == 0 && (o.Policy != dlms.PolicyNone || hls)
+	o.ReadInvocationCounter = f.readIC && f.ic == 0 && (o.Policy != security.PolicyNone || hls)
 	o.GeneralProtection = f.generalProtection
 	o.ProtectedRelease = f.protectedRelease
 	return o, nil

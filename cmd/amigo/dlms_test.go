@@ -3,12 +3,16 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/security"
 )
 
 const (
@@ -187,5 +191,49 @@ func TestDLMSToolOverSerialLine(t *testing.T) {
 	out, errs, code := amigo(t, "dlms", "get", "--transport", "hdlc", "--client", "17", "--auth", "lls", "--password", "lab-secret", "serial:"+tty, "1.0.1.8.0.255")
 	if code != 0 || !strings.Contains(out, "Wh") {
 		t.Fatalf("over serial: %d %s %s", code, out, errs)
+	}
+}
+
+// TestDLMSSettingNames checks the client flags take the names the manifest
+// and the sealed meter secrets use, and nothing else.
+func TestDLMSSettingNames(t *testing.T) {
+	for _, c := range []struct {
+		transport, auth, policy string
+		link                    dlms.Link
+		mech                    security.Mechanism
+		want                    security.Policy
+	}{
+		{"wrapper", "none", "", dlms.LinkWrapper, security.MechanismNone, security.PolicyNone},
+		{"hdlc", "lls", "none", dlms.LinkHDLC, security.MechanismLLS, security.PolicyNone},
+		{"wrapper", "hls-gmac", "", dlms.LinkWrapper, security.MechanismHLSGMAC, security.PolicyAuthenticatedEncrypted},
+		{"wrapper", "hls-gmac", "authenticated", dlms.LinkWrapper, security.MechanismHLSGMAC, security.PolicyAuthenticated},
+		{"wrapper", "hls-gmac", "encrypted", dlms.LinkWrapper, security.MechanismHLSGMAC, security.PolicyEncrypted},
+		{"wrapper", "none", "authenticated-encrypted", dlms.LinkWrapper, security.MechanismNone, security.PolicyAuthenticatedEncrypted},
+	} {
+		f := clientFlags{transport: c.transport, auth: c.auth, policy: c.policy, password: "pw", ek: testEK, ak: testAK}
+		o, err := f.options()
+		if err != nil {
+			t.Errorf("%+v: %v", c, err)
+			continue
+		}
+		if o.Link != c.link || o.Authentication != c.mech || o.Policy != c.want {
+			t.Errorf("%s/%s/%q: got %s/%s/%s", c.transport, c.auth, c.policy, o.Link, o.Authentication, o.Policy)
+		}
+	}
+	for _, f := range []clientFlags{
+		{transport: "wrapper", auth: "none", policy: "auth+enc"},
+		{transport: "wrapper", auth: "none", policy: "authenticated+encrypted"},
+		{transport: "wrapper", auth: "none", policy: "auth"},
+		{transport: "wrapper", auth: "HLS-GMAC"},
+		{transport: "wrapper", auth: "hls-md5"},
+		{transport: "wrapper", auth: ""},
+		{transport: "tcp", auth: "none"},
+		{transport: "", auth: "none"},
+	} {
+		_, err := f.options()
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%+v: %v, want a usage error", f, err)
+		}
 	}
 }

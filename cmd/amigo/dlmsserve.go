@@ -82,7 +82,7 @@ func dlmsServe(args []string, stdout, stderr io.Writer) error {
 		pw = os.Getenv("AMIGO_DLMS_PASSWORD")
 	}
 	if pw != "" {
-		dev.Associations = append(dev.Associations, server.Association{ClientSAP: 17, Authentication: server.AuthLLS, Secret: []byte(pw)})
+		dev.Associations = append(dev.Associations, server.Association{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: []byte(pw)})
 	}
 	ekb, err := hexFlag("ek", *ek, "AMIGO_DLMS_EK")
 	if err != nil {
@@ -100,8 +100,8 @@ func dlmsServe(args []string, stdout, stderr io.Writer) error {
 		if keys.Authentication, err = security.NewKey(akb); err != nil {
 			return usageError{fmt.Errorf("--ak: %v", err)}
 		}
-		dev.Associations = append(dev.Associations, server.Association{ClientSAP: 1, Authentication: server.AuthHLSGMAC,
-			Policy: server.PolicyAuthenticatedEncrypted, Keys: keys})
+		dev.Associations = append(dev.Associations, server.Association{ClientSAP: 1, Authentication: security.MechanismHLSGMAC,
+			Policy: security.PolicyAuthenticatedEncrypted, Keys: keys})
 	} else if ekb != nil || akb != nil {
 		return usageError{errors.New("give both --ek and --ak, or neither")}
 	}

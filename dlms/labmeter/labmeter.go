@@ -16,6 +16,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -63,9 +64,9 @@ type Config struct {
 type Meter struct {
 	cfg  Config
 	seed uint64
-	Tree *cosem.Tree
+	Tree *objects.Tree
 	// Disconnect is the relay, for tests and for wiring to events.
-	Disconnect *cosem.DisconnectControl
+	Disconnect *objects.DisconnectControl
 }
 
 // New builds the device's object tree.
@@ -86,41 +87,41 @@ func New(cfg Config) (*Meter, error) {
 	h.Write([]byte(cfg.Serial))
 	m := &Meter{cfg: cfg, seed: h.Sum64()}
 
-	clock := cosem.NewClock(ClockLN, cfg.TimeZone)
+	clock := objects.NewClock(ClockLN, cfg.TimeZone)
 	clock.Now = cfg.Now
-	ic := cosem.NewData(InvocationCounterLN, axdr.Uint32(0))
+	ic := objects.NewData(InvocationCounterLN, axdr.Uint32(0))
 	ic.Read = func(context.Context) (axdr.Data, error) {
 		if cfg.InvocationCounter == nil {
 			return axdr.Uint32(0), nil
 		}
 		return axdr.Uint32(cfg.InvocationCounter()), nil
 	}
-	imp := cosem.NewRegister(ImportLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitWh})
+	imp := objects.NewRegister(ImportLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitWh})
 	imp.Read = func(context.Context) (axdr.Data, error) {
 		a, _ := m.registersAt(m.lastBoundary(cfg.Now()))
 		return axdr.Uint32(uint32(a)), nil
 	}
-	exp := cosem.NewRegister(ExportLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitWh})
+	exp := objects.NewRegister(ExportLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitWh})
 	exp.Read = func(context.Context) (axdr.Data, error) {
 		_, e := m.registersAt(m.lastBoundary(cfg.Now()))
 		return axdr.Uint32(uint32(e)), nil
 	}
-	power := cosem.NewRegister(PowerLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitW})
+	power := objects.NewRegister(PowerLN, axdr.Uint32(0), axdr.ScalerUnit{Scaler: 0, Unit: unitW})
 	power.Read = func(context.Context) (axdr.Data, error) {
 		i := m.intervalIndex(cfg.Now())
 		return axdr.Uint32(uint32(m.importWh(i) * int64(time.Hour/cfg.Interval))), nil
 	}
-	volt := cosem.NewRegister(VoltageL1LN, axdr.Uint16(2300), axdr.ScalerUnit{Scaler: -1, Unit: unitV})
+	volt := objects.NewRegister(VoltageL1LN, axdr.Uint16(2300), axdr.ScalerUnit{Scaler: -1, Unit: unitV})
 	volt.Read = func(context.Context) (axdr.Data, error) {
 		return axdr.Uint16(uint16(2300 + int(m.noise(m.intervalIndex(cfg.Now()), 7)%60) - 30)), nil
 	}
-	curr := cosem.NewRegister(CurrentL1LN, axdr.Uint16(0), axdr.ScalerUnit{Scaler: -2, Unit: unitA})
+	curr := objects.NewRegister(CurrentL1LN, axdr.Uint16(0), axdr.ScalerUnit{Scaler: -2, Unit: unitA})
 	curr.Read = func(context.Context) (axdr.Data, error) {
 		w := m.importWh(m.intervalIndex(cfg.Now())) * int64(time.Hour/cfg.Interval)
 		return axdr.Uint16(uint16(w * 100 / 230)), nil
 	}
-	status := cosem.NewData(StatusLN, axdr.Uint8(0))
-	m.Disconnect = cosem.NewDisconnectControl(DisconnectLN, 1)
+	status := objects.NewData(StatusLN, axdr.Uint8(0))
+	m.Disconnect = objects.NewDisconnectControl(DisconnectLN, 1)
 	m.Disconnect.State = 1 // connected
 
 	cols := []cosem.CaptureObject{
@@ -130,7 +131,7 @@ func New(cfg Config) (*Meter, error) {
 		{ClassID: 3, LogicalName: ExportLN, Attribute: 2},
 	}
 	entries := uint32(cfg.Days) * uint32(24*time.Hour/cfg.Interval)
-	lp := cosem.NewProfileGeneric(LoadProfileLN, cols, uint32(cfg.Interval/time.Second), entries, nil)
+	lp := objects.NewProfileGeneric(LoadProfileLN, cols, uint32(cfg.Interval/time.Second), entries, nil)
 	lp.Buffer = func(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error) {
 		return sel.Apply(m.profileRows(), cols)
 	}
@@ -138,9 +139,9 @@ func New(cfg Config) (*Meter, error) {
 	lp.Reset = func(context.Context) error { return cosem.Errorf(3, "the lab meter's profile is computed, not stored") }
 	lp.Capture = func(context.Context) error { return nil }
 
-	tree, err := cosem.NewTree(clock, ic,
-		cosem.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte("AMI"+cfg.Serial))),
-		cosem.NewData(SerialLN, axdr.VisibleString(cfg.Serial)),
+	tree, err := objects.NewTree(clock, ic,
+		objects.NewData(LogicalDeviceNameLN, axdr.OctetString([]byte("AMI"+cfg.Serial))),
+		objects.NewData(SerialLN, axdr.VisibleString(cfg.Serial)),
 		imp, exp, power, volt, curr, status, m.Disconnect, lp)
 	if err != nil {
 		return nil, fmt.Errorf("labmeter: %w", err)

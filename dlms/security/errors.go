@@ -54,6 +54,9 @@ var (
 	// ErrMechanism reports an unknown or malformed mechanism or
 	// application-context name.
 	ErrMechanism = errors.New("invalid mechanism or context name")
+	// ErrPolicy reports a security policy name or value that is not one
+	// of the four policies.
+	ErrPolicy = errors.New("unknown security policy")
 )
 
 // Error carries where an operation failed. Offset is the byte offset in the

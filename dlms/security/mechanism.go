@@ -28,27 +28,58 @@ const (
 // DLMS UA OID root 2.16.756.5.8 in BER: 2*40+16 = 0x60, 756 = 0x85 0x74.
 var dlmsOIDRoot = [5]byte{0x60, 0x85, 0x74, 0x05, 0x08}
 
-// String names the mechanism.
+// mechanismNames are the setting names of the mechanisms, as the CLI,
+// manifests and sealed meter secrets spell them.
+var mechanismNames = [...]string{
+	MechanismNone:      "none",
+	MechanismLLS:       "lls",
+	MechanismHLS:       "hls",
+	MechanismHLSMD5:    "hls-md5",
+	MechanismHLSSHA1:   "hls-sha1",
+	MechanismHLSGMAC:   "hls-gmac",
+	MechanismHLSSHA256: "hls-sha256",
+	MechanismHLSECDSA:  "hls-ecdsa",
+}
+
+// String returns the setting name, e.g. "hls-gmac".
 func (m Mechanism) String() string {
-	switch m {
-	case MechanismNone:
-		return "none"
-	case MechanismLLS:
-		return "LLS"
-	case MechanismHLS:
-		return "HLS"
-	case MechanismHLSMD5:
-		return "HLS-MD5"
-	case MechanismHLSSHA1:
-		return "HLS-SHA1"
-	case MechanismHLSGMAC:
-		return "HLS-GMAC"
-	case MechanismHLSSHA256:
-		return "HLS-SHA256"
-	case MechanismHLSECDSA:
-		return "HLS-ECDSA"
+	if m <= maxMechanism {
+		return mechanismNames[m]
 	}
 	return fmt.Sprintf("mechanism(%d)", uint8(m))
+}
+
+// MarshalText returns the setting name; an unknown mechanism fails.
+func (m Mechanism) MarshalText() ([]byte, error) {
+	if m > maxMechanism {
+		return nil, errOp("marshal "+m.String(), ErrMechanism)
+	}
+	return []byte(mechanismNames[m]), nil
+}
+
+// UnmarshalText reads a setting name. The empty text is MechanismNone, as
+// an empty manifest column or secrets field has always meant.
+func (m *Mechanism) UnmarshalText(b []byte) error {
+	v, err := ParseMechanism(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// ParseMechanism reads a setting name: none, lls, hls, hls-md5, hls-sha1,
+// hls-gmac, hls-sha256 or hls-ecdsa ("" is none).
+func ParseMechanism(s string) (Mechanism, error) {
+	if s == "" {
+		return MechanismNone, nil
+	}
+	for m, n := range mechanismNames {
+		if s == n {
+			return Mechanism(m), nil
+		}
+	}
+	return 0, errOp(fmt.Sprintf("mechanism %q", s), ErrMechanism)
 }
 
 // IsHLS reports whether m is a 4-pass high level security mechanism.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 )
@@ -43,9 +44,9 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 		aare.ApplicationContext = want
 		return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticApplicationContextNameNotSupported, nil)
 	}
-	var mech Authentication
+	var mech security.Mechanism
 	if q.HasMechanismName {
-		mech = Authentication(q.MechanismName)
+		mech = security.Mechanism(q.MechanismName)
 	}
 	if mech != a.Authentication {
 		diag := uint8(apdu.DiagnosticAuthenticationMechanismNameNotRecognised)
@@ -54,14 +55,14 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 		}
 		return s.reject(aare, apdu.ResultRejectedPermanent, diag, nil)
 	}
-	if a.Authentication == AuthLLS && s.d.lockedOut(sap) {
+	if a.Authentication == security.MechanismLLS && s.d.lockedOut(sap) {
 		s.d.event(EventLockedOut, sap)
 		return s.reject(aare, apdu.ResultRejectedTransient, apdu.DiagnosticAuthenticationFailure, nil)
 	}
 	// From here on the session knows whom it talks to: ciphering the
 	// InitiateRequest needs the client's keys and title.
 	s.a, s.sap, s.keys = a, sap, a.Keys
-	if a.ciphered() || a.Authentication.isHLS() {
+	if a.ciphered() || a.Authentication.IsHLS() {
 		if len(q.CallingAPTitle) != security.SystemTitleSize {
 			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticCallingAPTitleNotRecognized, nil)
 		}
@@ -101,20 +102,20 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	}
 
 	switch a.Authentication {
-	case AuthLLS:
+	case security.MechanismLLS:
 		if !security.VerifyLLS(s.d.secret(a), q.CallingAuthenticationValue) {
 			s.d.passwordFailed(sap)
 			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil)
 		}
 		s.d.passwordOK(sap)
-	case AuthHLSGMAC, AuthHLSSHA256, AuthHLSECDSA:
+	case security.MechanismHLSGMAC, security.MechanismHLSSHA256, security.MechanismHLSECDSA:
 		ctos := q.CallingAuthenticationValue
 		if len(ctos) < security.MinChallenge || len(ctos) > security.MaxChallenge {
 			s.d.event(EventHLSFailure, sap)
 			return s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticAuthenticationFailure, nil)
 		}
 		n := 16
-		if a.Authentication == AuthHLSECDSA {
+		if a.Authentication == security.MechanismHLSECDSA {
 			n = 32
 		}
 		stoc, err := s.d.challenge(n)
@@ -137,11 +138,11 @@ func (s *session) aarq(ctx context.Context, in []byte) ([]byte, error) {
 	}
 	aare.Result = apdu.ResultAccepted
 	aare.UserInformation = ui
-	if a.ciphered() || a.Authentication.isHLS() {
+	if a.ciphered() || a.Authentication.IsHLS() {
 		aare.RespondingAPTitle = s.d.SystemTitle
 	}
 	s.st = stAssociated
-	if a.Authentication.isHLS() {
+	if a.Authentication.IsHLS() {
 		aare.Diagnostic.Value = apdu.DiagnosticAuthenticationRequired
 		aare.ResponderACSERequirements = apdu.AuthenticationRequirement()
 		aare.HasMechanismName, aare.MechanismName = true, apdu.Mechanism(a.Authentication)
@@ -191,7 +192,7 @@ func (s *session) openInitiate(ui []byte, aare *apdu.AARE) (*apdu.InitiateReques
 		resp, err := s.rejectInitiate(aare, apdu.InitiateOther, prot)
 		return nil, protection{}, resp, err
 	}
-	if need := s.a.Policy.bits(); prot.sc&need != need {
+	if need := s.a.Policy.Control(); prot.sc&need != need {
 		s.d.event(EventUnprotected, s.sap)
 		resp, err := s.reject(aare, apdu.ResultRejectedPermanent, apdu.DiagnosticNoReasonGiven, nil)
 		return nil, protection{}, resp, err
@@ -297,7 +298,7 @@ func (s *session) replyHLS(ctx context.Context, r *apdu.ActionRequestNormal, p p
 	var reply []byte
 	var err error
 	switch s.a.Authentication {
-	case AuthHLSGMAC:
+	case security.MechanismHLSGMAC:
 		if _, err = ex.VerifyGMACResponse(security.Client, s.keys, f); err == nil {
 			var ic uint32
 			if ic, err = s.d.counter().Next(); err != nil {
@@ -305,12 +306,12 @@ func (s *session) replyHLS(ctx context.Context, r *apdu.ActionRequestNormal, p p
 			}
 			reply, err = ex.GMACResponse(security.Server, s.a.Suite, s.keys, ic)
 		}
-	case AuthHLSSHA256:
+	case security.MechanismHLSSHA256:
 		secret := s.d.secret(s.a)
 		if err = ex.VerifySHA256Response(security.Client, secret, f); err == nil {
 			reply, err = ex.SHA256Response(security.Server, secret)
 		}
-	case AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		if err = ex.VerifyECDSAResponse(security.Client, s.a.ClientPublicKey, f); err == nil {
 			reply, err = ex.ECDSAResponse(security.Server, s.a.SigningKey)
 		}
@@ -329,13 +330,13 @@ func (s *session) replyHLS(ctx context.Context, r *apdu.ActionRequestNormal, p p
 
 // currentAssociation builds the association object 0.0.40.0.0.255 as this
 // client sees it.
-func (s *session) currentAssociation(clientMax int) *cosem.AssociationLN {
+func (s *session) currentAssociation(clientMax int) *objects.AssociationLN {
 	a := s.a
-	o := cosem.NewAssociationLN(cosem.CurrentAssociation, s.d.Tree, a.rights(), int8(a.ClientSAP), s.d.Address,
-		cosem.Mechanism(a.Authentication))
-	o.ApplicationContext = cosem.ContextLN
+	o := objects.NewAssociationLN(cosem.CurrentAssociation, s.d.Tree, a.rights(), int8(a.ClientSAP), s.d.Address,
+		a.Authentication)
+	o.ApplicationContext = security.ContextLN.Name()
 	if a.ciphered() {
-		o.ApplicationContext = cosem.ContextLNCiphered
+		o.ApplicationContext = security.ContextLNCiphering.Name()
 	}
 	o.Context = cosem.XDLMSContext{Conformance: uint32(s.conf), MaxReceivePDU: a.maxPDU(),
 		MaxSendPDU: uint16(min(clientMax, 0xFFFF)), DLMSVersion: dlmsVersion}

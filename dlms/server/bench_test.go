@@ -8,6 +8,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
@@ -22,11 +23,11 @@ var (
 // benchDevice holds a one-day, two-channel, 15-minute load profile and a
 // few registers.
 func benchDevice(b *testing.B) *Device {
-	clk := cosem.NewClock(lnClock, 0)
+	clk := objects.NewClock(lnClock, 0)
 	clk.Now = func() time.Time { return traceClock }
-	imp := cosem.NewRegister(lnImport, axdr.Uint32(123456), axdr.ScalerUnit{Unit: axdr.UnitWattHour})
-	exp := cosem.NewRegister(lnExport, axdr.Uint32(7890), axdr.ScalerUnit{Unit: axdr.UnitWattHour})
-	tree, err := cosem.NewTree(clk, imp, exp)
+	imp := objects.NewRegister(lnImport, axdr.Uint32(123456), axdr.ScalerUnit{Unit: axdr.UnitWattHour})
+	exp := objects.NewRegister(lnExport, axdr.Uint32(7890), axdr.ScalerUnit{Unit: axdr.UnitWattHour})
+	tree, err := objects.NewTree(clk, imp, exp)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func benchDevice(b *testing.B) *Device {
 		{ClassID: cosem.ClassRegister, LogicalName: lnImport, Attribute: 2},
 		{ClassID: cosem.ClassRegister, LogicalName: lnExport, Attribute: 2},
 	}
-	pg := cosem.NewProfileGeneric(lnDay, cols, 900, 96, tree)
+	pg := objects.NewProfileGeneric(lnDay, cols, 900, 96, tree)
 	start := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	for i := range 96 {
 		at := start.Add(time.Duration(i) * 15 * time.Minute)
@@ -48,7 +49,7 @@ func benchDevice(b *testing.B) *Device {
 		Tree: tree, Address: 1, SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()},
 		},
 		Counter:   security.NewCounter(1, nil),
 		Challenge: func(int) ([]byte, error) { return fuzzStoC, nil },

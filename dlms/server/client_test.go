@@ -19,9 +19,9 @@ import (
 type testClient struct {
 	t Transport
 
-	mech     Authentication
+	mech     security.Mechanism
 	secret   []byte
-	policy   Policy
+	policy   security.Policy
 	keys     security.Keys
 	title    []byte
 	ic       uint32
@@ -44,10 +44,10 @@ var errRefused = errors.New("association refused")
 // returns the plain answer.
 func (c *testClient) roundTrip(ctx context.Context, plain []byte) ([]byte, error) {
 	req := plain
-	if c.policy != PolicyNone {
+	if c.policy != security.PolicyNone {
 		c.ic++
 		var err error
-		req, err = security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, c.policy.bits()), c.keys, c.title, c.ic, plain)
+		req, err = security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, c.policy.Control()), c.keys, c.title, c.ic, plain)
 		if err != nil {
 			return nil, err
 		}
@@ -82,21 +82,21 @@ func (c *testClient) associate(ctx context.Context) (*apdu.AARE, error) {
 		return nil, err
 	}
 	q := &apdu.AARQ{ApplicationContext: apdu.ContextLN}
-	if c.policy != PolicyNone {
+	if c.policy != security.PolicyNone {
 		q.ApplicationContext = apdu.ContextLNCiphered
 		c.ic++
-		if ui, err = security.Wrap(nil, security.Global, security.NewSecurityControl(0, c.policy.bits()), c.keys, c.title, c.ic, ui); err != nil {
+		if ui, err = security.Wrap(nil, security.Global, security.NewSecurityControl(0, c.policy.Control()), c.keys, c.title, c.ic, ui); err != nil {
 			return nil, err
 		}
 	}
-	if c.policy != PolicyNone || c.mech.isHLS() {
+	if c.policy != security.PolicyNone || c.mech.IsHLS() {
 		q.CallingAPTitle = c.title
 	}
-	if c.mech != AuthNone {
+	if c.mech != security.MechanismNone {
 		q.SenderACSERequirements = apdu.AuthenticationRequirement()
 		q.HasMechanismName, q.MechanismName = true, apdu.Mechanism(c.mech)
 		q.CallingAuthenticationValue = c.secret
-		if c.mech.isHLS() {
+		if c.mech.IsHLS() {
 			if c.ctos == nil {
 				c.ctos = mustHex("0102030405060708090A0B0C0D0E0F10")
 			}
@@ -124,7 +124,7 @@ func (c *testClient) associate(ctx context.Context) (*apdu.AARE, error) {
 		return aare, fmt.Errorf("%w: result %v diagnostic %d", errRefused, aare.Result, aare.Diagnostic.Value)
 	}
 	c.serverTitle, c.stoc = aare.RespondingAPTitle, aare.RespondingAuthenticationValue
-	if !c.mech.isHLS() {
+	if !c.mech.IsHLS() {
 		return aare, nil
 	}
 	return aare, c.hls(ctx)
@@ -136,12 +136,12 @@ func (c *testClient) hls(ctx context.Context) error {
 	var f []byte
 	var err error
 	switch c.mech {
-	case AuthHLSGMAC:
+	case security.MechanismHLSGMAC:
 		c.ic++
 		f, err = ex.GMACResponse(security.Client, 0, c.keys, c.ic)
-	case AuthHLSSHA256:
+	case security.MechanismHLSSHA256:
 		f, err = ex.SHA256Response(security.Client, c.secret)
-	case AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		f, err = ex.ECDSAResponse(security.Client, c.signer)
 	}
 	if err != nil {
@@ -164,11 +164,11 @@ func (c *testClient) hls(ctx context.Context) error {
 	}
 	fc := ar.ReturnParameters.Data.Bytes
 	switch c.mech {
-	case AuthHLSGMAC:
+	case security.MechanismHLSGMAC:
 		_, err = ex.VerifyGMACResponse(security.Server, c.keys, fc)
-	case AuthHLSSHA256:
+	case security.MechanismHLSSHA256:
 		err = ex.VerifySHA256Response(security.Server, c.secret, fc)
-	case AuthHLSECDSA:
+	case security.MechanismHLSECDSA:
 		err = ex.VerifyECDSAResponse(security.Server, c.serverPK, fc)
 	}
 	return err

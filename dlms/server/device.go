@@ -12,70 +12,11 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
 )
-
-// Authentication is the authentication mechanism an association requires,
-// numbered as the last arc of the DLMS mechanism-name.
-type Authentication uint8
-
-// Authentication mechanisms a Device supports.
-const (
-	AuthNone      Authentication = 0 // lowest level security
-	AuthLLS       Authentication = 1 // low level security, a password
-	AuthHLSGMAC   Authentication = 5 // HLS with GMAC (mechanism 5)
-	AuthHLSSHA256 Authentication = 6 // HLS with SHA-256 (mechanism 6)
-	AuthHLSECDSA  Authentication = 7 // HLS with ECDSA P-256 (mechanism 7)
-)
-
-// String names the mechanism.
-func (a Authentication) String() string { return security.Mechanism(a).String() }
-
-func (a Authentication) isHLS() bool {
-	return a == AuthHLSGMAC || a == AuthHLSSHA256 || a == AuthHLSECDSA
-}
-
-// Policy is the minimum protection an association demands of every xDLMS
-// request once it is established. Anything above PolicyNone also requires
-// the ciphered application context.
-type Policy uint8
-
-// Protection policies.
-const (
-	PolicyNone                   Policy = 0
-	PolicyAuthenticated          Policy = 1
-	PolicyEncrypted              Policy = 2
-	PolicyAuthenticatedEncrypted Policy = 3
-)
-
-// String names the policy.
-func (p Policy) String() string {
-	switch p {
-	case PolicyNone:
-		return "none"
-	case PolicyAuthenticated:
-		return "authenticated"
-	case PolicyEncrypted:
-		return "encrypted"
-	case PolicyAuthenticatedEncrypted:
-		return "authenticated+encrypted"
-	}
-	return "policy(" + strconv.Itoa(int(p)) + ")"
-}
-
-// bits returns the security control bits the policy demands.
-func (p Policy) bits() security.SecurityControl {
-	var sc security.SecurityControl
-	if p&PolicyAuthenticated != 0 {
-		sc |= security.Authentication
-	}
-	if p&PolicyEncrypted != 0 {
-		sc |= security.Encryption
-	}
-	return sc
-}
 
 // Association is the policy under which one client SAP may associate with a
 // Device.
@@ -84,11 +25,12 @@ type Association struct {
 	// client address (16 public client, 1 management client...).
 	ClientSAP uint16
 	// Authentication is the mechanism the client must use.
-	Authentication Authentication
+	Authentication security.Mechanism
 	// Secret is the LLS password or the HLS secret (HLS-SHA256).
 	Secret []byte
-	// Policy is the minimum protection of requests after association.
-	Policy Policy
+	// Policy is the minimum protection of requests after association;
+	// anything above none also requires the ciphered application context.
+	Policy security.Policy
 	// Suite is the security suite of the keys (0 or 1).
 	Suite security.Suite
 	// Keys holds the global unicast (EK), broadcast and authentication (AK)
@@ -115,7 +57,7 @@ type Association struct {
 	LastClientIC    uint32
 	HasLastClientIC bool
 	// AllowPlainRelease accepts an RLRQ without a ciphered
-	// InitiateRequest when Policy is not PolicyNone. By default such a
+	// InitiateRequest when Policy is not security.PolicyNone. By default such a
 	// release is refused with an EXCEPTION-response, as the reference
 	// meters do.
 	AllowPlainRelease bool
@@ -153,7 +95,7 @@ func (a *Association) rights() cosem.RightsFunc {
 	return a.Rights
 }
 
-func (a *Association) ciphered() bool { return a.Policy != PolicyNone }
+func (a *Association) ciphered() bool { return a.Policy != security.PolicyNone }
 
 // SecurityEvent is a kind of security-relevant occurrence a Device reports
 // through OnSecurityEvent.
@@ -230,7 +172,7 @@ func (d *Device) inactivity() time.Duration {
 // concurrent use by any number of connections.
 type Device struct {
 	// Tree holds the device's objects.
-	Tree *cosem.Tree
+	Tree *objects.Tree
 	// Address is the server logical address (wrapper wPort, HDLC upper
 	// address): 1 for the management logical device.
 	Address uint16
@@ -372,20 +314,20 @@ func (d *Device) init() error {
 		}
 		seen[a.ClientSAP] = true
 		switch a.Authentication {
-		case AuthNone, AuthLLS, AuthHLSGMAC, AuthHLSSHA256, AuthHLSECDSA:
+		case security.MechanismNone, security.MechanismLLS, security.MechanismHLSGMAC, security.MechanismHLSSHA256, security.MechanismHLSECDSA:
 		default:
 			return fmt.Errorf("%w: client SAP %d: unsupported mechanism %v", ErrConfig, a.ClientSAP, a.Authentication)
 		}
-		if a.Policy > PolicyAuthenticatedEncrypted {
+		if !a.Policy.Valid() {
 			return fmt.Errorf("%w: client SAP %d: unknown policy %d", ErrConfig, a.ClientSAP, a.Policy)
 		}
-		if (a.ciphered() || a.Authentication == AuthHLSGMAC) && (a.Keys.Unicast.IsZero() || a.Keys.Authentication.IsZero()) {
+		if (a.ciphered() || a.Authentication == security.MechanismHLSGMAC) && (a.Keys.Unicast.IsZero() || a.Keys.Authentication.IsZero()) {
 			return fmt.Errorf("%w: client SAP %d: ciphering needs the unicast and authentication keys", ErrConfig, a.ClientSAP)
 		}
-		if a.Authentication == AuthHLSECDSA && (a.ClientPublicKey == nil || a.SigningKey == nil) {
+		if a.Authentication == security.MechanismHLSECDSA && (a.ClientPublicKey == nil || a.SigningKey == nil) {
 			return fmt.Errorf("%w: client SAP %d: HLS-ECDSA needs the client public key and a signing key", ErrConfig, a.ClientSAP)
 		}
-		if (a.Authentication == AuthLLS || a.Authentication == AuthHLSSHA256) && len(a.Secret) == 0 {
+		if (a.Authentication == security.MechanismLLS || a.Authentication == security.MechanismHLSSHA256) && len(a.Secret) == 0 {
 			return fmt.Errorf("%w: client SAP %d: %v needs a secret", ErrConfig, a.ClientSAP, a.Authentication)
 		}
 		if a.MaxPDU != 0 && a.MaxPDU < 64 {
@@ -395,7 +337,7 @@ func (d *Device) init() error {
 	needST := false
 	for i := range d.Associations {
 		a := &d.Associations[i]
-		needST = needST || a.ciphered() || a.Authentication.isHLS()
+		needST = needST || a.ciphered() || a.Authentication.IsHLS()
 	}
 	if needST && len(d.SystemTitle) != security.SystemTitleSize {
 		return fmt.Errorf("%w: system title must be %d bytes", ErrConfig, security.SystemTitleSize)
@@ -448,7 +390,7 @@ func (d *Device) guard(a *Association) *security.ReplayGuard {
 			g = &security.ReplayGuard{}
 		}
 		// Encryption-only policies have no tag to vouch for the counter.
-		g.AllowUnauthenticated = a.Policy&PolicyAuthenticated == 0
+		g.AllowUnauthenticated = a.Policy&security.PolicyAuthenticated == 0
 		d.guards[a.ClientSAP] = g
 	}
 	return g

@@ -21,8 +21,8 @@ func fuzzDevice(t testing.TB) *Device {
 		SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16, MaxPDU: 128},
-			{ClientSAP: 17, Authentication: AuthLLS, Secret: testPassword},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys(), MaxPDU: 256},
+			{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: testPassword},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys(), MaxPDU: 256},
 		},
 		MaxReassembly: 4096,
 		Challenge:     func(int) ([]byte, error) { return fuzzStoC, nil },

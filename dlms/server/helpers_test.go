@@ -10,6 +10,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/obis"
@@ -59,34 +60,34 @@ type treeValues struct {
 	register  axdr.Data
 	ic        uint32
 	rows      []axdr.Data
-	discState cosem.ControlState
+	discState objects.ControlState
 }
 
 // newTestTree builds the objects the traces touch.
-func newTestTree(t testing.TB, v treeValues) *cosem.Tree {
+func newTestTree(t testing.TB, v treeValues) *objects.Tree {
 	t.Helper()
-	clk := cosem.NewClock(lnClock, 0)
+	clk := objects.NewClock(lnClock, 0)
 	at := v.clock
 	clk.Now = func() time.Time { return at }
 	if at.IsZero() {
 		clk.Now = time.Now
 	}
-	reg := cosem.NewRegister(lnRegister, v.register, axdr.ScalerUnit{Scaler: -2, Unit: axdr.UnitWattHour})
+	reg := objects.NewRegister(lnRegister, v.register, axdr.ScalerUnit{Scaler: -2, Unit: axdr.UnitWattHour})
 	if v.register.Tag == axdr.TagNull {
 		reg.Value = axdr.Uint16(0)
 	}
-	ic := cosem.NewData(lnIC, axdr.Uint32(v.ic))
+	ic := objects.NewData(lnIC, axdr.Uint32(v.ic))
 	cols := []cosem.CaptureObject{
 		{ClassID: cosem.ClassClock, LogicalName: lnClock, Attribute: 2},
 		{ClassID: cosem.ClassRegister, LogicalName: lnRegister, Attribute: 2},
 	}
-	tree, err := cosem.NewTree(clk, reg, ic)
+	tree, err := objects.NewTree(clk, reg, ic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := cosem.NewProfileGeneric(lnProfile, cols, 900, 1000, tree)
+	pg := objects.NewProfileGeneric(lnProfile, cols, 900, 1000, tree)
 	pg.Rows = v.rows
-	dc := cosem.NewDisconnectControl(lnDisconnect, 2)
+	dc := objects.NewDisconnectControl(lnDisconnect, 2)
 	dc.State = v.discState
 	for _, o := range []cosem.Object{pg, dc} {
 		if err := tree.Add(o); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/amigo-ami/amigo/linkio"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/amigo-ami/amigo/hdlc"
 	"github.com/amigo-ami/amigo/iec62056"
+	"github.com/amigo-ami/amigo/linkio"
 	"github.com/amigo-ami/amigo/wrapper"
 )
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amigo-ami/amigo/axdr"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/hdlc"
@@ -79,16 +80,16 @@ func newTestbed(t *testing.T) *testbed {
 		SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16, Rights: cosem.ReadOnlyAccess},
-			{ClientSAP: 17, Authentication: AuthLLS, Secret: testPassword, MaxPDU: 512},
-			{ClientSAP: 18, Authentication: AuthLLS, Secret: testPassword},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys(), MaxPDU: 512},
+			{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: testPassword, MaxPDU: 512},
+			{ClientSAP: 18, Authentication: security.MechanismLLS, Secret: testPassword},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys(), MaxPDU: 512},
 		},
 		Counter:         security.NewCounter(1, nil),
 		OnSecurityEvent: tb.events.add,
 		PersistClientIC: func(sap uint16, ic uint32) error { tb.persisted.Store(sap, ic); return nil },
 		Now:             tb.clock.now,
 	}
-	mbusTree, err := cosem.NewTree(cosem.NewRegister(lnGas, axdr.Uint32(4711), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}))
+	mbusTree, err := objects.NewTree(objects.NewRegister(lnGas, axdr.Uint32(4711), axdr.ScalerUnit{Scaler: -3, Unit: axdr.UnitCubicMetre}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func dialWrapper(t *testing.T, ctx context.Context, addr string, sap, dev uint16
 }
 
 func hlsClient(tr Transport) *testClient {
-	return &testClient{t: tr, mech: AuthHLSGMAC, policy: PolicyAuthenticatedEncrypted, keys: testKeys(), title: clientTitle, ic: 100}
+	return &testClient{t: tr, mech: security.MechanismHLSGMAC, policy: security.PolicyAuthenticatedEncrypted, keys: testKeys(), title: clientTitle, ic: 100}
 }
 
 func TestLoopback(t *testing.T) {
@@ -183,7 +184,7 @@ func TestLoopback(t *testing.T) {
 	})
 
 	t.Run("lls", func(t *testing.T) {
-		c := &testClient{t: dialWrapper(t, ctx, tb.wrapperAddr, 17, 1), mech: AuthLLS, secret: testPassword}
+		c := &testClient{t: dialWrapper(t, ctx, tb.wrapperAddr, 17, 1), mech: security.MechanismLLS, secret: testPassword}
 		if _, err := c.associate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestLoopback(t *testing.T) {
 
 	t.Run("lls-lockout", func(t *testing.T) {
 		conn := dialWrapper(t, ctx, tb.wrapperAddr, 18, 1)
-		bad := &testClient{t: conn, mech: AuthLLS, secret: []byte("wrong")}
+		bad := &testClient{t: conn, mech: security.MechanismLLS, secret: []byte("wrong")}
 		for i := range 3 {
 			aare, err := bad.associate(ctx)
 			if !errors.Is(err, errRefused) || aare.Diagnostic.Value != apdu.DiagnosticAuthenticationFailure {
@@ -204,7 +205,7 @@ func TestLoopback(t *testing.T) {
 		if n := tb.events.count(EventLockout, 18); n != 1 {
 			t.Fatalf("%d lockout events, want 1", n)
 		}
-		good := &testClient{t: conn, mech: AuthLLS, secret: testPassword}
+		good := &testClient{t: conn, mech: security.MechanismLLS, secret: testPassword}
 		aare, err := good.associate(ctx)
 		if !errors.Is(err, errRefused) || aare.Result != apdu.ResultRejectedTransient {
 			t.Fatalf("right password during the lockout: %v", err)
@@ -412,7 +413,7 @@ func TestLoopback(t *testing.T) {
 		if err := hc.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		c := &testClient{t: hc, mech: AuthLLS, secret: testPassword}
+		c := &testClient{t: hc, mech: security.MechanismLLS, secret: testPassword}
 		if _, err := c.associate(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,8 @@ import (
 
 // PushPolicy says how the unsolicited APDUs of a push are protected.
 type PushPolicy struct {
-	// Policy is the protection applied; PolicyNone sends in clear.
-	Policy Policy
+	// Policy is the protection applied; security.PolicyNone sends in clear.
+	Policy security.Policy
 	// Suite is the security suite of Keys.
 	Suite security.Suite
 	// Keys holds the unicast (or broadcast) and authentication keys of the
@@ -55,7 +55,7 @@ func (d *Device) Push(ctx context.Context, t Transport, p PushPolicy, n apdu.APD
 		return fmt.Errorf("server: encoding push: %w", err)
 	}
 	out := plain
-	if p.Policy != PolicyNone {
+	if p.Policy != security.PolicyNone {
 		if len(d.SystemTitle) != security.SystemTitleSize {
 			return fmt.Errorf("%w: ciphered push needs the system title", ErrConfig)
 		}
@@ -63,7 +63,7 @@ func (d *Device) Push(ctx context.Context, t Transport, p PushPolicy, n apdu.APD
 		if err != nil {
 			return fmt.Errorf("server: push: %w", err)
 		}
-		bits := p.Policy.bits()
+		bits := p.Policy.Control()
 		if p.Broadcast {
 			bits |= security.BroadcastKey
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/hdlc"
@@ -49,7 +50,7 @@ type session struct {
 	stoc      []byte
 	conf      apdu.Conformance
 	limit     int // largest APDU we send
-	current   *cosem.AssociationLN
+	current   *objects.AssociationLN
 	dedicated bool
 
 	lget    *longOut // GET-response-with-datablock in progress
@@ -184,7 +185,7 @@ func (s *session) handle(ctx context.Context, in []byte) ([]byte, error) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 		}
 	}
-	if need := s.a.Policy.bits(); prot.sc&need != need {
+	if need := s.a.Policy.Control(); prot.sc&need != need {
 		s.d.event(EventUnprotected, s.sap)
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 	}
@@ -292,7 +293,7 @@ func (s *session) seal(plain []byte, p protection) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	bits := (p.sc & (security.Authentication | security.Encryption)) | s.a.Policy.bits()
+	bits := (p.sc & (security.Authentication | security.Encryption)) | s.a.Policy.Control()
 	sc := security.NewSecurityControl(s.a.Suite, bits)
 	if p.general {
 		s.wire, err = security.WrapGeneral(s.wire[:0], p.kind, sc, s.keys, s.d.SystemTitle, ic, plain)
@@ -360,7 +361,7 @@ func (s *session) caller(p protection) cosem.Caller {
 			prot |= cosem.ProtEncrypted
 		}
 	}
-	return cosem.Caller{ClientSAP: s.sap, ServerSAP: s.d.Address, Mechanism: cosem.Mechanism(s.a.Authentication),
+	return cosem.Caller{ClientSAP: s.sap, ServerSAP: s.d.Address, Mechanism: s.a.Authentication,
 		Authenticated: s.st == stAssociated, Protection: prot}
 }
 

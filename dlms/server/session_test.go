@@ -169,8 +169,8 @@ func TestAssociationRefusals(t *testing.T) {
 		Tree: newTestTree(t, treeValues{}), Address: 1, SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16},
-			{ClientSAP: 17, Authentication: AuthLLS, Secret: testPassword},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()},
+			{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: testPassword},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()},
 		},
 	}
 	ir := func(v uint8, conf apdu.Conformance, pdu uint16) []byte {
@@ -249,11 +249,11 @@ func TestHLSMechanisms(t *testing.T) {
 	d := &Device{
 		Tree: newTestTree(t, treeValues{register: axdr.Uint16(7)}), Address: 1, SystemTitle: serverTitle,
 		Associations: []Association{
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()},
-			{ClientSAP: 2, Authentication: AuthHLSSHA256, Secret: []byte("sha-secret")},
-			{ClientSAP: 3, Authentication: AuthHLSECDSA, Policy: PolicyAuthenticated, Suite: security.Suite1, Keys: testKeys(),
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()},
+			{ClientSAP: 2, Authentication: security.MechanismHLSSHA256, Secret: []byte("sha-secret")},
+			{ClientSAP: 3, Authentication: security.MechanismHLSECDSA, Policy: security.PolicyAuthenticated, Suite: security.Suite1, Keys: testKeys(),
 				ClientPublicKey: &clientKey.PublicKey, SigningKey: serverKey},
-			{ClientSAP: 4, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()},
+			{ClientSAP: 4, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()},
 		},
 		OnSecurityEvent: events.add,
 	}
@@ -262,15 +262,15 @@ func TestHLSMechanisms(t *testing.T) {
 	clients := map[uint16]func(tr Transport) *testClient{
 		1: func(tr Transport) *testClient { return hlsClient(tr) },
 		2: func(tr Transport) *testClient {
-			return &testClient{t: tr, mech: AuthHLSSHA256, secret: []byte("sha-secret"), title: clientTitle}
+			return &testClient{t: tr, mech: security.MechanismHLSSHA256, secret: []byte("sha-secret"), title: clientTitle}
 		},
 		3: func(tr Transport) *testClient {
-			return &testClient{t: tr, mech: AuthHLSECDSA, policy: PolicyAuthenticated, keys: testKeys(), title: clientTitle,
+			return &testClient{t: tr, mech: security.MechanismHLSECDSA, policy: security.PolicyAuthenticated, keys: testKeys(), title: clientTitle,
 				signer: clientKey, serverPK: &serverKey.PublicKey, ctos: bytes.Repeat([]byte{7}, 32)}
 		},
 	}
 	for sap, mk := range clients {
-		t.Run(Authentication(d.Associations[sap-1].Authentication).String(), func(t *testing.T) {
+		t.Run(d.Associations[sap-1].Authentication.String(), func(t *testing.T) {
 			c := mk(serve(t, d, sap).client())
 			if _, err := c.associate(ctx); err != nil {
 				t.Fatal(err)
@@ -358,8 +358,8 @@ func TestHLSMechanisms(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A plain GET, and an authenticated-only one, fall short of
-		// auth+enc.
-		for _, pol := range []Policy{PolicyNone, PolicyAuthenticated} {
+		// authenticated-encrypted.
+		for _, pol := range []security.Policy{security.PolicyNone, security.PolicyAuthenticated} {
 			c.policy = pol
 			if _, _, err := c.get(ctx, cosem.ClassRegister, lnRegister, 2, nil); err == nil {
 				t.Fatalf("GET under policy %v served", pol)
@@ -370,7 +370,7 @@ func TestHLSMechanisms(t *testing.T) {
 		}
 		// A plain RLRQ is refused like the reference meter does; a
 		// protected one releases.
-		c.policy = PolicyAuthenticatedEncrypted
+		c.policy = security.PolicyAuthenticatedEncrypted
 		if a, err := c.release(ctx); err != nil || a.Kind() != "exception-response" {
 			t.Fatalf("plain release: %v %v", a, err)
 		}
@@ -394,10 +394,10 @@ func TestDeviceConfig(t *testing.T) {
 		{},
 		{Tree: tree, Associations: []Association{{ClientSAP: 1}, {ClientSAP: 1}}},
 		{Tree: tree, Associations: []Association{{ClientSAP: 1, Authentication: 3}}},
-		{Tree: tree, Associations: []Association{{ClientSAP: 1, Authentication: AuthLLS}}},
-		{Tree: tree, Associations: []Association{{ClientSAP: 1, Policy: PolicyAuthenticated}}},
-		{Tree: tree, SystemTitle: []byte{1}, Associations: []Association{{ClientSAP: 1, Authentication: AuthHLSGMAC, Keys: testKeys()}}},
-		{Tree: tree, Associations: []Association{{ClientSAP: 1, Authentication: AuthHLSECDSA, SigningKey: nil}}},
+		{Tree: tree, Associations: []Association{{ClientSAP: 1, Authentication: security.MechanismLLS}}},
+		{Tree: tree, Associations: []Association{{ClientSAP: 1, Policy: security.PolicyAuthenticated}}},
+		{Tree: tree, SystemTitle: []byte{1}, Associations: []Association{{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Keys: testKeys()}}},
+		{Tree: tree, Associations: []Association{{ClientSAP: 1, Authentication: security.MechanismHLSECDSA, SigningKey: nil}}},
 	}
 	for i, d := range bad {
 		if err := d.init(); !errors.Is(err, ErrConfig) {
@@ -422,8 +422,8 @@ func TestPush(t *testing.T) {
 		outer byte
 	}{
 		{"plain data-notification", PushPolicy{}, DataNotification(7, at, body), apdu.TagDataNotification},
-		{"ciphered data-notification", PushPolicy{Policy: PolicyAuthenticatedEncrypted, Keys: testKeys()}, DataNotification(8, time.Time{}, body), security.TagGeneralGloCiphering},
-		{"ciphered event-notification", PushPolicy{Policy: PolicyAuthenticated, Keys: testKeys()},
+		{"ciphered data-notification", PushPolicy{Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys()}, DataNotification(8, time.Time{}, body), security.TagGeneralGloCiphering},
+		{"ciphered event-notification", PushPolicy{Policy: security.PolicyAuthenticated, Keys: testKeys()},
 			&apdu.EventNotificationRequest{Attribute: attr(70, lnDisconnect, 2), Value: axdr.Bool(false)}, security.TagGloEventNotification},
 	}
 	for _, c := range cases {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
-	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/cosem/objects"
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 	"github.com/amigo-ami/amigo/dlms/security"
@@ -146,7 +146,7 @@ func isHLSReplyRequest(plain []byte) bool {
 // traceDevice configures a Device like the recorded server, with the
 // values the trace shows.
 func traceDevice(t *testing.T, tf *dlmstrace.File, reqs []*traceRequest) *Device {
-	v := treeValues{register: axdr.Uint16(0), discState: cosem.Disconnected}
+	v := treeValues{register: axdr.Uint16(0), discState: objects.Disconnected}
 	var stocs [][]byte
 	for _, r := range reqs {
 		for _, s := range r.responses {
@@ -201,8 +201,8 @@ func traceDevice(t *testing.T, tf *dlmstrace.File, reqs []*traceRequest) *Device
 		SystemTitle: serverTitle,
 		Associations: []Association{
 			{ClientSAP: 16, Conformance: 0x000018, MaxPDU: 512},
-			{ClientSAP: 17, Authentication: AuthLLS, Secret: testPassword, Conformance: 0x001E1D, MaxPDU: 512},
-			{ClientSAP: 1, Authentication: AuthHLSGMAC, Policy: PolicyAuthenticatedEncrypted, Keys: testKeys(),
+			{ClientSAP: 17, Authentication: security.MechanismLLS, Secret: testPassword, Conformance: 0x001E1D, MaxPDU: 512},
+			{ClientSAP: 1, Authentication: security.MechanismHLSGMAC, Policy: security.PolicyAuthenticatedEncrypted, Keys: testKeys(),
 				Conformance: 0x401E1D, MaxPDU: 512},
 		},
 		Counter: security.NewCounter(0, nil),

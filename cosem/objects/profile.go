@@ -1,10 +1,11 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -21,7 +22,7 @@ const (
 // BufferFunc serves the buffer attribute: it returns the rows (each a
 // structure) the selection asks for, already filtered and projected. A
 // callback holding all rows can return sel.Apply(rows, cols).
-type BufferFunc func(ctx context.Context, sel Selection) ([]axdr.Data, error)
+type BufferFunc func(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error)
 
 // ProfileGeneric is a Profile generic object (class 7, version 1).
 //
@@ -32,10 +33,10 @@ type BufferFunc func(ctx context.Context, sel Selection) ([]axdr.Data, error)
 type ProfileGeneric struct {
 	sync.Mutex
 	Header
-	CaptureObjects []CaptureObject
+	CaptureObjects []cosem.CaptureObject
 	CapturePeriod  uint32 // seconds, 0 = no automatic capture
 	SortMethod     uint8
-	SortObject     CaptureObject // zero: none
+	SortObject     cosem.CaptureObject // zero: none
 	ProfileEntries uint32
 
 	Rows []axdr.Data
@@ -50,19 +51,19 @@ type ProfileGeneric struct {
 
 // NewProfileGeneric returns an in-memory FIFO profile of at most entries
 // rows over cols, capturing from src.
-func NewProfileGeneric(ln obis.Code, cols []CaptureObject, period, entries uint32, src *Tree) *ProfileGeneric {
-	return &ProfileGeneric{Header: Header{Class: ClassProfileGeneric, Ver: 1, LN: ln}, CaptureObjects: cols,
+func NewProfileGeneric(ln obis.Code, cols []cosem.CaptureObject, period, entries uint32, src *Tree) *ProfileGeneric {
+	return &ProfileGeneric{Header: Header{Class: cosem.ClassProfileGeneric, Ver: 1, LN: ln}, CaptureObjects: cols,
 		CapturePeriod: period, SortMethod: SortFIFO, ProfileEntries: entries, Source: src}
 }
 
 // Get implements Object. The buffer (attribute 2) takes selectors 1
 // (range) and 2 (entry).
-func (o *ProfileGeneric) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *ProfileGeneric) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if req.Attribute == 2 {
-		sel := Selection{}
+		sel := cosem.Selection{}
 		if req.Access != nil {
 			var err error
-			if sel, err = ParseSelectiveAccess(req.Access.Selector, req.Access.Parameters); err != nil {
+			if sel, err = cosem.ParseSelectiveAccess(req.Access.Selector, req.Access.Parameters); err != nil {
 				return axdr.Data{}, err
 			}
 		}
@@ -92,9 +93,9 @@ func (o *ProfileGeneric) Get(ctx context.Context, req *AttributeRequest) (axdr.D
 	defer o.Unlock()
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 3:
-		return CaptureObjectsData(o.CaptureObjects), nil
+		return cosem.CaptureObjectsData(o.CaptureObjects), nil
 	case 4:
 		return axdr.Uint32(o.CapturePeriod), nil
 	case 5:
@@ -108,7 +109,7 @@ func (o *ProfileGeneric) Get(ctx context.Context, req *AttributeRequest) (axdr.D
 }
 
 // Select returns the buffer rows sel picks.
-func (o *ProfileGeneric) Select(ctx context.Context, sel Selection) ([]axdr.Data, error) {
+func (o *ProfileGeneric) Select(ctx context.Context, sel cosem.Selection) ([]axdr.Data, error) {
 	o.Lock()
 	f := o.Buffer
 	rows, cols := o.Rows, o.CaptureObjects
@@ -123,7 +124,7 @@ func (o *ProfileGeneric) Select(ctx context.Context, sel Selection) ([]axdr.Data
 
 // Set implements Object. Changing capture_objects clears the buffer, as
 // the Blue Book requires; shrinking profile_entries drops the oldest rows.
-func (o *ProfileGeneric) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *ProfileGeneric) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func (o *ProfileGeneric) Set(ctx context.Context, req *AttributeRequest, v axdr.
 	case 1, 2, 7:
 		return o.denied(req.Attribute)
 	case 3:
-		cols, err := ParseCaptureObjects(v)
+		cols, err := cosem.ParseCaptureObjects(v)
 		if err != nil {
 			return o.typeErr(3, "array of capture_object_definition", v)
 		}
@@ -141,7 +142,7 @@ func (o *ProfileGeneric) Set(ctx context.Context, req *AttributeRequest, v axdr.
 		o.Unlock()
 		return nil
 	case 4, 8:
-		n, ok := uintOf(v, axdr.TagUint32)
+		n, ok := cosem.UintOf(v, axdr.TagUint32)
 		if !ok {
 			return o.typeErr(req.Attribute, "double-long-unsigned", v)
 		}
@@ -155,19 +156,19 @@ func (o *ProfileGeneric) Set(ctx context.Context, req *AttributeRequest, v axdr.
 		o.Unlock()
 		return nil
 	case 5:
-		n, ok := uintOf(v, axdr.TagEnum)
+		n, ok := cosem.UintOf(v, axdr.TagEnum)
 		if !ok {
 			return o.typeErr(5, "enum", v)
 		}
 		if n < 1 || n > 6 {
-			return Errorf(ResultOtherReason, o.attrName(5)+": unknown sort method")
+			return cosem.Errorf(cosem.ResultOtherReason, o.attrName(5)+": unknown sort method")
 		}
 		o.Lock()
 		o.SortMethod = uint8(n)
 		o.Unlock()
 		return nil
 	case 6:
-		c, err := ParseCaptureObject(v)
+		c, err := cosem.ParseCaptureObject(v)
 		if err != nil {
 			return o.typeErr(6, "capture_object_definition", v)
 		}
@@ -211,7 +212,7 @@ func (o *ProfileGeneric) CaptureNow(ctx context.Context) error {
 	cols, src := o.CaptureObjects, o.Source
 	o.Unlock()
 	if src == nil {
-		return Errorf(ResultObjectUnavailable, o.methodName(2)+": no capture source")
+		return cosem.Errorf(cosem.ResultObjectUnavailable, o.methodName(2)+": no capture source")
 	}
 	cells := make([]axdr.Data, len(cols))
 	for i, c := range cols {
@@ -221,12 +222,12 @@ func (o *ProfileGeneric) CaptureNow(ctx context.Context) error {
 	return nil
 }
 
-func captureValue(ctx context.Context, src *Tree, c CaptureObject) axdr.Data {
+func captureValue(ctx context.Context, src *Tree, c cosem.CaptureObject) axdr.Data {
 	obj, err := src.Lookup(c.ClassID, c.LogicalName)
 	if err != nil {
 		return axdr.Null()
 	}
-	v, err := obj.Get(ctx, &AttributeRequest{Attribute: c.Attribute})
+	v, err := obj.Get(ctx, &cosem.AttributeRequest{Attribute: c.Attribute})
 	if err != nil {
 		return axdr.Null()
 	}
@@ -241,7 +242,7 @@ func captureValue(ctx context.Context, src *Tree, c CaptureObject) axdr.Data {
 
 // Action implements Object: method 1 reset empties the buffer, method 2
 // capture takes a row.
-func (o *ProfileGeneric) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *ProfileGeneric) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	switch req.Method {
 	case 1, 2:
 		if err := checkResetParam(&o.Header, p); err != nil {

@@ -1,15 +1,16 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
 // noMethod answers an ACTION on a class without methods.
-func (h *Header) noMethod(req *MethodRequest) (axdr.Data, error) {
+func (h *Header) noMethod(req *cosem.MethodRequest) (axdr.Data, error) {
 	return axdr.Data{}, h.undefinedMethod(req.Method)
 }
 
@@ -48,7 +49,7 @@ type IECHDLCSetup struct {
 // 128-byte information fields, 25 ms inter-octet and 120 s inactivity
 // timeouts.
 func NewIECHDLCSetup(ln obis.Code, deviceAddress uint16) *IECHDLCSetup {
-	return &IECHDLCSetup{Header: Header{Class: ClassIECHDLCSetup, Ver: 1, LN: ln}, CommSpeed: Baud9600,
+	return &IECHDLCSetup{Header: Header{Class: cosem.ClassIECHDLCSetup, Ver: 1, LN: ln}, CommSpeed: Baud9600,
 		WindowSizeTransmit: 1, WindowSizeReceive: 1, MaxInfoFieldLengthTransmit: 128, MaxInfoFieldLengthReceive: 128,
 		InterOctetTimeout: 25, InactivityTimeout: 120, DeviceAddress: deviceAddress}
 }
@@ -67,17 +68,17 @@ func (o *IECHDLCSetup) fields() []field {
 }
 
 // Get implements Object.
-func (o *IECHDLCSetup) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *IECHDLCSetup) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *IECHDLCSetup) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *IECHDLCSetup) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
 // Action implements Object: the class has no methods.
-func (o *IECHDLCSetup) Action(ctx context.Context, req *MethodRequest, _ axdr.Data) (axdr.Data, error) {
+func (o *IECHDLCSetup) Action(ctx context.Context, req *cosem.MethodRequest, _ axdr.Data) (axdr.Data, error) {
 	return o.noMethod(req)
 }
 
@@ -95,14 +96,14 @@ type TCPUDPSetup struct {
 
 // NewTCPUDPSetup returns a setup on port (4059 is the IANA DLMS port).
 func NewTCPUDPSetup(ln obis.Code, port uint16, ipRef obis.Code) *TCPUDPSetup {
-	return &TCPUDPSetup{Header: Header{Class: ClassTCPUDPSetup, LN: ln}, Port: port, IPReference: ipRef, MSS: 576,
+	return &TCPUDPSetup{Header: Header{Class: cosem.ClassTCPUDPSetup, LN: ln}, Port: port, IPReference: ipRef, MSS: 576,
 		MaxConnections: 1, InactivityTimeout: 180}
 }
 
 func (o *TCPUDPSetup) fields() []field {
 	return []field{
 		u16Field(&o.Port, true),
-		{get: func() axdr.Data { return LogicalNameData(o.IPReference) }, check: lnShape, want: "octet-string(6)",
+		{get: func() axdr.Data { return cosem.LogicalNameData(o.IPReference) }, check: lnShape, want: "octet-string(6)",
 			store: func(v axdr.Data) { copy(o.IPReference[:], v.Bytes) }},
 		u16Field(&o.MSS, true),
 		u8Field(&o.MaxConnections, true),
@@ -111,16 +112,16 @@ func (o *TCPUDPSetup) fields() []field {
 }
 
 // Get implements Object.
-func (o *TCPUDPSetup) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *TCPUDPSetup) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *TCPUDPSetup) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *TCPUDPSetup) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
 // Action implements Object: the class has no methods.
-func (o *TCPUDPSetup) Action(ctx context.Context, req *MethodRequest, _ axdr.Data) (axdr.Data, error) {
+func (o *TCPUDPSetup) Action(ctx context.Context, req *cosem.MethodRequest, _ axdr.Data) (axdr.Data, error) {
 	return o.noMethod(req)
 }

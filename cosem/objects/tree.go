@@ -1,10 +1,12 @@
-package cosem
+package objects
 
 import (
 	"errors"
 	"sort"
 	"sync"
 
+	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -16,13 +18,13 @@ var ErrDuplicate = errors.New("cosem: logical name already in the tree")
 // confirms it. A Tree is safe for concurrent use.
 type Tree struct {
 	mu    sync.RWMutex
-	byLN  map[obis.Code]Object
-	order []Object // insertion order, the order of object_list
+	byLN  map[obis.Code]cosem.Object
+	order []cosem.Object // insertion order, the order of object_list
 }
 
 // NewTree returns a tree holding objs, in that order.
-func NewTree(objs ...Object) (*Tree, error) {
-	t := &Tree{byLN: make(map[obis.Code]Object)}
+func NewTree(objs ...cosem.Object) (*Tree, error) {
+	t := &Tree{byLN: make(map[obis.Code]cosem.Object)}
 	for _, o := range objs {
 		if err := t.Add(o); err != nil {
 			return nil, err
@@ -32,12 +34,12 @@ func NewTree(objs ...Object) (*Tree, error) {
 }
 
 // Add appends o. A second object with the same logical name is refused.
-func (t *Tree) Add(o Object) error {
+func (t *Tree) Add(o cosem.Object) error {
 	ln := o.LogicalName()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.byLN == nil {
-		t.byLN = make(map[obis.Code]Object)
+		t.byLN = make(map[obis.Code]cosem.Object)
 	}
 	if _, ok := t.byLN[ln]; ok {
 		return errors.Join(ErrDuplicate, errors.New("cosem: "+ln.String()))
@@ -67,7 +69,7 @@ func (t *Tree) Remove(ln obis.Code) bool {
 }
 
 // Find returns the object with logical name ln, whatever its class.
-func (t *Tree) Find(ln obis.Code) (Object, bool) {
+func (t *Tree) Find(ln obis.Code) (cosem.Object, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	o, ok := t.byLN[ln]
@@ -78,29 +80,29 @@ func (t *Tree) Find(ln obis.Code) (Object, bool) {
 // instance id. It fails with ErrObjectUndefined when no object has that
 // logical name and with ErrClassInconsistent when one does but of
 // another class.
-func (t *Tree) Lookup(classID uint16, ln obis.Code) (Object, error) {
+func (t *Tree) Lookup(classID uint16, ln obis.Code) (cosem.Object, error) {
 	o, ok := t.Find(ln)
 	if !ok {
-		return nil, Errorf(ResultObjectUndefined, "no object "+ln.String())
+		return nil, cosem.Errorf(cosem.ResultObjectUndefined, "no object "+ln.String())
 	}
 	if o.ClassID() != classID {
-		return nil, Errorf(ResultObjectClassInconsistent, ln.String()+" is "+ClassName(o.ClassID())+", not "+ClassName(classID))
+		return nil, cosem.Errorf(cosem.ResultObjectClassInconsistent, ln.String()+" is "+cosem.ClassName(o.ClassID())+", not "+cosem.ClassName(classID))
 	}
 	return o, nil
 }
 
 // Objects returns the objects in insertion order.
-func (t *Tree) Objects() []Object {
+func (t *Tree) Objects() []cosem.Object {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]Object, len(t.order))
+	out := make([]cosem.Object, len(t.order))
 	copy(out, t.order)
 	return out
 }
 
 // ByClass returns the objects of one class, sorted by logical name.
-func (t *Tree) ByClass(classID uint16) []Object {
-	var out []Object
+func (t *Tree) ByClass(classID uint16) []cosem.Object {
+	var out []cosem.Object
 	for _, o := range t.Objects() {
 		if o.ClassID() == classID {
 			out = append(out, o)
@@ -123,18 +125,24 @@ func (t *Tree) Len() int {
 // Entries lists the objects visible under rights, in insertion order,
 // with their access rights. A nil rights shows everything with
 // FullAccess.
-func (t *Tree) Entries(rights RightsFunc) []ObjectListEntry {
+func (t *Tree) Entries(rights cosem.RightsFunc) []cosem.ObjectListEntry {
 	if rights == nil {
-		rights = FullAccess
+		rights = cosem.FullAccess
 	}
 	objs := t.Objects()
-	out := make([]ObjectListEntry, 0, len(objs))
+	out := make([]cosem.ObjectListEntry, 0, len(objs))
 	for _, o := range objs {
 		r, ok := rights(o)
 		if !ok {
 			continue
 		}
-		out = append(out, ObjectListEntry{ClassID: o.ClassID(), Version: o.Version(), LogicalName: o.LogicalName(), Rights: r})
+		out = append(out, cosem.ObjectListEntry{ClassID: o.ClassID(), Version: o.Version(), LogicalName: o.LogicalName(), Rights: r})
 	}
 	return out
+}
+
+// ObjectList encodes the objects of t visible under rights as a version 1
+// object_list.
+func (t *Tree) ObjectList(rights cosem.RightsFunc) axdr.Data {
+	return cosem.EncodeObjectList(t.Entries(rights), 1)
 }

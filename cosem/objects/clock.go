@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -55,7 +56,7 @@ type clockPreset struct {
 // NewClock returns a clock on time.Now in the zone tz (UTC minus local
 // time, minutes), crystal based, without daylight saving.
 func NewClock(ln obis.Code, tz int16) *Clock {
-	return &Clock{Header: Header{Class: ClassClock, LN: ln}, TimeZone: tz, ClockBase: ClockBaseCrystal,
+	return &Clock{Header: Header{Class: cosem.ClassClock, LN: ln}, TimeZone: tz, ClockBase: ClockBaseCrystal,
 		DSTBegin: unsetDateTime, DSTEnd: unsetDateTime}
 }
 
@@ -150,7 +151,7 @@ func (o *Clock) set(ctx context.Context, t time.Time) error {
 }
 
 // Get implements Object.
-func (o *Clock) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *Clock) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
@@ -158,7 +159,7 @@ func (o *Clock) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, erro
 	defer o.Unlock()
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		t, dst := o.timeLocked()
 		st := o.Status &^ axdr.StatusDaylightSaving
@@ -192,7 +193,7 @@ func (o *Clock) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, erro
 
 // Set implements Object. Setting time takes the deviation from the value,
 // or the clock's own zone when it is not specified.
-func (o *Clock) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *Clock) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -209,16 +210,16 @@ func (o *Clock) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) err
 		o.Unlock()
 		t, err := dt.TimeIn(loc)
 		if err != nil {
-			return Wrap(ResultOtherReason, o.attrName(2), err)
+			return cosem.Wrap(cosem.ResultOtherReason, o.attrName(2), err)
 		}
 		return o.set(ctx, t)
 	case 3:
-		n, ok := intOf(v, axdr.TagInt16)
+		n, ok := cosem.IntOf(v, axdr.TagInt16)
 		if !ok {
 			return o.typeErr(3, "long", v)
 		}
 		if n < -840 || n > 840 {
-			return Errorf(ResultOtherReason, o.attrName(3)+": out of range")
+			return cosem.Errorf(cosem.ResultOtherReason, o.attrName(3)+": out of range")
 		}
 		o.Lock()
 		o.TimeZone = int16(n)
@@ -238,7 +239,7 @@ func (o *Clock) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) err
 		o.Unlock()
 		return nil
 	case 7:
-		n, ok := intOf(v, axdr.TagInt8)
+		n, ok := cosem.IntOf(v, axdr.TagInt8)
 		if !ok {
 			return o.typeErr(7, "integer", v)
 		}
@@ -274,7 +275,7 @@ func roundTo(t time.Time, d time.Duration) time.Time {
 // Action implements Object: methods 1 adjust_to_quarter, 2
 // adjust_to_measuring_period, 3 adjust_to_minute, 4 adjust_to_preset_time,
 // 5 preset_adjusting_time, 6 shift_time.
-func (o *Clock) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *Clock) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	switch req.Method {
 	case 1, 2, 3, 4:
 		if p.Tag != axdr.TagNull {
@@ -293,7 +294,7 @@ func (o *Clock) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (ax
 		switch req.Method {
 		case 2:
 			if mp <= 0 {
-				return axdr.Data{}, Errorf(ResultOtherReason, o.methodName(2)+": no measuring period configured")
+				return axdr.Data{}, cosem.Errorf(cosem.ResultOtherReason, o.methodName(2)+": no measuring period configured")
 			}
 			step = mp
 		case 3:
@@ -307,10 +308,10 @@ func (o *Clock) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (ax
 		o.preset = nil
 		o.Unlock()
 		if pr == nil {
-			return axdr.Data{}, Errorf(ResultOtherReason, o.methodName(4)+": no preset time")
+			return axdr.Data{}, cosem.Errorf(cosem.ResultOtherReason, o.methodName(4)+": no preset time")
 		}
 		if t.Before(pr.from) || t.After(pr.to) {
-			return axdr.Data{}, Errorf(ResultOtherReason, o.methodName(4)+": outside the validity interval")
+			return axdr.Data{}, cosem.Errorf(cosem.ResultOtherReason, o.methodName(4)+": outside the validity interval")
 		}
 		return axdr.Null(), o.set(ctx, pr.at)
 	case 5:
@@ -328,7 +329,7 @@ func (o *Clock) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (ax
 			}
 			t, err := dt.TimeIn(loc)
 			if err != nil {
-				return axdr.Data{}, Wrap(ResultOtherReason, o.methodName(5), err)
+				return axdr.Data{}, cosem.Wrap(cosem.ResultOtherReason, o.methodName(5), err)
 			}
 			ts[i] = t
 		}
@@ -337,12 +338,12 @@ func (o *Clock) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (ax
 		o.Unlock()
 		return axdr.Null(), nil
 	case 6:
-		n, ok := intOf(p, axdr.TagInt16)
+		n, ok := cosem.IntOf(p, axdr.TagInt16)
 		if !ok {
 			return axdr.Data{}, o.paramErr(6, "long", p)
 		}
 		if n < -900 || n > 900 {
-			return axdr.Data{}, Errorf(ResultOtherReason, o.methodName(6)+": shift beyond +-900 s")
+			return axdr.Data{}, cosem.Errorf(cosem.ResultOtherReason, o.methodName(6)+": shift beyond +-900 s")
 		}
 		o.Lock()
 		t, _ := o.timeLocked()

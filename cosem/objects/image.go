@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -52,7 +53,7 @@ type ImageTransfer struct {
 // NewImageTransfer returns an enabled image transfer with the given block
 // size.
 func NewImageTransfer(ln obis.Code, blockSize uint32) *ImageTransfer {
-	return &ImageTransfer{Header: Header{Class: ClassImageTransfer, LN: ln}, BlockSize: blockSize, Enabled: true}
+	return &ImageTransfer{Header: Header{Class: cosem.ClassImageTransfer, LN: ln}, BlockSize: blockSize, Enabled: true}
 }
 
 // Status returns image_transfer_status.
@@ -72,7 +73,7 @@ func (o *ImageTransfer) firstMissingLocked() uint32 {
 }
 
 // Get implements Object.
-func (o *ImageTransfer) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *ImageTransfer) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
@@ -80,7 +81,7 @@ func (o *ImageTransfer) Get(ctx context.Context, req *AttributeRequest) (axdr.Da
 	defer o.Unlock()
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		return axdr.Uint32(o.BlockSize), nil
 	case 3:
@@ -104,7 +105,7 @@ func (o *ImageTransfer) Get(ctx context.Context, req *AttributeRequest) (axdr.Da
 }
 
 // Set implements Object: only image_transfer_enabled is writable.
-func (o *ImageTransfer) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *ImageTransfer) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (o *ImageTransfer) Set(ctx context.Context, req *AttributeRequest, v axdr.D
 // Action implements Object: 1 image_transfer_initiate {identifier,
 // size}, 2 image_block_transfer {block number, block}, 3 image_verify,
 // 4 image_activate.
-func (o *ImageTransfer) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *ImageTransfer) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	switch req.Method {
 	case 1:
 		return axdr.Null(), o.initiate(p)
@@ -145,24 +146,24 @@ func (o *ImageTransfer) initiate(p axdr.Data) error {
 	if !isStruct(p, 2) || p.Items[0].Tag != axdr.TagOctetString {
 		return o.paramErr(1, "structure{octet-string, double-long-unsigned}", p)
 	}
-	size, ok := uintOf(p.Items[1], axdr.TagUint32)
+	size, ok := cosem.UintOf(p.Items[1], axdr.TagUint32)
 	if !ok {
 		return o.paramErr(1, "structure{octet-string, double-long-unsigned}", p)
 	}
 	o.Lock()
 	defer o.Unlock()
 	if !o.Enabled {
-		return Errorf(ResultReadWriteDenied, o.methodName(1)+": image transfer disabled")
+		return cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(1)+": image transfer disabled")
 	}
 	max := o.MaxImageSize
 	if max == 0 {
 		max = DefaultMaxImageSize
 	}
 	if size > uint64(max) {
-		return Errorf(ResultOtherReason, o.methodName(1)+": image of "+strconv.FormatUint(size, 10)+" bytes exceeds the limit")
+		return cosem.Errorf(cosem.ResultOtherReason, o.methodName(1)+": image of "+strconv.FormatUint(size, 10)+" bytes exceeds the limit")
 	}
 	if o.BlockSize == 0 {
-		return Errorf(ResultOtherReason, o.methodName(1)+": block size 0")
+		return cosem.Errorf(cosem.ResultOtherReason, o.methodName(1)+": block size 0")
 	}
 	o.id = append([]byte(nil), p.Items[0].Bytes...)
 	o.image = make([]byte, size)
@@ -176,17 +177,17 @@ func (o *ImageTransfer) block(p axdr.Data) error {
 	if !isStruct(p, 2) || p.Items[1].Tag != axdr.TagOctetString {
 		return o.paramErr(2, "structure{double-long-unsigned, octet-string}", p)
 	}
-	n, ok := uintOf(p.Items[0], axdr.TagUint32)
+	n, ok := cosem.UintOf(p.Items[0], axdr.TagUint32)
 	if !ok {
 		return o.paramErr(2, "structure{double-long-unsigned, octet-string}", p)
 	}
 	o.Lock()
 	defer o.Unlock()
 	if o.status != ImageInitiated {
-		return Errorf(ResultReadWriteDenied, o.methodName(2)+": transfer not initiated")
+		return cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(2)+": transfer not initiated")
 	}
 	if n >= uint64(o.blocks) {
-		return Errorf(ResultOtherReason, o.methodName(2)+": block "+strconv.FormatUint(n, 10)+" beyond the image")
+		return cosem.Errorf(cosem.ResultOtherReason, o.methodName(2)+": block "+strconv.FormatUint(n, 10)+" beyond the image")
 	}
 	start := n * uint64(o.BlockSize)
 	want := uint64(o.BlockSize)
@@ -194,7 +195,7 @@ func (o *ImageTransfer) block(p axdr.Data) error {
 		want = rest
 	}
 	if uint64(len(p.Items[1].Bytes)) != want {
-		return Errorf(ResultOtherReason, o.methodName(2)+": block "+strconv.FormatUint(n, 10)+" has "+
+		return cosem.Errorf(cosem.ResultOtherReason, o.methodName(2)+": block "+strconv.FormatUint(n, 10)+" has "+
 			strconv.Itoa(len(p.Items[1].Bytes))+" bytes, want "+strconv.FormatUint(want, 10))
 	}
 	copy(o.image[start:], p.Items[1].Bytes)
@@ -207,7 +208,7 @@ func (o *ImageTransfer) verify(ctx context.Context) error {
 	switch o.status {
 	case ImageNotInitiated:
 		o.Unlock()
-		return Errorf(ResultReadWriteDenied, o.methodName(3)+": transfer not initiated")
+		return cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(3)+": transfer not initiated")
 	case ImageVerificationOK, ImageActivationOK:
 		o.Unlock()
 		return nil
@@ -215,7 +216,7 @@ func (o *ImageTransfer) verify(ctx context.Context) error {
 	if missing := o.firstMissingLocked(); missing < o.blocks {
 		o.status = ImageVerificationFailed
 		o.Unlock()
-		return Errorf(ResultOtherReason, o.methodName(3)+": block "+strconv.FormatUint(uint64(missing), 10)+" missing")
+		return cosem.Errorf(cosem.ResultOtherReason, o.methodName(3)+": block "+strconv.FormatUint(uint64(missing), 10)+" missing")
 	}
 	o.status = ImageVerificationInitiated
 	id, img, f := o.id, o.image, o.Verify
@@ -228,7 +229,7 @@ func (o *ImageTransfer) verify(ctx context.Context) error {
 	defer o.Unlock()
 	if err != nil {
 		o.status = ImageVerificationFailed
-		return Wrap(ResultOtherReason, o.methodName(3), err)
+		return cosem.Wrap(cosem.ResultOtherReason, o.methodName(3), err)
 	}
 	o.status = ImageVerificationOK
 	return nil
@@ -255,7 +256,7 @@ func (o *ImageTransfer) activate(ctx context.Context) error {
 	defer o.Unlock()
 	if err != nil {
 		o.status = ImageActivationFailed
-		return Wrap(ResultOtherReason, o.methodName(4), err)
+		return cosem.Wrap(cosem.ResultOtherReason, o.methodName(4), err)
 	}
 	o.status = ImageActivationOK
 	return nil

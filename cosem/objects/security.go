@@ -1,10 +1,11 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -59,7 +60,7 @@ type SecuritySetup struct {
 // NewSecuritySetup returns a security setup for suite with the server's
 // system title.
 func NewSecuritySetup(ln obis.Code, suite uint8, serverTitle []byte) *SecuritySetup {
-	return &SecuritySetup{Header: Header{Class: ClassSecuritySetup, Ver: 1, LN: ln}, Suite: suite,
+	return &SecuritySetup{Header: Header{Class: cosem.ClassSecuritySetup, Ver: 1, LN: ln}, Suite: suite,
 		ServerSystemTitle: serverTitle, Certificates: axdr.Array()}
 }
 
@@ -74,12 +75,12 @@ func (o *SecuritySetup) fields() []field {
 }
 
 // Get implements Object.
-func (o *SecuritySetup) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *SecuritySetup) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object: all attributes change only through methods.
-func (o *SecuritySetup) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *SecuritySetup) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, nil)
 }
 
@@ -94,7 +95,7 @@ func ParseKeyData(p axdr.Data) ([]WrappedKey, bool) {
 		if !isStruct(it, 2) || it.Items[1].Tag != axdr.TagOctetString {
 			return nil, false
 		}
-		id, ok := uintOf(it.Items[0], axdr.TagEnum)
+		id, ok := cosem.UintOf(it.Items[0], axdr.TagEnum)
 		if !ok {
 			return nil, false
 		}
@@ -113,19 +114,19 @@ var securityParamShapes = map[int8]shape{
 }
 
 // Action implements Object.
-func (o *SecuritySetup) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *SecuritySetup) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	o.Lock()
 	activate, transfer, other, cur := o.Activate, o.TransferKeys, o.Other, o.Policy
 	o.Unlock()
 	switch req.Method {
 	case 1:
-		n, ok := uintOf(p, axdr.TagEnum)
+		n, ok := cosem.UintOf(p, axdr.TagEnum)
 		if !ok {
 			return axdr.Data{}, o.paramErr(1, "enum", p)
 		}
 		// Version 1: a policy may only be strengthened.
 		if uint8(n)&cur != cur {
-			return axdr.Data{}, Errorf(ResultReadWriteDenied, o.methodName(1)+": policy may not be weakened")
+			return axdr.Data{}, cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(1)+": policy may not be weakened")
 		}
 		if activate != nil {
 			if err := activate(ctx, uint8(n)); err != nil {
@@ -142,7 +143,7 @@ func (o *SecuritySetup) Action(ctx context.Context, req *MethodRequest, p axdr.D
 			return axdr.Data{}, o.paramErr(2, "array of structure{enum, octet-string}", p)
 		}
 		if transfer == nil {
-			return axdr.Data{}, Errorf(ResultReadWriteDenied, o.methodName(2)+": not supported")
+			return axdr.Data{}, cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(2)+": not supported")
 		}
 		return axdr.Null(), transfer(ctx, keys)
 	}
@@ -154,7 +155,7 @@ func (o *SecuritySetup) Action(ctx context.Context, req *MethodRequest, p axdr.D
 		return axdr.Data{}, o.paramErr(req.Method, "the Blue Book parameter type", p)
 	}
 	if other == nil {
-		return axdr.Data{}, Errorf(ResultReadWriteDenied, o.methodName(req.Method)+": not supported")
+		return axdr.Data{}, cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(req.Method)+": not supported")
 	}
 	return other(ctx, req.Method, p)
 }

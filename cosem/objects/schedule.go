@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -35,7 +36,7 @@ type ScriptTable struct {
 
 // NewScriptTable returns an empty script table running against target.
 func NewScriptTable(ln obis.Code, target *Tree) *ScriptTable {
-	return &ScriptTable{Header: Header{Class: ClassScriptTable, LN: ln}, Scripts: axdr.Array(), Target: target}
+	return &ScriptTable{Header: Header{Class: cosem.ClassScriptTable, LN: ln}, Scripts: axdr.Array(), Target: target}
 }
 
 func (o *ScriptTable) fields() []field {
@@ -43,12 +44,12 @@ func (o *ScriptTable) fields() []field {
 }
 
 // Get implements Object.
-func (o *ScriptTable) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *ScriptTable) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *ScriptTable) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *ScriptTable) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, nil)
 }
 
@@ -62,19 +63,19 @@ func (o *ScriptTable) Run(ctx context.Context, id uint16) error {
 		return exec(ctx, id)
 	}
 	if !scriptsShape(scripts) {
-		return Errorf(ResultOtherReason, o.attrName(2)+": malformed scripts")
+		return cosem.Errorf(cosem.ResultOtherReason, o.attrName(2)+": malformed scripts")
 	}
 	for _, s := range scripts.Items {
 		if n, _ := s.Items[0].Uint(); n != uint64(id) {
 			continue
 		}
 		if target == nil {
-			return Errorf(ResultObjectUnavailable, o.methodName(1)+": no target")
+			return cosem.Errorf(cosem.ResultObjectUnavailable, o.methodName(1)+": no target")
 		}
 		for _, a := range s.Items[1].Items {
 			svc, _ := a.Items[0].Uint()
 			cid, _ := a.Items[1].Uint()
-			ln, _ := obisOf(a.Items[2])
+			ln, _ := cosem.LogicalNameOf(a.Items[2])
 			idx, _ := a.Items[3].Int()
 			obj, err := target.Lookup(uint16(cid), ln)
 			if err != nil {
@@ -82,11 +83,11 @@ func (o *ScriptTable) Run(ctx context.Context, id uint16) error {
 			}
 			switch uint8(svc) {
 			case ServiceWriteAttribute:
-				err = obj.Set(ctx, &AttributeRequest{Attribute: int8(idx)}, a.Items[4])
+				err = obj.Set(ctx, &cosem.AttributeRequest{Attribute: int8(idx)}, a.Items[4])
 			case ServiceExecuteMethod:
-				_, err = obj.Action(ctx, &MethodRequest{Method: int8(idx)}, a.Items[4])
+				_, err = obj.Action(ctx, &cosem.MethodRequest{Method: int8(idx)}, a.Items[4])
 			default:
-				err = Errorf(ResultOtherReason, "script "+strconv.Itoa(int(id))+": unknown service "+strconv.FormatUint(svc, 10))
+				err = cosem.Errorf(cosem.ResultOtherReason, "script "+strconv.Itoa(int(id))+": unknown service "+strconv.FormatUint(svc, 10))
 			}
 			if err != nil {
 				return err
@@ -94,15 +95,15 @@ func (o *ScriptTable) Run(ctx context.Context, id uint16) error {
 		}
 		return nil
 	}
-	return Errorf(ResultOtherReason, o.methodName(1)+": no script "+strconv.Itoa(int(id)))
+	return cosem.Errorf(cosem.ResultOtherReason, o.methodName(1)+": no script "+strconv.Itoa(int(id)))
 }
 
 // Action implements Object: method 1 execute (long-unsigned script id).
-func (o *ScriptTable) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *ScriptTable) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
-	id, ok := uintOf(p, axdr.TagUint16)
+	id, ok := cosem.UintOf(p, axdr.TagUint16)
 	if !ok {
 		return axdr.Data{}, o.paramErr(1, "long-unsigned", p)
 	}
@@ -122,7 +123,7 @@ type SpecialDaysTable struct {
 
 // NewSpecialDaysTable returns an empty table.
 func NewSpecialDaysTable(ln obis.Code) *SpecialDaysTable {
-	return &SpecialDaysTable{Header: Header{Class: ClassSpecialDaysTable, LN: ln}, Entries: axdr.Array()}
+	return &SpecialDaysTable{Header: Header{Class: cosem.ClassSpecialDaysTable, LN: ln}, Entries: axdr.Array()}
 }
 
 func (o *SpecialDaysTable) fields() []field {
@@ -130,18 +131,18 @@ func (o *SpecialDaysTable) fields() []field {
 }
 
 // Get implements Object.
-func (o *SpecialDaysTable) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *SpecialDaysTable) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *SpecialDaysTable) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *SpecialDaysTable) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, nil)
 }
 
 // Action implements Object: 1 insert (an entry; one with the same index
 // is replaced), 2 delete (long-unsigned index).
-func (o *SpecialDaysTable) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *SpecialDaysTable) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	var idx uint64
 	switch req.Method {
 	case 1:
@@ -151,7 +152,7 @@ func (o *SpecialDaysTable) Action(ctx context.Context, req *MethodRequest, p axd
 		idx, _ = p.Items[0].Uint()
 	case 2:
 		var ok bool
-		if idx, ok = uintOf(p, axdr.TagUint16); !ok {
+		if idx, ok = cosem.UintOf(p, axdr.TagUint16); !ok {
 			return axdr.Data{}, o.paramErr(2, "long-unsigned", p)
 		}
 	default:
@@ -209,7 +210,7 @@ type ActivityCalendar struct {
 // NewActivityCalendar returns a calendar with empty tables and no
 // activation time.
 func NewActivityCalendar(ln obis.Code) *ActivityCalendar {
-	return &ActivityCalendar{Header: Header{Class: ClassActivityCalendar, LN: ln}, Active: emptyCalendar(),
+	return &ActivityCalendar{Header: Header{Class: cosem.ClassActivityCalendar, LN: ln}, Active: emptyCalendar(),
 		Passive: emptyCalendar(), ActivatePassiveTime: unsetDateTime}
 }
 
@@ -229,13 +230,13 @@ func (o *ActivityCalendar) fields() []field {
 }
 
 // Get implements Object.
-func (o *ActivityCalendar) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *ActivityCalendar) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object: the passive calendar and its activation time
 // are writable; the active one is not.
-func (o *ActivityCalendar) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *ActivityCalendar) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, nil)
 }
 
@@ -266,7 +267,7 @@ func (o *ActivityCalendar) ActivateIfDue(ctx context.Context, now time.Time) boo
 }
 
 // Action implements Object: method 1 activate_passive_calendar.
-func (o *ActivityCalendar) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *ActivityCalendar) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}

@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms/dlmstrace"
 )
 
@@ -59,7 +60,7 @@ func datablocks(t *testing.T, steps []dlmstrace.Step) []byte {
 	return raw
 }
 
-var loadProfileCols = []CaptureObject{
+var loadProfileCols = []cosem.CaptureObject{
 	{ClassID: 8, LogicalName: mustLN("0.0.1.0.0.255"), Attribute: 2},
 	{ClassID: 3, LogicalName: mustLN("1.1.21.25.0.255"), Attribute: 2},
 }
@@ -69,7 +70,7 @@ func TestTraceCaptureObjects(t *testing.T) {
 	resp := findStep(t, steps, "C401C100")
 	// GET-response-normal: C4 01 C1, result choice 00 (data), then Data.
 	raw := resp[4:]
-	cols, err := ParseCaptureObjects(dec(t, hex.EncodeToString(raw)))
+	cols, err := cosem.ParseCaptureObjects(dec(t, hex.EncodeToString(raw)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,18 +86,18 @@ func TestTraceCaptureObjects(t *testing.T) {
 func TestTraceRangeDescriptor(t *testing.T) {
 	steps := loadTrace(t, "06-wrapper-lls-profile-range.json")
 	req := findStep(t, steps, getBufferPrefix)
-	if req[len(getBufferPrefix)/2] != SelectorRange {
+	if req[len(getBufferPrefix)/2] != cosem.SelectorRange {
 		t.Fatalf("selector %d", req[len(getBufferPrefix)/2])
 	}
 	params := req[len(getBufferPrefix)/2+1:]
 	from := axdr.DateTime{Year: 2026, Month: 11, Day: 23, DayOfWeek: 0xFF, Hour: 20, Minute: 22}
 	to := from
 	to.Hour = 22
-	rd := RangeDescriptor{RestrictingObject: loadProfileCols[0], From: axdr.DateTimeOctets(from), To: axdr.DateTimeOctets(to)}
+	rd := cosem.RangeDescriptor{RestrictingObject: loadProfileCols[0], From: axdr.DateTimeOctets(from), To: axdr.DateTimeOctets(to)}
 	if got := axdr.Encode(rd.Access().Parameters); hex.EncodeToString(got) != hex.EncodeToString(params) {
 		t.Fatalf("range descriptor\n got %X\nwant %X", got, params)
 	}
-	sel, err := ParseSelectiveAccess(SelectorRange, dec(t, hex.EncodeToString(params)))
+	sel, err := cosem.ParseSelectiveAccess(cosem.SelectorRange, dec(t, hex.EncodeToString(params)))
 	if err != nil || sel.Range == nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -114,7 +115,7 @@ func TestTraceRangeDescriptor(t *testing.T) {
 	}
 	pg := NewProfileGeneric(mustLN("1.0.99.1.0.255"), loadProfileCols, 60, 1000, nil)
 	pg.Rows = all.Items
-	v, err := pg.Get(bg, &AttributeRequest{Attribute: 2, Access: &AccessSelection{Selector: SelectorRange, Parameters: sel.Range.Data()}})
+	v, err := pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: &cosem.AccessSelection{Selector: cosem.SelectorRange, Parameters: sel.Range.Data()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,15 +127,15 @@ func TestTraceRangeDescriptor(t *testing.T) {
 func TestTraceEntryDescriptor(t *testing.T) {
 	steps := loadTrace(t, "12-wrapper-lls-profile-entry.json")
 	req := findStep(t, steps, getBufferPrefix)
-	if req[len(getBufferPrefix)/2] != SelectorEntry {
+	if req[len(getBufferPrefix)/2] != cosem.SelectorEntry {
 		t.Fatalf("selector %d", req[len(getBufferPrefix)/2])
 	}
 	params := req[len(getBufferPrefix)/2+1:]
-	ed := EntryDescriptor{FromEntry: 1, ToEntry: 10, FromSelectedValue: 1, ToSelectedValue: 0}
+	ed := cosem.EntryDescriptor{FromEntry: 1, ToEntry: 10, FromSelectedValue: 1, ToSelectedValue: 0}
 	if got := axdr.Encode(ed.Access().Parameters); hex.EncodeToString(got) != hex.EncodeToString(params) {
 		t.Fatalf("entry descriptor\n got %X\nwant %X", got, params)
 	}
-	sel, err := ParseSelectiveAccess(SelectorEntry, dec(t, hex.EncodeToString(params)))
+	sel, err := cosem.ParseSelectiveAccess(cosem.SelectorEntry, dec(t, hex.EncodeToString(params)))
 	if err != nil || sel.Entry == nil || *sel.Entry != ed {
 		t.Fatalf("parse: %+v %v", sel.Entry, err)
 	}
@@ -147,113 +148,16 @@ func TestTraceEntryDescriptor(t *testing.T) {
 	// Serve them from a 60-row buffer whose first 10 rows are the trace's.
 	rows := append([]axdr.Data(nil), want.Items...)
 	for i := 10; i < 60; i++ {
-		rows = append(rows, axdr.Structure(DateTimeData(bgTime, 0), axdr.Uint16(uint16(i))))
+		rows = append(rows, axdr.Structure(cosem.DateTimeData(bgTime, 0), axdr.Uint16(uint16(i))))
 	}
 	pg := NewProfileGeneric(mustLN("1.0.99.1.0.255"), loadProfileCols, 60, 1000, nil)
 	pg.Rows = rows
-	v, err := pg.Get(bg, &AttributeRequest{Attribute: 2, Access: ed.Access()})
+	v, err := pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: ed.Access()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := axdr.Encode(v); hex.EncodeToString(got) != hex.EncodeToString(raw) {
 		t.Fatalf("buffer\n got %X\nwant %X", got, raw)
-	}
-}
-
-// profileRows builds n quarter-hourly rows from 00:00 UTC: clock, energy
-// (i*10), power (i).
-func profileRows(n int) ([]axdr.Data, []CaptureObject) {
-	cols := []CaptureObject{
-		{ClassID: 8, LogicalName: mustLN("0.0.1.0.0.255"), Attribute: 2},
-		{ClassID: 3, LogicalName: mustLN("1.0.1.8.0.255"), Attribute: 2},
-		{ClassID: 3, LogicalName: mustLN("1.0.1.7.0.255"), Attribute: 2},
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rows := make([]axdr.Data, n)
-	for i := range rows {
-		rows[i] = axdr.Structure(DateTimeData(t0.Add(time.Duration(i)*15*time.Minute), 0), axdr.Uint32(uint32(i*10)), axdr.Uint16(uint16(i)))
-	}
-	return rows, cols
-}
-
-func TestSelectionApply(t *testing.T) {
-	rows, cols := profileRows(8) // 00:00 .. 01:45
-	at := func(h, m int) axdr.Data { return DateTimeData(time.Date(2026, 1, 1, h, m, 0, 0, time.UTC), 0) }
-	// A range bound in another zone names the same instant.
-	cet := time.FixedZone("CET", 3600)
-	tests := []struct {
-		name string
-		sel  Selection
-		// want lists row indexes and the power column is checked as the
-		// last column; wantCols is the number of columns.
-		want     []int
-		wantCols int
-		err      Result
-	}{
-		{"whole buffer", Selection{}, []int{0, 1, 2, 3, 4, 5, 6, 7}, 3, 0},
-		{"range inclusive", Selection{Range: &RangeDescriptor{RestrictingObject: cols[0], From: at(0, 30), To: at(1, 0)}}, []int{2, 3, 4}, 3, 0},
-		{"range other zone", Selection{Range: &RangeDescriptor{RestrictingObject: cols[0],
-			From: DateTimeData(time.Date(2026, 1, 1, 1, 30, 0, 0, cet), 0), To: DateTimeData(time.Date(2026, 1, 1, 1, 45, 0, 0, cet), 0)}}, []int{2, 3}, 3, 0},
-		{"range columns", Selection{Range: &RangeDescriptor{RestrictingObject: cols[0], From: at(1, 0), To: at(23, 0),
-			SelectedValues: []CaptureObject{cols[0], cols[2]}}}, []int{4, 5, 6, 7}, 2, 0},
-		{"range empty", Selection{Range: &RangeDescriptor{RestrictingObject: cols[0], From: at(5, 0), To: at(6, 0)}}, nil, 3, 0},
-		{"range on value column", Selection{Range: &RangeDescriptor{RestrictingObject: cols[1], From: axdr.Uint32(15), To: axdr.Uint32(40)}}, []int{2, 3, 4}, 3, 0},
-		{"range unknown column", Selection{Range: &RangeDescriptor{RestrictingObject: CaptureObject{ClassID: 1, Attribute: 2}, From: at(0, 0), To: at(1, 0)}}, nil, 0, ResultScopeOfAccessViolated},
-		{"range unknown selected", Selection{Range: &RangeDescriptor{RestrictingObject: cols[0], From: at(0, 0), To: at(1, 0),
-			SelectedValues: []CaptureObject{{ClassID: 1}}}}, nil, 0, ResultScopeOfAccessViolated},
-		{"entry all", Selection{Entry: &EntryDescriptor{FromEntry: 1}}, []int{0, 1, 2, 3, 4, 5, 6, 7}, 3, 0},
-		{"entry 0 to 0", Selection{Entry: &EntryDescriptor{}}, []int{0, 1, 2, 3, 4, 5, 6, 7}, 3, 0},
-		{"entry 3..5", Selection{Entry: &EntryDescriptor{FromEntry: 3, ToEntry: 5}}, []int{2, 3, 4}, 3, 0},
-		{"entry 7..highest", Selection{Entry: &EntryDescriptor{FromEntry: 7, ToEntry: 0}}, []int{6, 7}, 3, 0},
-		{"entry beyond", Selection{Entry: &EntryDescriptor{FromEntry: 9, ToEntry: 20}}, nil, 3, 0},
-		{"entry to beyond", Selection{Entry: &EntryDescriptor{FromEntry: 8, ToEntry: 20}}, []int{7}, 3, 0},
-		{"entry columns 2..3", Selection{Entry: &EntryDescriptor{FromEntry: 1, ToEntry: 2, FromSelectedValue: 2, ToSelectedValue: 3}}, []int{0, 1}, 2, 0},
-		{"entry column 3..last", Selection{Entry: &EntryDescriptor{FromEntry: 2, ToEntry: 2, FromSelectedValue: 3}}, []int{1}, 1, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.sel.Apply(rows, cols)
-			wantResult(t, "apply", err, tt.err)
-			if err != nil {
-				return
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("%d rows, want %d", len(got), len(tt.want))
-			}
-			for i, r := range got {
-				if len(r.Items) != tt.wantCols {
-					t.Fatalf("row %d has %d columns, want %d", i, len(r.Items), tt.wantCols)
-				}
-				if p, _ := r.Items[len(r.Items)-1].Uint(); int(p) != tt.want[i] {
-					t.Errorf("row %d is source row %d, want %d", i, p, tt.want[i])
-				}
-			}
-		})
-	}
-}
-
-func TestParseSelectiveAccessErrors(t *testing.T) {
-	co := loadProfileCols[0].Data()
-	dt := DateTimeData(bgTime, 0)
-	tests := []struct {
-		name string
-		sel  uint8
-		p    axdr.Data
-		want Result
-	}{
-		{"selector 3", 3, axdr.Null(), ResultScopeOfAccessViolated},
-		{"range not structure", 1, axdr.Array(), ResultTypeUnmatched},
-		{"range 3 fields", 1, axdr.Structure(co, dt, dt), ResultTypeUnmatched},
-		{"range bad restricting", 1, axdr.Structure(axdr.Uint16(8), dt, dt, axdr.Array()), ResultTypeUnmatched},
-		{"range short obis", 1, axdr.Structure(axdr.Structure(axdr.Uint16(8), axdr.OctetString([]byte{1, 2}), axdr.Int8(2), axdr.Uint16(0)), dt, dt, axdr.Array()), ResultTypeUnmatched},
-		{"range from array", 1, axdr.Structure(co, axdr.Array(), dt, axdr.Array()), ResultTypeUnmatched},
-		{"range selected not array", 1, axdr.Structure(co, dt, dt, axdr.Null()), ResultTypeUnmatched},
-		{"entry int32", 2, axdr.Structure(axdr.Int32(1), axdr.Uint32(0), axdr.Uint16(1), axdr.Uint16(0)), ResultTypeUnmatched},
-		{"entry short", 2, axdr.Structure(axdr.Uint32(1), axdr.Uint32(0)), ResultTypeUnmatched},
-	}
-	for _, tt := range tests {
-		_, err := ParseSelectiveAccess(tt.sel, tt.p)
-		wantResult(t, tt.name, err, tt.want)
 	}
 }
 
@@ -263,12 +167,12 @@ func TestProfileGeneric(t *testing.T) {
 	now := bgTime
 	clk.Now = func() time.Time { return now }
 	energy := NewRegister(mustLN("1.0.1.8.0.255"), axdr.Uint32(100), axdr.ScalerUnit{Unit: axdr.Unit(30)})
-	for _, o := range []Object{clk, energy} {
+	for _, o := range []cosem.Object{clk, energy} {
 		if err := tree.Add(o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cols := []CaptureObject{
+	cols := []cosem.CaptureObject{
 		{ClassID: 8, LogicalName: clk.LN, Attribute: 2},
 		{ClassID: 3, LogicalName: energy.LN, Attribute: 2},
 		{ClassID: 3, LogicalName: energy.LN, Attribute: 3, DataIndex: 2},  // unit only
@@ -301,11 +205,11 @@ func TestProfileGeneric(t *testing.T) {
 	if first.Items[3].Tag != axdr.TagNull {
 		t.Errorf("missing object column %v", first.Items[3])
 	}
-	if ts, ok := TimeOf(first.Items[0]); !ok || !ts.Equal(bgTime.Add(30*time.Minute)) {
+	if ts, ok := cosem.TimeOf(first.Items[0]); !ok || !ts.Equal(bgTime.Add(30*time.Minute)) {
 		t.Errorf("clock column %v", first.Items[0])
 	}
 	// Selective access by entry through Get.
-	v, err := pg.Get(bg, &AttributeRequest{Attribute: 2, Access: (&EntryDescriptor{FromEntry: 2, ToEntry: 0, FromSelectedValue: 2, ToSelectedValue: 2}).Access()})
+	v, err := pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: (&cosem.EntryDescriptor{FromEntry: 2, ToEntry: 0, FromSelectedValue: 2, ToSelectedValue: 2}).Access()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,10 +217,10 @@ func TestProfileGeneric(t *testing.T) {
 		t.Errorf("entry selection %s", enc(v))
 	}
 	// Selective access on a non-buffer attribute is refused.
-	_, err = pg.Get(bg, &AttributeRequest{Attribute: 3, Access: (&EntryDescriptor{}).Access()})
-	wantResult(t, "selective on attr 3", err, ResultScopeOfAccessViolated)
-	_, err = pg.Get(bg, &AttributeRequest{Attribute: 2, Access: &AccessSelection{Selector: 2, Parameters: axdr.Uint8(1)}})
-	wantResult(t, "bad entry descriptor", err, ResultTypeUnmatched)
+	_, err = pg.Get(bg, &cosem.AttributeRequest{Attribute: 3, Access: (&cosem.EntryDescriptor{}).Access()})
+	wantResult(t, "selective on attr 3", err, cosem.ResultScopeOfAccessViolated)
+	_, err = pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: &cosem.AccessSelection{Selector: 2, Parameters: axdr.Uint8(1)}})
+	wantResult(t, "bad entry descriptor", err, cosem.ResultTypeUnmatched)
 
 	// Shrinking profile_entries drops the oldest; changing capture objects
 	// empties the buffer; reset empties it too.
@@ -328,17 +232,17 @@ func TestProfileGeneric(t *testing.T) {
 	} else if v, _ := buf.Items[0].Items[1].Uint(); v != 103 {
 		t.Errorf("oldest row after shrinking has %d", v)
 	}
-	wantResult(t, "set entries_in_use", set(pg, 7, axdr.Uint32(0)), ResultReadWriteDenied)
-	wantResult(t, "set capture_period int", set(pg, 4, axdr.Int32(1)), ResultTypeUnmatched)
-	wantResult(t, "set sort_method 9", set(pg, 5, axdr.Enum(9)), ResultOtherReason)
-	wantResult(t, "set capture_objects wrong", set(pg, 3, axdr.Array(axdr.Uint8(1))), ResultTypeUnmatched)
-	if err := set(pg, 3, CaptureObjectsData(cols[:2])); err != nil {
+	wantResult(t, "set entries_in_use", set(pg, 7, axdr.Uint32(0)), cosem.ResultReadWriteDenied)
+	wantResult(t, "set capture_period int", set(pg, 4, axdr.Int32(1)), cosem.ResultTypeUnmatched)
+	wantResult(t, "set sort_method 9", set(pg, 5, axdr.Enum(9)), cosem.ResultOtherReason)
+	wantResult(t, "set capture_objects wrong", set(pg, 3, axdr.Array(axdr.Uint8(1))), cosem.ResultTypeUnmatched)
+	if err := set(pg, 3, cosem.CaptureObjectsData(cols[:2])); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := get(t, pg, 7).Uint(); n != 0 {
 		t.Fatalf("entries_in_use %d after capture_objects change", n)
 	}
-	if got := enc(get(t, pg, 3)); got != enc(CaptureObjectsData(cols[:2])) {
+	if got := enc(get(t, pg, 3)); got != enc(cosem.CaptureObjectsData(cols[:2])) {
 		t.Errorf("capture_objects %s", got)
 	}
 	act(pg, 2, axdr.Int8(0))
@@ -350,13 +254,13 @@ func TestProfileGeneric(t *testing.T) {
 	}
 
 	// With a Buffer callback, the callback receives the parsed selection.
-	var seen Selection
-	pg.Buffer = func(_ context.Context, sel Selection) ([]axdr.Data, error) {
+	var seen cosem.Selection
+	pg.Buffer = func(_ context.Context, sel cosem.Selection) ([]axdr.Data, error) {
 		seen = sel
 		return []axdr.Data{axdr.Structure(axdr.Uint8(1))}, nil
 	}
-	rd := &RangeDescriptor{RestrictingObject: cols[0], From: DateTimeData(bgTime, 0), To: DateTimeData(bgTime, 0)}
-	v, err = pg.Get(bg, &AttributeRequest{Attribute: 2, Access: rd.Access()})
+	rd := &cosem.RangeDescriptor{RestrictingObject: cols[0], From: cosem.DateTimeData(bgTime, 0), To: cosem.DateTimeData(bgTime, 0)}
+	v, err = pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: rd.Access()})
 	if err != nil || len(v.Items) != 1 || seen.Range == nil || seen.Range.RestrictingObject != cols[0] {
 		t.Fatalf("callback buffer: %v %v %+v", v, err, seen)
 	}

@@ -1,10 +1,11 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 )
 
 // shape checks the structure of an attribute value.
@@ -46,8 +47,8 @@ func structOf(fields ...shape) shape {
 
 var (
 	anyShape      shape = func(axdr.Data) bool { return true }
-	simpleShape   shape = isSimple
-	dateTimeShape shape = isDateTime
+	simpleShape   shape = cosem.IsSimple
+	dateTimeShape shape = cosem.IsDateTime
 	lnShape             = octetsShape(6)
 	u8Shape             = tagShape(axdr.TagUint8)
 	u16Shape            = tagShape(axdr.TagUint16)
@@ -113,12 +114,12 @@ func bytesField(p *[]byte, n int, w bool) field {
 }
 
 // tableGet serves attribute 1 and the fields (attribute i+2 is fields[i]).
-func tableGet(h *Header, mu *sync.Mutex, fields func() []field, req *AttributeRequest) (axdr.Data, error) {
+func tableGet(h *Header, mu *sync.Mutex, fields func() []field, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := h.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
 	if req.Attribute == 1 {
-		return LogicalNameData(h.LN), nil
+		return cosem.LogicalNameData(h.LN), nil
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -136,7 +137,7 @@ type SetHook func(ctx context.Context, attr int8, v axdr.Data) error
 
 // tableSet type-checks a value, lets the hook (run without the lock)
 // refuse it, then stores it.
-func tableSet(ctx context.Context, h *Header, mu *sync.Mutex, fields func() []field, req *AttributeRequest, v axdr.Data, hook SetHook) error {
+func tableSet(ctx context.Context, h *Header, mu *sync.Mutex, fields func() []field, req *cosem.AttributeRequest, v axdr.Data, hook SetHook) error {
 	if err := h.noSelective(req); err != nil {
 		return err
 	}

@@ -1,10 +1,11 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -48,7 +49,7 @@ type PushFunc func(ctx context.Context, dest SendDestination, values axdr.Data) 
 type PushSetup struct {
 	sync.Mutex
 	Header
-	PushObjects []CaptureObject
+	PushObjects []cosem.CaptureObject
 	Destination SendDestination
 	// CommunicationWindow is an array of structure{start, end} date-times.
 	CommunicationWindow        axdr.Data
@@ -62,16 +63,16 @@ type PushSetup struct {
 }
 
 // NewPushSetup returns a push setup sending the objects to dest.
-func NewPushSetup(ln obis.Code, objs []CaptureObject, dest SendDestination, src *Tree, push PushFunc) *PushSetup {
-	return &PushSetup{Header: Header{Class: ClassPushSetup, LN: ln}, PushObjects: objs, Destination: dest,
+func NewPushSetup(ln obis.Code, objs []cosem.CaptureObject, dest SendDestination, src *Tree, push PushFunc) *PushSetup {
+	return &PushSetup{Header: Header{Class: cosem.ClassPushSetup, LN: ln}, PushObjects: objs, Destination: dest,
 		CommunicationWindow: axdr.Array(), Source: src, Push: push}
 }
 
 func (o *PushSetup) fields() []field {
 	return []field{
-		{get: func() axdr.Data { return CaptureObjectsData(o.PushObjects) }, want: "array of object definitions",
+		{get: func() axdr.Data { return cosem.CaptureObjectsData(o.PushObjects) }, want: "array of object definitions",
 			check: arrayOf(structOf(u16Shape, lnShape, i8Shape, u16Shape)),
-			store: func(v axdr.Data) { o.PushObjects, _ = ParseCaptureObjects(v) }},
+			store: func(v axdr.Data) { o.PushObjects, _ = cosem.ParseCaptureObjects(v) }},
 		{get: o.Destination.Data, want: "structure{enum, octet-string, enum}", check: sendDestShape,
 			store: func(v axdr.Data) {
 				t, _ := v.Items[0].Uint()
@@ -86,12 +87,12 @@ func (o *PushSetup) fields() []field {
 }
 
 // Get implements Object.
-func (o *PushSetup) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *PushSetup) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *PushSetup) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *PushSetup) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
@@ -113,7 +114,7 @@ func (o *PushSetup) Values(ctx context.Context) axdr.Data {
 
 // Action implements Object: method 1 push (integer 0) reads the push
 // objects and calls Push.
-func (o *PushSetup) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *PushSetup) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
@@ -124,10 +125,10 @@ func (o *PushSetup) Action(ctx context.Context, req *MethodRequest, p axdr.Data)
 	push, dest := o.Push, o.Destination
 	o.Unlock()
 	if push == nil {
-		return axdr.Data{}, Errorf(ResultObjectUnavailable, o.methodName(1)+": no push channel")
+		return axdr.Data{}, cosem.Errorf(cosem.ResultObjectUnavailable, o.methodName(1)+": no push channel")
 	}
 	if err := push(ctx, dest, o.Values(ctx)); err != nil {
-		return axdr.Data{}, Wrap(ResultTemporaryFailure, o.methodName(1), err)
+		return axdr.Data{}, cosem.Wrap(cosem.ResultTemporaryFailure, o.methodName(1), err)
 	}
 	return axdr.Null(), nil
 }

@@ -1,10 +1,11 @@
-package cosem
+package objects
 
 import (
 	"context"
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -47,12 +48,12 @@ type MBusClient struct {
 
 // NewMBusClient returns an M-Bus client on the given M-Bus port setup.
 func NewMBusClient(ln obis.Code, port obis.Code) *MBusClient {
-	return &MBusClient{Header: Header{Class: ClassMBusClient, Ver: 1, LN: ln}, PortReference: port, CaptureDefinition: axdr.Array()}
+	return &MBusClient{Header: Header{Class: cosem.ClassMBusClient, Ver: 1, LN: ln}, PortReference: port, CaptureDefinition: axdr.Array()}
 }
 
 func (o *MBusClient) fields() []field {
 	return []field{
-		{get: func() axdr.Data { return LogicalNameData(o.PortReference) }, check: lnShape, want: "octet-string(6)",
+		{get: func() axdr.Data { return cosem.LogicalNameData(o.PortReference) }, check: lnShape, want: "octet-string(6)",
 			store: func(v axdr.Data) { copy(o.PortReference[:], v.Bytes) }},
 		dataField(&o.CaptureDefinition, arrayOf(structOf(anyOctets, anyOctets)), "array of structure{octet-string, octet-string}", true),
 		u32Field(&o.CapturePeriod, true),
@@ -70,12 +71,12 @@ func (o *MBusClient) fields() []field {
 }
 
 // Get implements Object.
-func (o *MBusClient) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *MBusClient) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *MBusClient) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *MBusClient) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
@@ -83,7 +84,7 @@ func (o *MBusClient) Set(ctx context.Context, req *AttributeRequest, v axdr.Data
 // slave_deinstall, 3 capture, 4 reset_alarm, 5 synchronize_clock (integer
 // 0), 6 data_send (array of structure{DIB, VIB, data}), 7
 // set_encryption_key and 8 transfer_key (octet-string).
-func (o *MBusClient) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *MBusClient) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	m := req.Method
 	switch m {
 	case 1:

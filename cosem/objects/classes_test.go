@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/dlms/security"
 )
 
 func TestDataAndRegister(t *testing.T) {
@@ -16,33 +18,33 @@ func TestDataAndRegister(t *testing.T) {
 	if got := enc(get(t, d, 2)); got != "0903534E31" {
 		t.Fatalf("value %s", got)
 	}
-	wantResult(t, "read-only data", set(d, 2, axdr.OctetString([]byte("x"))), ResultReadWriteDenied)
+	wantResult(t, "read-only data", set(d, 2, axdr.OctetString([]byte("x"))), cosem.ResultReadWriteDenied)
 	d.Writable = true
-	wantResult(t, "wrong type", set(d, 2, axdr.Uint8(1)), ResultTypeUnmatched)
+	wantResult(t, "wrong type", set(d, 2, axdr.Uint8(1)), cosem.ResultTypeUnmatched)
 	if err := set(d, 2, axdr.OctetString([]byte("SN2"))); err != nil || enc(get(t, d, 2)) != "0903534E32" {
 		t.Fatalf("set: %v", err)
 	}
-	d.Write = func(context.Context, axdr.Data) error { return Errorf(ResultTemporaryFailure, "busy") }
-	wantResult(t, "write refused", set(d, 2, axdr.OctetString([]byte("SN3"))), ResultTemporaryFailure)
-	_, err := d.Get(bg, &AttributeRequest{Attribute: 2, Access: (&EntryDescriptor{}).Access()})
-	wantResult(t, "selective on data", err, ResultScopeOfAccessViolated)
+	d.Write = func(context.Context, axdr.Data) error { return cosem.Errorf(cosem.ResultTemporaryFailure, "busy") }
+	wantResult(t, "write refused", set(d, 2, axdr.OctetString([]byte("SN3"))), cosem.ResultTemporaryFailure)
+	_, err := d.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: (&cosem.EntryDescriptor{}).Access()})
+	wantResult(t, "selective on data", err, cosem.ResultScopeOfAccessViolated)
 
 	r := NewRegister(mustLN("1.0.1.8.0.255"), axdr.Uint32(12345), axdr.ScalerUnit{Scaler: -1, Unit: 30})
 	if got := enc(get(t, r, 3)); got != "02020FFF161E" {
 		t.Fatalf("scaler_unit %s", got)
 	}
-	wantResult(t, "set scaler", set(r, 3, axdr.ScalerUnit{}.Data()), ResultReadWriteDenied)
+	wantResult(t, "set scaler", set(r, 3, axdr.ScalerUnit{}.Data()), cosem.ResultReadWriteDenied)
 	if _, err := act(r, 1, axdr.Int8(0)); err != nil || enc(get(t, r, 2)) != "0600000000" {
 		t.Fatalf("reset: %v %s", err, enc(get(t, r, 2)))
 	}
 	_, err = act(r, 1, axdr.OctetString(nil))
-	wantResult(t, "reset param", err, ResultTypeUnmatched)
+	wantResult(t, "reset param", err, cosem.ResultTypeUnmatched)
 	r.Read = func(context.Context) (axdr.Data, error) { return axdr.Uint32(7), nil }
 	if got := enc(get(t, r, 2)); got != "0600000007" {
 		t.Fatalf("live value %s", got)
 	}
 	r.Writable = true
-	wantResult(t, "register structure", set(r, 2, axdr.Structure()), ResultTypeUnmatched)
+	wantResult(t, "register structure", set(r, 2, axdr.Structure()), cosem.ResultTypeUnmatched)
 }
 
 // TestTraceRegister checks our Register answers the trace's GETs of
@@ -93,10 +95,10 @@ func TestExtendedAndDemandRegister(t *testing.T) {
 	if _, err := act(er, 1, axdr.Int8(0)); err != nil {
 		t.Fatal(err)
 	}
-	if ts, ok := TimeOf(get(t, er, 5)); !ok || !ts.Equal(now) {
+	if ts, ok := cosem.TimeOf(get(t, er, 5)); !ok || !ts.Equal(now) {
 		t.Fatalf("capture_time after reset %v", get(t, er, 5))
 	}
-	wantResult(t, "set extended", set(er, 2, axdr.Uint32(1)), ResultReadWriteDenied)
+	wantResult(t, "set extended", set(er, 2, axdr.Uint32(1)), cosem.ResultReadWriteDenied)
 
 	dr := NewDemandRegister(mustLN("1.0.1.4.0.255"), axdr.Uint32(0), axdr.ScalerUnit{Unit: 27}, 900, 1)
 	dr.Now = func() time.Time { return now }
@@ -110,14 +112,14 @@ func TestExtendedAndDemandRegister(t *testing.T) {
 	if enc(get(t, dr, 3)) != "06000005DC" || enc(get(t, dr, 2)) != "0600000000" || enc(closed) != "06000005DC" {
 		t.Fatalf("after next_period: current %s last %s", enc(get(t, dr, 2)), enc(get(t, dr, 3)))
 	}
-	if ts, _ := TimeOf(get(t, dr, 7)); !ts.Equal(now) {
+	if ts, _ := cosem.TimeOf(get(t, dr, 7)); !ts.Equal(now) {
 		t.Errorf("start_time_current %v", ts)
 	}
 	if err := set(dr, 8, axdr.Uint32(60)); err != nil || dr.Period != 60 {
 		t.Fatal(err)
 	}
-	wantResult(t, "period u16", set(dr, 8, axdr.Uint16(60)), ResultTypeUnmatched)
-	wantResult(t, "set average", set(dr, 2, axdr.Uint32(60)), ResultReadWriteDenied)
+	wantResult(t, "period u16", set(dr, 8, axdr.Uint16(60)), cosem.ResultTypeUnmatched)
+	wantResult(t, "set average", set(dr, 2, axdr.Uint32(60)), cosem.ResultReadWriteDenied)
 	if _, err := act(dr, 1, axdr.Int8(0)); err != nil || enc(get(t, dr, 3)) != "0600000000" {
 		t.Fatal("reset")
 	}
@@ -191,7 +193,7 @@ func TestClock(t *testing.T) {
 	act(c, 3, axdr.Int8(0))
 	check("adjust_to_minute down", 10, 7, 0)
 	_, err := act(c, 2, axdr.Int8(0))
-	wantResult(t, "no measuring period", err, ResultOtherReason)
+	wantResult(t, "no measuring period", err, cosem.ResultOtherReason)
 	c.MeasuringPeriod = 10 * time.Minute
 	setTo(10, 14, 0)
 	act(c, 2, axdr.Int8(0))
@@ -202,13 +204,13 @@ func TestClock(t *testing.T) {
 	}
 	check("shift_time -900", 9, 45, 0)
 	_, err = act(c, 6, axdr.Int16(901))
-	wantResult(t, "shift 901", err, ResultOtherReason)
+	wantResult(t, "shift 901", err, cosem.ResultOtherReason)
 	_, err = act(c, 6, axdr.Int32(1))
-	wantResult(t, "shift int32", err, ResultTypeUnmatched)
+	wantResult(t, "shift int32", err, cosem.ResultTypeUnmatched)
 	// preset then adjust_to_preset_time.
-	at := func(h, m int) axdr.Data { return DateTimeData(time.Date(2026, 6, 1, h, m, 0, 0, time.UTC), 0) }
+	at := func(h, m int) axdr.Data { return cosem.DateTimeData(time.Date(2026, 6, 1, h, m, 0, 0, time.UTC), 0) }
 	_, err = act(c, 4, axdr.Int8(0))
-	wantResult(t, "no preset", err, ResultOtherReason)
+	wantResult(t, "no preset", err, cosem.ResultOtherReason)
 	if _, err := act(c, 5, axdr.Structure(at(12, 0), at(9, 0), at(10, 0))); err != nil {
 		t.Fatal(err)
 	}
@@ -217,13 +219,13 @@ func TestClock(t *testing.T) {
 	}
 	check("adjust_to_preset_time", 12, 0, 0)
 	_, err = act(c, 5, axdr.Structure(at(12, 0), at(9, 0)))
-	wantResult(t, "preset short", err, ResultTypeUnmatched)
+	wantResult(t, "preset short", err, cosem.ResultTypeUnmatched)
 
 	// Attributes.
-	wantResult(t, "time int", set(c, 2, axdr.Uint32(0)), ResultTypeUnmatched)
-	wantResult(t, "time short", set(c, 2, axdr.OctetString(make([]byte, 11))), ResultTypeUnmatched)
-	wantResult(t, "time zone uint", set(c, 3, axdr.Uint16(60)), ResultTypeUnmatched)
-	wantResult(t, "status", set(c, 4, axdr.Uint8(0)), ResultReadWriteDenied)
+	wantResult(t, "time int", set(c, 2, axdr.Uint32(0)), cosem.ResultTypeUnmatched)
+	wantResult(t, "time short", set(c, 2, axdr.OctetString(make([]byte, 11))), cosem.ResultTypeUnmatched)
+	wantResult(t, "time zone uint", set(c, 3, axdr.Uint16(60)), cosem.ResultTypeUnmatched)
+	wantResult(t, "status", set(c, 4, axdr.Uint8(0)), cosem.ResultReadWriteDenied)
 	if err := set(c, 3, axdr.Int16(-120)); err != nil || enc(get(t, c, 3)) != "10FF88" {
 		t.Fatalf("time zone: %v", err)
 	}
@@ -261,7 +263,7 @@ func TestImageTransfer(t *testing.T) {
 		return axdr.Structure(axdr.Uint32(n), axdr.OctetString(image[n*4:end]))
 	}
 	_, err := act(it, 2, block(0))
-	wantResult(t, "block before initiate", err, ResultReadWriteDenied)
+	wantResult(t, "block before initiate", err, cosem.ResultReadWriteDenied)
 	if _, err := act(it, 1, init); err != nil {
 		t.Fatal(err)
 	}
@@ -277,11 +279,11 @@ func TestImageTransfer(t *testing.T) {
 		t.Fatalf("bits %s first missing %s", enc(get(t, it, 3)), enc(get(t, it, 4)))
 	}
 	_, err = act(it, 2, axdr.Structure(axdr.Uint32(1), axdr.OctetString([]byte("45"))))
-	wantResult(t, "short block", err, ResultOtherReason)
+	wantResult(t, "short block", err, cosem.ResultOtherReason)
 	_, err = act(it, 2, axdr.Structure(axdr.Uint32(3), axdr.OctetString([]byte("4567"))))
-	wantResult(t, "block beyond", err, ResultOtherReason)
+	wantResult(t, "block beyond", err, cosem.ResultOtherReason)
 	_, err = act(it, 3, axdr.Int8(0))
-	wantResult(t, "verify incomplete", err, ResultOtherReason)
+	wantResult(t, "verify incomplete", err, cosem.ResultOtherReason)
 	if enc(get(t, it, 6)) != "1604" {
 		t.Fatalf("status %s after failed verify", enc(get(t, it, 6)))
 	}
@@ -303,15 +305,15 @@ func TestImageTransfer(t *testing.T) {
 	}
 	it.MaxImageSize = 8
 	_, err = act(it, 1, init)
-	wantResult(t, "too large", err, ResultOtherReason)
+	wantResult(t, "too large", err, cosem.ResultOtherReason)
 	_, err = act(it, 1, axdr.Structure(axdr.OctetString(nil)))
-	wantResult(t, "initiate short", err, ResultTypeUnmatched)
+	wantResult(t, "initiate short", err, cosem.ResultTypeUnmatched)
 	if err := set(it, 5, axdr.Bool(false)); err != nil {
 		t.Fatal(err)
 	}
 	it.MaxImageSize = 0
 	_, err = act(it, 1, init)
-	wantResult(t, "disabled", err, ResultReadWriteDenied)
+	wantResult(t, "disabled", err, cosem.ResultReadWriteDenied)
 	it.Enabled = true
 	it.Verify = func(context.Context, []byte, []byte) error { return errors.New("bad signature") }
 	act(it, 1, init)
@@ -319,7 +321,7 @@ func TestImageTransfer(t *testing.T) {
 		act(it, 2, block(n))
 	}
 	_, err = act(it, 3, axdr.Int8(0))
-	wantResult(t, "verify callback fails", err, ResultOtherReason)
+	wantResult(t, "verify callback fails", err, cosem.ResultOtherReason)
 	if it.Status() != ImageVerificationFailed {
 		t.Error(it.Status())
 	}
@@ -327,20 +329,20 @@ func TestImageTransfer(t *testing.T) {
 
 func TestAssociationLN(t *testing.T) {
 	tree, _ := testTree(t)
-	a := NewAssociationLN(CurrentAssociation, tree, ReadOnlyAccess, 16, 1, MechanismNone)
+	a := NewAssociationLN(cosem.CurrentAssociation, tree, cosem.ReadOnlyAccess, 16, 1, security.MechanismNone)
 	if err := tree.Add(a); err != nil {
 		t.Fatal(err)
 	}
-	caller := Caller{ClientSAP: 1, ServerSAP: 1, Mechanism: MechanismGMAC}
-	get := func(attr int8, c Caller) (axdr.Data, error) {
-		return a.Get(bg, &AttributeRequest{Caller: c, Attribute: attr})
+	caller := cosem.Caller{ClientSAP: 1, ServerSAP: 1, Mechanism: security.MechanismHLSGMAC}
+	get := func(attr int8, c cosem.Caller) (axdr.Data, error) {
+		return a.Get(bg, &cosem.AttributeRequest{Caller: c, Attribute: attr})
 	}
 	v, err := get(2, caller)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := ParseObjectList(v)
-	if err != nil || len(entries) != 6 || entries[5].ClassID != ClassAssociationLN || entries[5].Version != 1 {
+	entries, err := cosem.ParseObjectList(v)
+	if err != nil || len(entries) != 6 || entries[5].ClassID != cosem.ClassAssociationLN || entries[5].Version != 1 {
 		t.Fatalf("object_list %v %v", entries, err)
 	}
 	v, _ = get(3, caller)
@@ -369,18 +371,18 @@ func TestAssociationLN(t *testing.T) {
 		t.Errorf("xDLMS context %s", enc(v))
 	}
 	_, err = get(7, caller)
-	wantResult(t, "secret read", err, ResultReadWriteDenied)
+	wantResult(t, "secret read", err, cosem.ResultReadWriteDenied)
 	if err := set(a, 7, axdr.OctetString([]byte("Gurux"))); err != nil || !a.CheckSecret([]byte("Gurux")) || a.CheckSecret([]byte("gurux")) {
 		t.Fatalf("secret: %v", err)
 	}
-	wantResult(t, "secret type", set(a, 7, axdr.VisibleString("x")), ResultTypeUnmatched)
+	wantResult(t, "secret type", set(a, 7, axdr.VisibleString("x")), cosem.ResultTypeUnmatched)
 
 	// reply_to_HLS_authentication goes to the session's hook.
 	_, err = act(a, 1, axdr.OctetString([]byte{1}))
-	wantResult(t, "no hook", err, ResultReadWriteDenied)
-	a.ReplyToHLS = func(_ context.Context, c Caller, f []byte) ([]byte, error) {
+	wantResult(t, "no hook", err, cosem.ResultReadWriteDenied)
+	a.ReplyToHLS = func(_ context.Context, c cosem.Caller, f []byte) ([]byte, error) {
 		if !bytes.Equal(f, []byte("StoC")) {
-			return nil, Errorf(ResultOtherReason, "bad f(StoC)")
+			return nil, cosem.Errorf(cosem.ResultOtherReason, "bad f(StoC)")
 		}
 		return []byte("CtoS"), nil
 	}
@@ -389,19 +391,19 @@ func TestAssociationLN(t *testing.T) {
 		t.Fatalf("reply: %s %v", enc(v), err)
 	}
 	_, err = act(a, 1, axdr.OctetString([]byte("nope")))
-	wantResult(t, "bad reply", err, ResultOtherReason)
+	wantResult(t, "bad reply", err, cosem.ResultOtherReason)
 	_, err = act(a, 1, axdr.Uint8(1))
-	wantResult(t, "reply type", err, ResultTypeUnmatched)
+	wantResult(t, "reply type", err, cosem.ResultTypeUnmatched)
 	if _, err := act(a, 2, axdr.OctetString([]byte("new secret"))); err != nil || !a.CheckSecret([]byte("new secret")) {
 		t.Fatal("change_HLS_secret")
 	}
 	// A fixed association reports its own partners.
-	fixed := NewAssociationLN(mustLN("0.0.40.0.2.255"), tree, nil, 16, 1, MechanismLLS)
-	v, _ = fixed.Get(bg, &AttributeRequest{Caller: caller, Attribute: 3})
+	fixed := NewAssociationLN(mustLN("0.0.40.0.2.255"), tree, nil, 16, 1, security.MechanismLLS)
+	v, _ = fixed.Get(bg, &cosem.AttributeRequest{Caller: caller, Attribute: 3})
 	if enc(v) != "0202"+"0F10"+"120001" {
 		t.Errorf("fixed partners %s", enc(v))
 	}
-	if r, ok := fixed.RightsFor(a); !ok || r.Method(1) != MethodAccess {
+	if r, ok := fixed.RightsFor(a); !ok || r.Method(1) != cosem.MethodAccess {
 		t.Error("nil rights should be full access")
 	}
 }
@@ -420,20 +422,20 @@ func TestSecuritySetup(t *testing.T) {
 		t.Fatalf("keys %+v", keys)
 	}
 	_, err := act(s, 2, axdr.Array(axdr.Structure(axdr.Uint8(0), axdr.OctetString(wrapped))))
-	wantResult(t, "key id uint8", err, ResultTypeUnmatched)
+	wantResult(t, "key id uint8", err, cosem.ResultTypeUnmatched)
 	_, err = act(s, 2, axdr.Array())
-	wantResult(t, "no keys", err, ResultTypeUnmatched)
+	wantResult(t, "no keys", err, cosem.ResultTypeUnmatched)
 	if _, err := act(s, 1, axdr.Enum(PolicyAuthenticatedRequest|PolicyEncryptedRequest)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = act(s, 1, axdr.Enum(PolicyAuthenticatedRequest))
-	wantResult(t, "weaken policy", err, ResultReadWriteDenied)
+	wantResult(t, "weaken policy", err, cosem.ResultReadWriteDenied)
 	if enc(get(t, s, 2)) != "160C" || enc(get(t, s, 5)) != "09084142434445464748" {
 		t.Errorf("policy %s title %s", enc(get(t, s, 2)), enc(get(t, s, 5)))
 	}
-	wantResult(t, "set policy", set(s, 2, axdr.Enum(0)), ResultReadWriteDenied)
+	wantResult(t, "set policy", set(s, 2, axdr.Enum(0)), cosem.ResultReadWriteDenied)
 	_, err = act(s, 4, axdr.Enum(0))
-	wantResult(t, "unsupported method", err, ResultReadWriteDenied)
+	wantResult(t, "unsupported method", err, cosem.ResultReadWriteDenied)
 	s.Other = func(_ context.Context, m int8, _ axdr.Data) (axdr.Data, error) {
 		return axdr.OctetString([]byte{byte(m)}), nil
 	}
@@ -441,7 +443,7 @@ func TestSecuritySetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = act(s, 6, axdr.Enum(0))
-	wantResult(t, "import_certificate type", err, ResultTypeUnmatched)
+	wantResult(t, "import_certificate type", err, cosem.ResultTypeUnmatched)
 }
 
 func TestMBusClient(t *testing.T) {
@@ -455,7 +457,7 @@ func TestMBusClient(t *testing.T) {
 		t.Fatalf("install: %v", err)
 	}
 	_, err := act(m, 1, axdr.Uint16(5))
-	wantResult(t, "install param", err, ResultTypeUnmatched)
+	wantResult(t, "install param", err, cosem.ResultTypeUnmatched)
 	steps := []struct {
 		method int8
 		key    []byte
@@ -485,20 +487,20 @@ func TestMBusClient(t *testing.T) {
 	if len(calls) != 8 {
 		t.Errorf("bus calls %v", calls)
 	}
-	wantResult(t, "set identification", set(m, 6, axdr.Uint32(1)), ResultReadWriteDenied)
-	wantResult(t, "set capture_period wrong", set(m, 4, axdr.Uint16(1)), ResultTypeUnmatched)
+	wantResult(t, "set identification", set(m, 6, axdr.Uint32(1)), cosem.ResultReadWriteDenied)
+	wantResult(t, "set capture_period wrong", set(m, 4, axdr.Uint16(1)), cosem.ResultTypeUnmatched)
 	if err := set(m, 4, axdr.Uint32(900)); err != nil || m.CapturePeriod != 900 {
 		t.Fatal(err)
 	}
 	if err := set(m, 3, axdr.Array(axdr.Structure(axdr.OctetString([]byte{4}), axdr.OctetString([]byte{0x13})))); err != nil {
 		t.Fatal(err)
 	}
-	wantResult(t, "capture_definition", set(m, 3, axdr.Array(axdr.Uint8(1))), ResultTypeUnmatched)
+	wantResult(t, "capture_definition", set(m, 3, axdr.Array(axdr.Uint8(1))), cosem.ResultTypeUnmatched)
 	m.Bus = func(context.Context, int8, axdr.Data) (axdr.Data, error) {
-		return axdr.Data{}, Errorf(ResultHardwareFault, "no bus")
+		return axdr.Data{}, cosem.Errorf(cosem.ResultHardwareFault, "no bus")
 	}
 	_, err = act(m, 1, axdr.Uint8(9))
-	wantResult(t, "bus failure", err, ResultHardwareFault)
+	wantResult(t, "bus failure", err, cosem.ResultHardwareFault)
 	if m.PrimaryAddress != 0 {
 		t.Error("state changed despite bus failure")
 	}
@@ -508,7 +510,7 @@ func TestPushSetup(t *testing.T) {
 	tree, _ := testTree(t)
 	var sent axdr.Data
 	var dest SendDestination
-	objs := []CaptureObject{{ClassID: 1, LogicalName: mustLN("0.0.42.0.0.255"), Attribute: 2}, {ClassID: 3, LogicalName: mustLN("1.0.1.8.0.255"), Attribute: 2}}
+	objs := []cosem.CaptureObject{{ClassID: 1, LogicalName: mustLN("0.0.42.0.0.255"), Attribute: 2}, {ClassID: 3, LogicalName: mustLN("1.0.1.8.0.255"), Attribute: 2}}
 	p := NewPushSetup(mustLN("0.0.25.9.0.255"), objs, SendDestination{Transport: TransportTCP, Destination: []byte("127.0.0.1:4059")}, tree,
 		func(_ context.Context, d SendDestination, v axdr.Data) error { dest, sent = d, v; return nil })
 	if _, err := act(p, 1, axdr.Int8(0)); err != nil {
@@ -523,18 +525,18 @@ func TestPushSetup(t *testing.T) {
 	if enc(get(t, p, 3)) != "0203"+"1601"+"0903683A31"+"1600" {
 		t.Errorf("destination %s", enc(get(t, p, 3)))
 	}
-	wantResult(t, "destination short", set(p, 3, axdr.Structure(axdr.Enum(0))), ResultTypeUnmatched)
-	win := axdr.Array(axdr.Structure(DateTimeData(bgTime, 0), DateTimeData(bgTime.Add(time.Hour), 0)))
+	wantResult(t, "destination short", set(p, 3, axdr.Structure(axdr.Enum(0))), cosem.ResultTypeUnmatched)
+	win := axdr.Array(axdr.Structure(cosem.DateTimeData(bgTime, 0), cosem.DateTimeData(bgTime.Add(time.Hour), 0)))
 	if err := set(p, 4, win); err != nil || enc(get(t, p, 4)) != enc(win) {
 		t.Fatal(err)
 	}
-	wantResult(t, "retries u16", set(p, 6, axdr.Uint16(3)), ResultTypeUnmatched)
-	if err := set(p, 2, CaptureObjectsData(objs[:1])); err != nil || len(p.PushObjects) != 1 {
+	wantResult(t, "retries u16", set(p, 6, axdr.Uint16(3)), cosem.ResultTypeUnmatched)
+	if err := set(p, 2, cosem.CaptureObjectsData(objs[:1])); err != nil || len(p.PushObjects) != 1 {
 		t.Fatal(err)
 	}
 	p.Push = func(context.Context, SendDestination, axdr.Data) error { return errors.New("unreachable") }
 	_, err := act(p, 1, axdr.Int8(0))
-	wantResult(t, "push fails", err, ResultTemporaryFailure)
+	wantResult(t, "push fails", err, cosem.ResultTemporaryFailure)
 }
 
 func TestScriptTable(t *testing.T) {
@@ -544,7 +546,7 @@ func TestScriptTable(t *testing.T) {
 	reg.Writable = true
 	st := NewScriptTable(mustLN("0.0.10.0.106.255"), tree)
 	action := func(svc uint8, class uint16, ln string, idx int8, p axdr.Data) axdr.Data {
-		return axdr.Structure(axdr.Enum(svc), axdr.Uint16(class), LogicalNameData(mustLN(ln)), axdr.Int8(idx), p)
+		return axdr.Structure(axdr.Enum(svc), axdr.Uint16(class), cosem.LogicalNameData(mustLN(ln)), axdr.Int8(idx), p)
 	}
 	scripts := axdr.Array(
 		axdr.Structure(axdr.Uint16(1), axdr.Array(action(ServiceExecuteMethod, 70, "0.0.96.3.10.255", 1, axdr.Int8(0)))),
@@ -561,12 +563,12 @@ func TestScriptTable(t *testing.T) {
 		t.Fatalf("script 2: %v", err)
 	}
 	_, err := act(st, 1, axdr.Uint16(3))
-	wantResult(t, "script on missing object", err, ResultObjectUndefined)
+	wantResult(t, "script on missing object", err, cosem.ResultObjectUndefined)
 	_, err = act(st, 1, axdr.Uint16(9))
-	wantResult(t, "missing script", err, ResultOtherReason)
+	wantResult(t, "missing script", err, cosem.ResultOtherReason)
 	_, err = act(st, 1, axdr.Uint8(1))
-	wantResult(t, "execute param", err, ResultTypeUnmatched)
-	wantResult(t, "malformed scripts", set(st, 2, axdr.Array(axdr.Structure(axdr.Uint16(1)))), ResultTypeUnmatched)
+	wantResult(t, "execute param", err, cosem.ResultTypeUnmatched)
+	wantResult(t, "malformed scripts", set(st, 2, axdr.Array(axdr.Structure(axdr.Uint16(1)))), cosem.ResultTypeUnmatched)
 	var ran uint16
 	st.Execute = func(_ context.Context, id uint16) error { ran = id; return nil }
 	if _, err := act(st, 1, axdr.Uint16(7)); err != nil || ran != 7 {
@@ -591,21 +593,21 @@ func TestSpecialDaysAndCalendar(t *testing.T) {
 		t.Fatal("delete")
 	}
 	_, err := act(sd, 1, axdr.Structure(axdr.Uint16(1)))
-	wantResult(t, "insert short", err, ResultTypeUnmatched)
-	wantResult(t, "entries bad date", set(sd, 2, axdr.Array(axdr.Structure(axdr.Uint16(1), axdr.OctetString([]byte{1}), axdr.Uint8(1)))), ResultTypeUnmatched)
+	wantResult(t, "insert short", err, cosem.ResultTypeUnmatched)
+	wantResult(t, "entries bad date", set(sd, 2, axdr.Array(axdr.Structure(axdr.Uint16(1), axdr.OctetString([]byte{1}), axdr.Uint8(1)))), cosem.ResultTypeUnmatched)
 
 	ac := NewActivityCalendar(mustLN("0.0.13.0.0.255"))
-	season := axdr.Array(axdr.Structure(axdr.OctetString([]byte("S1")), DateTimeData(bgTime, 0), axdr.OctetString([]byte("W1"))))
+	season := axdr.Array(axdr.Structure(axdr.OctetString([]byte("S1")), cosem.DateTimeData(bgTime, 0), axdr.OctetString([]byte("W1"))))
 	week := axdr.Array(axdr.Structure(axdr.OctetString([]byte("W1")), axdr.Uint8(1), axdr.Uint8(1), axdr.Uint8(1), axdr.Uint8(1), axdr.Uint8(1), axdr.Uint8(2), axdr.Uint8(2)))
-	day := axdr.Array(axdr.Structure(axdr.Uint8(1), axdr.Array(axdr.Structure(axdr.OctetString([]byte{6, 0, 0, 0}), LogicalNameData(mustLN("0.0.10.0.100.255")), axdr.Uint16(1)))))
+	day := axdr.Array(axdr.Structure(axdr.Uint8(1), axdr.Array(axdr.Structure(axdr.OctetString([]byte{6, 0, 0, 0}), cosem.LogicalNameData(mustLN("0.0.10.0.100.255")), axdr.Uint16(1)))))
 	for attr, v := range map[int8]axdr.Data{6: axdr.OctetString([]byte("Winter")), 7: season, 8: week, 9: day} {
 		if err := set(ac, attr, v); err != nil {
 			t.Fatalf("attr %d: %v", attr, err)
 		}
 	}
-	wantResult(t, "active not writable", set(ac, 2, axdr.OctetString([]byte("x"))), ResultReadWriteDenied)
-	wantResult(t, "week short", set(ac, 8, axdr.Array(axdr.Structure(axdr.OctetString(nil), axdr.Uint8(1)))), ResultTypeUnmatched)
-	if err := set(ac, 10, DateTimeData(bgTime, 0)); err != nil {
+	wantResult(t, "active not writable", set(ac, 2, axdr.OctetString([]byte("x"))), cosem.ResultReadWriteDenied)
+	wantResult(t, "week short", set(ac, 8, axdr.Array(axdr.Structure(axdr.OctetString(nil), axdr.Uint8(1)))), cosem.ResultTypeUnmatched)
+	if err := set(ac, 10, cosem.DateTimeData(bgTime, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if ac.ActivateIfDue(bg, bgTime.Add(-time.Second)) {
@@ -644,8 +646,8 @@ func TestMonitors(t *testing.T) {
 	if err := set(rm, 2, axdr.Array(axdr.Uint32(10))); err != nil || len(rm.Thresholds) != 1 {
 		t.Fatal(err)
 	}
-	wantResult(t, "thresholds", set(rm, 2, axdr.Uint32(10)), ResultTypeUnmatched)
-	wantResult(t, "actions", set(rm, 4, axdr.Array(axdr.Structure(sr(1).Data()))), ResultTypeUnmatched)
+	wantResult(t, "thresholds", set(rm, 2, axdr.Uint32(10)), cosem.ResultTypeUnmatched)
+	wantResult(t, "actions", set(rm, 4, axdr.Array(axdr.Structure(sr(1).Data()))), cosem.ResultTypeUnmatched)
 
 	fired = nil
 	lim := NewLimiter(mustLN("0.0.17.0.0.255"), ValueDefinition{3, mustLN("1.0.1.7.0.255"), 2}, axdr.Uint32(1000), record)
@@ -669,7 +671,7 @@ func TestMonitors(t *testing.T) {
 	if err := set(lim, 9, axdr.Array(axdr.Uint16(7))); err != nil {
 		t.Fatal(err)
 	}
-	if err := set(lim, 8, axdr.Structure(axdr.Uint16(1), DateTimeData(now, 0), axdr.Uint32(3600))); err != nil {
+	if err := set(lim, 8, axdr.Structure(axdr.Uint16(1), cosem.DateTimeData(now, 0), axdr.Uint32(3600))); err != nil {
 		t.Fatal(err)
 	}
 	step(800, time.Second)
@@ -680,8 +682,8 @@ func TestMonitors(t *testing.T) {
 	if enc(get(t, lim, 3)) != "06000003E8" {
 		t.Errorf("threshold after emergency %s", enc(get(t, lim, 3)))
 	}
-	wantResult(t, "set threshold_active", set(lim, 3, axdr.Uint32(1)), ResultReadWriteDenied)
-	wantResult(t, "threshold struct", set(lim, 4, axdr.Structure()), ResultTypeUnmatched)
+	wantResult(t, "set threshold_active", set(lim, 3, axdr.Uint32(1)), cosem.ResultReadWriteDenied)
+	wantResult(t, "threshold struct", set(lim, 4, axdr.Structure()), cosem.ResultTypeUnmatched)
 	if err := set(lim, 11, axdr.Structure(sr(5).Data(), sr(6).Data())); err != nil || lim.UnderAction != sr(6) {
 		t.Fatal(err)
 	}
@@ -708,25 +710,25 @@ func TestSetupObjects(t *testing.T) {
 	h.OnSet = func(_ context.Context, attr int8, _ axdr.Data) error {
 		hooked = attr
 		if attr == 2 {
-			return Errorf(ResultOtherReason, "speed fixed")
+			return cosem.Errorf(cosem.ResultOtherReason, "speed fixed")
 		}
 		return nil
 	}
 	if err := set(h, 5, axdr.Uint16(256)); err != nil || h.MaxInfoFieldLengthTransmit != 256 || hooked != 5 {
 		t.Fatal(err)
 	}
-	wantResult(t, "hook refuses", set(h, 2, axdr.Enum(9)), ResultOtherReason)
-	wantResult(t, "window u16", set(h, 3, axdr.Uint16(1)), ResultTypeUnmatched)
-	wantResult(t, "attr 10", set(h, 10, axdr.Uint16(1)), ResultObjectUndefined)
+	wantResult(t, "hook refuses", set(h, 2, axdr.Enum(9)), cosem.ResultOtherReason)
+	wantResult(t, "window u16", set(h, 3, axdr.Uint16(1)), cosem.ResultTypeUnmatched)
+	wantResult(t, "attr 10", set(h, 10, axdr.Uint16(1)), cosem.ResultObjectUndefined)
 
 	tc := NewTCPUDPSetup(mustLN("0.0.25.0.0.255"), 4059, mustLN("0.0.25.1.0.255"))
 	if enc(get(t, tc, 2)) != "120FDB" || enc(get(t, tc, 3)) != "0906"+"0000190100FF" {
 		t.Fatalf("tcp %s %s", enc(get(t, tc, 2)), enc(get(t, tc, 3)))
 	}
-	if err := set(tc, 3, LogicalNameData(mustLN("0.0.25.7.0.255"))); err != nil || tc.IPReference != mustLN("0.0.25.7.0.255") {
+	if err := set(tc, 3, cosem.LogicalNameData(mustLN("0.0.25.7.0.255"))); err != nil || tc.IPReference != mustLN("0.0.25.7.0.255") {
 		t.Fatal(err)
 	}
-	wantResult(t, "ip ref short", set(tc, 3, axdr.OctetString([]byte{1})), ResultTypeUnmatched)
+	wantResult(t, "ip ref short", set(tc, 3, axdr.OctetString([]byte{1})), cosem.ResultTypeUnmatched)
 }
 
 // TestConcurrentAccess runs GETs, SETs and ACTIONs from many goroutines;
@@ -735,7 +737,7 @@ func TestConcurrentAccess(t *testing.T) {
 	tree, objs := testTree(t)
 	pg := objs[2].(*ProfileGeneric)
 	pg.Source = tree
-	pg.CaptureObjects = []CaptureObject{{ClassID: 8, LogicalName: mustLN("0.0.1.0.0.255"), Attribute: 2}, {ClassID: 3, LogicalName: mustLN("1.0.1.8.0.255"), Attribute: 2}}
+	pg.CaptureObjects = []cosem.CaptureObject{{ClassID: 8, LogicalName: mustLN("0.0.1.0.0.255"), Attribute: 2}, {ClassID: 3, LogicalName: mustLN("1.0.1.8.0.255"), Attribute: 2}}
 	dc := objs[3].(*DisconnectControl)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -744,12 +746,12 @@ func TestConcurrentAccess(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
 				act(pg, 2, axdr.Int8(0))
-				pg.Get(bg, &AttributeRequest{Attribute: 2, Access: (&EntryDescriptor{FromEntry: 1, ToEntry: 3}).Access()})
+				pg.Get(bg, &cosem.AttributeRequest{Attribute: 2, Access: (&cosem.EntryDescriptor{FromEntry: 1, ToEntry: 3}).Access()})
 				act(dc, int8(1+i%2), axdr.Int8(0))
 				get(t, dc, 2)
 				set(objs[0], 3, axdr.Int16(int16(g)))
 				get(t, objs[0], 2)
-				tree.ObjectList(FullAccess)
+				tree.ObjectList(cosem.FullAccess)
 			}
 		}(g)
 	}

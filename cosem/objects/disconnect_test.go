@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 )
 
 func TestDisconnectStateMachine(t *testing.T) {
@@ -90,7 +91,7 @@ func TestDisconnectStateMachine(t *testing.T) {
 	// Mode 0: always connected, remote control refused.
 	dc := NewDisconnectControl(mustLN("0.0.96.3.10.255"), 0)
 	_, err := act(dc, 1, axdr.Int8(0))
-	wantResult(t, "mode 0 disconnect", err, ResultReadWriteDenied)
+	wantResult(t, "mode 0 disconnect", err, cosem.ResultReadWriteDenied)
 	if !dc.Output() {
 		t.Error("mode 0 left connected")
 	}
@@ -99,22 +100,22 @@ func TestDisconnectStateMachine(t *testing.T) {
 	dc = NewDisconnectControl(mustLN("0.0.96.3.10.255"), 1)
 	dc.Drive = func(context.Context, bool) error { return errors.New("coil open") }
 	_, err = act(dc, 1, axdr.Int8(0))
-	wantResult(t, "relay failure", err, ResultHardwareFault)
+	wantResult(t, "relay failure", err, cosem.ResultHardwareFault)
 	if dc.State != Connected {
 		t.Errorf("state %s after relay failure", dc.State)
 	}
 
 	// Parameters and attributes.
 	_, err = act(dc, 1, axdr.OctetString(nil))
-	wantResult(t, "octet-string parameter", err, ResultTypeUnmatched)
-	wantResult(t, "set control_mode not writable", set(dc, 4, axdr.Enum(2)), ResultReadWriteDenied)
+	wantResult(t, "octet-string parameter", err, cosem.ResultTypeUnmatched)
+	wantResult(t, "set control_mode not writable", set(dc, 4, axdr.Enum(2)), cosem.ResultReadWriteDenied)
 	dc.ModeWritable = true
-	wantResult(t, "set control_mode uint8", set(dc, 4, axdr.Uint8(2)), ResultTypeUnmatched)
-	wantResult(t, "set control_mode 7", set(dc, 4, axdr.Enum(7)), ResultOtherReason)
+	wantResult(t, "set control_mode uint8", set(dc, 4, axdr.Uint8(2)), cosem.ResultTypeUnmatched)
+	wantResult(t, "set control_mode 7", set(dc, 4, axdr.Enum(7)), cosem.ResultOtherReason)
 	if err := set(dc, 4, axdr.Enum(2)); err != nil || dc.ControlMode != 2 {
 		t.Fatalf("set control_mode: %v", err)
 	}
-	wantResult(t, "set output_state", set(dc, 2, axdr.Bool(false)), ResultReadWriteDenied)
+	wantResult(t, "set output_state", set(dc, 2, axdr.Bool(false)), cosem.ResultReadWriteDenied)
 }
 
 // TestTraceDisconnect replays file 09's decrypted requests: the server

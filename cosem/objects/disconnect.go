@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -101,7 +102,7 @@ type DisconnectControl struct {
 
 // NewDisconnectControl returns a disconnect control in mode, connected.
 func NewDisconnectControl(ln obis.Code, mode uint8) *DisconnectControl {
-	return &DisconnectControl{Header: Header{Class: ClassDisconnectControl, LN: ln}, State: Connected, ControlMode: mode}
+	return &DisconnectControl{Header: Header{Class: cosem.ClassDisconnectControl, LN: ln}, State: Connected, ControlMode: mode}
 }
 
 // Output returns output_state: true only when connected.
@@ -117,7 +118,7 @@ func (o *DisconnectControl) Output() bool {
 func (o *DisconnectControl) Fire(ctx context.Context, t Transition) (bool, error) {
 	tr, ok := transitions[t]
 	if !ok {
-		return false, Errorf(ResultOtherReason, o.String()+": unknown transition "+string(rune(t)))
+		return false, cosem.Errorf(cosem.ResultOtherReason, o.String()+": unknown transition "+string(rune(t)))
 	}
 	o.fire.Lock()
 	defer o.fire.Unlock()
@@ -130,7 +131,7 @@ func (o *DisconnectControl) Fire(ctx context.Context, t Transition) (bool, error
 	wasOn, on := tr[0] == Connected, tr[1] == Connected
 	if drive != nil && wasOn != on {
 		if err := drive(ctx, on); err != nil {
-			return false, Wrap(ResultHardwareFault, o.String()+": relay", err)
+			return false, cosem.Wrap(cosem.ResultHardwareFault, o.String()+": relay", err)
 		}
 	}
 	o.Lock()
@@ -140,7 +141,7 @@ func (o *DisconnectControl) Fire(ctx context.Context, t Transition) (bool, error
 }
 
 // Get implements Object.
-func (o *DisconnectControl) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *DisconnectControl) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
@@ -148,7 +149,7 @@ func (o *DisconnectControl) Get(ctx context.Context, req *AttributeRequest) (axd
 	defer o.Unlock()
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		return axdr.Bool(o.State == Connected), nil
 	case 3:
@@ -160,7 +161,7 @@ func (o *DisconnectControl) Get(ctx context.Context, req *AttributeRequest) (axd
 }
 
 // Set implements Object: only control_mode, and only if ModeWritable.
-func (o *DisconnectControl) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *DisconnectControl) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -171,12 +172,12 @@ func (o *DisconnectControl) Set(ctx context.Context, req *AttributeRequest, v ax
 		if !o.ModeWritable {
 			return o.denied(4)
 		}
-		n, ok := uintOf(v, axdr.TagEnum)
+		n, ok := cosem.UintOf(v, axdr.TagEnum)
 		if !ok {
 			return o.typeErr(4, "enum", v)
 		}
 		if n > 6 {
-			return Errorf(ResultOtherReason, o.attrName(4)+": mode beyond 6")
+			return cosem.Errorf(cosem.ResultOtherReason, o.attrName(4)+": mode beyond 6")
 		}
 		o.Lock()
 		o.ControlMode = uint8(n)
@@ -191,7 +192,7 @@ func (o *DisconnectControl) Set(ctx context.Context, req *AttributeRequest, v ax
 // state in the current mode succeeds without effect, as meters do; in
 // mode 0 both methods are refused with read-write-denied, since the
 // output can never leave connected.
-func (o *DisconnectControl) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *DisconnectControl) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 && req.Method != 2 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
@@ -202,7 +203,7 @@ func (o *DisconnectControl) Action(ctx context.Context, req *MethodRequest, p ax
 	mode := o.ControlMode
 	o.Unlock()
 	if mode == 0 {
-		return axdr.Data{}, Errorf(ResultReadWriteDenied, o.methodName(req.Method)+": control mode 0 allows no remote control")
+		return axdr.Data{}, cosem.Errorf(cosem.ResultReadWriteDenied, o.methodName(req.Method)+": control mode 0 allows no remote control")
 	}
 	var try []Transition
 	if req.Method == 1 {

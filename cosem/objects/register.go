@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -68,17 +69,17 @@ type Data struct {
 
 // NewData returns a Data object holding v.
 func NewData(ln obis.Code, v axdr.Data) *Data {
-	return &Data{Header: Header{Class: ClassData, LN: ln}, Value: v}
+	return &Data{Header: Header{Class: cosem.ClassData, LN: ln}, Value: v}
 }
 
 // Get implements Object.
-func (o *Data) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *Data) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		if o.Read != nil {
 			return o.Read(ctx)
@@ -91,7 +92,7 @@ func (o *Data) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error
 }
 
 // Set implements Object.
-func (o *Data) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *Data) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (o *Data) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) erro
 }
 
 // Action implements Object: Data has no methods.
-func (o *Data) Action(ctx context.Context, req *MethodRequest, _ axdr.Data) (axdr.Data, error) {
+func (o *Data) Action(ctx context.Context, req *cosem.MethodRequest, _ axdr.Data) (axdr.Data, error) {
 	return axdr.Data{}, o.undefinedMethod(req.Method)
 }
 
@@ -116,7 +117,7 @@ func setValue(ctx context.Context, mu *sync.Mutex, h *Header, writable bool, wri
 	if !writable {
 		return h.denied(attr)
 	}
-	if !anyShape && !isSimple(v) {
+	if !anyShape && !cosem.IsSimple(v) {
 		return h.typeErr(attr, "a simple type", v)
 	}
 	mu.Lock()
@@ -155,17 +156,17 @@ type Register struct {
 
 // NewRegister returns a Register holding v scaled by su.
 func NewRegister(ln obis.Code, v axdr.Data, su axdr.ScalerUnit) *Register {
-	return &Register{Header: Header{Class: ClassRegister, LN: ln}, Value: v, ScalerUnit: su}
+	return &Register{Header: Header{Class: cosem.ClassRegister, LN: ln}, Value: v, ScalerUnit: su}
 }
 
 // Get implements Object.
-func (o *Register) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *Register) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		if o.Read != nil {
 			return o.Read(ctx)
@@ -182,7 +183,7 @@ func (o *Register) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, e
 }
 
 // Set implements Object. scaler_unit is static and refused.
-func (o *Register) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *Register) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (o *Register) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) 
 }
 
 // Action implements Object: method 1 reset (parameter integer 0).
-func (o *Register) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *Register) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
@@ -243,16 +244,16 @@ type ExtendedRegister struct {
 
 // NewExtendedRegister returns an Extended register.
 func NewExtendedRegister(ln obis.Code, v axdr.Data, su axdr.ScalerUnit, status axdr.Data, captured time.Time) *ExtendedRegister {
-	return &ExtendedRegister{Header: Header{Class: ClassExtendedRegister, LN: ln}, Value: v, ScalerUnit: su, Status: status, CaptureTime: captured}
+	return &ExtendedRegister{Header: Header{Class: cosem.ClassExtendedRegister, LN: ln}, Value: v, ScalerUnit: su, Status: status, CaptureTime: captured}
 }
 
 // Get implements Object.
-func (o *ExtendedRegister) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *ExtendedRegister) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
 	if req.Attribute == 1 {
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	}
 	if req.Attribute < 1 || req.Attribute > 5 {
 		return axdr.Data{}, o.undefinedAttr(req.Attribute)
@@ -288,7 +289,7 @@ func timeOrUnset(t time.Time) axdr.Data {
 	if t.IsZero() {
 		return axdr.DateTimeOctets(unsetDateTime)
 	}
-	return DateTimeData(t, 0)
+	return cosem.DateTimeData(t, 0)
 }
 
 var unsetDateTime = axdr.DateTime{Year: axdr.YearUnspecified, Month: 0xFF, Day: 0xFF, DayOfWeek: 0xFF, Hour: 0xFF,
@@ -296,7 +297,7 @@ var unsetDateTime = axdr.DateTime{Year: axdr.YearUnspecified, Month: 0xFF, Day: 
 
 // Set implements Object: every attribute of an Extended register is
 // read-only to clients.
-func (o *ExtendedRegister) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *ExtendedRegister) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if req.Attribute < 1 || req.Attribute > 5 {
 		return o.undefinedAttr(req.Attribute)
 	}
@@ -305,7 +306,7 @@ func (o *ExtendedRegister) Set(ctx context.Context, req *AttributeRequest, v axd
 
 // Action implements Object: method 1 reset zeroes the value and stamps
 // the capture time.
-func (o *ExtendedRegister) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *ExtendedRegister) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if req.Method != 1 {
 		return axdr.Data{}, o.undefinedMethod(req.Method)
 	}
@@ -346,12 +347,12 @@ type DemandRegister struct {
 // NewDemandRegister returns a Demand register whose first period starts
 // now; v gives the type of the averages (its value is the current one).
 func NewDemandRegister(ln obis.Code, v axdr.Data, su axdr.ScalerUnit, period uint32, periods uint16) *DemandRegister {
-	return &DemandRegister{Header: Header{Class: ClassDemandRegister, LN: ln}, CurrentAverage: v, LastAverage: zeroOf(v),
+	return &DemandRegister{Header: Header{Class: cosem.ClassDemandRegister, LN: ln}, CurrentAverage: v, LastAverage: zeroOf(v),
 		ScalerUnit: su, Status: axdr.Null(), Period: period, NumberOfPeriods: periods, StartTimeCurrent: time.Now()}
 }
 
 // Get implements Object.
-func (o *DemandRegister) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *DemandRegister) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	if err := o.noSelective(req); err != nil {
 		return axdr.Data{}, err
 	}
@@ -359,7 +360,7 @@ func (o *DemandRegister) Get(ctx context.Context, req *AttributeRequest) (axdr.D
 	defer o.Unlock()
 	switch req.Attribute {
 	case 1:
-		return LogicalNameData(o.LN), nil
+		return cosem.LogicalNameData(o.LN), nil
 	case 2:
 		return o.CurrentAverage, nil
 	case 3:
@@ -381,13 +382,13 @@ func (o *DemandRegister) Get(ctx context.Context, req *AttributeRequest) (axdr.D
 }
 
 // Set implements Object: period and number_of_periods are writable.
-func (o *DemandRegister) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *DemandRegister) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	if err := o.noSelective(req); err != nil {
 		return err
 	}
 	switch req.Attribute {
 	case 8:
-		n, ok := uintOf(v, axdr.TagUint32)
+		n, ok := cosem.UintOf(v, axdr.TagUint32)
 		if !ok {
 			return o.typeErr(8, "double-long-unsigned", v)
 		}
@@ -396,7 +397,7 @@ func (o *DemandRegister) Set(ctx context.Context, req *AttributeRequest, v axdr.
 		o.Unlock()
 		return nil
 	case 9:
-		n, ok := uintOf(v, axdr.TagUint16)
+		n, ok := cosem.UintOf(v, axdr.TagUint16)
 		if !ok {
 			return o.typeErr(9, "long-unsigned", v)
 		}
@@ -435,7 +436,7 @@ func (o *DemandRegister) NextPeriod(ctx context.Context) {
 
 // Action implements Object: method 1 reset clears both averages and
 // restarts the period; method 2 next_period closes it.
-func (o *DemandRegister) Action(ctx context.Context, req *MethodRequest, p axdr.Data) (axdr.Data, error) {
+func (o *DemandRegister) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
 	if err := checkResetParam(&o.Header, p); err != nil && (req.Method == 1 || req.Method == 2) {
 		return axdr.Data{}, err
 	}

@@ -1,4 +1,4 @@
-package cosem
+package objects
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
+	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/obis"
 )
 
@@ -19,12 +20,12 @@ type ValueDefinition struct {
 
 // Data returns structure{long-unsigned, octet-string, integer}.
 func (v ValueDefinition) Data() axdr.Data {
-	return axdr.Structure(axdr.Uint16(v.ClassID), LogicalNameData(v.LogicalName), axdr.Int8(v.Attribute))
+	return axdr.Structure(axdr.Uint16(v.ClassID), cosem.LogicalNameData(v.LogicalName), axdr.Int8(v.Attribute))
 }
 
 func parseValueDefinition(d axdr.Data) ValueDefinition {
 	c, _ := d.Items[0].Uint()
-	ln, _ := obisOf(d.Items[1])
+	ln, _ := cosem.LogicalNameOf(d.Items[1])
 	a, _ := d.Items[2].Int()
 	return ValueDefinition{ClassID: uint16(c), LogicalName: ln, Attribute: int8(a)}
 }
@@ -37,11 +38,11 @@ type ScriptRef struct {
 
 // Data returns structure{octet-string, long-unsigned}.
 func (s ScriptRef) Data() axdr.Data {
-	return axdr.Structure(LogicalNameData(s.LogicalName), axdr.Uint16(s.Selector))
+	return axdr.Structure(cosem.LogicalNameData(s.LogicalName), axdr.Uint16(s.Selector))
 }
 
 func parseScriptRef(d axdr.Data) ScriptRef {
-	ln, _ := obisOf(d.Items[0])
+	ln, _ := cosem.LogicalNameOf(d.Items[0])
 	n, _ := d.Items[1].Uint()
 	return ScriptRef{LogicalName: ln, Selector: uint16(n)}
 }
@@ -78,7 +79,7 @@ type RegisterMonitor struct {
 // NewRegisterMonitor returns a monitor of value with thresholds and one
 // actions element per threshold.
 func NewRegisterMonitor(ln obis.Code, value ValueDefinition, thresholds []axdr.Data, actions []MonitorActions, act ActionFunc) *RegisterMonitor {
-	return &RegisterMonitor{Header: Header{Class: ClassRegisterMonitor, LN: ln}, Thresholds: thresholds, Monitored: value, Actions: actions, Act: act}
+	return &RegisterMonitor{Header: Header{Class: cosem.ClassRegisterMonitor, LN: ln}, Thresholds: thresholds, Monitored: value, Actions: actions, Act: act}
 }
 
 var monitorActionsShape = arrayOf(structOf(scriptShape, scriptShape))
@@ -105,17 +106,17 @@ func (o *RegisterMonitor) fields() []field {
 }
 
 // Get implements Object.
-func (o *RegisterMonitor) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *RegisterMonitor) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *RegisterMonitor) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *RegisterMonitor) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
 // Action implements Object: the class has no methods.
-func (o *RegisterMonitor) Action(ctx context.Context, req *MethodRequest, _ axdr.Data) (axdr.Data, error) {
+func (o *RegisterMonitor) Action(ctx context.Context, req *cosem.MethodRequest, _ axdr.Data) (axdr.Data, error) {
 	return o.noMethod(req)
 }
 
@@ -132,8 +133,8 @@ func (o *RegisterMonitor) Observe(ctx context.Context, v axdr.Data) {
 			if i >= len(o.Actions) {
 				break
 			}
-			a, ok1 := compareData(prev, th)
-			b, ok2 := compareData(v, th)
+			a, ok1 := cosem.CompareValues(prev, th)
+			b, ok2 := cosem.CompareValues(v, th)
 			switch {
 			case !ok1 || !ok2:
 			case a <= 0 && b > 0:
@@ -188,7 +189,7 @@ type Limiter struct {
 
 // NewLimiter returns a limiter of value with a normal threshold.
 func NewLimiter(ln obis.Code, value ValueDefinition, normal axdr.Data, act ActionFunc) *Limiter {
-	return &Limiter{Header: Header{Class: ClassLimiter, LN: ln}, Monitored: value, ThresholdNormal: normal,
+	return &Limiter{Header: Header{Class: cosem.ClassLimiter, LN: ln}, Monitored: value, ThresholdNormal: normal,
 		ThresholdEmergency: normal, Emergency: EmergencyProfile{ActivationTime: unsetDateTime}, Act: act}
 }
 
@@ -240,17 +241,17 @@ func (o *Limiter) fields() []field {
 }
 
 // Get implements Object.
-func (o *Limiter) Get(ctx context.Context, req *AttributeRequest) (axdr.Data, error) {
+func (o *Limiter) Get(ctx context.Context, req *cosem.AttributeRequest) (axdr.Data, error) {
 	return tableGet(&o.Header, &o.Mutex, o.fields, req)
 }
 
 // Set implements Object.
-func (o *Limiter) Set(ctx context.Context, req *AttributeRequest, v axdr.Data) error {
+func (o *Limiter) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
 	return tableSet(ctx, &o.Header, &o.Mutex, o.fields, req, v, o.OnSet)
 }
 
 // Action implements Object: the class has no methods.
-func (o *Limiter) Action(ctx context.Context, req *MethodRequest, _ axdr.Data) (axdr.Data, error) {
+func (o *Limiter) Action(ctx context.Context, req *cosem.MethodRequest, _ axdr.Data) (axdr.Data, error) {
 	return o.noMethod(req)
 }
 
@@ -271,7 +272,7 @@ func (o *Limiter) Observe(ctx context.Context, v axdr.Data, now time.Time) {
 			}
 		}
 	}
-	c, ok := compareData(v, o.activeLocked())
+	c, ok := cosem.CompareValues(v, o.activeLocked())
 	var fire *ScriptRef
 	if ok {
 		above := c > 0
