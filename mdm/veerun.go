@@ -160,7 +160,9 @@ func RunVEE(ctx context.Context, st VEEStore, meterID, channel string, from, to 
 // estimate was made on.
 type dayChanged int
 
-func (v dayChanged) Error() string { return "the day changed meanwhile (version " + strconv.Itoa(int(v)) + ")" }
+func (v dayChanged) Error() string {
+	return "the day changed meanwhile (version " + strconv.Itoa(int(v)) + ")"
+}
 
 // exceptionOf is the queue's record of a rule's failure on a day.
 func exceptionOf(d interval.Day, f vee.Failure) store.Exception {
