@@ -130,22 +130,27 @@ func TestEditsTwoWritersOneDay(t *testing.T) {
 	}
 }
 
-// overtakingStore stores another version of the day before every
-// compare-and-swap, as an ingest that never stops would.
-type overtakingStore struct {
+// racingStore stores a reading before each of the next Times
+// compare-and-swaps (all of them when Times is negative), as an ingest
+// would between a writer's read of a day and its write: the k-th at
+// interval Interval+k-1, as 55+k-1 Wh.
+type racingStore struct {
 	store.Store
-	writes int
+	Interval, Times int
+	raced           int
 }
 
-func (s *overtakingStore) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
-	d, err := s.Store.Day(ctx, days[0].MeterID, days[0].Channel, days[0].Date)
-	if err != nil {
-		return nil, err
-	}
-	s.writes++
-	d.Values[50+s.writes], d.Quality[50+s.writes] = int64(s.writes), 0
-	if _, err := s.Store.PutDays(ctx, []interval.Day{d}); err != nil {
-		return nil, err
+func (s *racingStore) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
+	if s.Times < 0 || s.raced < s.Times {
+		d, err := s.Store.Day(ctx, days[0].MeterID, days[0].Channel, days[0].Date)
+		if err != nil {
+			return nil, err
+		}
+		d.Values[s.Interval+s.raced], d.Quality[s.Interval+s.raced] = 55+int64(s.raced), 0
+		s.raced++
+		if _, err := s.Store.PutDays(ctx, []interval.Day{d}); err != nil {
+			return nil, err
+		}
 	}
 	return s.Store.PutDaysIfLatest(ctx, days, bases)
 }
@@ -157,7 +162,7 @@ func TestEditsOvertaken(t *testing.T) {
 	ctx := context.Background()
 	date := cim.Date{Year: 2026, Month: 6, Day: 4}
 	storeDay(t, st, gapDay("m1", date))
-	e := &mdm.Edits{Store: &overtakingStore{Store: st}, Attempts: 3}
+	e := &mdm.Edits{Store: &racingStore{Store: st, Interval: 50, Times: -1}, Attempts: 3}
 	_, err := e.Edit(ctx, "m1", "A+15m", date, map[int]int64{3: 100}, "alice", "read off the display")
 	if !errors.Is(err, mdm.ErrOvertaken) {
 		t.Fatalf("err %v, want ErrOvertaken", err)

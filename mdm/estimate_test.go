@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -27,28 +26,6 @@ func readDayWithGap(t testing.TB, st store.Store, date cim.Date) {
 	storeDay(t, st, d)
 }
 
-// interveningStore stores a reading of interval 30 before the first
-// compare-and-swap, as the ingest would while an estimate is made.
-type interveningStore struct {
-	store.Store
-	done bool
-}
-
-func (s *interveningStore) PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error) {
-	if !s.done {
-		s.done = true
-		d, err := s.Store.Day(ctx, days[0].MeterID, days[0].Channel, days[0].Date)
-		if err != nil {
-			return nil, err
-		}
-		d.Values[30], d.Quality[30] = 55, 0
-		if _, err := s.Store.PutDays(ctx, []interval.Day{d}); err != nil {
-			return nil, err
-		}
-	}
-	return s.Store.PutDaysIfLatest(ctx, days, bases)
-}
-
 // An estimate on request fills a past day's gap as a new version; one
 // overtaken by a reading is not stored over it, and says so.
 func TestEstimatesRun(t *testing.T) {
@@ -63,7 +40,7 @@ func TestEstimatesRun(t *testing.T) {
 		e := &mdm.Estimates{Store: st, Rules: vee.DefaultRuleSets(), Estimation: vee.DefaultEstimation(),
 			Now: func() time.Time { return date.AddDays(3).Start(time.UTC) }}
 		if overtaken {
-			e.Store = &interveningStore{Store: st}
+			e.Store = &racingStore{Store: st, Interval: 30, Times: 1}
 		}
 		rep, err := e.Run(ctx, "m1", "A+15m", date, date, true)
 		if err != nil {

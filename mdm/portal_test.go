@@ -15,6 +15,19 @@ import (
 	"github.com/amigo-ami/amigo/tariff"
 )
 
+// openHousehold opens a store with the households registered, and their
+// time zone.
+func openHousehold(t testing.TB) (store.Store, *time.Location) {
+	t.Helper()
+	st, _ := storetest.OpenSQLite(t)
+	household(t, st)
+	loc, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, loc
+}
+
 // household registers usage point up1 in Amsterdam on the tariff
 // "dayNight", with a gas meter that sorts before its electricity meter
 // e1, and usage point up2 with a gas meter alone.
@@ -55,13 +68,8 @@ func ownDay(date cim.Date, loc *time.Location, value int64, n int) interval.Day 
 // weekdays of the four weeks before, the price in force, and the month's
 // use and cost so far.
 func TestPortalSummary(t *testing.T) {
-	st, _ := storetest.OpenSQLite(t)
+	st, loc := openHousehold(t)
 	ctx := context.Background()
-	household(t, st)
-	loc, err := time.LoadLocation("Europe/Amsterdam")
-	if err != nil {
-		t.Fatal(err)
-	}
 	today := cim.Date{Year: 2026, Month: 6, Day: 10} // a Wednesday
 	// Every earlier day is read as its day of the month, but one of the
 	// Wednesdays has a gap and is no typical day.
@@ -140,13 +148,8 @@ func TestPortalHousehold(t *testing.T) {
 // The export carries imported energy always and exported energy where
 // the meter has some in the period.
 func TestPortalExport(t *testing.T) {
-	st, _ := storetest.OpenSQLite(t)
+	st, loc := openHousehold(t)
 	ctx := context.Background()
-	household(t, st)
-	loc, err := time.LoadLocation("Europe/Amsterdam")
-	if err != nil {
-		t.Fatal(err)
-	}
 	date := cim.Date{Year: 2026, Month: 6, Day: 10}
 	exp := ownDay(date, loc, 3, 96)
 	exp.Channel = cim.EnergyExport15m.ID
