@@ -60,6 +60,7 @@ type API struct {
 	table    []route
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	services
 }
 
 // New builds the handler and registers its metrics.
@@ -70,7 +71,7 @@ func New(d Deps) *API {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 8 << 20
 	}
-	a := &API{d: d, mux: http.NewServeMux()}
+	a := &API{d: d, mux: http.NewServeMux(), services: newServices(d)}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amigo_http_requests_total", Help: "HTTP requests by route, method and status code.",
 	}, []string{"route", "method", "code"})

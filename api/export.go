@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/greenbutton"
 )
 
@@ -33,25 +32,14 @@ func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most 400 days later")
 		return
 	}
-	ctx := r.Context()
-	up, m, ok := a.householdMeter(w, r)
-	if !ok {
+	e, err := a.portal.Export(r.Context(), r.PathValue("id"), from, to)
+	if !a.householdOK(w, r, err) {
 		return
 	}
-	e := greenbutton.Export{UsagePoint: up, Updated: a.now(), Self: "/api/v1/usage-points/" + up.MRID}
-	for _, rt := range []cim.ReadingType{cim.EnergyImport15m, cim.EnergyExport15m} {
-		days, err := a.d.Store.Days(ctx, m.MRID, rt.ID, from, to)
-		if err != nil {
-			a.internal(w, r, err)
-			return
-		}
-		if len(days) > 0 || rt.ID == cim.EnergyImport15m.ID {
-			e.Channels = append(e.Channels, greenbutton.Channel{ReadingType: rt, Days: days})
-		}
-	}
+	up := e.UsagePoint
+	e.Updated, e.Self = a.now(), "/api/v1/usage-points/"+up.MRID
 	name := fmt.Sprintf("amigo-%s-%s-%s", up.MRID, from, to)
 	cw := &countingWriter{w: w}
-	var err error
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")

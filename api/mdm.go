@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/amigo-ami/amigo/auth"
@@ -16,6 +14,30 @@ import (
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 )
+
+// services are the meter data services the handlers call, over the
+// API's store.
+type services struct {
+	queries    *mdm.Queries
+	edits      *mdm.Edits
+	estimates  *mdm.Estimates
+	exceptions *mdm.Exceptions
+	portal     *mdm.Portal
+}
+
+func newServices(d Deps) services {
+	rules := vee.DefaultRuleSets()
+	if d.Rules != nil {
+		rules = *d.Rules
+	}
+	return services{
+		queries:    &mdm.Queries{Store: d.Store},
+		edits:      &mdm.Edits{Store: d.Store},
+		estimates:  &mdm.Estimates{Store: d.Store, Rules: rules, Estimation: vee.DefaultEstimation()},
+		exceptions: &mdm.Exceptions{Store: d.Store},
+		portal:     &mdm.Portal{Store: d.Store, Tariffs: d.Tariffs},
+	}
+}
 
 // dayOut is a stored day as the API shows it.
 type dayOut struct {
@@ -35,12 +57,7 @@ type dayOut struct {
 
 func toDayOut(d interval.Day) dayOut {
 	o := dayOut{Day: d.Date, Channel: d.Channel, Start: d.Start, Interval: int(d.Interval / time.Second), Values: d.Values,
-		Quality: d.Quality, Version: d.Version, Source: d.Source, Reason: d.Reason, User: d.User, CreatedAt: d.CreatedAt}
-	for i, v := range d.Values {
-		if d.Quality[i]&cim.QualityMissing == 0 {
-			o.Total += v
-		}
-	}
+		Quality: d.Quality, Version: d.Version, Source: d.Source, Reason: d.Reason, User: d.User, CreatedAt: d.CreatedAt, Total: mdm.DayTotal(d)}
 	return o
 }
 
@@ -53,46 +70,33 @@ func dateParam(w http.ResponseWriter, name, s string) (cim.Date, bool) {
 	return d, true
 }
 
-// seriesDays returns a meter channel's stored days in [from, to]. It
-// answers 404 for a meter that is not registered, or a channel of which
-// the meter has no day stored at all: an empty answer would read as "no
-// data yet" where the question itself is wrong.
+// seriesDays returns a meter channel's stored days in [from, to], or
+// writes the error and returns false.
 func (a *API) seriesDays(w http.ResponseWriter, r *http.Request, meter, channel string, from, to cim.Date) ([]interval.Day, bool) {
 	if !checkFields(w, idField("channel", channel)) {
 		return nil, false
 	}
-	ctx := r.Context()
-	days, err := a.d.Store.Days(ctx, meter, channel, from, to)
-	if err != nil {
-		a.internal(w, r, err)
-		return nil, false
-	}
-	if len(days) > 0 {
-		return days, true
-	}
-	if _, err := a.d.Store.Meter(ctx, meter); errors.Is(err, store.ErrNotFound) {
+	days, err := a.queries.Series(r.Context(), meter, channel, from, to)
+	return days, a.seriesOK(w, r, meter, channel, err)
+}
+
+// seriesOK reports whether a query of a meter channel's series went
+// well, and writes the error where it did not: a 404 for a meter that is
+// not registered, or a channel of which the meter has no day stored at
+// all.
+func (a *API) seriesOK(w http.ResponseWriter, r *http.Request, meter, channel string, err error) bool {
+	switch {
+	case errors.Is(err, mdm.ErrUnknownMeter):
 		Error(w, http.StatusNotFound, "not_found", "no meter "+strconv.Quote(meter))
-		return nil, false
-	} else if err != nil {
-		a.internal(w, r, err)
-		return nil, false
-	}
-	if channel == cim.EnergyImport15m.ID || channel == cim.EnergyExport15m.ID {
-		return days, true
-	}
-	// Rare: another channel, and nothing in the range. Its whole history
-	// says whether the meter has it.
-	ever, err := a.d.Store.Days(ctx, meter, channel, cim.DateOf(time.Unix(0, 0), time.UTC), cim.DateOf(time.Now(), time.UTC).AddDays(2))
-	if err != nil {
-		a.internal(w, r, err)
-		return nil, false
-	}
-	if len(ever) == 0 {
+	case errors.Is(err, mdm.ErrUnknownChannel):
 		Error(w, http.StatusNotFound, "not_found", fmt.Sprintf("meter %q has no channel %q stored (interval energy is %s, and %s where exported)",
 			meter, channel, cim.EnergyImport15m.ID, cim.EnergyExport15m.ID))
-		return nil, false
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		return true
 	}
-	return days, true
+	return false
 }
 
 // readings returns the latest version of each stored day in [from, to]
@@ -141,13 +145,13 @@ func (a *API) dayVersions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	vs, err := a.d.Store.DayVersions(r.Context(), id, ch, date)
-	if err != nil {
-		a.internal(w, r, err)
+	vs, err := a.queries.Versions(r.Context(), id, ch, date)
+	if errors.Is(err, store.ErrNotFound) {
+		Error(w, http.StatusNotFound, "not_found", "no such day stored")
 		return
 	}
-	if len(vs) == 0 {
-		Error(w, http.StatusNotFound, "not_found", "no such day stored")
+	if err != nil {
+		a.internal(w, r, err)
 		return
 	}
 	out := make([]dayOut, len(vs))
@@ -197,37 +201,20 @@ func (a *API) editDay(w http.ResponseWriter, r *http.Request) {
 		}
 		vals[i] = v
 	}
-	// The edit goes over the version it was made on: readings the ingest
-	// stores meanwhile must not vanish under it, so an overtaken edit is
-	// made again on the latest version.
-	for range 5 {
-		d, err := a.d.Store.Day(r.Context(), id, ch, date)
-		if errors.Is(err, store.ErrNotFound) {
-			Error(w, http.StatusNotFound, "not_found", "no such day stored")
-			return
-		}
-		if err != nil {
-			a.internal(w, r, err)
-			return
-		}
-		e, err := vee.Edit(d, vals, req.User, req.Reason)
-		if err != nil {
-			Error(w, http.StatusUnprocessableEntity, "bad_edit", err.Error())
-			return
-		}
-		ws, err := a.d.Store.PutDaysIfLatest(r.Context(), []interval.Day{e}, []int{d.Version})
-		if err != nil {
-			a.internal(w, r, err)
-			return
-		}
-		if ws[0].Stale {
-			continue
-		}
-		e.Version = ws[0].Version
+	e, err := a.edits.Edit(r.Context(), id, ch, date, vals, req.User, req.Reason)
+	var refused *mdm.RefusedError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		Error(w, http.StatusNotFound, "not_found", "no such day stored")
+	case errors.As(err, &refused):
+		Error(w, http.StatusUnprocessableEntity, "bad_edit", refused.Error())
+	case errors.Is(err, mdm.ErrOvertaken):
+		Error(w, http.StatusConflict, "conflict", "the day kept changing while the edit was stored; try again")
+	case err != nil:
+		a.internal(w, r, err)
+	default:
 		writeJSON(w, http.StatusCreated, toDayOut(e))
-		return
 	}
-	Error(w, http.StatusConflict, "conflict", "the day kept changing while the edit was stored; try again")
 }
 
 type veeRequest struct {
@@ -249,20 +236,12 @@ func (a *API) runVEE(w http.ResponseWriter, r *http.Request) {
 	if req.Channel == "" {
 		req.Channel = cim.EnergyImport15m.ID
 	}
-	rep, err := mdm.RunVEE(r.Context(), a.d.Store, r.PathValue("id"), req.Channel, req.From, req.To, mdm.VEEOptions{
-		Rules: a.ruleSets(), Estimation: vee.DefaultEstimation(), Estimate: req.Estimate, Today: cim.DateOf(time.Now(), time.UTC)})
+	rep, err := a.estimates.Run(r.Context(), r.PathValue("id"), req.Channel, req.From, req.To, req.Estimate)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
 	JSON(w, rep)
-}
-
-func (a *API) ruleSets() vee.RuleSets {
-	if a.d.Rules != nil {
-		return *a.d.Rules
-	}
-	return vee.DefaultRuleSets()
 }
 
 // ruleSet is a validation rule set as the API shows it.
@@ -275,10 +254,10 @@ type ruleSet struct {
 // listRuleSets answers which rules apply to which meters, in the order
 // they are tried; with ?meter= it answers which one applies to that meter.
 func (a *API) listRuleSets(w http.ResponseWriter, r *http.Request) {
-	rs := a.ruleSets()
+	rs := a.estimates.Rules
 	if id := r.URL.Query().Get("meter"); id != "" {
-		m, err := a.d.Store.Meter(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
+		name, rules, err := a.estimates.RuleSet(r.Context(), id)
+		if errors.Is(err, mdm.ErrUnknownMeter) {
 			Error(w, http.StatusNotFound, "not_found", "meter "+id+" is not registered")
 			return
 		}
@@ -286,7 +265,6 @@ func (a *API) listRuleSets(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, r, err)
 			return
 		}
-		name, rules := rs.For(m)
 		JSON(w, ruleSet{Name: name, Rules: rules})
 		return
 	}
@@ -340,30 +318,19 @@ func (a *API) listExceptions(w http.ResponseWriter, r *http.Request) {
 		}
 		eq.After = n
 	}
-	// One more than a page says whether there is a next one.
-	eq.Limit = limit + 1
-	es, err := a.d.Store.ListExceptions(r.Context(), eq)
+	p, err := a.exceptions.List(r.Context(), eq)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	more := len(es) > limit
-	if more {
-		es = es[:limit]
+	out := page[store.Exception]{Items: p.Items, Total: &p.Total}
+	if out.Items == nil {
+		out.Items = []store.Exception{}
 	}
-	total, err := a.d.Store.CountExceptions(r.Context(), eq)
-	if err != nil {
-		a.internal(w, r, err)
-		return
+	if p.More {
+		out.Next = strconv.FormatInt(p.Items[len(p.Items)-1].ID, 10)
 	}
-	p := page[store.Exception]{Items: es, Total: &total}
-	if p.Items == nil {
-		p.Items = []store.Exception{}
-	}
-	if more {
-		p.Next = strconv.FormatInt(es[len(es)-1].ID, 10)
-	}
-	JSON(w, p)
+	JSON(w, out)
 }
 
 type resolveRequest struct {
@@ -389,7 +356,7 @@ func (a *API) resolveException(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, "bad_body", "user and resolution are required")
 		return
 	}
-	switch err := a.d.Store.ResolveException(r.Context(), id, req.User, req.Resolution, time.Now()); {
+	switch err := a.exceptions.Resolve(r.Context(), id, req.User, req.Resolution); {
 	case errors.Is(err, store.ErrNotFound):
 		Error(w, http.StatusNotFound, "not_found", "no exception "+r.PathValue("id"))
 	case errors.Is(err, store.ErrConflict):
@@ -433,44 +400,12 @@ func (a *API) totals(w http.ResponseWriter, r *http.Request) {
 	if channel == "" {
 		channel = cim.EnergyImport15m.ID
 	}
-	days, ok := a.seriesDays(w, r, r.PathValue("id"), channel, from, to)
-	if !ok {
+	if !checkFields(w, idField("channel", channel)) {
 		return
 	}
-	type total struct {
-		Period    string `json:"period"`
-		Total     int64  `json:"total"`
-		Intervals int    `json:"intervals"`
-		Missing   int    `json:"missing"`
-		Estimated int    `json:"estimated"`
-		Edited    int    `json:"edited"`
-	}
-	var out []total
-	for _, d := range days {
-		key := d.Date.String()
-		if by == "month" {
-			key = key[:7]
-		}
-		if len(out) == 0 || out[len(out)-1].Period != key {
-			out = append(out, total{Period: key})
-		}
-		t := &out[len(out)-1]
-		for i, v := range d.Values {
-			t.Intervals++
-			switch q := d.Quality[i]; {
-			case q&cim.QualityMissing != 0:
-				t.Missing++
-				continue
-			case q&cim.QualityEstimated != 0:
-				t.Estimated++
-			case q&cim.QualityEdited != 0:
-				t.Edited++
-			}
-			t.Total += v
-		}
-	}
-	if out == nil {
-		out = []total{}
+	out, err := a.queries.Totals(r.Context(), r.PathValue("id"), channel, from, to, mdm.TotalsBy(by))
+	if !a.seriesOK(w, r, r.PathValue("id"), channel, err) {
+		return
 	}
 	JSON(w, map[string]any{"meter": r.PathValue("id"), "channel": channel, "by": by, "totals": out})
 }
@@ -479,22 +414,10 @@ func (a *API) totals(w http.ResponseWriter, r *http.Request) {
 // searched) and its newest stored interval day.
 func (a *API) lastRead(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	now := time.Now()
-	rs, err := a.d.Store.RegisterReads(r.Context(), id, "", now.AddDate(0, 0, -40), now.Add(24*time.Hour))
+	out, err := a.queries.LastReads(r.Context(), id)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	latest := map[string]cim.Reading{}
-	for _, x := range rs {
-		if cur, ok := latest[x.ReadingType]; !ok || x.TimeStamp.After(cur.TimeStamp) {
-			latest[x.ReadingType] = x
-		}
-	}
-	out := make([]cim.Reading, 0, len(latest))
-	for _, x := range latest {
-		out = append(out, x)
-	}
-	slices.SortFunc(out, func(a, b cim.Reading) int { return strings.Compare(a.ReadingType, b.ReadingType) })
 	JSON(w, map[string]any{"meter": id, "registers": out})
 }

@@ -3,6 +3,14 @@
 // and end-device events — and stores it, interval data as versioned
 // local-day rows merged with what is already stored.
 //
+// It also owns what is asked of and done to the stored data, as services
+// the API calls: Queries (series, versions, totals, last reads),
+// Exceptions (the validation queue), Edits (a change stored over the
+// version it was made on, the compare-and-swap written once), Estimates
+// (validation and estimation on request) and Portal (a household's use,
+// baseline and cost, and its export). Each takes the small part of the
+// store it needs.
+//
 // # Delivery
 //
 // Ingest reads the readings and events streams through durable pull

@@ -50,12 +50,24 @@ func registerType(channel string) string {
 	return ""
 }
 
+// VEEStore is what validating and estimating stored days reads and
+// writes: the days and what frames them (the meter, its usage point's
+// zone, registers and relay events), and the exceptions queue.
+type VEEStore interface {
+	DayWriter
+	historyStore
+	Meter(ctx context.Context, mrid string) (cim.Meter, error)
+	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
+	PutExceptions(ctx context.Context, es []store.Exception) (int, error)
+	SettleExceptions(ctx context.Context, days []store.DayVersion, at time.Time) (int, error)
+}
+
 // RunVEE validates the stored days of one meter channel in [from, to],
 // records each failure in the exceptions queue with its rule and reason,
 // and, when asked, estimates the missing intervals of past days as a new
 // version reconciled with the midnight registers. Actual data that
 // arrives later replaces the estimates (the ingest's merge does that).
-func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, to cim.Date, o VEEOptions) (VEEReport, error) {
+func RunVEE(ctx context.Context, st VEEStore, meterID, channel string, from, to cim.Date, o VEEOptions) (VEEReport, error) {
 	var rep VEEReport
 	if o.HistoryDays <= 0 {
 		o.HistoryDays = 28
@@ -79,6 +91,7 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 	if err != nil {
 		return rep, fmt.Errorf("vee: meter %s: %w", meterID, err)
 	}
+	edits := Edits{Store: st}
 	for date := from; !to.Before(date); date = date.AddDays(1) {
 		d, err := st.Day(ctx, meterID, channel, date)
 		if errors.Is(err, store.ErrNotFound) {
@@ -106,8 +119,12 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 			}
 			rep.Exceptions += n
 		}
-		if err := settle(ctx, st, []store.DayVersion{{MeterID: meterID, Channel: channel, Date: date, Version: d.Version}}, now()); err != nil {
-			return rep, err
+		// A later version closes what the earlier ones failed and this
+		// one passes.
+		if d.Version > 1 {
+			if _, err := st.SettleExceptions(ctx, []store.DayVersion{{MeterID: meterID, Channel: channel, Date: date, Version: d.Version}}, now()); err != nil {
+				return rep, fmt.Errorf("vee: settling the exceptions of %s %s %s: %w", meterID, channel, date, err)
+			}
 		}
 		if !o.Estimate || !date.Before(o.Today) {
 			continue
@@ -116,21 +133,35 @@ func RunVEE(ctx context.Context, st store.Store, meterID, channel string, from, 
 		if !ok {
 			continue
 		}
-		// Only over the version estimated from: a day that took readings
-		// meanwhile keeps them, and the next run estimates what is still
-		// missing.
-		ws, err := st.PutDaysIfLatest(ctx, []interval.Day{est}, []int{d.Version})
+		// Only over the version estimated from, which is the version
+		// validated: a day that took readings meanwhile keeps them, and
+		// the next run validates it and estimates what is still missing.
+		_, err = edits.ApplyOver(ctx, d, func(latest interval.Day) (interval.Day, error) {
+			if latest.Version != d.Version {
+				return latest, dayChanged(latest.Version)
+			}
+			return est, nil
+		})
+		var changed dayChanged
+		if errors.As(err, &changed) {
+			rep.Reasons = append(rep.Reasons, date.String()+": not estimated, "+changed.Error())
+			continue
+		}
 		if err != nil {
 			return rep, fmt.Errorf("vee: storing the estimate of %s %s %s: %w", meterID, channel, date, err)
-		}
-		if ws[0].Stale {
-			rep.Reasons = append(rep.Reasons, date.String()+": not estimated, the day changed meanwhile (version "+strconv.Itoa(ws[0].Version)+")")
-			continue
 		}
 		rep.Estimated++
 		rep.Reasons = append(rep.Reasons, date.String()+": "+reason)
 	}
 	return rep, nil
+}
+
+// dayChanged is the version another writer stored over the one an
+// estimate was made on.
+type dayChanged int
+
+func (v dayChanged) Error() string {
+	return "the day changed meanwhile (version " + strconv.Itoa(int(v)) + ")"
 }
 
 // exceptionOf is the queue's record of a rule's failure on a day.
@@ -141,7 +172,9 @@ func exceptionOf(d interval.Day, f vee.Failure) store.Exception {
 
 // meterZone is the time zone of the meter's usage point, in which reasons
 // give times (UTC when the meter has none).
-func meterZone(ctx context.Context, st store.Store, m cim.Meter) (*time.Location, error) {
+func meterZone(ctx context.Context, st interface {
+	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
+}, m cim.Meter) (*time.Location, error) {
 	if m.UsagePointID == "" {
 		return time.UTC, nil
 	}
@@ -160,10 +193,18 @@ func meterZone(ctx context.Context, st store.Store, m cim.Meter) (*time.Location
 // meter silent for longer starts afresh.
 const firstLookBack = 366
 
+// historyStore is what validation reads around a day: earlier days,
+// register reads and relay events.
+type historyStore interface {
+	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
+	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error)
+	Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error)
+}
+
 // veeContext gathers what validating a stored day looks at beyond it:
 // the like-day history, whether the day is the meter's first, the billing
 // registers at its bounds and the spans its relay was open.
-func veeContext(ctx context.Context, st store.Store, d interval.Day, historyDays int) (vee.Context, error) {
+func veeContext(ctx context.Context, st historyStore, d interval.Day, historyDays int) (vee.Context, error) {
 	var c vee.Context
 	var err error
 	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {
@@ -205,7 +246,7 @@ const (
 // relaySpans rebuilds when the meter's relay was open during [from, to)
 // from its disconnector events: the state at from is that of the last
 // event before it (looked for up to 90 days back).
-func relaySpans(ctx context.Context, st store.Store, meterID string, from, to time.Time) ([]vee.Span, error) {
+func relaySpans(ctx context.Context, st historyStore, meterID string, from, to time.Time) ([]vee.Span, error) {
 	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, Types: []cim.EndDeviceEventType{eventRelayOpened, eventRelayClosed},
 		From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
 	if err != nil {
