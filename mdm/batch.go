@@ -10,8 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
@@ -48,7 +47,7 @@ type batch struct {
 
 // plan is one message of a batch on its way to being stored.
 type plan struct {
-	m   jetstream.Msg
+	m   *bus.Delivery
 	msg message
 	// days are a block's readings placed in their local days.
 	days []dayReadings
@@ -69,7 +68,7 @@ type stored struct {
 //
 // Decoding runs on every core, and the stored days the batch touches are
 // read concurrently before the merge, which then runs in message order.
-func (in *Ingest) handle(ctx context.Context, kind string, msgs []jetstream.Msg) error {
+func (in *Ingest) handle(ctx context.Context, msgs []*bus.Delivery) error {
 	plans := make([]plan, len(msgs))
 	parallel(len(msgs), func(i int) {
 		plans[i].m = msgs[i]
@@ -110,7 +109,7 @@ func (in *Ingest) handle(ctx context.Context, kind string, msgs []jetstream.Msg)
 			p.err = in.apply(b, p, days)
 		}
 		if p.err != nil {
-			b.dead = append(b.dead, deadLetter{m: p.m, kind: kind, reason: p.err.Error()})
+			b.dead = append(b.dead, deadLetter{m: p.m, reason: p.err.Error()})
 		}
 	}
 	return in.commit(ctx, b)
@@ -405,7 +404,7 @@ func (in *Ingest) validate(ctx context.Context, days []interval.Day) error {
 
 // settle closes the open exceptions of earlier versions of the validated
 // days that the new versions pass.
-func settle(ctx context.Context, st store.Store, days []store.DayVersion, at time.Time) error {
+func settle(ctx context.Context, st Store, days []store.DayVersion, at time.Time) error {
 	var vs []store.DayVersion
 	for _, d := range days {
 		if d.Version > 1 {

@@ -163,7 +163,7 @@ const firstLookBack = 366
 // veeContext gathers what validating a stored day looks at beyond it:
 // the like-day history, whether the day is the meter's first, the billing
 // registers at its bounds and the spans its relay was open.
-func veeContext(ctx context.Context, st store.Store, d interval.Day, historyDays int) (vee.Context, error) {
+func veeContext(ctx context.Context, st Store, d interval.Day, historyDays int) (vee.Context, error) {
 	var c vee.Context
 	var err error
 	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {
@@ -205,7 +205,7 @@ const (
 // relaySpans rebuilds when the meter's relay was open during [from, to)
 // from its disconnector events: the state at from is that of the last
 // event before it (looked for up to 90 days back).
-func relaySpans(ctx context.Context, st store.Store, meterID string, from, to time.Time) ([]vee.Span, error) {
+func relaySpans(ctx context.Context, st Store, meterID string, from, to time.Time) ([]vee.Span, error) {
 	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, Types: []cim.EndDeviceEventType{eventRelayOpened, eventRelayClosed},
 		From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
 	if err != nil {
