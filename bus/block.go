@@ -23,7 +23,7 @@ const BlockMagic byte = 0xB1
 // Limits keep a damaged message from asking for gigabytes.
 const (
 	MaxBlockReadings = 1 << 16
-	maxString   = 256
+	maxString        = 256
 )
 
 // IsBinaryBlock reports whether data is an encoded block rather than JSON.

@@ -203,10 +203,18 @@ func (m CommandStep) ID() string   { return "ctl/" + m.MRID + "/" + string(m.Sta
 func (m Intervals) appendPayload(dst []byte) ([]byte, error) {
 	return AppendBlock(dst, cim.IntervalBlock(m)), nil
 }
-func (m Registers) appendPayload(dst []byte) ([]byte, error)     { return appendJSON(dst, []cim.Reading(m)) }
-func (m Event) appendPayload(dst []byte) ([]byte, error)         { return appendJSON(dst, cim.EndDeviceEvent(m)) }
-func (m CommandIssued) appendPayload(dst []byte) ([]byte, error) { return appendJSON(dst, cim.EndDeviceControl(m)) }
-func (m CommandStep) appendPayload(dst []byte) ([]byte, error)   { return appendJSON(dst, cim.EndDeviceControl(m)) }
+func (m Registers) appendPayload(dst []byte) ([]byte, error) {
+	return appendJSON(dst, []cim.Reading(m))
+}
+func (m Event) appendPayload(dst []byte) ([]byte, error) {
+	return appendJSON(dst, cim.EndDeviceEvent(m))
+}
+func (m CommandIssued) appendPayload(dst []byte) ([]byte, error) {
+	return appendJSON(dst, cim.EndDeviceControl(m))
+}
+func (m CommandStep) appendPayload(dst []byte) ([]byte, error) {
+	return appendJSON(dst, cim.EndDeviceControl(m))
+}
 
 func appendJSON(dst []byte, v any) ([]byte, error) {
 	data, err := json.Marshal(v)

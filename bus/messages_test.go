@@ -143,4 +143,3 @@ func TestDecodeSeedsAreInTestdata(t *testing.T) {
 		t.Fatalf("fuzz seeds in testdata/fuzz/FuzzDecode: %d, %v", len(entries), err)
 	}
 }
-
