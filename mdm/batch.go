@@ -74,6 +74,7 @@ func (in *Ingest) handle(ctx context.Context, msgs []*bus.Delivery) error {
 		plans[i].m = msgs[i]
 		plans[i].msg, plans[i].err = decode(msgs[i].Subject(), msgs[i].Data())
 	})
+	in.warmZones(ctx, plans)
 	now := in.o.Now()
 	var keys []dayKey
 	seen := map[dayKey]bool{}
@@ -113,6 +114,31 @@ func (in *Ingest) handle(ctx context.Context, msgs []*bus.Delivery) error {
 		}
 	}
 	return in.commit(ctx, b)
+}
+
+// warmZones looks up, a few at a time, the zones of the batch's meters
+// the cache does not hold, so that the check that follows, which runs in
+// message order, finds them there: a cold cache otherwise costs two
+// sequential registry reads per meter. Errors are left for that check.
+func (in *Ingest) warmZones(ctx context.Context, plans []plan) {
+	var cold []string
+	seen := map[string]bool{}
+	in.mu.Lock()
+	for i := range plans {
+		if plans[i].err != nil {
+			continue
+		}
+		id := plans[i].msg.meter()
+		if e, ok := in.zones[id]; !seen[id] && (!ok || time.Since(e.at) >= zoneTTL) {
+			cold = append(cold, id)
+		}
+		seen[id] = true
+	}
+	in.mu.Unlock()
+	if len(cold) < 2 {
+		return
+	}
+	parallelN(len(cold), 8, func(i int) { in.zone(ctx, cold[i]) })
 }
 
 func isBad(err error) bool {

@@ -26,7 +26,7 @@ import (
 // effect on ingest.
 func BenchmarkIngest(b *testing.B) {
 	for _, e := range engines {
-		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.open, nil, false) })
+		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.open, nil, e.name == "sqlite") })
 		b.Run(e.name+"/vee", func(b *testing.B) {
 			benchIngest(b, e.open, &mdm.VEEOptions{Rules: vee.DefaultRuleSets(), HistoryDays: 28}, e.name == "sqlite")
 		})

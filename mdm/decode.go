@@ -25,6 +25,19 @@ type message struct {
 	event     *cim.EndDeviceEvent
 }
 
+// meter is the meter the message is about.
+func (m message) meter() string {
+	switch {
+	case m.block != nil:
+		return m.block.MeterID
+	case m.event != nil:
+		return m.event.MeterID
+	case len(m.registers) > 0:
+		return m.registers[0].MeterID
+	}
+	return ""
+}
+
 // Limits on identifiers, so that a message cannot smuggle in a string the
 // store would refuse (PostgreSQL rejects NUL) and then fail every retry.
 const (
