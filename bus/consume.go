@@ -47,6 +47,9 @@ func (b *Bus) Consumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, erro
 	if cfg.Durable == "" || cfg.Stream == "" {
 		return nil, errors.New("bus: a consumer needs a durable name and a stream")
 	}
+	if cfg.Topic != 0 && cfg.Topic.stream() != cfg.Stream {
+		return nil, fmt.Errorf("bus: consumer %s: %s messages are not in the %s stream", cfg.Durable, cfg.Topic, cfg.Stream)
+	}
 	c := &Consumer{b: b, cfg: cfg}
 	if err := c.create(ctx); err != nil {
 		return nil, err
