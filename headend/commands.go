@@ -60,8 +60,10 @@ var knownControls = map[cim.EndDeviceControlType]bool{
 	cim.ControlDemandReset: true, cim.ControlSetCalendar: true, cim.ControlReadNow: true, cim.ControlPing: true,
 }
 
-// Issue queues a command. A command whose CorrelationID was issued before
-// is not queued again: the earlier one is returned with created false.
+// Issue queues a command: it is stored, then published on the bus for
+// whichever head-end node runs RunCommands. A command whose CorrelationID
+// was issued before is not queued again: the earlier one is returned with
+// created false (and offered on the bus again while it is still queued).
 func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error) {
 	if !knownControls[c.Type] {
 		return c, false, fmt.Errorf("%w: unknown type %q", ErrBadCommand, c.Type)
@@ -188,7 +190,11 @@ func (h *HeadEnd) RunCommands(ctx context.Context) error {
 		}
 		failures = 0
 		for _, d := range ds {
-			h.take(context.WithoutCancel(ctx), ctx, d)
+			if ctx.Err() != nil {
+				d.NakAfter(0) // stopping: another node may take it now
+				continue
+			}
+			h.take(ctx, d)
 		}
 	}
 	return nil
@@ -197,7 +203,7 @@ func (h *HeadEnd) RunCommands(ctx context.Context) error {
 // take settles one issued command from the bus: it runs it when it is
 // due and still queued, hands it back until its time when scheduled later,
 // and lets go of it when the store says it has moved on.
-func (h *HeadEnd) take(ctx, runCtx context.Context, d *bus.Delivery) {
+func (h *HeadEnd) take(ctx context.Context, d *bus.Delivery) {
 	m, err := d.Decode()
 	issued, ok := m.(bus.CommandIssued)
 	if err != nil || !ok {
@@ -230,7 +236,7 @@ func (h *HeadEnd) take(ctx, runCtx context.Context, d *bus.Delivery) {
 		d.NakAfter(wait)
 		return
 	}
-	h.dispatch(runCtx, c)
+	h.dispatch(ctx, c)
 	d.Ack()
 }
 
