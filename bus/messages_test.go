@@ -123,6 +123,12 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		if _, ok := m.(Intervals); ok && !IsBinaryBlock(data) {
+			// A JSON block may hold what the binary form refuses (ids of
+			// over 256 bytes, intervals of over a month); the binary round
+			// trip is FuzzDecodeBlock's.
+			return
+		}
 		e, err := b.Seal(m)
 		if err != nil {
 			return // JSON cannot carry every value it accepts (invalid UTF-8 and the like)
