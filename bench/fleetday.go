@@ -138,13 +138,8 @@ func waitIdle(ctx context.Context, b *bus.Bus) error {
 	for {
 		quiet := true
 		for _, kind := range []string{bus.Readings, bus.Events} {
-			c, err := b.JetStream().Consumer(ctx, b.StreamName(kind), "mdm-ingest")
-			if err != nil {
-				quiet = false
-				continue
-			}
-			info, err := c.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+			s, err := b.ConsumerStatus(ctx, kind, "mdm-ingest")
+			if err != nil || s.Pending > 0 || s.AckPending > 0 {
 				quiet = false
 			}
 		}

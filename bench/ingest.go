@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
-	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
@@ -206,9 +204,7 @@ func ingestOnce(ctx context.Context, o Options, e engine, ids []string, blocks [
 	}
 	defer b.Close(context.Background())
 	for _, blk := range blocks {
-		data := intervalcodec.Append(nil, blk)
-		id := "ib/" + blk.MeterID + "/" + blk.ReadingType.ID + "/" + strconv.FormatInt(blk.Readings[0].End.Unix(), 10)
-		if _, err := b.Publish(ctx, b.IntervalsSubject(blk.MeterID), id, data); err != nil {
+		if _, err := b.Publish(ctx, bus.Intervals(blk)); err != nil {
 			return 0, err
 		}
 	}

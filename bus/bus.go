@@ -2,6 +2,12 @@
 // in-process server storing under the data directory (the default) or an
 // external cluster. It creates amigo's streams idempotently at start and
 // publishes with message ids, so a publish that is retried is stored once.
+//
+// It owns the contract on the bus too: each message type (messages.go)
+// knows its subject, its id and its encoding, and callers publish and
+// receive typed values. Publishing, consuming through durable consumers
+// and dead-lettering are methods here, so that no NATS type leaves the
+// package.
 package bus
 
 import (
@@ -154,15 +160,15 @@ func (b *Bus) where() string {
 	return strings.Join(hosts, ",")
 }
 
-// StreamName returns the JetStream stream that holds one kind of message.
-func (b *Bus) StreamName(kind string) string {
+// streamName returns the JetStream stream that holds one kind of message.
+func (b *Bus) streamName(kind string) string {
 	return strings.ToUpper(b.opt.Namespace + "_" + kind)
 }
 
-// Subject returns the subject for a kind of message with the given tokens,
-// e.g. Subject(Readings, "m1") is "amigo.readings.m1". Tokens are made safe
+// subject returns the subject for a kind of message with the given tokens,
+// e.g. subject(Readings, "m1") is "amigo.readings.m1". Tokens are made safe
 // for NATS (no dots, spaces or wildcards).
-func (b *Bus) Subject(kind string, tokens ...string) string {
+func (b *Bus) subject(kind string, tokens ...string) string {
 	s := b.opt.Namespace + "." + kind
 	for _, t := range tokens {
 		s += "." + SafeToken(t)
@@ -187,7 +193,7 @@ func SafeToken(t string) string {
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	for _, k := range Kinds {
 		cfg := jetstream.StreamConfig{
-			Name:       b.StreamName(k),
+			Name:       b.streamName(k),
 			Subjects:   []string{b.opt.Namespace + "." + k + ".>"},
 			Storage:    jetstream.FileStorage,
 			Retention:  jetstream.LimitsPolicy,
@@ -201,27 +207,6 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Publish stores data on subject with the given message id and waits for
-// JetStream to acknowledge it durably. duplicate is true when the id had
-// already been stored within the duplicate window: the publish is then a
-// harmless retry.
-func (b *Bus) Publish(ctx context.Context, subject, msgID string, data []byte) (duplicate bool, err error) {
-	if msgID == "" {
-		return false, errors.New("bus: publish without a message id")
-	}
-	ack, err := b.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID))
-	if err != nil {
-		return false, fmt.Errorf("bus: publish %s: %w", subject, err)
-	}
-	return ack.Duplicate, nil
-}
-
-// JetStream gives consumers the JetStream context.
-func (b *Bus) JetStream() jetstream.JetStream { return b.js }
-
-// Conn gives the underlying connection, for plain request/reply.
-func (b *Bus) Conn() *nats.Conn { return b.nc }
 
 // Embedded reports whether the bus runs in this process.
 func (b *Bus) Embedded() bool { return b.ns != nil }

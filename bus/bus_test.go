@@ -44,21 +44,22 @@ func open(t *testing.T, o Options) *Bus {
 func checkPublishOnce(t *testing.T, b *Bus) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	subj := b.Subject(Readings, "meter.1")
-	if subj != b.opt.Namespace+".readings.meter_1" {
-		t.Fatalf("subject %q", subj)
+	ev := Event{MRID: "m1/log/1", MeterID: "meter.1", CreatedAt: time.Unix(1_780_000_000, 0).UTC()}
+	env, err := b.Seal(ev)
+	if err != nil || env.subject != b.opt.Namespace+".events.meter_1" || env.ID() != "ev/m1/log/1" {
+		t.Fatalf("sealed %q %q, %v", env.subject, env.ID(), err)
 	}
-	if dup, err := b.Publish(ctx, subj, "m1/2026-11-01/A+15m", []byte("x")); err != nil || dup {
+	if dup, err := b.Publish(ctx, ev); err != nil || dup {
 		t.Fatalf("first publish: dup=%v err=%v", dup, err)
 	}
 	// A retried publish with the same id is stored once.
-	if dup, err := b.Publish(ctx, subj, "m1/2026-11-01/A+15m", []byte("x")); err != nil || !dup {
+	if dup, err := b.Publish(ctx, ev); err != nil || !dup {
 		t.Fatalf("retry: dup=%v err=%v", dup, err)
 	}
-	if _, err := b.Publish(ctx, subj, "", []byte("x")); err == nil {
+	if _, err := b.PublishSealed(ctx, b.SealRaw(TopicEvent, "meter.1", "", []byte("x"))); err == nil {
 		t.Fatal("published without an id")
 	}
-	st, err := b.JetStream().Stream(ctx, b.StreamName(Readings))
+	st, err := b.js.Stream(ctx, b.streamName(Events))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestEmbeddedPublishOnceAndRestart(t *testing.T) {
 	// Streams are created idempotently and keep their messages.
 	b2 := open(t, Options{Dir: dir})
 	defer b2.Close(ctx)
-	st, err := b2.JetStream().Stream(ctx, b2.StreamName(Readings))
+	st, err := b2.js.Stream(ctx, b2.streamName(Events))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestEmbeddedPublishOnceAndRestart(t *testing.T) {
 		t.Fatalf("after restart the stream holds %d messages", info.State.Msgs)
 	}
 	// The duplicate window survives the restart too.
-	if dup, err := b2.Publish(ctx, b2.Subject(Readings, "meter.1"), "m1/2026-11-01/A+15m", []byte("x")); err != nil || !dup {
+	if dup, err := b2.Publish(ctx, Event{MRID: "m1/log/1", MeterID: "meter.1", CreatedAt: time.Unix(1_780_000_000, 0).UTC()}); err != nil || !dup {
 		t.Fatalf("retry after restart: dup=%v err=%v", dup, err)
 	}
 }
@@ -105,7 +106,7 @@ func TestExternalCluster(t *testing.T) {
 	ctx := context.Background()
 	t.Cleanup(func() {
 		for _, k := range Kinds {
-			b.JetStream().DeleteStream(ctx, b.StreamName(k))
+			b.DeleteStream(ctx, k)
 		}
 		b.Close(ctx)
 	})
@@ -117,7 +118,7 @@ func TestExternalCluster(t *testing.T) {
 	// there and leaves them be.
 	b2 := open(t, Options{URL: externalURL(), Namespace: ns})
 	defer b2.Close(ctx)
-	st, _ := b2.JetStream().Stream(ctx, b2.StreamName(Readings))
+	st, _ := b2.js.Stream(ctx, b2.streamName(Events))
 	info, _ := st.Info(ctx)
 	if info.State.Msgs != 1 || info.Config.Retention != jetstream.LimitsPolicy {
 		t.Fatalf("second open changed the stream: %+v", info.State)

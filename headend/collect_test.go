@@ -12,10 +12,8 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
-	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -204,26 +202,16 @@ func newRig(t *testing.T, meters, segments int, cfg headend.CollectionConfig) *r
 func (r *rig) readings(t *testing.T) int {
 	t.Helper()
 	ctx := context.Background()
-	s, err := r.bus.JetStream().Stream(ctx, r.bus.StreamName(bus.Readings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := s.Info(ctx)
 	n := 0
-	for got := uint64(0); got < info.State.Msgs; got++ {
-		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	err := r.bus.Stored(ctx, bus.Readings, 0, func(_ uint64, m bus.Message, err error) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := intervalcodec.Decode(m.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(b.Readings)
+		n += len(m.(bus.Intervals).Readings)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return n
 }
@@ -316,14 +304,7 @@ func TestCollectionLimitsRetriesAndCauses(t *testing.T) {
 func TestCollectionPausesWhileBusIsDown(t *testing.T) {
 	r := newRig(t, 20, 2, headend.CollectionConfig{Concurrency: 4, PerSegment: 2, BackfillDays: 1})
 	ctx := context.Background()
-	js := r.bus.JetStream()
-	s, err := js.Stream(ctx, r.bus.StreamName(bus.Readings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := s.Info(ctx)
-	cfg := info.Config
-	if err := js.DeleteStream(ctx, cfg.Name); err != nil {
+	if err := r.bus.DeleteStream(ctx, bus.Readings); err != nil {
 		t.Fatal(err)
 	}
 	r.drv.gate = make(chan struct{})
@@ -346,7 +327,7 @@ func TestCollectionPausesWhileBusIsDown(t *testing.T) {
 	if p := r.h.Progress(); p.Done != 0 {
 		t.Fatalf("%d jobs finished while the bus had no stream", p.Done)
 	}
-	if _, err := js.CreateStream(ctx, cfg); err != nil {
+	if err := r.bus.EnsureStreams(ctx); err != nil {
 		t.Fatal(err)
 	}
 	select {

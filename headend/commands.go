@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/retry"
 	"github.com/amigo-ami/amigo/store"
@@ -14,10 +15,14 @@ import (
 
 // CommandConfig paces the command dispatcher.
 type CommandConfig struct {
-	// Poll is how often due commands are looked for when none was issued.
+	// Poll is how long one fetch from the bus waits for a command.
 	Poll time.Duration
-	// Batch is how many due commands one pass takes.
+	// Batch is how many issued commands one fetch takes.
 	Batch int
+	// Sweep is how often the queued commands that are due are offered on
+	// the bus again, in case their first publish was lost (a minute when
+	// 0). Their message id keeps a command offered twice stored once.
+	Sweep time.Duration
 	// Expiry is the lifetime of a command issued without ExpiresAt.
 	Expiry time.Duration
 	// Attempts is how often a command whose session failed is tried
@@ -32,6 +37,9 @@ func (c *CommandConfig) defaults() {
 	if c.Batch <= 0 {
 		c.Batch = 64
 	}
+	if c.Sweep <= 0 {
+		c.Sweep = time.Minute
+	}
 	if c.Expiry <= 0 {
 		c.Expiry = 24 * time.Hour
 	}
@@ -39,6 +47,10 @@ func (c *CommandConfig) defaults() {
 		c.Attempts = 3
 	}
 }
+
+// commandConsumer is the durable consumer of issued commands that every
+// head-end node shares: each command goes to one of them.
+const commandConsumer = "headend-commands"
 
 // ErrBadCommand is wrapped by Issue for a command it refuses.
 var ErrBadCommand = errors.New("headend: bad command")
@@ -48,8 +60,10 @@ var knownControls = map[cim.EndDeviceControlType]bool{
 	cim.ControlDemandReset: true, cim.ControlSetCalendar: true, cim.ControlReadNow: true, cim.ControlPing: true,
 }
 
-// Issue queues a command. A command whose CorrelationID was issued before
-// is not queued again: the earlier one is returned with created false.
+// Issue queues a command: it is stored, then published on the bus for
+// whichever head-end node runs RunCommands. A command whose CorrelationID
+// was issued before is not queued again: the earlier one is returned with
+// created false (and offered on the bus again while it is still queued).
 func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error) {
 	if !knownControls[c.Type] {
 		return c, false, fmt.Errorf("%w: unknown type %q", ErrBadCommand, c.Type)
@@ -85,22 +99,38 @@ func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDev
 	}
 	if created {
 		h.m.commands.WithLabelValues(string(got.Type), string(got.Status)).Inc()
-		h.announce(ctx, got)
+	}
+	if got.Status == cim.ControlQueued {
+		// Again for a retried issue: the first may have been stored and
+		// not published, and the message ids keep it once on the bus.
+		h.offer(ctx, got)
+	}
+	return got, created, nil
+}
+
+// offer publishes a queued command's step, then the command for a node to
+// take: in that order, so that its steps reach the bus in order. When the
+// bus does not take it, the sweep offers it again.
+func (h *HeadEnd) offer(ctx context.Context, c cim.EndDeviceControl) {
+	h.announce(ctx, c)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := h.bus.Publish(pctx, bus.CommandIssued(c)); err != nil {
+		h.log.Warn("issued command not published; the sweep offers it again", "command", c.MRID, "err", err)
 		select {
 		case h.wake <- struct{}{}:
 		default:
 		}
 	}
-	return got, created, nil
 }
 
 // announce publishes a command's new status; the store already has it, so
 // a failure here is logged and the next transition carries the state.
 func (h *HeadEnd) announce(ctx context.Context, c cim.EndDeviceControl) {
-	msg, err := h.controlMsg(c)
+	msg, err := h.bus.Seal(bus.CommandStep(c))
 	if err == nil {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = h.publish(ctx, []outMsg{msg})
+		err = h.publish(ctx, []outMsg{{env: msg}})
 		cancel()
 	}
 	if err != nil {
@@ -120,27 +150,133 @@ func (h *HeadEnd) transition(ctx context.Context, c *cim.EndDeviceControl, to ci
 	return nil
 }
 
-// RunCommands carries due commands to their meters until ctx ends. Several
-// head-end nodes may run it against one store: the queued → sent
-// transition is the claim, and only one node wins it.
+// RunCommands takes issued commands from the bus and carries each to its
+// meter when it is due, until ctx ends. Any number of head-end nodes may
+// run it on one bus and store: they share one durable consumer, so each
+// command reaches one node, and the queued → sent transition in the store
+// is the claim, so that even a command offered twice runs once.
 func (h *HeadEnd) RunCommands(ctx context.Context) error {
 	h.recoverInFlight(ctx)
-	t := time.NewTicker(h.kcfg.Poll)
-	defer t.Stop()
-	for {
-		due, err := h.st.DueControls(ctx, h.now(), h.kcfg.Batch)
-		if err != nil && ctx.Err() == nil {
-			h.log.Warn("listing due commands", "err", err)
+	var c *bus.Consumer
+	for n := 1; c == nil; n++ {
+		var err error
+		c, err = h.bus.Consumer(ctx, bus.ConsumerConfig{Durable: commandConsumer, Description: "head-end commands",
+			Stream: bus.Commands, Topic: bus.TopicCommandIssued, AckWait: time.Minute, MaxAckPending: max(1000, 4*h.kcfg.Batch)})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			h.log.Warn("command consumer", "attempt", n, "err", err)
+			if retry.Wait(ctx, retry.Backoff(100*time.Millisecond, 5*time.Second, n)) != nil {
+				return nil
+			}
 		}
-		for _, c := range due {
-			h.dispatch(ctx, c)
-		}
-		if len(due) == h.kcfg.Batch {
+	}
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		h.sweepCommands(ctx)
+	}()
+	defer func() { <-sweepDone }()
+	for failures := 0; ctx.Err() == nil; {
+		ds, err := c.Fetch(ctx, h.kcfg.Batch, h.kcfg.Poll)
+		if err != nil && len(ds) == 0 && ctx.Err() == nil {
+			failures++
+			h.log.Warn("fetching commands", "attempt", failures, "err", err)
+			if retry.Wait(ctx, retry.Backoff(100*time.Millisecond, 5*time.Second, failures)) != nil {
+				return nil
+			}
 			continue
 		}
+		failures = 0
+		for _, d := range ds {
+			if ctx.Err() != nil {
+				d.NakAfter(0) // stopping: another node may take it now
+				continue
+			}
+			h.take(ctx, d)
+		}
+	}
+	return nil
+}
+
+// take settles one issued command from the bus: it runs it when it is
+// due and still queued, hands it back until its time when scheduled later,
+// and lets go of it when the store says it has moved on.
+func (h *HeadEnd) take(ctx context.Context, d *bus.Delivery) {
+	m, err := d.Decode()
+	issued, ok := m.(bus.CommandIssued)
+	if err != nil || !ok {
+		reason := fmt.Sprintf("not an issued command: %v", err)
+		if err := h.bus.DeadLetter(ctx, d, commandConsumer, reason); err != nil {
+			h.log.Warn("dead-lettering a command message", "subject", d.Subject(), "err", err)
+			d.NakAfter(time.Second)
+			return
+		}
+		d.Ack()
+		return
+	}
+	// The store, not the message, says where the command stands.
+	c, err := h.st.Control(ctx, issued.MRID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.log.Warn("issued command is not in the store; dropped", "command", issued.MRID, "meter", issued.MeterID)
+		d.Ack()
+		return
+	case err != nil:
+		h.log.Warn("looking up an issued command", "command", issued.MRID, "err", err)
+		d.NakAfter(time.Second)
+		return
+	case c.Status != cim.ControlQueued:
+		d.Ack() // taken before, by this node or another
+		return
+	}
+	now := h.now()
+	if wait := c.ScheduledAt.Sub(now); wait > 0 && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt)) {
+		d.NakAfter(wait)
+		return
+	}
+	h.dispatch(ctx, c)
+	d.Ack()
+}
+
+// sweepLimit is the most due commands one sweep offers again; a longer
+// backlog drains over the sweeps that follow, as nodes take commands.
+const sweepLimit = 1000
+
+// offerDue offers every due queued command (up to sweepLimit) again.
+func (h *HeadEnd) offerDue(ctx context.Context) {
+	due, err := h.st.DueControls(ctx, h.now(), sweepLimit)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("listing due commands", "err", err)
+		}
+		return
+	}
+	for _, c := range due {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := h.bus.Publish(pctx, bus.CommandIssued(c))
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("offering a due command again", "command", c.MRID, "err", err)
+			}
+			return // the bus is away: the next sweep tries again
+		}
+	}
+}
+
+// sweepCommands offers the due queued commands on the bus again, now and
+// every Sweep, and when an offer failed: a command whose publish was lost
+// is not lost with it.
+func (h *HeadEnd) sweepCommands(ctx context.Context) {
+	t := time.NewTicker(h.kcfg.Sweep)
+	defer t.Stop()
+	for {
+		h.offerDue(ctx)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		case <-h.wake:
 		}

@@ -3,12 +3,17 @@ package headend_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // waitStatus polls the store until the command reaches one of the final
@@ -151,4 +156,98 @@ func TestCommandInFlightAtRestartFails(t *testing.T) {
 	if r.drv.opens["m00000"] != 0 {
 		t.Error("an interrupted disconnect was sent again without an operator")
 	}
+}
+
+// TestCommandsTwoNodes runs two head-end nodes on one bus and one store:
+// every command issued is carried out by one of them, once, and its steps
+// reach the bus in order.
+func TestCommandsTwoNodes(t *testing.T) {
+	const n = 24
+	r := newRig(t, n, 1, headend.CollectionConfig{})
+	r.now = time.Now()
+	second, err := headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
+		Now: func() time.Time { return r.now }, Metrics: prometheus.NewRegistry(), Commands: headend.CommandConfig{Batch: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var nodes sync.WaitGroup
+	for _, h := range []*headend.HeadEnd{r.h, second} {
+		nodes.Go(func() { h.RunCommands(ctx) })
+	}
+	defer func() { cancel(); nodes.Wait() }()
+
+	var issued []cim.EndDeviceControl
+	for i := range n {
+		// Issued through either node, and each retried once: the retry
+		// is the same command.
+		h := []*headend.HeadEnd{r.h, second}[i%2]
+		c := cim.EndDeviceControl{MeterID: fmt.Sprintf("m%05d", i), Type: cim.ControlDisconnect, CorrelationID: fmt.Sprintf("op-%d", i)}
+		got, created, err := h.Issue(ctx, c)
+		if err != nil || !created {
+			t.Fatalf("issue %d: %v %v", i, created, err)
+		}
+		if again, created, err := h.Issue(ctx, c); err != nil || created || again.MRID != got.MRID {
+			t.Fatalf("re-issue %d: %v %v %s", i, created, err, again.MRID)
+		}
+		issued = append(issued, got)
+	}
+	for _, c := range issued {
+		waitStatus(t, r.st, c.MRID, cim.ControlConfirmed)
+	}
+	r.drv.mu.Lock()
+	for _, c := range issued {
+		if k := r.drv.opens[c.MeterID]; k != 1 {
+			t.Errorf("command %s to %s: %d sessions, want 1", c.MRID, c.MeterID, k)
+		}
+	}
+	r.drv.mu.Unlock()
+
+	// The steps on the bus, per command, in the order they were stored.
+	want := []cim.ControlStatus{cim.ControlQueued, cim.ControlSent, cim.ControlConfirmed}
+	steps := map[string][]cim.ControlStatus{}
+	offers := map[string]int{}
+	err = r.bus.Stored(ctx, bus.Commands, 0, func(_ uint64, m bus.Message, err error) bool {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case bus.CommandStep:
+			steps[m.MRID] = append(steps[m.MRID], m.Status)
+		case bus.CommandIssued:
+			offers[m.MRID]++
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range issued {
+		if !slices.Equal(steps[c.MRID], want) || offers[c.MRID] != 1 {
+			t.Errorf("command %s: steps %v, offered %d times on the bus; want %v once", c.MRID, steps[c.MRID], offers[c.MRID], want)
+		}
+	}
+}
+
+// TestCommandLostOnTheBusIsSwept: a command stored but never published
+// (the bus was away) is offered again by the sweep and carried out.
+func TestCommandLostOnTheBusIsSwept(t *testing.T) {
+	r := newRig(t, 1, 1, headend.CollectionConfig{})
+	r.now = time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Recorded as Issue records it, and nothing published.
+	c, created, err := r.st.IssueControl(ctx, cim.EndDeviceControl{MRID: "lost-1", MeterID: "m00000", Type: cim.ControlPing,
+		CorrelationID: "lost-1", Status: cim.ControlQueued, UpdatedAt: r.now, ExpiresAt: r.now.Add(time.Hour)})
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.h.RunCommands(ctx)
+	}()
+	waitStatus(t, r.st, c.MRID, cim.ControlConfirmed)
+	cancel()
+	<-done
 }

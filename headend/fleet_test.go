@@ -20,7 +20,6 @@ import (
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 	"github.com/amigo-ami/amigo/vault"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -174,19 +173,15 @@ func (r *fleetRig) settle(t *testing.T) {
 	for {
 		done := true
 		for _, kind := range []string{bus.Readings, bus.Events} {
-			c, err := r.bus.JetStream().Consumer(ctx, r.bus.StreamName(kind), "mdm-ingest")
-			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			info, err := r.bus.ConsumerStatus(ctx, kind, "mdm-ingest")
+			if errors.Is(err, bus.ErrNoConsumer) {
 				done = false
 				continue
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, err := c.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.NumPending > 0 || info.NumAckPending > 0 {
+			if info.Pending > 0 || info.AckPending > 0 {
 				done = false
 			}
 		}

@@ -2,7 +2,6 @@ package headend_test
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"sync"
 	"testing"
@@ -23,25 +22,16 @@ import (
 func busEvents(t *testing.T, b *bus.Bus) []cim.EndDeviceEvent {
 	t.Helper()
 	ctx := context.Background()
-	s, err := b.JetStream().Stream(ctx, b.StreamName(bus.Events))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []cim.EndDeviceEvent
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	err := b.Stored(ctx, bus.Events, 0, func(_ uint64, m bus.Message, err error) bool {
 		if err != nil {
-			continue
-		}
-		var e cim.EndDeviceEvent
-		if err := json.Unmarshal(m.Data, &e); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, e)
+		out = append(out, cim.EndDeviceEvent(m.(bus.Event)))
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -10,8 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
@@ -48,7 +47,7 @@ type batch struct {
 
 // plan is one message of a batch on its way to being stored.
 type plan struct {
-	m   jetstream.Msg
+	m   *bus.Delivery
 	msg message
 	// days are a block's readings placed in their local days.
 	days []dayReadings
@@ -69,12 +68,13 @@ type stored struct {
 //
 // Decoding runs on every core, and the stored days the batch touches are
 // read concurrently before the merge, which then runs in message order.
-func (in *Ingest) handle(ctx context.Context, kind string, msgs []jetstream.Msg) error {
+func (in *Ingest) handle(ctx context.Context, msgs []*bus.Delivery) error {
 	plans := make([]plan, len(msgs))
 	parallel(len(msgs), func(i int) {
 		plans[i].m = msgs[i]
 		plans[i].msg, plans[i].err = decode(msgs[i].Subject(), msgs[i].Data())
 	})
+	in.warmZones(ctx, plans)
 	now := in.o.Now()
 	var keys []dayKey
 	seen := map[dayKey]bool{}
@@ -110,10 +110,35 @@ func (in *Ingest) handle(ctx context.Context, kind string, msgs []jetstream.Msg)
 			p.err = in.apply(b, p, days)
 		}
 		if p.err != nil {
-			b.dead = append(b.dead, deadLetter{m: p.m, kind: kind, reason: p.err.Error()})
+			b.dead = append(b.dead, deadLetter{m: p.m, reason: p.err.Error()})
 		}
 	}
 	return in.commit(ctx, b)
+}
+
+// warmZones looks up, a few at a time, the zones of the batch's meters
+// the cache does not hold, so that the check that follows, which runs in
+// message order, finds them there: a cold cache otherwise costs two
+// sequential registry reads per meter. Errors are left for that check.
+func (in *Ingest) warmZones(ctx context.Context, plans []plan) {
+	var cold []string
+	seen := map[string]bool{}
+	in.mu.Lock()
+	for i := range plans {
+		if plans[i].err != nil {
+			continue
+		}
+		id := plans[i].msg.meter()
+		if e, ok := in.zones[id]; !seen[id] && (!ok || time.Since(e.at) >= zoneTTL) {
+			cold = append(cold, id)
+		}
+		seen[id] = true
+	}
+	in.mu.Unlock()
+	if len(cold) < 2 {
+		return
+	}
+	parallelN(len(cold), 8, func(i int) { in.zone(ctx, cold[i]) })
 }
 
 func isBad(err error) bool {
@@ -405,7 +430,7 @@ func (in *Ingest) validate(ctx context.Context, days []interval.Day) error {
 
 // settle closes the open exceptions of earlier versions of the validated
 // days that the new versions pass.
-func settle(ctx context.Context, st store.Store, days []store.DayVersion, at time.Time) error {
+func settle(ctx context.Context, st Store, days []store.DayVersion, at time.Time) error {
 	var vs []store.DayVersion
 	for _, d := range days {
 		if d.Version > 1 {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -157,15 +158,15 @@ func testKillNine(t *testing.T, engine string, open func(testing.TB) (store.Stor
 	// a new id. msgsOf counts the messages the stream will hold per day:
 	// no day may end up with more versions than that.
 	type outMsg struct {
-		subject, id string
-		data        []byte
+		meter, id string
+		data      []byte
 	}
 	var out []outMsg
 	msgsOf := map[key]int{}
 	for i, bl := range blocks {
 		k := key{bl.MeterID, cim.DateOf(bl.Readings[0].End.Add(-15*time.Minute), loc)}
 		data, _ := json.Marshal(bl)
-		m := outMsg{b.IntervalsSubject(bl.MeterID), blockID(bl), data}
+		m := outMsg{bl.MeterID, blockID(bl), data}
 		out = append(out, m)
 		msgsOf[k]++
 		switch mrand.IntN(10) {
@@ -175,7 +176,7 @@ func testKillNine(t *testing.T, engine string, open func(testing.TB) (store.Stor
 			again := bl
 			again.Readings = bl.Readings[:1+mrand.IntN(len(bl.Readings))]
 			data, _ := json.Marshal(again)
-			out = append(out, outMsg{m.subject, fmt.Sprintf("reread/%d", i), data})
+			out = append(out, outMsg{m.meter, fmt.Sprintf("reread/%d", i), data})
 			msgsOf[k]++
 		}
 	}
@@ -188,41 +189,41 @@ func testKillNine(t *testing.T, engine string, open func(testing.TB) (store.Stor
 		defer tick.Stop()
 		for _, m := range out {
 			<-tick.C
-			publishRetry(t, b, m.subject, m.id, m.data)
+			publishRetry(t, b, b.SealRaw(bus.TopicIntervals, m.meter, m.id, m.data))
 		}
 	})
 	defer produced.Wait()
 
 	cons := func() (floor, pending, ackPending uint64) {
 		t.Helper()
-		c, err := b.JetStream().Consumer(ctx, b.StreamName(bus.Readings), "mdm-ingest")
-		if err != nil {
+		s, err := b.ConsumerStatus(ctx, bus.Readings, "mdm-ingest")
+		if errors.Is(err, bus.ErrNoConsumer) {
 			return 0, 1, 0 // not created yet
 		}
-		info, err := c.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return info.AckFloor.Stream, info.NumPending, uint64(info.NumAckPending)
-	}
-	stream, err := b.JetStream().Stream(ctx, b.StreamName(bus.Readings))
-	if err != nil {
-		t.Fatal(err)
+		return s.AckFloor, s.Pending, s.AckPending
 	}
 	// checked is the highest stream sequence whose readings were checked.
 	var checked uint64
 	checkAcked := func(floor uint64) {
 		t.Helper()
-		for seq := checked + 1; seq <= floor; seq++ {
-			m, err := stream.GetMsg(ctx, seq)
+		if floor <= checked {
+			return
+		}
+		err := b.Stored(ctx, bus.Readings, checked+1, func(seq uint64, m bus.Message, err error) bool {
+			if seq > floor {
+				return false
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			var bl cim.IntervalBlock
-			if err := json.Unmarshal(m.Data, &bl); err != nil {
-				t.Fatal(err)
-			}
-			checkReadings(t, st, loc, bl)
+			checkReadings(t, st, loc, cim.IntervalBlock(m.(bus.Intervals)))
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		checked = max(checked, floor)
 	}
@@ -300,16 +301,16 @@ func testKillNine(t *testing.T, engine string, open func(testing.TB) (store.Stor
 }
 
 // publishRetry publishes until the bus acknowledges, as the head-end does.
-func publishRetry(t testing.TB, b *bus.Bus, subject, id string, data []byte) {
+func publishRetry(t testing.TB, b *bus.Bus, e bus.Envelope) {
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := b.Publish(ctx, subject, id, data)
+		_, err := b.PublishSealed(ctx, e)
 		cancel()
 		if err == nil {
 			return
 		}
 		if attempt == 5 {
-			t.Errorf("publish %s: %v", id, err)
+			t.Errorf("publish %s: %v", e.ID(), err)
 			return
 		}
 	}

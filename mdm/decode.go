@@ -1,14 +1,13 @@
 package mdm
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/intervalcodec"
 )
 
 // badMessage is a message that can never be stored as it is: it goes to
@@ -26,6 +25,19 @@ type message struct {
 	event     *cim.EndDeviceEvent
 }
 
+// meter is the meter the message is about.
+func (m message) meter() string {
+	switch {
+	case m.block != nil:
+		return m.block.MeterID
+	case m.event != nil:
+		return m.event.MeterID
+	case len(m.registers) > 0:
+		return m.registers[0].MeterID
+	}
+	return ""
+}
+
 // Limits on identifiers, so that a message cannot smuggle in a string the
 // store would refuse (PostgreSQL rejects NUL) and then fail every retry.
 const (
@@ -33,60 +45,43 @@ const (
 	maxTextLen = 4096
 )
 
-// decode reads a message by its subject, as the bus names them:
-//
-//	<ns>.readings.<meter>.intervals  cim.IntervalBlock
-//	<ns>.readings.<meter>.registers  []cim.Reading
-//	<ns>.events.<meter>              cim.EndDeviceEvent
-//
-// It checks shape and identifiers, and that the meter in the payload is
-// the one in the subject; values and times are the ingest's to judge.
+// decode reads a message as the bus contract names it (bus.Decode:
+// shape, and that the payload's meter is the subject's) and checks its
+// identifiers; values and times are the ingest's to judge. Only the
+// messages the ingest takes are accepted.
 func decode(subject string, data []byte) (message, error) {
-	tok := strings.Split(subject, ".")
-	n := len(tok)
-	switch {
-	case n >= 4 && tok[n-3] == bus.Readings && tok[n-1] == bus.TypeIntervals:
-		// Binary since the head-end switched; JSON from before stays
-		// readable on a stream that still holds it.
-		var b cim.IntervalBlock
-		var err error
-		if intervalcodec.IsBinary(data) {
-			b, err = intervalcodec.Decode(data)
-		} else {
-			err = json.Unmarshal(data, &b)
+	m, err := bus.Decode(subject, data)
+	if err != nil {
+		if errors.Is(err, bus.ErrUnknownSubject) {
+			return message{}, bad("no ingest for subject %q", subject)
 		}
-		if err != nil {
-			return message{}, bad("interval block on %s does not decode: %v", subject, err)
-		}
-		if err := checkBlock(&b, tok[n-2]); err != nil {
+		return message{}, bad("%v", err)
+	}
+	switch m := m.(type) {
+	case bus.Intervals:
+		b := cim.IntervalBlock(m)
+		if err := checkBlock(&b, bus.SafeToken(b.MeterID)); err != nil {
 			return message{}, err
 		}
 		return message{block: &b}, nil
-	case n >= 4 && tok[n-3] == bus.Readings && tok[n-1] == bus.TypeRegisters:
-		var rs []cim.Reading
-		if err := json.Unmarshal(data, &rs); err != nil {
-			return message{}, bad("register reads on %s do not decode: %v", subject, err)
-		}
-		if err := checkRegisterReads(rs, tok[n-2]); err != nil {
-			return message{}, err
+	case bus.Registers:
+		rs := []cim.Reading(m)
+		if len(rs) > 0 {
+			if err := checkRegisterReads(rs, bus.SafeToken(rs[0].MeterID)); err != nil {
+				return message{}, err
+			}
 		}
 		return message{registers: rs}, nil
-	case n >= 3 && tok[n-2] == bus.Events:
-		var e cim.EndDeviceEvent
-		if err := json.Unmarshal(data, &e); err != nil {
-			return message{}, bad("event on %s does not decode: %v", subject, err)
-		}
-		if err := checkEvent(&e, tok[n-1]); err != nil {
+	case bus.Event:
+		e := cim.EndDeviceEvent(m)
+		if err := checkEvent(&e, bus.SafeToken(e.MeterID)); err != nil {
 			return message{}, err
 		}
 		return message{event: &e}, nil
 	}
-	return message{}, bad("no ingest for subject %q", subject)
+	return message{}, bad("no ingest for %s on %q", m.Topic(), subject)
 }
 
-// checkMeter checks a payload's meter id, and that the subject it came on
-// is that meter's: a mismatch is a routing bug upstream, not something to
-// store under either name.
 // checkBlock checks a decoded interval block published on the subject of
 // the meter whose subject token is token.
 func checkBlock(b *cim.IntervalBlock, token string) error {
@@ -141,6 +136,9 @@ func checkEvent(e *cim.EndDeviceEvent, token string) error {
 	return nil
 }
 
+// checkMeter checks a payload's meter id, and that the subject it came on
+// is that meter's: a mismatch is a routing bug upstream, not something to
+// store under either name.
 func checkMeter(id, token string) error {
 	if err := checkID("meter", id); err != nil {
 		return bad("%v", err)

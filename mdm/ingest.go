@@ -9,10 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/retry"
@@ -27,9 +25,27 @@ import (
 // changes nothing, never runs it twice.
 type Stage func(day interval.Day) interval.Day
 
+// Store is what the ingest needs of the store: the registry, to place
+// readings in their usage point's days; the days it merges into; register
+// reads and events; and, for validation, the history and the exceptions
+// queue.
+type Store interface {
+	Meter(ctx context.Context, mrid string) (cim.Meter, error)
+	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
+	Day(ctx context.Context, meterID, channel string, date cim.Date) (interval.Day, error)
+	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
+	PutDaysIfLatest(ctx context.Context, days []interval.Day, bases []int) ([]store.DayWrite, error)
+	PutRegisterReads(ctx context.Context, rs []store.RegisterRead) (int, error)
+	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error)
+	AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, error)
+	Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error)
+	PutExceptions(ctx context.Context, es []store.Exception) (int, error)
+	SettleExceptions(ctx context.Context, days []store.DayVersion, at time.Time) (int, error)
+}
+
 // Options configures an Ingest.
 type Options struct {
-	Store  store.Store
+	Store  Store
 	Bus    *bus.Bus
 	Logger *slog.Logger
 	// Batch is the most messages one store transaction takes (512 when 0).
@@ -140,14 +156,22 @@ func (in *Ingest) Stats() Stats {
 // returned; the durable consumers carry on where they stood.
 func (in *Ingest) Run(ctx context.Context) error {
 	kinds := []string{bus.Readings, bus.Events}
-	cons := make([]jetstream.Consumer, len(kinds))
+	cons := make([]*bus.Consumer, len(kinds))
 	for i, kind := range kinds {
-		c, err := in.consumer(ctx, kind)
+		c, err := in.o.Bus.Consumer(ctx, bus.ConsumerConfig{
+			Durable:     in.o.Durable,
+			Description: "meter data management ingest",
+			Stream:      kind,
+			AckWait:     in.o.AckWait,
+			// Unlimited redelivery (the bus's rule): a batch the store
+			// refused is retried until it is stored.
+			MaxAckPending: max(1000, 4*in.o.Batch),
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while starting: nothing was taken
 			}
-			return err
+			return fmt.Errorf("mdm: %w", err)
 		}
 		cons[i] = c
 	}
@@ -159,38 +183,16 @@ func (in *Ingest) Run(ctx context.Context) error {
 	return nil
 }
 
-func (in *Ingest) consumer(ctx context.Context, kind string) (jetstream.Consumer, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	stream := in.o.Bus.StreamName(kind)
-	c, err := in.o.Bus.JetStream().CreateOrUpdateConsumer(cctx, stream, jetstream.ConsumerConfig{
-		Durable:       in.o.Durable,
-		Description:   "meter data management ingest",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       in.o.AckWait,
-		// Unlimited redelivery: a batch the store refused is retried
-		// until it is stored; nothing is dropped behind anyone's back.
-		MaxDeliver:    -1,
-		MaxAckPending: max(1000, 4*in.o.Batch),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mdm: consumer %s on %s: %w", in.o.Durable, stream, err)
-	}
-	return c, nil
-}
-
 // idleFetch is how long one fetch waits for a message to arrive. A fetch
-// is not cancelled by ctx: a pull cut short on the client can still be
-// answered by the server, and that message would then wait out AckWait.
-// So shutdown waits for at most one idleFetch instead.
+// is not cancelled by ctx (see bus.Consumer.Fetch), so shutdown waits for
+// at most one idleFetch.
 const idleFetch = 500 * time.Millisecond
 
-func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer) {
+func (in *Ingest) consume(ctx context.Context, kind string, c *bus.Consumer) {
 	limit := in.o.Batch
 	failures := 0
 	for ctx.Err() == nil {
-		msgs, err := in.fetch(c, limit)
+		msgs, err := c.Fetch(ctx, limit, idleFetch)
 		if len(msgs) == 0 {
 			if err != nil && ctx.Err() == nil {
 				failures++
@@ -198,18 +200,13 @@ func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer
 				if retry.Wait(ctx, ingestBackoff(failures)) != nil {
 					return
 				}
-				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-					if nc, err := in.consumer(ctx, kind); err == nil {
-						c = nc
-					}
-				}
 			}
 			continue
 		}
 		// The batch in hand is finished even when ctx ends meanwhile, so
 		// a graceful stop leaves nothing for redelivery.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.o.AckWait)
-		err = in.handle(wctx, kind, msgs)
+		err = in.handle(wctx, msgs)
 		if err == nil {
 			in.ack(wctx, msgs)
 		}
@@ -231,47 +228,15 @@ func (in *Ingest) consume(ctx context.Context, kind string, c jetstream.Consumer
 	}
 }
 
-// fetch takes up to n messages: what is there now, or else the first to
-// arrive within idleFetch together with whatever came with it. It never
-// waits to fill a batch, so a quiet bus adds no latency.
-func (in *Ingest) fetch(c jetstream.Consumer, n int) ([]jetstream.Msg, error) {
-	msgs, err := collect(c.FetchNoWait(n))
-	if len(msgs) > 0 || err != nil {
-		return msgs, err
-	}
-	msgs, err = collect(c.Fetch(1, jetstream.FetchMaxWait(idleFetch)))
-	if len(msgs) == 0 || n == 1 {
-		return msgs, err
-	}
-	more, _ := collect(c.FetchNoWait(n - 1))
-	return append(msgs, more...), nil
-}
-
-func collect(b jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
-	if err != nil {
-		return nil, err
-	}
-	var msgs []jetstream.Msg
-	for m := range b.Messages() {
-		msgs = append(msgs, m)
-	}
-	err = b.Error()
-	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return msgs, err
-}
-
 // ack acknowledges a stored batch. The acknowledgements travel in order on
 // one connection, so waiting for the server to confirm the last one
 // confirms them all, at one round trip per batch. An acknowledgement lost
 // to a crash only means a harmless redelivery.
-func (in *Ingest) ack(ctx context.Context, msgs []jetstream.Msg) {
+func (in *Ingest) ack(ctx context.Context, msgs []*bus.Delivery) {
 	var err error
 	for i, m := range msgs {
 		if i == len(msgs)-1 {
-			err = errors.Join(err, m.DoubleAck(ctx))
+			err = errors.Join(err, m.AckSync(ctx))
 		} else {
 			err = errors.Join(err, m.Ack())
 		}
@@ -285,14 +250,12 @@ func (in *Ingest) ack(ctx context.Context, msgs []jetstream.Msg) {
 
 // nak hands a batch that was not stored back to the bus, to come again
 // after a delay.
-func (in *Ingest) nak(kind string, msgs []jetstream.Msg, attempt int, cause error) {
+func (in *Ingest) nak(kind string, msgs []*bus.Delivery, attempt int, cause error) {
 	delay := ingestBackoff(attempt)
 	var most uint64
 	for _, m := range msgs {
-		if md, err := m.Metadata(); err == nil {
-			most = max(most, md.NumDelivered)
-		}
-		m.NakWithDelay(delay)
+		most = max(most, m.Deliveries())
+		m.NakAfter(delay)
 	}
 	lvl := slog.LevelWarn
 	if most >= 10 {

@@ -10,7 +10,6 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/interval"
-	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
@@ -116,7 +115,9 @@ func blockID(b cim.IntervalBlock) string {
 		b.Readings[len(b.Readings)-1].End.Unix(), len(b.Readings))
 }
 
-func (r *rig) publish(t testing.TB, subject, id string, v any) (duplicate bool) {
+// publish puts v on the bus as a message of topic t about meter, with the
+// given id: raw bytes as they are, anything else as JSON.
+func (r *rig) publish(t testing.TB, topic bus.Topic, meter, id string, v any) (duplicate bool) {
 	t.Helper()
 	data, ok := v.([]byte)
 	if !ok {
@@ -125,7 +126,7 @@ func (r *rig) publish(t testing.TB, subject, id string, v any) (duplicate bool) 
 			t.Fatal(err)
 		}
 	}
-	dup, err := r.bus.Publish(context.Background(), subject, id, data)
+	dup, err := r.bus.PublishSealed(context.Background(), r.bus.SealRaw(topic, meter, id, data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func (r *rig) publish(t testing.TB, subject, id string, v any) (duplicate bool) 
 // publishBlock publishes a block as the head-end does, in binary.
 func (r *rig) publishBlock(t testing.TB, b cim.IntervalBlock) bool {
 	t.Helper()
-	return r.publish(t, r.bus.IntervalsSubject(b.MeterID), blockID(b), intervalcodec.Append(nil, b))
+	return r.publish(t, bus.TopicIntervals, b.MeterID, blockID(b), bus.AppendBlock(nil, b))
 }
 
 // block returns n quarter-hour readings of meter ending every quarter hour
@@ -169,13 +170,7 @@ func idle(t testing.TB, b *bus.Bus) {
 	for {
 		quiet := true
 		for _, kind := range []string{bus.Readings, bus.Events} {
-			c, err := b.JetStream().Consumer(ctx, b.StreamName(kind), "mdm-ingest")
-			if err != nil {
-				quiet = false
-				continue
-			}
-			info, err := c.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
+			if s, err := b.ConsumerStatus(ctx, kind, "mdm-ingest"); err != nil || !s.Idle() {
 				quiet = false
 			}
 		}

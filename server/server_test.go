@@ -78,7 +78,7 @@ func TestRestartKeepsStoreAndBus(t *testing.T) {
 	if err := s.Store.PutMeters(ctx, cim.Meter{MRID: "m1", Segment: "cell-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Bus.Publish(ctx, s.Bus.Subject(bus.Events, "m1"), "m1/ev/1", []byte("{}")); err != nil {
+	if _, err := s.Bus.Publish(ctx, bus.Event{MRID: "m1/ev/1", MeterID: "m1"}); err != nil {
 		t.Fatal(err)
 	}
 	// A second server on the same directory refuses to start.
@@ -93,7 +93,7 @@ func TestRestartKeepsStoreAndBus(t *testing.T) {
 	if code, body := get(t, "http://"+s2.Addr()+"/api/v1/meters/m1"); code != 200 || !strings.Contains(body, "cell-1") {
 		t.Fatalf("meter lost across restart: %d %s", code, body)
 	}
-	if dup, err := s2.Bus.Publish(ctx, s2.Bus.Subject(bus.Events, "m1"), "m1/ev/1", []byte("{}")); err != nil || !dup {
+	if dup, err := s2.Bus.Publish(ctx, bus.Event{MRID: "m1/ev/1", MeterID: "m1"}); err != nil || !dup {
 		t.Fatalf("bus forgot the stored message: dup=%v err=%v", dup, err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/intervalcodec"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/sqlite"
@@ -159,22 +158,17 @@ func TestKillDuringCollectionLosesNothing(t *testing.T) {
 	}
 	defer st.Close()
 	drain(t, st, b)
-	s, err := b.JetStream().Stream(ctx, b.StreamName(bus.Readings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := s.Info(ctx)
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	checked, blocks := 0, 0
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil || !strings.HasSuffix(m.Subject, ".intervals") {
-			continue
-		}
-		blk, err := intervalcodec.Decode(m.Data)
+	err = b.Stored(ctx, bus.Readings, 0, func(_ uint64, m bus.Message, err error) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
+		iv, ok := m.(bus.Intervals)
+		if !ok {
+			return true
+		}
+		blk := cim.IntervalBlock(iv)
 		blocks++
 		for _, r := range blk.Readings {
 			start := r.End.Add(-blk.ReadingType.Interval)
@@ -188,6 +182,10 @@ func TestKillDuringCollectionLosesNothing(t *testing.T) {
 			}
 			checked++
 		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if checked == 0 {
 		t.Fatal("no readings on the bus")
@@ -227,13 +225,8 @@ func drain(t *testing.T, st store.Store, b *bus.Bus) {
 	for {
 		idle := true
 		for _, kind := range []string{bus.Readings, bus.Events} {
-			c, err := b.JetStream().Consumer(ctx, b.StreamName(kind), "mdm-ingest")
-			if err != nil {
-				idle = false
-				continue
-			}
-			info, err := c.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+			s, err := b.ConsumerStatus(ctx, kind, "mdm-ingest")
+			if err != nil || s.Pending > 0 || s.AckPending > 0 {
 				idle = false
 			}
 		}

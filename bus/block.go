@@ -1,9 +1,10 @@
-// Package intervalcodec owns the binary form of an interval block on the
-// bus: the head-end writes it, the MDM reads it. A day of two channels is
-// about a kilobyte instead of twenty of JSON, and decoding it was the
-// largest single cost of the ingest. The first byte tells it from the
-// JSON the bus carried before, so both stay readable.
-package intervalcodec
+package bus
+
+// The binary form of an interval block on the bus: the head-end writes it,
+// the MDM reads it. A day of two channels is about a kilobyte instead of
+// twenty of JSON, and decoding it was the largest single cost of the
+// ingest. The first byte tells it from the JSON the bus carried before, so
+// both stay readable.
 
 import (
 	"encoding/binary"
@@ -15,29 +16,29 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 )
 
-// Magic opens every encoded block; it also names the version. JSON never
+// BlockMagic opens every encoded block; it also names the version. JSON never
 // starts with it.
-const Magic byte = 0xB1
+const BlockMagic byte = 0xB1
 
 // Limits keep a damaged message from asking for gigabytes.
 const (
-	MaxReadings = 1 << 16
-	maxString   = 256
+	MaxBlockReadings = 1 << 16
+	maxString        = 256
 )
 
-// IsBinary reports whether data is an encoded block rather than JSON.
-func IsBinary(data []byte) bool { return len(data) > 0 && data[0] == Magic }
+// IsBinaryBlock reports whether data is an encoded block rather than JSON.
+func IsBinaryBlock(data []byte) bool { return len(data) > 0 && data[0] == BlockMagic }
 
-// Append appends the encoding of b to dst. Layout: Magic; meter id and
+// AppendBlock appends the encoding of b to dst. Layout: BlockMagic; meter id and
 // reading type id (uvarint length, bytes); commodity, measured quantity,
 // flow direction, unit, multiplier, accumulation (a byte each); interval
 // in seconds (uvarint); the count (uvarint); the first end in Unix
 // nanoseconds (varint); then per reading the end's step from the one
 // before less the interval, in nanoseconds (zigzag varint: 0 for a
 // regular profile), the value (zigzag varint) and the quality (uvarint).
-func Append(dst []byte, b cim.IntervalBlock) []byte {
+func AppendBlock(dst []byte, b cim.IntervalBlock) []byte {
 	rt := b.ReadingType
-	dst = append(dst, Magic)
+	dst = append(dst, BlockMagic)
 	dst = appendString(dst, b.MeterID)
 	dst = appendString(dst, rt.ID)
 	acc := byte(0)
@@ -67,22 +68,22 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// ErrFormat says the bytes are not an encoded interval block.
-var ErrFormat = errors.New("not an encoded interval block")
+// ErrBlockFormat says the bytes are not an encoded interval block.
+var ErrBlockFormat = errors.New("not an encoded interval block")
 
-type reader struct {
+type blockReader struct {
 	b   []byte
 	off int
 	err error
 }
 
-func (r *reader) fail(what string) {
+func (r *blockReader) fail(what string) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s at byte %d", ErrFormat, what, r.off)
+		r.err = fmt.Errorf("%w: %s at byte %d", ErrBlockFormat, what, r.off)
 	}
 }
 
-func (r *reader) uvarint(what string) uint64 {
+func (r *blockReader) uvarint(what string) uint64 {
 	if r.err != nil {
 		return 0
 	}
@@ -95,7 +96,7 @@ func (r *reader) uvarint(what string) uint64 {
 	return v
 }
 
-func (r *reader) varint(what string) int64 {
+func (r *blockReader) varint(what string) int64 {
 	if r.err != nil {
 		return 0
 	}
@@ -108,7 +109,7 @@ func (r *reader) varint(what string) int64 {
 	return v
 }
 
-func (r *reader) byte(what string) byte {
+func (r *blockReader) byte(what string) byte {
 	if r.err != nil {
 		return 0
 	}
@@ -121,7 +122,7 @@ func (r *reader) byte(what string) byte {
 	return v
 }
 
-func (r *reader) string(what string) string {
+func (r *blockReader) string(what string) string {
 	n := r.uvarint(what + " length")
 	if r.err != nil {
 		return ""
@@ -138,13 +139,13 @@ func (r *reader) string(what string) string {
 	return s
 }
 
-// Decode reads one encoded block, all of data. Ends come back in UTC.
-func Decode(data []byte) (cim.IntervalBlock, error) {
+// DecodeBlock reads one encoded block, all of data. Ends come back in UTC.
+func DecodeBlock(data []byte) (cim.IntervalBlock, error) {
 	var b cim.IntervalBlock
-	if !IsBinary(data) {
-		return b, fmt.Errorf("%w: no magic byte", ErrFormat)
+	if !IsBinaryBlock(data) {
+		return b, fmt.Errorf("%w: no magic byte", ErrBlockFormat)
 	}
-	r := &reader{b: data, off: 1}
+	r := &blockReader{b: data, off: 1}
 	b.MeterID = r.string("meter id")
 	rt := &b.ReadingType
 	rt.ID = r.string("reading type id")
@@ -165,7 +166,7 @@ func Decode(data []byte) (cim.IntervalBlock, error) {
 	}
 	rt.Interval = time.Duration(secs) * time.Second
 	n := r.uvarint("count")
-	if r.err == nil && (n > MaxReadings || n > uint64(len(data)-r.off)) {
+	if r.err == nil && (n > MaxBlockReadings || n > uint64(len(data)-r.off)) {
 		// Every reading takes at least three bytes: more than what is left
 		// is a lie, however small the count.
 		r.fail(fmt.Sprintf("count of %d", n))
@@ -196,7 +197,7 @@ func Decode(data []byte) (cim.IntervalBlock, error) {
 		b.Readings[i] = cim.IntervalReading{End: time.Unix(0, end).UTC(), Value: v, Quality: cim.Quality(q)}
 	}
 	if r.off != len(data) {
-		return cim.IntervalBlock{}, fmt.Errorf("%w: %d bytes after the last reading", ErrFormat, len(data)-r.off)
+		return cim.IntervalBlock{}, fmt.Errorf("%w: %d bytes after the last reading", ErrBlockFormat, len(data)-r.off)
 	}
 	return b, nil
 }

@@ -1,4 +1,4 @@
-package intervalcodec
+package bus
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 )
 
-func day(meter string, rt cim.ReadingType, first time.Time, n int) cim.IntervalBlock {
+func blockDay(meter string, rt cim.ReadingType, first time.Time, n int) cim.IntervalBlock {
 	b := cim.IntervalBlock{MeterID: meter, ReadingType: rt, Readings: make([]cim.IntervalReading, n)}
 	for i := range b.Readings {
 		b.Readings[i] = cim.IntervalReading{End: first.Add(time.Duration(i) * rt.Interval), Value: int64(i*37%500) - 3}
@@ -19,7 +19,7 @@ func day(meter string, rt cim.ReadingType, first time.Time, n int) cim.IntervalB
 	return b
 }
 
-func equal(t *testing.T, a, b cim.IntervalBlock) {
+func equalBlocks(t *testing.T, a, b cim.IntervalBlock) {
 	t.Helper()
 	if a.MeterID != b.MeterID || a.ReadingType != b.ReadingType || len(a.Readings) != len(b.Readings) {
 		t.Fatalf("block %+v\nwant %+v", b.MeterID, a.MeterID)
@@ -32,81 +32,81 @@ func equal(t *testing.T, a, b cim.IntervalBlock) {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
+func TestBlockRoundTrip(t *testing.T) {
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
-	b := day("AMG10000000002", cim.EnergyImport15m, time.Date(2026, 3, 29, 0, 15, 0, 0, ams), 92)
+	b := blockDay("AMG10000000002", cim.EnergyImport15m, time.Date(2026, 3, 29, 0, 15, 0, 0, ams), 92)
 	b.Readings[5].Quality = cim.QualityPowerDown | cim.QualityClockAdjusted
 	b.Readings[7].End = b.Readings[7].End.Add(-3 * time.Second) // a capture off the grid
 	b.Readings[9].Value = -1 << 40
 	b.Readings = append(b.Readings[:20], b.Readings[24:]...) // a gap
-	enc := Append(nil, b)
-	got, err := Decode(enc)
+	enc := AppendBlock(nil, b)
+	got, err := DecodeBlock(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, b, got)
+	equalBlocks(t, b, got)
 	js, _ := json.Marshal(b)
 	if len(enc)*8 > len(js) {
 		t.Errorf("%d bytes binary against %d of JSON", len(enc), len(js))
 	}
 	// A register type (no interval) and an empty block survive too.
 	reg := cim.IntervalBlock{MeterID: "m", ReadingType: cim.EnergyImportRegister}
-	if got, err := Decode(Append(nil, reg)); err != nil || got.ReadingType != reg.ReadingType || len(got.Readings) != 0 {
+	if got, err := DecodeBlock(AppendBlock(nil, reg)); err != nil || got.ReadingType != reg.ReadingType || len(got.Readings) != 0 {
 		t.Fatalf("empty block: %+v %v", got, err)
 	}
 }
 
-func TestBadInputIsAnError(t *testing.T) {
-	good := Append(nil, day("m1", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 4))
+func TestBadBlockIsAnError(t *testing.T) {
+	good := AppendBlock(nil, blockDay("m1", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 4))
 	for name, b := range map[string][]byte{
 		"empty":     nil,
 		"json":      []byte(`{"meter":"m1"}`),
 		"truncated": good[:len(good)-1],
 		"trailing":  append(append([]byte{}, good...), 0),
 		"huge count": func() []byte {
-			x := Append(nil, cim.IntervalBlock{MeterID: "m1", ReadingType: cim.EnergyImport15m})
+			x := AppendBlock(nil, cim.IntervalBlock{MeterID: "m1", ReadingType: cim.EnergyImport15m})
 			return append(x[:len(x)-1], 0xff, 0xff, 0xff, 0x7f)
 		}(),
-		"long id": append([]byte{Magic, 0xff, 0x7f}, make([]byte, 20)...),
+		"long id": append([]byte{BlockMagic, 0xff, 0x7f}, make([]byte, 20)...),
 	} {
-		if _, err := Decode(b); !errors.Is(err, ErrFormat) {
-			t.Errorf("%s: %v, want ErrFormat", name, err)
+		if _, err := DecodeBlock(b); !errors.Is(err, ErrBlockFormat) {
+			t.Errorf("%s: %v, want ErrBlockFormat", name, err)
 		}
 	}
 }
 
-func FuzzDecode(f *testing.F) {
-	f.Add(Append(nil, day("AMG1", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 96)))
-	f.Add(Append(nil, cim.IntervalBlock{MeterID: "m", ReadingType: cim.EnergyExport15m}))
-	f.Add([]byte{Magic})
+func FuzzDecodeBlock(f *testing.F) {
+	f.Add(AppendBlock(nil, blockDay("AMG1", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 96)))
+	f.Add(AppendBlock(nil, cim.IntervalBlock{MeterID: "m", ReadingType: cim.EnergyExport15m}))
+	f.Add([]byte{BlockMagic})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := Decode(data)
+		b, err := DecodeBlock(data)
 		if err != nil {
-			if !errors.Is(err, ErrFormat) {
-				t.Fatalf("error %v is not ErrFormat", err)
+			if !errors.Is(err, ErrBlockFormat) {
+				t.Fatalf("error %v is not ErrBlockFormat", err)
 			}
 			return
 		}
 		// What decodes encodes back to something that decodes the same.
-		again, err := Decode(Append(nil, b))
+		again, err := DecodeBlock(AppendBlock(nil, b))
 		if err != nil {
 			t.Fatalf("re-encoded block does not decode: %v", err)
 		}
-		equal(t, b, again)
+		equalBlocks(t, b, again)
 	})
 }
 
 // BenchmarkDecode compares a day's block with the JSON the bus carried
 // before, in the same run.
-func BenchmarkDecode(b *testing.B) {
-	blk := day("AMG10000000002", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 96)
-	enc := Append(nil, blk)
+func BenchmarkDecodeBlock(b *testing.B) {
+	blk := blockDay("AMG10000000002", cim.EnergyImport15m, time.Unix(1_780_000_000, 0), 96)
+	enc := AppendBlock(nil, blk)
 	js, _ := json.Marshal(blk)
 	b.Run("binary", func(b *testing.B) {
 		b.SetBytes(int64(len(enc)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Decode(enc); err != nil {
+			if _, err := DecodeBlock(enc); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -126,8 +126,8 @@ func BenchmarkDecode(b *testing.B) {
 // TestSeedsAreInTestdata keeps the fuzz seeds on disk, so the corpus a
 // regression adds is kept with them.
 func TestSeedsAreInTestdata(t *testing.T) {
-	entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", "FuzzDecode"))
+	entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", "FuzzDecodeBlock"))
 	if err != nil || len(entries) < 3 {
-		t.Fatalf("fuzz seeds in testdata/fuzz/FuzzDecode: %d, %v", len(entries), err)
+		t.Fatalf("fuzz seeds in testdata/fuzz/FuzzDecodeBlock: %d, %v", len(entries), err)
 	}
 }
