@@ -150,11 +150,23 @@ type ConsumerStatus struct {
 	// AckFloor is the stream sequence up to which every message is
 	// acknowledged.
 	AckFloor uint64
+	// Delivered is the stream sequence of the last message handed out,
+	// and StreamLast the stream's last sequence; Filtered says the
+	// consumer sees only some of the stream's subjects.
+	Delivered, StreamLast uint64
+	Filtered              bool
 }
 
 // Idle reports whether the consumer has nothing to hand out and nothing
-// unacknowledged.
-func (s ConsumerStatus) Idle() bool { return s.Pending == 0 && s.AckPending == 0 && s.Redelivered == 0 }
+// unacknowledged. The server counts a message as pending a moment after
+// its publish is acknowledged, so for a consumer of the whole stream a
+// message stored but not yet handed out also keeps it busy.
+func (s ConsumerStatus) Idle() bool {
+	if s.Pending != 0 || s.AckPending != 0 || s.Redelivered != 0 {
+		return false
+	}
+	return s.Filtered || s.Delivered >= s.StreamLast
+}
 
 // ErrNoConsumer says the durable consumer asked about does not exist.
 var ErrNoConsumer = errors.New("bus: no such consumer")
@@ -172,8 +184,18 @@ func (b *Bus) ConsumerStatus(ctx context.Context, stream, durable string) (Consu
 	if err != nil {
 		return ConsumerStatus{}, fmt.Errorf("bus: consumer %s on %s: %w", durable, stream, err)
 	}
+	st, err := b.js.Stream(ctx, b.streamName(stream))
+	if err != nil {
+		return ConsumerStatus{}, fmt.Errorf("bus: stream %s: %w", stream, err)
+	}
+	si, err := st.Info(ctx)
+	if err != nil {
+		return ConsumerStatus{}, fmt.Errorf("bus: stream %s: %w", stream, err)
+	}
 	return ConsumerStatus{Pending: info.NumPending, AckPending: uint64(info.NumAckPending),
-		Redelivered: uint64(info.NumRedelivered), AckFloor: info.AckFloor.Stream}, nil
+		Redelivered: uint64(info.NumRedelivered), AckFloor: info.AckFloor.Stream,
+		Delivered: info.Delivered.Stream, StreamLast: si.State.LastSeq,
+		Filtered: info.Config.FilterSubject != "" || len(info.Config.FilterSubjects) > 0}, nil
 }
 
 // Delivery is one message handed out by a consumer, to be settled with
