@@ -48,7 +48,7 @@ func (a *API) householdMeter(w http.ResponseWriter, r *http.Request) (cim.UsageP
 		return up, cim.Meter{}, false
 	}
 	for _, m := range ms {
-		if k := m.Tags["kind"]; k == "" || strings.HasPrefix(k, "electricity") {
+		if k, _ := m.Label("kind"); k == "" || strings.HasPrefix(k, "electricity") {
 			return up, m, true
 		}
 	}
