@@ -245,11 +245,11 @@ func TestFleetDailyCollection(t *testing.T) {
 		}
 	}
 
-	rep, err := headend.Import(ctx, r.st, r.keys, r.rows)
+	rep, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows)
 	if err != nil || rep.Created != n {
 		t.Fatalf("import: %+v %v", rep, err)
 	}
-	if rep, err = headend.Import(ctx, r.st, r.keys, r.rows); err != nil || rep.Unchanged != n {
+	if rep, err = headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil || rep.Unchanged != n {
 		t.Fatalf("second import: %+v %v", rep, err)
 	}
 
@@ -515,7 +515,7 @@ func TestIntradayCollection(t *testing.T) {
 		JobTimeout: 30 * time.Second, BackfillDays: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
