@@ -74,6 +74,7 @@ type rigOptions struct {
 	models   []sim.ModelShare                    // nil: every meter IDIS-like
 	faultsOf func(int) sim.Fault                 // firmware faults by meter
 	driver   func(headend.Driver) headend.Driver // wraps the DLMS driver
+	drivers  []headend.Driver                    // beside the DLMS driver
 	logger   *slog.Logger
 	metrics  prometheus.Registerer
 }
@@ -118,7 +119,7 @@ func newFleetRigWith(t testing.TB, n int, faults meter.Faults, cfg headend.Colle
 		drv = o.driver(drv)
 	}
 	r.h, err = headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: r.keys, Now: r.clk.Now,
-		Drivers: []headend.Driver{drv}, Collection: cfg, Logger: o.logger, Metrics: o.metrics})
+		Drivers: append([]headend.Driver{drv}, o.drivers...), Collection: cfg, Logger: o.logger, Metrics: o.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
