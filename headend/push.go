@@ -89,7 +89,7 @@ type PushConfig struct {
 	PerMeterBurst int
 	PerMeterEvery time.Duration
 	// SecurityEventEvery spaces the events raised about one sender's
-	// refused pushes (unknown system title, bad tag, replay): the first
+	// refused pushes (unknown sender, bad tag, replay): the first
 	// is recorded, later ones within the period are counted into the
 	// next. Across all senders at most a burst of 20, then one per 6 s,
 	// are recorded, so a flood cannot fill the event table.
@@ -123,8 +123,8 @@ func (c *PushConfig) defaults() {
 	}
 }
 
-// pushMaxAPDU bounds one pushed APDU: notifications are small.
-const pushMaxAPDU = 4096
+// pushMaxFrame bounds one pushed frame: notifications are small.
+const pushMaxFrame = 4096
 
 // acceptStallReady is how long accepts may fail in a row before the
 // listener reports itself not ready.
@@ -243,7 +243,7 @@ func (p *PushListener) Ready(context.Context) error {
 func (p *PushListener) serveConn(ctx context.Context, pc *pushConn) {
 	c := pc.c
 	remote := c.RemoteAddr().String()
-	fr := p.drv.PushFrames(c, pushMaxAPDU)
+	fr := p.drv.PushFrames(c, pushMaxFrame)
 	for n := 0; n < p.cfg.MaxPerConn; n++ {
 		// A deadline for the whole frame, not for each byte: a trickle
 		// of one byte a second cannot hold a slot.
