@@ -62,7 +62,7 @@ func runFleetDay(ctx context.Context, o Options) ([]Result, error) {
 		return nil, err
 	}
 	t1 := time.Now()
-	if _, err := headend.Import(ctx, st, keys, sim.rows); err != nil {
+	if _, err := headend.Import(ctx, st, keys, []headend.Driver{dlmsdriver.New(dlmsdriver.Config{})}, sim.rows); err != nil {
 		return nil, err
 	}
 	imported := time.Since(t1)

@@ -38,15 +38,19 @@ func (m meterCounters) Reserve(_ context.Context, name string, n uint32) (uint64
 
 // sessionTarget is how the head-end reaches a manifest row; without
 // security it uses the public client, which reads the same objects.
-func sessionTarget(r manifest.Row, secure bool, cs *memCounters) headend.Target {
+func sessionTarget(drv *dlmsdriver.Driver, r manifest.Row, secure bool, cs *memCounters) (headend.Target, error) {
 	m := cim.Meter{MRID: r.Serial, Protocol: "dlms", Address: "tcp://" + r.Address.String()}
-	sec := headend.Secrets{Transport: "wrapper", ClientSAP: 16, Authentication: "none", SecurityPolicy: "none"}
+	creds, err := dlmsdriver.Credentials{Transport: "wrapper", ClientSAP: 16, Authentication: "none", SecurityPolicy: "none"}.Marshal()
 	if secure {
-		sec = headend.Secrets{Transport: r.Transport, ClientSAP: r.ClientSAP, Authentication: r.Authentication,
-			SecurityPolicy: r.SecurityPolicy, SystemTitle: r.SystemTitle, EK: r.EK, AK: r.AK}
+		var reg headend.Registration
+		reg, err = drv.Register(r)
+		creds = reg.Credentials
 	}
-	return headend.Target{Meter: m, Secrets: sec, Location: time.UTC, Counters: cs.forMeter(r.Serial),
-		Now: func() time.Time { return benchStart }}
+	if err != nil {
+		return headend.Target{}, err
+	}
+	return headend.Target{Meter: m, Credentials: creds, Location: time.UTC, Counters: cs.forMeter(r.Serial),
+		Now: func() time.Time { return benchStart }}, nil
 }
 
 // sessionPlan reads the whole day before benchStart.
@@ -73,6 +77,12 @@ func runSession(ctx context.Context, o Options) ([]Result, error) {
 		readings           int64
 	}
 	one := func(secure bool) (side, error) {
+		targets := make([]headend.Target, meters)
+		for i := range targets {
+			if targets[i], err = sessionTarget(drv, sim.rows[i], secure, cs); err != nil {
+				return side{}, err
+			}
+		}
 		var next, readings atomic.Int64
 		var firstErr error
 		var errOnce sync.Once
@@ -82,7 +92,7 @@ func runSession(ctx context.Context, o Options) ([]Result, error) {
 			wg.Go(func() {
 				for i := int(next.Add(1) - 1); i < sessions; i = int(next.Add(1) - 1) {
 					r := sim.rows[i%meters]
-					n, err := oneSession(ctx, drv, sessionTarget(r, secure, cs))
+					n, err := oneSession(ctx, drv, targets[i%meters])
 					if err != nil {
 						errOnce.Do(func() { firstErr = fmt.Errorf("meter %s: %w", r.Serial, err) })
 						return

@@ -50,11 +50,46 @@ type Meter struct {
 	// Address is the protocol address, e.g. "tcp://10.1.2.3:4059".
 	Address string `json:"address,omitempty"`
 	// Segment is the network segment (cell, concentrator) that throttles it.
-	Segment string            `json:"segment,omitempty"`
-	Region  string            `json:"region,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
+	Segment string `json:"segment,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Kind is what it measures: "electricity-1p", "electricity-3p",
+	// "electricity", "gas" or "water".
+	Kind string `json:"kind,omitempty"`
+	// Archetype is the customer archetype behind its consumption, when
+	// the shipment says ("family", "prosumer", ...).
+	Archetype string `json:"archetype,omitempty"`
+	// Parent is the mRID of the meter it is reached through (a gas meter
+	// on its electricity meter's M-Bus); empty for a meter reached on its
+	// own.
+	Parent string `json:"parent,omitempty"`
+	// PushID is how the meter names itself when it pushes, in its
+	// protocol's terms (a DLMS system title in hex); empty when it does
+	// not push.
+	PushID string `json:"pushId,omitempty"`
+	// ManifestID is the meter's id in the shipment manifest it came in.
+	ManifestID string `json:"manifestId,omitempty"`
+	// Tags are labels an operator gives the meter ("class": "lighting");
+	// nothing of the meter's schema lives in them.
+	Tags map[string]string `json:"tags,omitempty"`
 	// Status is the meter's lifecycle state: installed, active, removed...
 	Status string `json:"status,omitempty"`
+}
+
+// Label returns the meter's value for a name a group or query selects
+// by: "kind" and "archetype" are the typed fields, any other name a tag.
+func (m Meter) Label(name string) (string, bool) {
+	switch name {
+	case "kind":
+		if m.Kind != "" {
+			return m.Kind, true
+		}
+	case "archetype":
+		if m.Archetype != "" {
+			return m.Archetype, true
+		}
+	}
+	v, ok := m.Tags[name]
+	return v, ok
 }
 
 // Commodity is what a reading measures the flow of.

@@ -23,7 +23,7 @@ func BenchmarkCollectFleet(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		r := newFleetRigIngest(b, n, meter.Faults{}, headend.CollectionConfig{Concurrency: 64, PerSegment: 64, BackfillDays: 1}, false)
-		if _, err := headend.Import(context.Background(), r.st, r.keys, r.rows); err != nil {
+		if _, err := headend.Import(context.Background(), r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -44,7 +44,7 @@ func (h *HeadEnd) progressed(r store.CollectionResult) {
 	defer h.progMu.Unlock()
 	h.progress.Done++
 	h.progress.Readings += r.Readings
-	if r.Outcome == store.OutcomeOK {
+	if r.Outcome == OutcomeOK {
 		h.progress.OK++
 	} else {
 		h.progress.Failed++
@@ -60,7 +60,7 @@ type job struct {
 // collectable reports whether the head-end reads m itself: sub-meters are
 // read through their parent, removed meters not at all.
 func (h *HeadEnd) collectable(m cim.Meter) bool {
-	if m.Status == "removed" || m.Tags["parent"] != "" {
+	if m.Status == "removed" || m.Parent != "" {
 		return false
 	}
 	_, ok := h.drivers[m.Protocol]
@@ -260,13 +260,13 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 		r.At = h.now()
 		if err == nil {
-			r.Outcome, r.Readings, r.Complete, r.Error = store.OutcomeOK, r.Readings+n, complete, ""
+			r.Outcome, r.Readings, r.Complete, r.Error = OutcomeOK, r.Readings+n, complete, ""
 			break
 		}
 		r.Readings += n
 		r.Outcome, r.Error = h.cause(m, err), err.Error()
 		if ctx.Err() != nil || r.Attempts >= h.ccfg.Attempts || final(r.Outcome) {
-			if r.Outcome == store.OutcomeAuth {
+			if r.Outcome == OutcomeAuth {
 				h.authFailure(ctx, m, err)
 			}
 			break
@@ -285,7 +285,7 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		}
 		h.log.Warn("meter objects not read", "meter", m.MRID, "day", day.String(), "objects", len(problems), "problems", r.Problems)
 	}
-	if r.Outcome != store.OutcomeOK {
+	if r.Outcome != OutcomeOK {
 		h.log.Warn("meter not collected", "meter", m.MRID, "day", day.String(), "outcome", r.Outcome,
 			"attempts", r.Attempts, "readings", r.Readings, "err", r.Error)
 	}
@@ -293,7 +293,7 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 }
 
 // Outcomes of a job that reached its meter but must not count as
-// collected, beside the store's failure causes.
+// collected, beside the drivers' failure causes.
 const (
 	// OutcomeRejected: the MDM would refuse part of what was read (a
 	// reading stamped before 1970 or a day ahead); nothing of it was
@@ -319,7 +319,7 @@ var (
 // final reports whether a failure would only repeat if retried at once:
 // a wrong key, data the MDM refuses, a profile with nothing new.
 func final(outcome string) bool {
-	return outcome == store.OutcomeAuth || outcome == OutcomeRejected || outcome == OutcomeNoData
+	return outcome == OutcomeAuth || outcome == OutcomeRejected || outcome == OutcomeNoData
 }
 
 // reacquire waits d, then takes a slot of inFlight again; it reports
@@ -345,14 +345,14 @@ func (h *HeadEnd) cause(m cim.Meter, err error) string {
 		return OutcomeNoData
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return store.OutcomeTimeout
+		return OutcomeTimeout
 	}
 	if d, ok := h.drivers[m.Protocol]; ok {
 		if c := d.Cause(err); c != "" {
 			return c
 		}
 	}
-	return store.OutcomeOther
+	return OutcomeOther
 }
 
 // authFailure records a meter's refusal of our keys as an event, once per
@@ -399,6 +399,8 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 	if err != nil {
 		return 0, false, nil, nil, err
 	}
+	// The session is over when this returns: the credentials go too.
+	defer clear(t.Credentials)
 	cursors, err := h.st.Cursors(ctx, m.MRID)
 	if err != nil {
 		return 0, false, nil, nil, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
@@ -469,7 +471,11 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 				since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), errNoData)
 		}
 	}
-	return n, col.Complete && dayOver, col.Cursors, col.Problems, nil
+	moved := make([]store.Cursor, 0, len(col.Cursors))
+	for name, at := range col.Cursors {
+		moved = append(moved, store.Cursor{MeterID: m.MRID, Name: name, At: at})
+	}
+	return n, col.Complete && dayOver, moved, col.Problems, nil
 }
 
 // maxProblems bounds a result's problem summary: it is stored with every

@@ -2,7 +2,6 @@ package headend_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,12 +48,18 @@ func newFakeDriver() *fakeDriver {
 
 func (d *fakeDriver) Protocol() string { return "fake" }
 
+func (d *fakeDriver) Columns() []manifest.Column { return nil }
+
+func (d *fakeDriver) Register(r manifest.Row) (headend.Registration, error) {
+	return headend.Registration{Credentials: []byte("fake credentials")}, nil
+}
+
 func (d *fakeDriver) Cause(err error) string {
 	switch {
 	case errors.Is(err, errRefused):
-		return store.OutcomeRefused
+		return headend.OutcomeRefused
 	case errors.Is(err, errAuth):
-		return store.OutcomeAuth
+		return headend.OutcomeAuth
 	}
 	return ""
 }
@@ -123,7 +129,7 @@ func (s *fakeSession) Collect(ctx context.Context, p headend.Plan) (headend.Coll
 		b.Readings = append(b.Readings, cim.IntervalReading{End: p.Until.Add(48 * time.Hour), Value: 10})
 	}
 	return headend.Collection{Blocks: []cim.IntervalBlock{b}, Complete: !last.Before(p.Until),
-		Cursors: []store.Cursor{{MeterID: s.t.Meter.MRID, Name: "profile", At: last}}}, nil
+		Cursors: map[string]time.Time{"profile": last}}, nil
 }
 
 func (s *fakeSession) Clock(ctx context.Context) (time.Time, error)    { return time.Now(), nil }
@@ -176,7 +182,7 @@ func newRig(t *testing.T, meters, segments int, cfg headend.CollectionConfig) *r
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })
-	sec, _ := json.Marshal(headend.Secrets{Authentication: "none"})
+	sec := []byte("fake credentials")
 	var ms []cim.Meter
 	for i := range meters {
 		ms = append(ms, cim.Meter{MRID: fmt.Sprintf("m%05d", i), Protocol: "fake", Segment: fmt.Sprintf("seg-%d", i%segments), Status: "installed"})
@@ -249,8 +255,8 @@ func TestCollectionLimitsRetriesAndCauses(t *testing.T) {
 	for _, x := range rs {
 		got[x.MeterID] = x
 	}
-	for id, want := range map[string]string{"m00000": store.OutcomeOK, "m00001": store.OutcomeRefused, "m00002": store.OutcomeAuth,
-		"m00003": store.OutcomeOK, "m00004": store.OutcomeTimeout} {
+	for id, want := range map[string]string{"m00000": headend.OutcomeOK, "m00001": headend.OutcomeRefused, "m00002": headend.OutcomeAuth,
+		"m00003": headend.OutcomeOK, "m00004": headend.OutcomeTimeout} {
 		if got[id].Outcome != want {
 			t.Errorf("%s: outcome %q, want %q (%+v)", id, got[id].Outcome, want, got[id])
 		}
@@ -285,7 +291,7 @@ func TestCollectionLimitsRetriesAndCauses(t *testing.T) {
 	if err := r.h.CollectDay(ctx, day.AddDays(1), store.MeterQuery{}); err != nil {
 		t.Fatal(err)
 	}
-	rs, _ = r.st.CollectionResults(ctx, day.AddDays(1), "", store.OutcomeOK, "", 1000)
+	rs, _ = r.st.CollectionResults(ctx, day.AddDays(1), "", headend.OutcomeOK, "", 1000)
 	if len(rs) != 60 {
 		t.Errorf("second run: %d meters ok, want 60", len(rs))
 	}

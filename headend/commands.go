@@ -357,7 +357,7 @@ func (h *HeadEnd) execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		if err == nil || errors.Is(err, ErrUnsupported) || n >= h.kcfg.Attempts || ctx.Err() != nil {
 			break
 		}
-		if cause := h.cause(m, err); cause == store.OutcomeAuth || cause == store.OutcomeProtocol {
+		if cause := h.cause(m, err); cause == OutcomeAuth || cause == OutcomeProtocol {
 			break
 		}
 		if !c.ExpiresAt.IsZero() && h.now().After(c.ExpiresAt) {

@@ -20,7 +20,7 @@ import (
 // during a write is written by a goroutine of its own, so no caller keeps
 // writing for others after its own answer is in.
 type counterBatch struct {
-	st store.HeadEnd
+	st Store
 
 	mu      sync.Mutex
 	pending []*reservation

@@ -5,33 +5,41 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/store"
 )
 
-// Secrets is what the head-end must know to reach one meter securely. It
-// is kept sealed at rest (see package vault) and opened only for a session.
-type Secrets struct {
-	// Transport is the link under the application layer: "wrapper" or "hdlc".
-	Transport string `json:"transport"`
-	// ClientSAP is the client address of the management association.
-	ClientSAP uint16 `json:"clientSap"`
-	// Authentication is "hls-gmac", "lls" or "none".
-	Authentication string `json:"authentication"`
-	// SecurityPolicy is "authenticated-encrypted", "authenticated",
-	// "encrypted" or "none".
-	SecurityPolicy string `json:"securityPolicy"`
-	// SystemTitle is the meter's system title (8 bytes).
-	SystemTitle []byte `json:"systemTitle,omitempty"`
-	// EK and AK are the global unicast encryption and authentication keys.
-	EK []byte `json:"ek,omitempty"`
-	AK []byte `json:"ak,omitempty"`
-	// Password is the LLS password.
-	Password []byte `json:"password,omitempty"`
+// Registration is what a driver makes of a manifest row: what the
+// head-end keeps for the meter beside the common columns.
+type Registration struct {
+	// Credentials are whatever the driver needs to reach the meter
+	// securely, in the driver's own encoding. The head-end seals them with
+	// the vault, keeps them sealed at rest, and opens them into
+	// Target.Credentials for a session; it never parses them.
+	Credentials []byte
+	// PushID is how the meter names itself when it pushes (a DLMS system
+	// title in hex, say); empty for a meter that does not push. Not
+	// secret: the push listener finds the sender by it.
+	PushID string
 }
 
-// String never shows key material, so a Secrets value may be logged.
-func (s Secrets) String() string {
-	return "secrets{" + s.Transport + "," + s.Authentication + "," + s.SecurityPolicy + "}"
+// ErrNotFound is what a Models method returns, wrapped, for a template
+// or meter it does not have.
+var ErrNotFound = store.ErrNotFound
+
+// Models keeps the object models drivers learn, as the driver's own
+// blobs, so a fleet is discovered once per kind of meter. The store
+// implements it.
+type Models interface {
+	// PutTemplate stores (or replaces) the template named key.
+	PutTemplate(ctx context.Context, key string, model []byte) error
+	// Template returns the template named key, or ErrNotFound.
+	Template(ctx context.Context, key string) ([]byte, error)
+	// SetMeterTemplate records that a meter follows the template key.
+	SetMeterTemplate(ctx context.Context, meterID, key string) error
+	// MeterTemplate returns the template key a meter follows, or
+	// ErrNotFound.
+	MeterTemplate(ctx context.Context, meterID string) (string, error)
 }
 
 // Counters hands out invocation counters that are stored durably before
@@ -43,28 +51,53 @@ type Counters interface {
 
 // Target is one meter as a driver needs it for a session.
 type Target struct {
-	Meter    cim.Meter
-	Secrets  Secrets
-	Location *time.Location // the usage point's time zone
-	Counters Counters
+	Meter cim.Meter
+	// Credentials are the driver's Registration.Credentials, opened.
+	Credentials []byte
+	Location    *time.Location // the usage point's time zone
+	Counters    Counters
 	// Now is the head-end's clock, which a clock sync sets the meter to
 	// and drift is measured against.
 	Now func() time.Time
 	// Models keeps the object models drivers learn, shared by meters of
 	// one kind; nil keeps them in the driver's memory only.
-	Models store.ObjectModels
+	Models Models
 }
 
-// Driver reaches meters of one protocol.
+// Driver reaches meters of one protocol. It owns everything of the
+// protocol: its manifest columns and credentials, its sessions, its
+// object model and, when its meters push, its framing (PushDriver).
 type Driver interface {
-	// Protocol is the cim.Meter.Protocol value the driver serves ("dlms").
+	// Protocol is the cim.Meter.Protocol and manifest protocol value the
+	// driver serves ("dlms").
 	Protocol() string
+	// Columns are the protocol's own manifest columns.
+	Columns() []manifest.Column
+	// Register checks a manifest row of the protocol (its own columns,
+	// and how they fit the common ones) and returns what the head-end
+	// keeps for the meter. A refused row is a *manifest.RowError at the
+	// row's line, naming the column at fault.
+	Register(r manifest.Row) (Registration, error)
 	// Open connects and associates. The context bounds the whole session.
 	Open(ctx context.Context, t Target) (Session, error)
 	// Cause classifies an error of Open or a Session method as one of the
-	// store.Outcome failure causes.
+	// Outcome failure causes, or "" when it cannot tell.
 	Cause(err error) string
 }
+
+// Outcomes of a collection job, as the store records them: OutcomeOK or
+// the cause of the failure, which a driver's Cause names.
+const (
+	OutcomeOK       = store.OutcomeOK
+	OutcomeTimeout  = "timeout"
+	OutcomeAuth     = "auth"
+	OutcomeRefused  = "refused"
+	OutcomeProtocol = "protocol"
+	// OutcomeCounter: the meter refused our invocation counter and it
+	// could not be caught up.
+	OutcomeCounter = "invocation-counter"
+	OutcomeOther   = "other"
+)
 
 // Plan says what a collection reads.
 type Plan struct {
@@ -87,9 +120,10 @@ type Collection struct {
 	Registers []cim.Reading
 	// Events holds new event-log entries, each with a stable mRID.
 	Events []cim.EndDeviceEvent
-	// Cursors are where each object now stands; the head-end stores them
-	// only after the bus acknowledged everything above.
-	Cursors []store.Cursor
+	// Cursors are where each object now stands, by the driver's name for
+	// the object; the head-end stores them only after the bus
+	// acknowledged everything above.
+	Cursors map[string]time.Time
 	// Complete is true when the profile reaches Plan.Until.
 	Complete bool
 	// MeterTime is the meter's clock and ReadAt our clock at the same

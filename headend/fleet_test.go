@@ -73,6 +73,7 @@ type rigOptions struct {
 	models   []sim.ModelShare                    // nil: every meter IDIS-like
 	faultsOf func(int) sim.Fault                 // firmware faults by meter
 	driver   func(headend.Driver) headend.Driver // wraps the DLMS driver
+	drivers  []headend.Driver                    // beside the DLMS driver
 	logger   *slog.Logger
 	metrics  prometheus.Registerer
 }
@@ -117,7 +118,7 @@ func newFleetRigWith(t testing.TB, n int, faults meter.Faults, cfg headend.Colle
 		drv = o.driver(drv)
 	}
 	r.h, err = headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: r.keys, Now: r.clk.Now,
-		Drivers: []headend.Driver{drv}, Collection: cfg, Logger: o.logger, Metrics: o.metrics})
+		Drivers: append([]headend.Driver{drv}, o.drivers...), Collection: cfg, Logger: o.logger, Metrics: o.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +241,11 @@ func TestFleetDailyCollection(t *testing.T) {
 		}
 	}
 
-	rep, err := headend.Import(ctx, r.st, r.keys, r.rows)
+	rep, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows)
 	if err != nil || rep.Created != n {
 		t.Fatalf("import: %+v %v", rep, err)
 	}
-	if rep, err = headend.Import(ctx, r.st, r.keys, r.rows); err != nil || rep.Unchanged != n {
+	if rep, err = headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil || rep.Unchanged != n {
 		t.Fatalf("second import: %+v %v", rep, err)
 	}
 
@@ -510,7 +511,7 @@ func TestIntradayCollection(t *testing.T) {
 		JobTimeout: 30 * time.Second, BackfillDays: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

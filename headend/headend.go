@@ -2,10 +2,11 @@ package headend
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,14 +16,40 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// SecretOpener opens a meter's sealed secrets; aad is the meter's mRID.
+// Store is what the head-end keeps in the store: the registry it imports
+// into and reads, its durable state (sealed credentials, invocation
+// counters, cursors, collection results, commands), and the events it
+// records itself. A store that also keeps Models shares what drivers learn.
+type Store interface {
+	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
+	Meter(ctx context.Context, mrid string) (cim.Meter, error)
+	Meters(ctx context.Context, q store.MeterQuery) ([]cim.Meter, error)
+	PutRegistry(ctx context.Context, b store.RegistryBatch) error
+	AppendEvents(ctx context.Context, evs []cim.EndDeviceEvent) (int, error)
+
+	MeterSecret(ctx context.Context, meterID string) ([]byte, error)
+	ReserveCounters(ctx context.Context, rs []store.CounterReservation) ([]uint64, error)
+	AdvanceCounter(ctx context.Context, meterID, name string, v uint64) (bool, error)
+	Cursors(ctx context.Context, meterID string) ([]store.Cursor, error)
+	PutCursors(ctx context.Context, cs []store.Cursor) error
+	PutCollectionResults(ctx context.Context, rs []store.CollectionResult) error
+	CollectionResults(ctx context.Context, day cim.Date, segment, outcome, after string, limit int) ([]store.CollectionResult, error)
+
+	IssueControl(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error)
+	Control(ctx context.Context, mrid string) (cim.EndDeviceControl, error)
+	Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDeviceControl, error)
+	DueControls(ctx context.Context, now time.Time, limit int) ([]cim.EndDeviceControl, error)
+	TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error
+}
+
+// SecretOpener opens a meter's sealed credentials; aad is the meter's mRID.
 type SecretOpener interface {
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
 // Options configures a HeadEnd.
 type Options struct {
-	Store   store.Store
+	Store   Store
 	Bus     *bus.Bus
 	Secrets SecretOpener
 	Drivers []Driver
@@ -99,7 +126,7 @@ func (c *CollectionConfig) defaults() {
 // HeadEnd reaches the registered meters: it collects, listens to pushes
 // and carries commands.
 type HeadEnd struct {
-	st      store.Store
+	st      Store
 	bus     *bus.Bus
 	secrets SecretOpener
 	drivers map[string]Driver
@@ -154,6 +181,21 @@ func New(o Options) (*HeadEnd, error) {
 		}
 	}
 	return h, nil
+}
+
+// Drivers returns the head-end's drivers, in protocol order.
+func (h *HeadEnd) Drivers() []Driver {
+	ds := make([]Driver, 0, len(h.drivers))
+	for _, p := range slices.Sorted(maps.Keys(h.drivers)) {
+		ds = append(ds, h.drivers[p])
+	}
+	return ds
+}
+
+// Driver returns the driver of a protocol.
+func (h *HeadEnd) Driver(protocol string) (Driver, bool) {
+	d, ok := h.drivers[protocol]
+	return d, ok
 }
 
 // Now is the head-end's clock.
@@ -230,25 +272,24 @@ func (c storeCounters) Reserve(ctx context.Context, name string, n uint32) (uint
 	return c.b.reserve(ctx, c.meterID, name, n)
 }
 
-// OpenSecrets reads and opens the sealed secrets of meter mrid. The mRID
-// is the seal's associated data, so a record moved to another meter does
-// not open.
-func OpenSecrets(ctx context.Context, st store.HeadEnd, opener SecretOpener, mrid string) (Secrets, error) {
+// CredentialStore holds meters' sealed credentials.
+type CredentialStore interface {
+	MeterSecret(ctx context.Context, meterID string) ([]byte, error)
+}
+
+// OpenCredentials reads and opens the sealed credentials of meter mrid.
+// The mRID is the seal's associated data, so a record moved to another
+// meter does not open. The caller clears them after use.
+func OpenCredentials(ctx context.Context, st CredentialStore, opener SecretOpener, mrid string) ([]byte, error) {
 	sealed, err := st.MeterSecret(ctx, mrid)
 	if err != nil {
-		return Secrets{}, fmt.Errorf("meter %s: secrets: %w", mrid, err)
+		return nil, fmt.Errorf("meter %s: credentials: %w", mrid, err)
 	}
 	plain, err := opener.Open(sealed, []byte(mrid))
 	if err != nil {
-		return Secrets{}, fmt.Errorf("meter %s: opening secrets: %w", mrid, err)
+		return nil, fmt.Errorf("meter %s: opening credentials: %w", mrid, err)
 	}
-	var sec Secrets
-	err = json.Unmarshal(plain, &sec)
-	clear(plain)
-	if err != nil {
-		return Secrets{}, fmt.Errorf("meter %s: secrets: %w", mrid, err)
-	}
-	return sec, nil
+	return plain, nil
 }
 
 // target assembles what a driver needs to reach meter m.
@@ -257,7 +298,7 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	if !ok {
 		return Target{}, nil, fmt.Errorf("meter %s: no driver for protocol %q", m.MRID, m.Protocol)
 	}
-	sec, err := OpenSecrets(ctx, h.st, h.secrets, m.MRID)
+	creds, err := OpenCredentials(ctx, h.st, h.secrets, m.MRID)
 	if err != nil {
 		return Target{}, nil, err
 	}
@@ -265,6 +306,6 @@ func (h *HeadEnd) target(ctx context.Context, m cim.Meter) (Target, Driver, erro
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("meter %s: %w", m.MRID, err)
 	}
-	models, _ := h.st.(store.ObjectModels)
-	return Target{Meter: m, Secrets: sec, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now, Models: models}, d, nil
+	models, _ := h.st.(Models)
+	return Target{Meter: m, Credentials: creds, Location: loc, Counters: storeCounters{h.counters, m.MRID}, Now: h.now, Models: models}, d, nil
 }

@@ -38,7 +38,7 @@ func TestImportBatchesCommitWhole(t *testing.T) {
 	f.failAt.Store(2)
 	keys := vault.NewKeyring(testKeys(t, "k1", 1))
 	rows := shipment(1100) // 1,210 rows: three batches
-	rep, err := headend.Import(ctx, f, keys, rows)
+	rep, err := headend.Import(ctx, f, keys, dlmsDrivers, rows)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("import: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestImportBatchesCommitWhole(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	assertEveryMeterHasKeys(t, st, 500)
-	rep, err = headend.Import(ctx, st, keys, rows)
+	rep, err = headend.Import(ctx, st, keys, dlmsDrivers, rows)
 	if err != nil || rep.Created != len(rows)-500 || rep.Unchanged != 500 {
 		t.Fatalf("import again: %+v %v", rep, err)
 	}
@@ -66,7 +66,7 @@ func assertEveryMeterHasKeys(t *testing.T, st store.Store, n int) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			if _, err := headend.OpenSecrets(ctx, st, keys, m.MRID); err != nil {
+			if _, err := headend.OpenCredentials(ctx, st, keys, m.MRID); err != nil {
 				t.Errorf("meter %s without keys: %v", m.MRID, err)
 			}
 		}
@@ -93,7 +93,7 @@ func TestImportFromAStream(t *testing.T) {
 	rows[0], rows[1] = rows[1], rows[0]
 	pr, pw := io.Pipe()
 	go func() {
-		err := manifest.Write(pw, func(yield func(manifest.Row) bool) error {
+		err := manifest.Write(pw, dlmsColumnNames(), func(yield func(manifest.Row) bool) error {
 			for i, r := range rows {
 				if i%700 == 5 {
 					r.Segment = "cell\x00" // refused by the reader
@@ -110,7 +110,7 @@ func TestImportFromAStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := headend.ImportFrom(ctx, st, keys, rd)
+	rep, err := headend.ImportFrom(ctx, st, keys, dlmsDrivers, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestImportFromAStream(t *testing.T) {
 		t.Fatalf("report: %d accepted, %d rejected, bad %v", rep.Accepted(), rep.Rejected, rep.Bad)
 	}
 	gas, err := st.Meter(ctx, headend.MeterID(rows[0]))
-	if err != nil || gas.Tags["parent"] != headend.MeterID(rows[1]) {
+	if err != nil || gas.Parent != headend.MeterID(rows[1]) {
 		t.Fatalf("gas meter before its parent: %+v %v", gas, err)
 	}
 	assertEveryMeterHasKeys(t, st, len(rows)-4)

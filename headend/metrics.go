@@ -49,7 +49,7 @@ func newMetrics() *metrics {
 			[]string{"result"}),
 		pushRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_push_refused_total",
 			Help: "Push connections refused or dropped by the listener, by cause (per-source: the source address holds its share; " +
-				"busy: every slot serves a meter; evicted: dropped before its first frame to make room; first-frame-timeout; framing: not the wrapper)."},
+				"busy: every slot serves a meter; evicted: dropped before its first frame to make room; first-frame-timeout; framing: not the protocol's framing)."},
 			[]string{"cause"}),
 		pushAccept: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amigo_push_accept_errors_total",
 			Help: "Accepts of the push listener that failed and were retried after a back-off, by cause (emfile, enfile, econnaborted...)."},

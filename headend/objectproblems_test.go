@@ -55,7 +55,7 @@ func TestCollectionObjectProblems(t *testing.T) {
 		metrics: reg,
 	})
 	ctx := context.Background()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	odd := headend.MeterID(r.rows[0])

@@ -82,7 +82,7 @@ func TestOffGridIntervalIsStoredFlagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := headend.Import(context.Background(), st, keys, []manifest.Row{row}); err != nil {
+	if _, err := headend.Import(context.Background(), st, keys, dlmsDrivers, []manifest.Row{row}); err != nil {
 		t.Fatal(err)
 	}
 	day := cim.Date{Year: 2026, Month: 3, Day: 30}

@@ -3,7 +3,6 @@ package headend
 import (
 	"container/list"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/linkio"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/wrapper"
 )
 
 // Push is one pushed message after its driver decoded it.
@@ -30,19 +28,41 @@ type Push struct {
 	Registers   []cim.Reading
 }
 
-// ErrUnknownSender is returned by a Sender lookup for a system title no
-// registered meter has.
+// ErrUnknownSender is the cause of a push whose sender no registered
+// meter is.
 var ErrUnknownSender = errors.New("headend: unknown sender")
 
-// Sender finds the registered meter with a system title and opens its
-// secrets.
-type Sender func(ctx context.Context, systemTitle []byte) (cim.Meter, Secrets, error)
+// ErrFraming is wrapped by a FrameReader's error when the peer does not
+// speak the protocol's framing at all.
+var ErrFraming = errors.New("headend: not the protocol's framing")
 
-// PushDecoder is implemented by drivers whose meters push.
-type PushDecoder interface {
-	// DecodePush unprotects and decodes one pushed APDU. Errors wrapping
-	// ErrUnknownSender, or classified by Cause as auth, say who is to blame.
-	DecodePush(ctx context.Context, apdu []byte, sender Sender) (Push, error)
+// PushDriver is a Driver whose meters open connections themselves to
+// push. The driver owns the protocol's side of it: the framing, who a
+// frame says it is from, and its authentication and decoding; the
+// listener owns the rest (slots, deadlines, rate limits, replay, security
+// events, the bus).
+type PushDriver interface {
+	Driver
+	// PushFrames frames what arrives on a connection a meter opened, in
+	// frames of at most max bytes.
+	PushFrames(c net.Conn, max int) FrameReader
+	// PushSender returns the push identity a frame claims, as the
+	// driver's Registration.PushID has it. It is a claim: DecodePush
+	// proves it or not.
+	PushSender(frame []byte) (string, error)
+	// DecodePush authenticates and decodes one frame from the meter of t.
+	// An error Cause calls OutcomeAuth says it does not authenticate
+	// under the meter's credentials.
+	DecodePush(ctx context.Context, t Target, frame []byte) (Push, error)
+}
+
+// FrameReader reads the frames of one connection.
+type FrameReader interface {
+	// ReadFrame returns the next frame; the context bounds the whole
+	// frame, not each read. An error wrapping ErrFraming says the peer
+	// does not speak the framing, and nothing more of the connection can
+	// be read.
+	ReadFrame(ctx context.Context) ([]byte, error)
 }
 
 // PushConfig bounds the push listener.
@@ -69,7 +89,7 @@ type PushConfig struct {
 	PerMeterBurst int
 	PerMeterEvery time.Duration
 	// SecurityEventEvery spaces the events raised about one sender's
-	// refused pushes (unknown system title, bad tag, replay): the first
+	// refused pushes (unknown sender, bad tag, replay): the first
 	// is recorded, later ones within the period are counted into the
 	// next. Across all senders at most a burst of 20, then one per 6 s,
 	// are recorded, so a flood cannot fill the event table.
@@ -103,26 +123,26 @@ func (c *PushConfig) defaults() {
 	}
 }
 
-// pushMaxAPDU bounds one pushed APDU: notifications are small.
-const pushMaxAPDU = 4096
+// pushMaxFrame bounds one pushed frame: notifications are small.
+const pushMaxFrame = 4096
 
 // acceptStallReady is how long accepts may fail in a row before the
 // listener reports itself not ready.
 const acceptStallReady = 5 * time.Second
 
-// PushListener accepts connections meters open themselves and turns their
-// notifications into events on the bus.
+// PushListener accepts connections the meters of one protocol open
+// themselves and turns their notifications into events on the bus.
 type PushListener struct {
 	h   *HeadEnd
-	dec PushDecoder
+	drv PushDriver
 	cfg PushConfig
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // meter → tokens
 
-	titleMu sync.Mutex
-	titles  map[string]string // hex system title → meter mRID
-	loaded  time.Time
+	idMu   sync.Mutex
+	ids    map[string]string // push id → meter mRID
+	loaded time.Time
 
 	slots  slotTable
 	events eventGate
@@ -138,10 +158,10 @@ type bucket struct {
 	at     time.Time
 }
 
-// NewPushListener builds a listener that decodes with dec.
-func (h *HeadEnd) NewPushListener(dec PushDecoder, cfg PushConfig) *PushListener {
+// NewPushListener builds a listener for the meters of d's protocol.
+func (h *HeadEnd) NewPushListener(d PushDriver, cfg PushConfig) *PushListener {
 	cfg.defaults()
-	p := &PushListener{h: h, dec: dec, cfg: cfg, buckets: map[string]*bucket{}}
+	p := &PushListener{h: h, drv: d, cfg: cfg, buckets: map[string]*bucket{}}
 	p.slots = slotTable{max: cfg.MaxConns, perSource: cfg.MaxPerSource, bySource: map[netip.Addr]int{}}
 	p.events = eventGate{every: cfg.SecurityEventEvery, last: map[string]*gateEntry{},
 		global: bucket{tokens: eventBurst, at: time.Now()}}
@@ -223,7 +243,7 @@ func (p *PushListener) Ready(context.Context) error {
 func (p *PushListener) serveConn(ctx context.Context, pc *pushConn) {
 	c := pc.c
 	remote := c.RemoteAddr().String()
-	wc := wrapper.NewConn(c, 1, 1, wrapper.WithAnyRemote(), wrapper.WithMaxAPDU(pushMaxAPDU))
+	fr := p.drv.PushFrames(c, pushMaxFrame)
 	for n := 0; n < p.cfg.MaxPerConn; n++ {
 		// A deadline for the whole frame, not for each byte: a trickle
 		// of one byte a second cannot hold a slot.
@@ -232,19 +252,18 @@ func (p *PushListener) serveConn(ctx context.Context, pc *pushConn) {
 			wait = p.cfg.FirstFrameTimeout
 		}
 		rctx, cancel := context.WithTimeout(ctx, wait)
-		b, err := wc.Recv(rctx)
+		b, err := fr.ReadFrame(rctx)
 		cancel()
 		if err != nil {
 			if n == 0 && ctx.Err() == nil && !p.slots.wasEvicted(pc) {
-				var le *wrapper.LengthError
 				switch {
 				case errors.Is(err, context.DeadlineExceeded):
 					p.refused("first-frame-timeout")
-				case errors.Is(err, wrapper.ErrVersion), errors.As(err, &le):
+				case errors.Is(err, ErrFraming):
 					p.refused("framing")
 				}
 			}
-			return // closed, idle, or not the wrapper: nothing to answer
+			return // closed, idle, or not the framing: nothing to answer
 		}
 		if n == 0 {
 			p.slots.framed(pc)
@@ -268,37 +287,46 @@ type pushError struct {
 func (e *pushError) Error() string { return e.result + ": " + e.err.Error() }
 func (e *pushError) Unwrap() error { return e.err }
 
-// handle decodes, checks and publishes one pushed APDU. Authenticity (the
-// decoder opens the APDU under the sender's keys) and freshness (the
-// invocation counter) are checked before the meter's rate limit is
-// spent: a replayed or forged push must not cost the meter its next
-// genuine alarm.
+// handle decodes, checks and publishes one pushed frame. Authenticity
+// (the driver opens the frame under the sender's credentials) and
+// freshness (the invocation counter) are checked before the meter's rate
+// limit is spent: a replayed or forged push must not cost the meter its
+// next genuine alarm.
 func (p *PushListener) handle(ctx context.Context, b []byte, remote string) error {
-	// The sender the decoder looked up, for the event about a refusal.
-	var title []byte
-	var meterID string
-	sender := func(ctx context.Context, t []byte) (cim.Meter, Secrets, error) {
-		title = t
-		m, sec, err := p.sender(ctx, t)
-		meterID = m.MRID
-		return m, sec, err
-	}
-	push, err := p.dec.DecodePush(ctx, b, sender)
-	if err != nil {
-		res := "malformed"
-		switch {
-		case errors.Is(err, ErrUnknownSender):
-			res = "unknown-sender"
-			p.securityEvent(ctx, "", title, res, remote, err)
-		case p.causeOf(err) == store.OutcomeAuth:
-			res = "auth"
-			if meterID != "" {
-				p.securityEvent(ctx, meterID, title, res, remote, err)
-			}
+	refuse := func(res, meterID, pushID string, err error) error {
+		switch res {
+		case "unknown-sender":
+			p.securityEvent(ctx, "", pushID, res, remote, err)
+		case "auth":
+			p.securityEvent(ctx, meterID, pushID, res, remote, err)
 		}
 		p.h.m.pushes.WithLabelValues(res).Inc()
 		return &pushError{res, res != "auth", err}
 	}
+	pushID, err := p.drv.PushSender(b)
+	if err != nil {
+		return refuse("malformed", "", "", err)
+	}
+	m, err := p.sender(ctx, pushID)
+	if err != nil {
+		if errors.Is(err, ErrUnknownSender) {
+			return refuse("unknown-sender", "", pushID, err)
+		}
+		return refuse("malformed", "", pushID, err)
+	}
+	t, _, err := p.h.target(ctx, m)
+	if err != nil {
+		return refuse("malformed", "", pushID, err)
+	}
+	push, err := p.drv.DecodePush(ctx, t, b)
+	clear(t.Credentials)
+	if err != nil {
+		if p.drv.Cause(err) == OutcomeAuth {
+			return refuse("auth", m.MRID, pushID, err)
+		}
+		return refuse("malformed", "", pushID, err)
+	}
+	push.MeterID = m.MRID
 	if push.CounterName != "" {
 		fresh, err := p.h.st.AdvanceCounter(ctx, push.MeterID, push.CounterName, push.Counter)
 		if err != nil {
@@ -346,18 +374,18 @@ func (p *PushListener) handle(ctx context.Context, b []byte, remote string) erro
 	return nil
 }
 
-// UnregisteredSender is the meter of events about pushes from a system
-// title no registered meter has; the title is in the event's details.
+// UnregisteredSender is the meter of events about pushes from a sender no
+// registered meter is; the push id it claimed is in the event's details.
 const UnregisteredSender = "unregistered"
 
 // securityEvent records a refused push (unknown sender, bad tag) as an
 // authentication-failure event, at most one per sender and period and a
 // bounded number overall: the event says how many were refused since the
 // last one. An event about a registered meter goes through the bus like
-// every other; one about an unknown title is stored directly, since no
+// every other; one about an unknown sender is stored directly, since no
 // meter exists for the ingest to file it under.
-func (p *PushListener) securityEvent(ctx context.Context, meterID string, title []byte, cause, remote string, why error) {
-	t := hex.EncodeToString(title)
+func (p *PushListener) securityEvent(ctx context.Context, meterID, pushID, cause, remote string, why error) {
+	t := pushID
 	key := cause + "/" + meterID + "/" + t
 	n, ok := p.events.pass(key, time.Now())
 	if !ok {
@@ -365,18 +393,18 @@ func (p *PushListener) securityEvent(ctx context.Context, meterID string, title 
 	}
 	now := p.h.now()
 	ev := cim.EndDeviceEvent{MeterID: meterID, Type: EventAuthFailure, CreatedAt: now, Severity: "warning",
-		Details: map[string]string{"source": "head-end", "cause": cause, "system_title": t, "remote": remote, "refused": strconv.Itoa(n)}}
+		Details: map[string]string{"source": "head-end", "cause": cause, "push_id": t, "protocol": p.drv.Protocol(), "remote": remote, "refused": strconv.Itoa(n)}}
 	// The wall clock and a sequence keep event ids apart even when the
 	// head-end's clock is simulated or stands still.
 	seq := p.events.seq.Add(1)
 	if meterID == "" {
 		ev.MeterID = UnregisteredSender
 		ev.MRID = fmt.Sprintf("he/%s/%s/push-unknown-sender/%d-%d", UnregisteredSender, t, time.Now().UnixNano(), seq)
-		ev.Reason = "push from a system title no registered meter has"
+		ev.Reason = "push from a sender no registered meter is"
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if _, err := p.h.st.AppendEvents(sctx, []cim.EndDeviceEvent{ev}); err != nil {
-			p.h.log.Warn("push security event not stored", "system_title", t, "err", err)
+			p.h.log.Warn("push security event not stored", "push_id", t, "err", err)
 		}
 		return
 	}
@@ -538,13 +566,6 @@ func (t *slotTable) wasEvicted(pc *pushConn) bool {
 	return pc.evicted
 }
 
-func (p *PushListener) causeOf(err error) string {
-	if d, ok := p.dec.(Driver); ok {
-		return d.Cause(err)
-	}
-	return ""
-}
-
 // allow takes a token from the meter's bucket.
 func (p *PushListener) allow(meterID string) bool {
 	now := time.Now()
@@ -572,54 +593,48 @@ func (p *PushListener) allow(meterID string) bool {
 	return true
 }
 
-// sender resolves a system title through the registry: meters carry
-// theirs in the "system_title" tag. The index is reloaded when a title is
-// not found, at most once a minute, so unknown senders cannot make every
-// message scan the registry.
-func (p *PushListener) sender(ctx context.Context, title []byte) (cim.Meter, Secrets, error) {
-	key := hex.EncodeToString(title)
-	p.titleMu.Lock()
-	id, ok := p.titles[key]
+// sender finds the registered meter of the listener's protocol with a
+// push id. The index is reloaded when an id is not found, at most once a
+// minute, so unknown senders cannot make every message scan the registry.
+func (p *PushListener) sender(ctx context.Context, pushID string) (cim.Meter, error) {
+	p.idMu.Lock()
+	id, ok := p.ids[pushID]
 	if !ok && time.Since(p.loaded) > time.Minute {
 		p.loaded = time.Now()
-		titles, err := p.loadTitles(ctx)
+		ids, err := p.loadIDs(ctx)
 		if err != nil {
-			p.titleMu.Unlock()
-			return cim.Meter{}, Secrets{}, err
+			p.idMu.Unlock()
+			return cim.Meter{}, err
 		}
-		p.titles = titles
-		id, ok = titles[key]
+		p.ids = ids
+		id, ok = ids[pushID]
 	}
-	p.titleMu.Unlock()
+	p.idMu.Unlock()
 	if !ok {
-		return cim.Meter{}, Secrets{}, fmt.Errorf("%w: system title %s", ErrUnknownSender, key)
+		return cim.Meter{}, fmt.Errorf("%w: %s push id %s", ErrUnknownSender, p.drv.Protocol(), pushID)
 	}
 	m, err := p.h.st.Meter(ctx, id)
 	if err != nil {
-		return cim.Meter{}, Secrets{}, fmt.Errorf("meter %s: %w", id, err)
+		return cim.Meter{}, fmt.Errorf("meter %s: %w", id, err)
 	}
-	t, _, err := p.h.target(ctx, m)
-	if err != nil {
-		return cim.Meter{}, Secrets{}, err
-	}
-	return m, t.Secrets, nil
+	return m, nil
 }
 
-func (p *PushListener) loadTitles(ctx context.Context) (map[string]string, error) {
-	titles := map[string]string{}
-	q := store.MeterQuery{Limit: 1000}
+func (p *PushListener) loadIDs(ctx context.Context) (map[string]string, error) {
+	ids := map[string]string{}
+	q := store.MeterQuery{Protocol: p.drv.Protocol(), Limit: 1000}
 	for {
 		ms, err := p.h.st.Meters(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("loading system titles: %w", err)
+			return nil, fmt.Errorf("loading push ids: %w", err)
 		}
 		for _, m := range ms {
-			if t := m.Tags["system_title"]; t != "" {
-				titles[t] = m.MRID
+			if m.PushID != "" {
+				ids[m.PushID] = m.MRID
 			}
 		}
 		if len(ms) < q.Limit {
-			return titles, nil
+			return ids, nil
 		}
 		q.After = ms[len(ms)-1].MRID
 	}

@@ -46,7 +46,7 @@ func TestLastGaspReachesTheHeadEnd(t *testing.T) {
 	r := newFleetRig(t, 20, faults, headend.CollectionConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	drv := dlmsdriver.New(dlmsdriver.Config{})
@@ -120,12 +120,12 @@ func TestLastGaspReachesTheHeadEnd(t *testing.T) {
 	// A push copied off the wire and sent again is refused, and so is one
 	// from a meter the registry does not know.
 	row := r.rows[cutMeter]
-	ek, _ := security.NewKey(row.EK)
-	ak, _ := security.NewKey(row.AK)
+	ek, _ := security.NewKey(rowField(row, "ek"))
+	ak, _ := security.NewKey(rowField(row, "ak"))
 	n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, row.Serial, 1, cutAt)}
 	plain, _ := n.Append(nil)
 	sc := security.NewSecurityControl(0, security.AuthenticatedEncryption)
-	old, err := security.WrapGeneral(nil, security.Global, sc, security.Keys{Unicast: ek, Authentication: ak}, row.SystemTitle, 1, plain)
+	old, err := security.WrapGeneral(nil, security.Global, sc, security.Keys{Unicast: ek, Authentication: ak}, rowField(row, "system_title"), 1, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCommandsRoundTrip(t *testing.T) {
 	r := newFleetRig(t, 3, meter.Faults{Drifting: 1, MaxDriftPPM: 800}, headend.CollectionConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -219,7 +219,7 @@ func TestTOUCalendarActivates(t *testing.T) {
 	r := newFleetRig(t, 2, meter.Faults{}, headend.CollectionConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -263,7 +263,7 @@ func TestPushFloodCostsOnlyTheFlooder(t *testing.T) {
 	r := newFleetRig(t, 3, meter.Faults{}, headend.CollectionConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	pl := r.h.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{PerMeterBurst: 5, PerMeterEvery: time.Hour, MaxPerConn: 1000})
@@ -278,12 +278,12 @@ func TestPushFloodCostsOnlyTheFlooder(t *testing.T) {
 	go func() { defer wg.Done(); pl.Serve(ctx, ln) }()
 	push := func(row int, ic uint32, conn *wrapper.Conn) error {
 		rw := r.rows[row]
-		ek, _ := security.NewKey(rw.EK)
-		ak, _ := security.NewKey(rw.AK)
+		ek, _ := security.NewKey(rowField(rw, "ek"))
+		ak, _ := security.NewKey(rowField(rw, "ak"))
 		n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, rw.Serial, 44, r.clk.Now())}
 		plain, _ := n.Append(nil)
 		b, err := security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, security.AuthenticatedEncryption),
-			security.Keys{Unicast: ek, Authentication: ak}, rw.SystemTitle, ic, plain)
+			security.Keys{Unicast: ek, Authentication: ak}, rowField(rw, "system_title"), ic, plain)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -45,7 +47,7 @@ func newPushRig(t *testing.T, n int, cfg headend.PushConfig) *pushRig {
 	t.Helper()
 	r := &pushRig{fleetRig: newFleetRig(t, n, meter.Faults{}, headend.CollectionConfig{}), reg: prometheus.NewRegistry()}
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := headend.Import(ctx, r.st, r.keys, r.rows); err != nil {
+	if _, err := headend.Import(ctx, r.st, r.keys, dlmsDrivers, r.rows); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -104,15 +106,15 @@ func (r *pushRig) metric(t *testing.T, name, label, value string) float64 {
 // its keys as the meter sends it.
 func pushAPDU(t *testing.T, row manifest.Row, ic uint32, code uint16, at time.Time) []byte {
 	t.Helper()
-	ek, _ := security.NewKey(row.EK)
-	ak, _ := security.NewKey(row.AK)
+	ek, _ := security.NewKey(rowField(row, "ek"))
+	ak, _ := security.NewKey(rowField(row, "ak"))
 	n := &apdu.DataNotification{Body: sim.PushBody(sim.PushSetupLN, row.Serial, code, at)}
 	plain, err := n.Append(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := security.WrapGeneral(nil, security.Global, security.NewSecurityControl(0, security.AuthenticatedEncryption),
-		security.Keys{Unicast: ek, Authentication: ak}, row.SystemTitle, ic, plain)
+		security.Keys{Unicast: ek, Authentication: ak}, rowField(row, "system_title"), ic, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +378,8 @@ func TestRefusedPushesRaiseBoundedEvents(t *testing.T) {
 	row := r.rows[0]
 	src := netip.AddrFrom4([4]byte{127, 0, 5, 1})
 	forged := row
-	forged.AK = make([]byte, 16) // the right title, the wrong key: the tag fails
+	forged.Fields = maps.Clone(row.Fields)
+	forged.Fields["ak"] = hex.EncodeToString(make([]byte, 16)) // the right title, the wrong key: the tag fails
 	for ic := uint32(1); ic <= 30; ic++ {
 		if err := sendOnce(ctx, src, r.addr, pushAPDU(t, forged, ic, 44, r.clk.Now())); err != nil {
 			t.Fatal(err)
@@ -386,7 +389,8 @@ func TestRefusedPushesRaiseBoundedEvents(t *testing.T) {
 	for i := range strangers {
 		src := netip.AddrFrom4([4]byte{127, 0, 7, byte(i + 1)})
 		stranger := row
-		stranger.SystemTitle = binary.BigEndian.AppendUint64(nil, 0x5859_5A00_0000_0000+uint64(i))
+		stranger.Fields = maps.Clone(row.Fields)
+		stranger.Fields["system_title"] = hex.EncodeToString(binary.BigEndian.AppendUint64(nil, 0x5859_5A00_0000_0000+uint64(i)))
 		for ic := uint32(1); ic <= 3; ic++ {
 			if err := sendOnce(ctx, src, r.addr, pushAPDU(t, stranger, ic, 44, r.clk.Now())); err != nil {
 				t.Fatal(err)
@@ -407,7 +411,7 @@ func TestRefusedPushesRaiseBoundedEvents(t *testing.T) {
 		}
 		return len(auth) > 0
 	})
-	if len(auth) != 1 || auth[0].Details["cause"] != "auth" || auth[0].Details["system_title"] == "" {
+	if len(auth) != 1 || auth[0].Details["cause"] != "auth" || auth[0].Details["push_id"] == "" {
 		t.Fatalf("bad-tag events %+v, want one naming the cause and title", auth)
 	}
 	unknown, err := r.st.Events(ctx, store.EventQuery{MeterID: headend.UnregisteredSender, Limit: 1000})
@@ -422,13 +426,13 @@ func TestRefusedPushesRaiseBoundedEvents(t *testing.T) {
 	}
 	titles := map[string]bool{}
 	for _, e := range unknown {
-		if e.Type != headend.EventAuthFailure || !strings.HasPrefix(e.Details["system_title"], "58595a") || e.Details["cause"] != "unknown-sender" {
+		if e.Type != headend.EventAuthFailure || !strings.HasPrefix(e.Details["push_id"], "58595a") || e.Details["cause"] != "unknown-sender" {
 			t.Fatalf("unknown-sender event %+v", e)
 		}
-		if titles[e.Details["system_title"]] {
-			t.Fatalf("two events for title %s within a period", e.Details["system_title"])
+		if titles[e.Details["push_id"]] {
+			t.Fatalf("two events for title %s within a period", e.Details["push_id"])
 		}
-		titles[e.Details["system_title"]] = true
+		titles[e.Details["push_id"]] = true
 	}
 }
 

@@ -40,6 +40,7 @@ func (h *HeadEnd) readMeter(ctx context.Context, m cim.Meter, objects []string) 
 	if err != nil {
 		return nil, err
 	}
+	defer clear(t.Credentials)
 	var out []Value
 	err = h.withSession(ctx, m, t, drv, "read", func(ctx context.Context, s Session) error {
 		r, ok := s.(Reader)

@@ -3,8 +3,6 @@ package headend
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,36 +74,30 @@ func (s *rowSlice) Next() (manifest.Row, *manifest.RowError, error) {
 // printed on the meter, which a field engineer can read off the device.
 func MeterID(r manifest.Row) string { return r.Serial }
 
-// registryEntry turns a manifest row into a meter and its secrets.
-func registryEntry(r manifest.Row) (cim.Meter, cim.UsagePoint, Secrets) {
+// registryEntry turns a manifest row and its driver's registration into
+// a meter and its usage point.
+func registryEntry(r manifest.Row, reg Registration) (cim.Meter, cim.UsagePoint) {
 	up := cim.UsagePoint{MRID: r.UsagePointID, ServiceCategory: cim.CommodityElectricity, TimeZone: r.TimeZone}
 	m := cim.Meter{MRID: MeterID(r), SerialNumber: r.Serial, UsagePointID: r.UsagePointID, Manufacturer: r.Manufacturer,
 		Model: r.Model, Protocol: r.Protocol, Address: "tcp://" + r.Address.String(), Segment: r.Segment, Region: r.Region,
-		Status: "installed", Tags: map[string]string{"kind": r.Kind, "meter_id": strconv.FormatUint(r.MeterID, 10)}}
-	if r.Archetype != "" {
-		m.Tags["archetype"] = r.Archetype
-	}
+		Status: "installed", Kind: r.Kind, Archetype: r.Archetype, ManifestID: strconv.FormatUint(r.MeterID, 10),
+		PushID: reg.PushID}
 	switch r.Kind {
 	case "gas":
 		up.ServiceCategory = cim.CommodityGas
 	case "water":
 		up.ServiceCategory = cim.CommodityWater
 	}
-	if r.Parent != 0 {
-		// Reached through its electricity meter's association, on M-Bus.
-		m.Tags["parent_meter_id"] = strconv.FormatUint(r.Parent, 10)
-		m.Tags["mbus_channel"] = strconv.Itoa(int(r.Channel))
-	} else if len(r.SystemTitle) > 0 {
-		// Not secret: every ciphered APDU carries it in clear. The push
-		// listener finds the sender by it.
-		m.Tags["system_title"] = hex.EncodeToString(r.SystemTitle)
-	}
-	sec := Secrets{Transport: r.Transport, ClientSAP: r.ClientSAP, Authentication: r.Authentication,
-		SecurityPolicy: r.SecurityPolicy, SystemTitle: r.SystemTitle, EK: r.EK, AK: r.AK}
-	if r.LLSPassword != "" {
-		sec.Password = []byte(r.LLSPassword)
-	}
-	return m, up, sec
+	return m, up
+}
+
+// ImportStore is what an import reads and writes: the registry, and the
+// sealed credentials it compares a row's with.
+type ImportStore interface {
+	CredentialStore
+	Meter(ctx context.Context, mrid string) (cim.Meter, error)
+	Meters(ctx context.Context, q store.MeterQuery) ([]cim.Meter, error)
+	PutRegistry(ctx context.Context, b store.RegistryBatch) error
 }
 
 // importBatch bounds one store transaction of an import.
@@ -119,10 +111,16 @@ type rewrapper interface {
 
 // Import registers the meters of a shipment manifest: usage points with
 // their time zones, meters with address, protocol, segment and region, and
-// their keys sealed by s. It is ImportFrom over rows in memory.
-func Import(ctx context.Context, st store.Store, s Sealer, rows []manifest.Row) (ImportReport, error) {
+// their credentials sealed by s. It is ImportFrom over rows in memory.
+func Import(ctx context.Context, st ImportStore, s Sealer, drivers []Driver, rows []manifest.Row) (ImportReport, error) {
 	src := rowSlice(rows)
-	return ImportFrom(ctx, st, s, &src)
+	return ImportFrom(ctx, st, s, drivers, &src)
+}
+
+// pending is a row checked, with its driver's registration.
+type pending struct {
+	row manifest.Row
+	reg Registration
 }
 
 // parentInfo is what a sub-meter's row is checked against.
@@ -133,17 +131,18 @@ type parentInfo struct {
 
 // importer carries one import through its batches.
 type importer struct {
-	st    store.Store
-	s     Sealer
-	rw    rewrapper
-	rep   ImportReport
-	zones map[string]error
+	st      ImportStore
+	s       Sealer
+	drivers map[string]Driver
+	rw      rewrapper
+	rep     ImportReport
+	zones   map[string]error
 	// ids and serials are the rows seen, by line; accepted the rows that
 	// may be a sub-meter's parent.
 	ids      map[uint64]int
 	serials  map[string]int
 	accepted map[uint64]parentInfo
-	batch    []manifest.Row
+	batch    []pending
 }
 
 // ImportFrom registers the meters src yields, in batches of importBatch
@@ -158,13 +157,23 @@ type importer struct {
 // Rows are checked even if they do not come from manifest.Reader: an
 // unknown time zone, a meter id or serial twice, or a gas or water meter
 // whose parent is neither among the rows nor registered is reported at
-// the row's line and left out; the rest import. A sub-meter whose parent
-// comes later in the file waits for the end of the file.
-func ImportFrom(ctx context.Context, st store.Store, s Sealer, src RowSource) (ImportReport, error) {
-	im := &importer{st: st, s: s, zones: map[string]error{}, ids: map[uint64]int{}, serials: map[string]int{},
-		accepted: map[uint64]parentInfo{}}
+// the row's line and left out; the rest import. The driver of the row's
+// protocol checks the protocol's columns and makes the credentials; a
+// protocol no driver serves is refused on column protocol. A sub-meter
+// whose parent comes later in the file waits for the end of the file.
+func ImportFrom(ctx context.Context, st ImportStore, s Sealer, drivers []Driver, src RowSource) (ImportReport, error) {
+	im := &importer{st: st, s: s, drivers: map[string]Driver{}, zones: map[string]error{}, ids: map[uint64]int{},
+		serials: map[string]int{}, accepted: map[uint64]parentInfo{}}
+	for _, d := range drivers {
+		im.drivers[d.Protocol()] = d
+	}
 	im.rw, _ = s.(rewrapper)
-	var later []manifest.Row // sub-meters whose parent was not seen yet
+	defer func() {
+		for _, p := range im.batch {
+			clear(p.reg.Credentials)
+		}
+	}()
+	var later []pending // sub-meters whose parent was not seen yet
 	for {
 		r, bad, err := src.Next()
 		if err == io.EOF {
@@ -181,11 +190,16 @@ func ImportFrom(ctx context.Context, st store.Store, s Sealer, src RowSource) (I
 			im.rep.reject(e)
 			continue
 		}
-		if _, ok := im.accepted[r.Parent]; r.SubMeter() && !ok {
-			later = append(later, r)
+		reg, e := im.register(r)
+		if e != nil {
+			im.rep.reject(e)
 			continue
 		}
-		if err := im.add(ctx, r); err != nil {
+		if _, ok := im.accepted[r.Parent]; r.SubMeter() && !ok {
+			later = append(later, pending{r, reg})
+			continue
+		}
+		if err := im.add(ctx, pending{r, reg}); err != nil {
 			return im.rep, err
 		}
 	}
@@ -193,8 +207,11 @@ func ImportFrom(ctx context.Context, st store.Store, s Sealer, src RowSource) (I
 		if err := im.registeredParents(ctx, later); err != nil {
 			return im.rep, err
 		}
-		for _, r := range later {
-			if err := im.add(ctx, r); err != nil {
+		for i, p := range later {
+			if err := im.add(ctx, p); err != nil {
+				for _, p := range later[i:] {
+					clear(p.reg.Credentials)
+				}
 				return im.rep, err
 			}
 		}
@@ -227,22 +244,42 @@ func (im *importer) check(r manifest.Row) *manifest.RowError {
 	return nil
 }
 
+// register asks the row's driver to check its protocol's columns.
+func (im *importer) register(r manifest.Row) (Registration, *manifest.RowError) {
+	d, ok := im.drivers[r.Protocol]
+	if !ok {
+		return Registration{}, &manifest.RowError{Line: r.Line, Column: "protocol",
+			Err: fmt.Errorf("protocol %q: no driver (want one of %s)", r.Protocol, strings.Join(slices.Sorted(maps.Keys(im.drivers)), ", "))}
+	}
+	reg, err := d.Register(r)
+	if err != nil {
+		var re *manifest.RowError
+		if !errors.As(err, &re) {
+			re = &manifest.RowError{Line: r.Line, Err: err}
+		}
+		return Registration{}, re
+	}
+	return reg, nil
+}
+
 // add checks a sub-meter against its parent, then queues the row for the
 // next batch.
-func (im *importer) add(ctx context.Context, r manifest.Row) error {
+func (im *importer) add(ctx context.Context, p pending) error {
+	r := p.row
 	if r.SubMeter() {
 		_, bad := manifest.CheckParents([]manifest.Row{r}, func(id uint64) (manifest.Row, bool) {
 			p, ok := im.accepted[id]
 			return p.row, ok
 		})
 		if len(bad) > 0 {
+			clear(p.reg.Credentials)
 			im.rep.reject(bad[0])
 			return nil
 		}
 	}
 	im.accepted[r.MeterID] = parentInfo{MeterID(r), manifest.Row{MeterID: r.MeterID, Serial: r.Serial, Kind: r.Kind,
 		Protocol: r.Protocol, Address: r.Address}}
-	im.batch = append(im.batch, r)
+	im.batch = append(im.batch, p)
 	if len(im.batch) >= importBatch {
 		return im.flush(ctx)
 	}
@@ -254,40 +291,40 @@ func (im *importer) flush(ctx context.Context) error {
 	if len(im.batch) == 0 {
 		return nil
 	}
-	defer func() { im.batch = im.batch[:0] }()
+	defer func() {
+		for _, p := range im.batch {
+			clear(p.reg.Credentials)
+		}
+		im.batch = im.batch[:0]
+	}()
 	var b store.RegistryBatch
 	ups := map[string]cim.UsagePoint{}
 	var created, updated, unchanged []string
-	for _, r := range im.batch {
-		m, up, sec := registryEntry(r)
+	for _, p := range im.batch {
+		r, plain := p.row, p.reg.Credentials
+		m, up := registryEntry(r, p.reg)
 		if r.Parent != 0 {
-			// A sub-meter's parent tag is the parent's mRID.
-			m.Tags["parent"] = im.accepted[r.Parent].mrid
-		}
-		plain, err := json.Marshal(sec)
-		if err != nil {
-			return err
+			m.Parent = im.accepted[r.Parent].mrid
 		}
 		old, err := im.st.Meter(ctx, m.MRID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			created = append(created, m.MRID)
 		case err != nil:
-			clear(plain)
 			return fmt.Errorf("import: meter %s: %w", m.MRID, err)
 		default:
-			m.Status = old.Status
+			// The lifecycle and the operator's labels are not the
+			// shipment's to change.
+			m.Status, m.Tags = old.Status, old.Tags
 			if sameMeter(old, m) && sameSecret(ctx, im.st, im.s, im.rw, m.MRID, plain) {
 				unchanged = append(unchanged, m.MRID)
-				clear(plain)
 				continue
 			}
 			updated = append(updated, m.MRID)
 		}
 		sealed, err := im.s.Seal(plain, []byte(m.MRID))
-		clear(plain)
 		if err != nil {
-			return fmt.Errorf("import: meter %s: sealing keys: %w", m.MRID, err)
+			return fmt.Errorf("import: meter %s: sealing credentials: %w", m.MRID, err)
 		}
 		b.Meters = append(b.Meters, m)
 		b.Secrets = append(b.Secrets, store.SealedSecret{MeterID: m.MRID, Sealed: sealed})
@@ -310,7 +347,7 @@ func (im *importer) flush(ctx context.Context) error {
 
 // sameSecret reports whether meter mrid's stored secrets are plain, sealed
 // under the current master key.
-func sameSecret(ctx context.Context, st store.HeadEnd, s Sealer, rw rewrapper, mrid string, plain []byte) bool {
+func sameSecret(ctx context.Context, st CredentialStore, s Sealer, rw rewrapper, mrid string, plain []byte) bool {
 	sealed, err := st.MeterSecret(ctx, mrid)
 	if err != nil {
 		return false
@@ -333,11 +370,11 @@ func sameSecret(ctx context.Context, st store.HeadEnd, s Sealer, rw rewrapper, m
 // and takes them as accepted. The registry is keyed by serial, not by the
 // manifest's meter id, so this pages through it; only an import of
 // sub-meters without their parents pays for that.
-func (im *importer) registeredParents(ctx context.Context, rows []manifest.Row) error {
+func (im *importer) registeredParents(ctx context.Context, rows []pending) error {
 	want := map[uint64]bool{}
-	for _, r := range rows {
-		if _, ok := im.accepted[r.Parent]; !ok {
-			want[r.Parent] = true
+	for _, p := range rows {
+		if _, ok := im.accepted[p.row.Parent]; !ok {
+			want[p.row.Parent] = true
 		}
 	}
 	if len(want) == 0 {
@@ -353,11 +390,11 @@ func (im *importer) registeredParents(ctx context.Context, rows []manifest.Row) 
 			return nil
 		}
 		for _, m := range ms {
-			id, err := strconv.ParseUint(m.Tags["meter_id"], 10, 64)
+			id, err := strconv.ParseUint(m.ManifestID, 10, 64)
 			if err != nil || !want[id] {
 				continue
 			}
-			r := manifest.Row{MeterID: id, Serial: m.SerialNumber, Kind: m.Tags["kind"], Protocol: m.Protocol}
+			r := manifest.Row{MeterID: id, Serial: m.SerialNumber, Kind: m.Kind, Protocol: m.Protocol}
 			if ap, err := netip.ParseAddrPort(strings.TrimPrefix(m.Address, "tcp://")); err == nil {
 				r.Address = ap
 			}
@@ -389,7 +426,7 @@ func (h *HeadEnd) ImportFrom(ctx context.Context, src RowSource) (ImportReport, 
 	if !ok {
 		return ImportReport{}, errors.New("headend: the secret opener cannot seal; import needs the vault")
 	}
-	rep, err := ImportFrom(ctx, h.st, s, src)
+	rep, err := ImportFrom(ctx, h.st, s, h.Drivers(), src)
 	// Batches already in are collected even when a later one failed.
 	h.catchUpRun(rep.New)
 	return rep, err

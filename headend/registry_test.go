@@ -3,9 +3,12 @@ package headend_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,9 +32,9 @@ func shipment(n int) []manifest.Row {
 		addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(id >> 16), byte(id >> 8), byte(id)}), 4059)
 		r := manifest.Row{
 			Line: len(rows) + 2, MeterID: id, Serial: fmt.Sprintf("AMG1%09d", id), Manufacturer: "AMG", Model: "AMG-E1",
-			Kind: "electricity-1p", Protocol: "dlms", Address: addr, Transport: "wrapper", ClientSAP: 1,
-			Authentication: "hls-gmac", SecurityPolicy: "authenticated-encrypted", SystemTitle: st, EK: ek, AK: ak,
-			LLSPassword: "pw", UsagePointID: fmt.Sprintf("UP%010d", id), TimeZone: "Europe/Amsterdam",
+			Kind: "electricity-1p", Protocol: "dlms", Address: addr,
+			Fields:       dlmsFields("wrapper", 1, "hls-gmac", "authenticated-encrypted", st, ek, ak, "pw"),
+			UsagePointID: fmt.Sprintf("UP%010d", id), TimeZone: "Europe/Amsterdam",
 			Segment: fmt.Sprintf("cell-%d", id/1000), Region: "region-0", Archetype: "family",
 		}
 		rows = append(rows, r)
@@ -39,7 +42,8 @@ func shipment(n int) []manifest.Row {
 			g := r
 			g.Line, g.MeterID, g.Serial, g.Kind, g.Model, g.Archetype = len(rows)+2, id+1<<40, fmt.Sprintf("AMG4%09d", id), "gas", "AMG-gas", ""
 			g.UsagePointID += "-gas"
-			g.Parent, g.Channel = id, 1
+			g.Parent, g.Fields = id, maps.Clone(r.Fields)
+			g.Fields["mbus_channel"] = "1"
 			rows = append(rows, g)
 		}
 	}
@@ -60,7 +64,7 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	keys := vault.NewKeyring(testKeys(t, "k1", 1))
 	rows := shipment(12) // meters 1 and 11 have gas meters
-	rep, err := headend.Import(ctx, st, keys, rows)
+	rep, err := headend.Import(ctx, st, keys, dlmsDrivers, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +82,8 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 	}
 	if m.MRID != "AMG1000000001" || m.SerialNumber != e.Serial || m.Protocol != "dlms" || m.Address != "tcp://10.0.0.1:4059" ||
 		m.Segment != "cell-0" || m.Region != "region-0" || m.Status != "installed" || m.UsagePointID != "UP0000000001" ||
-		m.Tags["kind"] != "electricity-1p" || m.Tags["archetype"] != "family" || m.Tags["meter_id"] != "1" ||
-		m.Tags["system_title"] != "414d470000000001" || m.Tags["parent"] != "" {
+		m.Kind != "electricity-1p" || m.Archetype != "family" || m.ManifestID != "1" ||
+		m.PushID != "414d470000000001" || m.Parent != "" || m.Tags != nil {
 		t.Fatalf("electricity meter %+v", m)
 	}
 	up, err := st.UsagePoint(ctx, "UP0000000001")
@@ -92,19 +96,19 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gm.Tags["kind"] != "gas" || gm.Tags["parent"] != m.MRID || gm.Tags["parent_meter_id"] != "1" ||
-		gm.Tags["mbus_channel"] != "1" || gm.Address != m.Address || gm.Tags["system_title"] != "" {
+	if gm.Kind != "gas" || gm.Parent != m.MRID || gm.ManifestID != strconv.FormatUint(g.MeterID, 10) ||
+		gm.Address != m.Address || gm.PushID != "" {
 		t.Fatalf("gas meter %+v", gm)
+	}
+	if gsec := openDLMS(t, st, keys, gm.MRID); gsec.MBusChannel != 1 {
+		t.Fatalf("gas meter credentials %v channel %d", gsec, gsec.MBusChannel)
 	}
 	if up, err := st.UsagePoint(ctx, g.UsagePointID); err != nil || up.ServiceCategory != cim.CommodityGas {
 		t.Fatalf("gas usage point %+v %v", up, err)
 	}
 
-	sec, err := headend.OpenSecrets(ctx, st, keys, m.MRID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(sec.EK, e.EK) || !bytes.Equal(sec.AK, e.AK) || !bytes.Equal(sec.SystemTitle, e.SystemTitle) ||
+	sec := openDLMS(t, st, keys, m.MRID)
+	if !bytes.Equal(sec.EK, rowField(e, "ek")) || !bytes.Equal(sec.AK, rowField(e, "ak")) || !bytes.Equal(sec.SystemTitle, rowField(e, "system_title")) ||
 		string(sec.Password) != "pw" || sec.ClientSAP != 1 || sec.Authentication != "hls-gmac" || sec.Transport != "wrapper" {
 		t.Fatalf("secrets %+v", sec)
 	}
@@ -113,7 +117,7 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(sealed, e.EK) || bytes.Contains(sealed, e.AK) || bytes.Contains(sealed, []byte("hls-gmac")) {
+	if bytes.Contains(sealed, rowField(e, "ek")) || bytes.Contains(sealed, rowField(e, "ak")) || bytes.Contains(sealed, []byte("hls-gmac")) {
 		t.Fatal("sealed secrets show key material")
 	}
 	// A sealed record copied onto another meter does not open there.
@@ -121,14 +125,14 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 	if err := st.PutMeterSecret(ctx, other, sealed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := headend.OpenSecrets(ctx, st, keys, other); !errors.Is(err, vault.ErrOpen) {
+	if _, err := headend.OpenCredentials(ctx, st, keys, other); !errors.Is(err, vault.ErrOpen) {
 		t.Fatalf("moved secret opened for %s: %v", other, err)
 	}
-	if _, err := headend.OpenSecrets(ctx, st, keys, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := headend.OpenCredentials(ctx, st, keys, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown meter: %v", err)
 	}
 	// Another master key does not open them.
-	if _, err := headend.OpenSecrets(ctx, st, vault.NewKeyring(testKeys(t, "k2", 2)), m.MRID); !errors.Is(err, vault.ErrUnknownKey) {
+	if _, err := headend.OpenCredentials(ctx, st, vault.NewKeyring(testKeys(t, "k2", 2)), m.MRID); !errors.Is(err, vault.ErrUnknownKey) {
 		t.Fatalf("other master key: %v", err)
 	}
 }
@@ -140,7 +144,7 @@ func TestImportIdempotent(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	keys := vault.NewKeyring(testKeys(t, "k1", 1))
 	rows := shipment(1200) // more than one batch
-	if _, err := headend.Import(ctx, st, keys, rows); err != nil {
+	if _, err := headend.Import(ctx, st, keys, dlmsDrivers, rows); err != nil {
 		t.Fatal(err)
 	}
 	snap := func() map[string]string {
@@ -165,7 +169,7 @@ func TestImportIdempotent(t *testing.T) {
 		}
 	}
 	before := snap()
-	rep, err := headend.Import(ctx, st, keys, rows)
+	rep, err := headend.Import(ctx, st, keys, dlmsDrivers, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +196,11 @@ func TestImportIdempotent(t *testing.T) {
 	}
 	changed := append([]manifest.Row(nil), rows...)
 	changed[5].Address = netip.MustParseAddrPort("10.9.9.9:4059")
-	changed[7].EK = bytes.Repeat([]byte{0xee}, 16)
+	changed[7].Fields = maps.Clone(changed[7].Fields)
+	changed[7].Fields["ek"] = hex.EncodeToString(bytes.Repeat([]byte{0xee}, 16))
 	extra := shipment(1201)[len(rows):]
 	changed = append(changed, extra...)
-	rep, err = headend.Import(ctx, st, keys, changed)
+	rep, err = headend.Import(ctx, st, keys, dlmsDrivers, changed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +211,8 @@ func TestImportIdempotent(t *testing.T) {
 	if m.Address != "tcp://10.9.9.9:4059" || m.Status != "active" {
 		t.Fatalf("moved meter %+v", m)
 	}
-	sec, err := headend.OpenSecrets(ctx, st, keys, headend.MeterID(rekeyed))
-	if err != nil || !bytes.Equal(sec.EK, changed[7].EK) {
-		t.Fatalf("re-keyed meter: %x %v", sec.EK, err)
+	if sec := openDLMS(t, st, keys, headend.MeterID(rekeyed)); !bytes.Equal(sec.EK, rowField(changed[7], "ek")) {
+		t.Fatalf("re-keyed meter: %x", sec.EK)
 	}
 }
 
@@ -220,18 +224,18 @@ func TestImportRotatedKey(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	old := testKeys(t, "2025", 1)
 	rows := shipment(3)
-	if _, err := headend.Import(ctx, st, vault.NewKeyring(old), rows); err != nil {
+	if _, err := headend.Import(ctx, st, vault.NewKeyring(old), dlmsDrivers, rows); err != nil {
 		t.Fatal(err)
 	}
 	ring := vault.NewKeyring(testKeys(t, "2026", 2), old)
-	rep, err := headend.Import(ctx, st, ring, rows)
+	rep, err := headend.Import(ctx, st, ring, dlmsDrivers, rows)
 	if err != nil || rep.Updated != len(rows) {
 		t.Fatalf("import after rotation %+v %v", rep, err)
 	}
-	if _, err := headend.OpenSecrets(ctx, st, vault.NewKeyring(testKeys(t, "2026", 2)), headend.MeterID(rows[0])); err != nil {
+	if _, err := headend.OpenCredentials(ctx, st, vault.NewKeyring(testKeys(t, "2026", 2)), headend.MeterID(rows[0])); err != nil {
 		t.Fatalf("not under the new key: %v", err)
 	}
-	if rep, err := headend.Import(ctx, st, ring, rows); err != nil || rep.Unchanged != len(rows) {
+	if rep, err := headend.Import(ctx, st, ring, dlmsDrivers, rows); err != nil || rep.Unchanged != len(rows) {
 		t.Fatalf("third import %+v %v", rep, err)
 	}
 }
@@ -249,7 +253,7 @@ func TestImportBadRows(t *testing.T) {
 	dup := rows[2]
 	dup.Line, dup.MeterID = 41, 77
 	rows = append(rows, orphan, dup)
-	rep, err := headend.Import(ctx, st, keys, rows)
+	rep, err := headend.Import(ctx, st, keys, dlmsDrivers, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,15 +277,15 @@ func TestImportBadRows(t *testing.T) {
 	}
 	// A sub-meter whose parent was registered by an earlier import is fine.
 	rows = shipment(3)
-	if _, err := headend.Import(ctx, st, keys, rows[:1]); err != nil {
+	if _, err := headend.Import(ctx, st, keys, dlmsDrivers, rows[:1]); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = headend.Import(ctx, st, keys, rows[1:2])
+	rep, err = headend.Import(ctx, st, keys, dlmsDrivers, rows[1:2])
 	if err != nil || rep.Created != 1 || len(rep.Bad) != 0 {
 		t.Fatalf("gas meter after its parent: %+v %v", rep, err)
 	}
-	if m, _ := st.Meter(ctx, headend.MeterID(rows[1])); m.Tags["parent"] != headend.MeterID(rows[0]) {
-		t.Fatalf("parent tag %q", m.Tags["parent"])
+	if m, _ := st.Meter(ctx, headend.MeterID(rows[1])); m.Parent != headend.MeterID(rows[0]) {
+		t.Fatalf("parent %q", m.Parent)
 	}
 }
 
@@ -289,7 +293,7 @@ func TestImportCancelled(t *testing.T) {
 	st, _ := storetest.OpenSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := headend.Import(ctx, st, vault.NewKeyring(testKeys(t, "k1", 1)), shipment(10)); !errors.Is(err, context.Canceled) {
+	if _, err := headend.Import(ctx, st, vault.NewKeyring(testKeys(t, "k1", 1)), dlmsDrivers, shipment(10)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled import: %v", err)
 	}
 }
@@ -307,7 +311,7 @@ func BenchmarkImport(b *testing.B) {
 		st, _ := storetest.OpenSQLite(b)
 		b.StartTimer()
 		d, err := timed(func() error {
-			rep, err := headend.Import(ctx, st, keys, rows)
+			rep, err := headend.Import(ctx, st, keys, dlmsDrivers, rows)
 			if err == nil && rep.Created != len(rows) {
 				err = fmt.Errorf("report %+v", rep)
 			}
@@ -318,7 +322,7 @@ func BenchmarkImport(b *testing.B) {
 		}
 		fresh += d
 		d, err = timed(func() error {
-			rep, err := headend.Import(ctx, st, keys, rows)
+			rep, err := headend.Import(ctx, st, keys, dlmsDrivers, rows)
 			if err == nil && rep.Unchanged != len(rows) {
 				err = fmt.Errorf("report %+v", rep)
 			}

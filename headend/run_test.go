@@ -108,7 +108,7 @@ func testRunsOfADay(t *testing.T, st store.Store) {
 	defer cancel()
 	r := newImportRig(t, st)
 	rows := shipment(30) // 30 electricity meters, 3 gas meters read through them
-	if _, err := headend.Import(ctx, r.st, vault.NewKeyring(testKeys(t, "k1", 1)), rows[:22]); err != nil {
+	if _, err := headend.Import(ctx, r.st, vault.NewKeyring(testKeys(t, "k1", 1)), dlmsDrivers, rows[:22]); err != nil {
 		t.Fatal(err)
 	}
 	day := cim.Date{Year: 2026, Month: 3, Day: 29}

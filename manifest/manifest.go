@@ -1,12 +1,13 @@
 // Package manifest owns the shipment file: the CSV a utility receives
-// with a batch of meters (identity, address, protocol, security profile and
-// keys), which the simulator writes and the head-end imports. README.md
-// describes the columns.
+// with a batch of meters. It reads and writes the columns every meter has
+// (identity, address, protocol, usage point, segment), checks each row and
+// the file as a whole, and carries the protocol's own columns (security
+// profile, keys) raw in Row.Fields for the protocol's driver to check.
+// README.md describes the columns.
 package manifest
 
 import (
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +20,10 @@ import (
 	"unicode/utf8"
 )
 
-// Columns are the columns of a shipment manifest, in the order
-// Write writes them. README.md describes each.
+// Columns are the columns every manifest has, whatever the protocol, in
+// the order Write writes them. README.md describes each.
 var Columns = []string{
-	"meter_id", "serial", "manufacturer", "model", "kind", "protocol", "address", "transport",
-	"client_sap", "authentication", "security_policy", "system_title", "ek", "ak", "lls_password",
+	"meter_id", "serial", "manufacturer", "model", "kind", "protocol", "address",
 	"usage_point_id", "time_zone", "segment", "region", "archetype",
 }
 
@@ -31,37 +31,59 @@ var Columns = []string{
 type Row struct {
 	// Line is where Read found the row (the header is line 1); zero for
 	// a row that was not read from a file. Write ignores it.
-	Line           int
-	MeterID        uint64
-	Serial         string
-	Manufacturer   string
-	Model          string
-	Kind           string         // "electricity-1p", "electricity-3p", "gas", "water"
-	Protocol       string         // "dlms"
-	Address        netip.AddrPort // written as tcp://a.b.c.d:port
-	Transport      string         // "wrapper"
-	ClientSAP      uint16
-	Authentication string // "hls-gmac", "lls", "none"
-	SecurityPolicy string // "authenticated-encrypted", ...
-	SystemTitle    []byte // 8 bytes; may be empty for a sub-meter
-	EK, AK         []byte // 16 bytes each, or empty without HLS or for a sub-meter
-	LLSPassword    string
-	UsagePointID   string
-	TimeZone       string
-	Segment        string
-	Region         string
-	Archetype      string
-	// Parent is the electricity meter a gas or water meter hangs behind on
-	// M-Bus, and Channel its M-Bus channel (1..4); zero for other meters.
-	Parent  uint64
-	Channel uint8
+	Line         int
+	MeterID      uint64
+	Serial       string
+	Manufacturer string
+	Model        string
+	Kind         string         // "electricity-1p", "electricity-3p", "gas", "water"
+	Protocol     string         // names the driver that reaches the meter: "dlms", ...
+	Address      netip.AddrPort // written as tcp://a.b.c.d:port
+	UsagePointID string
+	TimeZone     string
+	Segment      string
+	Region       string
+	Archetype    string
+	// Parent is the electricity meter a gas or water meter is reached
+	// through (on M-Bus, say); zero for other meters.
+	Parent uint64
 	// Firmware is the meter's firmware version as shipped (optional
 	// column; empty when absent).
 	Firmware string
+	// Fields holds the file's other columns by header name, trimmed and
+	// checked as text only: the protocol's own columns, which its driver
+	// checks at import. A column absent from the file has no entry, so a
+	// driver tells a missing column from an empty field.
+	Fields map[string]string
 }
 
-// SubMeter reports whether the row is a gas or water meter, reached on
-// M-Bus through its parent's association rather than on its own.
+// Column is one of a protocol's own manifest columns, as its driver
+// declares it.
+type Column struct {
+	Name string
+	// Required columns must be in the file's header (a field may still
+	// be empty where the driver allows it).
+	Required bool
+	// MaxBytes lowers MaxFieldBytes for the column (0: MaxFieldBytes).
+	MaxBytes int
+}
+
+// Field returns the value of the protocol column c of the row: an error
+// at the row's line and the column when a required column is absent from
+// the file or the value is over the column's limit.
+func (r *Row) Field(c Column) (string, *RowError) {
+	v, ok := r.Fields[c.Name]
+	if !ok && c.Required {
+		return "", &RowError{Line: r.Line, Column: c.Name, Err: errors.New("missing column")}
+	}
+	if c.MaxBytes > 0 && len(v) > c.MaxBytes {
+		return "", &RowError{Line: r.Line, Column: c.Name, Err: fmt.Errorf("%d bytes, at most %d", len(v), c.MaxBytes)}
+	}
+	return v, nil
+}
+
+// SubMeter reports whether the row is a gas or water meter, reached
+// through its parent (on M-Bus) rather than on its own.
 func (r *Row) SubMeter() bool { return SubKind(r.Kind) }
 
 // SubKind reports whether kind is one that hangs behind an electricity
@@ -69,7 +91,7 @@ func (r *Row) SubMeter() bool { return SubKind(r.Kind) }
 func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 
 // OptionalColumns may be absent from a manifest; Write writes them.
-var OptionalColumns = []string{"parent_meter_id", "mbus_channel", "firmware"}
+var OptionalColumns = []string{"parent_meter_id", "firmware"}
 
 // ErrManifest is wrapped by every Read error.
 var ErrManifest = errors.New("manifest: invalid")
@@ -92,22 +114,26 @@ func (e *RowError) Error() string {
 // Unwrap returns the cause; errors.Is(err, ErrManifest) holds as well.
 func (e *RowError) Unwrap() []error { return []error{ErrManifest, e.Err} }
 
-func (r *Row) record(rec []string) {
+// record fills rec with the row: Columns, then fields, then
+// OptionalColumns.
+func (r *Row) record(rec []string, fields []string) {
 	copy(rec, []string{
 		strconv.FormatUint(r.MeterID, 10), r.Serial, r.Manufacturer, r.Model, r.Kind, r.Protocol,
-		"tcp://" + r.Address.String(), r.Transport, strconv.Itoa(int(r.ClientSAP)), r.Authentication,
-		r.SecurityPolicy, hex.EncodeToString(r.SystemTitle), hex.EncodeToString(r.EK), hex.EncodeToString(r.AK),
-		r.LLSPassword, r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype, "", "", r.Firmware,
+		"tcp://" + r.Address.String(), r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype,
 	})
+	for i, f := range fields {
+		rec[len(Columns)+i] = r.Fields[f]
+	}
+	opt := rec[len(Columns)+len(fields):]
+	opt[0], opt[1] = "", r.Firmware
 	if r.Parent != 0 {
-		rec[len(Columns)] = strconv.FormatUint(r.Parent, 10)
-		rec[len(Columns)+1] = strconv.Itoa(int(r.Channel))
+		opt[0] = strconv.FormatUint(r.Parent, 10)
 	}
 }
 
 // Read parses a manifest. The header names the columns, in any order;
 // every column of Columns must be there, those of OptionalColumns may be,
-// others are ignored. A bad row does not stop the file: it is left out and
+// and the others are the protocol's own, carried in Row.Fields. A bad row does not stop the file: it is left out and
 // reported in bad, by line and column, in line order. err is for a file
 // that cannot be read at all (no header, a missing column, broken CSV
 // quoting, a line over MaxLineBytes, an I/O error), and then no rows are
@@ -116,7 +142,8 @@ func (r *Row) record(rec []string) {
 // Beyond each row on its own, Read checks the file as a whole: meter ids
 // and serials are unique, and a gas or water meter's parent is an
 // electricity meter of the same file at the same address. A row that
-// breaks one of these is reported at its own line.
+// breaks one of these is reported at its own line. The protocol's columns
+// are its driver's to check.
 func Read(r io.Reader) (rows []Row, bad []*RowError, err error) {
 	rd, err := NewReader(r)
 	if err != nil {
@@ -203,7 +230,22 @@ func NewReader(r io.Reader) (*Reader, error) {
 			opt[i] = j
 		}
 	}
-	return &Reader{cr: cr, lines: ll, head: len(head), p: rowParser{idx: idx, opt: opt, zones: map[string]error{}},
+	// Every other column is the protocol's: which of them a row needs
+	// depends on its protocol, known only at import.
+	var extra []int
+	var names []string
+	for i, h := range head {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if !slices.Contains(Columns, h) && !slices.Contains(OptionalColumns, h) {
+			if h == "" || checkText(h, h) != nil {
+				continue // not a name a driver could ask for
+			}
+			extra = append(extra, i)
+			names = append(names, h)
+		}
+	}
+	return &Reader{cr: cr, lines: ll, head: len(head),
+		p:   rowParser{idx: idx, opt: opt, extra: extra, names: names, zones: map[string]error{}},
 		ids: map[uint64]int{}, serials: map[string]int{}}, nil
 }
 
@@ -316,17 +358,20 @@ func CheckParents(rows []Row, known func(id uint64) (Row, bool)) ([]Row, []*RowE
 	return kept, bad
 }
 
-// Write writes rows as CSV with a header row; next yields them one at a
-// time so that a large fleet is never held in memory.
-func Write(w io.Writer, next func(yield func(Row) bool) error) error {
+// Write writes rows as CSV with a header row: Columns, the protocol
+// columns fields (from Row.Fields; empty where a row has none), then
+// OptionalColumns. next yields the rows one at a time so that a large
+// fleet is never held in memory.
+func Write(w io.Writer, fields []string, next func(yield func(Row) bool) error) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(append(append([]string(nil), Columns...), OptionalColumns...)); err != nil {
+	head := slices.Concat(Columns, fields, OptionalColumns)
+	if err := cw.Write(head); err != nil {
 		return err
 	}
-	rec := make([]string, len(Columns)+len(OptionalColumns))
+	rec := make([]string, len(head))
 	var werr error
 	err := next(func(r Row) bool {
-		r.record(rec)
+		r.record(rec, fields)
 		werr = cw.Write(rec)
 		return werr == nil
 	})
@@ -356,7 +401,10 @@ func csvErr(err error) error {
 // lookups, which read the system's zone database.
 type rowParser struct {
 	idx, opt []int
-	zones    map[string]error
+	// extra are the indexes of the protocol columns, names their names.
+	extra []int
+	names []string
+	zones map[string]error
 }
 
 func (p *rowParser) parse(rec []string, line int) (Row, error) {
@@ -393,8 +441,10 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 			}
 			r.Kind = v
 		case "protocol":
-			if v != "dlms" {
-				return bad(c, fmt.Errorf("protocol %q: only dlms", v))
+			// Which protocols there are is the head-end's to say: a
+			// protocol no driver serves is refused at import.
+			if v == "" {
+				return bad(c, errors.New("empty"))
 			}
 			r.Protocol = v
 		case "address":
@@ -405,46 +455,6 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 			if r.Address, err = netip.ParseAddrPort(hp); err != nil {
 				return bad(c, err)
 			}
-		case "transport":
-			if v != "wrapper" && v != "hdlc" {
-				return bad(c, fmt.Errorf("transport %q: want wrapper or hdlc", v))
-			}
-			r.Transport = v
-		case "client_sap":
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil {
-				return bad(c, errors.New("not a 16-bit unsigned integer"))
-			}
-			r.ClientSAP = uint16(n)
-		case "authentication":
-			switch v {
-			case "none", "lls", "hls-gmac":
-			default:
-				return bad(c, fmt.Errorf("%q: want none, lls or hls-gmac", v))
-			}
-			r.Authentication = v
-		case "security_policy":
-			switch v {
-			case "none", "authenticated", "encrypted", "authenticated-encrypted":
-			default:
-				return bad(c, fmt.Errorf("%q: want none, authenticated, encrypted or authenticated-encrypted", v))
-			}
-			r.SecurityPolicy = v
-		case "system_title":
-			// Required below, unless the row is a sub-meter.
-			if r.SystemTitle, err = hexField(v, 8, true); err != nil {
-				return bad(c, err)
-			}
-		case "ek":
-			if r.EK, err = hexField(v, 16, true); err != nil {
-				return bad(c, err)
-			}
-		case "ak":
-			if r.AK, err = hexField(v, 16, true); err != nil {
-				return bad(c, err)
-			}
-		case "lls_password":
-			r.LLSPassword = v
 		case "usage_point_id":
 			r.UsagePointID = v
 		case "time_zone":
@@ -465,60 +475,48 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 			r.Archetype = v
 		}
 	}
-	if i := p.opt[2]; i >= 0 {
+	if i := p.opt[1]; i >= 0 {
 		v := strings.TrimSpace(rec[i])
 		if err := checkText("firmware", v); err != nil {
 			return Row{}, &RowError{Line: line, Column: "firmware", Err: err}
 		}
 		r.Firmware = v
 	}
+	if len(p.extra) > 0 {
+		r.Fields = make(map[string]string, len(p.extra))
+		for k, i := range p.extra {
+			v := strings.TrimSpace(rec[i])
+			if err := checkText(p.names[k], v); err != nil {
+				return Row{}, &RowError{Line: line, Column: p.names[k], Err: err}
+			}
+			r.Fields[p.names[k]] = v
+		}
+	}
 	if err := p.parseSub(&r, rec, line); err != nil {
 		return Row{}, err
-	}
-	if r.SubMeter() {
-		// Reached through the parent's association, whose keys the
-		// parent's row carries.
-		return r, nil
-	}
-	if r.SystemTitle == nil {
-		return Row{}, &RowError{Line: line, Column: "system_title", Err: errors.New("empty: only a gas or water meter may leave it out")}
-	}
-	if r.Authentication == "hls-gmac" && (r.EK == nil || r.AK == nil) {
-		return Row{}, &RowError{Line: line, Err: errors.New("hls-gmac needs ek and ak")}
-	}
-	if r.Authentication == "lls" && r.LLSPassword == "" {
-		return Row{}, &RowError{Line: line, Column: "lls_password", Err: errors.New("lls needs a password")}
 	}
 	return r, nil
 }
 
-// parseSub reads the optional M-Bus columns: a gas or water meter needs
-// its parent and channel, an electricity meter has neither.
+// parseSub reads the optional parent column: a gas or water meter needs
+// its parent, an electricity meter has none.
 func (p *rowParser) parseSub(r *Row, rec []string, line int) error {
-	get := func(i int) string {
-		if p.opt[i] < 0 {
-			return ""
-		}
-		return strings.TrimSpace(rec[p.opt[i]])
+	par := ""
+	if p.opt[0] >= 0 {
+		par = strings.TrimSpace(rec[p.opt[0]])
 	}
-	par, ch := get(0), get(1)
 	switch {
-	case !r.SubMeter() && (par != "" || ch != ""):
-		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter has no M-Bus parent", r.Kind)}
+	case !r.SubMeter() && par != "":
+		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter has no parent", r.Kind)}
 	case !r.SubMeter():
 		return nil
-	case par == "" || ch == "":
-		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("a gas or water meter needs parent_meter_id and mbus_channel")}
+	case par == "":
+		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("a gas or water meter needs parent_meter_id")}
 	}
 	var err error
 	if r.Parent, err = strconv.ParseUint(par, 10, 64); err != nil || r.Parent == 0 || r.Parent == r.MeterID {
 		return &RowError{Line: line, Column: "parent_meter_id", Err: errors.New("not another meter's id")}
 	}
-	n, err := strconv.ParseUint(ch, 10, 8)
-	if err != nil || n < 1 || n > 4 {
-		return &RowError{Line: line, Column: "mbus_channel", Err: errors.New("want 1 to 4")}
-	}
-	r.Channel = uint8(n)
 	return nil
 }
 
@@ -527,8 +525,9 @@ func (p *rowParser) parseSub(r *Row, rec []string, line int) error {
 // the database, not a document.
 const MaxFieldBytes = 128
 
-// FieldLimits are the columns held to less than MaxFieldBytes.
-var FieldLimits = map[string]int{"serial": 64, "lls_password": 64, "time_zone": 64}
+// FieldLimits are the common columns held to less than MaxFieldBytes; a
+// protocol's columns say theirs in Column.MaxBytes.
+var FieldLimits = map[string]int{"serial": 64, "time_zone": 64}
 
 // checkText refuses a field over its length limit, or one that is not
 // UTF-8 or holds a control character (a NUL, a newline in quotes, an
@@ -550,19 +549,4 @@ func checkText(column, v string) error {
 		}
 	}
 	return nil
-}
-
-// hexField decodes exactly n bytes of hex; empty is allowed when optional.
-func hexField(v string, n int, optional bool) ([]byte, error) {
-	if v == "" && optional {
-		return nil, nil
-	}
-	if len(v) != 2*n {
-		return nil, fmt.Errorf("want %d hex digits, got %d", 2*n, len(v))
-	}
-	b, err := hex.DecodeString(v)
-	if err != nil {
-		return nil, errors.New("not hex")
-	}
-	return b, nil
 }

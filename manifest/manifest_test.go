@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestFileErrors(t *testing.T) {
 func TestBadRowsDoNotStopTheFile(t *testing.T) {
 	in := header + goodRow +
 		row("x") + // 3: bad id
-		strings.Replace(row("3"), "000102030405060708090a0b0c0d0e0f", "0001", 1) + // 4: short key
+		strings.Replace(row("3"), "000102030405060708090a0b0c0d0e0f", "0001", 1) + // 4: a short key is its driver's to refuse
 		strings.Replace(row("4"), "tcp://127.0.0.2:4059", "127.0.0.2", 1) + // 5: bad address
 		goodRow + // 6: duplicate
 		"1,2,3\n" + // 7: ragged
@@ -63,13 +64,14 @@ func TestBadRowsDoNotStopTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].MeterID != 1 || rows[1].MeterID != 7 || rows[0].Address.Port() != 4059 || len(rows[0].EK) != 16 {
+	if len(rows) != 3 || rows[0].MeterID != 1 || rows[1].MeterID != 3 || rows[2].MeterID != 7 || rows[0].Address.Port() != 4059 ||
+		rows[0].Fields["ek"] != "000102030405060708090a0b0c0d0e0f" || rows[1].Fields["ek"] != "0001" {
 		t.Fatalf("rows %+v", rows)
 	}
 	want := []struct {
 		line   int
 		column string
-	}{{3, "meter_id"}, {4, "ek"}, {5, "address"}, {6, "meter_id"}, {7, ""}}
+	}{{3, "meter_id"}, {5, "address"}, {6, "meter_id"}, {7, ""}}
 	if len(bad) != len(want) {
 		t.Fatalf("bad rows %v", bad)
 	}
@@ -80,13 +82,16 @@ func TestBadRowsDoNotStopTheFile(t *testing.T) {
 	}
 }
 
+// dlmsFields are the protocol columns of header.
+var dlmsFields = []string{"transport", "client_sap", "authentication", "security_policy", "system_title", "ek", "ak", "lls_password"}
+
 func TestWriteReadRoundTrip(t *testing.T) {
 	rows, _, err := manifest.Read(strings.NewReader(header + goodRow + row("2")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := manifest.Write(&buf, func(yield func(manifest.Row) bool) error {
+	if err := manifest.Write(&buf, dlmsFields, func(yield func(manifest.Row) bool) error {
 		for _, r := range rows {
 			if !yield(r) {
 				break
@@ -97,7 +102,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, bad, err := manifest.Read(&buf)
-	if err != nil || len(bad) != 0 || len(again) != 2 || again[1].Serial != rows[1].Serial || !bytes.Equal(again[1].AK, rows[1].AK) {
+	if err != nil || len(bad) != 0 || len(again) != 2 || again[1].Serial != rows[1].Serial || !maps.Equal(again[1].Fields, rows[1].Fields) {
 		t.Fatalf("round trip: %v %v %+v", err, bad, again)
 	}
 }
@@ -112,8 +117,10 @@ func FuzzRead(f *testing.F) {
 		rows, bad, err := manifest.Read(bytes.NewReader(b))
 		byID := map[uint64]manifest.Row{}
 		for i, r := range rows {
-			if !r.SubMeter() && len(r.SystemTitle) != 8 {
-				t.Fatalf("system title of %d bytes", len(r.SystemTitle))
+			for k := range r.Fields {
+				if slices.Contains(manifest.Columns, k) || slices.Contains(manifest.OptionalColumns, k) {
+					t.Fatalf("common column %q among the protocol's fields", k)
+				}
 			}
 			if i > 0 && r.Line <= rows[i-1].Line {
 				t.Fatalf("row lines %d then %d", rows[i-1].Line, r.Line)
@@ -156,13 +163,14 @@ func TestSubMeterRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[1].Parent != 1 || rows[1].Channel != 1 || rows[1].Kind != "gas" {
+	// The channel is the DLMS driver's column: line 5 is its to refuse.
+	if len(rows) != 3 || rows[1].Parent != 1 || rows[1].Fields["mbus_channel"] != "1" || rows[1].Kind != "gas" || rows[2].Line != 5 {
 		t.Fatalf("rows %+v", rows)
 	}
 	want := []struct {
 		line   int
 		column string
-	}{{4, "parent_meter_id"}, {5, "mbus_channel"}, {6, "parent_meter_id"}}
+	}{{4, "parent_meter_id"}, {6, "parent_meter_id"}}
 	if len(bad) != len(want) {
 		t.Fatalf("bad %v", bad)
 	}
@@ -190,18 +198,19 @@ func TestSubMeterChecks(t *testing.T) {
 		sub("23", "W20", "1", "127.0.0.2:4059") + // 6: serial of line 2
 		strings.Replace(sub("24", "W24", "1", "127.0.0.2:4059"), "Europe/Amsterdam", "Europe/Atlantis", 1) + // 7
 		strings.Replace(sub("25", "W25", "1", "127.0.0.2:4059"), ",gas,", ",steam,", 1) + // 8
-		strings.Replace(strings.Replace(elecRow, "1,AMG10000000001", "26,AMG26", 1), "414d470000000001", "", 1) // 9: electricity without system title
+		strings.Replace(strings.Replace(elecRow, "1,AMG10000000001", "26,AMG26", 1), "414d470000000001", "", 1) // 9: its driver's to refuse
 	rows, bad, err := manifest.Read(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].MeterID != 20 || rows[0].Line != 2 || rows[0].EK != nil || rows[0].SystemTitle != nil || rows[1].MeterID != 1 {
+	if len(rows) != 3 || rows[0].MeterID != 20 || rows[0].Line != 2 || rows[0].Fields["ek"] != "" || rows[0].Fields["system_title"] != "" ||
+		rows[1].MeterID != 1 || rows[2].MeterID != 26 {
 		t.Fatalf("rows %+v", rows)
 	}
 	want := []struct {
 		line   int
 		column string
-	}{{4, "address"}, {5, "parent_meter_id"}, {6, "serial"}, {7, "time_zone"}, {8, "kind"}, {9, "system_title"}}
+	}{{4, "address"}, {5, "parent_meter_id"}, {6, "serial"}, {7, "time_zone"}, {8, "kind"}}
 	if len(bad) != len(want) {
 		t.Fatalf("bad %v", bad)
 	}
@@ -315,7 +324,7 @@ func TestFirmwareColumn(t *testing.T) {
 		t.Fatalf("rows %+v bad %v err %v", rows, bad, err)
 	}
 	var buf bytes.Buffer
-	if err := manifest.Write(&buf, func(yield func(manifest.Row) bool) error { yield(rows[0]); return nil }); err != nil {
+	if err := manifest.Write(&buf, dlmsFields, func(yield func(manifest.Row) bool) error { yield(rows[0]); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	again, _, err := manifest.Read(&buf)
@@ -325,5 +334,43 @@ func TestFirmwareColumn(t *testing.T) {
 	old, _, err := manifest.Read(strings.NewReader(header + goodRow))
 	if err != nil || len(old) != 1 || old[0].Firmware != "" {
 		t.Fatalf("without the column: %+v %v", old, err)
+	}
+}
+
+// TestProtocolColumns: the reader takes any protocol and carries the
+// columns it does not know in Fields, for the protocol's driver; Field
+// tells a required column absent from the file from an empty one.
+func TestProtocolColumns(t *testing.T) {
+	in := "meter_id,serial,manufacturer,model,kind,protocol,address,usage_point_id,time_zone,segment,region,archetype,line_token\n" +
+		"1,LN1,LNE,L-1,electricity,line,tcp://127.0.0.9:7000,UP1,UTC,cell-0,region-0,,tok-1\n" +
+		"2,LN2,LNE,L-1,electricity,line,tcp://127.0.0.9:7001,UP2,UTC,cell-0,region-0,,\n" +
+		"3,LN3,LNE,L-1,electricity,,tcp://127.0.0.9:7002,UP3,UTC,cell-0,region-0,,tok-3\n"
+	rows, bad, err := manifest.Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Protocol != "line" || rows[0].Fields["line_token"] != "tok-1" || len(rows[0].Fields) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if len(bad) != 1 || bad[0].Line != 4 || bad[0].Column != "protocol" {
+		t.Fatalf("bad %v", bad)
+	}
+	tok := manifest.Column{Name: "line_token", Required: true, MaxBytes: 5}
+	if v, e := rows[0].Field(tok); e != nil || v != "tok-1" {
+		t.Fatalf("field %q %v", v, e)
+	}
+	if v, e := rows[1].Field(tok); e != nil || v != "" {
+		t.Fatalf("empty field %q %v", v, e)
+	}
+	long := rows[0]
+	long.Fields = map[string]string{"line_token": "tok-123"}
+	if _, e := long.Field(tok); e == nil || e.Column != "line_token" || e.Line != 2 {
+		t.Fatalf("over the column's limit: %v", e)
+	}
+	if _, e := rows[0].Field(manifest.Column{Name: "pin", Required: true}); e == nil || e.Column != "pin" || !errors.Is(e, manifest.ErrManifest) {
+		t.Fatalf("missing column: %v", e)
+	}
+	if v, e := rows[0].Field(manifest.Column{Name: "pin"}); e != nil || v != "" {
+		t.Fatalf("optional column absent: %q %v", v, e)
 	}
 }

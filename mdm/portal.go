@@ -68,7 +68,7 @@ func (p *Portal) Household(ctx context.Context, usagePointID string) (cim.UsageP
 		return up, cim.Meter{}, fmt.Errorf("mdm: meters of usage point %s: %w", up.MRID, err)
 	}
 	for _, m := range ms {
-		if k := m.Tags["kind"]; k == "" || strings.HasPrefix(k, "electricity") {
+		if k := m.Kind; k == "" || strings.HasPrefix(k, "electricity") {
 			return up, m, nil
 		}
 	}

@@ -258,7 +258,7 @@ func (s *Server) startHeadEnd(o Options) error {
 	}
 	s.Keys = vault.NewKeyring(v)
 	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
-		Drivers: []headend.Driver{dlmsdriver.New(dlmsdriver.Config{})},
+		Drivers: drivers(),
 		Collection: headend.CollectionConfig{Concurrency: cfg.Concurrency, PerSegment: cfg.PerSegment, Attempts: cfg.Attempts,
 			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays}})
 	if err != nil {
@@ -277,11 +277,27 @@ func (s *Server) startHeadEnd(o Options) error {
 			return fmt.Errorf("push listener: %w", err)
 		}
 		s.PushAddr = s.pushLn.Addr().String()
-		s.push = s.HeadEnd.NewPushListener(dlmsdriver.New(dlmsdriver.Config{}), headend.PushConfig{MaxPerSource: cfg.PushPerSource, FirstFrameTimeout: cfg.PushFirstFrame})
+		d, _ := s.HeadEnd.Driver(pushProtocol)
+		pd, ok := d.(headend.PushDriver)
+		if !ok {
+			return fmt.Errorf("push listener: no driver takes %s pushes", pushProtocol)
+		}
+		s.push = s.HeadEnd.NewPushListener(pd, headend.PushConfig{MaxPerSource: cfg.PushPerSource, FirstFrameTimeout: cfg.PushFirstFrame})
 	}
 	s.in = in
 	return nil
 }
+
+// drivers are the protocols the head-end speaks: a protocol is one line.
+func drivers() []headend.Driver {
+	return []headend.Driver{
+		dlmsdriver.New(dlmsdriver.Config{}),
+	}
+}
+
+// pushProtocol is the protocol of the meters that push to the push
+// listener's address.
+const pushProtocol = "dlms"
 
 // readyChecks are what /readyz asks: the store, the bus, and the push
 // listener when there is one, which fails when it can no longer accept.

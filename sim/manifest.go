@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/amigo-ami/amigo/manifest"
 )
@@ -22,19 +24,29 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 	}
 	return manifest.Row{
 		MeterID: id.ID, Serial: serialOf(m, f.ModelOf(i)), Manufacturer: mk.Flag, Model: model, Firmware: mk.Firmware, Kind: kind.String(),
-		Protocol: "dlms", Address: id.Addr, Transport: "wrapper", ClientSAP: ManagementClient,
-		Authentication: "hls-gmac", SecurityPolicy: "authenticated-encrypted",
-		SystemTitle: id.SystemTitle[:], EK: id.EK[:], AK: id.AK[:], LLSPassword: id.Password,
+		Protocol: "dlms", Address: id.Addr,
 		UsagePointID: fmt.Sprintf("UP%010d", id.ID), TimeZone: f.model.Location.String(),
 		Segment: fmt.Sprintf("cell-%d", id.ID/1000), Region: fmt.Sprintf("region-%d", id.ID/100_000),
 		Archetype: m.Archetype().String(),
+		Fields: map[string]string{
+			"transport": "wrapper", "client_sap": strconv.Itoa(ManagementClient),
+			"authentication": "hls-gmac", "security_policy": "authenticated-encrypted",
+			"system_title": hex.EncodeToString(id.SystemTitle[:]), "ek": hex.EncodeToString(id.EK[:]),
+			"ak": hex.EncodeToString(id.AK[:]), "lls_password": id.Password, "mbus_channel": "",
+		},
 	}, nil
 }
+
+// ManifestFields are the DLMS columns of the fleet's manifest, in the
+// order WriteManifest writes them: the security profile and keys of a
+// meter, and a gas or water meter's M-Bus channel.
+var ManifestFields = []string{"transport", "client_sap", "authentication", "security_policy", "system_title",
+	"ek", "ak", "lls_password", "mbus_channel"}
 
 // WriteManifest writes the fleet's manifest as CSV with a header row. It
 // leaves idle meters idle.
 func WriteManifest(w io.Writer, f *Fleet) error {
-	return manifest.Write(w, func(yield func(manifest.Row) bool) error {
+	return manifest.Write(w, ManifestFields, func(yield func(manifest.Row) bool) error {
 		for i := range f.Len() {
 			r, err := f.Row(i)
 			if err != nil {

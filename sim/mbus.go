@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
@@ -123,7 +125,8 @@ func (f *Fleet) SubRows(i int) ([]manifest.Row, error) {
 		}
 		r := parent
 		r.MeterID, r.Serial, r.Kind, r.Model = id, m.Serial(), k.String(), "AMG-"+k.String()
-		r.Parent, r.Channel = parent.MeterID, uint8(ch+1)
+		r.Parent, r.Fields = parent.MeterID, maps.Clone(parent.Fields)
+		r.Fields["mbus_channel"] = strconv.Itoa(ch + 1)
 		r.Archetype = ""
 		r.UsagePointID = parent.UsagePointID + "-" + k.String()
 		out = append(out, r)

@@ -47,7 +47,7 @@ func TestGasAndWaterThroughMBus(t *testing.T) {
 	if err != nil || len(bad) != 0 || len(rows) != 9 {
 		t.Fatalf("manifest: %d rows, %v %v", len(rows), bad, err)
 	}
-	if rows[1].Kind != "gas" || rows[1].Parent != rows[0].MeterID || rows[1].Channel != 1 || rows[2].Kind != "water" || rows[2].Channel != 2 {
+	if rows[1].Kind != "gas" || rows[1].Parent != rows[0].MeterID || rows[1].Fields["mbus_channel"] != "1" || rows[2].Kind != "water" || rows[2].Fields["mbus_channel"] != "2" {
 		t.Fatalf("sub-meter rows %+v %+v", rows[1], rows[2])
 	}
 

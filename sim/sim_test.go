@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -78,15 +79,15 @@ func fleetManifest(t *testing.T, f *sim.Fleet) []manifest.Row {
 
 func hlsOptions(tb testing.TB, r manifest.Row) dlms.Options {
 	tb.Helper()
-	ek, err := security.NewKey(r.EK)
+	ek, err := security.NewKey(hexField(tb, r, "ek"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ak, err := security.NewKey(r.AK)
+	ak, err := security.NewKey(hexField(tb, r, "ak"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return dlms.Options{ClientSAP: r.ClientSAP, Authentication: security.MechanismHLSGMAC,
+	return dlms.Options{ClientSAP: sim.ManagementClient, Authentication: security.MechanismHLSGMAC,
 		Policy: security.PolicyAuthenticatedEncrypted, Keys: security.Keys{Unicast: ek, Authentication: ak},
 		SystemTitle: []byte("HEADEND1"), Timeout: 5 * time.Second}
 }
@@ -317,4 +318,14 @@ func BenchmarkFleetStart(b *testing.B) {
 		cancel()
 		runtime.KeepAlive(f)
 	}
+}
+
+// hexField decodes a hex column of a DLMS manifest row.
+func hexField(tb testing.TB, r manifest.Row, name string) []byte {
+	tb.Helper()
+	b, err := hex.DecodeString(r.Fields[name])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

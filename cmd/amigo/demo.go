@@ -110,7 +110,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 			rows = append(rows, subs...)
 		}
 		t0 := time.Now()
-		rep, err := headend.Import(ctx, srv.Store, srv.Keys, rows)
+		rep, err := headend.Import(ctx, srv.Store, srv.Keys, srv.HeadEnd.Drivers(), rows)
 		if err != nil {
 			return fmt.Errorf("importing the fleet: %w", err)
 		}

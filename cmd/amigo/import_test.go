@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,14 +31,17 @@ func writeShipment(t *testing.T, n int) string {
 	}
 	defer f.Close()
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t)))
-	err = amanifest.Write(f, func(yield func(amanifest.Row) bool) error {
+	fields := []string{"transport", "client_sap", "authentication", "security_policy", "system_title", "ek", "ak", "lls_password"}
+	err = amanifest.Write(f, fields, func(yield func(amanifest.Row) bool) error {
 		for i := range n {
 			id := uint64(i + 1)
 			r := amanifest.Row{MeterID: id, Serial: fmt.Sprintf("KIL%011d", id), Manufacturer: "AMG", Model: "AMG-E1",
-				Kind: "electricity-1p", Protocol: "dlms", Address: addr, Transport: "wrapper", ClientSAP: 1,
-				Authentication: "hls-gmac", SecurityPolicy: "authenticated-encrypted",
-				SystemTitle: []byte{'A', 'M', 'G', 0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)},
-				EK:          bytes.Repeat([]byte{byte(id)}, 16), AK: bytes.Repeat([]byte{byte(id >> 8)}, 16),
+				Kind: "electricity-1p", Protocol: "dlms", Address: addr,
+				Fields: map[string]string{"transport": "wrapper", "client_sap": "1", "authentication": "hls-gmac",
+					"security_policy": "authenticated-encrypted",
+					"system_title":    hex.EncodeToString([]byte{'A', 'M', 'G', 0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}),
+					"ek":              hex.EncodeToString(bytes.Repeat([]byte{byte(id)}, 16)),
+					"ak":              hex.EncodeToString(bytes.Repeat([]byte{byte(id >> 8)}, 16))},
 				UsagePointID: fmt.Sprintf("UPK%010d", id), TimeZone: "Europe/Amsterdam", Segment: fmt.Sprintf("cell-%d", id/1000),
 				Region: "region-0", Archetype: "family"}
 			if !yield(r) {

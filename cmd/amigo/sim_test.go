@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"os"
@@ -89,8 +88,8 @@ func TestSimServesManifestMeters(t *testing.T) {
 		t.Fatalf("manifest: %d electricity and %d M-Bus rows, %v", len(rows), len(subs), err)
 	}
 	r := rows[17]
-	ek, ak := strings.ToUpper(hex.EncodeToString(r.EK)), hex.EncodeToString(r.AK)
-	out, errs, code := amigo(t, "dlms", "get", "--client", strconv.Itoa(int(r.ClientSAP)), "--auth", r.Authentication,
+	ek, ak := strings.ToUpper(r.Fields["ek"]), r.Fields["ak"]
+	out, errs, code := amigo(t, "dlms", "get", "--client", r.Fields["client_sap"], "--auth", r.Fields["authentication"],
 		"--ek", ek, "--ak", ak, r.Address.String(), "0.0.96.1.0.255", "1.0.1.8.0.255", "--json")
 	if code != 0 {
 		t.Fatalf("amigo dlms get: exit %d: %s", code, errs)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -38,8 +37,8 @@ func TestSimModelsReadByTheTool(t *testing.T) {
 			continue
 		}
 		seen[r.Manufacturer] = true
-		auth := []string{"--client", strconv.Itoa(int(r.ClientSAP)), "--auth", r.Authentication,
-			"--ek", hex.EncodeToString(r.EK), "--ak", hex.EncodeToString(r.AK)}
+		auth := []string{"--client", r.Fields["client_sap"], "--auth", r.Fields["authentication"],
+			"--ek", r.Fields["ek"], "--ak", r.Fields["ak"]}
 		out, errs, code := amigo(t, append(append([]string{"dlms", "objects"}, auth...), r.Address.String())...)
 		if code != 0 || !strings.Contains(out, "1.0.99.1.0.255") {
 			t.Fatalf("%s objects: exit %d %s %s", r.Model, code, out, errs)

@@ -19,7 +19,6 @@ import (
 	"github.com/amigo-ami/amigo/dlms/apdu"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/obis"
-	"github.com/amigo-ami/amigo/store"
 )
 
 // Logical names the driver knows by convention (IDIS / DSMR); what a
@@ -904,7 +903,7 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 		return false, nil
 	}
 	last := es[len(es)-1].at
-	col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
+	moveCursor(col, name, last)
 	return !last.Before(p.Until.Add(-period)), nil
 }
 
@@ -1104,7 +1103,7 @@ func (s *session) billing(ctx context.Context, pr *Profile, p headend.Plan, to t
 		}
 	}
 	if !last.IsZero() {
-		col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
+		moveCursor(col, name, last)
 	}
 	return nil
 }
@@ -1150,7 +1149,7 @@ func (s *session) events(ctx context.Context, pr *Profile, p headend.Plan, to ti
 		}
 	}
 	if !last.IsZero() {
-		col.Cursors = append(col.Cursors, store.Cursor{MeterID: s.t.Meter.MRID, Name: name, At: last.UTC()})
+		moveCursor(col, name, last)
 	}
 	return nil
 }
@@ -1169,4 +1168,15 @@ func resyncEvent(meterID string, at time.Time, r dlms.Resync) cim.EndDeviceEvent
 		CreatedAt: at.UTC(), Reason: "invocation counter resynchronised", Severity: "warning",
 		Details: map[string]string{"source": "head-end", "old": strconv.FormatUint(uint64(r.From), 10),
 			"new": strconv.FormatUint(uint64(r.To), 10), "from": how}}
+}
+
+// moveCursor records where the object name now stands; a cursor never
+// moves backwards, within a collection as in the store.
+func moveCursor(col *headend.Collection, name string, at time.Time) {
+	if col.Cursors == nil {
+		col.Cursors = map[string]time.Time{}
+	}
+	if prev, ok := col.Cursors[name]; !ok || at.After(prev) {
+		col.Cursors[name] = at.UTC()
+	}
 }

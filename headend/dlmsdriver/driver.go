@@ -30,7 +30,6 @@ import (
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/obis"
-	"github.com/amigo-ami/amigo/store"
 )
 
 // Config tunes the driver.
@@ -85,27 +84,26 @@ func (d *Driver) Cause(err error) string {
 	case err == nil:
 		return ""
 	case errors.Is(err, dlms.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
-		return store.OutcomeTimeout
+		return headend.OutcomeTimeout
 	case errors.Is(err, dlms.ErrInvocationCounter):
-		return store.OutcomeCounter
+		return headend.OutcomeCounter
 	case errors.Is(err, dlms.ErrAuthenticationFailed), errors.Is(err, dlms.ErrAssociationRejected):
-		return store.OutcomeAuth
+		return headend.OutcomeAuth
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, dlms.ErrPeerClosed),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return store.OutcomeRefused
+		return headend.OutcomeRefused
 	case errors.Is(err, dlms.ErrProtocol), errors.Is(err, dlms.ErrReplay):
-		return store.OutcomeProtocol
+		return headend.OutcomeProtocol
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return store.OutcomeTimeout
+		return headend.OutcomeTimeout
 	}
 	return ""
 }
 
-// options builds the association's options from the meter's secrets.
-func (d *Driver) options(ctx context.Context, t headend.Target) (dlms.Options, error) {
-	s := t.Secrets
+// options builds the association's options from the meter's credentials.
+func (d *Driver) options(ctx context.Context, t headend.Target, s Credentials) (dlms.Options, error) {
 	o := dlms.Options{ClientSAP: s.ClientSAP, SystemTitle: d.cfg.SystemTitle, ServerSystemTitle: s.SystemTitle,
 		Timeout: d.cfg.Timeout, Name: "meter " + t.Meter.MRID}
 	switch s.Transport {
@@ -153,7 +151,7 @@ func (d *Driver) options(ctx context.Context, t headend.Target) (dlms.Options, e
 		o.Keys.Authentication = k
 	}
 	if o.Policy != dlms.PolicyNone || o.Authentication == dlms.AuthHLSGMAC {
-		c, err := d.counter(ctx, t)
+		c, err := d.counter(ctx, t, s.ClientSAP)
 		if err != nil {
 			return o, err
 		}
@@ -169,11 +167,11 @@ func (d *Driver) options(ctx context.Context, t headend.Target) (dlms.Options, e
 // counter returns the sending invocation counter of the meter's key,
 // backed by the store: a window of values is reserved before any is used,
 // so a crash can skip values but never repeat one.
-func (d *Driver) counter(ctx context.Context, t headend.Target) (*security.Counter, error) {
+func (d *Driver) counter(ctx context.Context, t headend.Target, clientSAP uint16) (*security.Counter, error) {
 	if t.Counters == nil {
 		return nil, fmt.Errorf("meter %s: ciphering needs durable invocation counters", t.Meter.MRID)
 	}
-	name := fmt.Sprintf("dlms/%d/ek", t.Secrets.ClientSAP)
+	name := fmt.Sprintf("dlms/%d/ek", clientSAP)
 	w := d.cfg.CounterWindow
 	first, err := t.Counters.Reserve(ctx, name, w)
 	if err != nil {
@@ -209,7 +207,11 @@ func (d *Driver) Open(ctx context.Context, t headend.Target) (headend.Session, e
 	if err != nil || u.Scheme != "tcp" || u.Host == "" {
 		return nil, fmt.Errorf("meter %s: address %q: want tcp://host:port", t.Meter.MRID, t.Meter.Address)
 	}
-	o, err := d.options(ctx, t)
+	creds, err := ParseCredentials(t.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("meter %s: credentials: %w", t.Meter.MRID, err)
+	}
+	o, err := d.options(ctx, t, creds)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/manifest"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/sim"
-	"github.com/amigo-ami/amigo/store"
 )
 
 var ams = func() *time.Location {
@@ -84,10 +84,9 @@ func target(t testing.TB, f *sim.Fleet, i int, clk *clock) headend.Target {
 		t.Fatal(err)
 	}
 	return headend.Target{
-		Meter: cim.Meter{MRID: r.Serial, Protocol: "dlms", Address: "tcp://" + r.Address.String()},
-		Secrets: headend.Secrets{Transport: r.Transport, ClientSAP: r.ClientSAP, Authentication: r.Authentication,
-			SecurityPolicy: r.SecurityPolicy, SystemTitle: r.SystemTitle, EK: r.EK, AK: r.AK},
-		Location: ams, Counters: &memCounters{}, Now: clk.Now,
+		Meter:       cim.Meter{MRID: r.Serial, Protocol: "dlms", Address: "tcp://" + r.Address.String()},
+		Credentials: register(t, r),
+		Location:    ams, Counters: &memCounters{}, Now: clk.Now,
 	}
 }
 
@@ -153,10 +152,7 @@ func TestCollectReconcilesAndResumes(t *testing.T) {
 	if col.MeterTime.IsZero() {
 		t.Error("no meter time")
 	}
-	cursors := map[string]time.Time{}
-	for _, c := range col.Cursors {
-		cursors[c.Name] = c.At
-	}
+	cursors := col.Cursors
 	if !cursors["profile:1.0.99.1.0.255"].Equal(clk.Now()) {
 		t.Errorf("profile cursor %v", cursors["profile:1.0.99.1.0.255"])
 	}
@@ -245,20 +241,27 @@ func TestFailuresAreClassified(t *testing.T) {
 		}
 	}
 	_, err := d.Open(ctx, target(t, f, off, clk))
-	if c := d.Cause(err); c != store.OutcomeRefused {
+	if c := d.Cause(err); c != headend.OutcomeRefused {
 		t.Errorf("offline meter: cause %q (%v)", c, err)
 	}
 	tg := target(t, f, on, clk)
-	tg.Secrets.AK = make([]byte, 16)
+	c, err := dlmsdriver.ParseCredentials(tg.Credentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AK = make([]byte, 16)
+	if tg.Credentials, err = c.Marshal(); err != nil {
+		t.Fatal(err)
+	}
 	_, err = d.Open(ctx, tg)
-	if c := d.Cause(err); c != store.OutcomeAuth {
+	if c := d.Cause(err); c != headend.OutcomeAuth {
 		t.Errorf("wrong key: cause %q (%v)", c, err)
 	}
 	short, cancel2 := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel2()
 	<-short.Done()
 	_, err = d.Open(short, target(t, f, on, clk))
-	if c := d.Cause(err); c != store.OutcomeTimeout {
+	if c := d.Cause(err); c != headend.OutcomeTimeout {
 		t.Errorf("expired deadline: cause %q (%v)", c, err)
 	}
 }
@@ -278,4 +281,14 @@ func BenchmarkCollectDay(b *testing.B) {
 		}
 		s.Close(ctx)
 	}
+}
+
+// register makes the credentials the head-end seals for a manifest row.
+func register(t testing.TB, r manifest.Row) []byte {
+	t.Helper()
+	reg, err := dlmsdriver.New(dlmsdriver.Config{}).Register(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg.Credentials
 }

@@ -111,8 +111,8 @@ func (c *collector) keep(col headend.Collection) {
 	for k, v := range c.cursors {
 		next[k] = v
 	}
-	for _, cu := range col.Cursors {
-		next[cu.Name] = cu.At
+	for name, at := range col.Cursors {
+		next[name] = at
 	}
 	c.cursors = next
 }
@@ -234,7 +234,7 @@ func TestDlmsFaults(t *testing.T) {
 				col, errs := c.collectRetrying(plan)
 				failures[i] = len(errs)
 				for _, err := range errs {
-					if d.Cause(err) == store.OutcomeCounter || errors.Is(err, context.DeadlineExceeded) {
+					if d.Cause(err) == headend.OutcomeCounter || errors.Is(err, context.DeadlineExceeded) {
 						t.Errorf("collection %d: %v", i, err)
 					}
 				}

@@ -3,6 +3,8 @@ package dlmsdriver_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,15 +40,30 @@ func fuzzPush(tb testing.TB) []byte {
 	return b
 }
 
-func fuzzSender(ctx context.Context, title []byte) (cim.Meter, headend.Secrets, error) {
-	if !bytes.Equal(title, fuzzTitle) {
-		return cim.Meter{}, headend.Secrets{}, headend.ErrUnknownSender
+// fuzzDecode decodes a push as the head-end does: it finds the sender by
+// the push id the frame claims (only fuzzTitle is registered, as meter
+// m1), then decodes under that meter's credentials.
+func fuzzDecode(d *dlmsdriver.Driver, b []byte) (headend.Push, error) {
+	id, err := d.PushSender(b)
+	if err != nil {
+		return headend.Push{}, err
 	}
-	return cim.Meter{MRID: "m1"}, headend.Secrets{EK: fuzzEK, AK: fuzzAK}, nil
+	if id != hex.EncodeToString(fuzzTitle) {
+		return headend.Push{}, headend.ErrUnknownSender
+	}
+	creds, err := dlmsdriver.Credentials{EK: fuzzEK, AK: fuzzAK}.Marshal()
+	if err != nil {
+		return headend.Push{}, err
+	}
+	p, err := d.DecodePush(context.Background(), headend.Target{Meter: cim.Meter{MRID: "m1"}, Credentials: creds}, b)
+	if err == nil && p.MeterID != "m1" {
+		return p, fmt.Errorf("push from %q decoded for m1", p.MeterID)
+	}
+	return p, err
 }
 
 func TestDecodePush(t *testing.T) {
-	p, err := dlmsdriver.New(dlmsdriver.Config{}).DecodePush(context.Background(), fuzzPush(t), fuzzSender)
+	p, err := fuzzDecode(dlmsdriver.New(dlmsdriver.Config{}), fuzzPush(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +97,7 @@ func definitionsPush(tb testing.TB) []byte {
 // A push that carries object definitions is recorded as a push received,
 // not as an alarm: the class id 40 in it is no event code.
 func TestDecodePushWithoutEventCode(t *testing.T) {
-	p, err := dlmsdriver.New(dlmsdriver.Config{}).DecodePush(context.Background(), definitionsPush(t), fuzzSender)
+	p, err := fuzzDecode(dlmsdriver.New(dlmsdriver.Config{}), definitionsPush(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +118,7 @@ func FuzzDecodePush(f *testing.F) {
 	f.Add([]byte{0x0F, 0, 0, 0, 1, 0, 0})
 	d := dlmsdriver.New(dlmsdriver.Config{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := d.DecodePush(context.Background(), b, fuzzSender)
+		p, err := fuzzDecode(d, b)
 		if err == nil && p.MeterID != "m1" {
 			t.Fatalf("push from %q accepted", p.MeterID)
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/cosem"
 	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/obis"
-	"github.com/amigo-ami/amigo/store"
 )
 
 // Model is what discovery learned of one kind of meter: the objects its
@@ -173,12 +173,12 @@ func (ms *models) memMeter(meterID string) string {
 
 // storedMeter returns the meter's own mapping from the store, "" when it
 // has none.
-func (ms *models) storedMeter(ctx context.Context, st store.ObjectModels, meterID string) (string, error) {
+func (ms *models) storedMeter(ctx context.Context, st headend.Models, meterID string) (string, error) {
 	if st == nil {
 		return "", nil
 	}
 	k, err := st.MeterTemplate(ctx, meterID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, headend.ErrNotFound) {
 		return "", nil
 	}
 	if err == nil {
@@ -192,7 +192,7 @@ func (ms *models) storedMeter(ctx context.Context, st store.ObjectModels, meterI
 // setMeter records that a meter follows m: as its make and model's
 // pointer when they have none yet, else, when m is not the pointer's, as
 // the meter's own mapping.
-func (ms *models) setMeter(ctx context.Context, st store.ObjectModels, meter cim.Meter, m *Model) error {
+func (ms *models) setMeter(ctx context.Context, st headend.Models, meter cim.Meter, m *Model) error {
 	rk := registryKey(meter.Manufacturer, meter.Model)
 	ms.mu.Lock()
 	ms.init()
@@ -223,7 +223,7 @@ func (ms *models) setMeter(ctx context.Context, st store.ObjectModels, meter cim
 }
 
 // template returns the template key, parsed; nil when there is none.
-func (ms *models) template(ctx context.Context, st store.ObjectModels, key string) (*Model, error) {
+func (ms *models) template(ctx context.Context, st headend.Models, key string) (*Model, error) {
 	ms.mu.Lock()
 	ms.init()
 	m := ms.byKey[key]
@@ -232,7 +232,7 @@ func (ms *models) template(ctx context.Context, st store.ObjectModels, key strin
 		return m, nil
 	}
 	b, err := st.Template(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, headend.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -250,7 +250,7 @@ func (ms *models) template(ctx context.Context, st store.ObjectModels, key strin
 }
 
 // put stores a template (new, or with a quirk learned).
-func (ms *models) put(ctx context.Context, st store.ObjectModels, m *Model) error {
+func (ms *models) put(ctx context.Context, st headend.Models, m *Model) error {
 	ms.mu.Lock()
 	ms.init()
 	ms.byKey[m.Key] = m
@@ -270,7 +270,7 @@ func (ms *models) put(ctx context.Context, st store.ObjectModels, m *Model) erro
 // waits for that one (or ctx) rather than discover the same thing again,
 // so a fleet's first minutes cost one discovery per kind, not one per
 // session slot; release must then be called once the caller is done.
-func (ms *models) guessFor(ctx context.Context, st store.ObjectModels, meter cim.Meter) (key string, release func(), err error) {
+func (ms *models) guessFor(ctx context.Context, st headend.Models, meter cim.Meter) (key string, release func(), err error) {
 	rk := registryKey(meter.Manufacturer, meter.Model)
 	nop := func() {}
 	if rk == "" {
@@ -300,7 +300,7 @@ func (ms *models) guessFor(ctx context.Context, st store.ObjectModels, meter cim
 					release()
 					return string(b), nop, nil
 				}
-				if !errors.Is(err, store.ErrNotFound) {
+				if !errors.Is(err, headend.ErrNotFound) {
 					release()
 					return "", nop, err
 				}
@@ -322,15 +322,15 @@ func (ms *models) guessFor(ctx context.Context, st store.ObjectModels, meter cim
 // TemplateOf returns the object model the head-end reads a meter by: its
 // own template, else the one its make and model point to; nil when the
 // meter was never read.
-func TemplateOf(ctx context.Context, st store.ObjectModels, meter cim.Meter) (*Model, error) {
+func TemplateOf(ctx context.Context, st headend.Models, meter cim.Meter) (*Model, error) {
 	key, err := st.MeterTemplate(ctx, meter.MRID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, headend.ErrNotFound) {
 		key, err = "", nil
 		if rk := registryKey(meter.Manufacturer, meter.Model); rk != "" {
 			b, perr := st.Template(ctx, registryPrefix+rk)
 			if perr == nil {
 				key = string(b)
-			} else if !errors.Is(perr, store.ErrNotFound) {
+			} else if !errors.Is(perr, headend.ErrNotFound) {
 				err = perr
 			}
 		}

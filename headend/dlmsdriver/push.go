@@ -2,9 +2,11 @@ package dlmsdriver
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -16,27 +18,69 @@ import (
 	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/obis"
+	"github.com/amigo-ami/amigo/wrapper"
 )
 
 // PushCounter names the counter that guards a meter's pushes against
 // replay.
 const PushCounter = "dlms/push/ic"
 
-// DecodePush implements headend.PushDecoder. Only pushes that carry the
-// sender's system title (general-glo-ciphering) are accepted: a push in
+// pushFrames reads the wrapper (IEC 62056-47) frames of a connection a
+// meter opened to push.
+type pushFrames struct{ wc *wrapper.Conn }
+
+// PushFrames implements headend.PushDriver: meters push over the TCP
+// wrapper, from any wPort.
+func (d *Driver) PushFrames(c net.Conn, max int) headend.FrameReader {
+	return pushFrames{wrapper.NewConn(c, 1, 1, wrapper.WithAnyRemote(), wrapper.WithMaxAPDU(max))}
+}
+
+func (f pushFrames) ReadFrame(ctx context.Context) ([]byte, error) {
+	b, err := f.wc.Recv(ctx)
+	var le *wrapper.LengthError
+	if errors.Is(err, wrapper.ErrVersion) || errors.As(err, &le) {
+		return nil, fmt.Errorf("%w: %w", headend.ErrFraming, err)
+	}
+	return b, err
+}
+
+// pushTitle returns the sender's system title of a pushed APDU. Only
+// pushes that carry it (general-glo-ciphering) are accepted: a push in
 // clear, or service-specific ciphered without a title, says nothing
 // trustworthy about who sent it.
-func (d *Driver) DecodePush(ctx context.Context, b []byte, sender headend.Sender) (headend.Push, error) {
+func pushTitle(b []byte) ([]byte, error) {
 	_, _, title, _, err := security.ParseCiphered(b)
 	if err != nil {
-		return headend.Push{}, fmt.Errorf("push is not a ciphered APDU with a sender (%v): %w", err, dlms.ErrProtocol)
+		return nil, fmt.Errorf("push is not a ciphered APDU with a sender (%v): %w", err, dlms.ErrProtocol)
 	}
 	if len(title) != security.SystemTitleSize {
-		return headend.Push{}, fmt.Errorf("push without the sender's system title: %w", dlms.ErrProtocol)
+		return nil, fmt.Errorf("push without the sender's system title: %w", dlms.ErrProtocol)
 	}
-	m, sec, err := sender(ctx, title)
+	return title, nil
+}
+
+// PushSender implements headend.PushDriver: a meter's push id is its
+// system title in hex.
+func (d *Driver) PushSender(b []byte) (string, error) {
+	title, err := pushTitle(b)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(title), nil
+}
+
+// DecodePush implements headend.PushDriver: it opens the APDU under the
+// keys of t, the meter whose system title it carries, and decodes the
+// notification.
+func (d *Driver) DecodePush(ctx context.Context, t headend.Target, b []byte) (headend.Push, error) {
+	title, err := pushTitle(b)
 	if err != nil {
 		return headend.Push{}, err
+	}
+	m := t.Meter
+	sec, err := ParseCredentials(t.Credentials)
+	if err != nil {
+		return headend.Push{}, fmt.Errorf("meter %s: credentials: %w", m.MRID, err)
 	}
 	var keys security.Keys
 	if keys.Unicast, err = security.NewKey(sec.EK); err != nil {

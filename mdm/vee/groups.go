@@ -42,7 +42,7 @@ func (m Match) Matches(mt cim.Meter) bool {
 		return false
 	}
 	for k, v := range m.Tags {
-		if got, ok := mt.Tags[k]; !ok || got != v {
+		if got, ok := mt.Label(k); !ok || got != v {
 			return false
 		}
 	}

@@ -1,8 +1,18 @@
 package sqldb
 
+import (
+	"context"
+	"database/sql"
+)
+
 // migrations are applied in order and never edited once released: a
 // change to the schema is a new entry. {{blob}} is the engine's byte type.
-var migrations = []struct{ name, sql string }{
+// A migration's data step, when it has one, runs after its SQL in the same
+// transaction, for what the two engines' SQL cannot say alike.
+var migrations = []struct {
+	name, sql string
+	data      func(ctx context.Context, s *DB, tx *sql.Tx) error
+}{
 	{"registry, interval days, events", `
 CREATE TABLE usage_points (
 	mrid TEXT PRIMARY KEY,
@@ -53,7 +63,7 @@ CREATE TABLE events (
 	details TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX events_meter_time ON events(meter_id, created_us);
-CREATE INDEX events_time ON events(created_us)`},
+CREATE INDEX events_time ON events(created_us)`, nil},
 	{"head-end: secrets, counters, cursors, registers, collection, commands", `
 CREATE TABLE meter_secrets (
 	meter_id TEXT PRIMARY KEY,
@@ -116,7 +126,7 @@ CREATE TABLE control_steps (
 	reason TEXT NOT NULL DEFAULT '',
 	at_us BIGINT NOT NULL,
 	PRIMARY KEY (mrid, seq)
-)`},
+)`, nil},
 	{"VEE exceptions", `
 CREATE TABLE vee_exceptions (
 	id {{serial}} PRIMARY KEY,
@@ -134,7 +144,7 @@ CREATE TABLE vee_exceptions (
 	resolved_us BIGINT NOT NULL DEFAULT 0,
 	UNIQUE (meter_id, channel, day, version, rule, interval_ix)
 );
-CREATE INDEX vee_exceptions_meter ON vee_exceptions(meter_id, id)`},
+CREATE INDEX vee_exceptions_meter ON vee_exceptions(meter_id, id)`, nil},
 	{"users, API tokens, sessions", `
 CREATE TABLE users (
 	name TEXT PRIMARY KEY,
@@ -170,12 +180,12 @@ CREATE TABLE sessions (
 	last_seen_us BIGINT NOT NULL
 );
 CREATE INDEX sessions_user ON sessions(user_name);
-CREATE INDEX sessions_expiry ON sessions(expires_us)`},
+CREATE INDEX sessions_expiry ON sessions(expires_us)`, nil},
 	{"VEE exceptions: one per rule and day, with the intervals it covers and their unit", `
 ALTER TABLE vee_exceptions ADD COLUMN intervals TEXT NOT NULL DEFAULT '';
 ALTER TABLE vee_exceptions ADD COLUMN n_intervals INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE vee_exceptions ADD COLUMN unit TEXT NOT NULL DEFAULT '';
-CREATE INDEX vee_exceptions_day_rule ON vee_exceptions(meter_id, channel, day, rule)`},
+CREATE INDEX vee_exceptions_day_rule ON vee_exceptions(meter_id, channel, day, rule)`, nil},
 	{"head-end: object model templates, and the template each meter follows", `
 CREATE TABLE object_templates (
 	key TEXT PRIMARY KEY,
@@ -186,9 +196,15 @@ CREATE TABLE meter_templates (
 	meter_id TEXT PRIMARY KEY,
 	template_key TEXT NOT NULL,
 	updated_us BIGINT NOT NULL
-)`},
+)`, nil},
 	{"head-end: a collection result's objects the meter would not give", `
-ALTER TABLE collection_results ADD COLUMN problems TEXT NOT NULL DEFAULT ''`},
+ALTER TABLE collection_results ADD COLUMN problems TEXT NOT NULL DEFAULT ''`, nil},
+	{"registry: a meter's kind, archetype, parent, push id and manifest id in columns, out of its tags", `
+ALTER TABLE meters ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE meters ADD COLUMN archetype TEXT NOT NULL DEFAULT '';
+ALTER TABLE meters ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+ALTER TABLE meters ADD COLUMN push_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE meters ADD COLUMN manifest_id TEXT NOT NULL DEFAULT ''`, untagMeters},
 }
 
 var queries = map[string]string{
@@ -196,11 +212,12 @@ var queries = map[string]string{
 		ON CONFLICT (mrid) DO UPDATE SET name = excluded.name, service_category = excluded.service_category,
 		time_zone = excluded.time_zone, tariff_id = excluded.tariff_id`,
 	"getUsagePoint": `SELECT mrid, name, service_category, time_zone, tariff_id FROM usage_points WHERE mrid = ?`,
-	"putMeter": `INSERT INTO meters(` + meterCols + `, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	"putMeter": `INSERT INTO meters(` + meterCols + `, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (mrid) DO UPDATE SET serial = excluded.serial, usage_point = excluded.usage_point,
 		manufacturer = excluded.manufacturer, model = excluded.model, protocol = excluded.protocol,
 		address = excluded.address, segment = excluded.segment, region = excluded.region, tags = excluded.tags,
-		status = excluded.status, updated_us = excluded.updated_us`,
+		status = excluded.status, kind = excluded.kind, archetype = excluded.archetype, parent = excluded.parent,
+		push_id = excluded.push_id, manifest_id = excluded.manifest_id, updated_us = excluded.updated_us`,
 	"getMeter":      `SELECT ` + meterCols + ` FROM meters WHERE mrid = ?`,
 	"latestDayBlob": `SELECT version, data, start_us, interval_s FROM interval_days WHERE meter_id = ? AND channel = ? AND day = ? ORDER BY version DESC LIMIT 1`,
 	"insertDay": `INSERT INTO interval_days(meter_id, channel, day, version, start_us, interval_s, n, data, source, reason, user_name, created_us)

@@ -196,6 +196,11 @@ func (s *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("migrate %d (%s): %w", v, m.name, err)
 			}
 		}
+		if m.data != nil {
+			if err := m.data(ctx, s, tx); err != nil {
+				return fmt.Errorf("migrate %d (%s): %w", v, m.name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.rebind("INSERT INTO schema_migrations(version, name, applied_us) VALUES (?, ?, ?)"),
 			v, m.name, time.Now().UnixMicro()); err != nil {
 			return fmt.Errorf("migrate %d: %w", v, err)
@@ -275,7 +280,8 @@ func (s *DB) writeMeters(ctx context.Context, tx *sql.Tx, ms []cim.Meter) error 
 			return err
 		}
 		if _, err := st.ExecContext(rowContext(ctx), m.MRID, m.SerialNumber, m.UsagePointID, m.Manufacturer, m.Model,
-			m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, now); err != nil {
+			m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, m.Kind, m.Archetype, m.Parent,
+			m.PushID, m.ManifestID, now); err != nil {
 			return fmt.Errorf("meter %s: %w", m.MRID, err)
 		}
 	}
@@ -314,13 +320,15 @@ func (s *DB) PutRegistry(ctx context.Context, b store.RegistryBatch) error {
 	})
 }
 
-const meterCols = "mrid, serial, usage_point, manufacturer, model, protocol, address, segment, region, tags, status"
+const meterCols = "mrid, serial, usage_point, manufacturer, model, protocol, address, segment, region, tags, status, " +
+	"kind, archetype, parent, push_id, manifest_id"
 
 func scanMeter(sc interface{ Scan(...any) error }) (cim.Meter, error) {
 	var m cim.Meter
 	var tags string
 	if err := sc.Scan(&m.MRID, &m.SerialNumber, &m.UsagePointID, &m.Manufacturer, &m.Model, &m.Protocol,
-		&m.Address, &m.Segment, &m.Region, &tags, &m.Status); err != nil {
+		&m.Address, &m.Segment, &m.Region, &tags, &m.Status, &m.Kind, &m.Archetype, &m.Parent, &m.PushID,
+		&m.ManifestID); err != nil {
 		return m, err
 	}
 	if tags != "" && tags != "null" {
@@ -329,6 +337,64 @@ func scanMeter(sc interface{ Scan(...any) error }) (cim.Meter, error) {
 		}
 	}
 	return m, nil
+}
+
+// schemaTags are the tags a head-end once wrote a meter's schema into,
+// by the column each moved to; parent_meter_id and mbus_channel were the
+// DLMS driver's and are its credentials' now.
+var schemaTags = map[string]string{"kind": "kind", "archetype": "archetype", "parent": "parent",
+	"system_title": "push_id", "meter_id": "manifest_id", "parent_meter_id": "", "mbus_channel": ""}
+
+// untagMeters moves the schema's tags of every meter into their columns,
+// leaving an operator's own tags where they are.
+func untagMeters(ctx context.Context, s *DB, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT mrid, tags FROM meters WHERE tags <> '' AND tags <> 'null' AND tags <> '{}'")
+	if err != nil {
+		return err
+	}
+	type moved struct {
+		mrid, tags string
+		cols       map[string]string
+	}
+	var ms []moved
+	for rows.Next() {
+		var mrid, raw string
+		if err := rows.Scan(&mrid, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		var tags map[string]string
+		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
+			rows.Close()
+			return fmt.Errorf("meter %s: tags: %w", mrid, err)
+		}
+		m := moved{mrid: mrid, cols: map[string]string{}}
+		for k, col := range schemaTags {
+			if v, ok := tags[k]; ok {
+				if col != "" {
+					m.cols[col] = v
+				}
+				delete(tags, k)
+			}
+		}
+		if len(tags) > 0 {
+			b, _ := json.Marshal(tags)
+			m.tags = string(b)
+		}
+		ms = append(ms, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	up := s.rebind("UPDATE meters SET tags = ?, kind = ?, archetype = ?, parent = ?, push_id = ?, manifest_id = ? WHERE mrid = ?")
+	for _, m := range ms {
+		if _, err := tx.ExecContext(ctx, up, m.tags, m.cols["kind"], m.cols["archetype"], m.cols["parent"],
+			m.cols["push_id"], m.cols["manifest_id"], m.mrid); err != nil {
+			return fmt.Errorf("meter %s: %w", m.mrid, err)
+		}
+	}
+	return nil
 }
 
 // Meter implements store.Store.

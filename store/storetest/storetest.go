@@ -169,12 +169,14 @@ func testRegistry(t *testing.T, o Opener) {
 		t.Fatal("accepted an unknown time zone")
 	}
 	m := cim.Meter{MRID: "m1", SerialNumber: "SN1", UsagePointID: "up1", Protocol: "dlms", Address: "tcp://127.0.0.1:4059",
-		Segment: "cell-7", Region: "north", Tags: map[string]string{"feeder": "F12"}, Status: "active"}
+		Segment: "cell-7", Region: "north", Tags: map[string]string{"feeder": "F12"}, Status: "active",
+		Kind: "gas", Archetype: "family", Parent: "m0", PushID: "414d470000000001", ManifestID: "7"}
 	if err := s.PutMeters(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Meter(ctx, "m1")
-	if err != nil || got.Tags["feeder"] != "F12" || got.Segment != "cell-7" || got.Address != m.Address {
+	if err != nil || got.Tags["feeder"] != "F12" || got.Segment != "cell-7" || got.Address != m.Address ||
+		got.Kind != m.Kind || got.Archetype != m.Archetype || got.Parent != m.Parent || got.PushID != m.PushID || got.ManifestID != m.ManifestID {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 	m.Address = "tcp://127.0.0.1:4060"

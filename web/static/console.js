@@ -257,7 +257,7 @@ async function meters(view, v) {
       const c = m.collection;
       return el("tr", {},
         el("td", {}, el("a", { href: "#/meter/" + encodeURIComponent(m.mRID) }, m.mRID)),
-        el("td", {}, (m.tags && m.tags.kind) || ""),
+        el("td", {}, m.kind || ""),
         el("td", {}, m.usagePoint || ""), el("td", {}, m.segment || ""), el("td", {}, m.region || ""),
         el("td", {}, m.status || ""),
         el("td", { class: "nowrap" }, c && c.lastOK ? fmt.time(c.lastOK, tz) : "never"),
@@ -325,7 +325,7 @@ async function meter(view, v, id) {
     relayBox.replaceChildren(
       card("Relay", r ? r.state : "unknown", r ? `${r.source === "command" ? "confirmed command" : "meter's log"}, ${fmt.time(r.at, tz)}${r.detail ? " · " + r.detail : ""}` : "no switching seen yet", "c-relay"),
       card("Last read", c && c.lastOK ? fmt.dmhm(c.lastOK, tz) : "never", c ? el("span", {}, `latest run ${c.day} `, readBadge(c, dateIn(Date.now(), tz))) : "no run in 14 days", "c-read"),
-      card("Kind", (m.tags && m.tags.kind) || "–", [m.manufacturer, m.model].filter(Boolean).join(" "), "c-kind"),
+      card("Kind", m.kind || "–", [m.manufacturer, m.model].filter(Boolean).join(" "), "c-kind"),
       card("Time zone", tz || "–", m.usagePoint ? "usage point " + m.usagePoint : "no usage point", "c-zone"));
     relayBox.querySelector("#c-relay").classList.toggle("off", !!r && r.state !== "connected");
   };
