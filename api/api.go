@@ -41,6 +41,9 @@ type Deps struct {
 	// HeadEnd serves on-demand reads, commands and collection status;
 	// nil leaves those routes out.
 	HeadEnd HeadEnd
+	// ObjectModels answers what the head-end learned of a meter's object
+	// model; nil answers that nothing was learned.
+	ObjectModels ObjectModels
 	// Rules are the validation rule sets by meter group (nil: the
 	// defaults for every meter).
 	Rules *vee.RuleSets

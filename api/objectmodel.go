@@ -1,13 +1,20 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 
-	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/store"
 )
+
+// ObjectModels describes what the head-end learned of a meter's object
+// model, through the meter's driver (headend.HeadEnd is one).
+type ObjectModels interface {
+	ObjectModel(ctx context.Context, m cim.Meter) (model, channels any, err error)
+}
 
 // objectModel answers what the head-end learned of a meter: the object
 // model it reads the meter by (shared by the meters of its kind) and the
@@ -23,19 +30,18 @@ func (a *API) objectModel(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	om, ok := a.d.Store.(store.ObjectModels)
-	var model *dlmsdriver.Model
-	if ok && m.Protocol == "dlms" {
-		if model, err = dlmsdriver.TemplateOf(r.Context(), om, m); err != nil {
+	var model, channels any
+	if a.d.ObjectModels != nil {
+		if model, channels, err = a.d.ObjectModels.ObjectModel(r.Context(), m); err != nil {
 			a.internal(w, r, err)
 			return
 		}
 	}
 	if model == nil {
-		// Not learned yet (never read, or not a DLMS meter): an answer,
-		// not an error, so the console shows it as such.
-		JSON(w, map[string]any{"meter": m.MRID, "model": nil, "channels": []dlmsdriver.Channel{}})
+		// Not learned yet (never read, or a protocol without one): an
+		// answer, not an error, so the console shows it as such.
+		JSON(w, map[string]any{"meter": m.MRID, "model": nil, "channels": []any{}})
 		return
 	}
-	JSON(w, map[string]any{"meter": m.MRID, "model": model, "channels": model.Channels()})
+	JSON(w, map[string]any{"meter": m.MRID, "model": model, "channels": channels})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/cosem"
+	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/obis"
 	"github.com/amigo-ami/amigo/store"
@@ -22,7 +23,9 @@ func TestObjectModelOfAMeter(t *testing.T) {
 	if err := st.PutMeters(ctx, cim.Meter{MRID: "m1", Protocol: "dlms", Manufacturer: "AMG", Model: "E1"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Deps{Store: st, Metrics: prometheus.NewRegistry(), Version: "t", MaxBodyBytes: 1024}))
+	drv := dlmsdriver.New(dlmsdriver.Config{})
+	srv := httptest.NewServer(New(Deps{Store: st, Metrics: prometheus.NewRegistry(), Version: "t", MaxBodyBytes: 1024,
+		ObjectModels: describer{drv, st.(headend.Models)}}))
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/api/v1/meters/m1/object-model"
 	if code, m := do(t, "GET", url, ""); code != 200 || m["model"] != nil {
@@ -55,4 +58,15 @@ func TestObjectModelOfAMeter(t *testing.T) {
 	if !got["A+e-2"] || !got["A+15me-2"] {
 		t.Errorf("channels %v", m["channels"])
 	}
+}
+
+// describer is what the server wires in: the meter's driver describing it
+// from the store's models.
+type describer struct {
+	d      headend.Describer
+	models headend.Models
+}
+
+func (x describer) ObjectModel(ctx context.Context, m cim.Meter) (any, any, error) {
+	return x.d.Describe(ctx, x.models, m)
 }

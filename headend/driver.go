@@ -161,3 +161,25 @@ type Session interface {
 	// Close releases the association and closes the connection.
 	Close(ctx context.Context) error
 }
+
+// Describer is implemented by a driver that learns meters' object models,
+// so that an operator can see what the head-end reads a meter by without
+// the API knowing the protocol.
+type Describer interface {
+	// Describe returns the model meter m is read by and the channels
+	// drawn from it, both ready to encode as JSON; a nil model when
+	// nothing was learned yet.
+	Describe(ctx context.Context, models Models, m cim.Meter) (model, channels any, err error)
+}
+
+// ObjectModel describes what the head-end learned of meter m through its
+// driver: a nil model when the driver learns none, the store keeps none,
+// or nothing was learned yet.
+func (h *HeadEnd) ObjectModel(ctx context.Context, m cim.Meter) (model, channels any, err error) {
+	d, ok := h.drivers[m.Protocol].(Describer)
+	models, kept := h.st.(Models)
+	if !ok || !kept {
+		return nil, nil, nil
+	}
+	return d.Describe(ctx, models, m)
+}

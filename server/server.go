@@ -131,7 +131,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   s.readyChecks(),
-		HeadEnd: s.HeadEnd, Rules: &s.rules, Auth: s.Auth,
+		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth,
 	})
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.

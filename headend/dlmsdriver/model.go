@@ -564,3 +564,13 @@ func fatal(err error) bool {
 	}
 	return true
 }
+
+// Describe implements headend.Describer: the template meter follows and
+// the channel map drawn from it.
+func (d *Driver) Describe(ctx context.Context, models headend.Models, meter cim.Meter) (model, channels any, err error) {
+	m, err := TemplateOf(ctx, models, meter)
+	if err != nil || m == nil {
+		return nil, nil, err
+	}
+	return m, m.Channels(), nil
+}
