@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/store/storetest"
 )
@@ -104,7 +105,7 @@ func TestMeterStatus(t *testing.T) {
 	today := cim.DateOf(now, time.UTC)
 	if err := st.PutCollectionResults(ctx, []store.CollectionResult{
 		{Day: today.AddDays(-2), MeterID: "m1", Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: now.Add(-30 * time.Hour)},
-		{Day: today.AddDays(-1), MeterID: "m1", Outcome: store.OutcomeTimeout, Attempts: 3, At: now.Add(-6 * time.Hour),
+		{Day: today.AddDays(-1), MeterID: "m1", Outcome: headend.OutcomeTimeout, Attempts: 3, At: now.Add(-6 * time.Hour),
 			Error: "meter m1: dial 10.0.0.1:4059: i/o timeout", Problems: "1 object failed: 0.0.96.5.0.255:2 read-write-denied"},
 	}); err != nil {
 		t.Fatal(err)

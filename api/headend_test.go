@@ -50,7 +50,7 @@ func TestHeadEndRoutes(t *testing.T) {
 	day := cim.Date{Year: 2026, Month: 6, Day: 1}
 	if err := st.PutCollectionResults(context.Background(), []store.CollectionResult{
 		{Day: day, MeterID: "m1", Segment: "cell-1", Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: time.Now()},
-		{Day: day, MeterID: "m2", Segment: "cell-1", Outcome: store.OutcomeTimeout, Attempts: 3, At: time.Now()},
+		{Day: day, MeterID: "m2", Segment: "cell-1", Outcome: headend.OutcomeTimeout, Attempts: 3, At: time.Now()},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -58,7 +59,7 @@ func (a *API) withCollection(ctx context.Context, ms []cim.Meter) ([]meterItem, 
 			c = &meterCollection{Day: r.Day, Outcome: r.Outcome, Complete: r.Complete, At: r.At, Error: r.Error, Problems: r.Problems}
 			by[r.MeterID] = c
 		}
-		if c.LastOK == nil && r.Outcome == store.OutcomeOK {
+		if c.LastOK == nil && r.Outcome == headend.OutcomeOK {
 			at := r.At
 			c.LastOK = &at
 		}

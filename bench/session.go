@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/manifest"
@@ -40,7 +42,7 @@ func (m meterCounters) Reserve(_ context.Context, name string, n uint32) (uint64
 // security it uses the public client, which reads the same objects.
 func sessionTarget(drv *dlmsdriver.Driver, r manifest.Row, secure bool, cs *memCounters) (headend.Target, error) {
 	m := cim.Meter{MRID: r.Serial, Protocol: "dlms", Address: "tcp://" + r.Address.String()}
-	creds, err := dlmsdriver.Credentials{Transport: "wrapper", ClientSAP: 16, Authentication: "none", SecurityPolicy: "none"}.Marshal()
+	creds, err := dlmsdriver.Credentials{Transport: dlms.LinkWrapper, ClientSAP: 16, Authentication: security.MechanismNone, SecurityPolicy: security.PolicyNone}.Marshal()
 	if secure {
 		var reg headend.Registration
 		reg, err = drv.Register(r)

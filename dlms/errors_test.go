@@ -533,7 +533,7 @@ func TestHLSMechanisms(t *testing.T) {
 	secret := []byte("hls-secret")
 	serverST := []byte("SRV00001")
 	stoc := bytes.Repeat([]byte{0x33}, 32)
-	for _, auth := range []Authentication{security.MechanismHLSSHA256, security.MechanismHLSECDSA} {
+	for _, auth := range []security.Mechanism{security.MechanismHLSSHA256, security.MechanismHLSECDSA} {
 		for _, corrupt := range []bool{false, true} {
 			var ex security.Exchange
 			s := &script{}

@@ -65,30 +65,6 @@ func ParseLink(s string) (Link, error) {
 	return 0, fmt.Errorf("dlms: link %q: want wrapper or hdlc", s)
 }
 
-// Authentication and Policy are the security package's types, so the
-// client, the server, the CLI and the manifest share one type and one set
-// of names for each setting. The aliases and the Auth and Policy constants
-// below remain for callers that still name them from this package; new
-// code names security.Mechanism and security.Policy.
-type (
-	Authentication = security.Mechanism
-	Policy         = security.Policy
-)
-
-// Mechanisms and policies under their earlier names.
-const (
-	AuthNone      = security.MechanismNone
-	AuthLLS       = security.MechanismLLS
-	AuthHLSGMAC   = security.MechanismHLSGMAC
-	AuthHLSSHA256 = security.MechanismHLSSHA256
-	AuthHLSECDSA  = security.MechanismHLSECDSA
-
-	PolicyNone                   = security.PolicyNone
-	PolicyAuthenticated          = security.PolicyAuthenticated
-	PolicyEncrypted              = security.PolicyEncrypted
-	PolicyAuthenticatedEncrypted = security.PolicyAuthenticatedEncrypted
-)
-
 // Secret holds an LLS password or an HLS secret. Like security.Key it keeps
 // its bytes behind a pointer and never prints them, so logging an Options
 // value does not leak credentials.

@@ -109,7 +109,7 @@ func TestImportRegistersMetersAndSealsKeys(t *testing.T) {
 
 	sec := openDLMS(t, st, keys, m.MRID)
 	if !bytes.Equal(sec.EK, rowField(e, "ek")) || !bytes.Equal(sec.AK, rowField(e, "ak")) || !bytes.Equal(sec.SystemTitle, rowField(e, "system_title")) ||
-		string(sec.Password) != "pw" || sec.ClientSAP != 1 || sec.Authentication != "hls-gmac" || sec.Transport != "wrapper" {
+		string(sec.Password) != "pw" || sec.ClientSAP != 1 || sec.Authentication.String() != "hls-gmac" || sec.Transport.String() != "wrapper" {
 		t.Fatalf("secrets %+v", sec)
 	}
 	// At rest nothing of the keys shows.

@@ -235,19 +235,10 @@ type CounterReservation struct {
 // RegisterRead is a meter register's value at a time.
 type RegisterRead = cim.Reading
 
-// Collection outcomes. A failed job says why, so metrics and operators can
-// count failures by cause.
-const (
-	OutcomeOK       = "ok"
-	OutcomeTimeout  = "timeout"
-	OutcomeAuth     = "auth"
-	OutcomeRefused  = "refused"
-	OutcomeProtocol = "protocol"
-	// OutcomeCounter: the meter refused our invocation counter and it
-	// could not be resynchronised.
-	OutcomeCounter = "invocation-counter"
-	OutcomeOther   = "other"
-)
+// OutcomeOK is the outcome of a collection job that stored what it read.
+// The head-end names the failure causes (headend.Outcome*); the store
+// knows only success, since a failed run never overwrites it.
+const OutcomeOK = "ok"
 
 // SealedSecret is a meter's key material sealed by the vault.
 type SealedSecret struct {

@@ -106,35 +106,12 @@ func (d *Driver) Cause(err error) string {
 func (d *Driver) options(ctx context.Context, t headend.Target, s Credentials) (dlms.Options, error) {
 	o := dlms.Options{ClientSAP: s.ClientSAP, SystemTitle: d.cfg.SystemTitle, ServerSystemTitle: s.SystemTitle,
 		Timeout: d.cfg.Timeout, Name: "meter " + t.Meter.MRID}
-	switch s.Transport {
-	case "", "wrapper":
-		o.Link = dlms.LinkWrapper
-	case "hdlc":
-		o.Link = dlms.LinkHDLC
-	default:
-		return o, fmt.Errorf("meter %s: transport %q", t.Meter.MRID, s.Transport)
-	}
-	switch s.Authentication {
-	case "", "none":
-		o.Authentication = dlms.AuthNone
-	case "lls":
-		o.Authentication, o.Password = dlms.AuthLLS, dlms.NewSecret(s.Password)
-	case "hls-gmac":
-		o.Authentication = dlms.AuthHLSGMAC
-	default:
-		return o, fmt.Errorf("meter %s: authentication %q not supported", t.Meter.MRID, s.Authentication)
-	}
-	switch s.SecurityPolicy {
-	case "", "none":
-		o.Policy = dlms.PolicyNone
-	case "authenticated":
-		o.Policy = dlms.PolicyAuthenticated
-	case "encrypted":
-		o.Policy = dlms.PolicyEncrypted
-	case "authenticated-encrypted":
-		o.Policy = dlms.PolicyAuthenticatedEncrypted
-	default:
-		return o, fmt.Errorf("meter %s: security policy %q", t.Meter.MRID, s.SecurityPolicy)
+	o.Link, o.Authentication, o.Policy = s.Transport, s.Authentication, s.SecurityPolicy
+	switch {
+	case !supportedMechanisms[s.Authentication]:
+		return o, fmt.Errorf("meter %s: authentication %s not supported", t.Meter.MRID, s.Authentication)
+	case s.Authentication == security.MechanismLLS:
+		o.Password = dlms.NewSecret(s.Password)
 	}
 	if len(s.EK) > 0 {
 		k, err := security.NewKey(s.EK)
@@ -150,7 +127,7 @@ func (d *Driver) options(ctx context.Context, t headend.Target, s Credentials) (
 		}
 		o.Keys.Authentication = k
 	}
-	if o.Policy != dlms.PolicyNone || o.Authentication == dlms.AuthHLSGMAC {
+	if o.Policy != security.PolicyNone || o.Authentication == security.MechanismHLSGMAC {
 		c, err := d.counter(ctx, t, s.ClientSAP)
 		if err != nil {
 			return o, err

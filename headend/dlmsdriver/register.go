@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/manifest"
 )
@@ -16,15 +18,15 @@ import (
 // keeps sealed at rest (see package vault) and opens only for a session.
 // The JSON names are those of blobs sealed before, which still open.
 type Credentials struct {
-	// Transport is the link under the application layer: "wrapper" or "hdlc".
-	Transport string `json:"transport"`
+	// Transport is the link under the application layer.
+	Transport dlms.Link `json:"transport"`
 	// ClientSAP is the client address of the management association.
 	ClientSAP uint16 `json:"clientSap"`
-	// Authentication is "hls-gmac", "lls" or "none".
-	Authentication string `json:"authentication"`
-	// SecurityPolicy is "authenticated-encrypted", "authenticated",
-	// "encrypted" or "none".
-	SecurityPolicy string `json:"securityPolicy"`
+	// Authentication is the association's mechanism: none, lls or
+	// hls-gmac.
+	Authentication security.Mechanism `json:"authentication"`
+	// SecurityPolicy is what protects each APDU.
+	SecurityPolicy security.Policy `json:"securityPolicy"`
 	// SystemTitle is the meter's system title (8 bytes).
 	SystemTitle []byte `json:"systemTitle,omitempty"`
 	// EK and AK are the global unicast encryption and authentication keys.
@@ -39,7 +41,7 @@ type Credentials struct {
 
 // String never shows key material, so a Credentials value may be logged.
 func (c Credentials) String() string {
-	return "credentials{" + c.Transport + "," + c.Authentication + "," + c.SecurityPolicy + "}"
+	return "credentials{" + c.Transport.String() + "," + c.Authentication.String() + "," + c.SecurityPolicy.String() + "}"
 }
 
 // Marshal encodes the credentials as the head-end seals them.
@@ -93,10 +95,12 @@ func (d *Driver) Register(r manifest.Row) (headend.Registration, error) {
 	if v, err = get(colTransport); err != nil {
 		return headend.Registration{}, err
 	}
-	if v != "wrapper" && v != "hdlc" {
-		return bad(colTransport, fmt.Errorf("transport %q: want wrapper or hdlc", v))
+	if v == "" {
+		return bad(colTransport, errors.New("empty: want wrapper or hdlc"))
 	}
-	c.Transport = v
+	if c.Transport, err = dlms.ParseLink(v); err != nil {
+		return bad(colTransport, err)
+	}
 	if v, err = get(colClientSAP); err != nil {
 		return headend.Registration{}, err
 	}
@@ -108,21 +112,18 @@ func (d *Driver) Register(r manifest.Row) (headend.Registration, error) {
 	if v, err = get(colAuthentication); err != nil {
 		return headend.Registration{}, err
 	}
-	switch v {
-	case "none", "lls", "hls-gmac":
-	default:
+	switch c.Authentication, err = security.ParseMechanism(v); {
+	case v == "" || err != nil:
 		return bad(colAuthentication, fmt.Errorf("%q: want none, lls or hls-gmac", v))
+	case !supportedMechanisms[c.Authentication]:
+		return bad(colAuthentication, fmt.Errorf("%q not supported: want none, lls or hls-gmac", v))
 	}
-	c.Authentication = v
 	if v, err = get(colSecurityPolicy); err != nil {
 		return headend.Registration{}, err
 	}
-	switch v {
-	case "none", "authenticated", "encrypted", "authenticated-encrypted":
-	default:
+	if c.SecurityPolicy, err = security.ParsePolicy(v); err != nil || v == "" {
 		return bad(colSecurityPolicy, fmt.Errorf("%q: want none, authenticated, encrypted or authenticated-encrypted", v))
 	}
-	c.SecurityPolicy = v
 	for _, h := range []struct {
 		col manifest.Column
 		n   int
@@ -161,9 +162,9 @@ func (d *Driver) Register(r manifest.Row) (headend.Registration, error) {
 		switch {
 		case c.SystemTitle == nil:
 			return bad(colSystemTitle, errors.New("empty: only a gas or water meter may leave it out"))
-		case c.Authentication == "hls-gmac" && (c.EK == nil || c.AK == nil):
+		case c.Authentication == security.MechanismHLSGMAC && (c.EK == nil || c.AK == nil):
 			return headend.Registration{}, &manifest.RowError{Line: r.Line, Err: errors.New("hls-gmac needs ek and ak")}
-		case c.Authentication == "lls" && c.Password == nil:
+		case c.Authentication == security.MechanismLLS && c.Password == nil:
 			return bad(colLLSPassword, errors.New("lls needs a password"))
 		}
 		// Not secret: every ciphered APDU carries it in clear.
@@ -188,4 +189,10 @@ func hexField(v string, n int) ([]byte, error) {
 		return nil, errors.New("not hex")
 	}
 	return b, nil
+}
+
+// supportedMechanisms are the authentication mechanisms the driver
+// associates with.
+var supportedMechanisms = map[security.Mechanism]bool{
+	security.MechanismNone: true, security.MechanismLLS: true, security.MechanismHLSGMAC: true,
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amigo-ami/amigo/dlms"
+	"github.com/amigo-ami/amigo/dlms/security"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/manifest"
 )
@@ -60,7 +62,7 @@ func TestRegisterChecksColumns(t *testing.T) {
 		t.Fatalf("electricity meter: %+v %v", elec, err)
 	}
 	c, err := dlmsdriver.ParseCredentials(elec.Credentials)
-	if err != nil || c.Transport != "wrapper" || c.ClientSAP != 1 || c.Authentication != "hls-gmac" || len(c.EK) != 16 ||
+	if err != nil || c.Transport != dlms.LinkWrapper || c.ClientSAP != 1 || c.Authentication != security.MechanismHLSGMAC || len(c.EK) != 16 ||
 		len(c.AK) != 16 || string(c.Password) != "abc123" || c.MBusChannel != 0 {
 		t.Fatalf("credentials %+v %v", c, err)
 	}

@@ -87,7 +87,7 @@ func testMeterResults(t *testing.T, o Opener) {
 	at := time.Date(2026, 11, 21, 1, 0, 0, 0, time.UTC)
 	rs := []store.CollectionResult{
 		{Day: d, MeterID: "a", Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: at},
-		{Day: d.AddDays(1), MeterID: "a", Outcome: store.OutcomeTimeout, Attempts: 3, Error: "late", At: at.Add(24 * time.Hour)},
+		{Day: d.AddDays(1), MeterID: "a", Outcome: "timeout", Attempts: 3, Error: "late", At: at.Add(24 * time.Hour)},
 		{Day: d, MeterID: "b", Outcome: store.OutcomeOK, Attempts: 1, Readings: 96, Complete: true, At: at},
 		{Day: d.AddDays(-30), MeterID: "c", Outcome: store.OutcomeOK, Attempts: 1, At: at.AddDate(0, 0, -30)},
 		{Day: d, MeterID: "other", Outcome: store.OutcomeOK, Attempts: 1, At: at},
