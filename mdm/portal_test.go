@@ -38,8 +38,8 @@ func household(t testing.TB, st store.Store) {
 		cim.UsagePoint{MRID: "up2", TimeZone: "Europe/Amsterdam"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutMeters(ctx, cim.Meter{MRID: "a-gas", UsagePointID: "up1", Tags: map[string]string{"kind": "gas"}},
-		cim.Meter{MRID: "e1", UsagePointID: "up1"}, cim.Meter{MRID: "gas2", UsagePointID: "up2", Tags: map[string]string{"kind": "gas"}}); err != nil {
+	if err := st.PutMeters(ctx, cim.Meter{MRID: "a-gas", UsagePointID: "up1", Kind: "gas"},
+		cim.Meter{MRID: "e1", UsagePointID: "up1"}, cim.Meter{MRID: "gas2", UsagePointID: "up2", Kind: "gas"}); err != nil {
 		t.Fatal(err)
 	}
 }
