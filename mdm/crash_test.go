@@ -21,8 +21,7 @@ import (
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/store"
-	"github.com/amigo-ami/amigo/store/postgres"
-	"github.com/amigo-ami/amigo/store/sqlite"
+	_ "github.com/amigo-ami/amigo/store/engines"
 )
 
 // childEnv carries a childConfig to the ingest run as a child process.
@@ -57,13 +56,7 @@ func ingestChild(raw string) error {
 	// A child whose parent died without killing it goes away by itself.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var st store.Store
-	var err error
-	if c.Engine == "postgres" {
-		st, err = postgres.Open(ctx, c.Where)
-	} else {
-		st, err = sqlite.Open(ctx, c.Where)
-	}
+	st, err := store.Open(ctx, c.Where)
 	if err != nil {
 		return err
 	}
