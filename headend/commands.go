@@ -156,7 +156,6 @@ func (h *HeadEnd) transition(ctx context.Context, c *cim.EndDeviceControl, to ci
 // command reaches one node, and the queued → sent transition in the store
 // is the claim, so that even a command offered twice runs once.
 func (h *HeadEnd) RunCommands(ctx context.Context) error {
-	h.recoverInFlight(ctx)
 	var c *bus.Consumer
 	for n := 1; c == nil; n++ {
 		var err error
@@ -274,6 +273,7 @@ func (h *HeadEnd) sweepCommands(ctx context.Context) {
 	defer t.Stop()
 	for {
 		h.offerDue(ctx)
+		h.recoverInFlight(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -283,17 +283,30 @@ func (h *HeadEnd) sweepCommands(ctx context.Context) {
 	}
 }
 
-// recoverInFlight fails the commands a previous run left in "sent": the
-// head-end cannot know whether the meter carried them out, so it says so
-// rather than repeat a disconnect on its own.
+// inFlightLimit is the longest a live node holds a command in "sent":
+// every attempt's deadline and the longest wait between attempts.
+func (h *HeadEnd) inFlightLimit() time.Duration {
+	return time.Duration(h.kcfg.Attempts) * (h.ccfg.JobTimeout + h.ccfg.RetryMax)
+}
+
+// recoverInFlight fails the commands left in "sent" for longer than any
+// live node holds one: the node that took them stopped. The head-end
+// cannot know whether the meter carried them out, so it says so rather
+// than repeat a disconnect on its own. A command sent more recently may
+// be running on another node, and is left to it.
 func (h *HeadEnd) recoverInFlight(ctx context.Context) {
 	sent, err := h.st.Controls(ctx, store.ControlQuery{Status: cim.ControlSent, Limit: 10000})
 	if err != nil {
 		h.log.Warn("listing commands in flight", "err", err)
 		return
 	}
+	limit := h.inFlightLimit()
 	for _, c := range sent {
-		if err := h.transition(ctx, &c, cim.ControlFailed, "head-end restarted while the command was in flight; outcome unknown, read the meter's state"); err != nil && !errors.Is(err, store.ErrConflict) {
+		if h.now().Sub(c.UpdatedAt) <= limit {
+			continue
+		}
+		reason := fmt.Sprintf("not finished within %s of being sent (its head-end stopped); outcome unknown, read the meter's state", limit)
+		if err := h.transition(ctx, &c, cim.ControlFailed, reason); err != nil && !errors.Is(err, store.ErrConflict) {
 			h.log.Warn("failing an interrupted command", "command", c.MRID, "err", err)
 		}
 	}
@@ -320,8 +333,8 @@ func (h *HeadEnd) dispatch(ctx context.Context, c cim.EndDeviceControl) {
 			to, reason = cim.ControlFailed, err.Error()
 		}
 		if ctx.Err() != nil {
-			// Shutting down: leave it in sent; the next start fails it as
-			// interrupted.
+			// Shutting down: leave it in sent; a sweep fails it as
+			// interrupted once no live node could still hold it.
 			return
 		}
 		if err := h.transition(context.WithoutCancel(ctx), &c, to, reason); err != nil {

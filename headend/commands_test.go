@@ -127,16 +127,28 @@ func TestCommandScheduleAndExpiry(t *testing.T) {
 	<-done
 }
 
+// TestCommandInFlightAtRestartFails: a command a stopped node left in
+// "sent" fails once no live node could still hold it, and is never sent
+// again; one sent a moment ago, perhaps by a node still running, is left
+// alone by the same sweep.
 func TestCommandInFlightAtRestartFails(t *testing.T) {
-	r := newRig(t, 1, 1, headend.CollectionConfig{})
+	r := newRig(t, 2, 1, headend.CollectionConfig{})
 	r.now = time.Now()
 	ctx := context.Background()
 	c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A node took it and died before the meter answered.
-	if err := r.st.TransitionControl(ctx, c.MRID, cim.ControlQueued, cim.ControlSent, "sent to the meter", r.now); err != nil {
+	live, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00001", Type: cim.ControlDisconnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node took the first a day ago and died before the meter answered;
+	// another took the second just now.
+	if err := r.st.TransitionControl(ctx, c.MRID, cim.ControlQueued, cim.ControlSent, "sent to the meter", r.now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.TransitionControl(ctx, live.MRID, cim.ControlQueued, cim.ControlSent, "sent to the meter", r.now); err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -149,12 +161,16 @@ func TestCommandInFlightAtRestartFails(t *testing.T) {
 	if got.Reason == "" {
 		t.Error("no reason given")
 	}
+	// The sweep that failed the first saw the second too.
+	if still, err := r.st.Control(ctx, live.MRID); err != nil || still.Status != cim.ControlSent {
+		t.Errorf("a command another node may be carrying out: %+v %v, want it left in sent", still, err)
+	}
 	cancel()
 	<-done
 	r.drv.mu.Lock()
 	defer r.drv.mu.Unlock()
-	if r.drv.opens["m00000"] != 0 {
-		t.Error("an interrupted disconnect was sent again without an operator")
+	if r.drv.opens["m00000"] != 0 || r.drv.opens["m00001"] != 0 {
+		t.Error("a command in flight was sent again without an operator")
 	}
 }
 
