@@ -20,16 +20,8 @@ func (a *API) exportUsagePoint(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusBadRequest, "bad_query", "format must be espi (Green Button XML) or csv")
 		return
 	}
-	from, ok := dateParam(w, "from", q.Get("from"))
+	from, to, ok := dateRange(w, q, 400, "400 days later")
 	if !ok {
-		return
-	}
-	to, ok := dateParam(w, "to", q.Get("to"))
-	if !ok {
-		return
-	}
-	if to.Before(from) || from.AddDays(400).Before(to) {
-		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most 400 days later")
 		return
 	}
 	e, err := a.portal.Export(r.Context(), r.PathValue("id"), from, to)

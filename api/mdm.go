@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -70,6 +71,23 @@ func dateParam(w http.ResponseWriter, name, s string) (cim.Date, bool) {
 	return d, true
 }
 
+// dateRange reads the from and to query parameters, both required, with to
+// on or after from and at most span days later (said as within in the
+// error), or writes the 400 and returns false.
+func dateRange(w http.ResponseWriter, q url.Values, span int, within string) (from, to cim.Date, ok bool) {
+	if from, ok = dateParam(w, "from", q.Get("from")); !ok {
+		return from, to, false
+	}
+	if to, ok = dateParam(w, "to", q.Get("to")); !ok {
+		return from, to, false
+	}
+	if to.Before(from) || from.AddDays(span).Before(to) {
+		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most "+within)
+		return from, to, false
+	}
+	return from, to, true
+}
+
 // seriesDays returns a meter channel's stored days in [from, to], or
 // writes the error and returns false.
 func (a *API) seriesDays(w http.ResponseWriter, r *http.Request, meter, channel string, from, to cim.Date) ([]interval.Day, bool) {
@@ -106,16 +124,8 @@ func (a *API) readings(w http.ResponseWriter, r *http.Request) {
 	if !knownParams(w, q, "channel", "from", "to") {
 		return
 	}
-	from, ok := dateParam(w, "from", q.Get("from"))
+	from, to, ok := dateRange(w, q, 366, "a year later")
 	if !ok {
-		return
-	}
-	to, ok := dateParam(w, "to", q.Get("to"))
-	if !ok {
-		return
-	}
-	if to.Before(from) || from.AddDays(366).Before(to) {
-		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most a year later")
 		return
 	}
 	channel := q.Get("channel")
@@ -376,11 +386,7 @@ func (a *API) totals(w http.ResponseWriter, r *http.Request) {
 	if !knownParams(w, q, "channel", "from", "to", "by") {
 		return
 	}
-	from, ok := dateParam(w, "from", q.Get("from"))
-	if !ok {
-		return
-	}
-	to, ok := dateParam(w, "to", q.Get("to"))
+	from, to, ok := dateRange(w, q, 366*3, "three years later")
 	if !ok {
 		return
 	}
@@ -390,10 +396,6 @@ func (a *API) totals(w http.ResponseWriter, r *http.Request) {
 	}
 	if by != "day" && by != "month" {
 		Error(w, http.StatusBadRequest, "bad_query", "by must be day or month")
-		return
-	}
-	if to.Before(from) || from.AddDays(366*3).Before(to) {
-		Error(w, http.StatusBadRequest, "bad_query", "to must be on or after from, at most three years later")
 		return
 	}
 	channel := q.Get("channel")
