@@ -1,0 +1,223 @@
+package sqldb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// The batch reads join the table to the list of ranges, sent as a VALUES
+// table whose first column is each range's index: one statement answers
+// hundreds of ranges, where a query per range spent most of its time in
+// the round trip and the driver, not in the lookup. The ranges are the
+// outer loop (CROSS JOIN keeps SQLite from choosing otherwise), each a
+// walk of the table's key.
+
+// rangesPerQuery bounds a statement's ranges, and so its parameters, well
+// below both engines' limits.
+const rangesPerQuery = 400
+
+// valuesList is the VALUES rows of ranges [from, from+n): each row the
+// range's index, then cols placeholders of which those in ints are cast to
+// a 64-bit integer (a VALUES column's type is text to PostgreSQL
+// otherwise).
+func valuesList(from, n, cols int, ints map[int]bool) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		b.WriteString(strconv.Itoa(from + i))
+		for c := range cols {
+			if ints[c] {
+				b.WriteString(", CAST(? AS BIGINT)")
+			} else {
+				b.WriteString(", ?")
+			}
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// batchQuery runs query over chunks of n ranges; build returns a chunk's
+// statement and arguments, and scan reads one row into the result of the
+// range whose index it returns.
+func (s *DB) batchQuery(ctx context.Context, n int, build func(from, to int) (string, []any),
+	scan func(sc interface{ Scan(...any) error }) (int, error)) error {
+	for from := 0; from < n; from += rangesPerQuery {
+		to := min(from+rangesPerQuery, n)
+		q, args := build(from, to)
+		// The text differs with the number of ranges: not a statement to
+		// keep prepared.
+		rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			i, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			if i < from || i >= to {
+				rows.Close()
+				return fmt.Errorf("row of range %d in the ranges %d–%d", i, from, to-1)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexed scans a leading range index into i, then the rest as the
+// wrapped scanner's caller asks.
+type indexed struct {
+	sc interface{ Scan(...any) error }
+	i  *int
+}
+
+func (x indexed) Scan(dest ...any) error {
+	return x.sc.Scan(append([]any{x.i}, dest...)...)
+}
+
+// DaysOfMeters implements store.Readings.
+func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]interval.Day, error) {
+	out := make([][]interval.Day, len(ranges))
+	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+		args := make([]any, 0, 4*(to-from))
+		for _, r := range ranges[from:to] {
+			args = append(args, r.MeterID, r.Channel, r.From.String(), r.To.String())
+		}
+		return `WITH k(i, meter_id, channel, first_day, last_day) AS (VALUES ` + valuesList(from, to-from, 4, nil) + `)
+			SELECT k.i, d.meter_id, d.channel, d.day, d.version, d.start_us, d.interval_s, d.data, d.source, d.reason, d.user_name, d.created_us
+			FROM k CROSS JOIN interval_days d
+			WHERE d.meter_id = k.meter_id AND d.channel = k.channel AND d.day >= k.first_day AND d.day <= k.last_day
+			AND d.version = (SELECT MAX(version) FROM interval_days x WHERE x.meter_id = d.meter_id AND x.channel = d.channel AND x.day = d.day)
+			ORDER BY k.i, d.day`, args
+	}, func(sc interface{ Scan(...any) error }) (int, error) {
+		var i int
+		d, err := scanDay(indexed{sc, &i})
+		if err == nil && i >= 0 && i < len(out) {
+			out[i] = append(out[i], d)
+		}
+		return i, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("days of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
+	}
+	return out, nil
+}
+
+// RegisterReadsOfMeters implements store.HeadEnd.
+func (s *DB) RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange) ([][]store.RegisterRead, error) {
+	for _, r := range ranges {
+		if r.MeterID == "" || r.ReadingType == "" {
+			return nil, errors.New("register reads: each range needs a meter and a reading type")
+		}
+	}
+	out := make([][]store.RegisterRead, len(ranges))
+	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+		args := make([]any, 0, 4*(to-from))
+		for _, r := range ranges[from:to] {
+			args = append(args, r.MeterID, r.ReadingType, r.From.UnixMicro(), r.To.UnixMicro())
+		}
+		return `WITH k(i, meter_id, reading_type, from_us, to_us) AS (VALUES ` + valuesList(from, to-from, 4, map[int]bool{2: true, 3: true}) + `)
+			SELECT k.i, r.reading_type, r.at_us, r.value, r.quality
+			FROM k CROSS JOIN register_reads r
+			WHERE r.meter_id = k.meter_id AND r.reading_type = k.reading_type AND r.at_us >= k.from_us AND r.at_us < k.to_us
+			ORDER BY k.i, r.at_us`, args
+	}, func(sc interface{ Scan(...any) error }) (int, error) {
+		var i, q int
+		var us int64
+		var r store.RegisterRead
+		if err := sc.Scan(&i, &r.ReadingType, &us, &r.Value, &q); err != nil {
+			return i, err
+		}
+		if i >= 0 && i < len(out) {
+			r.MeterID, r.TimeStamp, r.Quality = ranges[i].MeterID, time.UnixMicro(us).UTC(), cim.Quality(q)
+			out[i] = append(out[i], r)
+		}
+		return i, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register reads of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
+	}
+	return out, nil
+}
+
+// EventsOfMeters implements store.EventLog.
+func (s *DB) EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType, ranges []store.EventRange) ([][]cim.EndDeviceEvent, error) {
+	out := make([][]cim.EndDeviceEvent, len(ranges))
+	bound := func(t time.Time, open int64) int64 {
+		if t.IsZero() {
+			return open
+		}
+		return t.UnixMicro()
+	}
+	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+		args := make([]any, 0, 3*(to-from)+len(types))
+		for _, r := range ranges[from:to] {
+			args = append(args, r.MeterID, bound(r.From, math.MinInt64), bound(r.To, math.MaxInt64))
+		}
+		typed := ""
+		if len(types) > 0 {
+			typed = " AND e.type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
+			for _, t := range types {
+				args = append(args, string(t))
+			}
+		}
+		return `WITH k(i, meter_id, from_us, to_us) AS (VALUES ` + valuesList(from, to-from, 3, map[int]bool{1: true, 2: true}) + `)
+			SELECT k.i, e.mrid, e.meter_id, e.type, e.created_us, e.code, e.reason, e.severity, e.details
+			FROM k CROSS JOIN events e
+			WHERE e.meter_id = k.meter_id AND e.created_us >= k.from_us AND e.created_us < k.to_us` + typed + `
+			ORDER BY k.i, e.created_us DESC, e.mrid`, args
+	}, func(sc interface{ Scan(...any) error }) (int, error) {
+		var i int
+		e, err := scanEvent(indexed{sc, &i})
+		if err != nil {
+			return i, err
+		}
+		if i >= 0 && i < len(out) && (ranges[i].Limit <= 0 || len(out[i]) < ranges[i].Limit) {
+			out[i] = append(out[i], e)
+		}
+		return i, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
+	}
+	return out, nil
+}
+
+// scanEvent reads the columns mrid, meter_id, type, created_us, code,
+// reason, severity, details.
+func scanEvent(sc interface{ Scan(...any) error }) (cim.EndDeviceEvent, error) {
+	var e cim.EndDeviceEvent
+	var typ, det string
+	var us int64
+	if err := sc.Scan(&e.MRID, &e.MeterID, &typ, &us, &e.Code, &e.Reason, &e.Severity, &det); err != nil {
+		return e, err
+	}
+	e.Type = cim.EndDeviceEventType(typ)
+	e.CreatedAt = time.UnixMicro(us).UTC()
+	if det != "" && det != "null" {
+		if err := json.Unmarshal([]byte(det), &e.Details); err != nil {
+			return e, fmt.Errorf("event %s: details: %w", e.MRID, err)
+		}
+	}
+	return e, nil
+}
