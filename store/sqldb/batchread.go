@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -29,6 +30,11 @@ import (
 // rangesPerQuery bounds a statement's ranges, and so its parameters, well
 // below both engines' limits.
 const rangesPerQuery = 400
+
+// batchWorkers is how many of a read's statements run at once: SQLite
+// reads on as many connections in parallel, and decoding the rows is
+// most of the work.
+const batchWorkers = 4
 
 // valuesList is the VALUES rows of ranges [from, from+n): each row the
 // range's index, then cols placeholders of which those in ints are cast to
@@ -54,38 +60,56 @@ func valuesList(from, n, cols int, ints map[int]bool) string {
 	return b.String()
 }
 
-// batchQuery runs query over chunks of n ranges; build returns a chunk's
-// statement and arguments, and scan reads one row into the result of the
-// range whose index it returns.
-func (s *DB) batchQuery(ctx context.Context, n int, build func(from, to int) (string, []any),
-	scan func(sc interface{ Scan(...any) error }) (int, error)) error {
-	for from := 0; from < n; from += rangesPerQuery {
-		to := min(from+rangesPerQuery, n)
+// batchRead answers n ranges: build returns the statement and arguments
+// of the ranges [from, to), and scan reads one row, its range's index
+// first. The ranges are split into statements of at most rangesPerQuery,
+// and into batchWorkers of them when there are enough ranges to share.
+func batchRead[T any](ctx context.Context, s *DB, n int, build func(from, to int) (string, []any),
+	scan func(sc interface{ Scan(...any) error }) (int, T, error)) ([][]T, error) {
+	out := make([][]T, n)
+	size := min(rangesPerQuery, max(64, (n+batchWorkers-1)/batchWorkers))
+	chunks := (n + size - 1) / size
+	errs := make([]error, chunks)
+	read := func(c int) {
+		from, to := c*size, min((c+1)*size, n)
 		q, args := build(from, to)
 		// The text differs with the number of ranges: not a statement to
 		// keep prepared.
 		rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 		if err != nil {
-			return err
+			errs[c] = err
+			return
 		}
+		defer rows.Close()
 		for rows.Next() {
-			i, err := scan(rows)
+			i, v, err := scan(rows)
 			if err != nil {
-				rows.Close()
-				return err
+				errs[c] = err
+				return
 			}
 			if i < from || i >= to {
-				rows.Close()
-				return fmt.Errorf("row of range %d in the ranges %d–%d", i, from, to-1)
+				errs[c] = fmt.Errorf("a row of range %d in the ranges %d–%d", i, from, to-1)
+				return
 			}
+			out[i] = append(out[i], v)
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
+		errs[c] = rows.Err()
 	}
-	return nil
+	if chunks == 1 {
+		read(0)
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, batchWorkers)
+		for c := range chunks {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				read(c)
+			})
+		}
+		wg.Wait()
+	}
+	return out, errors.Join(errs...)
 }
 
 // indexed scans a leading range index into i, then the rest as the
@@ -101,8 +125,7 @@ func (x indexed) Scan(dest ...any) error {
 
 // DaysOfMeters implements store.Readings.
 func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]interval.Day, error) {
-	out := make([][]interval.Day, len(ranges))
-	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
 		args := make([]any, 0, 4*(to-from))
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, r.Channel, r.From.String(), r.To.String())
@@ -112,13 +135,10 @@ func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]int
 			FROM k CROSS JOIN interval_days d
 			WHERE d.meter_id = k.meter_id AND d.channel = k.channel AND d.day >= k.first_day AND d.day <= k.last_day
 			AND d.version = (SELECT MAX(version) FROM interval_days x WHERE x.meter_id = d.meter_id AND x.channel = d.channel AND x.day = d.day)`, args
-	}, func(sc interface{ Scan(...any) error }) (int, error) {
+	}, func(sc interface{ Scan(...any) error }) (int, interval.Day, error) {
 		var i int
 		d, err := scanDay(indexed{sc, &i})
-		if err == nil && i >= 0 && i < len(out) {
-			out[i] = append(out[i], d)
-		}
-		return i, err
+		return i, d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("days of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
@@ -138,28 +158,22 @@ func (s *DB) RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange
 			return nil, errors.New("register reads: each range needs a meter and a reading type")
 		}
 	}
-	out := make([][]store.RegisterRead, len(ranges))
-	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
 		args := make([]any, 0, 4*(to-from))
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, r.ReadingType, r.From.UnixMicro(), r.To.UnixMicro())
 		}
 		return `WITH k(i, meter_id, reading_type, from_us, to_us) AS (VALUES ` + valuesList(from, to-from, 4, map[int]bool{2: true, 3: true}) + `)
-			SELECT k.i, r.reading_type, r.at_us, r.value, r.quality
+			SELECT k.i, r.meter_id, r.reading_type, r.at_us, r.value, r.quality
 			FROM k CROSS JOIN register_reads r
 			WHERE r.meter_id = k.meter_id AND r.reading_type = k.reading_type AND r.at_us >= k.from_us AND r.at_us < k.to_us`, args
-	}, func(sc interface{ Scan(...any) error }) (int, error) {
+	}, func(sc interface{ Scan(...any) error }) (int, store.RegisterRead, error) {
 		var i, q int
 		var us int64
 		var r store.RegisterRead
-		if err := sc.Scan(&i, &r.ReadingType, &us, &r.Value, &q); err != nil {
-			return i, err
-		}
-		if i >= 0 && i < len(out) {
-			r.MeterID, r.TimeStamp, r.Quality = ranges[i].MeterID, time.UnixMicro(us).UTC(), cim.Quality(q)
-			out[i] = append(out[i], r)
-		}
-		return i, nil
+		err := sc.Scan(&i, &r.MeterID, &r.ReadingType, &us, &r.Value, &q)
+		r.TimeStamp, r.Quality = time.UnixMicro(us).UTC(), cim.Quality(q)
+		return i, r, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register reads of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
@@ -172,14 +186,13 @@ func (s *DB) RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange
 
 // EventsOfMeters implements store.EventLog.
 func (s *DB) EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType, ranges []store.EventRange) ([][]cim.EndDeviceEvent, error) {
-	out := make([][]cim.EndDeviceEvent, len(ranges))
 	bound := func(t time.Time, open int64) int64 {
 		if t.IsZero() {
 			return open
 		}
 		return t.UnixMicro()
 	}
-	err := s.batchQuery(ctx, len(ranges), func(from, to int) (string, []any) {
+	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
 		args := make([]any, 0, 3*(to-from)+len(types))
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, bound(r.From, math.MinInt64), bound(r.To, math.MaxInt64))
@@ -191,24 +204,25 @@ func (s *DB) EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType,
 				args = append(args, string(t))
 			}
 		}
+		// Relay events are few: the engine sorts them, in its collation
+		// as Events does.
 		return `WITH k(i, meter_id, from_us, to_us) AS (VALUES ` + valuesList(from, to-from, 3, map[int]bool{1: true, 2: true}) + `)
 			SELECT k.i, e.mrid, e.meter_id, e.type, e.created_us, e.code, e.reason, e.severity, e.details
 			FROM k CROSS JOIN events e
 			WHERE e.meter_id = k.meter_id AND e.created_us >= k.from_us AND e.created_us < k.to_us` + typed + `
 			ORDER BY k.i, e.created_us DESC, e.mrid`, args
-	}, func(sc interface{ Scan(...any) error }) (int, error) {
+	}, func(sc interface{ Scan(...any) error }) (int, cim.EndDeviceEvent, error) {
 		var i int
 		e, err := scanEvent(indexed{sc, &i})
-		if err != nil {
-			return i, err
-		}
-		if i >= 0 && i < len(out) && (ranges[i].Limit <= 0 || len(out[i]) < ranges[i].Limit) {
-			out[i] = append(out[i], e)
-		}
-		return i, nil
+		return i, e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
+	}
+	for i, r := range ranges {
+		if r.Limit > 0 && len(out[i]) > r.Limit {
+			out[i] = out[i][:r.Limit:r.Limit]
+		}
 	}
 	return out, nil
 }
