@@ -69,7 +69,8 @@ func testBatchReads(t *testing.T, o Opener) {
 	var dr []store.DayRange
 	var rr []store.ReadRange
 	var er []store.EventRange
-	for n := 0; n < 450; n++ { // more than one statement's worth
+	// Enough ranges for full statements, more of them than run at once.
+	for n := 0; n < 1700; n++ {
 		m := meters[n%4%3]
 		if n%4 == 3 {
 			m = "nobody"
