@@ -130,10 +130,15 @@ func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]int
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, r.Channel, r.From.String(), r.To.String())
 		}
+		// The latest version by a second walk of the key, not by reading
+		// every version and keeping the last: that was a third faster
+		// where a day has one version, but a day collected intraday has
+		// one per collection, each with its blob.
 		return `WITH k(i, meter_id, channel, first_day, last_day) AS (VALUES ` + valuesList(from, to-from, 4, nil) + `)
 			SELECT k.i, d.meter_id, d.channel, d.day, d.version, d.start_us, d.interval_s, d.data, d.source, d.reason, d.user_name, d.created_us
 			FROM k CROSS JOIN interval_days d
-			WHERE d.meter_id = k.meter_id AND d.channel = k.channel AND d.day >= k.first_day AND d.day <= k.last_day`, args
+			WHERE d.meter_id = k.meter_id AND d.channel = k.channel AND d.day >= k.first_day AND d.day <= k.last_day
+			AND d.version = (SELECT MAX(version) FROM interval_days x WHERE x.meter_id = d.meter_id AND x.channel = d.channel AND x.day = d.day)`, args
 	}, func(sc interface{ Scan(...any) error }) (int, interval.Day, error) {
 		var i int
 		d, err := scanDay(indexed{sc, &i})
@@ -142,23 +147,10 @@ func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]int
 	if err != nil {
 		return nil, fmt.Errorf("days of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
 	}
-	// Every version was read: most days have one, and finding the latest
-	// in a subquery cost a second walk of the key for every row, 40 % of
-	// the statement. The latest of each day is kept.
-	for i, ds := range out {
+	for _, ds := range out {
 		slices.SortFunc(ds, func(a, b interval.Day) int {
-			return cmp.Or(cmp.Compare(a.Date.Year, b.Date.Year), cmp.Compare(a.Date.Month, b.Date.Month), cmp.Compare(a.Date.Day, b.Date.Day),
-				cmp.Compare(a.Version, b.Version))
+			return cmp.Or(cmp.Compare(a.Date.Year, b.Date.Year), cmp.Compare(a.Date.Month, b.Date.Month), cmp.Compare(a.Date.Day, b.Date.Day))
 		})
-		latest := ds[:0]
-		for j, d := range ds {
-			if j+1 < len(ds) && ds[j+1].Date == d.Date {
-				continue
-			}
-			latest = append(latest, d)
-		}
-		clear(ds[len(latest):])
-		out[i] = latest
 	}
 	return out, nil
 }
