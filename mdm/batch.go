@@ -184,27 +184,25 @@ func checkRegisters(rs []cim.Reading, now time.Time) error {
 	return nil
 }
 
-// readDays reads the latest stored version of each day, a few at a time:
-// against PostgreSQL the round trips, not the rows, are what takes long.
+// readDays reads the latest stored version of each day, for the whole
+// batch in a few statements: a statement per day (a round trip against
+// PostgreSQL) cost more than its row.
 func (in *Ingest) readDays(ctx context.Context, keys []dayKey) (map[dayKey]stored, error) {
-	out := make([]stored, len(keys))
-	errs := make([]error, len(keys))
-	parallelN(len(keys), 8, func(i int) {
-		k := keys[i]
-		d, err := in.o.Store.Day(ctx, k.meter, k.channel, k.date)
-		switch {
-		case err == nil:
-			out[i] = stored{d, true}
-		case !errors.Is(err, store.ErrNotFound):
-			errs[i] = fmt.Errorf("mdm: reading meter %s channel %s %s: %w", k.meter, k.channel, k.date, err)
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	ranges := make([]store.DayRange, len(keys))
+	for i, k := range keys {
+		ranges[i] = store.DayRange{MeterID: k.meter, Channel: k.channel, From: k.date, To: k.date}
+	}
+	got, err := in.o.Store.DaysOfMeters(ctx, ranges)
+	if err != nil {
+		return nil, fmt.Errorf("mdm: reading the %d days a batch merges into: %w", len(keys), err)
 	}
 	m := make(map[dayKey]stored, len(keys))
 	for i, k := range keys {
-		m[k] = out[i]
+		var s stored
+		if len(got[i]) > 0 {
+			s = stored{got[i][len(got[i])-1], true}
+		}
+		m[k] = s
 	}
 	return m, nil
 }
