@@ -131,7 +131,7 @@ func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]int
 			args = append(args, r.MeterID, r.Channel, r.From.String(), r.To.String())
 		}
 		// The latest version by a second walk of the key, not by reading
-		// every version and keeping the last: that was a third faster
+		// every version and keeping the last: that was a quarter faster
 		// where a day has one version, but a day collected intraday has
 		// one per collection, each with its blob.
 		return `WITH k(i, meter_id, channel, first_day, last_day) AS (VALUES ` + valuesList(from, to-from, 4, nil) + `)
