@@ -210,7 +210,7 @@ type historyStore interface {
 // veeContexts gathers what validating stored days looks at beyond them:
 // each day's like-day history, whether it is the meter's first, the
 // billing registers at its bounds and the spans its relay was open. The
-// days are read about together, a few queries for all of them: a few
+// days are read together, a few statements for all of them: a few
 // queries per day had been most of what validating a batch cost.
 func veeContexts(ctx context.Context, st historyStore, days []interval.Day, historyDays int) ([]vee.Context, error) {
 	cs := make([]vee.Context, len(days))
