@@ -184,27 +184,25 @@ func checkRegisters(rs []cim.Reading, now time.Time) error {
 	return nil
 }
 
-// readDays reads the latest stored version of each day, a few at a time:
-// against PostgreSQL the round trips, not the rows, are what takes long.
+// readDays reads the latest stored version of each day, for the whole
+// batch in a few statements: a statement per day (a round trip against
+// PostgreSQL) cost more than its row.
 func (in *Ingest) readDays(ctx context.Context, keys []dayKey) (map[dayKey]stored, error) {
-	out := make([]stored, len(keys))
-	errs := make([]error, len(keys))
-	parallelN(len(keys), 8, func(i int) {
-		k := keys[i]
-		d, err := in.o.Store.Day(ctx, k.meter, k.channel, k.date)
-		switch {
-		case err == nil:
-			out[i] = stored{d, true}
-		case !errors.Is(err, store.ErrNotFound):
-			errs[i] = fmt.Errorf("mdm: reading meter %s channel %s %s: %w", k.meter, k.channel, k.date, err)
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	ranges := make([]store.DayRange, len(keys))
+	for i, k := range keys {
+		ranges[i] = store.DayRange{MeterID: k.meter, Channel: k.channel, From: k.date, To: k.date}
+	}
+	got, err := in.o.Store.DaysOfMeters(ctx, ranges)
+	if err != nil {
+		return nil, fmt.Errorf("mdm: reading the %d days a batch merges into: %w", len(keys), err)
 	}
 	m := make(map[dayKey]stored, len(keys))
 	for i, k := range keys {
-		m[k] = out[i]
+		var s stored
+		if len(got[i]) > 0 {
+			s = stored{got[i][len(got[i])-1], true}
+		}
+		m[k] = s
 	}
 	return m, nil
 }
@@ -364,8 +362,8 @@ func (in *Ingest) commit(ctx context.Context, b *batch) error {
 // validate runs each written day's rule set and records the failures in
 // one write. The days are validated as written, without reading them
 // back; one merged again over another writer's version (Version 0) is
-// read back. Gathering the history is what costs, so it runs a few days
-// at a time.
+// read back. What the rules look at beyond the days is read for the whole
+// batch at once.
 func (in *Ingest) validate(ctx context.Context, days []interval.Day) error {
 	o := in.o.Validate
 	hist := o.HistoryDays
@@ -375,36 +373,43 @@ func (in *Ingest) validate(ctx context.Context, days []interval.Day) error {
 	// A meter whose clock runs behind has not captured the interval that
 	// just ended by our clock: such an interval is not due yet.
 	now := in.o.Now().Add(-captureGrace)
+	errs := make([]error, len(days))
+	failed := func(i int, err error) error {
+		return fmt.Errorf("mdm: validating meter %s channel %s %s: %w", days[i].MeterID, days[i].Channel, days[i].Date, err)
+	}
+	parallelN(len(days), 8, func(i int) {
+		if days[i].Version != 0 {
+			return
+		}
+		d, err := in.o.Store.Day(ctx, days[i].MeterID, days[i].Channel, days[i].Date)
+		if err != nil {
+			errs[i] = failed(i, err)
+			return
+		}
+		days[i] = d
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	cs, err := veeContexts(ctx, in.o.Store, days, hist)
+	if err != nil {
+		return fmt.Errorf("mdm: validating %d days (first meter %s): %w", len(days), days[0].MeterID, err)
+	}
 	found := make([][]store.Exception, len(days))
 	checked := make([]store.DayVersion, len(days))
-	errs := make([]error, len(days))
-	parallelN(len(days), 8, func(i int) {
+	parallel(len(days), func(i int) {
 		d := days[i]
-		fail := func(err error) {
-			errs[i] = fmt.Errorf("mdm: validating meter %s channel %s %s: %w", d.MeterID, d.Channel, d.Date, err)
-		}
-		if d.Version == 0 {
-			var err error
-			if d, err = in.o.Store.Day(ctx, d.MeterID, d.Channel, d.Date); err != nil {
-				fail(err)
-				return
-			}
-		}
 		rules, err := in.rules(ctx, d.MeterID)
 		if err != nil {
-			fail(err)
+			errs[i] = failed(i, err)
 			return
 		}
 		loc, err := in.zone(ctx, d.MeterID)
 		if err != nil {
-			fail(err)
+			errs[i] = failed(i, err)
 			return
 		}
-		c, err := veeContext(ctx, in.o.Store, d, hist)
-		if err != nil {
-			fail(err)
-			return
-		}
+		c := cs[i]
 		c.Until, c.Location = now, loc
 		checked[i] = store.DayVersion{MeterID: d.MeterID, Channel: d.Channel, Date: d.Date, Version: d.Version}
 		for _, f := range vee.Validate(d, rules, c) {

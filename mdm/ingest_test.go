@@ -476,6 +476,13 @@ func (s *flakyStore) Day(ctx context.Context, m, c string, d cim.Date) (interval
 	return s.Store.Day(ctx, m, c, d)
 }
 
+func (s *flakyStore) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]interval.Day, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.DaysOfMeters(ctx, ranges)
+}
+
 func (s *flakyStore) PutDays(ctx context.Context, days []interval.Day) ([]int, error) {
 	if s.down.Load() {
 		return nil, errDown

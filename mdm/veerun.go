@@ -1,11 +1,14 @@
 package mdm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -100,10 +103,13 @@ func RunVEE(ctx context.Context, st VEEStore, meterID, channel string, from, to 
 		if err != nil {
 			return rep, err
 		}
-		c, err := veeContext(ctx, st, d, o.HistoryDays)
+		// Day by day: an estimate stored for one day is the next one's
+		// history.
+		cs, err := veeContexts(ctx, st, []interval.Day{d}, o.HistoryDays)
 		if err != nil {
 			return rep, err
 		}
+		c := cs[0]
 		c.Until, c.Location = now().Add(-captureGrace), loc
 		rep.Days++
 		fs := vee.Validate(d, rules, c)
@@ -193,48 +199,159 @@ func meterZone(ctx context.Context, st interface {
 // meter silent for longer starts afresh.
 const firstLookBack = 366
 
-// historyStore is what validation reads around a day: earlier days,
-// register reads and relay events.
+// historyStore is what validation reads around days: earlier days,
+// register reads and relay events, for many days at once.
 type historyStore interface {
-	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
-	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error)
-	Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEvent, error)
+	DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]interval.Day, error)
+	RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange) ([][]store.RegisterRead, error)
+	EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType, ranges []store.EventRange) ([][]cim.EndDeviceEvent, error)
 }
 
-// veeContext gathers what validating a stored day looks at beyond it:
-// the like-day history, whether the day is the meter's first, the billing
-// registers at its bounds and the spans its relay was open.
-func veeContext(ctx context.Context, st historyStore, d interval.Day, historyDays int) (vee.Context, error) {
-	var c vee.Context
-	var err error
-	if c.History, err = st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)); err != nil {
-		return c, err
+// veeContexts gathers what validating stored days looks at beyond them:
+// each day's like-day history, whether it is the meter's first, the
+// billing registers at its bounds and the spans its relay was open. The
+// days are read together, a few statements for all of them: a few
+// queries per day had been most of what validating a batch cost.
+func veeContexts(ctx context.Context, st historyStore, days []interval.Day, historyDays int) ([]vee.Context, error) {
+	cs := make([]vee.Context, len(days))
+	if len(days) == 0 {
+		return cs, nil
 	}
-	if len(c.History) == 0 {
-		// Rare (a meter's first days), so the longer look costs little.
-		older, err := st.Days(ctx, d.MeterID, d.Channel, d.Date.AddDays(-historyDays-firstLookBack), d.Date.AddDays(-historyDays-1))
-		if err != nil {
-			return c, err
-		}
-		c.First = len(older) == 0
+	ends := make([]time.Time, len(days))
+	for i, d := range days {
+		ends[i] = d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
 	}
-	end := d.Start.Add(time.Duration(len(d.Values)) * d.Interval)
-	if rt := registerType(d.Channel); rt != "" {
-		rs, err := st.RegisterReads(ctx, d.MeterID, rt, d.Start, end.Add(time.Second))
-		if err != nil {
-			return c, err
+	// The three reads are independent, and each is one or two statements.
+	var regs [][]store.RegisterRead
+	var regIx []int
+	var evs [][]cim.EndDeviceEvent
+	var histErr, regErr, evErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { histErr = histories(ctx, st, days, historyDays, cs) })
+	wg.Go(func() {
+		var rr []store.ReadRange
+		for i, d := range days {
+			if rt := registerType(d.Channel); rt != "" {
+				rr = append(rr, store.ReadRange{MeterID: d.MeterID, ReadingType: rt, From: d.Start, To: ends[i].Add(time.Second)})
+				regIx = append(regIx, i)
+			}
 		}
-		for i := range rs {
+		if len(rr) > 0 {
+			regs, regErr = st.RegisterReadsOfMeters(ctx, rr)
+		}
+	})
+	wg.Go(func() {
+		er := make([]store.EventRange, len(days))
+		for i, d := range days {
+			er[i] = store.EventRange{MeterID: d.MeterID, From: d.Start.AddDate(0, 0, -relayLookBack), To: ends[i], Limit: 10000}
+		}
+		evs, evErr = st.EventsOfMeters(ctx, []cim.EndDeviceEventType{eventRelayOpened, eventRelayClosed}, er)
+	})
+	wg.Wait()
+	if err := errors.Join(histErr, regErr, evErr); err != nil {
+		return nil, err
+	}
+	for k, rs := range regs {
+		i := regIx[k]
+		for j := range rs {
 			switch {
-			case rs[i].TimeStamp.Equal(d.Start):
-				c.RegisterStart = &rs[i]
-			case rs[i].TimeStamp.Equal(end):
-				c.RegisterEnd = &rs[i]
+			case rs[j].TimeStamp.Equal(days[i].Start):
+				cs[i].RegisterStart = &rs[j]
+			case rs[j].TimeStamp.Equal(ends[i]):
+				cs[i].RegisterEnd = &rs[j]
 			}
 		}
 	}
-	c.Disconnected, err = relaySpans(ctx, st, d.MeterID, d.Start, end)
-	return c, err
+	for i := range days {
+		cs[i].Disconnected = relaySpans(evs[i], days[i].Start, ends[i])
+	}
+	return cs, nil
+}
+
+// histories sets each day's like-day history, and First where it is
+// empty. The days of one meter channel a batch holds are mostly adjacent
+// (a block spans midnight, a backlog spans days), and their histories
+// overlap but for a day: each run of overlapping histories is read once.
+func histories(ctx context.Context, st historyStore, days []interval.Day, historyDays int, cs []vee.Context) error {
+	type window struct {
+		i        int // the day's
+		from, to cim.Date
+	}
+	type series struct{ meter, channel string }
+	bySeries := map[series][]window{}
+	var order []series
+	for i, d := range days {
+		k := series{d.MeterID, d.Channel}
+		if _, ok := bySeries[k]; !ok {
+			order = append(order, k)
+		}
+		bySeries[k] = append(bySeries[k], window{i, d.Date.AddDays(-historyDays), d.Date.AddDays(-1)})
+	}
+	var ranges []store.DayRange
+	// read[i] is the range that covers day i's history.
+	read := make([]int, len(days))
+	for _, k := range order {
+		ws := bySeries[k]
+		slices.SortFunc(ws, func(a, b window) int { return dateCmp(a.from, b.from) })
+		for j, w := range ws {
+			if last := len(ranges) - 1; j > 0 && dateCmp(w.from, ranges[last].To.AddDays(1)) <= 0 {
+				if dateCmp(w.to, ranges[last].To) > 0 {
+					ranges[last].To = w.to
+				}
+			} else {
+				ranges = append(ranges, store.DayRange{MeterID: k.meter, Channel: k.channel, From: w.from, To: w.to})
+			}
+			read[w.i] = len(ranges) - 1
+		}
+	}
+	got, err := st.DaysOfMeters(ctx, ranges)
+	if err != nil {
+		return err
+	}
+	// Rare (a meter's first days), so the longer look costs little.
+	var older []store.DayRange
+	var olderIx []int
+	for i, d := range days {
+		all := got[read[i]]
+		from, to := d.Date.AddDays(-historyDays), d.Date.AddDays(-1)
+		lo, _ := slices.BinarySearchFunc(all, from, func(x interval.Day, t cim.Date) int { return dateCmp(x.Date, t) })
+		hi := lo
+		for hi < len(all) && dateCmp(all[hi].Date, to) <= 0 {
+			hi++
+		}
+		if hi > lo {
+			// Shared with the overlapping histories: validation only reads
+			// them, and a capped slice keeps an append from writing over
+			// the next day's.
+			cs[i].History = all[lo:hi:hi]
+			continue
+		}
+		older = append(older, store.DayRange{MeterID: d.MeterID, Channel: d.Channel,
+			From: d.Date.AddDays(-historyDays - firstLookBack), To: d.Date.AddDays(-historyDays - 1)})
+		olderIx = append(olderIx, i)
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	got, err = st.DaysOfMeters(ctx, older)
+	if err != nil {
+		return err
+	}
+	for k, i := range olderIx {
+		cs[i].First = len(got[k]) == 0
+	}
+	return nil
+}
+
+// dateCmp orders dates (Date.Before compares their text).
+func dateCmp(a, b cim.Date) int {
+	if c := cmp.Compare(a.Year, b.Year); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Month, b.Month); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Day, b.Day)
 }
 
 // Relay event types (IEC 61968-9): the disconnector opened or closed.
@@ -243,15 +360,14 @@ const (
 	eventRelayClosed cim.EndDeviceEventType = "3.31.0.42"
 )
 
+// relayLookBack is how many days before a day validation looks for the
+// relay's state at its start.
+const relayLookBack = 90
+
 // relaySpans rebuilds when the meter's relay was open during [from, to)
-// from its disconnector events: the state at from is that of the last
-// event before it (looked for up to 90 days back).
-func relaySpans(ctx context.Context, st historyStore, meterID string, from, to time.Time) ([]vee.Span, error) {
-	evs, err := st.Events(ctx, store.EventQuery{MeterID: meterID, Types: []cim.EndDeviceEventType{eventRelayOpened, eventRelayClosed},
-		From: from.AddDate(0, 0, -90), To: to, Limit: 10000})
-	if err != nil {
-		return nil, err
-	}
+// from its disconnector events, newest first: the state at from is that
+// of the last event before it (looked for relayLookBack days back).
+func relaySpans(evs []cim.EndDeviceEvent, from, to time.Time) []vee.Span {
 	// Events come newest first; walk them oldest first.
 	var spans []vee.Span
 	var openAt time.Time
@@ -275,7 +391,7 @@ func relaySpans(ctx context.Context, st historyStore, meterID string, from, to t
 	if open {
 		spans = append(spans, vee.Span{From: maxTime(openAt, from), To: to})
 	}
-	return spans, nil
+	return spans
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -90,6 +90,16 @@ type Readings interface {
 	DayVersions(ctx context.Context, meterID, channel string, date cim.Date) ([]interval.Day, error)
 	// Days returns the latest version of each stored day in [from, to].
 	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
+	// DaysOfMeters is Days for many ranges in a few queries: out[i] holds
+	// the latest version of each stored day of ranges[i], oldest first.
+	// Validating a batch of days reads their histories this way.
+	DaysOfMeters(ctx context.Context, ranges []DayRange) ([][]interval.Day, error)
+}
+
+// DayRange names the days [From, To] of one meter channel.
+type DayRange struct {
+	MeterID, Channel string
+	From, To         cim.Date
 }
 
 // EventLog is the meters' end-device events, each stored once by mRID.
@@ -101,6 +111,18 @@ type EventLog interface {
 	Events(ctx context.Context, q EventQuery) ([]cim.EndDeviceEvent, error)
 	// CountEvents counts the events q's filters match, whatever its page.
 	CountEvents(ctx context.Context, q EventQuery) (int, error)
+	// EventsOfMeters lists the events of many meters in a few queries:
+	// out[i] holds ranges[i]'s, of any of types (every type when none),
+	// in the order Events lists them.
+	EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType, ranges []EventRange) ([][]cim.EndDeviceEvent, error)
+}
+
+// EventRange names one meter's events in [From, To) (a zero bound is
+// open), at most Limit of them, the newest (0: all).
+type EventRange struct {
+	MeterID  string
+	From, To time.Time
+	Limit    int
 }
 
 // MeterQuery filters and pages a meter listing. Empty fields match all.
@@ -171,6 +193,10 @@ type HeadEnd interface {
 	// RegisterReads lists one meter's reads of one reading type in [from,
 	// to), oldest first; an empty readingType lists all types.
 	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]RegisterRead, error)
+	// RegisterReadsOfMeters is RegisterReads for many ranges in a few
+	// queries: out[i] holds ranges[i]'s reads, oldest first. Each range
+	// names its reading type.
+	RegisterReadsOfMeters(ctx context.Context, ranges []ReadRange) ([][]RegisterRead, error)
 
 	// PutCollectionResults records the outcome of collection jobs, one per
 	// run day and meter, accumulating over the runs of that day: attempts
@@ -223,6 +249,12 @@ type DayWrite struct {
 	// Stale: another writer's version came after the base; nothing was
 	// written.
 	Stale bool
+}
+
+// ReadRange names one meter's reads of one reading type in [From, To).
+type ReadRange struct {
+	MeterID, ReadingType string
+	From, To             time.Time
 }
 
 // CounterReservation asks for N values of the counter (MeterID, Name).

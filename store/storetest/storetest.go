@@ -121,6 +121,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("DaysIfLatest", func(t *testing.T) { testDaysIfLatest(t, o) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o) })
 	t.Run("EventPaging", func(t *testing.T) { testEventPaging(t, o) })
+	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, o) })
 	t.Run("MeterResults", func(t *testing.T) { testMeterResults(t, o) })
 	t.Run("BadInputKeepsData", func(t *testing.T) { testBadInput(t, o) })
 	t.Run("Counters", func(t *testing.T) { testCounters(t, o) })
