@@ -482,34 +482,29 @@ func (in *Ingest) finish(d interval.Day, n notes) (interval.Day, error) {
 // redelivery: no reading is written over one it has not seen.
 func (in *Ingest) remerge(ctx context.Context, pd *pendingDay, latest int) (int, error) {
 	d := pd.day
-	for range 8 {
+	other, err := in.o.Store.Day(ctx, d.MeterID, d.Channel, d.Date)
+	if err != nil {
+		return 0, fmt.Errorf("mdm: meter %s channel %s %s: reading version %d: %w", d.MeterID, d.Channel, d.Date, latest, err)
+	}
+	// The one compare-and-swap every writer over a stored version uses:
+	// merge the batch's readings again over whatever version is latest.
+	edits := Edits{Store: in.o.Store, Attempts: 8}
+	nd, err := edits.ApplyOver(ctx, other, func(other interval.Day) (interval.Day, error) {
 		in.st.conflicts.Add(1)
-		other, err := in.o.Store.Day(ctx, d.MeterID, d.Channel, d.Date)
-		if err != nil {
-			return 0, fmt.Errorf("mdm: meter %s channel %s %s: reading version %d: %w", d.MeterID, d.Channel, d.Date, latest, err)
-		}
 		if other.Interval != d.Interval || !other.Start.Equal(d.Start) || len(other.Values) != len(d.Values) {
-			return 0, fmt.Errorf("mdm: meter %s channel %s %s: version %d has another shape", d.MeterID, d.Channel, d.Date, other.Version)
+			return other, fmt.Errorf("mdm: meter %s channel %s %s: version %d has another shape", d.MeterID, d.Channel, d.Date, other.Version)
 		}
 		next := rebase(other)
 		var n notes
 		merge(&next, pd.applied, &n)
-		nd, err := in.finish(next, n)
-		if err != nil {
-			return 0, err
-		}
-		ws, err := in.o.Store.PutDaysIfLatest(ctx, []interval.Day{nd}, []int{other.Version})
-		if err != nil {
-			return 0, fmt.Errorf("mdm: meter %s channel %s %s: storing the merge over version %d: %w", d.MeterID, d.Channel, d.Date, other.Version, err)
-		}
-		if !ws[0].Stale {
-			in.log.Warn("another writer changed a day during ingest; merged again over its version", "meter", d.MeterID,
-				"channel", d.Channel, "day", d.Date.String(), "theirs", other.Version, "now", ws[0].Version)
-			return ws[0].Version, nil
-		}
-		latest = ws[0].Version
+		return in.finish(next, n)
+	})
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("mdm: meter %s channel %s %s: overtaken by other writers 8 times (version %d)", d.MeterID, d.Channel, d.Date, latest)
+	in.log.Warn("another writer changed a day during ingest; merged again over its version", "meter", d.MeterID,
+		"channel", d.Channel, "day", d.Date.String(), "now", nd.Version)
+	return nd.Version, nil
 }
 
 // zone returns the time zone of a meter's usage point, from a cache. A
