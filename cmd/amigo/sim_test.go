@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -16,14 +17,25 @@ import (
 	amanifest "github.com/amigo-ami/amigo/manifest"
 )
 
+// freePort returns a port no one listens on, on any address, for a
+// process the test starts to listen on. It is drawn below the ephemeral
+// range (32768 up on Linux): the kernel gives ports from that range to
+// every outgoing connection, so a port taken from it can be in use on
+// another loopback address by the time the process binds it, while the
+// fleet tests beside it open thousands of connections.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port between 20000 and 32000")
+	return 0
 }
 
 func TestSimServesManifestMeters(t *testing.T) {
