@@ -708,18 +708,9 @@ func (s *DB) Events(ctx context.Context, q store.EventQuery) ([]cim.EndDeviceEve
 	defer rows.Close()
 	var out []cim.EndDeviceEvent
 	for rows.Next() {
-		var e cim.EndDeviceEvent
-		var typ, det string
-		var us int64
-		if err := rows.Scan(&e.MRID, &e.MeterID, &typ, &us, &e.Code, &e.Reason, &e.Severity, &det); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
-		}
-		e.Type = cim.EndDeviceEventType(typ)
-		e.CreatedAt = time.UnixMicro(us).UTC()
-		if det != "" && det != "null" {
-			if err := json.Unmarshal([]byte(det), &e.Details); err != nil {
-				return nil, fmt.Errorf("event %s: details: %w", e.MRID, err)
-			}
 		}
 		out = append(out, e)
 	}
