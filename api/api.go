@@ -53,6 +53,16 @@ type Deps struct {
 	// Auth authenticates every request and its roles authorise the
 	// routes; nil leaves the API open (for tests of the handlers alone).
 	Auth *auth.Service
+	// Campaigns creates, decides and reports campaigns; nil leaves those
+	// routes out.
+	Campaigns Campaigns
+	// Audit is the audit trail: the API appends configuration and key
+	// changes, exports of personal data and denied requests, and serves
+	// it (nil: nothing is kept).
+	Audit AuditTrail
+	// ConsentChanged, when set, hears of every consent a household
+	// granted or revoked, once it is stored.
+	ConsentChanged func(usagePoint, purpose string)
 }
 
 // API is the HTTP handler.
@@ -64,6 +74,7 @@ type API struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	services
+	auditing
 }
 
 // New builds the handler and registers its metrics.
@@ -74,7 +85,7 @@ func New(d Deps) *API {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 8 << 20
 	}
-	a := &API{d: d, mux: http.NewServeMux(), services: newServices(d)}
+	a := &API{d: d, mux: http.NewServeMux(), services: newServices(d), auditing: newAuditing(d)}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amigo_http_requests_total", Help: "HTTP requests by route, method and status code.",
 	}, []string{"route", "method", "code"})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/manifest"
@@ -87,6 +88,8 @@ type commandRequest struct {
 	ScheduledAt   time.Time                `json:"scheduledDateTime"`
 	ExpiresAt     time.Time                `json:"expiresDateTime"`
 	Parameters    map[string]string        `json:"parameters"`
+	// Override is the reason for overriding a safeguard.
+	Override string `json:"override"`
 }
 
 func (a *API) issueCommand(w http.ResponseWriter, r *http.Request) {
@@ -103,12 +106,18 @@ func (a *API) issueCommand(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !checkFields(w, field{name: "override", value: req.Override, max: maxParamBytes, text: true}) {
+		return
+	}
+	p, _ := auth.FromContext(r.Context())
 	c, created, err := a.d.HeadEnd.Issue(r.Context(), cim.EndDeviceControl{MeterID: req.Meter, Type: req.Type,
 		CorrelationID: req.CorrelationID, Priority: req.Priority, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt,
-		Parameters: req.Parameters})
+		Parameters: req.Parameters, IssuedBy: p.User, Override: req.Override})
 	switch {
 	case errors.Is(err, headend.ErrBadCommand):
 		Error(w, http.StatusUnprocessableEntity, "bad_command", err.Error())
+	case errors.Is(err, headend.ErrRefused):
+		Error(w, http.StatusConflict, "refused", err.Error())
 	case err != nil:
 		a.internal(w, r, err)
 	case created:

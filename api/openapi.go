@@ -55,7 +55,7 @@ func (a *API) OpenAPI() map[string]any {
 		if r.body != "" {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(r.body)}}}
 		}
-		if r.path == "/api/v1/meters/import" {
+		if r.path == "/api/v1/meters/import" || r.path == weatherPath {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
 		}
 		status := r.status

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/campaign"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 )
@@ -36,7 +37,7 @@ func (stubHeadEnd) ImportFrom(context.Context, headend.RowSource) (headend.Impor
 // server has is documented, every $ref resolves and every schema is used.
 func TestOpenAPIMatchesTheServer(t *testing.T) {
 	r := newAuthRig(t)
-	a := New(Deps{Store: r.st, Auth: r.auth, HeadEnd: stubHeadEnd{}})
+	a := New(Deps{Store: r.st, Auth: r.auth, HeadEnd: stubHeadEnd{}, Campaigns: campaign.New(r.st, campaign.Options{})})
 	admin := r.login(t, "admin")
 	// The rig's server has no head-end; document and probe this one.
 	ts := httptest.NewServer(a)

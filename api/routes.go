@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/store"
 )
@@ -39,6 +40,9 @@ type route struct {
 	resp         string // response schema name ("": none)
 	respType     string // response media type (application/json when "")
 	h            http.HandlerFunc
+	// audit is what a call is recorded as in the audit trail; "" leaves
+	// it to auditAction's rule.
+	audit audit.Action
 }
 
 // routes lists every endpoint of the API. The OpenAPI document is made
@@ -93,21 +97,53 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/usage-points/{id}/summary", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "Use now, today against a typical day, the price in force, the month so far", resp: "Summary", h: a.usagePointSummary},
 		{method: "GET", path: "/api/v1/usage-points/{id}/export", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The usage point's interval data as Green Button (ESPI XML) or CSV",
 			query:    []param{{name: "format", typ: "string", doc: "espi or csv", required: true}, {name: "from", typ: "date", required: true}, {name: "to", typ: "date", required: true}},
-			respType: "application/atom+xml", h: a.exportUsagePoint},
+			respType: "application/atom+xml", h: a.exportUsagePoint, audit: audit.Export},
+		{method: "GET", path: "/api/v1/usage-points/{id}/consents", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household's consents in force", resp: "ConsentList", h: a.listConsents},
+		{method: "PUT", path: "/api/v1/usage-points/{id}/consents/{purpose}", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household consents (home-network: publish its near-real-time data to its home network); only the household itself", resp: "Consent", h: a.grantConsent},
+		{method: "DELETE", path: "/api/v1/usage-points/{id}/consents/{purpose}", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household withdraws a consent; publishing stops at once", status: 204, h: a.revokeConsent},
 	}
+	rs = append(rs, route{method: "GET", path: "/api/v1/audit", perm: auth.ReadAudit, tag: "audit", summary: "The audit trail, newest first",
+		query: append([]param{{name: "actor", typ: "string"}, {name: "action", typ: "string", doc: "sign-in, denied, command-issue..."},
+			{name: "from", typ: "string", doc: "RFC 3339 time, or a date (from its UTC start)"}, {name: "to", typ: "string", doc: "RFC 3339 time (exclusive), or a date (to its UTC end)"},
+			{name: "before", typ: "integer", doc: "cursor: the next value of the previous page"}}, page...), resp: "AuditPage", h: a.listAudit})
 	if a.d.HeadEnd != nil {
 		rs = append(rs,
 			route{method: "POST", path: "/api/v1/meters/{id}/read", perm: auth.Command, tag: "head-end", summary: "Read objects from the meter now", body: "ReadRequest", resp: "ReadResult", h: a.readMeter},
 			route{method: "POST", path: importPath, perm: auth.Configure, tag: "registry", summary: "Import a shipment manifest (CSV body, streamed in batches, up to 1 GiB); the new meters are collected within a minute", respType: "text/csv", resp: "ImportReport", h: a.importMeters},
+			route{method: "POST", path: weatherPath, perm: auth.Configure, tag: "head-end", summary: "Import a weather feed (CSV body: region,time,temperature_c) for the disconnect safeguards; a bad line refuses the whole feed", respType: "text/csv", resp: "WeatherImport", h: a.importWeather},
 			route{method: "POST", path: "/api/v1/commands", perm: auth.Command, tag: "head-end", summary: "Issue a command (idempotent by correlationId)", body: "CommandRequest", status: 201, resp: "Command", h: a.issueCommand},
 			route{method: "GET", path: "/api/v1/commands", perm: auth.ReadFleet, tag: "head-end", summary: "List commands, newest first",
 				query: append([]param{{name: "meter", typ: "string"}, {name: "status", typ: "string"}}, page...), resp: "CommandPage", h: a.listCommands},
 			route{method: "GET", path: "/api/v1/commands/{id}", perm: auth.ReadFleet, tag: "head-end", summary: "One command with its history", resp: "CommandDetail", h: a.getCommand},
+			route{method: "GET", path: "/api/v1/approvals", perm: auth.Approve, tag: "head-end", summary: "Critical commands awaiting a second person's approval, oldest first, with issuer and deadline",
+				query: page, resp: "ApprovalPage", h: a.listApprovals},
+			route{method: "POST", path: "/api/v1/commands/{id}/approve", perm: auth.Approve, tag: "head-end", summary: "Approve a command awaiting approval; its issuer may not (403 self_approval); 409 not_awaiting once decided or expired", resp: "Command", h: a.approveCommand},
+			route{method: "POST", path: "/api/v1/commands/{id}/reject", perm: auth.Approve, tag: "head-end", summary: "Reject a command awaiting approval, with the reason: it is never sent", body: "RejectRequest", resp: "Command", h: a.rejectCommand},
+			route{method: "GET", path: "/api/v1/quarantine", perm: auth.ReadFleet, tag: "head-end", summary: "Commands held over the anomaly limits: counts by issuer and type, and a page of the commands in mRID order",
+				query: append([]param{{name: "issuer", typ: "string"}, {name: "type", typ: "string"}, {name: "from", typ: "string", doc: "issued at or after: RFC 3339 time, or a date"},
+					{name: "to", typ: "string", doc: "issued before: RFC 3339 time, or a date (to its UTC end)"}, {name: "after", typ: "string", doc: "cursor: the next value of the previous page"}}, page...),
+				resp: "QuarantinePage", h: a.listQuarantine},
+			route{method: "POST", path: "/api/v1/quarantine/release", perm: auth.ReleaseQuarantine, tag: "head-end", summary: "Release the quarantined commands a filter or ids pick (not one's own): each is queued, or awaits approval when the policy holds it",
+				body: "QuarantineDecisionRequest", resp: "QuarantineDecision", h: a.decideQuarantine(true)},
+			route{method: "POST", path: "/api/v1/quarantine/discard", perm: auth.ReleaseQuarantine, tag: "head-end", summary: "Discard the quarantined commands a filter or ids pick, with the reason",
+				body: "QuarantineDecisionRequest", resp: "QuarantineDecision", h: a.decideQuarantine(false)},
 			route{method: "GET", path: "/api/v1/collection", perm: auth.ReadFleet, tag: "head-end", summary: "Progress of the latest collection run", resp: "Progress", h: a.collectionProgress},
 			route{method: "POST", path: "/api/v1/collection/runs", perm: auth.Command, tag: "head-end", summary: "Start a collection run for a day, now (spread: over the daily window); 400 for a future day or one over a year old", body: "RunRequest", status: 202, resp: "Progress", h: a.startCollection},
 			route{method: "GET", path: "/api/v1/collection/{day}", perm: auth.ReadFleet, tag: "head-end", summary: "A day's collection: success and failures by cause", query: []param{{name: "segment", typ: "string"}}, resp: "CollectionDay", h: a.collectionDay},
 			route{method: "GET", path: "/api/v1/collection/{day}/results", perm: auth.ReadFleet, tag: "head-end", summary: "A day's result per meter",
 				query: append([]param{{name: "segment", typ: "string"}, {name: "outcome", typ: "string"}, {name: "after", typ: "string"}}, page...), resp: "ResultPage", h: a.collectionResults},
+		)
+	}
+	if a.d.Campaigns != nil {
+		rs = append(rs,
+			route{method: "POST", path: "/api/v1/campaigns", perm: auth.Configure, tag: "campaigns", summary: "Create a campaign (key rotation needs manage-keys too); it waits for a second person's approval", body: "CampaignRequest", status: 201, resp: "Campaign", h: a.createCampaign},
+			route{method: "GET", path: "/api/v1/campaigns", perm: auth.ReadFleet, tag: "campaigns", summary: "List campaigns, newest first", query: append([]param{{name: "status", typ: "string"}}, page...), resp: "CampaignPage", h: a.listCampaigns},
+			route{method: "GET", path: "/api/v1/campaigns/{id}", perm: auth.ReadFleet, tag: "campaigns", summary: "A campaign's report: counts and failures by cause", resp: "CampaignReport", h: a.getCampaign},
+			route{method: "POST", path: "/api/v1/campaigns/{id}/approve", perm: auth.Approve, tag: "campaigns", summary: "Approve a campaign (not its creator)", resp: "Campaign", h: a.decideCampaign},
+			route{method: "POST", path: "/api/v1/campaigns/{id}/release", perm: auth.Approve, tag: "campaigns", summary: "Release a campaign its failure threshold stopped, optionally with a new threshold", body: "CampaignDecision", resp: "Campaign", h: a.decideCampaign},
+			route{method: "POST", path: "/api/v1/campaigns/{id}/pause", perm: auth.Configure, tag: "campaigns", summary: "Pause a running campaign", resp: "Campaign", h: a.decideCampaign},
+			route{method: "POST", path: "/api/v1/campaigns/{id}/resume", perm: auth.Configure, tag: "campaigns", summary: "Resume a paused campaign", resp: "Campaign", h: a.decideCampaign},
+			route{method: "POST", path: "/api/v1/campaigns/{id}/cancel", perm: auth.Configure, tag: "campaigns", summary: "Cancel a campaign", resp: "Campaign", h: a.decideCampaign},
 		)
 	}
 	if a.d.Auth != nil {
@@ -164,11 +200,12 @@ func (a *API) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := auth.FromContext(r.Context())
 		if !ok {
+			a.recordDenied(r, "", http.StatusUnauthorized, auth.ErrNoCredentials.Error())
 			auth.Unauthorized(w, auth.ErrNoCredentials.Error())
 			return
 		}
 		if rt.perm == "" || p.Can(rt.perm) {
-			rt.h(w, r)
+			a.audited(rt, p, w, r)
 			return
 		}
 		// A consumer reads their own usage points' data.
@@ -183,12 +220,14 @@ func (a *API) guard(rt route) http.Handler {
 				up = m.UsagePointID
 			}
 			if p.CanSeeUsagePoint(up) {
-				rt.h(w, r)
+				a.audited(rt, p, w, r)
 				return
 			}
+			a.recordDenied(r, p.User, http.StatusForbidden, "not one of the account's usage points")
 			auth.Forbidden(w, "this account may read only its own usage points")
 			return
 		}
+		a.recordDenied(r, p.User, http.StatusForbidden, "role "+string(p.Role)+" lacks the "+string(rt.perm)+" permission")
 		auth.Forbidden(w, "role "+string(p.Role)+" lacks the "+string(rt.perm)+" permission")
 	})
 }

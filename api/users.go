@@ -177,7 +177,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 		auth.Forbidden(w, "the token belongs to another user")
 		return
 	}
-	if err := st.RevokeToken(r.Context(), t.ID); err != nil {
+	if err := a.d.Auth.RevokeToken(r.Context(), t); err != nil {
 		a.internal(w, r, err)
 		return
 	}

@@ -53,12 +53,16 @@ const (
 	ReadAudit Permission = "read-audit"
 	// ManageUsers: users, roles and other users' tokens.
 	ManageUsers Permission = "manage-users"
+	// ReleaseQuarantine: release or discard commands held over the
+	// anomaly limits. A security officer's alone: not even an
+	// administrator, who may also issue commands, decides on a burst.
+	ReleaseQuarantine Permission = "release-quarantine"
 )
 
 var grants = map[Role][]Permission{
 	Operator:        {ReadFleet, ReadData, Command, EditData},
 	Engineer:        {ReadFleet, ReadData, Configure},
-	SecurityOfficer: {ReadFleet, ManageKeys, Approve, ReadAudit},
+	SecurityOfficer: {ReadFleet, ManageKeys, Approve, ReadAudit, ReleaseQuarantine},
 	Integrator:      {ReadFleet, ReadData},
 	Consumer:        {ReadOwnData},
 	Admin:           {ReadFleet, ReadData, Command, EditData, Configure, ManageKeys, Approve, ReadAudit, ManageUsers},

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/store"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 	// one (8 when 0); more are refused with ErrBusy at once.
 	MaxHashing, MaxQueued int
 	Logger                *slog.Logger
+	// Audit receives sign-ins, sign-outs, tokens issued and revoked, user
+	// changes and denied requests (nil: none are kept).
+	Audit audit.Appender
 }
 
 // Service authenticates and authorises.
@@ -60,6 +64,9 @@ type Service struct {
 	// dummy is a hash verified when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy string
+	// audit takes every record; denied takes refusals of requests and of
+	// sign-ins over the limits, which a flood could make without end.
+	audit, denied audit.Appender
 }
 
 type limiter struct {
@@ -95,8 +102,45 @@ func New(st store.Users, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Audit == nil {
+		o.Audit = audit.Nop{}
+	}
 	return &Service{st: st, o: o, log: o.Logger.With("component", "auth"), limiters: map[string]*limiter{},
-		trusted: map[string]time.Time{}, hashing: newHashGate(o.MaxHashing, o.MaxQueued), dummy: dummy}, nil
+		trusted: map[string]time.Time{}, hashing: newHashGate(o.MaxHashing, o.MaxQueued), dummy: dummy,
+		audit: o.Audit, denied: audit.NewLimited(o.Audit, deniedPerSecond, deniedBurst)}, nil
+}
+
+// Denied requests are recorded at up to deniedPerSecond a second, in
+// bursts of deniedBurst; beyond that they are counted in the trail, not
+// kept one by one.
+const (
+	deniedPerSecond = 20
+	deniedBurst     = 200
+)
+
+// record appends to the audit trail. The action has happened, so a
+// record that cannot be kept is logged, not returned.
+func (s *Service) record(ctx context.Context, to audit.Appender, r audit.Record) {
+	if r.At.IsZero() {
+		r.At = s.o.Now()
+	}
+	if err := to.Append(ctx, r); err != nil {
+		s.log.Error("audit record not kept", "action", r.Action, "target", r.Target, "err", err)
+	}
+}
+
+// actor is who is acting in ctx: the request's principal, or "" for a
+// command run on the server's own machine.
+func actor(ctx context.Context) string {
+	p, _ := FromContext(ctx)
+	return p.User
+}
+
+// RecordDenied appends a refused request to the trail: route is what was
+// asked ("GET /api/v1/users"), who the principal ("" when unknown).
+func (s *Service) RecordDenied(ctx context.Context, route, who string, status int, reason string) {
+	s.record(ctx, s.denied, audit.Record{Actor: who, Action: audit.Denied, Target: route, Outcome: audit.Refused,
+		Details: map[string]string{"status": strconv.Itoa(status), "reason": reason}})
 }
 
 // Principal is who made a request.
@@ -182,6 +226,8 @@ func (s *Service) CreateUser(ctx context.Context, name, password string, role Ro
 	if err := s.st.CreateUser(ctx, u); err != nil {
 		return store.User{}, err
 	}
+	s.record(ctx, s.audit, audit.Record{Actor: actor(ctx), Action: audit.UserChange, Target: name, Outcome: audit.OK,
+		Details: map[string]string{"change": "create", "role": string(role), "usagePoints": strings.Join(usagePoints, ",")}})
 	s.log.Info("user created", "user", name, "role", role)
 	return u, nil
 }
@@ -201,7 +247,42 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err := s.st.UpdateUser(ctx, u); err != nil {
 		return err
 	}
+	s.record(ctx, s.audit, audit.Record{Actor: actor(ctx), Action: audit.UserChange, Target: u.Name, Outcome: audit.OK,
+		Details: map[string]string{"change": "password"}})
 	return s.st.DeleteUserSessions(ctx, u.Name)
+}
+
+// SetDisabled disables a user, ending their sessions, or enables them
+// again. A disabled user's tokens and sessions are refused.
+func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	u, err := s.st.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	u.Disabled = disabled
+	if err := s.st.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	change := "enable"
+	if disabled {
+		change = "disable"
+	}
+	s.record(ctx, s.audit, audit.Record{Actor: actor(ctx), Action: audit.UserChange, Target: u.Name, Outcome: audit.OK,
+		Details: map[string]string{"change": change}})
+	if disabled {
+		return s.st.DeleteUserSessions(ctx, u.Name)
+	}
+	return nil
+}
+
+// RevokeToken revokes an API token for good; by is who revokes it.
+func (s *Service) RevokeToken(ctx context.Context, t store.APIToken) error {
+	if err := s.st.RevokeToken(ctx, t.ID); err != nil {
+		return err
+	}
+	s.record(ctx, s.audit, audit.Record{Actor: actor(ctx), Action: audit.TokenRevoke, Target: t.User, Outcome: audit.OK,
+		Details: map[string]string{"token": t.ID, "label": t.Label}})
+	return nil
 }
 
 // MaxNameLength is the longest user name, in bytes.
@@ -369,6 +450,13 @@ func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
 	return HashPassword(pw)
 }
 
+// signInFailed records a failed sign-in with the name tried, which may be
+// nobody's.
+func (s *Service) signInFailed(ctx context.Context, to audit.Appender, name, remote, reason string) {
+	s.record(ctx, to, audit.Record{Actor: name, Action: audit.SignIn, Target: name, Outcome: audit.Failed,
+		Details: map[string]string{"remote": remote, "reason": reason}})
+}
+
 // ErrTooMany says sign-in attempts are being refused for a while.
 var ErrTooMany = errors.New("too many sign-in attempts; wait a minute")
 
@@ -383,9 +471,11 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		// No user can have such a name: nothing to hash, and no bucket
 		// for it, only the source's.
 		if _, ok := s.charge(source); !ok {
+			s.signInFailed(ctx, s.denied, name, remote, "too many attempts")
 			return "", Principal{}, ErrTooMany
 		}
 		s.log.Info("sign-in failed: not a user name", "remote", remote)
+		s.signInFailed(ctx, s.audit, name, remote, "not a user name")
 		return "", Principal{}, ErrBadCredentials
 	}
 	pair := pairKey(source, name)
@@ -396,6 +486,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	a, ok := s.charge(keys...)
 	if !ok {
 		s.log.Warn("sign-in refused: too many attempts", "user", name, "remote", remote)
+		s.signInFailed(ctx, s.denied, name, remote, "too many attempts")
 		return "", Principal{}, ErrTooMany
 	}
 	u, err := s.st.User(ctx, name)
@@ -422,6 +513,11 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 			s.log.Error("stored password hash is malformed", "user", name, "err", verr)
 		}
 		s.log.Info("sign-in failed", "user", name, "remote", remote)
+		reason := "wrong user name or password"
+		if err == nil && u.Disabled && match {
+			reason = "user disabled"
+		}
+		s.signInFailed(ctx, s.audit, name, remote, reason)
 		return "", Principal{}, ErrBadCredentials
 	}
 	a.refund()
@@ -440,6 +536,8 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		return "", Principal{}, err
 	}
 	s.log.Info("signed in", "user", u.Name, "remote", remote)
+	s.record(ctx, s.audit, audit.Record{Actor: u.Name, Action: audit.SignIn, Target: u.Name, Outcome: audit.OK,
+		Details: map[string]string{"remote": remote}})
 	return cookie, Principal{User: u.Name, Role: Role(u.Role), UsagePoints: u.UsagePoints, Session: true, CSRF: csrf}, nil
 }
 
@@ -463,6 +561,11 @@ func (s *Service) IssueToken(ctx context.Context, user, label string, ttl time.D
 		return "", store.APIToken{}, err
 	}
 	s.log.Info("API token issued", "user", u.Name, "token", id, "label", label)
+	d := map[string]string{"token": id, "label": label}
+	if ttl > 0 {
+		d["expires"] = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	s.record(ctx, s.audit, audit.Record{Actor: actor(ctx), Action: audit.TokenIssue, Target: u.Name, Outcome: audit.OK, Details: d})
 	return tok, t, nil
 }
 
@@ -587,12 +690,14 @@ func (s *Service) Middleware(public func(*http.Request) bool, next http.Handler)
 				writeError(w, http.StatusInternalServerError, "internal", "internal error")
 				return
 			}
+			s.RecordDenied(r.Context(), r.Method+" "+r.URL.Path, "", http.StatusUnauthorized, err.Error())
 			Unauthorized(w, err.Error())
 			return
 		}
 		if p.Session && unsafe(r.Method) {
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRF)) != 1 {
+				s.RecordDenied(r.Context(), r.Method+" "+r.URL.Path, p.User, http.StatusForbidden, "missing or wrong CSRF token")
 				writeError(w, http.StatusForbidden, "csrf", "missing or wrong X-CSRF-Token header for this session")
 				return
 			}
@@ -709,6 +814,7 @@ func readLogin(w http.ResponseWriter, r *http.Request) (loginRequest, int, error
 func (s *Service) LoginHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := loginOrigin.Check(r); err != nil {
+			s.RecordDenied(r.Context(), r.Method+" "+r.URL.Path, "", http.StatusForbidden, "sign-in from another site's page")
 			writeError(w, http.StatusForbidden, "cross_origin", "sign-in from another site's page refused")
 			return
 		}
@@ -779,6 +885,8 @@ func (s *Service) LogoutHandler() http.Handler {
 				return
 			}
 		}
+		who := actor(r.Context())
+		s.record(r.Context(), s.audit, audit.Record{Actor: who, Action: audit.SignOut, Target: who, Outcome: audit.OK})
 		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 			SameSite: http.SameSiteLaxMode, MaxAge: -1})
 		w.WriteHeader(http.StatusNoContent)

@@ -27,6 +27,10 @@ type ConsumerConfig struct {
 	AckWait time.Duration
 	// MaxAckPending bounds the messages handed out and not acknowledged.
 	MaxAckPending int
+	// DeliverNew starts a new consumer at messages published from now
+	// on, not at the start of the stream: for a live feed, to which a
+	// week of history is noise.
+	DeliverNew bool
 }
 
 // Consumer is a durable pull consumer: it fetches batches and lets the
@@ -66,6 +70,9 @@ func (c *Consumer) create(ctx context.Context) error {
 		AckWait:       c.cfg.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: c.cfg.MaxAckPending,
+	}
+	if c.cfg.DeliverNew {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 	}
 	if c.cfg.Topic != 0 {
 		cfg.FilterSubject = c.b.filter(c.cfg.Topic)

@@ -23,6 +23,9 @@ type UsagePoint struct {
 	TimeZone string `json:"timeZone"`
 	// TariffID names the tariff the usage point is billed on.
 	TariffID string `json:"tariffId,omitempty"`
+	// Protection names why supply here must not be cut remotely without
+	// an override ("vulnerable", "medical"); empty when none.
+	Protection string `json:"protection,omitempty"`
 }
 
 // Location returns the usage point's time zone, UTC when none is set.
@@ -66,6 +69,10 @@ type Meter struct {
 	// protocol's terms (a DLMS system title in hex); empty when it does
 	// not push.
 	PushID string `json:"pushId,omitempty"`
+	// Exposure names a known weakness of the meter's security that its
+	// protocol cannot fix ("osgp-legacy": the broken OMA digest and RC4);
+	// empty when there is none.
+	Exposure string `json:"exposure,omitempty"`
 	// ManifestID is the meter's id in the shipment manifest it came in.
 	ManifestID string `json:"manifestId,omitempty"`
 	// Tags are labels an operator gives the meter ("class": "lighting");
@@ -319,19 +326,58 @@ const (
 	ControlSetCalendar  EndDeviceControlType = "set-activity-calendar"
 	ControlReadNow      EndDeviceControlType = "read-now"
 	ControlPing         EndDeviceControlType = "ping"
+	// ControlRelayMode changes the disconnect control's control mode
+	// (parameter "mode", 0 to 6): what may open and close the relay.
+	ControlRelayMode EndDeviceControlType = "set-relay-mode"
+	// ControlKeyChange replaces the meter's global keys (key_transfer).
+	ControlKeyChange EndDeviceControlType = "key-change"
+	// ControlFirmwareActivate activates a transferred, verified image.
+	ControlFirmwareActivate EndDeviceControlType = "firmware-activate"
 )
+
+// Critical reports whether a command can cut supply, change who controls
+// the meter, or replace what runs in it: such commands are signed for the
+// meter and, by policy, approved by a second person.
+func (t EndDeviceControlType) Critical() bool {
+	switch t {
+	case ControlDisconnect, ControlRelayMode, ControlKeyChange, ControlFirmwareActivate:
+		return true
+	}
+	return false
+}
 
 // ControlStatus is where a command is in its lifecycle.
 type ControlStatus string
 
-// Command lifecycle: queued → sent → confirmed | failed | expired.
+// Command lifecycle:
+//
+//	[quarantined →] [awaiting-approval →] queued → sent → confirmed | failed | expired
+//
+// A command over an anomaly limit waits in quarantined until a security
+// officer releases it (on to approval or the queue) or discards it. A
+// critical command waits in awaiting-approval until a second person
+// approves it (queued) or rejects it; an approval not given in time
+// expires it.
 const (
-	ControlQueued    ControlStatus = "queued"
-	ControlSent      ControlStatus = "sent"
-	ControlConfirmed ControlStatus = "confirmed"
-	ControlFailed    ControlStatus = "failed"
-	ControlExpired   ControlStatus = "expired"
+	ControlQuarantined      ControlStatus = "quarantined"
+	ControlAwaitingApproval ControlStatus = "awaiting-approval"
+	ControlQueued           ControlStatus = "queued"
+	ControlSent             ControlStatus = "sent"
+	ControlConfirmed        ControlStatus = "confirmed"
+	ControlFailed           ControlStatus = "failed"
+	ControlExpired          ControlStatus = "expired"
+	ControlRejected         ControlStatus = "rejected"
+	ControlDiscarded        ControlStatus = "discarded"
 )
+
+// Final reports whether a command in status s will not move again.
+func (s ControlStatus) Final() bool {
+	switch s {
+	case ControlConfirmed, ControlFailed, ControlExpired, ControlRejected, ControlDiscarded:
+		return true
+	}
+	return false
+}
 
 // EndDeviceControl is a command to a meter and its outcome.
 type EndDeviceControl struct {
@@ -348,4 +394,12 @@ type EndDeviceControl struct {
 	Reason        string               `json:"reason,omitempty"`
 	Parameters    map[string]string    `json:"parameters,omitempty"`
 	UpdatedAt     time.Time            `json:"updatedDateTime,omitzero"`
+	// IssuedBy is the user who issued the command ("" for the system).
+	IssuedBy string `json:"issuedBy,omitempty"`
+	// ApprovedBy is the user who approved, rejected, released or
+	// discarded it, when someone had to.
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Override is the issuer's reason for overriding a safeguard (a
+	// protected usage point, the weather, a weekend or holiday).
+	Override string `json:"override,omitempty"`
 }

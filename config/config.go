@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/amigo-ami/amigo/anomaly"
 	"github.com/amigo-ami/amigo/mdm/vee"
 )
 
@@ -34,7 +35,23 @@ type Config struct {
 	HeadEnd HeadEnd `yaml:"headend"`
 	// MDM configures meter data management.
 	MDM MDM `yaml:"mdm"`
+	// Approvals is the four-eyes policy for critical commands.
+	Approvals Approvals `yaml:"approvals"`
+	// Anomaly changes the anomaly limits of issued commands, by command
+	// type, over the built-in ones (anomaly.Default), field by field:
+	//
+	//	anomaly:
+	//	  disconnect: {ceiling_hour_fleet: 300, ceiling_hour_user: 20}
+	Anomaly map[string]anomaly.Limits `yaml:"anomaly"`
+	// Safeguards guard disconnects and spread reconnects.
+	Safeguards Safeguards `yaml:"safeguards"`
+	// HAN publishes consenting households' readings to an MQTT broker.
+	HAN HAN `yaml:"han"`
 }
+
+// AnomalyPolicy is the built-in anomaly policy with the settings laid
+// over it.
+func (c Config) AnomalyPolicy() (anomaly.Policy, error) { return anomaly.Default().With(c.Anomaly) }
 
 // MDM configures meter data management.
 type MDM struct {
@@ -66,9 +83,25 @@ type HeadEnd struct {
 	// digits). Empty: AMIGO_MASTER_KEY, else DATA/master.key, created on
 	// first start. The key never goes in the database.
 	MasterKeyFile string `yaml:"master_key_file"`
+	// PKCS11 keeps the master key and the command-signing key on an HSM.
+	PKCS11 PKCS11 `yaml:"pkcs11"`
+	// SigningKeyFile holds the ECDSA P-256 key critical commands are
+	// signed with (PEM). Empty: AMIGO_SIGNING_KEY, else DATA/signing.key,
+	// created on first start. Kept apart from the master key and never in
+	// the database.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// SignCommands signs critical commands. Turn it on once the meters
+	// are provisioned with the signing key: a meter that is not refuses a
+	// signed command it does not know, and one that is refuses an unsigned
+	// one. The head-end never falls back from one to the other.
+	SignCommands bool `yaml:"sign_commands"`
 	// PushAddr is where meters open connections to push (empty: no push
 	// listener).
 	PushAddr string `yaml:"push_addr"`
+	// C1222PushAddr is where C12.22 meters open connections to push
+	// (empty: none): a listener of its own, since a connection's first
+	// octets do not say which protocol it speaks.
+	C1222PushAddr string `yaml:"c1222_push_addr"`
 	// PushPerSource caps the push connections one source address may hold,
 	// so a flood costs only its source; meters behind one NAT address
 	// share it. PushFirstFrame is how long a new push connection has to
@@ -97,6 +130,10 @@ type HeadEnd struct {
 	ClockThreshold time.Duration `yaml:"clock_threshold"`
 	// BackfillDays is how far back a never-collected meter is read.
 	BackfillDays int `yaml:"backfill_days"`
+	// FirmwareKeyFile holds the firmware public key (PEM) images must be
+	// signed by before the head-end sends them (empty: no firmware
+	// campaigns).
+	FirmwareKeyFile string `yaml:"firmware_key_file"`
 }
 
 // HTTP configures the HTTP server.
@@ -161,8 +198,11 @@ func Default() Config {
 		Store: Store{ConnectTimeout: 5 * time.Second},
 		Bus:   Bus{Replicas: 1, DuplicateWindow: 10 * time.Minute, ConnectTimeout: 5 * time.Second},
 		Log:   Log{Format: "auto", Level: "info"},
-		HeadEnd: HeadEnd{PushAddr: "127.0.0.1:4060", PushPerSource: 8, PushFirstFrame: 5 * time.Second, Concurrency: 256, PerSegment: 32, JobTimeout: 2 * time.Minute,
+		HeadEnd: HeadEnd{PushAddr: "127.0.0.1:4060", C1222PushAddr: "127.0.0.1:1154", PushPerSource: 8, PushFirstFrame: 5 * time.Second, Concurrency: 256, PerSegment: 32, JobTimeout: 2 * time.Minute,
 			Attempts: 3, Window: time.Hour, DailyAt: time.Hour, Zone: "UTC", ClockThreshold: 10 * time.Second, BackfillDays: 10},
+		Approvals:  DefaultApprovals(),
+		Safeguards: DefaultSafeguards(),
+		HAN:        DefaultHAN(),
 	}
 }
 
@@ -200,6 +240,9 @@ func LoadEnv(path string, lookup func(string) (string, bool)) (Config, error) {
 		if err := decodeYAML(b, &c); err != nil {
 			return c, fmt.Errorf("config file %s: %w", path, err)
 		}
+		if err := c.Safeguards.Validate(); err != nil {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
 	}
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -225,13 +268,14 @@ func decodeYAML(b []byte, c *Config) error {
 
 // Env names the environment variables that override the file.
 var Env = map[string]string{
-	"AMIGO_DATA":       "data directory",
-	"AMIGO_HTTP":       "HTTP listen address",
-	"AMIGO_STORE_URL":  "database URL (empty: embedded SQLite)",
-	"AMIGO_BUS_URL":    "NATS URL (empty: embedded JetStream)",
-	"AMIGO_LOG_FORMAT": "text, json or auto",
-	"AMIGO_LOG_LEVEL":  "debug, info, warn or error",
-	"AMIGO_PUSH_ADDR":  "push listener address (empty: none)",
+	"AMIGO_DATA":            "data directory",
+	"AMIGO_HTTP":            "HTTP listen address",
+	"AMIGO_STORE_URL":       "database URL (empty: embedded SQLite)",
+	"AMIGO_BUS_URL":         "NATS URL (empty: embedded JetStream)",
+	"AMIGO_LOG_FORMAT":      "text, json or auto",
+	"AMIGO_LOG_LEVEL":       "debug, info, warn or error",
+	"AMIGO_PUSH_ADDR":       "push listener address (empty: none)",
+	"AMIGO_C1222_PUSH_ADDR": "C12.22 push listener address (empty: none)",
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
@@ -249,7 +293,13 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	if v, ok := lookup("AMIGO_PUSH_ADDR"); ok {
 		c.HeadEnd.PushAddr = v
 	}
+	if v, ok := lookup("AMIGO_C1222_PUSH_ADDR"); ok {
+		c.HeadEnd.C1222PushAddr = v
+	}
 	set("AMIGO_MASTER_KEY_FILE", &c.HeadEnd.MasterKeyFile)
+	c.HeadEnd.PKCS11.applyEnv(lookup)
+	set("AMIGO_SIGNING_KEY_FILE", &c.HeadEnd.SigningKeyFile)
+	c.HAN.applyEnv(lookup)
 	return nil
 }
 
@@ -291,14 +341,37 @@ func (c Config) Validate() error {
 			return fmt.Errorf("push address %q: %w", h.PushAddr, err)
 		}
 	}
+	if h := c.HeadEnd; h.C1222PushAddr != "" {
+		if _, _, err := net.SplitHostPort(h.C1222PushAddr); err != nil {
+			return fmt.Errorf("C12.22 push address %q: %w", h.C1222PushAddr, err)
+		}
+		if _, port, _ := net.SplitHostPort(h.C1222PushAddr); h.C1222PushAddr == h.PushAddr && port != "0" {
+			return fmt.Errorf("C12.22 push address %q is the DLMS push address: each protocol's meters push to a listener of their own", h.C1222PushAddr)
+		}
+	}
 	if h := c.HeadEnd; h.Concurrency < 1 || h.PerSegment < 1 || h.Attempts < 1 || h.JobTimeout <= 0 || h.BackfillDays < 1 {
 		return errors.New("headend: concurrency, per_segment, attempts, job_timeout and backfill_days must be positive")
+	}
+	if err := c.HeadEnd.PKCS11.validate(); err != nil {
+		return err
 	}
 	if _, err := time.LoadLocation(c.HeadEnd.Zone); err != nil {
 		return fmt.Errorf("headend zone %q: %w", c.HeadEnd.Zone, err)
 	}
 	if _, err := c.MDM.Validation.RuleSets(); err != nil {
 		return fmt.Errorf("mdm: %w", err)
+	}
+	if err := c.Approvals.validate(); err != nil {
+		return err
+	}
+	if _, err := c.AnomalyPolicy(); err != nil {
+		return err
+	}
+	if err := c.Safeguards.Validate(); err != nil {
+		return err
+	}
+	if err := c.HAN.validate(); err != nil {
+		return err
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
 		return fmt.Errorf("bus replicas %d: want 1 to 5", c.Bus.Replicas)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/anomaly"
+	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/mdm/vee"
 )
 
@@ -168,7 +170,7 @@ func TestValidationGroupsFromFile(t *testing.T) {
 func TestUnknownKeysAreNamedWithLineAndKnownKeys(t *testing.T) {
 	for name, tc := range map[string]struct{ body, want string }{
 		"top level": {"htp:\n  addr: x\n",
-			`line 1: unknown key "htp" (known: bus, data, headend, http, log, mdm, store)`},
+			`line 1: unknown key "htp" (known: anomaly, approvals, bus, data, han, headend, http, log, mdm, safeguards, store)`},
 		"nested": {"http:\n  addr: 127.0.0.1:9000\n  read_timout: 5s\n",
 			`line 3: unknown key "read_timout" under http (known: addr, idle_timeout, max_body_bytes, read_header_timeout, read_timeout, shutdown_timeout, write_timeout)`},
 		"in a list": {"mdm:\n  validation:\n    groups:\n      - name: c\n        mach: {}\n",
@@ -224,5 +226,72 @@ func TestPushLimitsFromFile(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "push_per_source") {
 		t.Fatalf("a zero cap: %v", err)
+	}
+}
+
+func TestAnomalyLimitsFromFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "amigo.yaml")
+	if err := os.WriteFile(path, []byte("anomaly:\n  disconnect: {ceiling_hour_fleet: 300, floor_hour_user: 5}\n  firmware-activate: {margin: 2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.AnomalyPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p[cim.ControlDisconnect]; d.CeilingHourFleet != 300 || d.FloorHourUser != 5 || d.CeilingHourUser != anomaly.Default()[cim.ControlDisconnect].CeilingHourUser {
+		t.Errorf("disconnect limits %+v", d)
+	}
+	if p[cim.ControlFirmwareActivate].Margin != 2 {
+		t.Errorf("firmware margin %v", p[cim.ControlFirmwareActivate].Margin)
+	}
+	os.WriteFile(path, []byte("anomaly:\n  disconnect: {ceiling_hour_flet: 300}\n"), 0o600)
+	if _, err := Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), "ceiling_hour_flet") {
+		t.Errorf("a misspelt limit: %v", err)
+	}
+	os.WriteFile(path, []byte("anomaly:\n  disconnect: {margin: -1}\n"), 0o600)
+	if c, err := Load(path, env(nil)); err == nil && c.Validate() == nil {
+		t.Error("a negative margin passed")
+	}
+}
+
+func TestHANSettings(t *testing.T) {
+	c := Default()
+	if c.HAN.Enabled() || c.HAN.MQTT.DiscoveryPrefix != "homeassistant" {
+		t.Fatalf("default han %+v", c.HAN)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "amigo.yaml")
+	if err := os.WriteFile(path, []byte("han:\n  mqtt:\n    broker: tcp://broker.home:1883\n    username: amigo\n    topic_prefix: utility\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, func(k string) string {
+		if k == "AMIGO_HAN_MQTT_PASSWORD" {
+			return "s3cret"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.HAN.MQTT
+	if !c.HAN.Enabled() || m.Broker != "tcp://broker.home:1883" || m.Username != "amigo" || m.TopicPrefix != "utility" || m.DiscoveryPrefix != "homeassistant" || m.Password.Reveal() != "s3cret" {
+		t.Fatalf("loaded %+v", m)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []MQTT{{Broker: "broker:1883", Timeout: time.Second, DiscoveryPrefix: "ha", TopicPrefix: "a"},
+		{Broker: "http://b:1", Timeout: time.Second, DiscoveryPrefix: "ha", TopicPrefix: "a"},
+		{Broker: "tcp://b:1", Timeout: time.Second, DiscoveryPrefix: "ha/#", TopicPrefix: "a"},
+		{Broker: "tcp://b:1", DiscoveryPrefix: "ha", TopicPrefix: "a"}} {
+		c.HAN.MQTT = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "han.mqtt") {
+			t.Errorf("%+v: %v", bad, err)
+		}
 	}
 }

@@ -87,6 +87,8 @@ type Client struct {
 	dedicated bool
 	invoke    apdu.InvokeIDAndPriority
 	resync    *Resync
+	// signing, while set, wraps the next request in general-signing.
+	signing *Signing
 }
 
 // NewClient returns a client that associates over t with Options o. It
@@ -505,6 +507,11 @@ func (c *Client) call(ctx context.Context, req apdu.APDU) (apdu.APDU, error) {
 			kind = security.Dedicated
 		}
 		if wire, err = c.seal(plain, c.general, kind); err != nil {
+			return nil, err
+		}
+	}
+	if c.signing != nil {
+		if wire, err = c.signRequest(ctx, wire); err != nil {
 			return nil, err
 		}
 	}

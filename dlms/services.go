@@ -330,6 +330,9 @@ func (c *Client) maxRequest() int {
 // first and next build the request carrying one block; ack checks the
 // answer to each block but the last, whose answer is returned.
 func (c *Client) sendBlocks(ctx context.Context, raw []byte, first, next func(apdu.DataBlockSA) apdu.APDU, ack func(apdu.APDU, uint32) error) (apdu.APDU, error) {
+	if c.signing != nil {
+		return nil, ErrSignedTooLong
+	}
 	overhead := func(build func(apdu.DataBlockSA) apdu.APDU) (int, error) {
 		b, err := apdu.Append(nil, build(apdu.DataBlockSA{}))
 		// The empty raw-data has a one-byte length; a long one takes up

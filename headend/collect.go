@@ -39,15 +39,23 @@ func (h *HeadEnd) Progress() Progress {
 	return h.progress
 }
 
-func (h *HeadEnd) progressed(r store.CollectionResult) {
+// progressed counts a job's result, and its sub-meters' read through its
+// session, into the run's progress, as the day's results count them.
+// expected is how many sub-meters Total counted for the job at the start;
+// the registry may have changed since, so Total follows what the job
+// found and Done ends equal to it.
+func (h *HeadEnd) progressed(jr jobResult, expected int) {
 	h.progMu.Lock()
 	defer h.progMu.Unlock()
-	h.progress.Done++
-	h.progress.Readings += r.Readings
-	if r.Outcome == OutcomeOK {
-		h.progress.OK++
-	} else {
-		h.progress.Failed++
+	h.progress.Total += len(jr.subs) - expected
+	for _, r := range append([]store.CollectionResult{jr.CollectionResult}, jr.subs...) {
+		h.progress.Done++
+		h.progress.Readings += r.Readings
+		if r.Outcome == OutcomeOK {
+			h.progress.OK++
+		} else {
+			h.progress.Failed++
+		}
 	}
 }
 
@@ -93,14 +101,32 @@ func (h *HeadEnd) CollectDay(ctx context.Context, day cim.Date, q store.MeterQue
 func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery) error {
 	day := spec.day
 	var jobs []job
+	// A run over a list may name a parent twice, through its sub-meters;
+	// a run over the registry lists each meter once.
+	var queued map[string]bool
+	// subsOf counts the sub-meters each job's meter is expected to read
+	// through its session, so that the progress's total counts them
+	// from the start, as the day's results will.
+	subsOf := map[string]int{}
+	if spec.meters != nil {
+		queued = map[string]bool{}
+	}
 	add := func(m cim.Meter) {
-		if h.collectable(m) {
-			jobs = append(jobs, job{m, offsetOf(m.MRID, day, spec.window)})
+		if !h.collectable(m) || queued[m.MRID] {
+			return
 		}
+		if queued != nil {
+			queued[m.MRID] = true
+		}
+		jobs = append(jobs, job{m, offsetOf(m.MRID, day, spec.window)})
 	}
 	if spec.meters != nil {
 		for _, id := range spec.meters {
 			m, err := h.st.Meter(ctx, id)
+			if d, ok := h.drivers[m.Protocol]; err == nil && m.Parent != "" && ok && readsSubMeters(d) {
+				// A sub-meter is read through its parent's session.
+				m, err = h.st.Meter(ctx, m.Parent)
+			}
 			if errors.Is(err, store.ErrNotFound) {
 				continue // removed since
 			}
@@ -118,16 +144,31 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 		}
 		for _, m := range ms {
 			add(m)
+			if d, ok := h.drivers[m.Protocol]; m.Parent != "" && m.Status != "removed" && ok && readsSubMeters(d) {
+				subsOf[m.Parent]++
+			}
 		}
 		if len(ms) < q.Limit {
 			break
 		}
 		q.After = ms[len(ms)-1].MRID
 	}
+	if spec.meters != nil {
+		// A list names a few meters: their sub-meters are looked up.
+		for _, j := range jobs {
+			if d := h.drivers[j.meter.Protocol]; readsSubMeters(d) {
+				subsOf[j.meter.MRID] = h.countSubs(ctx, j.meter.MRID)
+			}
+		}
+	}
+	subTotal := 0
+	for _, j := range jobs {
+		subTotal += subsOf[j.meter.MRID]
+	}
 	slices.SortFunc(jobs, func(a, b job) int { return int(a.offset - b.offset) })
 
 	h.progMu.Lock()
-	h.progress = Progress{Day: day, Kind: spec.kind, Running: true, StartedAt: h.now(), Total: len(jobs)}
+	h.progress = Progress{Day: day, Kind: spec.kind, Running: true, StartedAt: h.now(), Total: len(jobs) + subTotal}
 	h.progMu.Unlock()
 	defer func() {
 		h.progMu.Lock()
@@ -135,7 +176,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 		h.progress.EndedAt = h.now()
 		h.progMu.Unlock()
 	}()
-	h.log.Info("collection started", "day", day.String(), "kind", spec.kind, "meters", len(jobs), "window", spec.window)
+	h.log.Info("collection started", "day", day.String(), "kind", spec.kind, "meters", len(jobs), "sub-meters", subTotal, "window", spec.window)
 
 	start := time.Now() // offsets are real time: they pace the network
 	results := make(chan jobResult, 256)
@@ -170,7 +211,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 			if held {
 				<-inFlight
 			}
-			h.progressed(r.CollectionResult)
+			h.progressed(r, subsOf[m.MRID])
 			results <- r
 		}(j.meter)
 	}
@@ -193,6 +234,8 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 type jobResult struct {
 	store.CollectionResult
 	cursors []store.Cursor
+	// subs are the results of the meter's sub-meters.
+	subs []store.CollectionResult
 }
 
 // writeResults stores job results, and moves the meters' cursors, in
@@ -232,8 +275,9 @@ func (h *HeadEnd) writeResults(ctx context.Context, in <-chan jobResult) {
 				return
 			}
 			batch = append(batch, r.CollectionResult)
+			batch = append(batch, r.subs...)
 			cursors = append(cursors, r.cursors...)
-			if len(batch) == cap(batch) {
+			if len(batch) >= cap(batch)-maxSubMeters {
 				flush()
 			}
 		case <-tick.C:
@@ -253,17 +297,20 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 	var problems []ObjectProblem
 	for {
 		r.Attempts++
-		n, complete, cursors, probs, err := h.collectOnce(ctx, m, day)
-		jr.cursors = cursors
-		if probs != nil || err == nil {
-			problems = probs // the latest session that read the meter tells
+		a, err := h.collectOnce(ctx, m, day)
+		jr.cursors = a.cursors
+		if a.problems != nil || err == nil {
+			problems = a.problems // the latest session that read the meter tells
+		}
+		if a.subs != nil {
+			jr.subs = a.subs // the latest attempt that reached them tells
 		}
 		r.At = h.now()
 		if err == nil {
-			r.Outcome, r.Readings, r.Complete, r.Error = OutcomeOK, r.Readings+n, complete, ""
+			r.Outcome, r.Readings, r.Complete, r.Error = OutcomeOK, r.Readings+a.readings, a.complete, ""
 			break
 		}
-		r.Readings += n
+		r.Readings += a.readings
 		r.Outcome, r.Error = h.cause(m, err), err.Error()
 		if ctx.Err() != nil || r.Attempts >= h.ccfg.Attempts || final(r.Outcome) {
 			if r.Outcome == OutcomeAuth {
@@ -289,7 +336,49 @@ func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, i
 		h.log.Warn("meter not collected", "meter", m.MRID, "day", day.String(), "outcome", r.Outcome,
 			"attempts", r.Attempts, "readings", r.Readings, "err", r.Error)
 	}
+	if d, ok := h.drivers[m.Protocol]; ok && readsSubMeters(d) && jr.subs == nil && r.Outcome != OutcomeOK {
+		// No attempt reached the sub-meters: they fail with their parent.
+		h.failSubs(ctx, &jr)
+	}
+	for i := range jr.subs {
+		jr.subs[i].Attempts = r.Attempts
+		h.m.jobs.WithLabelValues(jr.subs[i].Segment, jr.subs[i].Outcome).Inc()
+	}
 	return jr, held
+}
+
+// countSubs is how many sub-meters a job for meter parent is expected to
+// read; a listing that fails counts none, and the job's own count then
+// corrects the progress.
+func (h *HeadEnd) countSubs(ctx context.Context, parent string) int {
+	ms, err := h.st.Meters(ctx, store.MeterQuery{Parent: parent, Limit: maxSubMeters})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Status != "removed" {
+			n++
+		}
+	}
+	return n
+}
+
+// failSubs records the sub-meters of a job's meter as failed with it, for
+// the cause the meter failed for.
+func (h *HeadEnd) failSubs(ctx context.Context, jr *jobResult) {
+	ms, err := h.st.Meters(ctx, store.MeterQuery{Parent: jr.MeterID, Limit: maxSubMeters})
+	if err != nil {
+		h.log.Warn("sub-meters of a failed meter not listed; their results are missing", "meter", jr.MeterID, "err", err)
+		return
+	}
+	for _, sm := range ms {
+		if sm.Status == "removed" {
+			continue
+		}
+		jr.subs = append(jr.subs, h.subResult(sm, jr.Day, jr.Outcome, 0, false,
+			fmt.Errorf("meter %s: read through meter %s, which failed: %s", sm.MRID, jr.MeterID, jr.Error)))
+	}
 }
 
 // Outcomes of a job that reached its meter but must not count as
@@ -391,19 +480,34 @@ const (
 // stamped with the head-end's time of the read.
 const ClockOffset = "clock-offset-ms"
 
+// attempt is what one attempt at a meter's job brought: the readings
+// published, whether the day is complete, where the meter's cursors (and
+// its sub-meters') move to, the objects the session could not read, and
+// the results of the sub-meters the attempt reached.
+type attempt struct {
+	readings int
+	complete bool
+	cursors  []store.Cursor
+	problems []ObjectProblem
+	subs     []store.CollectionResult
+}
+
 // collectOnce is one attempt: open, read, release, then publish. It
 // returns the readings collected, once the bus has them where the meter's
-// cursors move to, and the objects the session could not read.
-func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (int, bool, []store.Cursor, []ObjectProblem, error) {
+// cursors move to, and the objects the session could not read. The
+// meter's sub-meters are read in the same session and published under
+// their own ids, each with its own result.
+func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (attempt, error) {
+	var a attempt
 	t, drv, err := h.target(ctx, m)
 	if err != nil {
-		return 0, false, nil, nil, err
+		return a, err
 	}
 	// The session is over when this returns: the credentials go too.
 	defer clear(t.Credentials)
 	cursors, err := h.st.Cursors(ctx, m.MRID)
 	if err != nil {
-		return 0, false, nil, nil, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
+		return a, fmt.Errorf("meter %s: cursors: %w", m.MRID, err)
 	}
 	now := h.now()
 	until := day.AddDays(1).Start(t.Location)
@@ -415,6 +519,34 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 	plan := Plan{Since: map[string]time.Time{}, Backfill: day.AddDays(-h.ccfg.BackfillDays + 1).Start(t.Location), Until: until}
 	for _, c := range cursors {
 		plan.Since[c.Name] = c.At
+	}
+	var subs []SubMeter
+	if readsSubMeters(drv) {
+		if subs, err = h.subMeters(ctx, m, day, &a); err != nil {
+			return a, err
+		}
+	}
+	defer func() {
+		for _, s := range subs {
+			clear(s.Credentials)
+		}
+	}()
+	subCursors := map[string][]store.Cursor{}
+	for _, s := range subs {
+		t.SubMeters = append(t.SubMeters, s)
+		cs, err := h.st.Cursors(ctx, s.Meter.MRID)
+		if err != nil {
+			return a, fmt.Errorf("meter %s: cursors of its sub-meter %s: %w", m.MRID, s.Meter.MRID, err)
+		}
+		subCursors[s.Meter.MRID] = cs
+		if plan.SubSince == nil {
+			plan.SubSince = map[string]map[string]time.Time{}
+		}
+		since := map[string]time.Time{}
+		for _, c := range cs {
+			since[c.Name] = c.At
+		}
+		plan.SubSince[s.Meter.MRID] = since
 	}
 
 	var col Collection
@@ -436,7 +568,13 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 		if drift <= h.ccfg.ClockThreshold && -drift <= h.ccfg.ClockThreshold {
 			return nil
 		}
-		if err := s.SetClock(ctx, h.now()); err != nil {
+		if err := s.SetClock(ctx, h.now()); errors.Is(err, ErrUnsupported) {
+			// A meter whose clock cannot be set (an IEC 62056-21 readout
+			// meter without programming mode) is read all the same.
+			col.Problems = append(col.Problems, ObjectProblem{Object: "clock", Warning: true,
+				Cause: fmt.Sprintf("drift of %v not corrected: %v", drift, err)})
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("meter %s: clock sync after %v drift: %w", m.MRID, drift, err)
 		}
 		now := h.now()
@@ -447,35 +585,157 @@ func (h *HeadEnd) collectOnce(ctx context.Context, m cim.Meter, day cim.Date) (i
 		return nil
 	})
 	if err != nil {
-		return 0, false, nil, col.Problems, err
+		// The sub-meters fail with their parent (collectMeter says so),
+		// unless an earlier attempt reached them.
+		a.problems, a.subs = col.Problems, nil
+		return a, err
 	}
+	for _, s := range subs {
+		h.deliverSub(ctx, m, s, day, &col, plan, subCursors[s.Meter.MRID], dayOver, &a)
+	}
+	a.problems = col.Problems
 	n, err := h.deliver(ctx, m, t.Location, &col)
 	if err != nil {
 		// Cursors stay where they were: what was refused is read again
 		// next run, and what was published with it is read again too,
 		// which the bus's message ids and the MDM's merge make harmless.
-		return n, false, nil, col.Problems, err
+		a.readings = n
+		return a, err
 	}
 	if n == 0 && !col.Complete {
-		// Drivers name load profile cursors "profile…". A profile read
-		// within the hour may just not have captured its next entry yet
-		// (a meter's clock a little behind ours): that is not a failure.
-		since := plan.Backfill
-		for _, c := range cursors {
-			if strings.HasPrefix(c.Name, "profile") && c.At.After(since) {
-				since = c.At
-			}
-		}
-		if since.Before(until.Add(-noDataGrace)) {
-			return 0, false, nil, col.Problems, fmt.Errorf("meter %s: profile read after %s up to %s: %w", m.MRID,
-				since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), errNoData)
+		if err := noData(m.MRID, cursors, plan.Backfill, until); err != nil {
+			return a, err
 		}
 	}
-	moved := make([]store.Cursor, 0, len(col.Cursors))
 	for name, at := range col.Cursors {
-		moved = append(moved, store.Cursor{MeterID: m.MRID, Name: name, At: at})
+		a.cursors = append(a.cursors, store.Cursor{MeterID: m.MRID, Name: name, At: at})
 	}
-	return n, col.Complete && dayOver, moved, col.Problems, nil
+	a.readings, a.complete = n, col.Complete && dayOver
+	return a, nil
+}
+
+// noData is errNoData for a meter whose profile brought nothing new
+// although it was due. Drivers name load profile cursors "profile…". A
+// profile read within the hour may just not have captured its next entry
+// yet (a meter's clock a little behind ours): that is not a failure.
+func noData(meterID string, cursors []store.Cursor, backfill, until time.Time) error {
+	since := backfill
+	for _, c := range cursors {
+		if strings.HasPrefix(c.Name, "profile") && c.At.After(since) {
+			since = c.At
+		}
+	}
+	if since.Before(until.Add(-noDataGrace)) {
+		return fmt.Errorf("meter %s: profile read after %s up to %s: %w", meterID,
+			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), errNoData)
+	}
+	return nil
+}
+
+// subMeters returns the sub-meters of m the head-end reads through its
+// session, their credentials opened. One whose credentials or time zone
+// cannot be had is not read: its failure goes into a's results.
+func (h *HeadEnd) subMeters(ctx context.Context, m cim.Meter, day cim.Date, a *attempt) ([]SubMeter, error) {
+	ms, err := h.st.Meters(ctx, store.MeterQuery{Parent: m.MRID, Limit: maxSubMeters})
+	if err != nil {
+		return nil, fmt.Errorf("meter %s: its sub-meters: %w", m.MRID, err)
+	}
+	var out []SubMeter
+	for _, sm := range ms {
+		if sm.Status == "removed" {
+			continue
+		}
+		if sm.Protocol != m.Protocol {
+			a.subs = append(a.subs, h.subResult(sm, day, OutcomeOther, 0, false,
+				fmt.Errorf("meter %s: protocol %q, but it is read through meter %s of protocol %q", sm.MRID, sm.Protocol, m.MRID, m.Protocol)))
+			continue
+		}
+		creds, err := OpenCredentials(ctx, h.st, h.secrets, sm.MRID)
+		if err != nil {
+			a.subs = append(a.subs, h.subResult(sm, day, h.cause(sm, err), 0, false, err))
+			continue
+		}
+		loc, err := h.location(ctx, sm.UsagePointID)
+		if err != nil {
+			clear(creds)
+			err = fmt.Errorf("meter %s: %w", sm.MRID, err)
+			a.subs = append(a.subs, h.subResult(sm, day, h.cause(sm, err), 0, false, err))
+			continue
+		}
+		out = append(out, SubMeter{Meter: sm, Credentials: creds, Location: loc})
+	}
+	return out, nil
+}
+
+// maxSubMeters bounds the sub-meters read through one meter: M-Bus has
+// four channels, and a registry listing more is read in part.
+const maxSubMeters = 16
+
+// subResult is a sub-meter's result in its parent's job.
+func (h *HeadEnd) subResult(m cim.Meter, day cim.Date, outcome string, readings int, complete bool, err error) store.CollectionResult {
+	r := store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment, Outcome: outcome, Readings: readings,
+		Complete: complete, At: h.now()}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// deliverSub publishes what the session read of sub-meter s, checked
+// against its own usage point's zone, and records its result in a; its
+// cursors move with its parent's, once the job's results are stored.
+func (h *HeadEnd) deliverSub(ctx context.Context, parent cim.Meter, s SubMeter, day cim.Date, col *Collection, plan Plan,
+	cursors []store.Cursor, dayOver bool, a *attempt) {
+	var sc *SubCollection
+	for i := range col.Subs {
+		if col.Subs[i].MeterID == s.Meter.MRID {
+			sc = &col.Subs[i]
+			break
+		}
+	}
+	fail := func(err error, problems []ObjectProblem) {
+		r := h.subResult(s.Meter, day, h.cause(parent, err), 0, false, err)
+		if len(problems) > 0 {
+			r.Problems = problemSummary(problems)
+		}
+		a.subs = append(a.subs, r)
+		h.log.Warn("sub-meter not collected", "meter", s.Meter.MRID, "parent", parent.MRID, "day", day.String(),
+			"outcome", r.Outcome, "err", err)
+	}
+	if sc == nil {
+		fail(fmt.Errorf("meter %s: not read through meter %s: its driver returned nothing of it", s.Meter.MRID, parent.MRID), nil)
+		return
+	}
+	if sc.Err != nil {
+		// Only its events (a device other than the registered one, say)
+		// are published: they are what an operator acts on.
+		evs := Collection{Events: sc.Events}
+		if _, err := h.deliver(ctx, s.Meter, s.Location, &evs); err != nil {
+			h.log.Warn("sub-meter events not published", "meter", s.Meter.MRID, "err", err)
+		}
+		fail(sc.Err, sc.Problems)
+		return
+	}
+	n, err := h.deliver(ctx, s.Meter, s.Location, &sc.Collection)
+	if err == nil && n == 0 && !sc.Complete {
+		err = noData(s.Meter.MRID, cursors, plan.Backfill, plan.Until)
+	}
+	if err != nil {
+		r := h.subResult(s.Meter, day, h.cause(parent, err), n, false, err)
+		if len(sc.Problems) > 0 {
+			r.Problems = problemSummary(sc.Problems)
+		}
+		a.subs = append(a.subs, r)
+		return
+	}
+	r := h.subResult(s.Meter, day, OutcomeOK, n, sc.Complete && dayOver, nil)
+	if len(sc.Problems) > 0 {
+		r.Problems = problemSummary(sc.Problems)
+	}
+	a.subs = append(a.subs, r)
+	for name, at := range sc.Cursors {
+		a.cursors = append(a.cursors, store.Cursor{MeterID: s.Meter.MRID, Name: name, At: at})
+	}
 }
 
 // maxProblems bounds a result's problem summary: it is stored with every

@@ -198,7 +198,7 @@ func newRig(t *testing.T, meters, segments int, cfg headend.CollectionConfig) *r
 	r := &rig{st: st, bus: b, drv: newFakeDriver(), now: time.Date(2026, 3, 30, 2, 0, 0, 0, time.UTC), reg: prometheus.NewRegistry()}
 	cfg.RetryBase, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
 	r.h, err = headend.New(headend.Options{Store: st, Bus: b, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
-		Now: func() time.Time { return r.now }, Collection: cfg, Metrics: r.reg})
+		Now: func() time.Time { return r.now }, Collection: cfg, Metrics: r.reg, Safeguards: noSafeguards})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/retry"
@@ -58,12 +59,18 @@ var ErrBadCommand = errors.New("headend: bad command")
 var knownControls = map[cim.EndDeviceControlType]bool{
 	cim.ControlDisconnect: true, cim.ControlReconnect: true, cim.ControlArmReconnect: true, cim.ControlClockSync: true,
 	cim.ControlDemandReset: true, cim.ControlSetCalendar: true, cim.ControlReadNow: true, cim.ControlPing: true,
+	cim.ControlRelayMode: true, cim.ControlKeyChange: true, cim.ControlFirmwareActivate: true,
 }
 
-// Issue queues a command: it is stored, then published on the bus for
-// whichever head-end node runs RunCommands. A command whose CorrelationID
-// was issued before is not queued again: the earlier one is returned with
-// created false (and offered on the bus again while it is still queued).
+// Issue takes a command in. It is checked against the safeguards (which
+// refuse it, wrapping ErrRefused, or move its time), screened by the
+// anomaly limits (over one, it waits quarantined for a security officer),
+// held for a second person's approval when the policy names it critical,
+// and otherwise queued: stored, then published on the bus for whichever
+// head-end node runs RunCommands. c.IssuedBy names the person issuing it.
+// A command whose CorrelationID was issued before is not taken again: the
+// earlier one is returned with created false (and offered on the bus again
+// while it is still queued).
 func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDeviceControl, bool, error) {
 	if !knownControls[c.Type] {
 		return c, false, fmt.Errorf("%w: unknown type %q", ErrBadCommand, c.Type)
@@ -71,7 +78,8 @@ func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDev
 	if c.MeterID == "" {
 		return c, false, fmt.Errorf("%w: no meter", ErrBadCommand)
 	}
-	if _, err := h.st.Meter(ctx, c.MeterID); err != nil {
+	m, err := h.st.Meter(ctx, c.MeterID)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return c, false, fmt.Errorf("%w: meter %s is not registered", ErrBadCommand, c.MeterID)
 		}
@@ -81,6 +89,12 @@ func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDev
 	c.MRID = uuid.NewString()
 	if c.CorrelationID == "" {
 		c.CorrelationID = c.MRID
+	}
+	c.Reason = "" // the safeguards may leave a note
+	if err := h.safeguard(ctx, m, &c); err != nil {
+		h.record(ctx, audit.Record{Actor: c.IssuedBy, Action: audit.CommandRefuse, Target: c.MeterID, Outcome: audit.Refused,
+			Details: map[string]string{"type": string(c.Type), "reason": err.Error()}})
+		return c, false, err
 	}
 	if c.ExpiresAt.IsZero() {
 		base := now
@@ -92,20 +106,52 @@ func (h *HeadEnd) Issue(ctx context.Context, c cim.EndDeviceControl) (cim.EndDev
 	if !c.ExpiresAt.After(now) {
 		return c, false, fmt.Errorf("%w: expires before it is issued", ErrBadCommand)
 	}
-	c.Status, c.UpdatedAt, c.Reason = cim.ControlQueued, now, ""
+	c.Status, c.UpdatedAt = cim.ControlQueued, now
+	quarantine, why, err := h.screen(ctx, m, c)
+	if err != nil {
+		return c, false, fmt.Errorf("screening %s to meter %s: %w", c.Type, c.MeterID, err)
+	}
+	switch {
+	case quarantine:
+		c.Status, c.Reason = cim.ControlQuarantined, withNote(why, c.Reason)
+	case h.needsApproval(c):
+		c.Status, c.Reason = cim.ControlAwaitingApproval, withNote("awaiting approval by a second person", c.Reason)
+	}
 	got, created, err := h.st.IssueControl(ctx, c)
 	if err != nil {
 		return c, false, fmt.Errorf("issuing %s to meter %s: %w", c.Type, c.MeterID, err)
 	}
 	if created {
 		h.m.commands.WithLabelValues(string(got.Type), string(got.Status)).Inc()
+		h.record(ctx, audit.Record{Actor: got.IssuedBy, Action: audit.CommandIssue, Target: got.MRID, Outcome: audit.OK,
+			Details: map[string]string{"meter": got.MeterID, "type": string(got.Type), "status": string(got.Status), "override": got.Override}})
+		if got.Status == cim.ControlQuarantined {
+			h.record(ctx, audit.Record{Action: audit.CommandQuarantine, Target: got.MRID, Outcome: audit.OK,
+				Details: map[string]string{"meter": got.MeterID, "type": string(got.Type), "issuer": got.IssuedBy, "reason": got.Reason}})
+		}
 	}
-	if got.Status == cim.ControlQueued {
+	switch got.Status {
+	case cim.ControlQueued:
 		// Again for a retried issue: the first may have been stored and
 		// not published, and the message ids keep it once on the bus.
 		h.offer(ctx, got)
+	case cim.ControlQuarantined, cim.ControlAwaitingApproval:
+		if created {
+			h.announce(ctx, got)
+		}
 	}
 	return got, created, nil
+}
+
+// record appends to the audit trail. The action has happened: a trail
+// that cannot take it is logged loudly, and does not undo it.
+func (h *HeadEnd) record(ctx context.Context, r audit.Record) {
+	if r.At.IsZero() {
+		r.At = h.now()
+	}
+	if err := h.audit.Append(ctx, r); err != nil {
+		h.log.Error("audit record not kept", "action", r.Action, "target", r.Target, "err", err)
+	}
 }
 
 // offer publishes a queued command's step, then the command for a node to
@@ -274,6 +320,7 @@ func (h *HeadEnd) sweepCommands(ctx context.Context) {
 	for {
 		h.offerDue(ctx)
 		h.recoverInFlight(ctx)
+		h.expireApprovals(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -349,10 +396,14 @@ func (h *HeadEnd) execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 	if err != nil {
 		return "", fmt.Errorf("meter %s: %w", c.MeterID, err)
 	}
+	if m.Parent != "" {
+		return "", behindParent(m, string(c.Type))
+	}
 	t, drv, err := h.target(ctx, m)
 	if err != nil {
 		return "", err
 	}
+	t.Signer = h.signerFor(c)
 	var result string
 	for n := 1; ; n++ {
 		err = h.withSession(ctx, m, t, drv, string(c.Type), func(ctx context.Context, s Session) error {

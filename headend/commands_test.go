@@ -49,11 +49,11 @@ func TestCommandLifecycle(t *testing.T) {
 		r.h.RunCommands(ctx)
 	}()
 
-	c, created, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect, CorrelationID: "op-1"})
+	c, created, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect, CorrelationID: "op-1", IssuedBy: "olga", ApprovedBy: "sam"})
 	if err != nil || !created {
 		t.Fatalf("issue: %v %v", created, err)
 	}
-	again, created, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect, CorrelationID: "op-1"})
+	again, created, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect, CorrelationID: "op-1", IssuedBy: "olga", ApprovedBy: "sam"})
 	if err != nil || created || again.MRID != c.MRID {
 		t.Fatalf("re-issue with the same correlation id made a new command: %v %v %s/%s", created, err, again.MRID, c.MRID)
 	}
@@ -135,11 +135,11 @@ func TestCommandInFlightAtRestartFails(t *testing.T) {
 	r := newRig(t, 2, 1, headend.CollectionConfig{})
 	r.now = time.Now()
 	ctx := context.Background()
-	c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect})
+	c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00000", Type: cim.ControlDisconnect, IssuedBy: "olga", ApprovedBy: "sam"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00001", Type: cim.ControlDisconnect})
+	live, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: "m00001", Type: cim.ControlDisconnect, IssuedBy: "olga", ApprovedBy: "sam"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestCommandsTwoNodes(t *testing.T) {
 	r := newRig(t, n, 1, headend.CollectionConfig{})
 	r.now = time.Now()
 	second, err := headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
-		Now: func() time.Time { return r.now }, Metrics: prometheus.NewRegistry(), Commands: headend.CommandConfig{Batch: 2}})
+		Now: func() time.Time { return r.now }, Metrics: prometheus.NewRegistry(), Commands: headend.CommandConfig{Batch: 2}, Safeguards: noSafeguards})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,8 @@ func TestCommandsTwoNodes(t *testing.T) {
 		// Issued through either node, and each retried once: the retry
 		// is the same command.
 		h := []*headend.HeadEnd{r.h, second}[i%2]
-		c := cim.EndDeviceControl{MeterID: fmt.Sprintf("m%05d", i), Type: cim.ControlDisconnect, CorrelationID: fmt.Sprintf("op-%d", i)}
+		c := cim.EndDeviceControl{MeterID: fmt.Sprintf("m%05d", i), Type: cim.ControlDisconnect, CorrelationID: fmt.Sprintf("op-%d", i),
+			IssuedBy: "olga", ApprovedBy: "sam"}
 		got, created, err := h.Issue(ctx, c)
 		if err != nil || !created {
 			t.Fatalf("issue %d: %v %v", i, created, err)

@@ -21,6 +21,10 @@ type Registration struct {
 	// title in hex, say); empty for a meter that does not push. Not
 	// secret: the push listener finds the sender by it.
 	PushID string
+	// Exposure names a known weakness of the meter's security ("osgp-legacy"),
+	// which the registry records on the meter and the console shows; empty
+	// when there is none.
+	Exposure string
 }
 
 // ErrNotFound is what a Models method returns, wrapped, for a template
@@ -62,6 +66,38 @@ type Target struct {
 	// Models keeps the object models drivers learn, shared by meters of
 	// one kind; nil keeps them in the driver's memory only.
 	Models Models
+	// Signer is set for the session of a critical command: the driver
+	// signs the command with it, under an originator counter it reserves
+	// from Counters (CommandCounter) first. Nil: send it unsigned.
+	Signer CommandSigner
+	// SubMeters are the meters read through this one's session (gas and
+	// water meters on an electricity meter's M-Bus), for a collection;
+	// their results are their own.
+	SubMeters []SubMeter
+}
+
+// SubMeterReader is implemented by a driver whose sessions read their
+// meter's sub-meters: only then does the head-end hand them over in
+// Target.SubMeters and record their results; a driver that does not
+// leaves them unread, as before it knew of them.
+type SubMeterReader interface {
+	ReadsSubMeters() bool
+}
+
+// readsSubMeters reports whether d's sessions read sub-meters.
+func readsSubMeters(d Driver) bool {
+	r, ok := d.(SubMeterReader)
+	return ok && r.ReadsSubMeters()
+}
+
+// SubMeter is a meter reached through its parent's session: the registry
+// entry its reads are published under, and its own driver registration.
+type SubMeter struct {
+	Meter cim.Meter
+	// Credentials are its Registration.Credentials, opened: what the
+	// driver keeps of it (an M-Bus channel, say).
+	Credentials []byte
+	Location    *time.Location // its usage point's time zone
 }
 
 // Driver reaches meters of one protocol. It owns everything of the
@@ -96,7 +132,10 @@ const (
 	// OutcomeCounter: the meter refused our invocation counter and it
 	// could not be caught up.
 	OutcomeCounter = "invocation-counter"
-	OutcomeOther   = "other"
+	// OutcomeWrongDevice: another device than the registered one answers
+	// where the meter should be (a swapped gas meter on an M-Bus channel).
+	OutcomeWrongDevice = "wrong-device"
+	OutcomeOther       = "other"
 )
 
 // Plan says what a collection reads.
@@ -109,6 +148,9 @@ type Plan struct {
 	// Until is the end of the collection window: the profile is complete
 	// when it reaches Until.
 	Until time.Time
+	// SubSince holds each sub-meter's cursors, by its mRID and cursor
+	// name, as Since does the target's.
+	SubSince map[string]map[string]time.Time
 }
 
 // Collection is what one session read.
@@ -132,6 +174,20 @@ type Collection struct {
 	// Problems are the objects the session could not read, each with its
 	// cause; the rest of the collection stands.
 	Problems []ObjectProblem
+	// Subs are what was read of each of the target's sub-meters.
+	Subs []SubCollection
+}
+
+// SubCollection is what a session read of one sub-meter: its blocks,
+// registers and events carry its MeterID, its cursors are its own, and
+// Complete says whether its profile reached Plan.Until.
+type SubCollection struct {
+	MeterID string
+	Collection
+	// Err is why the sub-meter was not read while its parent was (another
+	// device on its channel, say); nothing of it but its events is
+	// published, and its cursors stay.
+	Err error
 }
 
 // ObjectProblem is one object a session could not read, or read only in

@@ -76,6 +76,9 @@ type rigOptions struct {
 	drivers  []headend.Driver                    // beside the DLMS driver
 	logger   *slog.Logger
 	metrics  prometheus.Registerer
+	// gas and water are the fractions of meters with a gas or water
+	// meter on their M-Bus.
+	gas, water float64
 }
 
 func newFleetRigWith(t testing.TB, n int, faults meter.Faults, cfg headend.CollectionConfig, o rigOptions) *fleetRig {
@@ -92,7 +95,7 @@ func newFleetRigWith(t testing.TB, n int, faults meter.Faults, cfg headend.Colle
 	model.Install = r.clk.Now().AddDate(0, 0, -5)
 	model.Faults = faults
 	r.fleet, err = sim.NewFleet(sim.Config{Meters: n, Seed: 3, Port: uint16(ln.Addr().(*net.TCPAddr).Port), Now: r.clk.Now,
-		Model: model, Links: len(faults.Links) > 0, Models: o.models, FaultsOf: o.faultsOf})
+		Model: model, Links: len(faults.Links) > 0, Models: o.models, FaultsOf: o.faultsOf, Gas: o.gas, Water: o.water})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -118,7 +121,7 @@ func newFleetRigWith(t testing.TB, n int, faults meter.Faults, cfg headend.Colle
 		drv = o.driver(drv)
 	}
 	r.h, err = headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: r.keys, Now: r.clk.Now,
-		Drivers: append([]headend.Driver{drv}, o.drivers...), Collection: cfg, Logger: o.logger, Metrics: o.metrics})
+		Drivers: append([]headend.Driver{drv}, o.drivers...), Collection: cfg, Logger: o.logger, Metrics: o.metrics, Safeguards: noSafeguards})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/amigo-ami/amigo/anomaly"
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/store"
@@ -40,6 +42,8 @@ type Store interface {
 	Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDeviceControl, error)
 	DueControls(ctx context.Context, now time.Time, limit int) ([]cim.EndDeviceControl, error)
 	TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error
+	DecideControl(ctx context.Context, mrid string, from, to cim.ControlStatus, by, reason string, at time.Time) error
+	CountIssued(ctx context.Context, q store.IssuedQuery) (int, error)
 }
 
 // SecretOpener opens a meter's sealed credentials; aad is the meter's mRID.
@@ -62,6 +66,25 @@ type Options struct {
 
 	Collection CollectionConfig
 	Commands   CommandConfig
+
+	// Audit receives the head-end's security-relevant actions (nil:
+	// none are kept).
+	Audit audit.Appender
+
+	// Signer signs critical commands for the meters to verify (nil:
+	// they go unsigned).
+	Signer CommandSigner
+	// Approvals is the four-eyes policy for critical commands.
+	Approvals ApprovalConfig
+	// Anomaly is the policy that screens issued commands against the
+	// anomaly limits (nil: none are screened). The store must then be an
+	// AnomalyStore.
+	Anomaly anomaly.Policy
+	// Safeguards guard disconnects and spread reconnects (nil:
+	// DefaultSafeguards). Weather is the feed the weather guard reads
+	// (nil: the store's, when it keeps one).
+	Safeguards *SafeguardConfig
+	Weather    store.Weather
 }
 
 // CollectionConfig bounds and paces collection.
@@ -151,6 +174,14 @@ type HeadEnd struct {
 	progress Progress
 
 	run runner
+
+	audit audit.Appender
+
+	signer    CommandSigner
+	approvals approvalPolicy
+	screener  *screener // nil: commands are not screened
+	sg        safeguards
+	weather   store.Weather
 }
 
 // New builds a head-end.
@@ -162,22 +193,57 @@ func New(o Options) (*HeadEnd, error) {
 		ccfg: o.Collection, kcfg: o.Commands, segments: map[string]chan struct{}{}, locs: map[string]*time.Location{},
 		wake: make(chan struct{}, 1)}
 	h.counters = &counterBatch{st: o.Store}
+	h.signer = o.Signer
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.audit = o.Audit; h.audit == nil {
+		h.audit = audit.Nop{}
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.weather = o.Weather; h.weather == nil {
+		h.weather, _ = o.Store.(store.Weather)
+	}
+	sg := DefaultSafeguards()
+	if o.Safeguards != nil {
+		sg = *o.Safeguards
+	}
+	var err error
+	if h.sg, err = newSafeguards(sg, h.weather); err != nil {
+		return nil, fmt.Errorf("headend: %w", err)
+	}
 	for _, d := range o.Drivers {
 		h.drivers[d.Protocol()] = d
 	}
+	if h.screener, err = newScreener(o.Anomaly, o.Store); err != nil {
+		return nil, err
+	}
 	h.ccfg.defaults()
 	h.kcfg.defaults()
+	pol, err := newApprovalPolicy(o.Approvals)
+	if err != nil {
+		return nil, err
+	}
+	h.approvals = pol
 	h.sessions = make(chan struct{}, h.ccfg.Concurrency)
 	h.m = newMetrics()
 	if o.Metrics != nil {
 		if err := h.m.register(o.Metrics); err != nil {
 			return nil, fmt.Errorf("headend: metrics: %w", err)
+		}
+		if err := o.Metrics.Register(&exposedCollector{h: h}); err != nil {
+			return nil, fmt.Errorf("headend: metrics: %w", err)
+		}
+		// A driver that counts something of its own protocol registers it
+		// beside the head-end's.
+		for _, d := range o.Drivers {
+			if c, ok := d.(prometheus.Collector); ok {
+				if err := o.Metrics.Register(c); err != nil {
+					return nil, fmt.Errorf("headend: metrics of %s: %w", d.Protocol(), err)
+				}
+			}
 		}
 	}
 	return h, nil

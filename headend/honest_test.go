@@ -132,7 +132,7 @@ func TestReReadAfterLostCursors(t *testing.T) {
 	// A head-end whose store has no cursors stands for the process that
 	// died before writing them.
 	before := in.Stats()
-	h2, err := headend.New(headend.Options{Store: forgetCursors{r.st}, Bus: r.bus, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
+	h2, err := headend.New(headend.Options{Store: forgetCursors{r.st}, Bus: r.bus, Safeguards: noSafeguards, Secrets: plainSecrets{}, Drivers: []headend.Driver{r.drv},
 		Now: func() time.Time { return r.now }, Collection: headend.CollectionConfig{Concurrency: 2, PerSegment: 2, BackfillDays: 1}})
 	if err != nil {
 		t.Fatal(err)

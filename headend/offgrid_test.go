@@ -59,7 +59,7 @@ func TestOffGridIntervalIsStoredFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := vault.NewKeyring(v)
-	h, err := headend.New(headend.Options{Store: st, Bus: b, Secrets: keys, Now: clk.Now,
+	h, err := headend.New(headend.Options{Store: st, Bus: b, Safeguards: noSafeguards, Secrets: keys, Now: clk.Now,
 		Drivers: []headend.Driver{dlmsdriver.New(dlmsdriver.Config{})}, Collection: headend.CollectionConfig{BackfillDays: 1}})
 	if err != nil {
 		t.Fatal(err)

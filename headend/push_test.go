@@ -182,7 +182,7 @@ func TestCommandsRoundTrip(t *testing.T) {
 	}
 	issue := func(typ cim.EndDeviceControlType) cim.EndDeviceControl {
 		t.Helper()
-		c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: id, Type: typ})
+		c, _, err := r.h.Issue(ctx, cim.EndDeviceControl{MeterID: id, Type: typ, IssuedBy: "olga", ApprovedBy: "sam"})
 		if err != nil {
 			t.Fatal(err)
 		}

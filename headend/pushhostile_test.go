@@ -51,7 +51,7 @@ func newPushRig(t *testing.T, n int, cfg headend.PushConfig) *pushRig {
 		t.Fatal(err)
 	}
 	var err error
-	r.h, err = headend.New(headend.Options{Store: r.st, Bus: r.bus, Secrets: r.keys, Now: r.clk.Now,
+	r.h, err = headend.New(headend.Options{Store: r.st, Bus: r.bus, Safeguards: noSafeguards, Secrets: r.keys, Now: r.clk.Now,
 		Drivers: []headend.Driver{dlmsdriver.New(dlmsdriver.Config{})}, Metrics: r.reg})
 	if err != nil {
 		t.Fatal(err)

@@ -77,11 +77,11 @@ func MeterID(r manifest.Row) string { return r.Serial }
 // registryEntry turns a manifest row and its driver's registration into
 // a meter and its usage point.
 func registryEntry(r manifest.Row, reg Registration) (cim.Meter, cim.UsagePoint) {
-	up := cim.UsagePoint{MRID: r.UsagePointID, ServiceCategory: cim.CommodityElectricity, TimeZone: r.TimeZone}
+	up := cim.UsagePoint{MRID: r.UsagePointID, ServiceCategory: cim.CommodityElectricity, TimeZone: r.TimeZone, Protection: r.Protection}
 	m := cim.Meter{MRID: MeterID(r), SerialNumber: r.Serial, UsagePointID: r.UsagePointID, Manufacturer: r.Manufacturer,
 		Model: r.Model, Protocol: r.Protocol, Address: "tcp://" + r.Address.String(), Segment: r.Segment, Region: r.Region,
 		Status: "installed", Kind: r.Kind, Archetype: r.Archetype, ManifestID: strconv.FormatUint(r.MeterID, 10),
-		PushID: reg.PushID}
+		PushID: reg.PushID, Exposure: reg.Exposure}
 	switch r.Kind {
 	case "gas":
 		up.ServiceCategory = cim.CommodityGas
@@ -98,6 +98,7 @@ type ImportStore interface {
 	Meter(ctx context.Context, mrid string) (cim.Meter, error)
 	Meters(ctx context.Context, q store.MeterQuery) ([]cim.Meter, error)
 	PutRegistry(ctx context.Context, b store.RegistryBatch) error
+	UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error)
 }
 
 // importBatch bounds one store transaction of an import.
@@ -316,7 +317,17 @@ func (im *importer) flush(ctx context.Context) error {
 			// The lifecycle and the operator's labels are not the
 			// shipment's to change.
 			m.Status, m.Tags = old.Status, old.Tags
-			if sameMeter(old, m) && sameSecret(ctx, im.st, im.s, im.rw, m.MRID, plain) {
+			if fk, ok := im.drivers[r.Protocol].(FieldKeys); ok {
+				if plain, err = im.keepFieldKeys(ctx, fk, m.MRID, plain); err != nil {
+					return fmt.Errorf("import: meter %s: %w", m.MRID, err)
+				}
+				defer clear(plain)
+			}
+			sameUP, err := sameUsagePoint(ctx, im.st, up)
+			if err != nil {
+				return fmt.Errorf("import: meter %s: %w", m.MRID, err)
+			}
+			if sameMeter(old, m) && sameUP && sameSecret(ctx, im.st, im.s, im.rw, m.MRID, plain) {
 				unchanged = append(unchanged, m.MRID)
 				continue
 			}
@@ -343,6 +354,24 @@ func (im *importer) flush(ctx context.Context) error {
 	im.rep.Unchanged += len(unchanged)
 	im.rep.New = append(im.rep.New, created...)
 	return nil
+}
+
+// keepFieldKeys keeps the keys a meter was given in the field over the
+// shipment's, which it no longer takes.
+func (im *importer) keepFieldKeys(ctx context.Context, fk FieldKeys, mrid string, shipped []byte) ([]byte, error) {
+	sealed, err := im.st.MeterSecret(ctx, mrid)
+	if errors.Is(err, store.ErrNotFound) {
+		return shipped, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	stored, err := im.s.Open(sealed, []byte(mrid))
+	if err != nil {
+		return shipped, nil // a blob that does not open is replaced, as before
+	}
+	defer clear(stored)
+	return fk.KeepFieldKeys(stored, shipped)
 }
 
 // sameSecret reports whether meter mrid's stored secrets are plain, sealed
@@ -436,4 +465,21 @@ func (h *HeadEnd) ImportFrom(ctx context.Context, src RowSource) (ImportReport, 
 func (h *HeadEnd) Import(ctx context.Context, rows []manifest.Row) (ImportReport, error) {
 	src := rowSlice(rows)
 	return h.ImportFrom(ctx, &src)
+}
+
+// sameUsagePoint reports whether the registry already has up as the
+// manifest describes it: its time zone and its protection, which a later
+// shipment file may change for a meter that stays.
+func sameUsagePoint(ctx context.Context, st ImportStore, up cim.UsagePoint) (bool, error) {
+	if up.MRID == "" {
+		return true, nil
+	}
+	old, err := st.UsagePoint(ctx, up.MRID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return old.TimeZone == up.TimeZone && old.Protection == up.Protection, nil
 }

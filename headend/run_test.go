@@ -31,7 +31,7 @@ func newImportRig(t *testing.T, st store.Store) *rig {
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })
 	r := &rig{st: st, bus: b, drv: newFakeDriver(), now: time.Date(2026, 3, 30, 2, 0, 0, 0, time.UTC), reg: prometheus.NewRegistry()}
-	r.h, err = headend.New(headend.Options{Store: st, Bus: b, Secrets: vault.NewKeyring(testKeys(t, "k1", 1)),
+	r.h, err = headend.New(headend.Options{Store: st, Bus: b, Safeguards: noSafeguards, Secrets: vault.NewKeyring(testKeys(t, "k1", 1)),
 		Drivers: []headend.Driver{dlmsFake{r.drv}}, Now: func() time.Time { return r.now },
 		Collection: headend.CollectionConfig{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, Window: time.Hour,
 			CatchUpWindow: 100 * time.Millisecond}})

@@ -2,8 +2,8 @@
 // meters through an optical probe: the mode E sign-on (request,
 // identification and acknowledgement/option-select messages) that hands the
 // line over to HDLC (package hdlc), and a serial port adapter with read
-// deadlines. The other IEC 62056-21 modes (data readout, programming) are
-// not implemented.
+// deadlines; and the readout and programming of modes A to D: the
+// messages (message.go), the client (client.go) and the meter (meter.go).
 package iec62056
 
 import (
@@ -99,6 +99,17 @@ func printable(c byte) bool { return c >= 0x20 && c < 0x7F }
 // ParseIdentification decodes an identification message, with or without
 // its trailing CR LF.
 func ParseIdentification(line []byte) (Identification, error) {
+	return parseIdentification(line, false)
+}
+
+// ParseAnyIdentification decodes an identification of any protocol mode:
+// besides the rate characters of modes B to E it takes mode A's, any
+// printable character other than '/' and '!' (§6.3.2).
+func ParseAnyIdentification(line []byte) (Identification, error) {
+	return parseIdentification(line, true)
+}
+
+func parseIdentification(line []byte, modeA bool) (Identification, error) {
 	const msg = "identification"
 	var id Identification
 	line = bytes.TrimSuffix(line, []byte{CR, LF})
@@ -112,7 +123,7 @@ func ParseIdentification(line []byte) (Identification, error) {
 	}
 	id.Manufacturer = string(line[1:4])
 	id.BaudChar = line[4]
-	if _, err := BaudRate(id.BaudChar); err != nil {
+	if _, err := BaudRate(id.BaudChar); err != nil && !modeA {
 		return Identification{}, &SyntaxError{msg, 4, err.Error()}
 	}
 	rest := line[5:]
@@ -132,8 +143,8 @@ func AppendIdentification(b []byte, id Identification) ([]byte, error) {
 	if len(id.Manufacturer) != 3 || len(id.Ident) > 16 {
 		return b, &SyntaxError{"identification", 0, "manufacturer must have 3 and ident at most 16 characters"}
 	}
-	if _, err := BaudRate(id.BaudChar); err != nil {
-		return b, err
+	if c := id.BaudChar; !printable(c) || c == '/' || c == '!' || c == '\\' {
+		return b, fmt.Errorf("%w: 0x%02X", ErrBaud, c)
 	}
 	b = append(b, '/')
 	b = append(b, id.Manufacturer...)
@@ -225,6 +236,9 @@ type options struct {
 	echo     bool
 	address  string
 	maxBaud  int
+	timeout  time.Duration
+	idle     time.Duration
+	react    time.Duration
 }
 
 // WithBaudSwitch installs the hook that switches the line to the agreed baud

@@ -2,7 +2,8 @@
 // deadline and cancellation interrupting blocking reads and writes on a
 // stream (a TCP connection, a serial port) that supports I/O deadlines, the
 // context's error reported when it was the cause, and a listener's
-// connections served until the context ends.
+// connections served until the context ends; and the read deadline a
+// serial port lacks.
 package linkio
 
 import (

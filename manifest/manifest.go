@@ -50,6 +50,10 @@ type Row struct {
 	// Firmware is the meter's firmware version as shipped (optional
 	// column; empty when absent).
 	Firmware string
+	// Protection flags the usage point as one whose supply must not be
+	// cut remotely without an override: "vulnerable", "medical" or empty
+	// (optional column).
+	Protection string
 	// Fields holds the file's other columns by header name, trimmed and
 	// checked as text only: the protocol's own columns, which its driver
 	// checks at import. A column absent from the file has no entry, so a
@@ -83,15 +87,24 @@ func (r *Row) Field(c Column) (string, *RowError) {
 }
 
 // SubMeter reports whether the row is a gas or water meter, reached
-// through its parent (on M-Bus) rather than on its own.
-func (r *Row) SubMeter() bool { return SubKind(r.Kind) }
+// through its parent (on M-Bus) rather than on its own. A gas or water
+// meter of a Standalone protocol is reached on its own.
+func (r *Row) SubMeter() bool { return SubKind(r.Kind) && !Standalone(r.Protocol) }
+
+// Standalone reports whether protocol reaches gas and water meters
+// directly, with no electricity meter as parent: wired M-Bus from the
+// head-end to a converter.
+func Standalone(protocol string) bool { return protocol == "mbus" }
 
 // SubKind reports whether kind is one that hangs behind an electricity
 // meter on M-Bus.
 func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 
 // OptionalColumns may be absent from a manifest; Write writes them.
-var OptionalColumns = []string{"parent_meter_id", "firmware"}
+var OptionalColumns = []string{"parent_meter_id", "firmware", "protection"}
+
+// Protections are the values the protection column takes besides empty.
+var Protections = []string{"vulnerable", "medical"}
 
 // ErrManifest is wrapped by every Read error.
 var ErrManifest = errors.New("manifest: invalid")
@@ -125,7 +138,7 @@ func (r *Row) record(rec []string, fields []string) {
 		rec[len(Columns)+i] = r.Fields[f]
 	}
 	opt := rec[len(Columns)+len(fields):]
-	opt[0], opt[1] = "", r.Firmware
+	opt[0], opt[1], opt[2] = "", r.Firmware, r.Protection
 	if r.Parent != 0 {
 		opt[0] = strconv.FormatUint(r.Parent, 10)
 	}
@@ -482,6 +495,13 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 		}
 		r.Firmware = v
 	}
+	if i := p.opt[2]; i >= 0 {
+		v := strings.TrimSpace(rec[i])
+		if v != "" && !slices.Contains(Protections, v) {
+			return Row{}, &RowError{Line: line, Column: "protection", Err: fmt.Errorf("%.32q: want vulnerable, medical or empty", v)}
+		}
+		r.Protection = v
+	}
 	if len(p.extra) > 0 {
 		r.Fields = make(map[string]string, len(p.extra))
 		for k, i := range p.extra {
@@ -506,6 +526,8 @@ func (p *rowParser) parseSub(r *Row, rec []string, line int) error {
 		par = strings.TrimSpace(rec[p.opt[0]])
 	}
 	switch {
+	case !r.SubMeter() && par != "" && SubKind(r.Kind):
+		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter read over %s has no parent", r.Kind, r.Protocol)}
 	case !r.SubMeter() && par != "":
 		return &RowError{Line: line, Column: "parent_meter_id", Err: fmt.Errorf("a %s meter has no parent", r.Kind)}
 	case !r.SubMeter():

@@ -374,3 +374,24 @@ func TestProtocolColumns(t *testing.T) {
 		t.Fatalf("optional column absent: %q %v", v, e)
 	}
 }
+
+// TestStandaloneMBusRows: a gas or water meter read over wired M-Bus from
+// the head-end stands alone: no parent, and one named is refused; a DLMS
+// gas meter without its parent still is.
+func TestStandaloneMBusRows(t *testing.T) {
+	head := strings.TrimSuffix(header, "\n") + ",parent_meter_id,mbus_primary\n"
+	standalone := strings.TrimSuffix(strings.Replace(strings.Replace(strings.Replace(goodRow, "1,AMG10000000001", "3298534883329,AMG30000001", 1),
+		"electricity-1p", "gas", 1), ",dlms,tcp://127.0.0.2:4059,", ",mbus,tcp://127.0.0.2:10001,", 1), "\n") + ",,1\n"
+	withParent := strings.Replace(strings.Replace(standalone, "3298534883329,AMG30000001", "3298534883330,AMG30000002", 1), ",,1\n", ",1,1\n", 1)
+	dlmsOrphan := strings.TrimSuffix(strings.Replace(strings.Replace(goodRow, "1,AMG10000000001", "1099511627777,AMG40000000001", 1), "electricity-1p", "gas", 1), "\n") + ",,\n"
+	rows, bad, err := manifest.Read(strings.NewReader(head + standalone + withParent + dlmsOrphan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].SubMeter() || rows[0].Parent != 0 || rows[0].Protocol != "mbus" || rows[0].Fields["mbus_primary"] != "1" {
+		t.Fatalf("rows %+v", rows)
+	}
+	if len(bad) != 2 || bad[0].Line != 3 || bad[0].Column != "parent_meter_id" || bad[1].Line != 4 || bad[1].Column != "parent_meter_id" {
+		t.Fatalf("bad %v", bad)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +23,7 @@ type PortalStore interface {
 	Meters(ctx context.Context, q store.MeterQuery) ([]cim.Meter, error)
 	Day(ctx context.Context, meterID, channel string, date cim.Date) (interval.Day, error)
 	Days(ctx context.Context, meterID, channel string, from, to cim.Date) ([]interval.Day, error)
+	RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error)
 }
 
 var (
@@ -120,6 +123,129 @@ type Summary struct {
 	TypicalSoFar float64     `json:"typicalSoFar"`
 	TOU          TOUNow      `json:"tou"`
 	MonthToDate  MonthToDate `json:"monthToDate"`
+	// Volumes are the gas and water meters of the household: those
+	// behind its meter on M-Bus, and any at its usage point.
+	Volumes []Volume `json:"volumes"`
+}
+
+// Volume is a gas or water meter as the portal shows it: its volume on
+// each of the last days, and its latest index.
+type Volume struct {
+	Meter      string      `json:"meter"`
+	Kind       string      `json:"kind"`
+	UsagePoint string      `json:"usagePoint,omitempty"`
+	Days       []VolumeDay `json:"days"`
+	Last       *VolumeRead `json:"last"`
+}
+
+// VolumeDay is one local day's volume; Complete when every interval of
+// it is there (read or estimated), Source the version's ("meter",
+// "estimate", "edit").
+type VolumeDay struct {
+	Date     cim.Date `json:"date"`
+	M3       float64  `json:"m3"`
+	Complete bool     `json:"complete"`
+	Source   string   `json:"source"`
+}
+
+// VolumeRead is a meter's index as read, in m³.
+type VolumeRead struct {
+	M3 float64   `json:"m3"`
+	At time.Time `json:"at"`
+}
+
+// volumeDays is how many days, today included, the portal shows of each
+// gas and water meter.
+const volumeDays = 7
+
+// volumeMultipliers are those a gas or water meter's hourly volumes
+// ("G60me-3") and index ("Ge-3") may be kept at: a meter counting in
+// litres, tens or hundreds of litres, or m³.
+var volumeMultipliers = []int{-3, -2, -1, 0}
+
+func volumeID(kind string) string {
+	if kind == "water" {
+		return "W"
+	}
+	return "G"
+}
+
+func multiplied(mult int) string {
+	if mult == 0 {
+		return ""
+	}
+	return "e" + strconv.Itoa(mult)
+}
+
+// scaled is v at 10^mult: divided for a negative multiplier, so 1234
+// litres are 1.234 m³ exactly as a decimal reads, not 1.2340000000000002.
+func scaled(v int64, mult int) float64 {
+	if mult < 0 {
+		return float64(v) / math.Pow10(-mult)
+	}
+	return float64(v) * math.Pow10(mult)
+}
+
+// Volumes returns the gas and water meters of the household whose meter
+// is m at usage point up, with their last days to today and their latest
+// index.
+func (p *Portal) Volumes(ctx context.Context, up cim.UsagePoint, m cim.Meter, today cim.Date, now time.Time) ([]Volume, error) {
+	behind, err := p.Store.Meters(ctx, store.MeterQuery{Parent: m.MRID, Limit: 16})
+	if err != nil {
+		return nil, fmt.Errorf("mdm: meters behind meter %s: %w", m.MRID, err)
+	}
+	here, err := p.Store.Meters(ctx, store.MeterQuery{UsagePointID: up.MRID, Limit: 50})
+	if err != nil {
+		return nil, fmt.Errorf("mdm: meters of usage point %s: %w", up.MRID, err)
+	}
+	out := []Volume{}
+	seen := map[string]bool{}
+	for _, sm := range append(behind, here...) {
+		if (sm.Kind != "gas" && sm.Kind != "water") || seen[sm.MRID] || sm.Status == "removed" {
+			continue
+		}
+		seen[sm.MRID] = true
+		v := Volume{Meter: sm.MRID, Kind: sm.Kind, UsagePoint: sm.UsagePointID, Days: []VolumeDay{}}
+		id := volumeID(sm.Kind)
+		for _, mult := range volumeMultipliers {
+			ch := id + "60m" + multiplied(mult)
+			days, err := p.Store.Days(ctx, sm.MRID, ch, today.AddDays(-volumeDays+1), today)
+			if err != nil {
+				return nil, fmt.Errorf("mdm: meter %s channel %s: %w", sm.MRID, ch, err)
+			}
+			if len(days) == 0 {
+				continue
+			}
+			for _, d := range days {
+				vd := VolumeDay{Date: d.Date, Complete: true, Source: string(d.Source)}
+				var sum int64
+				for i, x := range d.Values {
+					if d.Quality[i]&cim.QualityMissing != 0 {
+						vd.Complete = false
+						continue
+					}
+					sum += x
+				}
+				vd.M3 = scaled(sum, mult)
+				v.Days = append(v.Days, vd)
+			}
+			break
+		}
+		for _, mult := range volumeMultipliers {
+			rt := id + multiplied(mult)
+			reads, err := p.Store.RegisterReads(ctx, sm.MRID, rt, now.AddDate(0, 0, -volumeDays), now.Add(time.Hour))
+			if err != nil {
+				return nil, fmt.Errorf("mdm: meter %s register %s: %w", sm.MRID, rt, err)
+			}
+			if len(reads) > 0 {
+				last := reads[len(reads)-1]
+				v.Last = &VolumeRead{M3: scaled(last.Value, mult), At: last.TimeStamp}
+				break
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // Summary is a household's use at now: use now, today against the
@@ -173,7 +299,10 @@ func (p *Portal) Summary(ctx context.Context, usagePointID string, now time.Time
 	pr, until := t.At(now, loc)
 	out.TOU = TOUNow{Tariff: t.Name, Period: pr.Name, Price: pr.Price, Currency: t.Currency, Until: until}
 
-	out.MonthToDate, err = p.MonthToDate(ctx, m.MRID, t, today, loc)
+	if out.MonthToDate, err = p.MonthToDate(ctx, m.MRID, t, today, loc); err != nil {
+		return out, err
+	}
+	out.Volumes, err = p.Volumes(ctx, up, m, today, now)
 	return out, err
 }
 

@@ -169,3 +169,55 @@ func TestPortalExport(t *testing.T) {
 		t.Fatalf("a usage point not registered: %v", err)
 	}
 }
+
+// The summary shows the household's gas and water: the water meter behind
+// its electricity meter (at a usage point of its own) and the gas meter at
+// its usage point, each with its days' m³ and latest index.
+func TestPortalVolumes(t *testing.T) {
+	st, loc := openHousehold(t)
+	ctx := context.Background()
+	if err := st.PutUsagePoints(ctx, cim.UsagePoint{MRID: "up1-water", TimeZone: "Europe/Amsterdam"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutMeters(ctx, cim.Meter{MRID: "w1", UsagePointID: "up1-water", Kind: "water", Parent: "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	today := cim.Date{Year: 2026, Month: 6, Day: 10}
+	hourly := func(meter, channel string, date cim.Date, litres int64, n int) interval.Day {
+		d := interval.Day{MeterID: meter, Channel: channel, Date: date, Start: date.Start(loc), Interval: time.Hour,
+			Values: make([]int64, 24), Quality: make([]cim.Quality, 24)}
+		for i := range d.Values {
+			if i < n {
+				d.Values[i] = litres
+			} else {
+				d.Quality[i] = cim.QualityMissing
+			}
+		}
+		return d
+	}
+	days := []interval.Day{hourly("w1", "W60me-3", today.AddDays(-1), 10, 24), hourly("w1", "W60me-3", today, 5, 10),
+		hourly("a-gas", "G60me-3", today.AddDays(-1), 250, 24)}
+	if _, err := st.PutDays(ctx, days); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 6, 10, 10, 0, 0, 0, loc)
+	if _, err := st.PutRegisterReads(ctx, []store.RegisterRead{{MeterID: "w1", ReadingType: "We-3", TimeStamp: at, Value: 123_456}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := (&mdm.Portal{Store: st}).Summary(ctx, "up1", at.Add(7*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Volumes) != 2 {
+		t.Fatalf("volumes %+v", s.Volumes)
+	}
+	w, g := s.Volumes[0], s.Volumes[1]
+	if w.Meter != "w1" || w.Kind != "water" || w.UsagePoint != "up1-water" || len(w.Days) != 2 ||
+		w.Days[0].M3 != 0.24 || !w.Days[0].Complete || w.Days[1].M3 != 0.05 || w.Days[1].Complete || w.Days[0].Source != "meter" ||
+		w.Last == nil || w.Last.M3 != 123.456 || !w.Last.At.Equal(at) {
+		t.Fatalf("water %+v", w)
+	}
+	if g.Meter != "a-gas" || g.Kind != "gas" || len(g.Days) != 1 || g.Days[0].M3 != 6 || g.Last != nil {
+		t.Fatalf("gas %+v", g)
+	}
+}

@@ -89,6 +89,12 @@ type Fleet struct {
 	// plain wake-up.
 	Horizon time.Duration
 
+	// ButtonDelay is the longest a household takes to press the button
+	// of a meter armed for reconnection; each press comes at a delay
+	// drawn from the seed, at least MinButtonDelay (0: nobody presses,
+	// only PressButton does).
+	ButtonDelay time.Duration
+
 	installDay int64
 	install    int64
 	steps      int64 // profile interval in steps
@@ -115,6 +121,7 @@ func NewFleet(seed uint64, loc *time.Location, start time.Time) *Fleet {
 		Grid:            loadshape.GridEU,
 		Faults:          DefaultFaults(),
 		ControlMode:     1,
+		ButtonDelay:     30 * time.Minute,
 		SerialPrefix:    "AMG",
 		ClockShiftLimit: 9 * time.Second,
 		LLSMaxFailures:  3,

@@ -144,6 +144,9 @@ type relayState struct {
 	state ControlState
 	mode  ControlMode
 	off   []period
+	// pressAt is when the household presses the button of a meter armed
+	// for reconnection (true unix seconds; 0: no press due).
+	pressAt int64
 	// limiter
 	threshold int64 // W, 0 disabled
 	overSec   int64 // min_over_threshold_duration
@@ -181,6 +184,7 @@ func (m *Meter) Control(now time.Time, t Trigger) (ControlState, error) {
 		return s.relay.state, &TransitionError{Meter: m.id, Mode: s.relay.mode, State: s.relay.state, Trigger: t}
 	}
 	m.setOutput(now, next)
+	m.armButton(now, t, next)
 	var code EventCode
 	switch t {
 	case RemoteDisconnect:

@@ -21,6 +21,9 @@ type Persister interface {
 type Counters struct {
 	Send    uint32
 	Clients []ClientCounter
+	// Command is the last originator counter accepted on a signed
+	// command (0: none yet).
+	Command uint64
 }
 
 // ClientCounter is the last invocation counter accepted from one client.
@@ -39,6 +42,7 @@ var (
 type security struct {
 	next, reserved uint32
 	clients        []ClientCounter
+	command        uint64
 	failures       uint16
 	lockedUntil    int64 // unix ns
 }
@@ -59,12 +63,13 @@ func (m *Meter) RestoreCounters(c Counters) {
 	sec := m.sec()
 	sec.next, sec.reserved = c.Send, c.Send
 	sec.clients = append(sec.clients[:0], c.Clients...)
+	sec.command = c.Command
 }
 
 // Counters returns the state a Persister would store now.
 func (m *Meter) Counters() Counters {
 	sec := m.sec()
-	return Counters{Send: sec.reserved, Clients: append([]ClientCounter(nil), sec.clients...)}
+	return Counters{Send: sec.reserved, Clients: append([]ClientCounter(nil), sec.clients...), Command: sec.command}
 }
 
 func (m *Meter) persist(c Counters) error {

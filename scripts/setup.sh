@@ -13,7 +13,7 @@ log() { printf 'setup: %s\n' "$*"; }
 # Debian packages the tests use. apt-get update runs at most once, and only
 # when something is missing.
 need_pkgs=()
-for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server" "chromium:chromium"; do
+for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server" "chromium:chromium" "softhsm2-util:softhsm2" "termineter:termineter"; do
   bin=${spec%%:*}; pkg=${spec#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_pkgs+=("$pkg")
 done
@@ -60,4 +60,22 @@ if ! answers 127.0.0.1 4222; then
     -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
   wait_for NATS 4222
 fi
+# The independent protocol peers the interoperability tests run (npm, pinned
+# in scripts/peers/package-lock.json). npm 11 does not run install scripts,
+# so node-mbus's addon (libmbus) is built here, against Debian's Node headers.
+peers=scripts/peers
+if [ ! -f "$peers/node_modules/.amigo-lock" ] || ! cmp -s "$peers/package-lock.json" "$peers/node_modules/.amigo-lock"; then
+  log "installing the npm test peers"
+  (cd "$peers" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  rm -f "$peers/node_modules/.amigo-lock"
+fi
+if [ ! -f "$peers/node_modules/node-mbus/build/Release/mbus.node" ]; then
+  log "building node-mbus (libmbus)"
+  (cd "$peers/node_modules/node-mbus" && ../.bin/node-gyp rebuild --nodedir=/usr >/dev/null 2>&1) || {
+    echo "setup: node-mbus did not build; run: cd $peers/node_modules/node-mbus && ../.bin/node-gyp rebuild --nodedir=/usr" >&2
+    exit 1
+  }
+fi
+cp "$peers/package-lock.json" "$peers/node_modules/.amigo-lock"
+
 log "ready"

@@ -34,18 +34,22 @@ set +e
 go test -race -count=1 -timeout 20m -v ./... >"$out/test.log" 2>&1
 test_rc=$?
 # The race detector slows a 10,000-meter fleet tenfold, so under it the
-# acceptance fleets are small; here they run at full size without it.
-echo "== full-size fleet tests (without the race detector)"
-go test -count=1 -timeout 15m -v -run 'TestFleet' ./headend/ >>"$out/test.log" 2>&1
+# acceptance fleets are small; here they run at full size without it: the
+# fleets, the attack campaigns (50,000 disconnects) and the firmware
+# campaign (1,000 meters), and the key rotation below.
+echo "== full-size fleet, attack and campaign tests (without the race detector)"
+go test -count=1 -timeout 15m -v -run 'TestFleet|TestAttack|TestFirmwareCampaign' ./headend/ >>"$out/test.log" 2>&1
 fleet_rc=$?
-grep -E 'meters/s|caught up' "$out/test.log" || true
+# The key rotation of 10,000 meters, its server killed with SIGKILL midway.
+go test -count=1 -timeout 10m -v -run 'TestKeyRotationCampaignSurvivesKill' ./cmd/amigo/ >>"$out/test.log" 2>&1 || fleet_rc=1
+grep -E 'meters/s|caught up|disconnects issued|quarantined|killed|rotated' "$out/test.log" || true
 [ "$test_rc" -eq 0 ] && test_rc=$fleet_rc
 set -e
 # Show failures and the per-package lines, not every passing test.
 grep -E '^(ok|FAIL|panic:)' "$out/test.log" || true
 if [ "$test_rc" -ne 0 ]; then
   echo "-- failures:"
-  grep -B2 -A15 -E '^\s*--- FAIL|^panic:' "$out/test.log" | head -n 400 || true
+  grep -B30 -A15 -E '^\s*--- FAIL|^panic:' "$out/test.log" | head -n 400 || true
 fi
 passed=$(grep -cE '^\s*--- PASS' "$out/test.log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$out/test.log" || true)

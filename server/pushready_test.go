@@ -64,7 +64,7 @@ func TestReadyzReportsADeadPushListener(t *testing.T) {
 	if code, body := get(t, "http://"+s.Addr()+"/readyz"); code != 200 || !strings.Contains(body, `"push":"ok"`) {
 		t.Fatalf("readyz %d %s, want 200 with the push listener ok", code, body)
 	}
-	s.pushLn.Close() // what a listener failing for good looks like to Serve
+	s.pushes[0].ln.Close() // what a listener failing for good looks like to Serve
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, body := get(t, "http://"+s.Addr()+"/readyz")

@@ -22,16 +22,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/amigo-ami/amigo/api"
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/campaign"
 	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/han"
 	"github.com/amigo-ami/amigo/headend"
+	"github.com/amigo-ami/amigo/headend/c12driver"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
+	"github.com/amigo-ami/amigo/headend/iec62056driver"
+	"github.com/amigo-ami/amigo/headend/mbusdriver"
+	"github.com/amigo-ami/amigo/headend/osgpdriver"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/vault"
+	"github.com/amigo-ami/amigo/vault/pkcs11"
 	"github.com/amigo-ami/amigo/web"
 )
 
@@ -48,20 +56,34 @@ type Server struct {
 	// seals and opens meter secrets.
 	HeadEnd *headend.HeadEnd
 	Keys    *vault.Keyring
+	// CommandSigner signs critical commands with the HSM's signing key
+	// (nil without an HSM).
+	CommandSigner *pkcs11.Signer
+	hsm           *pkcs11.Token
 	// Auth holds the users, tokens and sessions.
 	Auth *auth.Service
-	// PushAddr is where the push listener listens ("" without one).
-	PushAddr string
-	http     *http.Server
-	ln       net.Listener
-	pushLn   net.Listener
-	push     *headend.PushListener
-	bgCancel context.CancelFunc
-	bg       sync.WaitGroup
-	in       *mdm.Ingest
-	rules    vee.RuleSets // validation rule sets by meter group
-	notes    []func()     // logged once the start succeeded
-	served   chan error
+	// Campaigns runs operations over many meters (key rotation,
+	// firmware).
+	Campaigns *campaign.Engine
+	// Audit is the hash-chained audit trail in the store, which auth, the
+	// API and the head-end append to.
+	Audit *audit.Log
+	// HAN publishes consenting households' readings to their home
+	// network's MQTT broker (nil: han.mqtt.broker not set).
+	HAN *han.Bridge
+	// PushAddr is where the DLMS push listener listens, C1222PushAddr
+	// the C12.22 one ("" without one).
+	PushAddr      string
+	C1222PushAddr string
+	http          *http.Server
+	ln            net.Listener
+	pushes        []*pushServer // one per protocol whose meters push
+	bgCancel      context.CancelFunc
+	bg            sync.WaitGroup
+	in            *mdm.Ingest
+	rules         vee.RuleSets // validation rule sets by meter group
+	notes         []func()     // logged once the start succeeded
+	served        chan error
 }
 
 // Start brings a node up. On error everything already opened is closed
@@ -106,8 +128,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.Store = db
+	s.Audit = audit.New(db)
 	kind := db.Kind()
-	if s.Auth, err = auth.New(db, auth.Options{Logger: log}); err != nil {
+	if s.Auth, err = auth.New(db, auth.Options{Logger: log, Audit: s.Audit}); err != nil {
 		return nil, err
 	}
 	bctx, bcancel := context.WithTimeout(ctx, cfg.Bus.ConnectTimeout+10*time.Second)
@@ -128,10 +151,14 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	if err := s.startHeadEnd(o); err != nil {
 		return nil, err
 	}
+	if s.HAN, err = newHAN(cfg.HAN, s.Bus, s.Store, log); err != nil {
+		return nil, err
+	}
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   s.readyChecks(),
-		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth,
+		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth, Campaigns: s.Campaigns,
+		Audit: s.Audit, ConsentChanged: s.consentChanged,
 	})
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.
@@ -160,7 +187,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		}
 	}
 	s.startBackground()
-	log.Info("amigo serving", "http", s.ln.Addr().String(), "push", s.PushAddr, "data", cfg.Data, "store", kind,
+	log.Info("amigo serving", "http", s.ln.Addr().String(), "push", s.PushAddr, "push_c1222", s.C1222PushAddr, "data", cfg.Data, "store", kind,
 		"bus", map[bool]string{true: "embedded", false: config.RedactURL(cfg.Bus.URL)}[s.Bus.Embedded()],
 		"version", version, "startup", time.Since(t0).Round(time.Millisecond))
 	return s, nil
@@ -207,11 +234,11 @@ func (s *Server) closeAll(ctx context.Context) error {
 		s.bg.Wait()
 		s.bgCancel = nil
 	}
-	if s.pushLn != nil {
+	for _, p := range s.pushes {
 		// Closed once its listener has stopped (or never served): closed
 		// under a serving listener, it would be an accept error, not a
 		// stop.
-		s.pushLn.Close()
+		p.ln.Close()
 	}
 	if s.http != nil {
 		hctx, cancel := context.WithTimeout(ctx, s.cfg.HTTP.ShutdownTimeout)
@@ -235,6 +262,12 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 		s.Store = nil
 	}
+	if s.hsm != nil {
+		if err := s.hsm.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.hsm = nil
+	}
 	s.lock.release()
 	return errors.Join(errs...)
 }
@@ -247,64 +280,161 @@ func (s *Server) startHeadEnd(o Options) error {
 	if file == "" {
 		file, create = filepath.Join(s.cfg.Data, "master.key"), true
 	}
-	v, created, err := vault.Load(os.Getenv, file, create)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+	if cfg.PKCS11.Enabled() {
+		if err := s.openHSM(file); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+	} else {
+		v, created, err := vault.Load(os.Getenv, file, create)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		if created {
+			s.notes = append(s.notes, func() {
+				s.log.Warn("created a master key for meter keys; keep it apart from the data (AMIGO_MASTER_KEY or headend.master_key_file) in production", "file", file)
+			})
+		}
+		s.Keys = vault.NewKeyring(v)
 	}
-	if created {
-		s.notes = append(s.notes, func() {
-			s.log.Warn("created a master key for meter keys; keep it apart from the data (AMIGO_MASTER_KEY or headend.master_key_file) in production", "file", file)
-		})
+	var signer headend.CommandSigner
+	if cfg.SignCommands {
+		sg, err := s.loadSigner()
+		if err != nil {
+			return err
+		}
+		signer = sg
 	}
-	s.Keys = vault.NewKeyring(v)
-	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
-		Drivers: drivers(),
-		Collection: headend.CollectionConfig{Concurrency: cfg.Concurrency, PerSegment: cfg.PerSegment, Attempts: cfg.Attempts,
-			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays}})
+	sg, err := safeguards(s.cfg.Safeguards)
 	if err != nil {
 		return err
 	}
+	anomalies, err := s.cfg.AnomalyPolicy()
+	if err != nil {
+		return fmt.Errorf("anomaly limits: %w", err)
+	}
+	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
+		Signer:  signer,
+		Anomaly: anomalies,
+		Drivers: drivers(),
+		Audit:   s.Audit,
+		Collection: headend.CollectionConfig{Concurrency: cfg.Concurrency, PerSegment: cfg.PerSegment, Attempts: cfg.Attempts,
+			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays},
+		Approvals:  headend.ApprovalConfig{Types: s.cfg.Approvals.ControlTypes(), CalendarMeters: s.cfg.Approvals.CalendarMeters, TTL: s.cfg.Approvals.TTL},
+		Safeguards: sg})
+	if err != nil {
+		return err
+	}
+	// A node restarted on the same data directory takes back the
+	// campaign items it held when it stopped.
+	host, _ := os.Hostname()
+	steps := campaignSteps(s.HeadEnd)
+	if err := s.addFirmwareStep(steps); err != nil {
+		return err
+	}
+	s.Campaigns = campaign.New(s.Store, campaign.Options{Steps: steps, Audit: s.Audit, Logger: s.log, Now: o.Now,
+		Node: host + ":" + s.cfg.Data})
 	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now,
 		Validate: &mdm.VEEOptions{Rules: s.rules}})
 	if err != nil {
 		return err
 	}
-	if cfg.PushAddr != "" {
-		if s.pushLn, err = net.Listen("tcp", cfg.PushAddr); err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("push listener: address %s is already in use", cfg.PushAddr)
-			}
-			return fmt.Errorf("push listener: %w", err)
+	for _, pa := range []struct {
+		protocol, addr string
+		bound          *string
+	}{{pushDLMS, cfg.PushAddr, &s.PushAddr}, {pushC1222, cfg.C1222PushAddr, &s.C1222PushAddr}} {
+		if pa.addr == "" {
+			continue
 		}
-		s.PushAddr = s.pushLn.Addr().String()
-		d, _ := s.HeadEnd.Driver(pushProtocol)
-		pd, ok := d.(headend.PushDriver)
-		if !ok {
-			return fmt.Errorf("push listener: no driver takes %s pushes", pushProtocol)
+		p, err := s.listenPush(pa.protocol, pa.addr)
+		if err != nil {
+			return err
 		}
-		s.push = s.HeadEnd.NewPushListener(pd, headend.PushConfig{MaxPerSource: cfg.PushPerSource, FirstFrameTimeout: cfg.PushFirstFrame})
+		*pa.bound = p.ln.Addr().String()
 	}
 	s.in = in
 	return nil
+}
+
+// pushServer is the push listener of one protocol's meters.
+type pushServer struct {
+	protocol string
+	ln       net.Listener
+	pl       *headend.PushListener
+}
+
+// listenPush opens the push listener of protocol at addr; every listener
+// shares the limits of the settings.
+func (s *Server) listenPush(protocol, addr string) (*pushServer, error) {
+	cfg := s.cfg.HeadEnd
+	name := pushName(protocol)
+	d, _ := s.HeadEnd.Driver(protocol)
+	pd, ok := d.(headend.PushDriver)
+	if !ok {
+		return nil, fmt.Errorf("%s: no driver takes %s pushes", name, protocol)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s: address %s is already in use", name, addr)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p := &pushServer{protocol: protocol, ln: ln,
+		pl: s.HeadEnd.NewPushListener(pd, headend.PushConfig{MaxPerSource: cfg.PushPerSource, FirstFrameTimeout: cfg.PushFirstFrame})}
+	s.pushes = append(s.pushes, p)
+	return p, nil
 }
 
 // drivers are the protocols the head-end speaks: a protocol is one line.
 func drivers() []headend.Driver {
 	return []headend.Driver{
 		dlmsdriver.New(dlmsdriver.Config{}),
+		iec62056driver.New(iec62056driver.Config{}),
+		mbusdriver.New(mbusdriver.Config{}),
+		c12driver.NewC1218(c12driver.Config{}),
+		c12driver.NewC1222(c12driver.Config{}),
+		osgpdriver.New(osgpdriver.Config{}),
 	}
 }
 
-// pushProtocol is the protocol of the meters that push to the push
-// listener's address.
-const pushProtocol = "dlms"
+// campaignSteps are the kinds of campaign the head-end carries out: a
+// kind is one line.
+func campaignSteps(h *headend.HeadEnd) map[string]campaign.Step {
+	return map[string]campaign.Step{
+		headend.KeyRotation: func(ctx context.Context, _ campaign.Campaign, meterID string) (string, error) {
+			return h.RotateKeys(ctx, meterID)
+		},
+	}
+}
+
+// pushName names a protocol's push listener in logs and errors; the DLMS
+// one, the first, keeps its plain name.
+func pushName(protocol string) string {
+	if protocol == pushDLMS {
+		return "push listener"
+	}
+	return protocol + " push listener"
+}
+
+// The protocols whose meters push, each to its own listener: a meter's
+// framing says nothing of its protocol before it is parsed, so one
+// address per protocol keeps each listener's driver the only one that
+// reads its connections.
+const (
+	pushDLMS  = "dlms"   // headend.push_addr
+	pushC1222 = "c12.22" // headend.c1222_push_addr
+)
 
 // readyChecks are what /readyz asks: the store, the bus, and the push
 // listener when there is one, which fails when it can no longer accept.
 func (s *Server) readyChecks() []api.Check {
 	checks := []api.Check{{Name: "store", Fn: s.Store.Ping}, {Name: "bus", Fn: s.Bus.Ready}}
-	if s.push != nil {
-		checks = append(checks, api.Check{Name: "push", Fn: s.push.Ready})
+	for _, p := range s.pushes {
+		name := "push"
+		if p.protocol != pushDLMS {
+			name = "push-" + p.protocol
+		}
+		checks = append(checks, api.Check{Name: name, Fn: p.pl.Ready})
 	}
 	return checks
 }
@@ -331,6 +461,7 @@ func (s *Server) startBackground() {
 		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt, Intraday: cfg.Intraday})
 	})
 	run("ingest", in.Run)
+	run("campaigns", s.Campaigns.Run)
 	run("session cleanup", func(ctx context.Context) error {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
@@ -345,10 +476,11 @@ func (s *Server) startBackground() {
 			}
 		}
 	})
-	if s.pushLn != nil {
-		pl := s.push
-		ln := s.pushLn
-		run("push listener", func(ctx context.Context) error { return pl.Serve(ctx, ln) })
+	if s.HAN != nil {
+		run("home network", s.HAN.Run)
+	}
+	for _, p := range s.pushes {
+		run(pushName(p.protocol), func(ctx context.Context) error { return p.pl.Serve(ctx, p.ln) })
 	}
 	for _, n := range s.notes {
 		n()

@@ -24,6 +24,7 @@ func testConfig(dir string) config.Config {
 	c.Data = dir
 	c.HTTP.Addr = "127.0.0.1:0"
 	c.HeadEnd.PushAddr = "127.0.0.1:0"
+	c.HeadEnd.C1222PushAddr = "127.0.0.1:0"
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amigo-ami/amigo/axdr"
@@ -102,6 +103,17 @@ type DeviceConfig struct {
 	Model Model
 	// Faults are the meter's firmware faults (zero: none).
 	Faults Fault
+	// Trust provisions the meter with the head-end's command-signing keys
+	// (nil: not provisioned, no command needs a signature).
+	Trust *Trust
+	// Image is the meter's image transfer and active firmware, which
+	// outlast the connection (nil: the meter has no image transfer).
+	Image *MeterImage
+	// KEK is the master key key_transfer unwraps new keys with; SetKeys
+	// persists and applies them. Without both the meter refuses
+	// key_transfer.
+	KEK     []byte
+	SetKeys func(ek, ak [16]byte) error
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -111,6 +123,9 @@ type Device struct {
 	cfg     DeviceConfig
 	counter *security.Counter
 	clockLN obis.Code // the clock its profiles capture
+	// rekeyed: a key_transfer in this connection changed the keys, so
+	// the old key's counters no longer count.
+	rekeyed atomic.Bool
 }
 
 // NewDevice builds the COSEM logical device (address 1) of an electricity
@@ -147,12 +162,16 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 		Address: 1, SystemTitle: cfg.SystemTitle, Counter: d.counter, Now: now, Logger: cfg.Logger,
 		MaxLLSFailures: f.LLSMaxFailures, LockoutPeriod: f.LLSLockout, InactivityTimeout: cfg.InactivityTimeout,
 		PersistClientIC: func(sap uint16, ic uint32) error {
+			if sap == ManagementClient && d.rekeyed.Load() {
+				// The old key's counter went with the old key.
+				return nil
+			}
 			cfg.Lock.Lock()
 			defer cfg.Lock.Unlock()
 			return m.AcceptClientCounter(sap, ic)
 		},
 		OnSecurityEvent: func(kind server.SecurityEvent, sap uint16) {
-			if kind != server.EventLLSFailure {
+			if d.signingEvent(kind) || kind != server.EventLLSFailure {
 				return
 			}
 			cfg.Lock.Lock()
@@ -161,6 +180,10 @@ func NewDevice(m *meter.Meter, cfg DeviceConfig) (*Device, error) {
 		},
 	}
 	dev.Quirks = d.quirks()
+	if cfg.Trust != nil {
+		dev.Signing = d.signing(cfg.Trust)
+	}
+	d.imageQuirk(&dev.Quirks)
 	dev.Associations = append(dev.Associations, server.Association{ClientSAP: PublicClient, Rights: cosem.ReadOnlyAccess})
 	// A meter whose LLS is locked out offers no LLS association at all
 	// until the lockout ends: the model, not the short-lived Device,
@@ -242,7 +265,9 @@ func (d *Device) Close() {
 func with[T any](d *Device, fn func(m *meter.Meter, now time.Time) T) T {
 	d.cfg.Lock.Lock()
 	defer d.cfg.Lock.Unlock()
-	return fn(d.m, d.cfg.Now())
+	now := d.cfg.Now()
+	d.m.Settle(now) // what the household did since the last use
+	return fn(d.m, now)
 }
 
 func (d *Device) zone(t time.Time) time.Time { return t.In(d.m.Fleet().Location) }
@@ -327,8 +352,10 @@ func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 		d.limiter(),
 		d.pushSetup(),
 		&relay{Header: objects.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
+		d.securitySetup(),
 	)
 	objs = append(objs, d.mbusObjects()...)
+	objs = append(objs, d.imageObjects()...)
 	tree, err := objects.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)

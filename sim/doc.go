@@ -19,6 +19,12 @@
 // (quirks.go), each drawn per meter from the seed; docs/dlms.md lists
 // what each looks like on the wire.
 //
+// Config.Readout, C1218, C1222 and OSGP make fractions of the meters speak
+// IEC 62056-21, ANSI C12.18, ANSI C12.22 or OSGP instead of DLMS, each at
+// a port of its own on the meter's address (readout.go, c12.go). The C12
+// and OSGP meters serve one C12.19 table set computed from the same model
+// (c12tables.go), so every family reads the same energy.
+//
 // The per-meter keys are derived with HMAC-SHA256 over the seed and the meter
 // id. That is a reproducible test fixture, not a key-management scheme: anyone
 // who knows the seed knows every key.

@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"cmp"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"github.com/amigo-ami/amigo/linkio"
@@ -63,6 +65,46 @@ type Config struct {
 	// RebootTime is how long a meter that crashed refuses connections
 	// (0: DefaultRebootTime).
 	RebootTime time.Duration
+	// Trust provisions every meter with the head-end's command-signing
+	// keys (nil: none is provisioned).
+	Trust *Trust
+	// FirmwareKey is the firmware-signing key the meters trust: when set,
+	// the IDIS meters serve image transfer and their active firmware
+	// identifier (see MeterImage).
+	FirmwareKey *ecdsa.PublicKey
+	// KeyStore keeps the keys meters are given by key_transfer across a
+	// restart (nil: kept in memory only).
+	KeyStore KeyStore
+	// Readout is the fraction of meters that speak IEC 62056-21 at
+	// ReadoutPort instead of DLMS (see readout.go).
+	Readout float64
+	// ReadoutPort is the readout meters' TCP port (0: DefaultReadoutPort).
+	ReadoutPort uint16
+	// ReadoutReaction is the readout meters' reaction time (0: 200 ms,
+	// the standard's least; negative: none).
+	ReadoutReaction time.Duration
+	// P1Port is the TCP port of the DSMR meters' P1 ports (0:
+	// DefaultP1Port); P1Encrypted the fraction of them that encrypt
+	// (AES-128-GCM, key in the manifest's p1_key); P1Interval the time
+	// between telegrams (0: DefaultP1Interval).
+	P1Port      uint16
+	P1Encrypted float64
+	P1Interval  time.Duration
+	// MBus is the fraction of fleet addresses with an M-Bus converter
+	// serving standalone gas and water meters (mbusslave.go), at MBusPort
+	// (0: DefaultMBusPort); MBusHistory is how far back their volume
+	// profile reaches (0: DefaultMBusHistory).
+	MBus        float64
+	MBusPort    uint16
+	MBusHistory time.Duration
+	// C1218, C1222 and OSGP are the fractions of the meters that speak
+	// ANSI C12.18, ANSI C12.22 or OSGP instead of DLMS (c12.go); with
+	// Readout they may add up to 1 at most. OSGPLegacy is the fraction of
+	// the OSGP meters on the legacy security rather than AES-128.
+	C1218, C1222, OSGP, OSGPLegacy float64
+	// C1218Port, C1222Port and OSGPPort are their TCP ports (0:
+	// DefaultC1218Port, DefaultC1222Port, DefaultOSGPPort).
+	C1218Port, C1222Port, OSGPPort uint16
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -82,6 +124,25 @@ type Fleet struct {
 	faultMix FaultMix
 	faultsOf func(int) Fault
 	reboot   time.Duration
+	trust    *Trust
+	keyStore KeyStore
+	// readout is the fraction of IEC 62056-21 meters, at readoutPort.
+	readout     float64
+	readoutPort uint16
+	reaction    time.Duration
+
+	mbus        float64
+	mbusPort    uint16
+	mbusHistory time.Duration
+	mbusBusy    map[int]chan struct{} // converters with a client, guarded by mu
+
+	// The fractions of C12.18, C12.22 and OSGP meters and their ports.
+	c1218, c1222, osgp, osgpLegacy float64
+	c1218Port, c1222Port, osgpPort uint16
+	c12Logs                        map[int]*c12Log // the C12 meters' event logs, once read; guarded by mu
+	osgpStates                     map[int]*osgpState
+	c1222States                    map[int]*c1222State
+	c1222Pushed                    map[int]uint32 // the newest event log entry each C12.22 meter pushed; guarded by mu
 
 	mu        sync.Mutex
 	meters    []*meter.Meter
@@ -89,9 +150,15 @@ type Fleet struct {
 	subs      map[uint64]*meter.Meter // gas and water meters, by id, once touched
 	pushTo    string                  // RunPushes' destination
 	rebooting map[int]time.Time       // crashed meters, until when (wall clock)
+	// images holds the firmware of the meters touched, when the fleet
+	// trusts firmwareKey.
+	images      map[int]*MeterImage
+	firmwareKey *ecdsa.PublicKey
+	keys        map[int]meterKeys // meters' global keys, once touched
 	// locks guard the meter models, which are not safe for concurrent
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
+	p1    p1Config
 }
 
 // NewFleet prepares a fleet. It allocates one pointer per meter and
@@ -102,9 +169,35 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	}
 	f := &Fleet{n: cfg.Meters, seed: cfg.Seed, port: cfg.Port, now: cfg.Now, log: cfg.Logger, model: cfg.Model, links: cfg.Links, gas: cfg.Gas, water: cfg.Water,
 		idle: cfg.InactivityTimeout, busy: map[int]chan struct{}{},
-		models: cfg.Models, faultMix: cfg.DLMSFaults, faultsOf: cfg.FaultsOf, reboot: cfg.RebootTime}
+		models: cfg.Models, faultMix: cfg.DLMSFaults, faultsOf: cfg.FaultsOf, reboot: cfg.RebootTime, trust: cfg.Trust, keyStore: cfg.KeyStore}
+	f.firmwareKey = cfg.FirmwareKey
+	f.readout, f.readoutPort, f.reaction = cfg.Readout, cfg.ReadoutPort, cfg.ReadoutReaction
+	if f.reaction == 0 {
+		f.reaction = readoutReaction
+	}
+	if f.readoutPort == 0 {
+		f.readoutPort = DefaultReadoutPort
+	}
+	f.p1 = p1Config{port: cfg.P1Port, encrypted: cfg.P1Encrypted, interval: cfg.P1Interval}
+	f.mbus, f.mbusPort, f.mbusHistory = cfg.MBus, cfg.MBusPort, cfg.MBusHistory
+	if f.mbusPort == 0 {
+		f.mbusPort = DefaultMBusPort
+	}
+	if f.mbusHistory <= 0 {
+		f.mbusHistory = DefaultMBusHistory
+	}
 	if f.reboot <= 0 {
 		f.reboot = DefaultRebootTime
+	}
+	f.c1218, f.c1222, f.osgp, f.osgpLegacy = cfg.C1218, cfg.C1222, cfg.OSGP, cfg.OSGPLegacy
+	f.c1218Port, f.c1222Port, f.osgpPort = cmp.Or(cfg.C1218Port, DefaultC1218Port), cmp.Or(cfg.C1222Port, DefaultC1222Port), cmp.Or(cfg.OSGPPort, DefaultOSGPPort)
+	for _, v := range []float64{f.readout, f.c1218, f.c1222, f.osgp, f.osgpLegacy} {
+		if v < 0 || v > 1 {
+			return nil, fmt.Errorf("sim: protocol fraction %v: want [0, 1]", v)
+		}
+	}
+	if sum := f.readout + f.c1218 + f.c1222 + f.osgp; sum > 1+1e-9 {
+		return nil, fmt.Errorf("sim: the readout, C12.18, C12.22 and OSGP fractions add up to %v: want at most 1", sum)
 	}
 	for _, s := range f.models {
 		if s.Model >= numModels {
@@ -220,11 +313,15 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 		return nil, err
 	}
 	id := f.Identity(i)
-	ek, err := security.NewKey(id.EK[:])
+	ekb, akb, err := f.Keys(i)
 	if err != nil {
 		return nil, err
 	}
-	ak, err := security.NewKey(id.AK[:])
+	ek, err := security.NewKey(ekb[:])
+	if err != nil {
+		return nil, err
+	}
+	ak, err := security.NewKey(akb[:])
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +331,8 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 	}
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest(),
-		InactivityTimeout: f.idle, Model: f.ModelOf(i), Faults: f.FaultsOf(i)})
+		InactivityTimeout: f.idle, Model: f.ModelOf(i), Faults: f.FaultsOf(i), Trust: f.trust, Image: f.image(i, m),
+		KEK: id.KEK[:], SetKeys: func(ek, ak [16]byte) error { return f.setKeys(i, ek, ak) }})
 }
 
 func (f *Fleet) pushDest() string {
@@ -322,7 +420,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
-	if f.isRebooting(i) {
+	if f.isRebooting(i) || !f.isDLMS(i) {
 		refuse(c)
 		return
 	}

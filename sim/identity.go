@@ -19,6 +19,7 @@ type Identity struct {
 	ID          uint64 // meter id in the model: Index+1
 	SystemTitle [8]byte
 	EK, AK      [16]byte // global unicast encryption and authentication keys of client 1
+	KEK         [16]byte // master key: key_transfer wraps new keys under it
 	Password    string   // LLS password of client 17
 	Addr        netip.AddrPort
 }
@@ -78,6 +79,8 @@ func identity(seed uint64, i int, port uint16, flag string) Identity {
 	pw := derive(seed, "lls", id)
 	copy(in.EK[:], ek[:16])
 	copy(in.AK[:], ak[:16])
+	kek := derive(seed, "kek", id)
+	copy(in.KEK[:], kek[:16])
 	in.Password = hex.EncodeToString(pw[:6])
 	return in
 }

@@ -44,7 +44,7 @@ func mbusLN(b, c, d, e byte) obis.Code { return obis.Code{0, b, c, d, e, 255} }
 
 // subKinds says which sub-meters electricity meter i has.
 func (f *Fleet) subKinds(i int) []meter.Kind {
-	if f.ModelOf(i) == ModelThirdParty {
+	if f.ModelOf(i) == ModelThirdParty || !f.isDLMS(i) {
 		// Its object model has no M-Bus client.
 		return nil
 	}
@@ -127,6 +127,7 @@ func (f *Fleet) SubRows(i int) ([]manifest.Row, error) {
 		r.MeterID, r.Serial, r.Kind, r.Model = id, m.Serial(), k.String(), "AMG-"+k.String()
 		r.Parent, r.Fields = parent.MeterID, maps.Clone(parent.Fields)
 		r.Fields["mbus_channel"] = strconv.Itoa(ch + 1)
+		r.Fields["p1_key"] = ""
 		r.Archetype = ""
 		r.UsagePointID = parent.UsagePointID + "-" + k.String()
 		out = append(out, r)
@@ -148,7 +149,9 @@ func (d *Device) mbusObjects() []cosem.Object {
 func (d *Device) withSub(sub *meter.Meter, fn func(m *meter.Meter, now time.Time)) {
 	d.cfg.Lock.Lock()
 	defer d.cfg.Lock.Unlock()
-	fn(sub, d.cfg.Now())
+	now := d.cfg.Now()
+	sub.Settle(now)
+	fn(sub, now)
 }
 
 func (d *Device) mbusChannel(b byte, sub *meter.Meter) []cosem.Object {
@@ -169,8 +172,11 @@ func (d *Device) mbusChannel(b byte, sub *meter.Meter) []cosem.Object {
 		var v int64
 		var at time.Time
 		d.withSub(sub, func(m *meter.Meter, now time.Time) {
-			at = m.Clock(now).Truncate(sub.Fleet().VolumeInterval)
-			v = m.RegistersAt(now).Import
+			// The index as captured at the last period's end, as a DSMR
+			// meter keeps it: its value and capture time agree.
+			clock := m.Clock(now)
+			at = clock.Truncate(sub.Fleet().VolumeInterval)
+			v = m.RegistersAt(now.Add(at.Sub(clock))).Import
 		})
 		return axdr.Uint32(uint32(v)), axdr.Uint8(0), d.zone(at), nil
 	}

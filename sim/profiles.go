@@ -213,6 +213,16 @@ func (o *relay) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Dat
 	if req.Attribute < 1 || req.Attribute > 4 {
 		return cosem.ErrObjectUndefined
 	}
+	if req.Attribute == 4 && o.m == nil {
+		// control_mode: a critical command, signed when the meter is
+		// provisioned (the server checks that before it gets here).
+		mode, ok := v.Uint()
+		if v.Tag != axdr.TagEnum || !ok || mode > 6 {
+			return cosem.ErrTypeUnmatched
+		}
+		o.with(func(m *meter.Meter, now time.Time) { _ = m.SetControlMode(now, meter.ControlMode(mode)) })
+		return nil
+	}
 	return cosem.ErrReadWriteDenied
 }
 

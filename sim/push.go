@@ -3,6 +3,7 @@ package sim
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -25,8 +26,13 @@ var PushSetupLN = obis.Code{0, 0, 25, 9, 0, 255}
 
 // PushConfig makes meters open connections to a head-end to push.
 type PushConfig struct {
-	// Destination is the head-end's push listener, host:port.
+	// Destination is the head-end's push listener, host:port (empty: the
+	// DLMS meters push nothing).
 	Destination string
+	// C1222Destination is the head-end's C12.22 push listener (empty:
+	// the C12.22 meters push nothing). The head-end listens for each
+	// protocol on an address of its own.
+	C1222Destination string
 	// MaxInFlight caps pushes being sent at once: a feeder outage takes
 	// a street down together, and the meters must not open thousands of
 	// sockets in one instant. Pushes beyond it wait their turn.
@@ -94,6 +100,7 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 	if now.IsZero() {
 		now = f.now()
 	}
+	cfg.From = now // where a C12.22 meter's first push starts its log
 	for i := range f.n {
 		m, err := f.Meter(i)
 		if err != nil {
@@ -124,8 +131,13 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 			next, ev := m.NextEvent(it.at)
 			lk.Unlock()
 			heap.Push(&h, pushItem{next, it.i, ev})
-			if !pushes(it.ev.Kind) || f.ModelOf(it.i) == ModelThirdParty {
-				// The third-party model has no push setup.
+			c12 := f.Protocol(it.i) == ProtocolC1222
+			if c12 && (cfg.C1222Destination == "" || !pushesC1222(it.ev.Kind)) {
+				continue
+			}
+			if !c12 && (cfg.Destination == "" || !pushes(it.ev.Kind) || f.ModelOf(it.i) == ModelThirdParty || !f.isDLMS(it.i)) {
+				// The third-party model has no push setup; the
+				// meters of other protocols push nothing.
 				continue
 			}
 			// A meter sends its pushes one after another, in the order of
@@ -137,13 +149,17 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 			if busy {
 				continue
 			}
-			go func(i int) {
+			go func(i int, c12 bool) {
 				// One connection carries the burst, so the head-end reads
 				// the pushes in the order they were sent.
 				var conn *wrapper.Conn
+				var c12conn net.Conn
 				defer func() {
 					if conn != nil {
 						conn.Close()
+					}
+					if c12conn != nil {
+						c12conn.Close()
 					}
 				}()
 				for {
@@ -163,8 +179,15 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 						return
 					}
 					var err error
-					conn, err = f.push(ctx, cfg, it, conn)
+					if c12 {
+						c12conn, err = f.pushC1222(ctx, cfg, it, c12conn)
+					} else {
+						conn, err = f.push(ctx, cfg, it, conn)
+					}
 					<-slots
+					if errors.Is(err, errNothingToPush) {
+						continue
+					}
 					if err != nil {
 						stats.Failed.Add(1)
 						f.log.Debug("push failed", "meter", it.i, "event", it.ev.Kind.String(), "err", err)
@@ -172,7 +195,7 @@ func (f *Fleet) RunPushes(ctx context.Context, cfg PushConfig, stats *PushStats)
 					}
 					stats.Sent.Add(1)
 				}
-			}(it.i)
+			}(it.i, c12)
 		}
 		select {
 		case <-ctx.Done():
@@ -215,11 +238,15 @@ func (f *Fleet) push(ctx context.Context, cfg PushConfig, it pushItem, conn *wra
 	if err != nil {
 		return conn, err
 	}
-	ek, err := security.NewKey(id.EK[:])
+	ekb, akb, err := f.Keys(it.i)
 	if err != nil {
 		return conn, err
 	}
-	ak, err := security.NewKey(id.AK[:])
+	ek, err := security.NewKey(ekb[:])
+	if err != nil {
+		return conn, err
+	}
+	ak, err := security.NewKey(akb[:])
 	if err != nil {
 		return conn, err
 	}

@@ -51,6 +51,15 @@ const (
 	// drops and the meter refuses connections while it reboots
 	// (Config.RebootTime).
 	FaultReadAheadCrash
+	// FaultImageCorrupt: one block of every image transferred to the
+	// meter is stored corrupt, so the image fails verification.
+	FaultImageCorrupt
+	// FaultImageDrop: the meter drops the session half-way through the
+	// first transfer of an image; the head-end resumes it.
+	FaultImageDrop
+	// FaultImageUntrusted: the meter trusts another firmware key than the
+	// fleet's, so it refuses every image's signature, with an event.
+	FaultImageUntrusted
 	numFaults = iota
 )
 
@@ -61,7 +70,8 @@ const CounterAhead = 1000
 // DefaultRebootTime is how long a crashed meter refuses connections.
 const DefaultRebootTime = 5 * time.Second
 
-var faultNames = [numFaults]string{"list-drop", "counter-ahead", "list-absent", "range-refused", "off-grid", "list-clock", "read-ahead-crash"}
+var faultNames = [numFaults]string{"list-drop", "counter-ahead", "list-absent", "range-refused", "off-grid", "list-clock", "read-ahead-crash",
+	"image-corrupt", "image-drop", "image-untrusted"}
 
 // Faults lists every fault, in bit order.
 func Faults() []Fault {

@@ -1,7 +1,7 @@
 // Package store owns amigo's persistent state: usage points and meters,
 // interval data kept as one versioned row per meter × channel × local day,
-// end-device events, the head-end's state, the VEE exceptions queue and
-// users. Store is all of it; the interfaces it is made of are what each
+// end-device events, the head-end's state, the VEE exceptions queue,
+// users and the audit trail. Store is all of it; the interfaces it is made of are what each
 // service takes. Two engines implement it — embedded SQLite (store/sqlite)
 // and PostgreSQL (store/postgres) — and one test suite (store/storetest)
 // runs against both. Open opens either from a URL, for the engines a
@@ -24,7 +24,7 @@ var ErrNotFound = errors.New("not found")
 
 // Store is everything an engine keeps, and what every engine implements.
 // A service takes the part it needs (Registry, Readings, EventLog,
-// HeadEnd, Exceptions, ObjectModels, Users), so that its tests can fake
+// HeadEnd, Exceptions, ObjectModels, Users, AuditLog), so that its tests can fake
 // only that and a reader sees what it touches; only what opens and
 // closes the database, and what hands the parts out, holds a Store.
 type Store interface {
@@ -36,6 +36,13 @@ type Store interface {
 	Exceptions
 	ObjectModels
 	Users
+	Campaigns
+	AuditLog
+	Anomalies
+	Weather
+	FirmwareImages
+	KeyStaging
+	Consents
 }
 
 // Engine is the database itself: which engine it is, whether it answers,
@@ -128,6 +135,9 @@ type EventRange struct {
 // MeterQuery filters and pages a meter listing. Empty fields match all.
 type MeterQuery struct {
 	Segment, Region, Status, UsagePointID, Protocol string
+	// Parent selects the meters reached through the meter of that mRID
+	// (its gas and water meters).
+	Parent string
 	// After returns meters whose mRID sorts after it (keyset paging).
 	After string
 	// Limit caps the result; zero means 100.
@@ -230,8 +240,14 @@ type HeadEnd interface {
 	// if the command is not in status from, ErrNotFound if it does not
 	// exist.
 	TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error
+	// DecideControl is TransitionControl by a person: an approval,
+	// rejection, release or discard, recorded with who decided.
+	DecideControl(ctx context.Context, mrid string, from, to cim.ControlStatus, by, reason string, at time.Time) error
 	// ControlSteps returns a command's history, oldest first.
 	ControlSteps(ctx context.Context, mrid string) ([]ControlStep, error)
+	// CountIssued counts the commands one user issued (of one type, with
+	// one parameter's value, when set) since a time.
+	CountIssued(ctx context.Context, q IssuedQuery) (int, error)
 }
 
 // Cursor is where collection of one object of one meter stands. Name is
@@ -323,6 +339,18 @@ type ControlQuery struct {
 	MeterID string
 	Status  cim.ControlStatus
 	Limit   int
+	// OldestFirst lists the oldest first (a queue), not the newest.
+	OldestFirst bool
+}
+
+// IssuedQuery selects the commands one user issued since a time. Empty
+// Type and Param match all.
+type IssuedQuery struct {
+	IssuedBy string
+	Type     cim.EndDeviceControlType
+	Since    time.Time
+	// Param and Value keep the commands whose parameter Param is Value.
+	Param, Value string
 }
 
 // ControlStep is one transition in a command's lifecycle.
@@ -330,6 +358,8 @@ type ControlStep struct {
 	Status cim.ControlStatus `json:"status"`
 	Reason string            `json:"reason"`
 	At     time.Time         `json:"at"`
+	// Actor is the user who made the step ("" for the head-end itself).
+	Actor string `json:"actor,omitempty"`
 }
 
 // ObjectModels keeps what the head-end learned of meters' object models.
@@ -415,4 +445,96 @@ type ExceptionQuery struct {
 	From, To cim.Date
 	After    int64
 	Limit    int
+}
+
+// Anomalies is what the anomaly limits keep: issued commands counted in
+// time buckets per type and scope, the history their limits are learnt
+// from, and the quarantined commands a security officer decides on.
+type Anomalies interface {
+	// CountCommand counts one more command in bucket of each counter and
+	// returns, for each counter, its count over the buckets from each of
+	// since (inclusive) on, this command included. Every head-end node
+	// counts in the same rows, so a burst split over nodes is one burst.
+	CountCommand(ctx context.Context, counters []CommandCounter, bucket int64, since []int64) ([][]int, error)
+	// PruneCommandCounts drops the buckets before bucket.
+	PruneCommandCounts(ctx context.Context, before int64) error
+	// CommandPeaks returns the highest count of commands per type and
+	// issuer, per type and segment, and per type fleet-wide, in one clock
+	// hour and in one UTC day, among the commands created in [from, to)
+	// that were not quarantined, discarded or rejected (a burst held back
+	// teaches nothing).
+	CommandPeaks(ctx context.Context, from, to time.Time) ([]CommandPeak, error)
+	// HeldControl returns a command of type typ for meter that is
+	// quarantined, or was discarded at or after discardedSince, or
+	// ErrNotFound.
+	HeldControl(ctx context.Context, meterID string, typ cim.EndDeviceControlType, discardedSince time.Time) (cim.EndDeviceControl, error)
+	// ControlByCorrelation returns the command issued with a correlation
+	// id, or ErrNotFound.
+	ControlByCorrelation(ctx context.Context, correlationID string) (cim.EndDeviceControl, error)
+	// QuarantinedControls lists quarantined commands in mRID order after
+	// q.After.
+	QuarantinedControls(ctx context.Context, q QuarantineQuery) ([]cim.EndDeviceControl, error)
+	// QuarantineGroups counts the quarantined commands q's filters match
+	// by issuer and type.
+	QuarantineGroups(ctx context.Context, q QuarantineQuery) ([]QuarantineGroup, error)
+	// DecideControls is DecideControl for many commands in one
+	// transaction: it returns the mRIDs it moved; one not in status from
+	// is left as it is.
+	DecideControls(ctx context.Context, mrids []string, from, to cim.ControlStatus, by, reason string, at time.Time) ([]string, error)
+}
+
+// CommandCounter names one count of commands: a type's in a scope
+// ("user", "segment" or "fleet") under a key (the user, the segment, "").
+type CommandCounter struct {
+	Type  cim.EndDeviceControlType
+	Scope string
+	Key   string
+}
+
+// CommandPeak is the highest count of one counter in one window ("hour"
+// or "day").
+type CommandPeak struct {
+	CommandCounter
+	Window string
+	Count  int
+}
+
+// QuarantineQuery filters quarantined commands. Empty fields match all.
+type QuarantineQuery struct {
+	IssuedBy string
+	Type     cim.EndDeviceControlType
+	// From and To bound when the commands were issued: [From, To).
+	From, To time.Time
+	// IDs picks commands by mRID.
+	IDs   []string
+	After string
+	// Limit caps a listing; zero means 100.
+	Limit int
+}
+
+// QuarantineGroup counts quarantined commands of one issuer and type.
+type QuarantineGroup struct {
+	IssuedBy string                   `json:"issuedBy"`
+	Type     cim.EndDeviceControlType `json:"type"`
+	Count    int                      `json:"count"`
+	First    time.Time                `json:"first"`
+	Last     time.Time                `json:"last"`
+}
+
+// KeyStaging keeps a meter's pending credentials beside its current ones
+// while the meter's keys are being changed, so that a crash between
+// telling the meter its new keys and recording that it took them leaves
+// both sets at hand. Both are sealed by the vault.
+type KeyStaging interface {
+	// StageMeterSecret stores sealed as the meter's pending secret,
+	// replacing any pending one; ErrNotFound when the meter has no
+	// current secret.
+	StageMeterSecret(ctx context.Context, meterID string, sealed []byte) error
+	// PendingMeterSecret returns the pending secret, or ErrNotFound.
+	PendingMeterSecret(ctx context.Context, meterID string) ([]byte, error)
+	// PromoteMeterSecret makes the pending secret the current one and
+	// forgets the old; ErrNotFound when none is pending.
+	PromoteMeterSecret(ctx context.Context, meterID string) error
+	// DropPendingMeterSecret forgets the pending secret, if any.
+	DropPendingMeterSecret(ctx context.Context, meterID string) error
 }

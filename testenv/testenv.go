@@ -6,7 +6,8 @@
 //     A user's clone does not have it: there the tests that need it skip,
 //     saying what is missing. CI always has it, so under CI (the CI
 //     environment variable set) a missing file fails the test.
-//   - Services and tools: PostgreSQL, NATS, Chromium. scripts/test.sh
+//   - Services and tools: PostgreSQL, NATS, Chromium, and the npm protocol
+//     peers in scripts/peers (Peer). scripts/test.sh
 //     installs and starts them and then sets AMIGO_REQUIRE_SERVICES, so a
 //     service that does not answer fails the test there and under CI; a
 //     bare `go test` without them skips.
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -41,6 +43,59 @@ func Service(tb testing.TB, what string, err error) {
 		tb.Fatal(msg)
 	}
 	tb.Skip(msg)
+}
+
+// PeersVar names a node_modules directory holding the npm protocol peers,
+// for a checkout where scripts/setup.sh has not installed them (a second
+// work tree of the same repository, say).
+const PeersVar = "AMIGO_PEERS"
+
+// Peer returns the directory of the npm package name, one of the
+// independent protocol peers scripts/setup.sh installs into
+// scripts/peers/node_modules, and the node binary to run it with. When
+// either is missing the test skips, or fails where services are required.
+func Peer(tb testing.TB, name string) (dir, node string) {
+	tb.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		Service(tb, "node (Node.js)", err)
+	}
+	modules := os.Getenv(PeersVar)
+	if modules == "" {
+		root, err := repoRoot()
+		if err != nil {
+			Service(tb, "npm peer "+name, err)
+		}
+		modules = filepath.Join(root, "scripts", "peers", "node_modules")
+	}
+	dir, err = filepath.Abs(filepath.Join(modules, name))
+	if err == nil {
+		_, err = os.Stat(filepath.Join(dir, "package.json"))
+	}
+	if err != nil {
+		Service(tb, "npm peer "+name, err)
+	}
+	return dir, node
+}
+
+// repoRoot is the directory holding go.mod, at or above the working
+// directory.
+func repoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("testenv: working directory: %w", err)
+	}
+	root := wd
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return root, nil
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			return "", fmt.Errorf("testenv: no go.mod at or above %s", wd)
+		}
+		root = up
+	}
 }
 
 // LocateShared finds rel (slash-separated, e.g. "espi/usage.xsd") under

@@ -1,7 +1,8 @@
 // Package vault owns the sealing of meter key material at rest: envelope
 // encryption under a master key that lives outside the database (the
-// environment or a file), with a fresh data key per record and master keys
-// that can be rotated.
+// environment, a file, or a hardware security module that computes the
+// master key's AES-GCM itself), with a fresh data key per record and master
+// keys that can be rotated.
 package vault
 
 import (
@@ -67,6 +68,20 @@ func New(id string, master []byte) (*Vault, error) {
 	return &Vault{id: id, aead: a}, nil
 }
 
+// NewAEAD returns a vault whose master key is held elsewhere and reached
+// through a, which must be AES-256-GCM with 12-byte nonces and 16-byte
+// tags (a key kept in an HSM, say); its records have the same layout as
+// any other, so a Keyring rotates between the two kinds either way.
+func NewAEAD(id string, a cipher.AEAD) (*Vault, error) {
+	if id == "" || len(id) > 64 {
+		return nil, errors.New("vault: master key id must be 1 to 64 characters")
+	}
+	if a == nil || a.NonceSize() != nonceSize || a.Overhead() != tagSize {
+		return nil, fmt.Errorf("vault: master key %q: want AES-GCM with %d-byte nonces and %d-byte tags", id, nonceSize, tagSize)
+	}
+	return &Vault{id: id, aead: a}, nil
+}
+
 func newGCM(key []byte) (cipher.AEAD, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
@@ -97,7 +112,10 @@ func (v *Vault) Seal(plain, aad []byte) ([]byte, error) {
 	if _, err := rand.Read(out[n:]); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	out = v.aead.Seal(out, out[n:n+nonceSize], dk, []byte(v.id))
+	out, err := v.wrap(out, out[n:n+nonceSize], dk)
+	if err != nil {
+		return nil, err
+	}
 	payload, err := newGCM(dk)
 	if err != nil {
 		return nil, err
@@ -108,6 +126,18 @@ func (v *Vault) Seal(plain, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return payload.Seal(out, out[n:n+nonceSize], plain, aad), nil
+}
+
+// wrap seals the data key under the master key. cipher.AEAD's Seal has no
+// error to return, so a master key computed by a token reports a failed
+// token (unplugged, session lost) by panicking; that becomes an error here.
+func (v *Vault) wrap(dst, nonce, dk []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("vault: master key %q does not seal: %v", v.id, r)
+		}
+	}()
+	return v.aead.Seal(dst, nonce, dk, []byte(v.id)), nil
 }
 
 // header splits a record into its master key id and the rest.

@@ -3,12 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,14 +111,28 @@ func browser(t *testing.T) context.Context {
 	if _, err := os.Stat(path); err != nil {
 		testenv.Service(t, "Chromium at "+path, err)
 	}
+	// Not t.TempDir: Chromium's helper processes may still be writing its
+	// profile for a moment after the browser is gone, and the test's own
+	// cleanup would fail on a directory that is not empty yet.
+	profile, err := os.MkdirTemp("", "amigo-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1360, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA()
+		for deadline := time.Now().Add(10 * time.Second); os.RemoveAll(profile) != nil && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond) // polling the profile's last writers away
+		}
+	})
 	// Confirm every "are you sure" the pages ask, and keep every error a
 	// page raises or logs.
 	chromedp.ListenTarget(ctx, func(ev any) {
@@ -347,7 +367,8 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 		`[...document.querySelectorAll("#om-channels th")].some(th => th.textContent === "A+15m") && document.querySelector("#om-quirks") !== null`, 30*time.Second)
 	shot(t, ctx, "console-meter")
 
-	do(t, ctx, "disconnect", chromedp.Click(`#btn-disconnect`, chromedp.ByQuery))
+	approveInBrowser(t, ctx, d, meter)
+	do(t, ctx, "the meter page again", chromedp.Navigate(d.url+"/#/meter/"+meter), chromedp.WaitVisible(`#btn-disconnect`, chromedp.ByQuery))
 	waitJS(t, ctx, "the disconnect to be confirmed",
 		`[...document.querySelectorAll("#commands tr")].some(r => r.textContent.includes("disconnect") && r.querySelector("td.status")?.textContent === "confirmed")`, 90*time.Second)
 	waitJS(t, ctx, "the relay to show disconnected", `document.querySelector("#c-relay .card-value").textContent === "disconnected"`, 30*time.Second)
@@ -358,6 +379,26 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	do(t, ctx, "open the portal", chromedp.Navigate(d.url+"/portal/"))
 	signIn(t, ctx, "household", d.homePW)
 	do(t, ctx, "the portal", chromedp.WaitVisible(`#today-chart canvas`, chromedp.ByQuery), chromedp.WaitVisible(`#price`, chromedp.ByQuery))
+	// The household's gas and water behind its meter: each meter its
+	// summary lists, with its days and its latest index.
+	volumesShown := fmt.Sprintf(`(async () => {
+		const s = await fetch("/api/v1/usage-points/" + encodeURIComponent(%q) + "/summary").then(r => r.json());
+		const shown = [...document.querySelectorAll("#volumes .volume")].map(v => v.dataset.meter).join(",");
+		const rows = document.querySelectorAll("#volumes .volume tbody tr").length;
+		const read = [...document.querySelectorAll("#volumes .last")].every(p => p.textContent.startsWith("Meter reading"));
+		return new Set(s.volumes.map(v => v.kind)).size === 2 && shown === s.volumes.map(v => v.meter).join(",") &&
+			rows === s.volumes.reduce((n, v) => n + v.days.length, 0) && rows > 0 && read;
+	})()`, d.up)
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		var ok bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(volumesShown, &ok, awaitPromise)); err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the portal does not show the household's gas and water as its summary has them")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	shot(t, ctx, "portal")
 	noPageErrors(t, "the portal")
 
@@ -386,6 +427,22 @@ func TestBrowserConsoleAndPortal(t *testing.T) {
 	if !strings.Contains(xml, "IntervalBlock") || !strings.Contains(xml, "http://naesb.org/espi") || !strings.Contains(xml, d.up) {
 		t.Fatalf("Green Button download: %.300s", xml)
 	}
+
+	// The household switches publishing to its home network on, and off.
+	consents := fmt.Sprintf(`fetch("/api/v1/usage-points/%s/consents").then(r => r.json()).then(m => m.items.filter(c => c.purpose === "home-network").length)`, d.up)
+	for _, want := range []struct {
+		state string
+		n     int
+	}{{"on", 1}, {"off", 0}} {
+		var n int
+		do(t, ctx, "home network "+want.state, chromedp.Click(`#home-network`, chromedp.ByQuery),
+			chromedp.Poll(fmt.Sprintf(`document.querySelector("#home-network-state").textContent === %q`, want.state), nil),
+			chromedp.Evaluate(consents, &n, awaitPromise))
+		if n != want.n {
+			t.Fatalf("home network %s: %d consents in force, want %d", want.state, n, want.n)
+		}
+	}
+	noPageErrors(t, "the portal's home network switch")
 }
 
 // commas writes n as the pages do (en-GB grouping).
@@ -395,4 +452,188 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// apiSession is a signed-in client of the demo's API, as a program other
+// than the browser would be.
+type apiSession struct {
+	t          *testing.T
+	base, csrf string
+	c          *http.Client
+}
+
+func signInAPI(t *testing.T, base, user, pw string) *apiSession {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	s := &apiSession{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	var me struct{ CSRF string }
+	if code := s.post("/api/v1/session", fmt.Sprintf(`{"user":%q,"password":%q}`, user, pw), &me); code != http.StatusCreated {
+		t.Fatalf("sign in as %s: HTTP %d", user, code)
+	}
+	s.csrf = me.CSRF
+	return s
+}
+
+func (s *apiSession) post(path, body string, out any) int {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.csrf != "" {
+		req.Header.Set("X-CSRF-Token", s.csrf)
+	}
+	resp, err := s.c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("POST %s: %v: %s", path, err, b)
+		}
+	}
+	if resp.StatusCode/100 != 2 {
+		s.t.Logf("POST %s: HTTP %d %s", path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// approveInBrowser: an operator disconnects the meter through the API and
+// the administrator, signed in to the console, disconnects it too. The
+// approvals page lists both, awaiting; the administrator's approval of
+// their own is refused on the page, and their approval of the operator's
+// sends it to the meter.
+func approveInBrowser(t *testing.T, ctx context.Context, d demoRun, meter string) {
+	t.Helper()
+	admin := signInAPI(t, d.url, "admin", d.adminPW)
+	const opPW = "an operator's password for the demo"
+	if code := admin.post("/api/v1/users", fmt.Sprintf(`{"name":"olga","password":%q,"role":"operator"}`, opPW), nil); code != http.StatusCreated {
+		t.Fatalf("creating an operator: HTTP %d", code)
+	}
+	olga := signInAPI(t, d.url, "olga", opPW)
+	var issued struct{ MRID, Status string }
+	if code := olga.post("/api/v1/commands", fmt.Sprintf(`{"meter":%q,"type":"disconnect"}`, meter), &issued); code != http.StatusCreated || issued.Status != "awaiting-approval" {
+		t.Fatalf("the operator's disconnect: HTTP %d, %s", code, issued.Status)
+	}
+
+	do(t, ctx, "the administrator's own disconnect", chromedp.Click(`#btn-disconnect`, chromedp.ByQuery))
+	waitJS(t, ctx, "the meter page to say it awaits approval", `document.querySelector("#command-notice").textContent.includes("awaits a second person's approval")`, 30*time.Second)
+	do(t, ctx, "the approvals page", chromedp.Click(`nav a[data-nav="approvals"]`, chromedp.ByQuery), chromedp.WaitVisible(`#approvals`, chromedp.ByQuery))
+	row := fmt.Sprintf(`#approvals tr[data-command=%q]`, issued.MRID)
+	waitJS(t, ctx, "the operator's disconnect, awaiting", fmt.Sprintf(`(() => { const r = document.querySelector(%q);
+		return !!r && r.querySelector(".issuer").textContent === "olga" && r.querySelector(".type").textContent === "disconnect"; })()`, row), 30*time.Second)
+	var own string
+	waitJS(t, ctx, "the administrator's own disconnect, awaiting",
+		`[...document.querySelectorAll("#approvals tbody tr")].some(r => r.querySelector(".issuer").textContent === "admin")`, 30*time.Second)
+	do(t, ctx, "the administrator's own command", chromedp.Evaluate(
+		`[...document.querySelectorAll("#approvals tbody tr")].find(r => r.querySelector(".issuer").textContent === "admin").dataset.command`, &own))
+	shot(t, ctx, "console-approvals")
+
+	do(t, ctx, "approving one's own", chromedp.Click(fmt.Sprintf(`#approvals tr[data-command=%q] .btn-approve`, own), chromedp.ByQuery))
+	waitJS(t, ctx, "the self-approval refused", `document.querySelector("#approval-notice").textContent.includes("may not be approved by its issuer")`, 30*time.Second)
+	shot(t, ctx, "console-approvals-self-refused")
+	do(t, ctx, "approving the operator's", chromedp.Click(row+" .btn-approve", chromedp.ByQuery))
+	waitJS(t, ctx, "the approval taken", `document.querySelector("#approval-notice").textContent.includes("approved: now queued")`, 30*time.Second)
+	ownRow := fmt.Sprintf(`#approvals tr[data-command=%q]`, own)
+	waitJS(t, ctx, "only the administrator's own left", fmt.Sprintf(`!document.querySelector(%q) && !!document.querySelector(%q)`, row, ownRow), 30*time.Second)
+	// The security event of the refused attempt is among the meter's events.
+	var named bool
+	do(t, ctx, "the security event", chromedp.Evaluate(fmt.Sprintf(`fetch("/api/v1/events?meter=%s&type=0.12.1.285").then(r => r.json()).then(p => p.items.some(e => e.details.command === %q && e.details.user === "admin"))`, url.QueryEscape(meter), own), &named, awaitPromise))
+	if !named {
+		t.Fatal("no security event names the refused self-approval")
+	}
+	noPageErrors(t, "the approvals page")
+}
+
+// TestBrowserExposureBadge opens, in the console, the page of an OSGP
+// meter imported on the legacy security and that of one on AES-128: the
+// first shows the warning badge with its text and its explanation, the
+// second none.
+func TestBrowserExposureBadge(t *testing.T) {
+	const meters = 24
+	manifest := startSim(t, meters, "--osgp", "1", "--osgp-legacy", "0.5", "--osgp-port", strconv.Itoa(freePort(t)))
+	dir := t.TempDir()
+	p := serve(t, "--data", dir)
+	base := "http://" + p.addr
+	imp := exec.Command(amigoBin, "import", manifest, "--server", base)
+	imp.Env = append(os.Environ(), "AMIGO_TOKEN="+authorize(t, dir, base))
+	if out, err := imp.CombinedOutput(); err != nil || !strings.Contains(string(out), strconv.Itoa(meters)+" created") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	var list struct {
+		Items []struct{ MRID, Protocol, Exposure string }
+	}
+	if code, body := httpGet(t, base+"/api/v1/meters?limit=100"); code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil {
+		t.Fatalf("the meters: HTTP %d %.300s", code, body)
+	}
+	var exposed, clean string
+	for _, m := range list.Items {
+		if m.Protocol != "osgp" {
+			t.Fatalf("meter %s speaks %q in an OSGP fleet", m.MRID, m.Protocol)
+		}
+		switch m.Exposure {
+		case "osgp-legacy":
+			exposed = m.MRID
+		case "":
+			clean = m.MRID
+		default:
+			t.Fatalf("meter %s: exposure %q", m.MRID, m.Exposure)
+		}
+	}
+	if exposed == "" || clean == "" {
+		t.Fatalf("want a meter on each security among %d: legacy %q, AES-128 %q", len(list.Items), exposed, clean)
+	}
+
+	ctx := browser(t)
+	do(t, ctx, "open the console", chromedp.Navigate(base+"/"))
+	signIn(t, ctx, "admin", "an administrator's password")
+	do(t, ctx, "fleet overview", chromedp.WaitVisible(`#progress-text`, chromedp.ByQuery))
+
+	var badge struct {
+		Text, Title, Background string
+		Width, Height           float64
+		// Gap is from the meter's name to the badge, Off how far their
+		// middles stand apart.
+		Gap, Off float64
+	}
+	do(t, ctx, "the exposed meter's page", chromedp.Navigate(base+"/#/meter/"+exposed),
+		chromedp.WaitVisible(`#meter-exposure`, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const b = document.querySelector("#meter-exposure"), r = b.getBoundingClientRect();
+			const n = document.querySelector("#meter-id").getBoundingClientRect();
+			return {text: b.textContent, title: b.title, background: getComputedStyle(b).backgroundColor, width: r.width, height: r.height,
+				gap: r.left - n.right, off: Math.abs((r.top + r.bottom) / 2 - (n.top + n.bottom) / 2)}; })()`, &badge))
+	shot(t, ctx, "console-meter-exposed")
+	if badge.Text != "exposed: osgp-legacy" {
+		t.Errorf("the badge reads %q", badge.Text)
+	}
+	if !strings.Contains(badge.Title, "legacy security") || !strings.Contains(badge.Title, "AES-128") {
+		t.Errorf("the badge explains %q", badge.Title)
+	}
+	// The warning colour of .badge.warn, so the style sheet reaches it.
+	if badge.Background != "rgb(254, 243, 199)" || badge.Width < 20 || badge.Height < 10 {
+		t.Errorf("the badge is drawn %+v", badge)
+	}
+	// Beside the name, apart from it and on its line.
+	if badge.Gap < 4 || badge.Gap > 40 || badge.Off > 4 {
+		t.Errorf("the badge stands %.1f px after the meter's name, its middle %.1f px off the name's", badge.Gap, badge.Off)
+	}
+	var id string
+	do(t, ctx, "the heading", chromedp.Text(`#meter-id`, &id, chromedp.ByQuery))
+	if id != exposed {
+		t.Errorf("the exposed meter's page is of %q", id)
+	}
+	noPageErrors(t, "the exposed meter's page")
+
+	var shown bool
+	do(t, ctx, "the AES-128 meter's page", chromedp.Navigate(base+"/#/meter/"+clean),
+		chromedp.Poll(fmt.Sprintf(`document.querySelector("#meter-id")?.textContent === %q`, clean), nil),
+		chromedp.Evaluate(`document.querySelector("#meter-exposure") !== null || [...document.querySelectorAll("#view h1 .badge")].length > 0`, &shown))
+	shot(t, ctx, "console-meter-aes")
+	if shown {
+		t.Error("the AES-128 meter's page shows an exposure badge")
+	}
+	noPageErrors(t, "the AES-128 meter's page")
 }

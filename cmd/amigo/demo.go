@@ -44,6 +44,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	intraday := fs.Duration("intraday", time.Minute, "how often today's readings are collected after the first run, so the portal is near real time (0: only the daily schedule)")
 	speed := fs.Float64("speed", 1, "simulated time `factor` (1440: a day a minute)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
+	hanBroker := fs.String("han-mqtt-broker", os.Getenv("AMIGO_HAN_MQTT_BROKER"), "publish consenting households' readings to this MQTT `broker` as Home Assistant entities (han.mqtt.broker; empty: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,11 +74,19 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
 	cfg.Data, cfg.HTTP.Addr = dir, *httpAddr
 	cfg.HeadEnd.PushAddr = "127.0.0.1:0"
+	cfg.HeadEnd.C1222PushAddr = "127.0.0.1:0"
 	cfg.HeadEnd.Zone = loc.String()
 	cfg.HeadEnd.Window = 10 * time.Second
 	cfg.HeadEnd.JobTimeout = 30 * time.Second
 	cfg.HeadEnd.BackfillDays = *history
 	cfg.HeadEnd.Intraday = *intraday
+	// The demo's meters trust the head-end's signing key from the start.
+	cfg.HeadEnd.SignCommands = true
+	// The demo starts on whatever day it is and its clock runs fast: the
+	// weekend guard would refuse every disconnect tried on a Saturday.
+	// Protected usage points and the weather guard stay on.
+	cfg.Safeguards.Calendar = false
+	cfg.HAN.MQTT.Broker = *hanBroker
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -86,8 +95,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	clock := sim.NewClock(time.Now().In(loc), *speed)
 	faults := meter.DefaultFaults()
+	// The meters trust the head-end's command-signing key, set once the
+	// head-end has loaded it and before it runs a command.
+	trust := sim.NewTrust()
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2, Trust: trust})
 	if err != nil {
 		return usageError{err}
 	}
@@ -96,6 +108,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("simulated fleet: %w", err)
 	}
 	importFleet := func(ctx context.Context, srv *server.Server) error {
+		if k := srv.HeadEnd.SigningKey(); k != nil {
+			trust.Replace(k)
+		}
 		rows := make([]manifest.Row, 0, *meters)
 		for i := range *meters {
 			r, err := fleet.Row(i)
@@ -126,7 +141,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	done := make(chan struct{}, 2)
 	go func() { fleet.Serve(ctx, ln); done <- struct{}{} }()
 	go func() {
-		fleet.RunPushes(ctx, sim.PushConfig{Destination: srv.PushAddr}, nil)
+		fleet.RunPushes(ctx, sim.PushConfig{Destination: srv.PushAddr, C1222Destination: srv.C1222PushAddr}, nil)
 		done <- struct{}{}
 	}()
 	yesterday := cim.DateOf(clock.Now(), loc).AddDays(-1)
@@ -155,9 +170,24 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 // demoUsers makes an administrator and one household for this run, with
-// random passwords: a demo has no default password either.
+// random passwords: a demo has no default password either. The household
+// is the first online with both gas and water, else the first with
+// either, so its portal shows all three.
 func demoUsers(ctx context.Context, srv *server.Server, fleet *sim.Fleet) ([][3]string, error) {
-	row, err := fleet.Row(0)
+	home, most := 0, 0
+	for i := 0; i < fleet.Len() && most < 2; i++ {
+		if m, err := fleet.Meter(i); err != nil || m.Faults().Offline {
+			continue
+		}
+		subs, err := fleet.SubRows(i)
+		if err != nil {
+			return nil, err
+		}
+		if len(subs) > most {
+			home, most = i, len(subs)
+		}
+	}
+	row, err := fleet.Row(home)
 	if err != nil {
 		return nil, err
 	}

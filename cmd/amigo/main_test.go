@@ -28,9 +28,11 @@ var amigoBin string
 // TestMain builds the real binary once: these tests run it as an operator
 // would, with signals, exit codes and stderr.
 func TestMain(m *testing.M) {
-	// Servers started by the tests listen for pushes on a free port, so
-	// that test binaries running side by side do not collide on 4060.
+	// Servers started by the tests listen for pushes on free ports, so
+	// that test binaries running side by side do not collide on 4060 or
+	// 1154.
 	os.Setenv("AMIGO_PUSH_ADDR", "127.0.0.1:0")
+	os.Setenv("AMIGO_C1222_PUSH_ADDR", "127.0.0.1:0")
 	dir, err := os.MkdirTemp("", "amigo-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,9 +131,14 @@ func adminToken(t *testing.T, dir string) string {
 // authorize lets the helpers call the server at base as an administrator.
 func authorize(t *testing.T, dir, base string) string {
 	tok := adminToken(t, dir)
+	useToken(base, tok)
+	return tok
+}
+
+// useToken has the helpers call the server at base with tok.
+func useToken(base, tok string) {
 	u, _ := url.Parse(base)
 	tokens.Store(u.Host, tok)
-	return tok
 }
 
 func withToken(req *http.Request) {

@@ -327,11 +327,24 @@ func serverURL(s string) (*url.URL, error) {
 // callServer POSTs body to a path of a running server and returns the
 // answer, or the server's error message.
 func callServer(ctx context.Context, base *url.URL, path, contentType string, body io.Reader) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath(path).String(), body)
+	return callServerMethod(ctx, base, http.MethodPost, path, contentType, body)
+}
+
+// callServerMethod calls the server's API with the token in AMIGO_TOKEN,
+// and returns the body of a 2xx answer or the error message of another.
+func callServerMethod(ctx context.Context, base *url.URL, method, path, contentType string, body io.Reader) ([]byte, error) {
+	target := base.JoinPath(path)
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		target = base.JoinPath(path[:i])
+		target.RawQuery = path[i+1:]
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", contentType)
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if tok := os.Getenv("AMIGO_TOKEN"); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -349,6 +362,9 @@ func callServer(ctx context.Context, base *url.URL, path, contentType string, bo
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+			if e.Error.Code != "" {
+				return nil, fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
+			}
 			return nil, errors.New(e.Error.Message)
 		}
 		return nil, fmt.Errorf("server answered %s", resp.Status)

@@ -21,12 +21,12 @@ func init() {
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	var envHelp strings.Builder
-	for _, k := range []string{"AMIGO_CONFIG", "AMIGO_DATA", "AMIGO_HTTP", "AMIGO_STORE_URL", "AMIGO_BUS_URL", "AMIGO_PUSH_ADDR", "AMIGO_LOG_FORMAT", "AMIGO_LOG_LEVEL"} {
+	for _, k := range []string{"AMIGO_CONFIG", "AMIGO_DATA", "AMIGO_HTTP", "AMIGO_STORE_URL", "AMIGO_BUS_URL", "AMIGO_PUSH_ADDR", "AMIGO_C1222_PUSH_ADDR", "AMIGO_LOG_FORMAT", "AMIGO_LOG_LEVEL"} {
 		desc := config.Env[k]
 		if k == "AMIGO_CONFIG" {
 			desc = "config file path"
 		}
-		fmt.Fprintf(&envHelp, "\n  %-17s %s", k, desc)
+		fmt.Fprintf(&envHelp, "\n  %-21s %s", k, desc)
 	}
 	fs := newFlags("serve", "[flags]",
 		"Runs the whole stack. With no flags it uses embedded SQLite and NATS JetStream under\n"+
@@ -38,6 +38,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	storeURL := fs.String("store", "", "store `url`: sqlite (default), sqlite:///file.db or postgres://...")
 	busURL := fs.String("bus", "", "external NATS `url`s, comma-separated (default: embedded)")
 	pushAddr := fs.String("push", "", "push listener `address` (default 127.0.0.1:4060; \"off\" for none)")
+	c1222PushAddr := fs.String("c1222-push", "", "C12.22 push listener `address` (default 127.0.0.1:1154; \"off\" for none)")
 	logFormat := fs.String("log-format", "", "log `format`: text, json or auto")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
@@ -51,13 +52,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for dst, v := range map[*string]string{&cfg.Data: *data, &cfg.HTTP.Addr: *httpAddr, &cfg.Store.URL: *storeURL,
-		&cfg.Bus.URL: *busURL, &cfg.HeadEnd.PushAddr: *pushAddr, &cfg.Log.Format: *logFormat, &cfg.Log.Level: *logLevel} {
+		&cfg.Bus.URL: *busURL, &cfg.HeadEnd.PushAddr: *pushAddr, &cfg.HeadEnd.C1222PushAddr: *c1222PushAddr, &cfg.Log.Format: *logFormat, &cfg.Log.Level: *logLevel} {
 		if v != "" {
 			*dst = v
 		}
 	}
-	if cfg.HeadEnd.PushAddr == "off" {
-		cfg.HeadEnd.PushAddr = ""
+	for _, a := range []*string{&cfg.HeadEnd.PushAddr, &cfg.HeadEnd.C1222PushAddr} {
+		if *a == "off" {
+			*a = ""
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/config"
 	"github.com/amigo-ami/amigo/store"
@@ -55,7 +56,7 @@ func openUsers(cfgPath, data, storeURL string) (store.Store, *auth.Service, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := auth.New(st, auth.Options{})
+	svc, err := auth.New(st, auth.Options{Audit: audit.New(st)})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -141,6 +141,9 @@ func (e SecurityEvent) String() string {
 	case EventUnprotected:
 		return "unprotected-request"
 	}
+	if n, ok := signingEventNames[e]; ok {
+		return n
+	}
 	return "security-event(" + strconv.Itoa(int(e)) + ")"
 }
 
@@ -193,6 +196,9 @@ type Device struct {
 	// OnSecurityEvent is told about failed authentications, lockouts,
 	// replays and deciphering failures. It must not block.
 	OnSecurityEvent func(kind SecurityEvent, clientSAP uint16)
+	// Signing, when set, makes the device verify signed requests and
+	// refuse the ones it requires signed without a signature.
+	Signing *Signing
 
 	// MaxLLSFailures wrong passwords within FailureWindow lock the client
 	// SAP out for LockoutPeriod (zero values take the defaults).

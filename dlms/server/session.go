@@ -34,6 +34,7 @@ type protection struct {
 	general  bool // general-glo/ded-ciphering rather than a service-specific tag
 	kind     security.Kind
 	sc       security.SecurityControl
+	signed   bool // arrived in general-signing that verified
 }
 
 // session is the association state of one connection with one device.
@@ -171,6 +172,14 @@ func (s *session) handle(ctx context.Context, in []byte) ([]byte, error) {
 	if s.st == stIdle {
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 	}
+	var sig *signed
+	if in[0] == security.TagGeneralSigning {
+		content, v, resp, err := s.verifySigned(in)
+		if resp != nil || err != nil {
+			return resp, err
+		}
+		in, sig = content, v
+	}
 	req, prot := in, protection{}
 	if security.IsCiphered(in[0]) {
 		if !s.a.ciphered() {
@@ -185,6 +194,7 @@ func (s *session) handle(ctx context.Context, in []byte) ([]byte, error) {
 			return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
 		}
 	}
+	prot.signed = sig != nil
 	if need := s.a.Policy.Control(); prot.sc&need != need {
 		s.d.event(EventUnprotected, s.sap)
 		return s.exception(apdu.StateServiceNotAllowed, apdu.ServiceOperationNotPossible)
@@ -360,6 +370,9 @@ func (s *session) caller(p protection) cosem.Caller {
 		if p.sc.Encrypted() {
 			prot |= cosem.ProtEncrypted
 		}
+	}
+	if p.signed {
+		prot |= cosem.ProtSigned
 	}
 	return cosem.Caller{ClientSAP: s.sap, ServerSAP: s.d.Address, Mechanism: s.a.Authentication,
 		Authenticated: s.st == stAssociated, Protection: prot}

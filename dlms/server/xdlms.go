@@ -198,6 +198,9 @@ func (s *session) set(ctx context.Context, c cosem.Caller, d apdu.AttributeDescr
 	if err := rights.CheckSet(req); err != nil {
 		return apdu.DataAccessResult(cosem.ResultOf(err))
 	}
+	if s.unsigned(c, d.ClassID, d.InstanceID, false, d.AttributeID) {
+		return apdu.ReadWriteDenied
+	}
 	if obj == cosem.Object(s.current) && d.AttributeID == 7 {
 		// The LLS secret belongs to the device, not to this session.
 		if v.Tag != axdr.TagOctetString {
@@ -222,6 +225,9 @@ func (s *session) action(ctx context.Context, c cosem.Caller, m apdu.MethodDescr
 	req := &cosem.MethodRequest{Caller: c, Method: m.MethodID}
 	if err := rights.CheckAction(req); err != nil {
 		return apdu.ActionResponseResult{Result: apdu.ActionResult(cosem.ResultOf(err))}
+	}
+	if s.unsigned(c, m.ClassID, m.InstanceID, true, m.MethodID) {
+		return apdu.ActionResponseResult{Result: apdu.ActionReadWriteDenied}
 	}
 	ret, err := obj.Action(ctx, req, param)
 	if err != nil {

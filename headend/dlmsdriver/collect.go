@@ -135,6 +135,9 @@ func (s *session) problem(col *headend.Collection, object string, cause error) {
 func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collection, error) {
 	var col headend.Collection
 	readAt := s.now()
+	subs, badSubs := s.subReads()
+	s.subs = subs
+	col.Subs = badSubs
 	if err := s.resolve(ctx, false); err != nil {
 		return col, err
 	}
@@ -157,6 +160,9 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 	var loads, rest []*Profile
 	for i := range s.m.Profiles {
 		pr := &s.m.Profiles[i]
+		if s.ownedChannel(pr.LN) {
+			continue // read for its sub-meter
+		}
 		if pr.Kind == "load" && !readAsBilling(pr) {
 			loads = append(loads, pr)
 		} else {
@@ -189,6 +195,17 @@ func (s *session) Collect(ctx context.Context, p headend.Plan) (headend.Collecti
 		}
 	}
 	col.Complete = complete
+	stamp := mt
+	if stamp.IsZero() {
+		stamp = readAt
+	}
+	for _, r := range s.subs {
+		sc, err := s.collectSub(ctx, r, p, to, stamp)
+		if err != nil {
+			return col, err
+		}
+		col.Subs = append(col.Subs, sc)
+	}
 	if s.stale {
 		// The meter's configuration changed under its template: learn it
 		// again for the next session, whose reads then fit.
@@ -416,7 +433,7 @@ func (s *session) first(ctx context.Context, col *headend.Collection, again bool
 		// a maximum demand); one it does not know is read raw, so nothing
 		// the meter keeps is left behind.
 		q, ok := quantityOf(o.LN)
-		if ok && !q.register {
+		if ok && !q.register || s.ownedChannel(o.LN) {
 			continue
 		}
 		if !ok {
@@ -753,6 +770,10 @@ func (s *session) channels(cols []cosem.CaptureObject, ci, si int) []channel {
 			ch.su = &axdr.ScalerUnit{Scaler: sc.Scaler, Unit: sc.Unit}
 		}
 		ch.q, ch.known = quantityOf(c.LogicalName)
+		if v := s.volume; v != nil && c.LogicalName == mbusLN(v.ch, 24, 2, 1) {
+			ch.q, ch.known = v.q, true
+			ch.scaler, ch.su = v.scale.Scaler, &axdr.ScalerUnit{Scaler: v.scale.Scaler, Unit: v.scale.Unit}
+		}
 		if !ch.known {
 			ch.q = quantity{id: rawID(c.LogicalName, c.Attribute)}
 			if u, ok := unitOf(s.m.Scalers[c.LogicalName].Unit); ok {

@@ -37,7 +37,7 @@ func (s *session) Execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		if c.Type == cim.ControlDisconnect {
 			m = 1
 		}
-		if _, err := s.c.Action(ctx, dlms.Method{Class: cosem.ClassDisconnectControl, OBIS: disconnectLN, Method: m}, axdr.Int8(0)); err != nil {
+		if _, err := s.command(ctx, dlms.Method{Class: cosem.ClassDisconnectControl, OBIS: disconnectLN, Method: m}, axdr.Int8(0)); err != nil {
 			return "", err
 		}
 		name, v, err := s.relayState(ctx)
@@ -76,6 +76,10 @@ func (s *session) Execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		return "maximum demand reset", nil
 	case cim.ControlSetCalendar:
 		return s.setCalendar(ctx, c)
+	case cim.ControlRelayMode:
+		return s.setRelayMode(ctx, c)
+	case cim.ControlFirmwareActivate:
+		return s.activateImage(ctx, c)
 	case cim.ControlReadNow:
 		var col headend.Collection
 		if err := s.resolve(ctx, false); err != nil {

@@ -9,7 +9,8 @@
 // "A+" and "A-" (active energy, Wh), "A+T1".."A+T9" (per tariff rate),
 // "R+", "R-", "RQ1".."RQ4" (reactive, varh), "L1A+".. (per phase),
 // "MD+" (maximum demand, W), "L1V", "L1I".. (voltage and current), "G",
-// "W", "MB1".. (gas, water, M-Bus volumes); a code the table does not know
+// "W", "MB1".. (gas, water, M-Bus volumes; the volume of a gas or water
+// meter read through its parent is its own "G" or "W"); a code the table does not know
 // is kept raw as "obis:<code>". A profile channel appends its period
 // ("A+15m", the quarter-hour energy every consumer knows), a value kept
 // at a negative scaler its multiplier ("A+e-2"); billing values carry
@@ -78,6 +79,10 @@ func New(cfg Config) *Driver {
 // Protocol implements headend.Driver.
 func (d *Driver) Protocol() string { return "dlms" }
 
+// ReadsSubMeters implements headend.SubMeterReader: a collection reads
+// the gas and water meters on the meter's M-Bus channels.
+func (d *Driver) ReadsSubMeters() bool { return true }
+
 // Cause implements headend.Driver.
 func (d *Driver) Cause(err error) string {
 	switch {
@@ -92,6 +97,8 @@ func (d *Driver) Cause(err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, dlms.ErrPeerClosed),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return headend.OutcomeRefused
+	case errors.Is(err, errWrongDevice):
+		return headend.OutcomeWrongDevice
 	case errors.Is(err, dlms.ErrProtocol), errors.Is(err, dlms.ErrReplay):
 		return headend.OutcomeProtocol
 	}
@@ -128,7 +135,7 @@ func (d *Driver) options(ctx context.Context, t headend.Target, s Credentials) (
 		o.Keys.Authentication = k
 	}
 	if o.Policy != security.PolicyNone || o.Authentication == security.MechanismHLSGMAC {
-		c, err := d.counter(ctx, t, s.ClientSAP)
+		c, err := d.counter(ctx, t, counterName(s))
 		if err != nil {
 			return o, err
 		}
@@ -144,11 +151,10 @@ func (d *Driver) options(ctx context.Context, t headend.Target, s Credentials) (
 // counter returns the sending invocation counter of the meter's key,
 // backed by the store: a window of values is reserved before any is used,
 // so a crash can skip values but never repeat one.
-func (d *Driver) counter(ctx context.Context, t headend.Target, clientSAP uint16) (*security.Counter, error) {
+func (d *Driver) counter(ctx context.Context, t headend.Target, name string) (*security.Counter, error) {
 	if t.Counters == nil {
 		return nil, fmt.Errorf("meter %s: ciphering needs durable invocation counters", t.Meter.MRID)
 	}
-	name := fmt.Sprintf("dlms/%d/ek", clientSAP)
 	w := d.cfg.CounterWindow
 	first, err := t.Counters.Reserve(ctx, name, w)
 	if err != nil {
@@ -228,6 +234,10 @@ type session struct {
 	// resync is the invocation counter catch-up Dial made, reported as an
 	// event by the next collection.
 	resync *dlms.Resync
+	// subs are the sub-meters a collection reads through the meter, and
+	// volume the one whose profiles are being read.
+	subs   []subRead
+	volume *subRead
 }
 
 // Close implements headend.Session.

@@ -37,6 +37,12 @@ type Credentials struct {
 	// MBusChannel is a gas or water meter's channel (1..4) on its
 	// parent's M-Bus; zero for a meter reached on its own.
 	MBusChannel uint8 `json:"mbusChannel,omitempty"`
+	// KEK is the master key new global keys are wrapped under (key_transfer);
+	// without it the meter's keys cannot be changed.
+	KEK []byte `json:"kek,omitempty"`
+	// KeyGeneration counts the key changes: each key has its own
+	// invocation counter.
+	KeyGeneration uint32 `json:"keyGeneration,omitempty"`
 }
 
 // String never shows key material, so a Credentials value may be logged.
@@ -65,6 +71,7 @@ var (
 	colAK             = manifest.Column{Name: "ak", Required: true}
 	colLLSPassword    = manifest.Column{Name: "lls_password", Required: true, MaxBytes: 64}
 	colMBusChannel    = manifest.Column{Name: "mbus_channel"}
+	colKEK            = manifest.Column{Name: "kek"}
 )
 
 // Columns implements headend.Driver: a DLMS meter's security profile and
@@ -72,7 +79,7 @@ var (
 // describes them.
 func (d *Driver) Columns() []manifest.Column {
 	return []manifest.Column{colTransport, colClientSAP, colAuthentication, colSecurityPolicy, colSystemTitle,
-		colEK, colAK, colLLSPassword, colMBusChannel}
+		colEK, colAK, colLLSPassword, colMBusChannel, colKEK}
 }
 
 // Register implements headend.Driver. A gas or water meter is reached
@@ -128,7 +135,7 @@ func (d *Driver) Register(r manifest.Row) (headend.Registration, error) {
 		col manifest.Column
 		n   int
 		to  *[]byte
-	}{{colSystemTitle, 8, &c.SystemTitle}, {colEK, 16, &c.EK}, {colAK, 16, &c.AK}} {
+	}{{colSystemTitle, 8, &c.SystemTitle}, {colEK, 16, &c.EK}, {colAK, 16, &c.AK}, {colKEK, 16, &c.KEK}} {
 		if v, err = get(h.col); err != nil {
 			return headend.Registration{}, err
 		}

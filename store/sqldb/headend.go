@@ -45,22 +45,25 @@ func init() {
 			error = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.error ELSE excluded.error END,
 			problems = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.problems ELSE excluded.problems END,
 			at_us = CASE WHEN collection_results.complete <> 0 AND excluded.outcome <> 'ok' THEN collection_results.at_us ELSE excluded.at_us END`,
-		"insertControl": `INSERT INTO controls(` + controlCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		"insertControl": `INSERT INTO controls(` + controlCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (correlation_id) DO NOTHING`,
 		"controlByCorrelation": `SELECT ` + controlCols + ` FROM controls WHERE correlation_id = ?`,
 		"getControl":           `SELECT ` + controlCols + ` FROM controls WHERE mrid = ?`,
 		"dueControls": `SELECT ` + controlCols + ` FROM controls WHERE status = 'queued' AND scheduled_us <= ?
 			ORDER BY priority DESC, scheduled_us, created_us, mrid LIMIT ?`,
-		"transition": `UPDATE controls SET status = ?, reason = ?, updated_us = ? WHERE mrid = ? AND status = ?`,
+		// A decision names its user; a transition of the head-end's own
+		// keeps the decider already recorded.
+		"transition": `UPDATE controls SET status = ?, reason = ?, updated_us = ?,
+			approved_by = CASE WHEN ? = '' THEN approved_by ELSE ? END WHERE mrid = ? AND status = ?`,
 		"nextStep":   `SELECT COALESCE(MAX(seq), 0) + 1 FROM control_steps WHERE mrid = ?`,
-		"insertStep": `INSERT INTO control_steps(mrid, seq, status, reason, at_us) VALUES (?, ?, ?, ?, ?)`,
-		"steps":      `SELECT status, reason, at_us FROM control_steps WHERE mrid = ? ORDER BY seq`,
+		"insertStep": `INSERT INTO control_steps(mrid, seq, status, reason, at_us, actor) VALUES (?, ?, ?, ?, ?, ?)`,
+		"steps":      `SELECT status, reason, at_us, actor FROM control_steps WHERE mrid = ? ORDER BY seq`,
 	} {
 		queries[k] = v
 	}
 }
 
-const controlCols = "mrid, correlation_id, meter_id, type, priority, scheduled_us, expires_us, status, reason, parameters, created_us, updated_us"
+const controlCols = "mrid, correlation_id, meter_id, type, priority, scheduled_us, expires_us, status, reason, parameters, created_us, updated_us, issued_by, approved_by, override_reason"
 
 func needIDs(what string, ids ...string) error {
 	for _, id := range ids {
@@ -344,7 +347,7 @@ func scanControl(sc interface{ Scan(...any) error }) (cim.EndDeviceControl, erro
 	var typ, status, params string
 	var sched, exp, created, updated int64
 	if err := sc.Scan(&c.MRID, &c.CorrelationID, &c.MeterID, &typ, &c.Priority, &sched, &exp, &status, &c.Reason, &params,
-		&created, &updated); err != nil {
+		&created, &updated, &c.IssuedBy, &c.ApprovedBy, &c.Override); err != nil {
 		return c, err
 	}
 	c.Type, c.Status = cim.EndDeviceControlType(typ), cim.ControlStatus(status)
@@ -389,7 +392,8 @@ func (s *DB) IssueControl(ctx context.Context, c cim.EndDeviceControl) (cim.EndD
 	created := false
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q["insertControl"], c.MRID, c.CorrelationID, c.MeterID, string(c.Type), c.Priority,
-			c.ScheduledAt.UnixMicro(), exp, string(c.Status), c.Reason, string(params), c.UpdatedAt.UnixMicro(), c.UpdatedAt.UnixMicro())
+			c.ScheduledAt.UnixMicro(), exp, string(c.Status), c.Reason, string(params), c.UpdatedAt.UnixMicro(), c.UpdatedAt.UnixMicro(),
+			c.IssuedBy, c.ApprovedBy, c.Override)
 		if err != nil {
 			return err
 		}
@@ -397,7 +401,11 @@ func (s *DB) IssueControl(ctx context.Context, c cim.EndDeviceControl) (cim.EndD
 			return nil
 		}
 		created = true
-		_, err = tx.ExecContext(ctx, s.q["insertStep"], c.MRID, 1, string(c.Status), "issued", c.UpdatedAt.UnixMicro())
+		reason := "issued"
+		if c.Reason != "" {
+			reason = c.Reason
+		}
+		_, err = tx.ExecContext(ctx, s.q["insertStep"], c.MRID, 1, string(c.Status), reason, c.UpdatedAt.UnixMicro(), c.IssuedBy)
 		return err
 	})
 	if err != nil && s.d.IsConflict != nil && s.d.IsConflict(err) {
@@ -446,7 +454,11 @@ func (s *DB) Controls(ctx context.Context, q store.ControlQuery) ([]cim.EndDevic
 	if limit <= 0 {
 		limit = 100
 	}
-	return queryAll(ctx, s.db, scanControl, s.rebind("SELECT "+controlCols+" FROM controls"+where+" ORDER BY created_us DESC, mrid LIMIT "+strconv.Itoa(limit)), args...)
+	order := " ORDER BY created_us DESC, mrid"
+	if q.OldestFirst {
+		order = " ORDER BY created_us, mrid"
+	}
+	return queryAll(ctx, s.db, scanControl, s.rebind("SELECT "+controlCols+" FROM controls"+where+order+" LIMIT "+strconv.Itoa(limit)), args...)
 }
 
 // DueControls implements store.HeadEnd.
@@ -459,11 +471,23 @@ func (s *DB) DueControls(ctx context.Context, now time.Time, limit int) ([]cim.E
 
 // TransitionControl implements store.HeadEnd.
 func (s *DB) TransitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason string, at time.Time) error {
+	return s.transitionControl(ctx, mrid, from, to, reason, "", at)
+}
+
+// DecideControl implements store.HeadEnd.
+func (s *DB) DecideControl(ctx context.Context, mrid string, from, to cim.ControlStatus, by, reason string, at time.Time) error {
+	if by == "" {
+		return errors.New("command decision: the deciding user is required")
+	}
+	return s.transitionControl(ctx, mrid, from, to, reason, by, at)
+}
+
+func (s *DB) transitionControl(ctx context.Context, mrid string, from, to cim.ControlStatus, reason, actor string, at time.Time) error {
 	if mrid == "" || to == "" {
 		return errors.New("command transition: mRID and status are required")
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q["transition"], string(to), reason, at.UnixMicro(), mrid, string(from))
+		res, err := tx.ExecContext(ctx, s.q["transition"], string(to), reason, at.UnixMicro(), actor, actor, mrid, string(from))
 		if err != nil {
 			return err
 		}
@@ -482,7 +506,7 @@ func (s *DB) TransitionControl(ctx context.Context, mrid string, from, to cim.Co
 		if err := tx.QueryRowContext(ctx, s.q["nextStep"], mrid).Scan(&seq); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q["insertStep"], mrid, seq, string(to), reason, at.UnixMicro())
+		_, err = tx.ExecContext(ctx, s.q["insertStep"], mrid, seq, string(to), reason, at.UnixMicro(), actor)
 		return err
 	})
 	return err
@@ -494,7 +518,7 @@ func (s *DB) ControlSteps(ctx context.Context, mrid string) ([]store.ControlStep
 		var st store.ControlStep
 		var status string
 		var us int64
-		err := sc.Scan(&status, &st.Reason, &us)
+		err := sc.Scan(&status, &st.Reason, &us, &st.Actor)
 		st.Status, st.At = cim.ControlStatus(status), time.UnixMicro(us).UTC()
 		return st, err
 	}, s.q["steps"], mrid)

@@ -205,19 +205,122 @@ ALTER TABLE meters ADD COLUMN archetype TEXT NOT NULL DEFAULT '';
 ALTER TABLE meters ADD COLUMN parent TEXT NOT NULL DEFAULT '';
 ALTER TABLE meters ADD COLUMN push_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE meters ADD COLUMN manifest_id TEXT NOT NULL DEFAULT ''`, untagMeters},
+	{"commands: who issued and decided each, safeguard overrides; usage points' protection", `
+ALTER TABLE controls ADD COLUMN issued_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE controls ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE controls ADD COLUMN override_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX controls_issued ON controls(created_us);
+ALTER TABLE control_steps ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage_points ADD COLUMN protection TEXT NOT NULL DEFAULT ''`, nil},
+	{"campaigns and their items", `
+CREATE TABLE campaigns (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL DEFAULT '',
+	kind TEXT NOT NULL,
+	created_by TEXT NOT NULL DEFAULT '',
+	approved_by TEXT NOT NULL DEFAULT '',
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	pilot INTEGER NOT NULL DEFAULT 0,
+	max_failure_rate DOUBLE PRECISION NOT NULL DEFAULT 0,
+	min_finished INTEGER NOT NULL DEFAULT 0,
+	concurrency INTEGER NOT NULL DEFAULT 0,
+	params TEXT NOT NULL DEFAULT '',
+	base_done INTEGER NOT NULL DEFAULT 0,
+	base_failed INTEGER NOT NULL DEFAULT 0,
+	created_us BIGINT NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE INDEX campaigns_status ON campaigns(status, created_us);
+CREATE TABLE campaign_items (
+	campaign_id TEXT NOT NULL,
+	meter_id TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	pilot INTEGER NOT NULL DEFAULT 0,
+	status TEXT NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	result TEXT NOT NULL DEFAULT '',
+	error TEXT NOT NULL DEFAULT '',
+	node TEXT NOT NULL DEFAULT '',
+	updated_us BIGINT NOT NULL,
+	PRIMARY KEY (campaign_id, meter_id)
+);
+CREATE UNIQUE INDEX campaign_items_seq ON campaign_items(campaign_id, seq);
+CREATE INDEX campaign_items_status ON campaign_items(campaign_id, status, seq)`, nil},
+	{"audit trail: hash-chained records", `
+CREATE TABLE audit_records (
+	seq BIGINT PRIMARY KEY,
+	at_us BIGINT NOT NULL,
+	actor TEXT NOT NULL DEFAULT '',
+	action TEXT NOT NULL,
+	target TEXT NOT NULL DEFAULT '',
+	outcome TEXT NOT NULL DEFAULT '',
+	details TEXT NOT NULL DEFAULT '',
+	prev {{blob}} NOT NULL,
+	hash {{blob}} NOT NULL
+);
+CREATE INDEX audit_records_actor ON audit_records(actor, seq);
+CREATE INDEX audit_records_action ON audit_records(action, seq);
+CREATE INDEX audit_records_at ON audit_records(at_us)`, nil},
+	{"anomaly limits: issued commands counted per type, scope and five minutes", `
+CREATE TABLE command_counts (
+	type TEXT NOT NULL,
+	scope TEXT NOT NULL,
+	scope_key TEXT NOT NULL,
+	bucket BIGINT NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (type, scope, scope_key, bucket)
+);
+CREATE INDEX command_counts_bucket ON command_counts(bucket);
+CREATE INDEX controls_status_type ON controls(status, type, issued_by)`, nil},
+	{"weather: temperatures observed per region, for the disconnect safeguards", `
+CREATE TABLE weather (
+	region TEXT NOT NULL,
+	at_us BIGINT NOT NULL,
+	temperature_c DOUBLE PRECISION NOT NULL,
+	PRIMARY KEY (region, at_us)
+)`, nil},
+	{"firmware: signed images a firmware campaign sends", `
+CREATE TABLE firmware_images (
+	id TEXT PRIMARY KEY,
+	vendor TEXT NOT NULL,
+	model TEXT NOT NULL,
+	version TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	sha256 TEXT NOT NULL,
+	image {{blob}} NOT NULL,
+	added_by TEXT NOT NULL,
+	added_us BIGINT NOT NULL
+)`, nil},
+	{"head-end: a meter's pending credentials beside its current ones while its keys change", `
+ALTER TABLE meter_secrets ADD COLUMN pending {{blob}}`, nil},
+	{"consents: a household's consents in force, per usage point and purpose", `
+CREATE TABLE consents (
+	usage_point TEXT NOT NULL,
+	purpose TEXT NOT NULL,
+	granted_by TEXT NOT NULL,
+	granted_us BIGINT NOT NULL,
+	PRIMARY KEY (usage_point, purpose)
+);
+CREATE INDEX consents_purpose ON consents(purpose, usage_point)`, nil},
+	{"registry: the gas and water meters behind a meter", `
+CREATE INDEX meters_parent ON meters(parent)`, nil},
+	{"registry: a meter's exposure, a known weakness of its security", `
+ALTER TABLE meters ADD COLUMN exposure TEXT NOT NULL DEFAULT ''`, nil},
 }
 
 var queries = map[string]string{
-	"putUsagePoint": `INSERT INTO usage_points(mrid, name, service_category, time_zone, tariff_id) VALUES (?, ?, ?, ?, ?)
+	"putUsagePoint": `INSERT INTO usage_points(mrid, name, service_category, time_zone, tariff_id, protection) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (mrid) DO UPDATE SET name = excluded.name, service_category = excluded.service_category,
-		time_zone = excluded.time_zone, tariff_id = excluded.tariff_id`,
-	"getUsagePoint": `SELECT mrid, name, service_category, time_zone, tariff_id FROM usage_points WHERE mrid = ?`,
-	"putMeter": `INSERT INTO meters(` + meterCols + `, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		time_zone = excluded.time_zone, tariff_id = excluded.tariff_id, protection = excluded.protection`,
+	"getUsagePoint": `SELECT mrid, name, service_category, time_zone, tariff_id, protection FROM usage_points WHERE mrid = ?`,
+	"putMeter": `INSERT INTO meters(` + meterCols + `, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (mrid) DO UPDATE SET serial = excluded.serial, usage_point = excluded.usage_point,
 		manufacturer = excluded.manufacturer, model = excluded.model, protocol = excluded.protocol,
 		address = excluded.address, segment = excluded.segment, region = excluded.region, tags = excluded.tags,
 		status = excluded.status, kind = excluded.kind, archetype = excluded.archetype, parent = excluded.parent,
-		push_id = excluded.push_id, manifest_id = excluded.manifest_id, updated_us = excluded.updated_us`,
+		push_id = excluded.push_id, manifest_id = excluded.manifest_id, exposure = excluded.exposure,
+		updated_us = excluded.updated_us`,
 	"getMeter":      `SELECT ` + meterCols + ` FROM meters WHERE mrid = ?`,
 	"latestDayBlob": `SELECT version, data, start_us, interval_s FROM interval_days WHERE meter_id = ? AND channel = ? AND day = ? ORDER BY version DESC LIMIT 1`,
 	"insertDay": `INSERT INTO interval_days(meter_id, channel, day, version, start_us, interval_s, n, data, source, reason, user_name, created_us)

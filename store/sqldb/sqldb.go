@@ -63,12 +63,22 @@ func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // txStmt is query's prepared statement bound to tx: writes in a
 // transaction skip the parser too.
+//
+// A statement not prepared yet is prepared on the transaction's own
+// connection, not the database's: that would need a second connection
+// while the transaction holds the write lock, and under load every other
+// connection is held by a writer waiting for that very lock, which
+// would give one up only when its wait timed out (SQLITE_BUSY after the
+// busy timeout, seen as a store stalled for that long). The database's
+// copy, for the transactions after this one, is prepared beside it once
+// a connection is free.
 func (s *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st, ok := s.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 	}
-	return tx.StmtContext(ctx, st), nil
+	// A failure here only means it is prepared again next time.
+	go s.stmt(context.WithoutCancel(ctx), query)
+	return tx.PrepareContext(ctx, query)
 }
 
 // rowContext is the context of one row's statement in a many-row write
@@ -120,10 +130,31 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
 	for k, v := range queries {
 		s.q[k] = s.rebind(v)
 	}
-	if err := s.migrate(ctx); err != nil {
+	mctx, cancel := migrateContext(ctx)
+	defer cancel()
+	if err := s.migrate(mctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// MigrateTimeout bounds a schema migration. It is far longer than a
+// connect timeout on purpose: the caller's deadline is for reaching the
+// database, and a migration cut short by it on a loaded machine would
+// leave a binary that cannot start at all, although nothing is wrong.
+var MigrateTimeout = 30 * time.Minute
+
+// migrateContext detaches a migration from the caller's deadline while
+// keeping its cancellation, so that an operator's interrupt still stops it
+// (the transaction then rolls back).
+func migrateContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MigrateTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	return mctx, func() { stop(); cancel() }
 }
 
 // SQL exposes the underlying database to the engine package, for engine-
@@ -237,7 +268,7 @@ func (s *DB) writeUsagePoints(ctx context.Context, tx *sql.Tx, ups []cim.UsagePo
 		if _, err := u.Location(); err != nil {
 			return err
 		}
-		if _, err := st.ExecContext(rowContext(ctx), u.MRID, u.Name, int(u.ServiceCategory), u.TimeZone, u.TariffID); err != nil {
+		if _, err := st.ExecContext(rowContext(ctx), u.MRID, u.Name, int(u.ServiceCategory), u.TimeZone, u.TariffID, u.Protection); err != nil {
 			return fmt.Errorf("usage point %s: %w", u.MRID, err)
 		}
 	}
@@ -248,7 +279,7 @@ func (s *DB) writeUsagePoints(ctx context.Context, tx *sql.Tx, ups []cim.UsagePo
 func (s *DB) UsagePoint(ctx context.Context, mrid string) (cim.UsagePoint, error) {
 	var u cim.UsagePoint
 	var cat int
-	err := s.queryRow(ctx, s.q["getUsagePoint"], mrid).Scan(&u.MRID, &u.Name, &cat, &u.TimeZone, &u.TariffID)
+	err := s.queryRow(ctx, s.q["getUsagePoint"], mrid).Scan(&u.MRID, &u.Name, &cat, &u.TimeZone, &u.TariffID, &u.Protection)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("usage point %s: %w", mrid, store.ErrNotFound)
 	}
@@ -281,7 +312,7 @@ func (s *DB) writeMeters(ctx context.Context, tx *sql.Tx, ms []cim.Meter) error 
 		}
 		if _, err := st.ExecContext(rowContext(ctx), m.MRID, m.SerialNumber, m.UsagePointID, m.Manufacturer, m.Model,
 			m.Protocol, m.Address, m.Segment, m.Region, string(tags), m.Status, m.Kind, m.Archetype, m.Parent,
-			m.PushID, m.ManifestID, now); err != nil {
+			m.PushID, m.ManifestID, m.Exposure, now); err != nil {
 			return fmt.Errorf("meter %s: %w", m.MRID, err)
 		}
 	}
@@ -321,14 +352,14 @@ func (s *DB) PutRegistry(ctx context.Context, b store.RegistryBatch) error {
 }
 
 const meterCols = "mrid, serial, usage_point, manufacturer, model, protocol, address, segment, region, tags, status, " +
-	"kind, archetype, parent, push_id, manifest_id"
+	"kind, archetype, parent, push_id, manifest_id, exposure"
 
 func scanMeter(sc interface{ Scan(...any) error }) (cim.Meter, error) {
 	var m cim.Meter
 	var tags string
 	if err := sc.Scan(&m.MRID, &m.SerialNumber, &m.UsagePointID, &m.Manufacturer, &m.Model, &m.Protocol,
 		&m.Address, &m.Segment, &m.Region, &tags, &m.Status, &m.Kind, &m.Archetype, &m.Parent, &m.PushID,
-		&m.ManifestID); err != nil {
+		&m.ManifestID, &m.Exposure); err != nil {
 		return m, err
 	}
 	if tags != "" && tags != "null" {
@@ -420,6 +451,7 @@ func (s *DB) meterWhere(q store.MeterQuery) (string, []any) {
 	add("status", q.Status)
 	add("usage_point", q.UsagePointID)
 	add("protocol", q.Protocol)
+	add("parent", q.Parent)
 	if q.After != "" {
 		conds = append(conds, "mrid > ?")
 		args = append(args, q.After)
@@ -723,6 +755,26 @@ func (s *DB) CountEvents(ctx context.Context, q store.EventQuery) (int, error) {
 	var n int
 	err := s.queryRow(ctx, s.rebind("SELECT COUNT(*) FROM events"+where), args...).Scan(&n)
 	return n, err
+}
+
+// inTxRetry is inTx, run again when the engine says another writer was
+// in the way (a unique key taken, or SQLite's lock held past its busy
+// timeout by a queue of writers): the transaction rolled back whole, so
+// running it again is safe.
+func (s *DB) inTxRetry(ctx context.Context, fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 32; attempt++ {
+		err = s.inTx(ctx, fn)
+		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
+		}
+	}
+	return err
 }
 
 func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {

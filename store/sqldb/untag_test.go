@@ -30,13 +30,14 @@ func TestMeterTagsMoveToColumns(t *testing.T) {
 	} {
 		t.Run(e.name, func(t *testing.T) {
 			ctx := context.Background()
+			// The database as the binary that added the columns found it:
+			// later migrations come after.
+			v, restore := sqldb.MigrateOnlyThrough("registry: a meter's kind, archetype")
+			defer restore()
 			st, where := e.open(t)
-			if err := st.PutMeters(ctx, cim.Meter{MRID: "E1"}, cim.Meter{MRID: "G1"}, cim.Meter{MRID: "L1"}, cim.Meter{MRID: "N1"}); err != nil {
-				t.Fatal(err)
-			}
 			db := st.(*sqldb.DB).SQL()
-			v, err := st.SchemaVersion(ctx)
-			if err != nil {
+			// Written as that binary did: today's statement names later columns.
+			if _, err := db.ExecContext(ctx, "INSERT INTO meters(mrid, updated_us) VALUES ('E1', 0), ('G1', 0), ('L1', 0), ('N1', 0)"); err != nil {
 				t.Fatal(err)
 			}
 			// The registry as the head-end wrote it before the migration.
@@ -57,6 +58,7 @@ func TestMeterTagsMoveToColumns(t *testing.T) {
 				}
 			}
 			st.Close()
+			restore()
 			s2, err := e.reopen(ctx, where)
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -56,29 +57,39 @@ func pathOf(u string) string {
 	return strings.TrimPrefix(p, "//")
 }
 
+// busyTimeout is how long a writer waits for the write lock, in this
+// process's queue (see gate) or in SQLite's busy handler, before it fails
+// with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*sqldb.DB, error) {
+	s, _, err := open(ctx, path, busyTimeout)
+	return s, err
+}
+
+// open is Open with a busy timeout of busy, which tests shorten, and the
+// gate its writers queue at, which tests watch.
+func open(ctx context.Context, path string, busy time.Duration) (*sqldb.DB, *gate, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	// Probe writability first: the driver's own error for a read-only
 	// directory ("out of memory" on some paths) does not say what is wrong.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	f.Close()
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()), "synchronous(NORMAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	// Writers take the lock at BEGIN, so two writers queue on busy_timeout
 	// instead of failing at their first write with SQLITE_BUSY.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
+	g := newGate(busy)
+	db := sql.OpenDB(&connector{dsn: "file:" + path + "?" + q.Encode(), drv: &sqlite.Driver{}, gate: g})
 	db.SetMaxOpenConns(8)
 	// database/sql keeps only two idle connections by default: under load
 	// the others were closed after each use and reopened, each reopening
@@ -86,7 +97,7 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	db.SetMaxIdleConns(8)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	s, err := sqldb.New(ctx, db, sqldb.Dialect{
 		Name:       "sqlite",
@@ -95,9 +106,9 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return s, nil
+	return s, g, nil
 }
 
 func isConflict(err error) bool {

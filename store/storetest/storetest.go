@@ -129,9 +129,18 @@ func Run(t *testing.T, o Opener) {
 	t.Run("CollectionResults", func(t *testing.T) { testCollectionResults(t, o) })
 	t.Run("RegistryBatch", func(t *testing.T) { testRegistryBatch(t, o) })
 	t.Run("Controls", func(t *testing.T) { testControls(t, o) })
+	t.Run("Approvals", func(t *testing.T) { testApprovals(t, o) })
 	t.Run("Exceptions", func(t *testing.T) { testExceptions(t, o) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
 	t.Run("ObjectModels", func(t *testing.T) { testObjectModels(t, o) })
+	t.Run("Campaigns", func(t *testing.T) { testCampaigns(t, o) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, o) })
+	t.Run("AuditConcurrentNodes", func(t *testing.T) { testAuditConcurrent(t, o) })
+	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, o) })
+	t.Run("Weather", func(t *testing.T) { testWeather(t, o) })
+	t.Run("FirmwareImages", func(t *testing.T) { testFirmwareImages(t, o) })
+	t.Run("KeyStaging", func(t *testing.T) { testKeyStaging(t, o) })
+	t.Run("Consents", func(t *testing.T) { testConsents(t, o) })
 }
 
 var ctx = context.Background()
@@ -171,13 +180,13 @@ func testRegistry(t *testing.T, o Opener) {
 	}
 	m := cim.Meter{MRID: "m1", SerialNumber: "SN1", UsagePointID: "up1", Protocol: "dlms", Address: "tcp://127.0.0.1:4059",
 		Segment: "cell-7", Region: "north", Tags: map[string]string{"feeder": "F12"}, Status: "active",
-		Kind: "gas", Archetype: "family", Parent: "m0", PushID: "414d470000000001", ManifestID: "7"}
+		Kind: "gas", Archetype: "family", Parent: "m0", PushID: "414d470000000001", ManifestID: "7", Exposure: "osgp-legacy"}
 	if err := s.PutMeters(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Meter(ctx, "m1")
 	if err != nil || got.Tags["feeder"] != "F12" || got.Segment != "cell-7" || got.Address != m.Address ||
-		got.Kind != m.Kind || got.Archetype != m.Archetype || got.Parent != m.Parent || got.PushID != m.PushID || got.ManifestID != m.ManifestID {
+		got.Kind != m.Kind || got.Archetype != m.Archetype || got.Parent != m.Parent || got.PushID != m.PushID || got.ManifestID != m.ManifestID || got.Exposure != m.Exposure {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 	m.Address = "tcp://127.0.0.1:4060"
@@ -186,6 +195,12 @@ func testRegistry(t *testing.T, o Opener) {
 	}
 	if got, _ := s.Meter(ctx, "m1"); got.Address != m.Address {
 		t.Fatalf("upsert did not update: %+v", got)
+	}
+	if subs, err := s.Meters(ctx, store.MeterQuery{Parent: "m0"}); err != nil || len(subs) != 1 || subs[0].MRID != "m1" {
+		t.Fatalf("meters behind m0: %+v, %v", subs, err)
+	}
+	if subs, err := s.Meters(ctx, store.MeterQuery{Parent: "m1"}); err != nil || len(subs) != 0 {
+		t.Fatalf("meters behind m1: %+v, %v", subs, err)
 	}
 	if _, err := s.Meter(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing meter: %v", err)

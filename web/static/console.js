@@ -2,6 +2,8 @@
 // meters, one meter's registers, load profile, relay, events and commands,
 // the command queue, events and alarms, and the VEE exceptions.
 import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, Q, chartSize, register, dayStart, dateIn, timeChart } from "./common.js";
+import { approvals, canApprove } from "./approvals.js";
+import { quarantine } from "./quarantine.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -68,7 +70,9 @@ async function start() {
         el("a", { href: "#/meters", "data-nav": "meters" }, "Meters"),
         el("a", { href: "#/commands", "data-nav": "commands" }, "Commands"),
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
-        el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions")),
+        el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
+        canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
+        el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
     el("main", { id: "view" }));
   if (!routed) {
@@ -93,7 +97,8 @@ function route() {
   const h = location.hash.replace(/^#\/?/, "");
   const [page, arg] = h.split("/");
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (page || "overview") || (page === "meter" && a.dataset.nav === "meters")));
-  const pages = { "": overview, meters, meter, commands, events, exceptions };
+  const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
+    quarantine: (view, v) => quarantine(view, v, me, fleetZone) };
   const f = pages[page] || overview;
   view.replaceChildren();
   f(view, v, arg && decodeURIComponent(arg)).catch((e) => {
@@ -270,6 +275,13 @@ async function meters(view, v) {
   await pg.first();
 }
 
+// exposureText says what a meter's exposure means, for its badge's title.
+function exposureText(x) {
+  if (x === "osgp-legacy") return "This meter still uses OSGP's legacy security: the OMA digest and RC4 are broken, " +
+    "its key can be recovered from a few hundred forged messages. Move it to AES-128.";
+  return "A known weakness of this meter's security: " + x;
+}
+
 // readBadge tells how a meter's latest run went. A day still under way
 // (today's intraday reads) cannot be complete yet and is not a gap.
 function readBadge(c, today) {
@@ -314,7 +326,8 @@ async function meter(view, v, id) {
     if (!confirm(`Send ${type} to meter ${id}?`)) return;
     try {
       const c = await api("/api/v1/commands", { method: "POST", body: { meter: id, type }, signal: v.signal });
-      notice.textContent = `${type} sent (${c.mRID.slice(0, 8)}…); follow it under Commands below.`;
+      notice.textContent = c.status === "awaiting-approval" ? `${type} (${c.mRID.slice(0, 8)}…) awaits a second person's approval.` :
+        `${type} sent (${c.mRID.slice(0, 8)}…); follow it under Commands below.`;
       await loadCommands();
     } catch (e) {
       if (e.name !== "AbortError") notice.textContent = e.message;
@@ -331,7 +344,8 @@ async function meter(view, v, id) {
   };
   showStatus(m);
   view.append(
-    el("h1", {}, "Meter ", el("span", { id: "meter-id" }, m.mRID)),
+    el("h1", {}, "Meter ", el("span", { id: "meter-id" }, m.mRID),
+      m.exposure ? el("span", { class: "badge warn", id: "meter-exposure", title: exposureText(m.exposure) }, "exposed: " + m.exposure) : ""),
     el("p", { class: "muted" }, [m.protocol, m.address, m.segment && "segment " + m.segment, m.region && "region " + m.region, m.status].filter(Boolean).join(" · ")),
     canCommand ? el("div", { class: "actions" },
       el("button", { class: "danger", id: "btn-disconnect", onclick: () => send("disconnect") }, "Disconnect"),
