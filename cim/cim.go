@@ -333,6 +333,21 @@ const (
 	ControlKeyChange EndDeviceControlType = "key-change"
 	// ControlFirmwareActivate activates a transferred, verified image.
 	ControlFirmwareActivate EndDeviceControlType = "firmware-activate"
+	// ControlLoadLimit holds the meter's limiter at an emergency threshold
+	// for a while (a demand-response event): parameters "threshold" (W),
+	// "start" (RFC 3339) and "duration" (seconds).
+	ControlLoadLimit EndDeviceControlType = "load-limit"
+	// ControlPriceSignal shows the home a price for a while (a
+	// demand-response event): parameters "price" (millionths of the
+	// currency unit per kWh), "currency", "start" (RFC 3339) and "duration"
+	// (seconds).
+	ControlPriceSignal EndDeviceControlType = "price-signal"
+	// ControlLoadRelay switches the meter's load-control relay, which
+	// feeds a deferrable load (a water heater, a heat pump, a charger) and
+	// never the house's supply: parameters "state" ("open" or "closed"),
+	// "start" (RFC 3339) and "duration" (seconds, after which it closes
+	// again; 0: until told).
+	ControlLoadRelay EndDeviceControlType = "load-relay"
 )
 
 // Critical reports whether a command can cut supply, change who controls
