@@ -90,7 +90,7 @@ type walker struct {
 func indexDays(days []interval.Day, what string, p Period) (map[cim.Date]interval.Day, error) {
 	m := make(map[cim.Date]interval.Day, len(days))
 	for _, d := range days {
-		if d.Date.Before(p.From) || !d.Date.Before(p.To) {
+		if before(d.Date, p.From) || !before(d.Date, p.To) {
 			continue
 		}
 		if _, dup := m[d.Date]; dup {
@@ -147,13 +147,42 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 	}
 	var gWh int64
 	var gQ quality
-	var gAt time.Time
+	var gAt int
 	var gPeriod tariff.TOUPeriod
+	// A bucket per period of the day, looked up once rather than per interval.
+	pb := make([]*bucket, len(periods))
+	for j, p := range periods {
+		pb[j] = s.bucket(prefix+p.Name, p.Name, p.Price, p.Register)
+	}
+	// On a day whose UTC offset does not change (all but two a year), an
+	// interval's wall clock is its distance from local midnight.
+	lt0 := start.In(loc)
+	_, off0 := lt0.Zone()
+	_, off1 := start.Add(time.Duration(n)*step - time.Nanosecond).In(loc).Zone()
+	fast := off0 == off1 && lt0.Hour() == 0 && lt0.Minute() == 0 && lt0.Second() == 0
+	needAt := !fast || s.t.Dynamic != nil || (cpp != nil && len(w.in.CriticalPeaks) > 0)
 	missing := 0
 	for i := range n {
-		at := start.Add(time.Duration(i) * step)
-		lt := at.In(loc)
-		p := tariff.PeriodAt(periods, lt.Hour()*60+lt.Minute())
+		var at time.Time
+		if needAt {
+			at = start.Add(time.Duration(i) * step)
+		}
+		var m, sec int
+		if fast {
+			el := time.Duration(i) * step
+			m, sec = int(el/time.Minute), int(el%time.Minute/time.Second)
+		} else {
+			lt := at.In(loc)
+			m, sec = lt.Hour()*60+lt.Minute(), lt.Second()
+		}
+		j := len(periods) - 1
+		for k, q := range periods {
+			if m >= int(q.From) && m < int(q.To) {
+				j = k
+				break
+			}
+		}
+		p := periods[j]
 		var iv, ev int64
 		var iqf, eqf cim.Quality
 		imiss, emiss := true, true
@@ -182,12 +211,11 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 			billed = max(iv-ev, 0)
 			s.surplus += max(ev-iv, 0)
 		}
-		inEvent := cpp != nil && w.inEvent(at)
-		key, name, price := prefix+p.Name, p.Name, p.Price
+		inEvent := cpp != nil && needAt && w.inEvent(at)
+		b := pb[j]
 		if inEvent && cpp.Price > 0 {
-			key, name, price = "cpp", "cpp", cpp.Price
+			b = s.bucket("cpp", "cpp", cpp.Price, p.Register)
 		}
-		b := s.bucket(key, name, price, p.Register)
 		b.imp += iv
 		b.exp += ev
 		b.billed += billed
@@ -201,7 +229,7 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 			s.cppSeen = true
 		}
 		if s.t.Dynamic != nil {
-			hour := at.Add(-time.Duration(lt.Minute())*time.Minute - time.Duration(lt.Second())*time.Second)
+			hour := at.Add(-time.Duration(m%60)*time.Minute - time.Duration(sec)*time.Second)
 			hp, ok := w.prices[hour.Unix()]
 			if !ok {
 				return fmt.Errorf("no dynamic price of feed %s for the hour from %s", s.t.Dynamic.Feed, hour.In(loc).Format(time.RFC3339))
@@ -214,7 +242,7 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		}
 		if len(s.demand) > 0 {
 			if i%group == 0 {
-				gWh, gQ, gAt, gPeriod = 0, quality{}, at, p
+				gWh, gQ, gAt, gPeriod = 0, quality{}, i, p
 			}
 			gWh += iv
 			gQ.add(iqf, imiss)
@@ -230,7 +258,7 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 						continue
 					}
 					if !d.seen || wDemand > d.w {
-						d.w, d.at, d.q, d.seen = wDemand, gAt, gQ, true
+						d.w, d.at, d.q, d.seen = wDemand, start.Add(time.Duration(gAt)*step), gQ, true
 					}
 				}
 			}

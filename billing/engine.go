@@ -181,7 +181,7 @@ func Compute(in Input) (Bill, error) {
 	if in.Location == nil {
 		return Bill{}, fmt.Errorf("%s: no time zone", where)
 	}
-	if !in.Period.From.Before(in.Period.To) {
+	if !before(in.Period.From, in.Period.To) {
 		return Bill{}, fmt.Errorf("%s: the period is empty", where)
 	}
 	spans, err := clipSpans(in.Tariffs, in.Period)
@@ -207,7 +207,7 @@ func Compute(in Input) (Bill, error) {
 		if s.t.Currency != bill.Currency {
 			return Bill{}, fmt.Errorf("%s: tariff %s@%d is in %s, the bill in %s", where, s.t.ID, s.t.Version, s.t.Currency, bill.Currency)
 		}
-		for d := s.from; d.Before(s.to); d = d.AddDays(1) {
+		for d := s.from; before(d, s.to); d = d.AddDays(1) {
 			if err := w.walkDay(s, d); err != nil {
 				return Bill{}, fmt.Errorf("%s: %w", where, err)
 			}
@@ -221,7 +221,7 @@ func Compute(in Input) (Bill, error) {
 		if a.Channel != b.Channel {
 			return strings.Compare(a.Channel, b.Channel)
 		}
-		return strings.Compare(a.Date.String(), b.Date.String())
+		return dateOrd(a.Date) - dateOrd(b.Date)
 	})
 	bill.Lines, bill.CarryOut = carry(bill.Lines, in, spans[len(spans)-1].t, bill.Currency)
 	for _, l := range bill.Lines {
@@ -238,18 +238,18 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 		return nil, errors.New("no tariff")
 	}
 	sorted := slices.Clone(ts)
-	slices.SortFunc(sorted, func(a, b TariffSpan) int { return strings.Compare(a.From.String(), b.From.String()) })
+	slices.SortFunc(sorted, func(a, b TariffSpan) int { return dateOrd(a.From) - dateOrd(b.From) })
 	var out []*span
 	at := p.From
 	for _, t := range sorted {
 		from, to := t.From, t.To
-		if !to.IsZero() && !p.From.Before(to) {
+		if !to.IsZero() && !before(p.From, to) {
 			continue // ends before the period
 		}
-		if !from.Before(p.To) {
+		if !before(from, p.To) {
 			continue // starts after it
 		}
-		if from.Before(at) {
+		if before(from, at) {
 			if len(out) > 0 {
 				return nil, fmt.Errorf("tariffs %s@%d and %s@%d overlap on %s", out[len(out)-1].t.ID, out[len(out)-1].t.Version, t.Tariff.ID, t.Tariff.Version, from)
 			}
@@ -258,7 +258,7 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 		if from != at {
 			return nil, fmt.Errorf("no tariff in force from %s to %s", at, from)
 		}
-		if to.IsZero() || p.To.Before(to) {
+		if to.IsZero() || before(p.To, to) {
 			to = p.To
 		}
 		if err := t.Tariff.Validate(); err != nil {
@@ -331,6 +331,11 @@ func applyPolicy(b *Bill, p Policy, w *walker, spans []*span) {
 		b.Status = StatusFlagged
 	}
 }
+
+// dateOrd orders dates as integers; cim.Date.Before formats strings.
+func dateOrd(d cim.Date) int { return d.Year*10000 + int(d.Month)*100 + d.Day }
+
+func before(a, b cim.Date) bool { return dateOrd(a) < dateOrd(b) }
 
 func daysBetween(from, to cim.Date) int {
 	a := time.Date(from.Year, from.Month, from.Day, 12, 0, 0, 0, time.UTC)
