@@ -121,7 +121,7 @@ func TestDayTypesSeasonsAndPeriods(t *testing.T) {
 		want   string
 		price  int64
 	}{
-		{"2026-12-24", 8 * 60, "winter.peak", 300000},    // Thursday
+		{"2026-12-24", 8 * 60, "winter.peak", 300000},     // Thursday
 		{"2026-12-25", 8 * 60, "winter.off-peak", 200000}, // Christmas, a holiday
 		{"2026-12-26", 8 * 60, "winter.off-peak", 200000}, // Saturday
 		{"2026-02-10", 22*60 + 59, "winter.peak", 300000}, // before the first start: last season
