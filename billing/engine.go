@@ -21,6 +21,46 @@ type Period struct {
 // Days returns the number of local days in the period.
 func (p Period) Days() int { return daysBetween(p.From, p.To) }
 
+// Spans returns the versions of one tariff in force over p, each from its
+// EffectiveFrom until the next version's, as Input.Tariffs wants them. A
+// period starting before the first version is an error.
+func Spans(versions []tariff.Tariff, p Period) ([]TariffSpan, error) {
+	vs := slices.Clone(versions)
+	slices.SortStableFunc(vs, func(a, b tariff.Tariff) int {
+		if c := dateOrd(a.EffectiveFrom) - dateOrd(b.EffectiveFrom); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	var out []TariffSpan
+	for i, v := range vs {
+		to := p.To
+		if i+1 < len(vs) && before(vs[i+1].EffectiveFrom, to) {
+			to = vs[i+1].EffectiveFrom
+		}
+		from := v.EffectiveFrom
+		if before(from, p.From) {
+			from = p.From
+		}
+		if !before(from, to) {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].To == from && out[n-1].Tariff.EffectiveFrom == v.EffectiveFrom {
+			out[n-1] = TariffSpan{Tariff: v, From: out[n-1].From, To: to} // a later version of the same date replaces it
+			continue
+		}
+		out = append(out, TariffSpan{Tariff: v, From: from, To: to})
+	}
+	if len(out) == 0 || out[0].From != p.From {
+		id := ""
+		if len(versions) > 0 {
+			id = versions[0].ID
+		}
+		return nil, fmt.Errorf("tariff %q: no version in force on %s", id, p.From)
+	}
+	return out, nil
+}
+
 // TariffSpan is a tariff version in force over [From, To) of a period.
 type TariffSpan struct {
 	Tariff tariff.Tariff `json:"tariff"`
@@ -128,15 +168,18 @@ const (
 // Determinant is one measured quantity a bill is priced from, with the
 // quality of the intervals behind it.
 type Determinant struct {
-	Name    string   `json:"name"`
-	Kind    string   `json:"kind"`
-	Channel string   `json:"channel"`
-	Bucket  string   `json:"bucket,omitempty"`
-	Tier    int      `json:"tier,omitempty"`
-	From    cim.Date `json:"from"`
-	To      cim.Date `json:"to"`
-	Value   int64    `json:"value"`
-	Unit    string   `json:"unit"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Channel string `json:"channel"`
+	Bucket  string `json:"bucket,omitempty"`
+	Tier    int    `json:"tier,omitempty"`
+	// Register is the meter register (1..4) a TOU bucket maps to, so the
+	// meters' TOU registers can be checked against the buckets.
+	Register int      `json:"register,omitempty"`
+	From     cim.Date `json:"from"`
+	To       cim.Date `json:"to"`
+	Value    int64    `json:"value"`
+	Unit     string   `json:"unit"`
 	// At is, for demand, the start of the interval the maximum is from.
 	At        time.Time `json:"at,omitzero"`
 	Intervals int       `json:"intervals"`

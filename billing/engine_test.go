@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -291,4 +292,57 @@ func BenchmarkComputeBaseline(b *testing.B) {
 		}
 	}
 	_ = sink
+}
+
+func TestSpans(t *testing.T) {
+	v1 := simple("r", 1, 1)
+	v1.EffectiveFrom = date("2026-01-01")
+	v2 := simple("r", 2, 2)
+	v2.EffectiveFrom = date("2026-11-11")
+	v3 := simple("r", 3, 3)
+	v3.EffectiveFrom = date("2026-11-11") // a correction of v2, same date
+	v4 := simple("r", 4, 4)
+	v4.EffectiveFrom = date("2027-01-01")
+	got, err := Spans([]tariff.Tariff{v4, v2, v1, v3}, Period{date("2026-11-01"), date("2026-12-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Tariff.Version != 1 || got[0].To != date("2026-11-11") ||
+		got[1].Tariff.Version != 3 || got[1].From != date("2026-11-11") || got[1].To != date("2026-12-01") {
+		t.Fatalf("spans %+v", got)
+	}
+	if _, err := Spans([]tariff.Tariff{v2}, Period{date("2026-11-01"), date("2026-12-01")}); err == nil {
+		t.Error("a period before the first version has spans")
+	}
+}
+
+func TestSeasonalTariffFromAFile(t *testing.T) {
+	// The filed residential tariff on Thursday 2026-12-24 (winter,
+	// working day) and Friday 2026-12-25 (a holiday), 100 Wh a quarter
+	// hour. 24th: off-peak 32 × 100 = 3200 Wh × 0.20 = 64, peak 6400 Wh ×
+	// 0.30 = 192. 25th: 9600 Wh off-peak × 0.20 = 192. Off-peak 256,
+	// peak 192. Block 1 is 250000 × 2/30 = 16667 Wh, block 2 the other
+	// 19200 − 16667 = 2533 Wh × 0.04 = 10.132 → 10. Demand in peak: 400 W,
+	// one span over the whole period, so not pro-rated:
+	// 0.4 kW × 4 EUR = 160. Metering 2.50 → 250; standing 0.35 × 2 =
+	// 70. Energy tax 10 % of 256 + 192 + 10 = 458 → 45.8 → 46; VAT 21 %
+	// of every other line, the energy tax included: 458 + 160 + 250 + 70
+	// + 46 = 984 → 206.64 → 207. Total 984 + 207 = 1191.
+	b, err := os.ReadFile("../tariff/testdata/residential.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tariff.ParseTariff(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input("2026-12-24", "2026-12-26", tr)
+	in.Holidays = []cim.Date{date("2026-12-25")}
+	in.Import = days("m1", "A+15m", "2026-12-24", "2026-12-26", flat(100))
+	bill := compute(t, in)
+	wantLines(t, bill, map[string]int64{"energy.winter.off-peak": 256, "energy.winter.peak": 192, "tier.2": 10, "demand": 160,
+		"fixed": 250, "standing": 70, "energy-tax": 46, "vat": 207}, 1191)
+	if d := det(t, bill, "import.winter.peak"); d.Register != 2 || d.Value != 6400 {
+		t.Errorf("peak determinant %+v", d)
+	}
 }

@@ -102,11 +102,15 @@ func (s *span) determinants() []Determinant {
 			Value: v, Unit: unit, Intervals: q.intervals, Estimated: q.estimated, Edited: q.edited, Missing: q.missing}
 	}
 	for _, b := range s.buckets {
-		out = append(out, d("import."+b.key, KindEnergy, impChan, b.key, 0, b.imp, "Wh", b.iq))
+		x := d("import."+b.key, KindEnergy, impChan, b.key, 0, b.imp, "Wh", b.iq)
+		x.Register = b.register
+		out = append(out, x)
 	}
 	if s.hasExp {
 		for _, b := range s.buckets {
-			out = append(out, d("export."+b.key, KindEnergy, expChan, b.key, 0, b.exp, "Wh", b.eq))
+			x := d("export."+b.key, KindEnergy, expChan, b.key, 0, b.exp, "Wh", b.eq)
+			x.Register = b.register
+			out = append(out, x)
 		}
 	}
 	if s.netted {
@@ -235,14 +239,16 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 	return out
 }
 
-// taxCovers says whether tax x is levied on the line of code c.
+// taxCovers says whether tax x is levied on the line of code c. Without
+// names it covers every line that is no tax; a tax named explicitly is
+// covered (VAT on an energy tax), when it comes before x.
 func taxCovers(x tariff.Tax, c string, taxes []tariff.Tax) bool {
-	for _, t := range taxes {
-		if t.Code == c {
-			return false
-		}
-	}
 	if len(x.On) == 0 {
+		for _, t := range taxes {
+			if t.Code == c {
+				return false
+			}
+		}
 		return true
 	}
 	for _, on := range x.On {
