@@ -75,6 +75,46 @@ type span struct {
 	tierCum  int64
 	tierDay  cim.Date
 	tierLims []int64
+	profiles map[int]*dayProfile
+	curTier  int
+}
+
+// dayProfile is a day's periods with their buckets and, per demand
+// charge, whether each period is in its window; days of one season and
+// day type share one.
+type dayProfile struct {
+	periods []tariff.TOUPeriod
+	buckets []*bucket
+	window  [][]bool // [charge][period]
+}
+
+// profile returns the day profile of date, made once per season and day
+// type (per weekday for the simple form).
+func (s *span) profile(date cim.Date, holidays []cim.Date) *dayProfile {
+	key := int(time.Date(date.Year, date.Month, date.Day, 12, 0, 0, 0, time.UTC).Weekday())
+	if len(s.t.Seasons) > 0 {
+		key = 8*s.t.SeasonOf(date) + slices.Index(tariff.DayTypes, tariff.DayTypeOf(date, holidays))
+	}
+	if p := s.profiles[key]; p != nil {
+		return p
+	}
+	periods, prefix := s.t.Day(date, holidays)
+	p := &dayProfile{periods: periods, buckets: make([]*bucket, len(periods))}
+	for j, q := range periods {
+		p.buckets[j] = s.bucket(prefix+q.Name, q.Name, q.Price, q.Register)
+	}
+	for _, d := range s.demand {
+		win := make([]bool, len(periods))
+		for j, q := range periods {
+			win[j] = len(d.charge.Periods) == 0 || slices.Contains(d.charge.Periods, q.Name)
+		}
+		p.window = append(p.window, win)
+	}
+	if s.profiles == nil {
+		s.profiles = map[int]*dayProfile{}
+	}
+	s.profiles[key] = p
+	return p
 }
 
 // walker turns days into span accumulators.
@@ -124,6 +164,11 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		w.versions = append(w.versions, DataVersion{di.MeterID, di.Channel, date, di.Version})
 		s.impChan = di.Channel
 	}
+	if haveImp {
+		if want := date.Intervals(loc, step); n != want {
+			return fmt.Errorf("import day %s of meter %s: %d intervals of %s, the local day in %s has %d", date, di.MeterID, n, step, loc, want)
+		}
+	}
 	if haveExp {
 		if de.Interval != step || len(de.Values) != n {
 			return fmt.Errorf("export day %s of meter %s: %d intervals of %s against import's %d of %s", date, de.MeterID, len(de.Values), de.Interval, n, step)
@@ -132,11 +177,12 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		s.hasExp = true
 		s.expChan = de.Channel
 	}
-	periods, prefix := s.t.Day(date, w.in.Holidays)
+	prof := s.profile(date, w.in.Holidays)
+	periods, pb := prof.periods, prof.buckets
 	nm := s.t.NetMetering
 	cpp := s.t.CriticalPeak
 	if s.t.Tiers != nil && (s.t.Tiers.Basis == "day" || s.tierDay.IsZero()) {
-		s.tierCum = 0
+		s.tierCum, s.curTier = 0, 0
 		s.tierDay = date
 	}
 	// Demand: quarter hours built from shorter intervals that divide
@@ -147,13 +193,7 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 	}
 	var gWh int64
 	var gQ quality
-	var gAt int
-	var gPeriod tariff.TOUPeriod
-	// A bucket per period of the day, looked up once rather than per interval.
-	pb := make([]*bucket, len(periods))
-	for j, p := range periods {
-		pb[j] = s.bucket(prefix+p.Name, p.Name, p.Price, p.Register)
-	}
+	var gAt, gPeriod, gLeft int
 	// On a day whose UTC offset does not change (all but two a year), an
 	// interval's wall clock is its distance from local midnight.
 	lt0 := start.In(loc)
@@ -241,20 +281,21 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 			s.addTiers(billed, iqf, imiss)
 		}
 		if len(s.demand) > 0 {
-			if i%group == 0 {
-				gWh, gQ, gAt, gPeriod = 0, quality{}, i, p
+			if gLeft == 0 {
+				gWh, gQ, gAt, gPeriod, gLeft = 0, quality{}, i, j, group
 			}
 			gWh += iv
 			gQ.add(iqf, imiss)
-			if i%group == group-1 || i == n-1 {
+			if gLeft--; gLeft == 0 || i == n-1 {
+				gLeft = 0
 				var wDemand int64
 				if group > 1 || step == quarter {
 					wDemand = gWh * int64(time.Hour/quarter)
 				} else {
 					wDemand = gWh * int64(time.Hour/time.Second) / int64(step/time.Second)
 				}
-				for _, d := range s.demand {
-					if len(d.charge.Periods) > 0 && !slices.Contains(d.charge.Periods, gPeriod.Name) {
+				for c, d := range s.demand {
+					if !prof.window[c][gPeriod] {
 						continue
 					}
 					if !d.seen || wDemand > d.w {
@@ -287,6 +328,13 @@ func (s *span) bucket(key, name string, price int64, reg int) *bucket {
 
 // addTiers splits e Wh over the blocks from the running total on.
 func (s *span) addTiers(e int64, f cim.Quality, missing bool) {
+	// Most intervals stay in the block the last one ended in.
+	if j := s.curTier; s.tierLims[j] == 0 || s.tierCum+e < s.tierLims[j] {
+		s.tiers[j].wh += e
+		s.tiers[j].q.add(f, missing)
+		s.tierCum += e
+		return
+	}
 	touched := false
 	for j := range s.tiers {
 		lim := s.tierLims[j]
@@ -303,6 +351,7 @@ func (s *span) addTiers(e int64, f cim.Quality, missing bool) {
 			touched = true
 		}
 		s.tierCum += take
+		s.curTier = j
 		e -= take
 		if e <= 0 {
 			return

@@ -223,6 +223,13 @@ func TestComputeRefuses(t *testing.T) {
 			in.Import = append(in.Import, in.Import[0])
 			return in
 		}, "import day 2026-11-01 of meter m1 given twice"},
+		"dst shape": {func() Input {
+			in := input("2026-03-29", "2026-03-30", v1)
+			d := day("m1", "A+15m", "2026-11-18", 1, flat(1))
+			d.Date, d.Start = date("2026-03-29"), date("2026-03-29").Start(ams)
+			in.Import = []interval.Day{d}
+			return in
+		}, "import day 2026-03-29 of meter m1: 96 intervals of 15m0s, the local day in Europe/Amsterdam has 92"},
 		"no zone": {func() Input {
 			in := input("2026-11-01", "2026-11-10", v1)
 			in.Location = nil
