@@ -1,7 +1,9 @@
 package billing
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -76,6 +78,7 @@ type span struct {
 	tierDay  cim.Date
 	tierLims []int64
 	profiles map[int]*dayProfile
+	err      error // an amount that overflowed
 	curTier  int
 }
 
@@ -148,6 +151,10 @@ func indexDays(days []interval.Day, what string, p Period) (map[cim.Date]interva
 }
 
 const quarter = 15 * time.Minute
+
+// maxWh bounds one interval's energy (1 GWh, a 4 GW quarter hour): beyond
+// it a value is a meter's glitch, and sums of it would overflow.
+const maxWh = 1_000_000_000
 
 // walkDay adds one local day to s.
 func (w *walker) walkDay(s *span, date cim.Date) error {
@@ -243,6 +250,9 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		if imiss {
 			missing++
 		}
+		if iv > maxWh || iv < -maxWh || ev > maxWh || ev < -maxWh {
+			return fmt.Errorf("day %s of meter %s, interval %d: %d Wh import, %d Wh export: beyond %d Wh an interval", date, cmp.Or(di.MeterID, de.MeterID), i, iv, ev, int64(maxWh))
+		}
 		w.impQ.add(iqf, imiss)
 		// The energy billed at the interval: import, or with netting per
 		// interval what import exceeds export by.
@@ -275,7 +285,11 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 				return fmt.Errorf("no dynamic price of feed %s for the hour from %s", s.t.Dynamic.Feed, hour.In(loc).Format(time.RFC3339))
 			}
 			s.dynWh += billed
-			s.dynNano += billed * (hp + s.t.Dynamic.Adder)
+			c, ok := mulRound(1, billed, hp+s.t.Dynamic.Adder)
+			if !ok || (c > 0 && s.dynNano > math.MaxInt64-c) || (c < 0 && s.dynNano < math.MinInt64-c) {
+				return fmt.Errorf("dynamic energy cost overflows at %s", at.In(loc).Format(time.RFC3339))
+			}
+			s.dynNano += c
 		}
 		if s.t.Tiers != nil {
 			s.addTiers(billed, iqf, imiss)

@@ -258,6 +258,9 @@ func Compute(in Input) (Bill, error) {
 		s.net()
 		bill.Determinants = append(bill.Determinants, s.determinants()...)
 		bill.Lines = append(bill.Lines, s.lines(in, periodDays)...)
+		if s.err != nil {
+			return Bill{}, fmt.Errorf("%s: %w", where, s.err)
+		}
 	}
 	bill.DataVersions = w.versions
 	slices.SortStableFunc(bill.DataVersions, func(a, b DataVersion) int {
@@ -317,7 +320,7 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 			for _, b := range tr.Blocks {
 				lim := b.UpToWh
 				if tr.Basis == "period" && lim != 0 {
-					lim = roundDiv(lim*int64(s.days), std)
+					lim, _ = mulRound(std, lim, int64(s.days))
 				}
 				s.tierLims = append(s.tierLims, lim)
 			}

@@ -11,14 +11,21 @@ import (
 	"github.com/amigo-ami/amigo/tariff"
 )
 
-func TestRoundDiv(t *testing.T) {
+func TestMulRound(t *testing.T) {
 	for _, c := range []struct{ num, den, want int64 }{
 		{5, 10, 1}, {4, 10, 0}, {15, 10, 2}, {25, 10, 3}, {-5, 10, -1}, {-4, 10, 0}, {-25, 10, -3},
 		{0, 7, 0}, {10, 3, 3}, {20, 3, 7}, {-20, 3, -7}, {999_999, 10_000_000, 0}, {5_000_000, 10_000_000, 1},
 	} {
-		if got := roundDiv(c.num, c.den); got != c.want {
-			t.Errorf("roundDiv(%d, %d) = %d, want %d", c.num, c.den, got, c.want)
+		if got, ok := mulRound(c.den, c.num); got != c.want || !ok {
+			t.Errorf("mulRound(%d, %d) = %d, want %d", c.den, c.num, got, c.want)
 		}
+	}
+	// Exact beyond 64 bits: (9·10¹⁸ × 10) / 20 = 4.5·10¹⁸.
+	if got, ok := mulRound(20, 9_000_000_000_000_000_000, 10); !ok || got != 4_500_000_000_000_000_000 {
+		t.Errorf("wide product: %d %v", got, ok)
+	}
+	if _, ok := mulRound(1, 9_000_000_000_000_000_000, 10); ok {
+		t.Error("an overflowing result is ok")
 	}
 }
 
@@ -230,6 +237,17 @@ func TestComputeRefuses(t *testing.T) {
 			in.Import = []interval.Day{d}
 			return in
 		}, "import day 2026-03-29 of meter m1: 96 intervals of 15m0s, the local day in Europe/Amsterdam has 92"},
+		"glitch": {func() Input {
+			in := input("2026-11-18", "2026-11-19", v1)
+			in.Import = []interval.Day{day("m1", "A+15m", "2026-11-18", 1, flat(2_000_000_000))}
+			return in
+		}, "day 2026-11-18 of meter m1, interval 0: 2000000000 Wh import, 0 Wh export: beyond 1000000000 Wh an interval"},
+		"overflow": {func() Input {
+			dear := simple("r", 1, 9_000_000_000_000_000_000)
+			in := input("2026-11-18", "2026-11-19", dear)
+			in.Import = []interval.Day{day("m1", "A+15m", "2026-11-18", 1, flat(1_000_000))}
+			return in
+		}, "tariff r@1, 2026-11-18 to 2026-11-19: an amount overflows"},
 		"no zone": {func() Input {
 			in := input("2026-11-01", "2026-11-10", v1)
 			in.Location = nil
