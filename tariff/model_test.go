@@ -61,6 +61,24 @@ func TestParseYAMLAndJSON(t *testing.T) {
 	}
 }
 
+func TestSimpleTariffRoundTrips(t *testing.T) {
+	// No effective date: none is written, so the document reads back.
+	y, err := yaml.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range [][]byte{y, j} {
+		back, err := ParseTariff(doc)
+		if err != nil || back.Base.Name != Default().Base.Name || back.Base.Price != Default().Base.Price || len(back.Periods) != 1 || !back.EffectiveFrom.IsZero() {
+			t.Errorf("%s: %+v, %v", doc, back, err)
+		}
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for name, doc := range map[string]string{
 		"empty":         "",

@@ -32,7 +32,7 @@ type Tariff struct {
 	// from its EffectiveFrom (a local date of the usage point) until the
 	// next version's.
 	Version       int      `json:"version,omitempty" yaml:"version"`
-	EffectiveFrom cim.Date `json:"effective_from" yaml:"effective_from"`
+	EffectiveFrom cim.Date `json:"effective_from,omitzero" yaml:"effective_from,omitempty"`
 	// Region names the holiday calendar whose dates are holidays.
 	Region string `json:"region,omitempty" yaml:"region"`
 
