@@ -106,8 +106,8 @@ func TestTenOfTenSameDayAdjustment(t *testing.T) {
 		value  int64
 	}{
 		{actual: 110, want: 110.0 / 105, value: 110}, // against the rounded baseline: 110/105
-		{actual: 200, want: 1.2, value: 126}, // capped: 105 × 1.2 = 126
-		{actual: 50, want: 0.8, value: 84},   // capped: 105 × 0.8 = 84
+		{actual: 200, want: 1.2, value: 126},         // capped: 105 × 1.2 = 126
+		{actual: 50, want: 0.8, value: 84},           // capped: 105 × 0.8 = 84
 	} {
 		in := tenOfTenInput()
 		ev := in.Day.Date
