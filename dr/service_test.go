@@ -411,3 +411,133 @@ func TestResults(t *testing.T) {
 		t.Fatalf("payment rounding: %d %d %d", dr.Payment(-50, 25), dr.Payment(20, 25), dr.Payment(19, 25))
 	}
 }
+
+// A weather-matched program settles against the days whose temperature,
+// from the region's weather feed, is closest to the event day's.
+func TestResultsWeatherMatched(t *testing.T) {
+	evDay := cim.Date{Year: 2026, Month: time.July, Day: 15} // a Wednesday
+	start := time.Date(2026, 7, 15, 15, 0, 0, 0, ams)
+	end := start.Add(2 * time.Hour)
+	r := newRig(t, start.Add(-3*time.Hour))
+	if _, err := r.svc.PutProgram(ctx, dr.Program{ID: "cool", Name: "Air conditioning", Kind: dr.KindRelay, Baseline: dr.MethodWeather,
+		Incentive: 10, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	r.enrolAll(t, "cool")
+	if _, _, err := r.svc.CreateEvent(ctx, dr.Event{ID: "W1", ProgramID: "cool", Start: start, End: end}, "olga"); err != nil {
+		t.Fatal(err)
+	}
+	// The k-th working day back is 10+k °C and draws 100+10k Wh a
+	// quarter hour; the event day is 30.4 °C, and M1 draws 200 in the
+	// event.
+	temp, load := map[cim.Date]float64{evDay: 30.4}, map[cim.Date]int64{}
+	k := 0
+	for d := evDay.AddDays(-1); k < 20; d = d.AddDays(-1) {
+		wd := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+		if wd == time.Saturday || wd == time.Sunday {
+			continue
+		}
+		k++
+		temp[d], load[d] = float64(10+k), int64(100+10*k)
+	}
+	var obs []store.WeatherObservation
+	for d, c := range temp {
+		obs = append(obs, store.WeatherObservation{Region: "north", At: time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, ams), TemperatureC: c})
+	}
+	if _, err := r.st.PutWeather(ctx, obs); err != nil {
+		t.Fatal(err)
+	}
+	putDays(t, r.st, "M1", evDay.AddDays(-30), evDay, func(d cim.Date, lt time.Time) int64 {
+		if d == evDay {
+			if lt.Hour() >= 15 && lt.Hour() < 17 {
+				return 200
+			}
+			return 300
+		}
+		if v, ok := load[d]; ok {
+			return v
+		}
+		return 1000
+	})
+	res, err := r.svc.Results(ctx, "W1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closest: 30, 29, 28, 27, 26 °C, drawing 300…260: mean 280; 8
+	// quarter hours of 80 Wh less: 640 Wh, paid 6.4 → 6 cents. M2 and M3
+	// have no days stored.
+	var m1 dr.Result
+	for _, x := range res.Results {
+		switch x.UsagePointID {
+		case "UP1":
+			m1 = x
+		default:
+			if x.Status != dr.ResultNoData || x.Payment != 0 {
+				t.Errorf("%s without data: %+v", x.UsagePointID, x)
+			}
+		}
+	}
+	if m1.Status != dr.ResultSettled || m1.Method != dr.MethodWeather || m1.BaselineWh != 2240 || m1.ReductionWh != 640 || m1.Payment != 6 || len(m1.Days) != 5 {
+		t.Fatalf("M1: %+v", m1)
+	}
+	if res.Settled != 1 || res.Payment != 6 || res.ReductionWh != 640 {
+		t.Fatalf("totals: %+v", res)
+	}
+}
+
+// Many participants: one step sends every command once, each device's
+// start spread over the window so that no second holds more than 1 % of
+// the starts.
+func TestDispatchSpreadsStarts(t *testing.T) {
+	const n = 2000
+	t0 := time.Date(2026, 12, 9, 12, 0, 0, 0, time.UTC)
+	r := newRig(t, t0)
+	var ms []cim.Meter
+	var ups []cim.UsagePoint
+	for i := 0; i < n; i++ {
+		ups = append(ups, cim.UsagePoint{MRID: fmt.Sprintf("H%05d", i), TimeZone: "UTC"})
+		ms = append(ms, cim.Meter{MRID: fmt.Sprintf("HM%05d", i), UsagePointID: fmt.Sprintf("H%05d", i)})
+	}
+	if err := r.st.PutUsagePoints(ctx, ups...); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.PutMeters(ctx, ms...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.PutProgram(ctx, dr.Program{ID: "big", Name: "Big", Kind: dr.KindLoadLimit, Randomize: 600 * time.Second,
+		Baseline: dr.Method10of10, FloorW: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if err := r.st.PutDREnrolment(ctx, store.DREnrolment{ProgramID: "big", UsagePointID: m.UsagePointID, MeterID: m.MRID, From: t0.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := t0.Add(time.Hour)
+	if _, _, err := r.svc.CreateEvent(ctx, dr.Event{ID: "BIG", ProgramID: "big", Start: start, End: start.Add(time.Hour), Signal: dr.Signal{ThresholdW: 2000}}, "olga"); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.set(start)
+	if err := r.svc.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.iss.count() != n {
+		t.Fatalf("%d commands for %d participants", r.iss.count(), n)
+	}
+	perSecond := map[string]int{}
+	for _, corr := range r.iss.order {
+		c, _ := r.iss.get(corr)
+		perSecond[c.Parameters["start"]]++
+	}
+	for s, k := range perSecond {
+		if k > n/100 {
+			t.Fatalf("%d of %d devices start at %s", k, n, s)
+		}
+	}
+	if len(perSecond) < 500 {
+		t.Fatalf("starts fall in %d distinct seconds of 601", len(perSecond))
+	}
+	if err := r.svc.Step(ctx); err != nil || r.iss.count() != n {
+		t.Fatalf("a second step: %v, %d commands", err, r.iss.count())
+	}
+}
