@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func TestDRRoutes(t *testing.T) {
 	now := t0
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	iss := &drIssuer{cmds: map[string]cim.EndDeviceControl{}}
-	svc := dr.New(r.st, iss, dr.Config{Now: clock})
+	svc := dr.New(r.st, iss, dr.Config{Now: clock, Logger: slog.New(slog.DiscardHandler)})
 	ts := httptest.NewServer(New(Deps{Store: r.st, Auth: r.auth, DR: svc, MaxBodyBytes: 4096}))
 	defer ts.Close()
 	login := func(user string) *session {
@@ -116,6 +118,13 @@ func TestDRRoutes(t *testing.T) {
 	}
 	if code, m, _ := admin.call("POST", "/api/v1/dr/events/E1/approve", ""); code != 200 || m["status"] != dr.StatusScheduled || m["approvedBy"] != "admin" {
 		t.Fatalf("approve: %d %v", code, m)
+	}
+	e2 := strings.Replace(ev(2000), `"id":"E1"`, `"id":"E2"`, 1)
+	if code, m, _ := admin.call("POST", "/api/v1/dr/events", e2); code != 201 {
+		t.Fatalf("admin's event: %d %v", code, m)
+	}
+	if code, m, _ := admin.call("POST", "/api/v1/dr/events/E2/approve", ""); code != 403 || authErrCode(m) != "self_approval" {
+		t.Fatalf("the creator approved their own event: %d %v", code, m)
 	}
 	if code, m, _ := admin.call("POST", "/api/v1/dr/events/E1/approve", ""); code != 409 {
 		t.Fatalf("approve twice: %d %v", code, m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -85,7 +86,7 @@ func newRig(t *testing.T, start time.Time) *rig {
 		}
 	}
 	r := &rig{st: st, iss: &issuer{byCorr: map[string]cim.EndDeviceControl{}, fail: map[string]int{}}, clk: &clock{t: start}}
-	r.svc = dr.New(st, r.iss, dr.Config{Now: r.clk.now})
+	r.svc = dr.New(st, r.iss, dr.Config{Now: r.clk.now, Logger: slog.New(slog.DiscardHandler)})
 	return r
 }
 
