@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/auth"
 	"github.com/amigo-ami/amigo/dr"
 	"github.com/amigo-ami/amigo/store"
@@ -400,7 +401,10 @@ func (a *API) optOutDR(w http.ResponseWriter, r *http.Request) {
 	JSON(w, drParticipantOf(pt))
 }
 
-// drRoutes are the demand-response endpoints.
+// drRoutes are the demand-response endpoints. An event is the decision to
+// issue its commands, so creating and cancelling one are recorded as
+// issuing them and its approval as theirs; a household's opt-out as the
+// withdrawal of its consent to the event.
 func (a *API) drRoutes(page []param) []route {
 	return []route{
 		{method: "GET", path: "/api/v1/dr/programs", perm: auth.ReadFleet, tag: "demand-response", summary: "Demand-response programs", resp: "DRProgramList", h: a.listDRPrograms},
@@ -408,16 +412,16 @@ func (a *API) drRoutes(page []param) []route {
 		{method: "PUT", path: "/api/v1/dr/programs/{id}", perm: auth.Configure, tag: "demand-response", summary: "Create or change a program (randomizeSeconds at most 600; a load limit below floorW is refused)", body: "DRProgram", resp: "DRProgram", h: a.putDRProgram},
 		{method: "GET", path: "/api/v1/dr/programs/{id}/enrolments", perm: auth.ReadFleet, tag: "demand-response", summary: "A program's enrolled usage points", resp: "DREnrolmentList", h: a.listDREnrolments},
 		{method: "POST", path: "/api/v1/dr/programs/{id}/enrolments", perm: auth.Configure, tag: "demand-response", summary: "Enrol a usage point and its meter (again: replaces its enrolment)", body: "DREnrolment", status: 201, resp: "DREnrolment", h: a.enrolDR},
-		{method: "POST", path: "/api/v1/dr/events", perm: auth.Command, tag: "demand-response", summary: "Create an event (idempotent by id: 200 with the first); it waits for a second person when its program says so", body: "DREventRequest", status: 201, resp: "DREvent", h: a.createDREvent},
+		{method: "POST", path: "/api/v1/dr/events", perm: auth.Command, tag: "demand-response", summary: "Create an event (idempotent by id: 200 with the first); it waits for a second person when its program says so", body: "DREventRequest", status: 201, resp: "DREvent", h: a.createDREvent, audit: audit.CommandIssue},
 		{method: "GET", path: "/api/v1/dr/events", perm: auth.ReadFleet, tag: "demand-response", summary: "Events by start",
 			query: append([]param{{name: "program", typ: "string"}, {name: "status", typ: "string"}, {name: "from", typ: "string", doc: "RFC 3339: starts at or after"},
 				{name: "to", typ: "string", doc: "RFC 3339: starts before"}}, page...), resp: "DREventList", h: a.listDREvents},
 		{method: "GET", path: "/api/v1/dr/events/{id}", perm: auth.ReadFleet, tag: "demand-response", summary: "One event", resp: "DREvent", h: a.getDREvent},
-		{method: "POST", path: "/api/v1/dr/events/{id}/approve", perm: auth.Approve, tag: "demand-response", summary: "Approve an event awaiting approval (not its creator: 403 self_approval); its commands then go out under this approval", resp: "DREvent", h: a.approveDREvent},
-		{method: "POST", path: "/api/v1/dr/events/{id}/cancel", perm: auth.Command, tag: "demand-response", summary: "Cancel an event not over; commands sent are countermanded", body: "DRCancelRequest", resp: "DREvent", h: a.cancelDREvent},
+		{method: "POST", path: "/api/v1/dr/events/{id}/approve", perm: auth.Approve, tag: "demand-response", summary: "Approve an event awaiting approval (not its creator: 403 self_approval); its commands then go out under this approval", resp: "DREvent", h: a.approveDREvent, audit: audit.CommandApprove},
+		{method: "POST", path: "/api/v1/dr/events/{id}/cancel", perm: auth.Command, tag: "demand-response", summary: "Cancel an event not over; commands sent are countermanded", body: "DRCancelRequest", resp: "DREvent", h: a.cancelDREvent, audit: audit.CommandIssue},
 		{method: "GET", path: "/api/v1/dr/events/{id}/participants", perm: auth.ReadFleet, tag: "demand-response", summary: "An event's participants: offsets, notice, dispatch, opt-out", resp: "DRParticipantList", h: a.listDRParticipants},
 		{method: "GET", path: "/api/v1/dr/events/{id}/results", perm: auth.ReadData, tag: "demand-response", summary: "Measurement and settlement: per participant baseline, actual, reduction and payment; totals", resp: "DRResults", h: a.drResults},
 		{method: "GET", path: "/api/v1/usage-points/{id}/dr-events", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household's demand-response events it was told of, newest first", query: page, resp: "DRParticipantList", h: a.usagePointDREvents},
-		{method: "POST", path: "/api/v1/usage-points/{id}/dr-events/{event}/opt-out", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household opts out of an event before or during it; its commands are never sent or countermanded; only the household itself", resp: "DRParticipant", h: a.optOutDR},
+		{method: "POST", path: "/api/v1/usage-points/{id}/dr-events/{event}/opt-out", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household opts out of an event before or during it; its commands are never sent or countermanded; only the household itself", resp: "DRParticipant", h: a.optOutDR, audit: audit.ConsentRevoke},
 	}
 }

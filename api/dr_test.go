@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/dr"
 )
@@ -42,7 +43,8 @@ func TestDRRoutes(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	iss := &drIssuer{cmds: map[string]cim.EndDeviceControl{}}
 	svc := dr.New(r.st, iss, dr.Config{Now: clock, Logger: slog.New(slog.DiscardHandler)})
-	ts := httptest.NewServer(New(Deps{Store: r.st, Auth: r.auth, DR: svc, MaxBodyBytes: 4096}))
+	trail := audit.New(r.st)
+	ts := httptest.NewServer(New(Deps{Store: r.st, Auth: r.auth, DR: svc, Audit: trail, MaxBodyBytes: 4096}))
 	defer ts.Close()
 	login := func(user string) *session {
 		s := r.login(t, user)
@@ -201,6 +203,21 @@ func TestDRRoutes(t *testing.T) {
 	}
 	if code, _, _ := olga.call("GET", "/api/v1/dr/events/nope", ""); code != 404 {
 		t.Fatalf("missing event: %d", code)
+	}
+	// The decisions are on the audit trail, each with its person.
+	for _, w := range []struct {
+		action      audit.Action
+		actor, path string
+	}{{audit.CommandIssue, "olga", "POST /api/v1/dr/events"}, {audit.CommandApprove, "admin", "E1"},
+		{audit.ConsentRevoke, "anna", "up-1"}, {audit.CommandIssue, "olga", "E1"}} {
+		recs, err := trail.Records(context.Background(), audit.Query{Action: w.action, Actor: w.actor})
+		found := false
+		for _, rec := range recs {
+			found = found || (rec.Target == w.path && rec.Outcome == audit.OK)
+		}
+		if err != nil || !found {
+			t.Errorf("no %s by %s on %s in the trail: %+v %v", w.action, w.actor, w.path, recs, err)
+		}
 	}
 }
 
