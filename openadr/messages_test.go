@@ -3,9 +3,9 @@ package openadr
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
-	"reflect"
 	"testing"
 	"time"
 )
