@@ -568,3 +568,9 @@ func CurrencyPerKWh(currency string) *ItemBase {
 	ib.XMLName.Space, ib.XMLName.Local = NSOADR, "currencyPerKWh"
 	return ib
 }
+
+// OptOutOrIn sends an oadrCreateOpt of the given type (OptIn or OptOut)
+// for the whole VEN.
+func (v *VEN) OptOutOrIn(ctx context.Context, optType, eventID string, modification int64) (string, error) {
+	return v.opt(ctx, optType, eventID, modification, "", nil)
+}
