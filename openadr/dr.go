@@ -196,8 +196,11 @@ func ToDR(e Event, p dr.Program, vtnID string) (dr.Event, error) {
 		ID: vtnID + ":" + e.ID, ProgramID: p.ID, Start: e.Start, End: e.End(),
 		Status: dr.StatusScheduled, Source: vtnID, CreatedAt: e.Created,
 	}
-	if e.Status == StatusCancelled {
+	switch e.Status {
+	case StatusCancelled:
 		ev.Status = dr.StatusCancelled
+	case StatusCompleted:
+		ev.Status = dr.StatusCompleted
 	}
 	if e.Duration <= 0 {
 		return dr.Event{}, fmt.Errorf("openadr: event %q of VTN %q has no duration", e.ID, vtnID)

@@ -181,3 +181,26 @@ func TestDRSignalsBothWays(t *testing.T) {
 		t.Fatalf("taken event: %s %v %+v", opt, err, f.events)
 	}
 }
+
+func TestToDRStatuses(t *testing.T) {
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	p := dr.Program{ID: "rl", Kind: dr.KindRelay}
+	for status, want := range map[string]string{StatusFar: dr.StatusScheduled, StatusActive: dr.StatusScheduled,
+		StatusCancelled: dr.StatusCancelled, StatusCompleted: dr.StatusCompleted} {
+		e := FromDR(dr.Event{ID: "x", Start: now, End: now.Add(time.Hour), Signal: dr.Signal{Relay: "open"}}, p, "", now)
+		e.Status = status
+		got, err := ToDR(e, p, "utility")
+		if err != nil || got.Status != want {
+			t.Errorf("%s: %s, %v; want %s", status, got.Status, err, want)
+		}
+	}
+	e := FromDR(dr.Event{ID: "x", Start: now, End: now.Add(time.Hour)}, p, "", now)
+	e.Signals = nil
+	if _, err := ToDR(e, p, "utility"); err == nil {
+		t.Error("a relay event without a signal was taken")
+	}
+	e.Duration = 0
+	if _, err := ToDR(e, p, "utility"); err == nil {
+		t.Error("an event without a duration was taken")
+	}
+}
