@@ -517,6 +517,10 @@ func (v *VEN) Run(ctx context.Context, onErr func(error)) error {
 	for {
 		_, err := v.Poll(ctx)
 		if IsNotRegistered(err) {
+			// The VTN forgot the registration: a new one, keeping the VEN id.
+			v.mu.Lock()
+			v.registrationID = ""
+			v.mu.Unlock()
 			err = v.Register(ctx)
 		}
 		if err != nil && onErr != nil && ctx.Err() == nil {

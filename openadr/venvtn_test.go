@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,46 @@ func TestVTNRefusesBadPayloads(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: HTTP %d", resp.StatusCode)
+	}
+}
+
+// TestVENRunRegistersAgainWithAForgetfulVTN: a VTN that lost its
+// registrations answers 463, and a running VEN registers again.
+func TestVENRunRegistersAgainWithAForgetfulVTN(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src := &memSource{}
+	var mu sync.Mutex
+	current := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		v := current
+		mu.Unlock()
+		v.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ven := &VEN{URL: srv.URL + "/OpenADR2/Simple/2.0b", VENID: "ven-r"}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ven.Run(runCtx, nil) }()
+	waitRegistered := func(v *VTN) {
+		t.Helper()
+		for !slices.Contains(v.Registered(), "ven-r") {
+			select {
+			case <-ctx.Done():
+				t.Fatal("the VEN did not register")
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	waitRegistered(current)
+	fresh := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond}
+	mu.Lock()
+	current = fresh
+	mu.Unlock()
+	waitRegistered(fresh)
+	stop()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Run ended with %v", err)
 	}
 }
