@@ -47,6 +47,8 @@ type Config struct {
 	Safeguards Safeguards `yaml:"safeguards"`
 	// HAN publishes consenting households' readings to an MQTT broker.
 	HAN HAN `yaml:"han"`
+	// OpenADR serves a VTN and runs a VEN (config/openadr.go).
+	OpenADR OpenADR `yaml:"openadr"`
 }
 
 // AnomalyPolicy is the built-in anomaly policy with the settings laid
@@ -203,6 +205,7 @@ func Default() Config {
 		Approvals:  DefaultApprovals(),
 		Safeguards: DefaultSafeguards(),
 		HAN:        DefaultHAN(),
+		OpenADR:    DefaultOpenADR(),
 	}
 }
 
@@ -300,6 +303,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	c.HeadEnd.PKCS11.applyEnv(lookup)
 	set("AMIGO_SIGNING_KEY_FILE", &c.HeadEnd.SigningKeyFile)
 	c.HAN.applyEnv(lookup)
+	c.OpenADR.applyEnv(lookup)
 	return nil
 }
 
@@ -371,6 +375,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.HAN.validate(); err != nil {
+		return err
+	}
+	if err := c.OpenADR.validate(); err != nil {
 		return err
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {

@@ -37,6 +37,7 @@ import (
 	"github.com/amigo-ami/amigo/headend/osgpdriver"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
+	"github.com/amigo-ami/amigo/openadr"
 	"github.com/amigo-ami/amigo/store"
 	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/vault"
@@ -87,6 +88,7 @@ type Server struct {
 	rules         vee.RuleSets // validation rule sets by meter group
 	notes         []func()     // logged once the start succeeded
 	served        chan error
+	now           func() time.Time // Options.Now
 }
 
 // Start brings a node up. On error everything already opened is closed
@@ -169,6 +171,10 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.
 	s.API.Handle("/", web.Handler())
+	if cfg.OpenADR.VTN.Enabled {
+		s.API.Handle(openadr.BasePath, s.newVTN(cfg.OpenADR.VTN, o.Now))
+	}
+	s.now = o.Now
 
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -485,6 +491,9 @@ func (s *Server) startBackground() {
 	})
 	if s.HAN != nil {
 		run("home network", s.HAN.Run)
+	}
+	if v := s.cfg.OpenADR.VEN; v.Enabled() {
+		run("openadr ven", func(ctx context.Context) error { return s.runVEN(ctx, v, s.now) })
 	}
 	for _, p := range s.pushes {
 		run(pushName(p.protocol), func(ctx context.Context) error { return p.pl.Serve(ctx, p.ln) })
