@@ -65,6 +65,10 @@ type Deps struct {
 	ConsentChanged func(usagePoint, purpose string)
 	// DR runs demand response; nil answers its routes 503.
 	DR DemandResponse
+	// BillingCycles gives a usage point's account, cycle and tariff
+	// versions to the portal's bill summary (nil: the calendar month
+	// under Tariffs).
+	BillingCycles BillingCycles
 }
 
 // API is the HTTP handler.

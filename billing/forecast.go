@@ -270,3 +270,7 @@ func flatSpans(in Input) ([]TariffSpan, []int64) {
 	}
 	return out, prices
 }
+
+// MinorDigits is how many decimals the currency's minor unit has (ISO
+// 4217), so that amounts in minor units can be shown in the currency.
+func MinorDigits(currency string) int { return minorDigits(currency) }
