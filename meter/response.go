@@ -91,6 +91,8 @@ func HouseholdOf(seed, id uint64, a loadshape.Archetype) Household {
 type LoadLimit struct {
 	ThresholdW int64
 	From, To   time.Time
+	// ProfileID is the emergency profile's id on the meter.
+	ProfileID uint16
 }
 
 // PriceSignal is a price shown to the household over [From, To), in
@@ -114,6 +116,9 @@ type Signals struct {
 	Limit LoadLimit
 	Price PriceSignal
 	Relay RelayOpen
+	// Message is the text the meter shows the household (its display,
+	// the in-home display, the P1 port); it carries the price signal.
+	Message string
 }
 
 // span is a signal's [from, to) in unix seconds; zero when unset.
@@ -380,6 +385,9 @@ func (m *Meter) setSignals(now time.Time, next Signals) {
 // emergency threshold as it does on the normal one.
 func (m *Meter) SetLoadLimit(now time.Time, l LoadLimit) {
 	sig := m.Signals()
+	if sig.Limit == l {
+		return
+	}
 	sig.Limit = l
 	m.setSignals(now, sig)
 	m.logEvent(LogDisconnect, now, EventLimiterThresholdChanged)
@@ -390,6 +398,13 @@ func (m *Meter) SetLoadLimit(now time.Time, l LoadLimit) {
 func (m *Meter) SetPriceSignal(now time.Time, p PriceSignal) {
 	sig := m.Signals()
 	sig.Price = p
+	m.setSignals(now, sig)
+}
+
+// SetMessage sets the text the meter shows the household.
+func (m *Meter) SetMessage(now time.Time, text string) {
+	sig := m.Signals()
+	sig.Message = text
 	m.setSignals(now, sig)
 }
 
