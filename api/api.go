@@ -63,6 +63,8 @@ type Deps struct {
 	// ConsentChanged, when set, hears of every consent a household
 	// granted or revoked, once it is stored.
 	ConsentChanged func(usagePoint, purpose string)
+	// DR runs demand response; nil answers its routes 503.
+	DR DemandResponse
 }
 
 // API is the HTTP handler.

@@ -43,6 +43,7 @@ type Store interface {
 	FirmwareImages
 	KeyStaging
 	Consents
+	DemandResponse
 }
 
 // Engine is the database itself: which engine it is, whether it answers,
