@@ -1,25 +1,50 @@
-// Package tariff owns retail energy prices as a consumer sees them: a
-// time-of-use tariff's periods by weekday and local time, the price in
-// force at an instant, and the cost of a day of quarter hours. Prices are
-// integers in millionths of the currency unit per kWh, so sums stay exact.
+// Package tariff owns retail tariffs as a utility files them: versions in
+// force from a local date, seasons, day types and the region's holidays,
+// time-of-use periods mapped to meter registers, block tiers, demand
+// charges with a ratchet, fixed and daily charges, taxes, net metering,
+// critical peak and dynamic prices; the price in force at an instant and
+// the tariff's TOU as a neutral calendar for meters. It is pure: the
+// billing engine gives it days and dates, it gives back prices. Prices
+// are integers in millionths of the currency unit per kWh, so sums stay
+// exact.
 package tariff
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/amigo-ami/amigo/cim"
 )
 
-// Tariff is a time-of-use tariff. The first period that covers an instant
-// applies; an instant no period covers is charged at Base.
+// Tariff is one version of a retail tariff. Its TOU is either Seasons
+// (seasons of day profiles by day type, each covering the whole day) or,
+// when it has none, the simple form: Periods by weekday, the first that
+// covers an instant applies, and Base where none does.
 type Tariff struct {
 	ID       string   `json:"id" yaml:"id"`
 	Name     string   `json:"name" yaml:"name"`
 	Currency string   `json:"currency" yaml:"currency"`
-	Periods  []Period `json:"periods" yaml:"periods"`
+	Periods  []Period `json:"periods,omitempty" yaml:"periods"`
 	// Base names the price outside every period.
 	Base Period `json:"base" yaml:"base"`
+
+	// Version numbers the versions of one tariff id; each is in force
+	// from its EffectiveFrom (a local date of the usage point) until the
+	// next version's.
+	Version       int      `json:"version,omitempty" yaml:"version"`
+	EffectiveFrom cim.Date `json:"effective_from" yaml:"effective_from"`
+	// Region names the holiday calendar whose dates are holidays.
+	Region string `json:"region,omitempty" yaml:"region"`
+
+	Seasons      []Season       `json:"seasons,omitempty" yaml:"seasons"`
+	Tiers        *Tiers         `json:"tiers,omitempty" yaml:"tiers"`
+	Demand       []DemandCharge `json:"demand,omitempty" yaml:"demand"`
+	Fixed        []Charge       `json:"fixed,omitempty" yaml:"fixed"`
+	Daily        []Charge       `json:"daily,omitempty" yaml:"daily"`
+	Taxes        []Tax          `json:"taxes,omitempty" yaml:"taxes"`
+	NetMetering  *NetMetering   `json:"net_metering,omitempty" yaml:"net_metering"`
+	CriticalPeak *CriticalPeak  `json:"critical_peak,omitempty" yaml:"critical_peak"`
+	Dynamic      *Dynamic       `json:"dynamic,omitempty" yaml:"dynamic"`
 }
 
 // Period is a named price in force on some weekdays between two local
@@ -34,6 +59,9 @@ type Period struct {
 	To   int `json:"to" yaml:"to"`
 	// Price is in millionths of the currency unit per kWh.
 	Price int64 `json:"price" yaml:"price"`
+	// Register is the meter register (1..4) the period maps to; zero
+	// lets TOUCalendar number the periods in order, Base first.
+	Register int `json:"register,omitempty" yaml:"register"`
 }
 
 // Default is the tariff of usage points that name none: a two-rate
@@ -43,22 +71,6 @@ func Default() Tariff {
 	return Tariff{ID: "default-tou", Name: "Two-rate household", Currency: "EUR",
 		Periods: []Period{{Name: "peak", Days: weekdays, From: 7 * 60, To: 23 * 60, Price: 320_000}},
 		Base:    Period{Name: "off-peak", Price: 240_000}}
-}
-
-// Validate checks the tariff can price every instant unambiguously.
-func (t Tariff) Validate() error {
-	if t.ID == "" || t.Currency == "" {
-		return errors.New("tariff: id and currency are required")
-	}
-	if t.Base.Name == "" || t.Base.Price < 0 {
-		return fmt.Errorf("tariff %s: the base period needs a name and a price of 0 or more", t.ID)
-	}
-	for i, p := range t.Periods {
-		if p.Name == "" || p.From < 0 || p.To > 1440 || p.From >= p.To || p.Price < 0 {
-			return fmt.Errorf("tariff %s: period %d (%q): want a name, 0 <= from < to <= 1440 and a price of 0 or more", t.ID, i+1, p.Name)
-		}
-	}
-	return nil
 }
 
 // At returns the period in force at t in loc, and when it ends (the next
@@ -80,6 +92,15 @@ func (t Tariff) At(at time.Time, loc *time.Location) (Period, time.Time) {
 
 func (t Tariff) period(lt time.Time) Period {
 	m := lt.Hour()*60 + lt.Minute()
+	if len(t.Seasons) > 0 {
+		// Without the region's holidays here, a holiday prices as its weekday.
+		ps, prefix := t.Day(cim.DateOf(lt, lt.Location()), nil)
+		if len(ps) == 0 {
+			return t.Base
+		}
+		p := PeriodAt(ps, m)
+		return Period{Name: prefix + p.Name, From: int(p.From), To: int(p.To), Price: p.Price, Register: p.Register}
+	}
 	for _, p := range t.Periods {
 		if m >= p.From && m < p.To && (len(p.Days) == 0 || slices.Contains(p.Days, lt.Weekday())) {
 			return p
@@ -90,20 +111,21 @@ func (t Tariff) period(lt time.Time) Period {
 
 // Cost prices interval energy: values in Wh × 10^multiplier, interval i
 // starting at start + i×step, priced by the period in force at its start.
-// The result is in millionths of the currency unit.
+// The result is in millionths of the currency unit, each interval's share
+// truncated toward zero.
 func (t Tariff) Cost(start time.Time, step time.Duration, values []int64, multiplier int8, loc *time.Location) int64 {
+	num, den := int64(1), int64(1000)
+	for range max(multiplier, -multiplier) {
+		if multiplier > 0 {
+			num *= 10
+		} else {
+			den *= 10
+		}
+	}
 	var micro int64
 	for i, v := range values {
 		p := t.period(start.Add(time.Duration(i) * step).In(loc))
-		wh := float64(v)
-		for range max(multiplier, -multiplier) {
-			if multiplier > 0 {
-				wh *= 10
-			} else {
-				wh /= 10
-			}
-		}
-		micro += int64(wh * float64(p.Price) / 1000)
+		micro += v * num * p.Price / den
 	}
 	return micro
 }
