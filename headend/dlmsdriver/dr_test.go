@@ -3,16 +3,19 @@ package dlmsdriver_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/billing"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/dlmsdriver"
 	"github.com/amigo-ami/amigo/meter"
 	"github.com/amigo-ami/amigo/sim"
+	"github.com/amigo-ami/amigo/tariff"
 )
 
 // One command of each demand-response kind over loopback to a simulated
@@ -117,5 +120,57 @@ func TestPriceMessageMatchesTheMeter(t *testing.T) {
 	p, err := sim.ParsePriceMessage(text)
 	if err != nil || p.Price != 612_345 || p.Currency != "EUR" || !p.Start.Equal(start) || p.Duration != 90*time.Minute {
 		t.Fatalf("%q reads as %+v, %v", text, p, err)
+	}
+}
+
+// The calendar a tariff makes for its meters is one the driver takes, and
+// a simulated meter accepts it with its activation.
+func TestTariffCalendarReachesTheMeter(t *testing.T) {
+	b, err := os.ReadFile("../../tariff/testdata/residential.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := tariff.ParseTariff(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := tf.TOUCalendar(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, _, err := billing.NewMeterCalendar(tf, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := dlmsdriver.ParseCalendar(mc.JSON())
+	if err != nil {
+		t.Fatalf("ParseCalendar refuses %s: %v", mc.JSON(), err)
+	}
+	if cal.Name != "res-tou v3" || len(cal.Seasons) != 2 || len(cal.Days) != len(tc.DayProfiles) {
+		t.Fatalf("parsed %+v", cal)
+	}
+	clk := &clock{t: time.Date(2025, 12, 15, 10, 0, 0, 0, ams)}
+	f := startFleet(t, 1, meter.Faults{}, clk)
+	s := open(t, dlmsdriver.New(dlmsdriver.Config{}), target(t, f, 0, clk))
+	defer s.Close(context.Background())
+	activate := tf.EffectiveFrom.Start(ams)
+	res, err := s.Execute(context.Background(), cim.EndDeviceControl{Type: cim.ControlSetCalendar,
+		Parameters: map[string]string{"calendar": mc.JSON(), "activate": activate.Format(time.RFC3339)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.Meter(0)
+	f.Lock(0).Lock()
+	passive, at, ok := m.Tariff().Passive(clk.Now())
+	f.Lock(0).Unlock()
+	if !ok || !at.Equal(activate) || len(passive.Seasons) != 2 {
+		t.Fatalf("%s; meter's passive calendar %+v from %v (%v)", res, passive, at, ok)
+	}
+	// Summer working day 12:00 is the peak register 4, winter's 12:00 register 2.
+	if r := passive.Rate(time.Date(2026, 6, 3, 12, 0, 0, 0, ams)); r != 4 {
+		t.Errorf("summer noon rate %d, want 4", r)
+	}
+	if r := passive.Rate(time.Date(2026, 11, 4, 12, 0, 0, 0, ams)); r != 2 {
+		t.Errorf("winter noon rate %d, want 2", r)
 	}
 }
