@@ -42,9 +42,9 @@ func (fl drFleet) day(id uint64, date time.Time, from, to time.Duration, f func(
 	return d
 }
 
-// offset draws a household's offset within the program's randomisation
+// householdOffset draws a household's offset within the program's randomisation
 // window, uniformly, to the second.
-func offset(seed, id, salt uint64, window time.Duration) time.Duration {
+func householdOffset(seed, id, salt uint64, window time.Duration) time.Duration {
 	return time.Duration(loadshape.Rand(seed, id, salt, 4242)%uint64(window/time.Second)) * time.Second
 }
 
@@ -101,7 +101,7 @@ func runEvents(t *testing.T, fl drFleet, eventDay time.Time, start, end time.Tim
 			}
 			for id := uint64(w + 1); id <= uint64(fl.n); id += workers {
 				a := fl.mix.ArchetypeFor(fl.seed, id)
-				so, eo := offset(fl.seed, id, 1, randomize), offset(fl.seed, id, 2, randomize)
+				so, eo := householdOffset(fl.seed, id, 1, randomize), householdOffset(fl.seed, id, 2, randomize)
 				plain := meter.ResponseOf(fl.seed, id, a, fl.loc, meter.Signals{})
 				hist := make([]interval.Day, len(history))
 				for i, d := range history {

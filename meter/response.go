@@ -443,7 +443,12 @@ func (m *Meter) respondStep(s int64, e loadshape.Energy) loadshape.Energy {
 	if m.st == nil || m.st.dr == nil || !m.kind.Electric() {
 		return e
 	}
-	return m.Response().apply(s, e)
+	// Signals long over stay until replaced: skip the household's draw
+	// for the steps they no longer reach.
+	if (Response{Signals: *m.st.dr}).active(s, s+stepSec) {
+		return m.Response().apply(s, e)
+	}
+	return e
 }
 
 // respondPower applies the meter's signals to the import power at t.
