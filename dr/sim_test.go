@@ -195,14 +195,13 @@ func runEvents(t *testing.T, fl drFleet, eventDay time.Time, start, end time.Tim
 // The event is in January, where the season is at its turn: in November
 // the evenings darken by the day and a 10-of-10 baseline, a week old on
 // average, is some 2.5 % of the load short, which is a tenth of the
-// reduction. The same-day adjustment (capped at 1 ± 20 %) is reported
-// beside the plain baseline: on a household's afternoon, which a kettle or
-// an oven doubles, most factors hit the cap, more of them on the high side,
-// and the capped mean falls short of the load.
+// reduction. Both baselines are held to 5 %: the plain 10-of-10 and the
+// 10-of-10 with its same-day adjustment (additive; a ratio capped at
+// 1 ± 20 % measured 15–17 % short here, see dr.TenOfTen).
 func TestTenThousandHouseholds(t *testing.T) {
 	loc, err := time.LoadLocation("Europe/Amsterdam")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	mix := loadshape.DefaultMix()
 	mix[loadshape.Commercial] = 0 // households
@@ -233,7 +232,10 @@ func TestTenThousandHouseholds(t *testing.T) {
 			t.Fatalf("%s: the model implies no reduction", name)
 		}
 		if dev < -0.05 || dev > 0.05 {
-			t.Errorf("%s: measured reduction %d Wh is %+.2f %% off the model's %d Wh, beyond 5 %%", name, res.unadjusted, 100*dev, res.implied)
+			t.Errorf("%s: measured reduction %d Wh against the 10-of-10 is %+.2f %% off the model's %d Wh, beyond 5 %%", name, res.unadjusted, 100*dev, res.implied)
+		}
+		if adj < -0.05 || adj > 0.05 {
+			t.Errorf("%s: measured reduction %d Wh against the adjusted 10-of-10 is %+.2f %% off the model's %d Wh, beyond 5 %%", name, res.measured, 100*adj, res.implied)
 		}
 		if res.maxStep > 0.01 {
 			t.Errorf("%s: the aggregate load stepped %.3f %% in one second at %s, beyond 1 %%", name, 100*res.maxStep, res.maxStepAt.In(loc).Format("15:04:05"))
