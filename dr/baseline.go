@@ -31,8 +31,6 @@ const (
 	// notice).
 	AdjustWindow = 3 * time.Hour
 	AdjustGap    = time.Hour
-	// AdjustCap bounds the same-day adjustment factor to 1 ± AdjustCap.
-	AdjustCap = 0.20
 )
 
 // ErrNoBaseline is wrapped when the history holds too few eligible days.
@@ -66,18 +64,26 @@ type Baseline struct {
 	Method string     `json:"method"`
 	Values []int64    `json:"values"`
 	Days   []cim.Date `json:"days"` // the days averaged, newest first
-	// Adjustment is the same-day factor applied (1 when none).
+	// Adjustment is the same-day adjustment applied: Wh added to every
+	// interval (0 when none).
 	Adjustment float64 `json:"adjustment"`
 }
 
 // TenOfTen averages, interval by interval, the TenOfTenDays most recent
 // eligible like days before the event day (working days for a working
 // day, weekends and holidays otherwise; not excluded; at most
-// MaxMissingShare missing). With adjust, the result is scaled by the ratio
-// of the event day's actual load to the baseline over the AdjustWindow
-// ending AdjustGap before the start, capped to 1 ± AdjustCap; where that
-// window holds no interval of the event day, or no baseline load, the
-// factor is 1.
+// MaxMissingShare missing). With adjust, the same-day adjustment is
+// additive and symmetric: every interval is shifted by the mean difference
+// between the event day's actual load and the baseline over the
+// AdjustWindow ending AdjustGap before the start (a value shifted below
+// zero is zero). A ratio capped at 1 ± 20 %, the other common rule, is
+// biased for households: one kettle in the window doubles a house's
+// afternoon, most households hit the cap, and the capped ratios average
+// below the true level, so a group's baseline comes out several per cent
+// of the load low, a large part of the reduction (dr's 10,000-household
+// test measured 15–17 %). The shift sums over participants to the group's
+// own difference, so it carries no such bias. Where the window holds no
+// interval of the event day the shift is 0.
 func TenOfTen(in BaselineInput, adjust bool) (Baseline, error) {
 	days, err := eligible(in)
 	if err != nil {
@@ -89,9 +95,9 @@ func TenOfTen(in BaselineInput, adjust bool) (Baseline, error) {
 	b := average(in, days, Method10of10)
 	if adjust {
 		b.Adjustment = adjustment(in, b.Values)
-		if b.Adjustment != 1 {
+		if b.Adjustment != 0 {
 			for i, v := range b.Values {
-				b.Values[i] = roundHalfUp(float64(v) * b.Adjustment)
+				b.Values[i] = max(0, roundHalfUp(float64(v)+b.Adjustment))
 			}
 		}
 	}
@@ -267,7 +273,7 @@ func closest(in BaselineInput, days []interval.Day, dist []float64, method strin
 func average(in BaselineInput, days []interval.Day, method string) Baseline {
 	keys := slotKeys(in.Day, in.Location)
 	vals := make([]map[int]float64, len(days))
-	b := Baseline{Method: method, Values: make([]int64, len(keys)), Adjustment: 1}
+	b := Baseline{Method: method, Values: make([]int64, len(keys))}
 	for j, d := range days {
 		vals[j] = slotValues(d, in.Location)
 		b.Days = append(b.Days, d.Date)
@@ -288,23 +294,23 @@ func average(in BaselineInput, days []interval.Day, method string) Baseline {
 	return b
 }
 
-// adjustment is the capped same-day factor described at TenOfTen.
+// adjustment is the same-day shift described at TenOfTen: Wh per
+// interval.
 func adjustment(in BaselineInput, base []int64) float64 {
 	from, to := in.Start.Add(-AdjustGap-AdjustWindow), in.Start.Add(-AdjustGap)
-	var act, bl int64
+	var diff, n int64
 	for i := range in.Day.Values {
 		s := in.Day.Start.Add(time.Duration(i) * in.Day.Interval)
 		if s.Before(from) || in.Day.End(i).After(to) || missing(in.Day, i) {
 			continue
 		}
-		act += in.Day.Values[i]
-		bl += base[i]
+		diff += in.Day.Values[i] - base[i]
+		n++
 	}
-	if bl <= 0 {
-		return 1
+	if n == 0 {
+		return 0
 	}
-	f := float64(act) / float64(bl)
-	return math.Max(1-AdjustCap, math.Min(1+AdjustCap, f))
+	return float64(diff) / float64(n)
 }
 
 // slotKeys names each interval of a day by its local clock time in

@@ -86,7 +86,7 @@ func TestTenOfTen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (100+…+109)/10 = 104.5, half up.
-	if len(b.Values) != 96 || b.Values[0] != 105 || b.Values[95] != 105 || b.Adjustment != 1 || b.Method != Method10of10 {
+	if len(b.Values) != 96 || b.Values[0] != 105 || b.Values[95] != 105 || b.Adjustment != 0 || b.Method != Method10of10 {
 		t.Fatalf("baseline %v… (%d values) adjustment %v", b.Values[:4], len(b.Values), b.Adjustment)
 	}
 	if len(b.Days) != 10 || b.Days[0] != date("2026-03-17") || b.Days[9] != date("2026-02-27") {
@@ -105,9 +105,11 @@ func TestTenOfTenSameDayAdjustment(t *testing.T) {
 		want   float64
 		value  int64
 	}{
-		{actual: 110, want: 110.0 / 105, value: 110}, // against the rounded baseline: 110/105
-		{actual: 200, want: 1.2, value: 126},         // capped: 105 × 1.2 = 126
-		{actual: 50, want: 0.8, value: 84},           // capped: 105 × 0.8 = 84
+		{actual: 110, want: 5, value: 110},  // 110 − 105 over the window: 105 + 5
+		{actual: 200, want: 95, value: 200}, // no cap: 105 + 95
+		{actual: 50, want: -55, value: 50},  // 105 − 55
+		{actual: 0, want: -105, value: 0},   // down to nothing
+		{actual: 105, want: 0, value: 105},  // the baseline was right
 	} {
 		in := tenOfTenInput()
 		ev := in.Day.Date
