@@ -4,6 +4,8 @@
 import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, Q, chartSize, register, dayStart, dateIn, timeChart } from "./common.js";
 import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
+import { demandResponse } from "./dr.js";
+import { billing } from "./billing.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -72,7 +74,9 @@ async function start() {
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
         el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
-        el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine")),
+        el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
+        el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
     el("main", { id: "view" }));
   if (!routed) {
@@ -98,7 +102,9 @@ function route() {
   const [page, arg] = h.split("/");
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (page || "overview") || (page === "meter" && a.dataset.nav === "meters")));
   const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
-    quarantine: (view, v) => quarantine(view, v, me, fleetZone) };
+    quarantine: (view, v) => quarantine(view, v, me, fleetZone),
+    billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
+    dr: (view, v, arg) => demandResponse(view, v, me, fleetZone, arg) };
   const f = pages[page] || overview;
   view.replaceChildren();
   f(view, v, arg && decodeURIComponent(arg)).catch((e) => {
