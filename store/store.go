@@ -43,6 +43,10 @@ type Store interface {
 	FirmwareImages
 	KeyStaging
 	Consents
+	Tariffs
+	Accounts
+	PriceFeeds
+	BillRuns
 }
 
 // Engine is the database itself: which engine it is, whether it answers,
