@@ -51,6 +51,20 @@ type Accounts interface {
 	Account(ctx context.Context, id string) (Account, error)
 	// Accounts lists accounts in id order after q.After (keyset paging).
 	Accounts(ctx context.Context, q AccountQuery) ([]Account, error)
+	// BillingPoints returns, for each usage point found, what a bill
+	// needs of it: the usage point and its electricity meter (the lowest
+	// mRID of the meters installed there that are no sub-meter and measure
+	// electricity; "" when it has none). A batch of accounts reads its
+	// usage points in one query, not one each.
+	BillingPoints(ctx context.Context, usagePoints []string) (map[string]BillingPoint, error)
+}
+
+// BillingPoint is a usage point with its electricity meter.
+type BillingPoint struct {
+	UsagePoint cim.UsagePoint
+	MeterID    string
+	// Region is the meter's region.
+	Region string
 }
 
 // Account is one customer account.

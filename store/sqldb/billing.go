@@ -226,6 +226,32 @@ func (s *DB) Accounts(ctx context.Context, q store.AccountQuery) ([]store.Accoun
 	return out, nil
 }
 
+// BillingPoints implements store.Accounts.
+func (s *DB) BillingPoints(ctx context.Context, usagePoints []string) (map[string]store.BillingPoint, error) {
+	out := make(map[string]store.BillingPoint, len(usagePoints))
+	err := inList(ctx, s, `SELECT u.mrid, u.name, u.service_category, u.time_zone, u.tariff_id, u.protection,
+		COALESCE(m.mrid, ''), COALESCE(m.region, '')
+		FROM usage_points u LEFT JOIN meters m ON m.usage_point = u.mrid AND m.parent = '' AND (m.kind = '' OR m.kind LIKE 'electricity%')
+		WHERE u.mrid IN {{in}}`, usagePoints, nil, func(r interface{ Scan(...any) error }) error {
+		var p store.BillingPoint
+		var cat int
+		if err := r.Scan(&p.UsagePoint.MRID, &p.UsagePoint.Name, &cat, &p.UsagePoint.TimeZone, &p.UsagePoint.TariffID,
+			&p.UsagePoint.Protection, &p.MeterID, &p.Region); err != nil {
+			return err
+		}
+		p.UsagePoint.ServiceCategory = cim.Commodity(cat)
+		if prev, ok := out[p.UsagePoint.MRID]; ok && (p.MeterID == "" || (prev.MeterID != "" && prev.MeterID < p.MeterID)) {
+			return nil
+		}
+		out[p.UsagePoint.MRID] = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("usage points of %d accounts: %w", len(usagePoints), err)
+	}
+	return out, nil
+}
+
 // PutPrices implements store.PriceFeeds. The batch commits whole or not
 // at all.
 func (s *DB) PutPrices(ctx context.Context, ps []store.HourPrice) (int, error) {

@@ -97,6 +97,22 @@ func testBilling(t *testing.T, o Opener) {
 		t.Fatalf("unknown account: %v", err)
 	}
 
+	// Billing points: the usage point and its electricity meter, not
+	// the gas meter behind it.
+	if err := s.PutUsagePoints(ctx, cim.UsagePoint{MRID: "up1", ServiceCategory: cim.CommodityElectricity, TimeZone: "Europe/Amsterdam", TariffID: "tou-2"},
+		cim.UsagePoint{MRID: "up2", TimeZone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMeters(ctx, cim.Meter{MRID: "m1-gas", UsagePointID: "up1", Kind: "gas", Parent: "m1-e"},
+		cim.Meter{MRID: "m1-e", UsagePointID: "up1", Kind: "electricity-3p", Region: "north"}); err != nil {
+		t.Fatal(err)
+	}
+	bp, err := s.BillingPoints(ctx, []string{"up1", "up2", "up404"})
+	if err != nil || len(bp) != 2 || bp["up1"].MeterID != "m1-e" || bp["up1"].Region != "north" || bp["up1"].UsagePoint.TariffID != "tou-2" ||
+		bp["up1"].UsagePoint.ServiceCategory != cim.CommodityElectricity || bp["up2"].MeterID != "" || bp["up2"].UsagePoint.TimeZone != "UTC" {
+		t.Fatalf("billing points %+v, %v", bp, err)
+	}
+
 	// Prices and critical peaks.
 	h0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := s.PutPrices(ctx, []store.HourPrice{{Feed: "epex", At: h0, Price: 100}, {Feed: "epex", At: h0.Add(time.Hour), Price: 120}, {Feed: "other", At: h0, Price: 1}}); err != nil {
