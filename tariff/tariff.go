@@ -1,7 +1,12 @@
-// Package tariff owns retail energy prices as a consumer sees them: a
-// time-of-use tariff's periods by weekday and local time, the price in
-// force at an instant, and the cost of a day of quarter hours. Prices are
-// integers in millionths of the currency unit per kWh, so sums stay exact.
+// Package tariff owns retail tariffs as a utility files them: versions in
+// force from a local date, seasons, day types and the region's holidays,
+// time-of-use periods mapped to meter registers, block tiers, demand
+// charges with a ratchet, fixed and daily charges, taxes, net metering,
+// critical peak and dynamic prices; the price in force at an instant and
+// the tariff's TOU as a neutral calendar for meters. It is pure: the
+// billing engine gives it days and dates, it gives back prices. Prices
+// are integers in millionths of the currency unit per kWh, so sums stay
+// exact.
 package tariff
 
 import (
@@ -9,17 +14,39 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/amigo-ami/amigo/cim"
 )
 
-// Tariff is a time-of-use tariff. The first period that covers an instant
-// applies; an instant no period covers is charged at Base.
+// Tariff is one version of a retail tariff. Its TOU is either Seasons
+// (seasons of day profiles by day type, each covering the whole day) or,
+// when it has none, the simple form: Periods by weekday, the first that
+// covers an instant applies, and Base where none does.
 type Tariff struct {
 	ID       string   `json:"id" yaml:"id"`
 	Name     string   `json:"name" yaml:"name"`
 	Currency string   `json:"currency" yaml:"currency"`
-	Periods  []Period `json:"periods" yaml:"periods"`
+	Periods  []Period `json:"periods,omitempty" yaml:"periods"`
 	// Base names the price outside every period.
 	Base Period `json:"base" yaml:"base"`
+
+	// Version numbers the versions of one tariff id; each is in force
+	// from its EffectiveFrom (a local date of the usage point) until the
+	// next version's.
+	Version       int      `json:"version,omitempty" yaml:"version"`
+	EffectiveFrom cim.Date `json:"effective_from" yaml:"effective_from"`
+	// Region names the holiday calendar whose dates are holidays.
+	Region string `json:"region,omitempty" yaml:"region"`
+
+	Seasons      []Season       `json:"seasons,omitempty" yaml:"seasons"`
+	Tiers        *Tiers         `json:"tiers,omitempty" yaml:"tiers"`
+	Demand       []DemandCharge `json:"demand,omitempty" yaml:"demand"`
+	Fixed        []Charge       `json:"fixed,omitempty" yaml:"fixed"`
+	Daily        []Charge       `json:"daily,omitempty" yaml:"daily"`
+	Taxes        []Tax          `json:"taxes,omitempty" yaml:"taxes"`
+	NetMetering  *NetMetering   `json:"net_metering,omitempty" yaml:"net_metering"`
+	CriticalPeak *CriticalPeak  `json:"critical_peak,omitempty" yaml:"critical_peak"`
+	Dynamic      *Dynamic       `json:"dynamic,omitempty" yaml:"dynamic"`
 }
 
 // Period is a named price in force on some weekdays between two local
@@ -34,6 +61,9 @@ type Period struct {
 	To   int `json:"to" yaml:"to"`
 	// Price is in millionths of the currency unit per kWh.
 	Price int64 `json:"price" yaml:"price"`
+	// Register is the meter register (1..4) the period maps to; zero
+	// lets TOUCalendar number the periods in order, Base first.
+	Register int `json:"register,omitempty" yaml:"register"`
 }
 
 // Default is the tariff of usage points that name none: a two-rate
