@@ -107,9 +107,11 @@ func (r *Runner) Run(ctx context.Context, group string, p Period) (store.BillRun
 		if firstErr == "" && b.firstErr != "" {
 			firstErr = b.firstErr
 		}
-		if run, err = r.Store.CommitBillBatch(ctx, b.BillBatch); err != nil {
+		next, err := r.Store.CommitBillBatch(ctx, b.BillBatch)
+		if err != nil {
 			return run, r.fail(ctx, run, err)
 		}
+		run = next
 	}
 	if firstErr != "" {
 		firstErr = fmt.Sprintf("%d accounts failed; the first: %s", run.Failed, firstErr)
@@ -510,6 +512,19 @@ func (c *cache) versions(ctx context.Context, id string) ([]tariff.Tariff, error
 	})
 	c.tariffs[id] = out
 	return out, nil
+}
+
+// StoredTariff is a tariff version as the store keeps it: the document is
+// the tariff's JSON. A version number and effective date are required.
+func StoredTariff(t tariff.Tariff) (store.TariffVersion, error) {
+	if t.ID == "" || t.Version < 1 || t.EffectiveFrom.IsZero() {
+		return store.TariffVersion{}, fmt.Errorf("tariff %q: an id, a version of 1 or more and an effective date are required", t.ID)
+	}
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return store.TariffVersion{}, fmt.Errorf("tariff %s version %d: %w", t.ID, t.Version, err)
+	}
+	return store.TariffVersion{ID: t.ID, Version: t.Version, EffectiveFrom: t.EffectiveFrom, Document: doc}, nil
 }
 
 // ErrNoTariff is returned when no tariff version is in force on a day of a

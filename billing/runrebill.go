@@ -39,15 +39,22 @@ func (r *Runner) Rebill(ctx context.Context, q store.BillQuery) (RebillReport, e
 			q.Limit = 500
 		}
 	}
+	made := map[int64]bool{} // this pass's new bills, met again further on
 	for {
-		page, err := r.Store.Bills(ctx, q)
+		all, err := r.Store.Bills(ctx, q)
 		if err != nil {
 			return rep, fmt.Errorf("billing: rebill: %w", err)
 		}
-		if len(page) == 0 {
+		if len(all) == 0 {
 			return rep, nil
 		}
-		q.After = page[len(page)-1].ID
+		q.After = all[len(all)-1].ID
+		page := all[:0:0]
+		for _, b := range all {
+			if !made[b.ID] {
+				page = append(page, b)
+			}
+		}
 		// A page may mix periods; each period is prepared as a batch.
 		byPeriod := map[Period][]store.BillRecord{}
 		var order []Period
@@ -59,8 +66,12 @@ func (r *Runner) Rebill(ctx context.Context, q store.BillQuery) (RebillReport, e
 			byPeriod[p] = append(byPeriod[p], b)
 		}
 		for _, p := range order {
+			n := len(rep.Bills)
 			if err := r.rebillPeriod(ctx, p, byPeriod[p], &rep); err != nil {
 				return rep, err
+			}
+			for _, id := range rep.Bills[n:] {
+				made[id] = true
 			}
 		}
 	}
