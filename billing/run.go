@@ -141,7 +141,6 @@ type batchResult struct {
 type job struct {
 	acct  store.Account
 	in    Input
-	peaks map[string]bool // tariffs with a ratchet: look at earlier peaks
 	bill  Bill
 	err   error
 }
