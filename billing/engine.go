@@ -2,6 +2,9 @@ package billing
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -167,9 +170,166 @@ type Bill struct {
 	CarryOut int64 `json:"carry_out"`
 }
 
-// Compute makes the bill of in.
+// Compute makes the bill of in: it walks every interval of every local
+// day of the period under the tariff version in force that day, gathers
+// the determinants, prices them as lines in minor units and applies the
+// policy. It fails, naming what and where, on input it cannot bill
+// honestly (no tariff for a day, a missing dynamic price, days of
+// different shapes); missing data does not fail, it holds or flags.
 func Compute(in Input) (Bill, error) {
-	return Bill{}, errors.New("billing: Compute not yet implemented")
+	where := fmt.Sprintf("bill of account %s, usage point %s, %s to %s", in.AccountID, in.UsagePointID, in.Period.From, in.Period.To)
+	if in.Location == nil {
+		return Bill{}, fmt.Errorf("%s: no time zone", where)
+	}
+	if !in.Period.From.Before(in.Period.To) {
+		return Bill{}, fmt.Errorf("%s: the period is empty", where)
+	}
+	spans, err := clipSpans(in.Tariffs, in.Period)
+	if err != nil {
+		return Bill{}, fmt.Errorf("%s: %w", where, err)
+	}
+	w := &walker{in: in}
+	if w.imp, err = indexDays(in.Import, "import", in.Period); err != nil {
+		return Bill{}, fmt.Errorf("%s: %w", where, err)
+	}
+	if w.exp, err = indexDays(in.Export, "export", in.Period); err != nil {
+		return Bill{}, fmt.Errorf("%s: %w", where, err)
+	}
+	if len(in.Prices) > 0 {
+		w.prices = make(map[int64]int64, len(in.Prices))
+		for _, p := range in.Prices {
+			w.prices[p.Start.Unix()] = p.Price
+		}
+	}
+	bill := Bill{AccountID: in.AccountID, UsagePointID: in.UsagePointID, Currency: spans[0].t.Currency, Period: in.Period, Status: StatusReady}
+	periodDays := int64(in.Period.Days())
+	for _, s := range spans {
+		if s.t.Currency != bill.Currency {
+			return Bill{}, fmt.Errorf("%s: tariff %s@%d is in %s, the bill in %s", where, s.t.ID, s.t.Version, s.t.Currency, bill.Currency)
+		}
+		for d := s.from; d.Before(s.to); d = d.AddDays(1) {
+			if err := w.walkDay(s, d); err != nil {
+				return Bill{}, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		s.net()
+		bill.Determinants = append(bill.Determinants, s.determinants()...)
+		bill.Lines = append(bill.Lines, s.lines(in, periodDays)...)
+	}
+	bill.DataVersions = w.versions
+	slices.SortStableFunc(bill.DataVersions, func(a, b DataVersion) int {
+		if a.Channel != b.Channel {
+			return strings.Compare(a.Channel, b.Channel)
+		}
+		return strings.Compare(a.Date.String(), b.Date.String())
+	})
+	bill.Lines, bill.CarryOut = carry(bill.Lines, in, spans[len(spans)-1].t, bill.Currency)
+	for _, l := range bill.Lines {
+		bill.Total += l.Amount
+	}
+	applyPolicy(&bill, in.Policy, w, spans)
+	return bill, nil
+}
+
+// clipSpans orders the tariff spans and cuts them to the period; they
+// must cover it without gaps or overlaps.
+func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
+	if len(ts) == 0 {
+		return nil, errors.New("no tariff")
+	}
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b TariffSpan) int { return strings.Compare(a.From.String(), b.From.String()) })
+	var out []*span
+	at := p.From
+	for _, t := range sorted {
+		from, to := t.From, t.To
+		if !to.IsZero() && !p.From.Before(to) {
+			continue // ends before the period
+		}
+		if !from.Before(p.To) {
+			continue // starts after it
+		}
+		if from.Before(at) {
+			if len(out) > 0 {
+				return nil, fmt.Errorf("tariffs %s@%d and %s@%d overlap on %s", out[len(out)-1].t.ID, out[len(out)-1].t.Version, t.Tariff.ID, t.Tariff.Version, from)
+			}
+			from = at
+		}
+		if from != at {
+			return nil, fmt.Errorf("no tariff in force from %s to %s", at, from)
+		}
+		if to.IsZero() || p.To.Before(to) {
+			to = p.To
+		}
+		if err := t.Tariff.Validate(); err != nil {
+			return nil, err
+		}
+		s := &span{t: t.Tariff, from: from, to: to, days: daysBetween(from, to), byKey: map[string]*bucket{}}
+		if tr := s.t.Tiers; tr != nil {
+			std := int64(tr.StandardDays)
+			if std == 0 {
+				std = 30
+			}
+			s.tiers = make([]tierAcc, len(tr.Blocks))
+			for _, b := range tr.Blocks {
+				lim := b.UpToWh
+				if tr.Basis == "period" && lim != 0 {
+					lim = roundDiv(lim*int64(s.days), std)
+				}
+				s.tierLims = append(s.tierLims, lim)
+			}
+		}
+		for _, d := range s.t.Demand {
+			s.demand = append(s.demand, &demandAcc{charge: d})
+		}
+		out = append(out, s)
+		at = to
+	}
+	if at != p.To {
+		return nil, fmt.Errorf("no tariff in force from %s to %s", at, p.To)
+	}
+	return out, nil
+}
+
+// applyPolicy sets the bill's status from the quality of its data.
+func applyPolicy(b *Bill, p Policy, w *walker, spans []*span) {
+	held, flagged := false, false
+	if len(w.missing) > 0 {
+		if p.Missing == MissingFlag {
+			flagged = true
+		} else {
+			held = true
+		}
+		b.Flags = append(b.Flags, w.missing...)
+		if p.Missing == MissingEstimate {
+			b.Flags = append(b.Flags, "intervals still missing after estimation")
+		}
+	}
+	if p.MaxEstimatedPermille > 0 && w.impQ.intervals > 0 &&
+		int64(w.impQ.estimated)*1000 > int64(p.MaxEstimatedPermille)*int64(w.impQ.intervals) {
+		held = true
+		b.Flags = append(b.Flags, fmt.Sprintf("%d of %d import intervals estimated, above %d ‰", w.impQ.estimated, w.impQ.intervals, p.MaxEstimatedPermille))
+	}
+	if p.EstimatedDemand != "" {
+		for _, s := range spans {
+			for _, d := range s.demand {
+				if d.seen && d.q.estimated > 0 && d.w >= ratchetW(d.charge, w.in.Ratchet) {
+					b.Flags = append(b.Flags, fmt.Sprintf("demand %s: the maximum %d W at %s is from an estimated interval", d.charge.Code, d.w, d.at.In(w.in.Location).Format(time.RFC3339)))
+					if p.EstimatedDemand == MissingHold {
+						held = true
+					} else {
+						flagged = true
+					}
+				}
+			}
+		}
+	}
+	switch {
+	case held:
+		b.Status = StatusHeld
+	case flagged:
+		b.Status = StatusFlagged
+	}
 }
 
 func daysBetween(from, to cim.Date) int {

@@ -1,7 +1,10 @@
 package tariff
 
 import (
-	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/amigo-ami/amigo/cim"
 )
@@ -50,7 +53,105 @@ type SpecialDay struct {
 }
 
 // TOUCalendar returns the tariff's TOU as a meter calendar; holidays are
-// the dates of the tariff's region, which become special days.
+// the dates of the tariff's region, which become special days with the
+// holiday profile of the season they fall in. A tariff in the simple form
+// is one season from 01-01 with a day profile per distinct weekday.
 func (t Tariff) TOUCalendar(holidays []cim.Date) (TOUCalendar, error) {
-	return TOUCalendar{}, errors.New("tariff: TOUCalendar not yet implemented")
+	if err := t.Validate(); err != nil {
+		return TOUCalendar{}, err
+	}
+	var c TOUCalendar
+	profile := func(ps []TOUPeriod) int {
+		var day CalendarDay
+		for _, p := range ps {
+			if n := len(day.Switches); n > 0 && day.Switches[n-1].Register == p.Register {
+				continue
+			}
+			day.Switches = append(day.Switches, Switch{Minute: int(p.From), Register: p.Register})
+		}
+		for i, d := range c.DayProfiles {
+			if slices.Equal(d.Switches, day.Switches) {
+				return i
+			}
+		}
+		c.DayProfiles = append(c.DayProfiles, day)
+		return len(c.DayProfiles) - 1
+	}
+	if len(t.Seasons) == 0 {
+		regs := map[int]bool{}
+		for _, r := range t.simpleRegisters() {
+			regs[r] = true
+		}
+		if len(regs) > 4 {
+			return TOUCalendar{}, fmt.Errorf("tariff %s: %d prices need more than the meter's 4 registers", t.ID, len(regs))
+		}
+		var w WeekProfile
+		w.Name = "week"
+		// 2024-01-01 was a Monday: a reference week for the weekdays.
+		for i := range 7 {
+			w.Days[i] = profile(t.simpleDay(cim.Date{Year: 2024, Month: time.January, Day: 1 + i}))
+		}
+		c.Weeks = []WeekProfile{w}
+		c.Seasons = []CalendarSeason{{Name: "all year", Start: MonthDay{time.January, 1}}}
+		return c, nil
+	}
+	holidayProfile := make([]int, len(t.Seasons))
+	for si, s := range t.Seasons {
+		byType := map[DayType]int{}
+		for _, dp := range s.Days {
+			ps := slices.Clone(dp.Periods)
+			slices.SortFunc(ps, func(a, b TOUPeriod) int { return int(a.From - b.From) })
+			idx := profile(ps)
+			for _, d := range dp.Types {
+				byType[d] = idx
+			}
+		}
+		w := WeekProfile{Name: s.Name}
+		for i := range 5 {
+			w.Days[i] = byType[Working]
+		}
+		w.Days[5], w.Days[6] = byType[Saturday], byType[Sunday]
+		holidayProfile[si] = byType[Holiday]
+		c.Weeks = append(c.Weeks, w)
+		c.Seasons = append(c.Seasons, CalendarSeason{Name: s.Name, Start: s.Start, Week: si})
+	}
+	slices.SortStableFunc(c.Seasons, func(a, b CalendarSeason) int { return a.Start.ord() - b.Start.ord() })
+	hs := slices.Clone(holidays)
+	slices.SortFunc(hs, func(a, b cim.Date) int { return strings.Compare(a.String(), b.String()) })
+	for _, h := range slices.Compact(hs) {
+		c.SpecialDays = append(c.SpecialDays, SpecialDay{Date: h, DayProfile: holidayProfile[t.SeasonOf(h)]})
+	}
+	return c, nil
+}
+
+// RegisterAt returns the register the calendar selects at minute m of a
+// local date: what a meter programmed with it counts energy in.
+func (c TOUCalendar) RegisterAt(d cim.Date, m int) int {
+	if len(c.Seasons) == 0 {
+		return 0
+	}
+	prof := -1
+	for _, s := range c.SpecialDays {
+		if s.Date == d {
+			prof = s.DayProfile
+		}
+	}
+	if prof < 0 {
+		ord := int(d.Month)*100 + d.Day
+		season := c.Seasons[len(c.Seasons)-1]
+		for _, s := range c.Seasons {
+			if s.Start.ord() <= ord {
+				season = s
+			}
+		}
+		wd := (int(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()) + 6) % 7
+		prof = c.Weeks[season.Week].Days[wd]
+	}
+	reg := 0
+	for _, s := range c.DayProfiles[prof].Switches {
+		if s.Minute <= m {
+			reg = s.Register
+		}
+	}
+	return reg
 }

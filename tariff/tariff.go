@@ -10,8 +10,6 @@
 package tariff
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -73,22 +71,6 @@ func Default() Tariff {
 	return Tariff{ID: "default-tou", Name: "Two-rate household", Currency: "EUR",
 		Periods: []Period{{Name: "peak", Days: weekdays, From: 7 * 60, To: 23 * 60, Price: 320_000}},
 		Base:    Period{Name: "off-peak", Price: 240_000}}
-}
-
-// Validate checks the tariff can price every instant unambiguously.
-func (t Tariff) Validate() error {
-	if t.ID == "" || t.Currency == "" {
-		return errors.New("tariff: id and currency are required")
-	}
-	if t.Base.Name == "" || t.Base.Price < 0 {
-		return fmt.Errorf("tariff %s: the base period needs a name and a price of 0 or more", t.ID)
-	}
-	for i, p := range t.Periods {
-		if p.Name == "" || p.From < 0 || p.To > 1440 || p.From >= p.To || p.Price < 0 {
-			return fmt.Errorf("tariff %s: period %d (%q): want a name, 0 <= from < to <= 1440 and a price of 0 or more", t.ID, i+1, p.Name)
-		}
-	}
-	return nil
 }
 
 // At returns the period in force at t in loc, and when it ends (the next

@@ -1,0 +1,292 @@
+package billing
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/interval"
+	"github.com/amigo-ami/amigo/tariff"
+)
+
+// quality counts the intervals behind a quantity.
+type quality struct{ intervals, estimated, edited, missing int }
+
+func (q *quality) add(f cim.Quality, missing bool) {
+	q.intervals++
+	switch {
+	case missing:
+		q.missing++
+	case f&cim.QualityEstimated != 0:
+		q.estimated++
+	}
+	if f&cim.QualityEdited != 0 {
+		q.edited++
+	}
+}
+
+// bucket is the energy of one TOU bucket of a span.
+type bucket struct {
+	key      string
+	name     string // the TOU period's name
+	price    int64
+	register int
+	imp, exp int64 // Wh, gross
+	billed   int64 // Wh billed at price after netting
+	iq, eq   quality
+}
+
+// demandAcc is the highest 15-minute demand of one demand charge.
+type demandAcc struct {
+	charge tariff.DemandCharge
+	w      int64
+	at     time.Time
+	q      quality // of the quarter hour the maximum is from
+	seen   bool
+}
+
+// tierAcc is the energy of one block.
+type tierAcc struct {
+	wh int64
+	q  quality
+}
+
+// span is one tariff version's part of the period, as the interval walk
+// leaves it.
+type span struct {
+	t        tariff.Tariff
+	from, to cim.Date
+	days     int
+	buckets  []*bucket
+	byKey    map[string]*bucket
+	tiers    []tierAcc
+	demand   []*demandAcc
+	cppWh    int64 // billed import in event intervals (adder mode)
+	cppQ     quality
+	cppSeen  bool
+	dynWh    int64
+	dynNano  int64 // Σ Wh × µ/kWh: 10⁻⁹ of the currency
+	surplus  int64 // Wh of export beyond import, to be credited
+	netted   bool
+	hasExp   bool
+	impChan  string
+	expChan  string
+	tierCum  int64
+	tierDay  cim.Date
+	tierLims []int64
+}
+
+// walker turns days into span accumulators.
+type walker struct {
+	in       Input
+	imp, exp map[cim.Date]interval.Day
+	prices   map[int64]int64
+	missing  []string // per day, for flags
+	impQ     quality  // all import intervals of the period
+	versions []DataVersion
+}
+
+func indexDays(days []interval.Day, what string, p Period) (map[cim.Date]interval.Day, error) {
+	m := make(map[cim.Date]interval.Day, len(days))
+	for _, d := range days {
+		if d.Date.Before(p.From) || !d.Date.Before(p.To) {
+			continue
+		}
+		if _, dup := m[d.Date]; dup {
+			return nil, fmt.Errorf("%s day %s of meter %s given twice", what, d.Date, d.MeterID)
+		}
+		if len(d.Values) != len(d.Quality) {
+			return nil, fmt.Errorf("%s day %s of meter %s: %d values, %d qualities", what, d.Date, d.MeterID, len(d.Values), len(d.Quality))
+		}
+		if d.Interval <= 0 {
+			return nil, fmt.Errorf("%s day %s of meter %s: no interval length", what, d.Date, d.MeterID)
+		}
+		m[d.Date] = d
+	}
+	return m, nil
+}
+
+const quarter = 15 * time.Minute
+
+// walkDay adds one local day to s.
+func (w *walker) walkDay(s *span, date cim.Date) error {
+	loc := w.in.Location
+	di, haveImp := w.imp[date]
+	de, haveExp := w.exp[date]
+	step, start := quarter, date.Start(loc)
+	n := date.Intervals(loc, quarter)
+	if haveImp {
+		step, n = di.Interval, len(di.Values)
+		if !di.Start.IsZero() {
+			start = di.Start
+		}
+		w.versions = append(w.versions, DataVersion{di.MeterID, di.Channel, date, di.Version})
+		s.impChan = di.Channel
+	}
+	if haveExp {
+		if de.Interval != step || len(de.Values) != n {
+			return fmt.Errorf("export day %s of meter %s: %d intervals of %s against import's %d of %s", date, de.MeterID, len(de.Values), de.Interval, n, step)
+		}
+		w.versions = append(w.versions, DataVersion{de.MeterID, de.Channel, date, de.Version})
+		s.hasExp = true
+		s.expChan = de.Channel
+	}
+	periods, prefix := s.t.Day(date, w.in.Holidays)
+	nm := s.t.NetMetering
+	cpp := s.t.CriticalPeak
+	if s.t.Tiers != nil && (s.t.Tiers.Basis == "day" || s.tierDay.IsZero()) {
+		s.tierCum = 0
+		s.tierDay = date
+	}
+	// Demand: quarter hours built from shorter intervals that divide
+	// them; longer intervals give their own average power.
+	group := 1
+	if step < quarter && quarter%step == 0 {
+		group = int(quarter / step)
+	}
+	var gWh int64
+	var gQ quality
+	var gAt time.Time
+	var gPeriod tariff.TOUPeriod
+	missing := 0
+	for i := range n {
+		at := start.Add(time.Duration(i) * step)
+		lt := at.In(loc)
+		p := tariff.PeriodAt(periods, lt.Hour()*60+lt.Minute())
+		var iv, ev int64
+		var iqf, eqf cim.Quality
+		imiss, emiss := true, true
+		if haveImp {
+			iv, iqf = di.Values[i], di.Quality[i]
+			imiss = iqf&cim.QualityMissing != 0
+			if imiss {
+				iv = 0
+			}
+		}
+		if haveExp {
+			ev, eqf = de.Values[i], de.Quality[i]
+			emiss = eqf&cim.QualityMissing != 0
+			if emiss {
+				ev = 0
+			}
+		}
+		if imiss {
+			missing++
+		}
+		w.impQ.add(iqf, imiss)
+		// The energy billed at the interval: import, or with netting per
+		// interval what import exceeds export by.
+		billed := iv
+		if nm != nil && nm.Netting == tariff.NetInterval {
+			billed = max(iv-ev, 0)
+			s.surplus += max(ev-iv, 0)
+		}
+		inEvent := cpp != nil && w.inEvent(at)
+		key, name, price := prefix+p.Name, p.Name, p.Price
+		if inEvent && cpp.Price > 0 {
+			key, name, price = "cpp", "cpp", cpp.Price
+		}
+		b := s.bucket(key, name, price, p.Register)
+		b.imp += iv
+		b.exp += ev
+		b.billed += billed
+		b.iq.add(iqf, imiss)
+		if haveExp {
+			b.eq.add(eqf, emiss)
+		}
+		if inEvent && cpp.Price == 0 {
+			s.cppWh += billed
+			s.cppQ.add(iqf, imiss)
+			s.cppSeen = true
+		}
+		if s.t.Dynamic != nil {
+			hour := at.Add(-time.Duration(lt.Minute())*time.Minute - time.Duration(lt.Second())*time.Second)
+			hp, ok := w.prices[hour.Unix()]
+			if !ok {
+				return fmt.Errorf("no dynamic price of feed %s for the hour from %s", s.t.Dynamic.Feed, hour.In(loc).Format(time.RFC3339))
+			}
+			s.dynWh += billed
+			s.dynNano += billed * (hp + s.t.Dynamic.Adder)
+		}
+		if s.t.Tiers != nil {
+			s.addTiers(billed, iqf, imiss)
+		}
+		if len(s.demand) > 0 {
+			if i%group == 0 {
+				gWh, gQ, gAt, gPeriod = 0, quality{}, at, p
+			}
+			gWh += iv
+			gQ.add(iqf, imiss)
+			if i%group == group-1 || i == n-1 {
+				var wDemand int64
+				if group > 1 || step == quarter {
+					wDemand = gWh * int64(time.Hour/quarter)
+				} else {
+					wDemand = gWh * int64(time.Hour/time.Second) / int64(step/time.Second)
+				}
+				for _, d := range s.demand {
+					if len(d.charge.Periods) > 0 && !slices.Contains(d.charge.Periods, gPeriod.Name) {
+						continue
+					}
+					if !d.seen || wDemand > d.w {
+						d.w, d.at, d.q, d.seen = wDemand, gAt, gQ, true
+					}
+				}
+			}
+		}
+	}
+	if missing > 0 {
+		w.missing = append(w.missing, fmt.Sprintf("import %s: %d of %d intervals missing", date, missing, n))
+	}
+	return nil
+}
+
+func (s *span) bucket(key, name string, price int64, reg int) *bucket {
+	b := s.byKey[key]
+	if b != nil && b.price != price {
+		// One name at two prices (different day types) is two buckets.
+		key = fmt.Sprintf("%s@%d", key, price)
+		b = s.byKey[key]
+	}
+	if b == nil {
+		b = &bucket{key: key, name: name, price: price, register: reg}
+		s.byKey[key] = b
+		s.buckets = append(s.buckets, b)
+	}
+	return b
+}
+
+// addTiers splits e Wh over the blocks from the running total on.
+func (s *span) addTiers(e int64, f cim.Quality, missing bool) {
+	touched := false
+	for j := range s.tiers {
+		lim := s.tierLims[j]
+		if lim != 0 && s.tierCum >= lim {
+			continue
+		}
+		take := e
+		if lim != 0 {
+			take = min(e, lim-s.tierCum)
+		}
+		if take > 0 || !touched {
+			s.tiers[j].wh += take
+			s.tiers[j].q.add(f, missing)
+			touched = true
+		}
+		s.tierCum += take
+		e -= take
+		if e <= 0 {
+			return
+		}
+	}
+}
+
+func (w *walker) inEvent(at time.Time) bool {
+	for _, e := range w.in.CriticalPeaks {
+		if !at.Before(e.Start) && at.Before(e.End) {
+			return true
+		}
+	}
+	return false
+}
