@@ -390,3 +390,37 @@ func TestCyclePeriod(t *testing.T) {
 		t.Error("cycle day 31 accepted")
 	}
 }
+
+func TestRunWithTheEngine(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	p := billing.Period{From: date(t, "2026-01-01"), To: date(t, "2026-01-04")}
+	fleet(t, st, 5, p.From, p.To)
+	// acc0004 is on the default two-rate tariff, which is not stored.
+	if err := st.AssignTariff(ctx, store.TariffAssignment{UsagePointID: "up0004", TariffID: "default-tou", From: date(t, "2025-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	r := &billing.Runner{Store: st}
+	run, err := r.Run(ctx, "g", p)
+	if err != nil || run.Billed != 5 || run.Failed != 0 {
+		t.Fatalf("run %+v, %v", run, err)
+	}
+	for _, rec := range allBills(t, st, store.BillQuery{RunID: run.ID}) {
+		b, err := billing.DecodeBill(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, l := range b.Lines {
+			sum += l.Amount
+		}
+		if b.Status != billing.StatusReady || sum != b.Total || rec.Total != b.Total || len(b.DataVersions) != 3 || len(b.Determinants) == 0 {
+			t.Fatalf("bill of %s: %+v", rec.AccountID, b)
+		}
+		t.Logf("%s: %d %s, %d lines", rec.AccountID, b.Total, b.Currency, len(b.Lines))
+	}
+	// acc0003 on the flat tariff: 29.664 kWh at 0.25 = 7.416.
+	b := allBills(t, st, store.BillQuery{AccountID: "acc0003"})
+	if len(b) != 1 || b[0].Total != 742 {
+		t.Fatalf("acc0003 %+v", b)
+	}
+}
