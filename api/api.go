@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/amigo-ami/amigo/auth"
+	"github.com/amigo-ami/amigo/billing"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/tariff"
@@ -63,6 +64,9 @@ type Deps struct {
 	// ConsentChanged, when set, hears of every consent a household
 	// granted or revoked, once it is stored.
 	ConsentChanged func(usagePoint, purpose string)
+	// Billing runs bills and rebills (nil: a runner over Store with the
+	// default policy, no estimation and no holidays).
+	Billing *billing.Runner
 }
 
 // API is the HTTP handler.
