@@ -2,14 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -196,36 +194,20 @@ func (a *API) listCriticalPeaks(w http.ResponseWriter, r *http.Request) {
 	}{out})
 }
 
-// readCSV reads a CSV body of rows of n fields, skipping a header row
-// whose first field is header, and hands each row with its line number to
-// row; the first bad line refuses the whole body.
-func (a *API) readCSV(w http.ResponseWriter, r *http.Request, n int, header string, row func(line int, f []string) error) bool {
-	cr := csv.NewReader(http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
-	cr.FieldsPerRecord = n
-	cr.TrimLeadingSpace = true
-	for {
-		f, err := cr.Read()
-		if err == io.EOF {
-			return true
-		}
-		line, _ := cr.FieldPos(0)
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over the limit; send it in parts")
-			return false
-		case err != nil:
-			Error(w, http.StatusBadRequest, "bad_body", err.Error())
-			return false
-		}
-		if line == 1 && strings.EqualFold(f[0], header) {
-			continue
-		}
-		if err := row(line, f); err != nil {
-			Error(w, http.StatusBadRequest, "bad_body", fmt.Sprintf("line %d: %v", line, err))
-			return false
-		}
+// csvBody reads a CSV body with parse, or writes the 400 (the bad line)
+// or 413 and returns false.
+func csvBody[T any](a *API, w http.ResponseWriter, r *http.Request, parse func(io.Reader) ([]T, error)) ([]T, bool) {
+	out, err := parse(http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over the limit; send it in parts")
+		return nil, false
+	case err != nil:
+		Error(w, http.StatusBadRequest, "bad_body", err.Error())
+		return nil, false
 	}
+	return out, true
 }
 
 func (a *API) importPrices(w http.ResponseWriter, r *http.Request) {
@@ -233,19 +215,7 @@ func (a *API) importPrices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	feed := r.PathValue("id")
-	var ps []store.HourPrice
-	ok := a.readCSV(w, r, 2, "time", func(_ int, f []string) error {
-		at, err := time.Parse(time.RFC3339, f[0])
-		if err != nil {
-			return fmt.Errorf("time %q: want RFC 3339", f[0])
-		}
-		price, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("price %q: want an integer (millionths per kWh)", f[1])
-		}
-		ps = append(ps, store.HourPrice{Feed: feed, At: at, Price: price})
-		return nil
-	})
+	ps, ok := csvBody(a, w, r, func(rd io.Reader) ([]store.HourPrice, error) { return billing.ParsePrices(feed, rd) })
 	if !ok {
 		return
 	}
@@ -325,15 +295,7 @@ func (a *API) importAccounts(w http.ResponseWriter, r *http.Request) {
 	if !knownParams(w, r.URL.Query()) {
 		return
 	}
-	var as []store.Account
-	ok := a.readCSV(w, r, 4, "id", func(_ int, f []string) error {
-		day, err := strconv.Atoi(f[3])
-		if err != nil {
-			return fmt.Errorf("cycle day %q: want 1..28", f[3])
-		}
-		as = append(as, store.Account{ID: f[0], UsagePointID: f[1], Group: f[2], CycleDay: day})
-		return nil
-	})
+	as, ok := csvBody(a, w, r, billing.ParseAccounts)
 	if !ok {
 		return
 	}
