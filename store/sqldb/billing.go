@@ -28,8 +28,14 @@ func init() {
 	queries["putAccount"] = `INSERT INTO accounts(id, usage_point, account_group, cycle_day) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET usage_point = excluded.usage_point, account_group = excluded.account_group, cycle_day = excluded.cycle_day`
 	queries["getAccount"] = `SELECT id, usage_point, account_group, cycle_day FROM accounts WHERE id = ?`
-	queries["listAccounts"] = `SELECT id, usage_point, account_group, cycle_day FROM accounts
-		WHERE (? = '' OR account_group = ?) AND (? = '' OR usage_point = ?) AND id > ? ORDER BY id LIMIT ?`
+	// One statement per filter: an "(? = '' OR account_group = ?)" keeps
+	// SQLite off the group's index, and a run's every page walked the
+	// group from its start.
+	queries["listAccounts"] = `SELECT id, usage_point, account_group, cycle_day FROM accounts WHERE id > ? ORDER BY id LIMIT ?`
+	queries["listAccountsOfGroup"] = `SELECT id, usage_point, account_group, cycle_day FROM accounts
+		WHERE account_group = ? AND id > ? ORDER BY account_group, id LIMIT ?`
+	queries["listAccountsOfUsagePoint"] = `SELECT id, usage_point, account_group, cycle_day FROM accounts
+		WHERE usage_point = ? AND (? = '' OR account_group = ?) AND id > ? ORDER BY id LIMIT ?`
 	queries["putPrice"] = `INSERT INTO price_feeds(feed, at_us, price) VALUES (?, ?, ?)
 		ON CONFLICT (feed, at_us) DO UPDATE SET price = excluded.price`
 	queries["prices"] = `SELECT feed, at_us, price FROM price_feeds WHERE feed = ? AND at_us >= ? AND at_us < ? ORDER BY at_us`
@@ -219,33 +225,55 @@ func (s *DB) Accounts(ctx context.Context, q store.AccountQuery) ([]store.Accoun
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	out, err := queryAll(ctx, s, scanAccount, s.q["listAccounts"], q.Group, q.Group, q.UsagePointID, q.UsagePointID, q.After, q.Limit)
+	var out []store.Account
+	var err error
+	switch {
+	case q.UsagePointID != "":
+		out, err = queryAll(ctx, s, scanAccount, s.q["listAccountsOfUsagePoint"], q.UsagePointID, q.Group, q.Group, q.After, q.Limit)
+	case q.Group != "":
+		out, err = queryAll(ctx, s, scanAccount, s.q["listAccountsOfGroup"], q.Group, q.After, q.Limit)
+	default:
+		out, err = queryAll(ctx, s, scanAccount, s.q["listAccounts"], q.After, q.Limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accounts of group %q after %q: %w", q.Group, q.After, err)
 	}
 	return out, nil
 }
 
-// BillingPoints implements store.Accounts.
+// BillingPoints implements store.Accounts. Usage points and meters are
+// read apart: joined, SQLite took the meters through their parent's index
+// (every electricity meter has parent '') and walked them all for each
+// usage point.
 func (s *DB) BillingPoints(ctx context.Context, usagePoints []string) (map[string]store.BillingPoint, error) {
 	out := make(map[string]store.BillingPoint, len(usagePoints))
-	err := inList(ctx, s, `SELECT u.mrid, u.name, u.service_category, u.time_zone, u.tariff_id, u.protection,
-		COALESCE(m.mrid, ''), COALESCE(m.region, '')
-		FROM usage_points u LEFT JOIN meters m ON m.usage_point = u.mrid AND m.parent = '' AND (m.kind = '' OR m.kind LIKE 'electricity%')
-		WHERE u.mrid IN {{in}}`, usagePoints, nil, func(r interface{ Scan(...any) error }) error {
-		var p store.BillingPoint
-		var cat int
-		if err := r.Scan(&p.UsagePoint.MRID, &p.UsagePoint.Name, &cat, &p.UsagePoint.TimeZone, &p.UsagePoint.TariffID,
-			&p.UsagePoint.Protection, &p.MeterID, &p.Region); err != nil {
-			return err
-		}
-		p.UsagePoint.ServiceCategory = cim.Commodity(cat)
-		if prev, ok := out[p.UsagePoint.MRID]; ok && (p.MeterID == "" || (prev.MeterID != "" && prev.MeterID < p.MeterID)) {
+	err := inList(ctx, s, `SELECT mrid, name, service_category, time_zone, tariff_id, protection FROM usage_points WHERE mrid IN {{in}}`,
+		usagePoints, nil, func(r interface{ Scan(...any) error }) error {
+			var p store.BillingPoint
+			var cat int
+			if err := r.Scan(&p.UsagePoint.MRID, &p.UsagePoint.Name, &cat, &p.UsagePoint.TimeZone, &p.UsagePoint.TariffID, &p.UsagePoint.Protection); err != nil {
+				return err
+			}
+			p.UsagePoint.ServiceCategory = cim.Commodity(cat)
+			out[p.UsagePoint.MRID] = p
 			return nil
-		}
-		out[p.UsagePoint.MRID] = p
-		return nil
-	})
+		})
+	if err == nil {
+		err = inList(ctx, s, `SELECT usage_point, mrid, region, kind, parent FROM meters WHERE usage_point IN {{in}}`,
+			usagePoints, nil, func(r interface{ Scan(...any) error }) error {
+				var up, mrid, region, kind, parent string
+				if err := r.Scan(&up, &mrid, &region, &kind, &parent); err != nil {
+					return err
+				}
+				p, ok := out[up]
+				if !ok || parent != "" || kind != "" && !strings.HasPrefix(kind, "electricity") || p.MeterID != "" && p.MeterID < mrid {
+					return nil
+				}
+				p.MeterID, p.Region = mrid, region
+				out[up] = p
+				return nil
+			})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("usage points of %d accounts: %w", len(usagePoints), err)
 	}
