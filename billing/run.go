@@ -139,10 +139,10 @@ type batchResult struct {
 
 // job is one account's bill in the making.
 type job struct {
-	acct  store.Account
-	in    Input
-	bill  Bill
-	err   error
+	acct store.Account
+	in   Input
+	bill Bill
+	err  error
 }
 
 func (r *Runner) batch(ctx context.Context, c *cache, run store.BillRun, accts []store.Account, p Period) (batchResult, error) {

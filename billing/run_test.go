@@ -424,3 +424,52 @@ func TestRunWithTheEngine(t *testing.T) {
 		t.Fatalf("acc0003 %+v", b)
 	}
 }
+
+// BenchmarkBillRun bills a group of accounts with three stored days each
+// through the engine, against the batch read of the same days
+// (BenchmarkBillRun/read): their ratio is what a run costs beyond its
+// data.
+func BenchmarkBillRun(b *testing.B) {
+	const n = 1000
+	st, _ := storetest.OpenSQLite(b)
+	p := billing.Period{From: date(b, "2026-01-01"), To: date(b, "2026-01-04")}
+	fleet(b, st, n, p.From, p.To)
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			for from := 0; from < n; from += 500 {
+				var rs []store.DayRange
+				for i := from; i < from+500; i++ {
+					m := fmt.Sprintf("m%04d", i)
+					rs = append(rs, store.DayRange{MeterID: m, Channel: billing.ChannelImport, From: p.From, To: p.To.AddDays(-1)},
+						store.DayRange{MeterID: m, Channel: billing.ChannelExport, From: p.From, To: p.To.AddDays(-1)})
+				}
+				if _, err := st.DaysOfMeters(ctx, rs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "accounts/s")
+	})
+	b.Run("run", func(b *testing.B) {
+		r := &billing.Runner{Store: st, BatchSize: 500}
+		i := 0
+		for b.Loop() {
+			// Each round bills the accounts afresh as another group.
+			b.StopTimer()
+			i++
+			var as []store.Account
+			for k := range n {
+				as = append(as, store.Account{ID: fmt.Sprintf("r%d-acc%04d", i, k), UsagePointID: fmt.Sprintf("up%04d", k), Group: fmt.Sprintf("round-%d", i), CycleDay: 4})
+			}
+			if err := st.PutAccounts(ctx, as...); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			run, err := r.Run(ctx, fmt.Sprintf("round-%d", i), p)
+			if err != nil || run.Billed != n {
+				b.Fatalf("run %+v, %v", run, err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "accounts/s")
+	})
+}

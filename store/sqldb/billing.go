@@ -243,7 +243,7 @@ func (s *DB) Accounts(ctx context.Context, q store.AccountQuery) ([]store.Accoun
 
 // BillingPoints implements store.Accounts. Usage points and meters are
 // read apart: joined, SQLite took the meters through their parent's index
-// (every electricity meter has parent '') and walked them all for each
+// (every electricity meter has an empty parent) and walked them all for each
 // usage point.
 func (s *DB) BillingPoints(ctx context.Context, usagePoints []string) (map[string]store.BillingPoint, error) {
 	out := make(map[string]store.BillingPoint, len(usagePoints))
