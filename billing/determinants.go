@@ -1,7 +1,9 @@
 package billing
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -75,6 +77,47 @@ type span struct {
 	tierCum  int64
 	tierDay  cim.Date
 	tierLims []int64
+	profiles map[int]*dayProfile
+	err      error // an amount that overflowed
+	curTier  int
+}
+
+// dayProfile is a day's periods with their buckets and, per demand
+// charge, whether each period is in its window; days of one season and
+// day type share one.
+type dayProfile struct {
+	periods []tariff.TOUPeriod
+	buckets []*bucket
+	window  [][]bool // [charge][period]
+}
+
+// profile returns the day profile of date, made once per season and day
+// type (per weekday for the simple form).
+func (s *span) profile(date cim.Date, holidays []cim.Date) *dayProfile {
+	key := int(time.Date(date.Year, date.Month, date.Day, 12, 0, 0, 0, time.UTC).Weekday())
+	if len(s.t.Seasons) > 0 {
+		key = 8*s.t.SeasonOf(date) + slices.Index(tariff.DayTypes, tariff.DayTypeOf(date, holidays))
+	}
+	if p := s.profiles[key]; p != nil {
+		return p
+	}
+	periods, prefix := s.t.Day(date, holidays)
+	p := &dayProfile{periods: periods, buckets: make([]*bucket, len(periods))}
+	for j, q := range periods {
+		p.buckets[j] = s.bucket(prefix+q.Name, q.Name, q.Price, q.Register)
+	}
+	for _, d := range s.demand {
+		win := make([]bool, len(periods))
+		for j, q := range periods {
+			win[j] = len(d.charge.Periods) == 0 || slices.Contains(d.charge.Periods, q.Name)
+		}
+		p.window = append(p.window, win)
+	}
+	if s.profiles == nil {
+		s.profiles = map[int]*dayProfile{}
+	}
+	s.profiles[key] = p
+	return p
 }
 
 // walker turns days into span accumulators.
@@ -90,7 +133,7 @@ type walker struct {
 func indexDays(days []interval.Day, what string, p Period) (map[cim.Date]interval.Day, error) {
 	m := make(map[cim.Date]interval.Day, len(days))
 	for _, d := range days {
-		if d.Date.Before(p.From) || !d.Date.Before(p.To) {
+		if before(d.Date, p.From) || !before(d.Date, p.To) {
 			continue
 		}
 		if _, dup := m[d.Date]; dup {
@@ -109,6 +152,10 @@ func indexDays(days []interval.Day, what string, p Period) (map[cim.Date]interva
 
 const quarter = 15 * time.Minute
 
+// maxWh bounds one interval's energy (1 GWh, a 4 GW quarter hour): beyond
+// it a value is a meter's glitch, and sums of it would overflow.
+const maxWh = 1_000_000_000
+
 // walkDay adds one local day to s.
 func (w *walker) walkDay(s *span, date cim.Date) error {
 	loc := w.in.Location
@@ -124,6 +171,11 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		w.versions = append(w.versions, DataVersion{di.MeterID, di.Channel, date, di.Version})
 		s.impChan = di.Channel
 	}
+	if haveImp {
+		if want := date.Intervals(loc, step); n != want {
+			return fmt.Errorf("import day %s of meter %s: %d intervals of %s, the local day in %s has %d", date, di.MeterID, n, step, loc, want)
+		}
+	}
 	if haveExp {
 		if de.Interval != step || len(de.Values) != n {
 			return fmt.Errorf("export day %s of meter %s: %d intervals of %s against import's %d of %s", date, de.MeterID, len(de.Values), de.Interval, n, step)
@@ -132,11 +184,12 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		s.hasExp = true
 		s.expChan = de.Channel
 	}
-	periods, prefix := s.t.Day(date, w.in.Holidays)
+	prof := s.profile(date, w.in.Holidays)
+	periods, pb := prof.periods, prof.buckets
 	nm := s.t.NetMetering
 	cpp := s.t.CriticalPeak
 	if s.t.Tiers != nil && (s.t.Tiers.Basis == "day" || s.tierDay.IsZero()) {
-		s.tierCum = 0
+		s.tierCum, s.curTier = 0, 0
 		s.tierDay = date
 	}
 	// Demand: quarter hours built from shorter intervals that divide
@@ -147,13 +200,36 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 	}
 	var gWh int64
 	var gQ quality
-	var gAt time.Time
-	var gPeriod tariff.TOUPeriod
+	var gAt, gPeriod, gLeft int
+	// On a day whose UTC offset does not change (all but two a year), an
+	// interval's wall clock is its distance from local midnight.
+	lt0 := start.In(loc)
+	_, off0 := lt0.Zone()
+	_, off1 := start.Add(time.Duration(n)*step - time.Nanosecond).In(loc).Zone()
+	fast := off0 == off1 && lt0.Hour() == 0 && lt0.Minute() == 0 && lt0.Second() == 0
+	needAt := !fast || s.t.Dynamic != nil || (cpp != nil && len(w.in.CriticalPeaks) > 0)
 	missing := 0
 	for i := range n {
-		at := start.Add(time.Duration(i) * step)
-		lt := at.In(loc)
-		p := tariff.PeriodAt(periods, lt.Hour()*60+lt.Minute())
+		var at time.Time
+		if needAt {
+			at = start.Add(time.Duration(i) * step)
+		}
+		var m, sec int
+		if fast {
+			el := time.Duration(i) * step
+			m, sec = int(el/time.Minute), int(el%time.Minute/time.Second)
+		} else {
+			lt := at.In(loc)
+			m, sec = lt.Hour()*60+lt.Minute(), lt.Second()
+		}
+		j := len(periods) - 1
+		for k, q := range periods {
+			if m >= int(q.From) && m < int(q.To) {
+				j = k
+				break
+			}
+		}
+		p := periods[j]
 		var iv, ev int64
 		var iqf, eqf cim.Quality
 		imiss, emiss := true, true
@@ -174,6 +250,9 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		if imiss {
 			missing++
 		}
+		if iv > maxWh || iv < -maxWh || ev > maxWh || ev < -maxWh {
+			return fmt.Errorf("day %s of meter %s, interval %d: %d Wh import, %d Wh export: beyond %d Wh an interval", date, cmp.Or(di.MeterID, de.MeterID), i, iv, ev, int64(maxWh))
+		}
 		w.impQ.add(iqf, imiss)
 		// The energy billed at the interval: import, or with netting per
 		// interval what import exceeds export by.
@@ -182,12 +261,11 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 			billed = max(iv-ev, 0)
 			s.surplus += max(ev-iv, 0)
 		}
-		inEvent := cpp != nil && w.inEvent(at)
-		key, name, price := prefix+p.Name, p.Name, p.Price
+		inEvent := cpp != nil && needAt && w.inEvent(at)
+		b := pb[j]
 		if inEvent && cpp.Price > 0 {
-			key, name, price = "cpp", "cpp", cpp.Price
+			b = s.bucket("cpp", "cpp", cpp.Price, p.Register)
 		}
-		b := s.bucket(key, name, price, p.Register)
 		b.imp += iv
 		b.exp += ev
 		b.billed += billed
@@ -201,36 +279,41 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 			s.cppSeen = true
 		}
 		if s.t.Dynamic != nil {
-			hour := at.Add(-time.Duration(lt.Minute())*time.Minute - time.Duration(lt.Second())*time.Second)
+			hour := at.Add(-time.Duration(m%60)*time.Minute - time.Duration(sec)*time.Second)
 			hp, ok := w.prices[hour.Unix()]
 			if !ok {
 				return fmt.Errorf("no dynamic price of feed %s for the hour from %s", s.t.Dynamic.Feed, hour.In(loc).Format(time.RFC3339))
 			}
 			s.dynWh += billed
-			s.dynNano += billed * (hp + s.t.Dynamic.Adder)
+			c, ok := mulRound(1, billed, hp+s.t.Dynamic.Adder)
+			if !ok || (c > 0 && s.dynNano > math.MaxInt64-c) || (c < 0 && s.dynNano < math.MinInt64-c) {
+				return fmt.Errorf("dynamic energy cost overflows at %s", at.In(loc).Format(time.RFC3339))
+			}
+			s.dynNano += c
 		}
 		if s.t.Tiers != nil {
 			s.addTiers(billed, iqf, imiss)
 		}
 		if len(s.demand) > 0 {
-			if i%group == 0 {
-				gWh, gQ, gAt, gPeriod = 0, quality{}, at, p
+			if gLeft == 0 {
+				gWh, gQ, gAt, gPeriod, gLeft = 0, quality{}, i, j, group
 			}
 			gWh += iv
 			gQ.add(iqf, imiss)
-			if i%group == group-1 || i == n-1 {
+			if gLeft--; gLeft == 0 || i == n-1 {
+				gLeft = 0
 				var wDemand int64
 				if group > 1 || step == quarter {
 					wDemand = gWh * int64(time.Hour/quarter)
 				} else {
 					wDemand = gWh * int64(time.Hour/time.Second) / int64(step/time.Second)
 				}
-				for _, d := range s.demand {
-					if len(d.charge.Periods) > 0 && !slices.Contains(d.charge.Periods, gPeriod.Name) {
+				for c, d := range s.demand {
+					if !prof.window[c][gPeriod] {
 						continue
 					}
 					if !d.seen || wDemand > d.w {
-						d.w, d.at, d.q, d.seen = wDemand, gAt, gQ, true
+						d.w, d.at, d.q, d.seen = wDemand, start.Add(time.Duration(gAt)*step), gQ, true
 					}
 				}
 			}
@@ -259,6 +342,13 @@ func (s *span) bucket(key, name string, price int64, reg int) *bucket {
 
 // addTiers splits e Wh over the blocks from the running total on.
 func (s *span) addTiers(e int64, f cim.Quality, missing bool) {
+	// Most intervals stay in the block the last one ended in.
+	if j := s.curTier; s.tierLims[j] == 0 || s.tierCum+e < s.tierLims[j] {
+		s.tiers[j].wh += e
+		s.tiers[j].q.add(f, missing)
+		s.tierCum += e
+		return
+	}
 	touched := false
 	for j := range s.tiers {
 		lim := s.tierLims[j]
@@ -275,6 +365,7 @@ func (s *span) addTiers(e int64, f cim.Quality, missing bool) {
 			touched = true
 		}
 		s.tierCum += take
+		s.curTier = j
 		e -= take
 		if e <= 0 {
 			return

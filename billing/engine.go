@@ -21,6 +21,46 @@ type Period struct {
 // Days returns the number of local days in the period.
 func (p Period) Days() int { return daysBetween(p.From, p.To) }
 
+// Spans returns the versions of one tariff in force over p, each from its
+// EffectiveFrom until the next version's, as Input.Tariffs wants them. A
+// period starting before the first version is an error.
+func Spans(versions []tariff.Tariff, p Period) ([]TariffSpan, error) {
+	vs := slices.Clone(versions)
+	slices.SortStableFunc(vs, func(a, b tariff.Tariff) int {
+		if c := dateOrd(a.EffectiveFrom) - dateOrd(b.EffectiveFrom); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	var out []TariffSpan
+	for i, v := range vs {
+		to := p.To
+		if i+1 < len(vs) && before(vs[i+1].EffectiveFrom, to) {
+			to = vs[i+1].EffectiveFrom
+		}
+		from := v.EffectiveFrom
+		if before(from, p.From) {
+			from = p.From
+		}
+		if !before(from, to) {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].To == from && out[n-1].Tariff.EffectiveFrom == v.EffectiveFrom {
+			out[n-1] = TariffSpan{Tariff: v, From: out[n-1].From, To: to} // a later version of the same date replaces it
+			continue
+		}
+		out = append(out, TariffSpan{Tariff: v, From: from, To: to})
+	}
+	if len(out) == 0 || out[0].From != p.From {
+		id := ""
+		if len(versions) > 0 {
+			id = versions[0].ID
+		}
+		return nil, fmt.Errorf("tariff %q: no version in force on %s", id, p.From)
+	}
+	return out, nil
+}
+
 // TariffSpan is a tariff version in force over [From, To) of a period.
 type TariffSpan struct {
 	Tariff tariff.Tariff `json:"tariff"`
@@ -128,15 +168,18 @@ const (
 // Determinant is one measured quantity a bill is priced from, with the
 // quality of the intervals behind it.
 type Determinant struct {
-	Name    string   `json:"name"`
-	Kind    string   `json:"kind"`
-	Channel string   `json:"channel"`
-	Bucket  string   `json:"bucket,omitempty"`
-	Tier    int      `json:"tier,omitempty"`
-	From    cim.Date `json:"from"`
-	To      cim.Date `json:"to"`
-	Value   int64    `json:"value"`
-	Unit    string   `json:"unit"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Channel string `json:"channel"`
+	Bucket  string `json:"bucket,omitempty"`
+	Tier    int    `json:"tier,omitempty"`
+	// Register is the meter register (1..4) a TOU bucket maps to, so the
+	// meters' TOU registers can be checked against the buckets.
+	Register int      `json:"register,omitempty"`
+	From     cim.Date `json:"from"`
+	To       cim.Date `json:"to"`
+	Value    int64    `json:"value"`
+	Unit     string   `json:"unit"`
 	// At is, for demand, the start of the interval the maximum is from.
 	At        time.Time `json:"at,omitzero"`
 	Intervals int       `json:"intervals"`
@@ -181,7 +224,7 @@ func Compute(in Input) (Bill, error) {
 	if in.Location == nil {
 		return Bill{}, fmt.Errorf("%s: no time zone", where)
 	}
-	if !in.Period.From.Before(in.Period.To) {
+	if !before(in.Period.From, in.Period.To) {
 		return Bill{}, fmt.Errorf("%s: the period is empty", where)
 	}
 	spans, err := clipSpans(in.Tariffs, in.Period)
@@ -207,7 +250,7 @@ func Compute(in Input) (Bill, error) {
 		if s.t.Currency != bill.Currency {
 			return Bill{}, fmt.Errorf("%s: tariff %s@%d is in %s, the bill in %s", where, s.t.ID, s.t.Version, s.t.Currency, bill.Currency)
 		}
-		for d := s.from; d.Before(s.to); d = d.AddDays(1) {
+		for d := s.from; before(d, s.to); d = d.AddDays(1) {
 			if err := w.walkDay(s, d); err != nil {
 				return Bill{}, fmt.Errorf("%s: %w", where, err)
 			}
@@ -215,13 +258,16 @@ func Compute(in Input) (Bill, error) {
 		s.net()
 		bill.Determinants = append(bill.Determinants, s.determinants()...)
 		bill.Lines = append(bill.Lines, s.lines(in, periodDays)...)
+		if s.err != nil {
+			return Bill{}, fmt.Errorf("%s: %w", where, s.err)
+		}
 	}
 	bill.DataVersions = w.versions
 	slices.SortStableFunc(bill.DataVersions, func(a, b DataVersion) int {
 		if a.Channel != b.Channel {
 			return strings.Compare(a.Channel, b.Channel)
 		}
-		return strings.Compare(a.Date.String(), b.Date.String())
+		return dateOrd(a.Date) - dateOrd(b.Date)
 	})
 	bill.Lines, bill.CarryOut = carry(bill.Lines, in, spans[len(spans)-1].t, bill.Currency)
 	for _, l := range bill.Lines {
@@ -238,18 +284,18 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 		return nil, errors.New("no tariff")
 	}
 	sorted := slices.Clone(ts)
-	slices.SortFunc(sorted, func(a, b TariffSpan) int { return strings.Compare(a.From.String(), b.From.String()) })
+	slices.SortFunc(sorted, func(a, b TariffSpan) int { return dateOrd(a.From) - dateOrd(b.From) })
 	var out []*span
 	at := p.From
 	for _, t := range sorted {
 		from, to := t.From, t.To
-		if !to.IsZero() && !p.From.Before(to) {
+		if !to.IsZero() && !before(p.From, to) {
 			continue // ends before the period
 		}
-		if !from.Before(p.To) {
+		if !before(from, p.To) {
 			continue // starts after it
 		}
-		if from.Before(at) {
+		if before(from, at) {
 			if len(out) > 0 {
 				return nil, fmt.Errorf("tariffs %s@%d and %s@%d overlap on %s", out[len(out)-1].t.ID, out[len(out)-1].t.Version, t.Tariff.ID, t.Tariff.Version, from)
 			}
@@ -258,7 +304,7 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 		if from != at {
 			return nil, fmt.Errorf("no tariff in force from %s to %s", at, from)
 		}
-		if to.IsZero() || p.To.Before(to) {
+		if to.IsZero() || before(p.To, to) {
 			to = p.To
 		}
 		if err := t.Tariff.Validate(); err != nil {
@@ -274,7 +320,7 @@ func clipSpans(ts []TariffSpan, p Period) ([]*span, error) {
 			for _, b := range tr.Blocks {
 				lim := b.UpToWh
 				if tr.Basis == "period" && lim != 0 {
-					lim = roundDiv(lim*int64(s.days), std)
+					lim, _ = mulRound(std, lim, int64(s.days))
 				}
 				s.tierLims = append(s.tierLims, lim)
 			}
@@ -331,6 +377,11 @@ func applyPolicy(b *Bill, p Policy, w *walker, spans []*span) {
 		b.Status = StatusFlagged
 	}
 }
+
+// dateOrd orders dates as integers; cim.Date.Before formats strings.
+func dateOrd(d cim.Date) int { return d.Year*10000 + int(d.Month)*100 + d.Day }
+
+func before(a, b cim.Date) bool { return dateOrd(a) < dateOrd(b) }
 
 func daysBetween(from, to cim.Date) int {
 	a := time.Date(from.Year, from.Month, from.Day, 12, 0, 0, 0, time.UTC)

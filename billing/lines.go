@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -37,20 +38,32 @@ func roundingRule(currency string) string {
 	return "half away from zero to 1 " + currency
 }
 
-// roundDiv is num/den rounded half away from zero; den > 0.
-func roundDiv(num, den int64) int64 {
-	q, r := num/den, num%den
-	if r < 0 {
-		r = -r
+// mulRound is the product of f over den, rounded half away from zero,
+// exact whatever the size of the product; ok is false when the result
+// does not fit an int64. Used once per line, so big numbers cost nothing.
+func mulRound(den int64, f ...int64) (v int64, ok bool) {
+	n := big.NewInt(1)
+	for _, x := range f {
+		n.Mul(n, big.NewInt(x))
 	}
-	if 2*r >= den {
-		if num < 0 {
-			q--
-		} else {
-			q++
-		}
+	d := big.NewInt(den)
+	q, r := new(big.Int).QuoRem(n, d, new(big.Int))
+	if r.Abs(r).Lsh(r, 1).Cmp(d) >= 0 {
+		q.Add(q, big.NewInt(int64(n.Sign())))
 	}
-	return q
+	if !q.IsInt64() {
+		return 0, false
+	}
+	return q.Int64(), true
+}
+
+// amount is mulRound that notes an overflow on the span.
+func (s *span) amount(den int64, f ...int64) int64 {
+	v, ok := mulRound(den, f...)
+	if !ok && s.err == nil {
+		s.err = fmt.Errorf("tariff %s@%d, %s to %s: an amount overflows", s.t.ID, s.t.Version, s.from, s.to)
+	}
+	return v
 }
 
 // net settles import against export per the tariff's netting rule.
@@ -102,11 +115,15 @@ func (s *span) determinants() []Determinant {
 			Value: v, Unit: unit, Intervals: q.intervals, Estimated: q.estimated, Edited: q.edited, Missing: q.missing}
 	}
 	for _, b := range s.buckets {
-		out = append(out, d("import."+b.key, KindEnergy, impChan, b.key, 0, b.imp, "Wh", b.iq))
+		x := d("import."+b.key, KindEnergy, impChan, b.key, 0, b.imp, "Wh", b.iq)
+		x.Register = b.register
+		out = append(out, x)
 	}
 	if s.hasExp {
 		for _, b := range s.buckets {
-			out = append(out, d("export."+b.key, KindEnergy, expChan, b.key, 0, b.exp, "Wh", b.eq))
+			x := d("export."+b.key, KindEnergy, expChan, b.key, 0, b.exp, "Wh", b.eq)
+			x.Register = b.register
+			out = append(out, x)
 		}
 	}
 	if s.netted {
@@ -142,7 +159,8 @@ func ratchetW(c tariff.DemandCharge, ref int64) int64 {
 	if c.RatchetPercent == 0 || ref <= 0 {
 		return 0
 	}
-	return roundDiv(ref*c.RatchetPercent, 100)
+	v, _ := mulRound(100, ref, c.RatchetPercent)
+	return v
 }
 
 // lines prices a span. Energy: Wh × µ/kWh is exact in 10⁻⁹ of the
@@ -162,10 +180,10 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 	perKWh := "µ" + cur + "/kWh"
 	if s.t.Dynamic != nil {
 		add("energy.dynamic", fmt.Sprintf("Energy at the hourly prices of %s plus %d %s", s.t.Dynamic.Feed, s.t.Dynamic.Adder, perKWh),
-			s.dynWh, "Wh", 0, perKWh+" hourly", roundDiv(s.dynNano, 1000*mpm))
+			s.dynWh, "Wh", 0, perKWh+" hourly", s.amount(1000*mpm, s.dynNano))
 	} else {
 		for _, b := range s.buckets {
-			add("energy."+b.key, "Energy, "+strings.ReplaceAll(b.key, ".", " "), b.billed, "Wh", b.price, perKWh, roundDiv(b.billed*b.price, 1000*mpm))
+			add("energy."+b.key, "Energy, "+strings.ReplaceAll(b.key, ".", " "), b.billed, "Wh", b.price, perKWh, s.amount(1000*mpm, b.billed, b.price))
 		}
 	}
 	if tr := s.t.Tiers; tr != nil {
@@ -178,15 +196,15 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 			if lim := s.tierLims[i]; lim != 0 {
 				desc += fmt.Sprintf(", up to %d Wh", lim)
 			}
-			add(fmt.Sprintf("tier.%d", i+1), desc, t.wh, "Wh", price, perKWh, roundDiv(t.wh*price, 1000*mpm))
+			add(fmt.Sprintf("tier.%d", i+1), desc, t.wh, "Wh", price, perKWh, s.amount(1000*mpm, t.wh, price))
 		}
 	}
 	if s.cppSeen && s.t.CriticalPeak.Adder != 0 {
 		a := s.t.CriticalPeak.Adder
-		add("cpp.adder", "Critical peak adder in event hours", s.cppWh, "Wh", a, perKWh, roundDiv(s.cppWh*a, 1000*mpm))
+		add("cpp.adder", "Critical peak adder in event hours", s.cppWh, "Wh", a, perKWh, s.amount(1000*mpm, s.cppWh, a))
 	}
 	if nm := s.t.NetMetering; nm != nil && s.surplus > 0 {
-		add("export.credit", "Surplus export credited ("+nm.Netting+" netting)", s.surplus, "Wh", nm.ExportPrice, perKWh, -roundDiv(s.surplus*nm.ExportPrice, 1000*mpm))
+		add("export.credit", "Surplus export credited ("+nm.Netting+" netting)", s.surplus, "Wh", nm.ExportPrice, perKWh, -s.amount(1000*mpm, s.surplus, nm.ExportPrice))
 	}
 	for _, d := range s.demand {
 		bw := max(d.w, ratchetW(d.charge, in.Ratchet))
@@ -200,7 +218,7 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 		if days != periodDays {
 			desc += fmt.Sprintf(", pro-rated %d/%d days", days, periodDays)
 		}
-		add(d.charge.Code, desc, bw, "W", d.charge.Price, "µ"+cur+"/kW", roundDiv(bw*d.charge.Price*days, 1000*mpm*periodDays))
+		add(d.charge.Code, desc, bw, "W", d.charge.Price, "µ"+cur+"/kW", s.amount(1000*mpm*periodDays, bw, d.charge.Price, days))
 	}
 	for _, c := range s.t.Fixed {
 		desc := c.Description
@@ -210,14 +228,14 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 		if days != periodDays {
 			desc += fmt.Sprintf(", pro-rated %d/%d days", days, periodDays)
 		}
-		add(c.Code, desc, 1, "bill", c.Price, "µ"+cur+"/bill", roundDiv(c.Price*days, mpm*periodDays))
+		add(c.Code, desc, 1, "bill", c.Price, "µ"+cur+"/bill", s.amount(mpm*periodDays, c.Price, days))
 	}
 	for _, c := range s.t.Daily {
 		desc := c.Description
 		if desc == "" {
 			desc = "Daily charge"
 		}
-		add(c.Code, desc, days, "day", c.Price, "µ"+cur+"/day", roundDiv(c.Price*days, mpm))
+		add(c.Code, desc, days, "day", c.Price, "µ"+cur+"/day", s.amount(mpm, c.Price, days))
 	}
 	for _, x := range s.t.Taxes {
 		var base int64
@@ -230,19 +248,21 @@ func (s *span) lines(in Input, periodDays int64) []Line {
 		if desc == "" {
 			desc = "Tax"
 		}
-		add(x.Code, fmt.Sprintf("%s %d.%02d %%", desc, x.RateBP/100, x.RateBP%100), base, "minor", x.RateBP, "bp", roundDiv(base*x.RateBP, 10000))
+		add(x.Code, fmt.Sprintf("%s %d.%02d %%", desc, x.RateBP/100, x.RateBP%100), base, "minor", x.RateBP, "bp", s.amount(10000, base, x.RateBP))
 	}
 	return out
 }
 
-// taxCovers says whether tax x is levied on the line of code c.
+// taxCovers says whether tax x is levied on the line of code c. Without
+// names it covers every line that is no tax; a tax named explicitly is
+// covered (VAT on an energy tax), when it comes before x.
 func taxCovers(x tariff.Tax, c string, taxes []tariff.Tax) bool {
-	for _, t := range taxes {
-		if t.Code == c {
-			return false
-		}
-	}
 	if len(x.On) == 0 {
+		for _, t := range taxes {
+			if t.Code == c {
+				return false
+			}
+		}
 		return true
 	}
 	for _, on := range x.On {

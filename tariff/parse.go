@@ -39,4 +39,3 @@ func ParseTariff(b []byte) (t Tariff, err error) {
 	}
 	return t, nil
 }
-

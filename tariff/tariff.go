@@ -32,7 +32,7 @@ type Tariff struct {
 	// from its EffectiveFrom (a local date of the usage point) until the
 	// next version's.
 	Version       int      `json:"version,omitempty" yaml:"version"`
-	EffectiveFrom cim.Date `json:"effective_from" yaml:"effective_from"`
+	EffectiveFrom cim.Date `json:"effective_from,omitzero" yaml:"effective_from,omitempty"`
 	// Region names the holiday calendar whose dates are holidays.
 	Region string `json:"region,omitempty" yaml:"region"`
 
@@ -92,6 +92,15 @@ func (t Tariff) At(at time.Time, loc *time.Location) (Period, time.Time) {
 
 func (t Tariff) period(lt time.Time) Period {
 	m := lt.Hour()*60 + lt.Minute()
+	if len(t.Seasons) > 0 {
+		// Without the region's holidays here, a holiday prices as its weekday.
+		ps, prefix := t.Day(cim.DateOf(lt, lt.Location()), nil)
+		if len(ps) == 0 {
+			return t.Base
+		}
+		p := PeriodAt(ps, m)
+		return Period{Name: prefix + p.Name, From: int(p.From), To: int(p.To), Price: p.Price, Register: p.Register}
+	}
 	for _, p := range t.Periods {
 		if m >= p.From && m < p.To && (len(p.Days) == 0 || slices.Contains(p.Days, lt.Weekday())) {
 			return p
@@ -102,20 +111,21 @@ func (t Tariff) period(lt time.Time) Period {
 
 // Cost prices interval energy: values in Wh × 10^multiplier, interval i
 // starting at start + i×step, priced by the period in force at its start.
-// The result is in millionths of the currency unit.
+// The result is in millionths of the currency unit, each interval's share
+// truncated toward zero.
 func (t Tariff) Cost(start time.Time, step time.Duration, values []int64, multiplier int8, loc *time.Location) int64 {
+	num, den := int64(1), int64(1000)
+	for range max(multiplier, -multiplier) {
+		if multiplier > 0 {
+			num *= 10
+		} else {
+			den *= 10
+		}
+	}
 	var micro int64
 	for i, v := range values {
 		p := t.period(start.Add(time.Duration(i) * step).In(loc))
-		wh := float64(v)
-		for range max(multiplier, -multiplier) {
-			if multiplier > 0 {
-				wh *= 10
-			} else {
-				wh /= 10
-			}
-		}
-		micro += int64(wh * float64(p.Price) / 1000)
+		micro += v * num * p.Price / den
 	}
 	return micro
 }
