@@ -64,6 +64,8 @@ type Deps struct {
 	// ConsentChanged, when set, hears of every consent a household
 	// granted or revoked, once it is stored.
 	ConsentChanged func(usagePoint, purpose string)
+	// DR runs demand response; nil answers its routes 503.
+	DR DemandResponse
 	// Billing runs bills and rebills (nil: a runner over Store with the
 	// default policy, no estimation and no holidays).
 	Billing *billing.Runner

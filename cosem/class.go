@@ -20,6 +20,7 @@ const (
 	ClassImageTransfer     uint16 = 18
 	ClassActivityCalendar  uint16 = 20
 	ClassRegisterMonitor   uint16 = 21
+	ClassSingleAction      uint16 = 22
 	ClassIECHDLCSetup      uint16 = 23
 	ClassPushSetup         uint16 = 40
 	ClassTCPUDPSetup       uint16 = 41
@@ -179,6 +180,8 @@ var classes = []Class{
 		Methods: methods("activate_passive_calendar")},
 	{ID: ClassRegisterMonitor, Version: 0, Name: "Register monitor",
 		Attributes: attrs(st("thresholds", tArray), st("monitored_value", tStruct), st("actions", tArray))},
+	{ID: ClassSingleAction, Version: 0, Name: "Single action schedule",
+		Attributes: attrs(st("executed_script", tStruct), st("type", tEnum), st("execution_time", tArray))},
 	{ID: ClassIECHDLCSetup, Version: 1, Name: "IEC HDLC setup",
 		Attributes: attrs(st("comm_speed", tEnum), st("window_size_transmit", tU8), st("window_size_receive", tU8),
 			st("max_info_field_length_transmit", tU16), st("max_info_field_length_receive", tU16),

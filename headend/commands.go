@@ -60,6 +60,7 @@ var knownControls = map[cim.EndDeviceControlType]bool{
 	cim.ControlDisconnect: true, cim.ControlReconnect: true, cim.ControlArmReconnect: true, cim.ControlClockSync: true,
 	cim.ControlDemandReset: true, cim.ControlSetCalendar: true, cim.ControlReadNow: true, cim.ControlPing: true,
 	cim.ControlRelayMode: true, cim.ControlKeyChange: true, cim.ControlFirmwareActivate: true,
+	cim.ControlLoadLimit: true, cim.ControlPriceSignal: true, cim.ControlLoadRelay: true,
 }
 
 // Issue takes a command in. It is checked against the safeguards (which

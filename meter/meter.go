@@ -210,6 +210,7 @@ type state struct {
 	md      *maxDemand
 	sec     *security
 	subs    []uint64
+	dr      *Signals // demand-response signals; nil: none
 }
 
 // NewMeter creates a meter of the fleet. It allocates nothing beyond the

@@ -139,6 +139,7 @@ func (m *Meter) Instant(now time.Time) loadshape.Instant {
 	}
 	t := now.In(m.f.Location)
 	imp, exp := loadshape.PowerAt(m.f.Seed, m.id, m.arch, t)
+	imp = m.respondPower(t, imp)
 	if st, _ := m.Relay(); st != Connected {
 		imp, exp = 0, 0
 	}

@@ -117,7 +117,7 @@ func (m *Meter) rawStep(s int64) loadshape.Energy {
 	case Water:
 		return loadshape.Energy{ImportWh: loadshape.Volume(m.f.Seed, m.id, loadshape.Water, t, loadshape.Step)}
 	}
-	return loadshape.Interval(m.f.Seed, m.id, m.arch, t, loadshape.Step)
+	return m.respondStep(s, loadshape.Interval(m.f.Seed, m.id, m.arch, t, loadshape.Step))
 }
 
 func (m *Meter) tariff() *Tariff {

@@ -248,15 +248,16 @@ func (m *Meter) Limiter() (int64, time.Duration) {
 // first whose average import exceeds the threshold; the trip happens
 // min_over_threshold_duration into it (capped at the step end).
 func (m *Meter) nextLimiterTrip(after, until int64) (int64, bool) {
-	if m.st == nil || m.st.relay.threshold <= 0 || m.st.relay.state != Connected || !m.kind.Electric() {
+	if m.st == nil || (m.st.relay.threshold <= 0 && (m.st.dr == nil || m.st.dr.Limit.ThresholdW <= 0)) || m.st.relay.state != Connected || !m.kind.Electric() {
 		return 0, false
 	}
 	var off offList
 	mf := m.Faults()
 	for s := floorStep(after); s < until; s += stepSec {
 		_, e := m.step(s, &off, &mf)
-		if e.ImportWh*3600/stepSec > m.st.relay.threshold {
-			t := s + min(m.st.relay.overSec, stepSec-1)
+		t := s + min(m.st.relay.overSec, stepSec-1)
+		// An emergency threshold in force holds the limiter instead.
+		if th, _ := m.ThresholdAt(time.Unix(t, 0)); th > 0 && e.ImportWh*3600/stepSec > th {
 			if t > after {
 				return t, true
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/campaign"
 	"github.com/amigo-ami/amigo/config"
+	"github.com/amigo-ami/amigo/dr"
 	"github.com/amigo-ami/amigo/han"
 	"github.com/amigo-ami/amigo/headend"
 	"github.com/amigo-ami/amigo/headend/c12driver"
@@ -65,6 +66,8 @@ type Server struct {
 	// Campaigns runs operations over many meters (key rotation,
 	// firmware).
 	Campaigns *campaign.Engine
+	// DR runs demand-response programs and events.
+	DR *dr.Service
 	// Audit is the hash-chained audit trail in the store, which auth, the
 	// API and the head-end append to.
 	Audit *audit.Log
@@ -154,6 +157,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	if s.HAN, err = newHAN(cfg.HAN, s.Bus, s.Store, log); err != nil {
 		return nil, err
 	}
+	if s.DR, err = s.newDR(o); err != nil {
+		return nil, err
+	}
 	runner, err := s.billingRunner()
 	if err != nil {
 		return nil, err
@@ -162,7 +168,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   s.readyChecks(),
 		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth, Campaigns: s.Campaigns,
-		Audit: s.Audit, ConsentChanged: s.consentChanged, Billing: runner,
+		Audit: s.Audit, ConsentChanged: s.consentChanged, DR: s.DR, Billing: runner,
 	})
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.
@@ -466,6 +472,7 @@ func (s *Server) startBackground() {
 	})
 	run("ingest", in.Run)
 	run("campaigns", s.Campaigns.Run)
+	run("demand response", s.runDR)
 	run("session cleanup", func(ctx context.Context) error {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()

@@ -356,6 +356,7 @@ func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 	)
 	objs = append(objs, d.mbusObjects()...)
 	objs = append(objs, d.imageObjects()...)
+	objs = append(objs, d.drObjects()...)
 	tree, err := objects.NewTree(objs...)
 	if err != nil {
 		return nil, fmt.Errorf("sim: meter %d: %w", m.ID(), err)

@@ -32,6 +32,7 @@ func (d *Device) limiter() cosem.Object {
 	l := objects.NewLimiter(LimiterLN, objects.ValueDefinition{ClassID: cosem.ClassRegister, LogicalName: ImportPowerLN, Attribute: 2},
 		axdr.Uint32(uint32(w)), nil)
 	l.MinOverDuration = uint32(over / time.Second)
+	d.loadEmergency(l)
 	return &limiterObject{Limiter: l, d: d}
 }
 
@@ -40,7 +41,12 @@ func (o *limiterObject) Set(ctx context.Context, req *cosem.AttributeRequest, v 
 	if err := o.Limiter.Set(ctx, req, v); err != nil {
 		return err
 	}
-	if req.Attribute != 4 && req.Attribute != 6 {
+	switch req.Attribute {
+	case 5, 8, 9:
+		o.emergencyChanged()
+		return nil
+	case 4, 6:
+	default:
 		return nil
 	}
 	o.Lock()

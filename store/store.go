@@ -43,6 +43,7 @@ type Store interface {
 	FirmwareImages
 	KeyStaging
 	Consents
+	DemandResponse
 	Tariffs
 	Accounts
 	PriceFeeds

@@ -80,6 +80,12 @@ func (s *session) Execute(ctx context.Context, c cim.EndDeviceControl) (string, 
 		return s.setRelayMode(ctx, c)
 	case cim.ControlFirmwareActivate:
 		return s.activateImage(ctx, c)
+	case cim.ControlLoadLimit:
+		return s.loadLimit(ctx, c)
+	case cim.ControlPriceSignal:
+		return s.priceSignal(ctx, c)
+	case cim.ControlLoadRelay:
+		return s.loadRelay(ctx, c)
 	case cim.ControlReadNow:
 		var col headend.Collection
 		if err := s.resolve(ctx, false); err != nil {

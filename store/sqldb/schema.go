@@ -307,6 +307,61 @@ CREATE INDEX consents_purpose ON consents(purpose, usage_point)`, nil},
 CREATE INDEX meters_parent ON meters(parent)`, nil},
 	{"registry: a meter's exposure, a known weakness of its security", `
 ALTER TABLE meters ADD COLUMN exposure TEXT NOT NULL DEFAULT ''`, nil},
+	{"demand response: programs, enrolments, events and participations", `
+CREATE TABLE dr_programs (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	notice_s BIGINT NOT NULL,
+	randomize_s BIGINT NOT NULL,
+	baseline TEXT NOT NULL,
+	adjust INTEGER NOT NULL,
+	incentive BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	floor_w BIGINT NOT NULL,
+	approval INTEGER NOT NULL,
+	created_us BIGINT NOT NULL
+);
+CREATE TABLE dr_enrolments (
+	program_id TEXT NOT NULL,
+	usage_point TEXT NOT NULL,
+	meter_id TEXT NOT NULL,
+	from_us BIGINT NOT NULL,
+	until_us BIGINT NOT NULL,
+	PRIMARY KEY (program_id, usage_point)
+);
+CREATE TABLE dr_events (
+	id TEXT PRIMARY KEY,
+	program_id TEXT NOT NULL,
+	start_us BIGINT NOT NULL,
+	end_us BIGINT NOT NULL,
+	threshold_w BIGINT NOT NULL,
+	price BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	relay TEXT NOT NULL,
+	status TEXT NOT NULL,
+	source TEXT NOT NULL,
+	created_by TEXT NOT NULL,
+	approved_by TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	created_us BIGINT NOT NULL,
+	updated_us BIGINT NOT NULL
+);
+CREATE INDEX dr_events_start ON dr_events(start_us);
+CREATE INDEX dr_events_status ON dr_events(status, start_us);
+CREATE TABLE dr_participations (
+	event_id TEXT NOT NULL,
+	usage_point TEXT NOT NULL,
+	meter_id TEXT NOT NULL,
+	start_offset_ms BIGINT NOT NULL,
+	end_offset_ms BIGINT NOT NULL,
+	notified_us BIGINT NOT NULL,
+	opted_out_us BIGINT NOT NULL,
+	dispatched_us BIGINT NOT NULL,
+	countermanded_us BIGINT NOT NULL,
+	PRIMARY KEY (event_id, usage_point)
+);
+CREATE INDEX dr_participations_usage_point ON dr_participations(usage_point)`, nil},
 	{"billing: tariff versions and assignments, accounts, price feeds, critical peaks, bill runs and bills", `
 CREATE TABLE tariff_versions (
 	id TEXT NOT NULL,

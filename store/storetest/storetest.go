@@ -141,6 +141,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("FirmwareImages", func(t *testing.T) { testFirmwareImages(t, o) })
 	t.Run("KeyStaging", func(t *testing.T) { testKeyStaging(t, o) })
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o) })
+	t.Run("DemandResponse", func(t *testing.T) { testDemandResponse(t, o) })
 	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
 }
 
