@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/amigo-ami/amigo/auth"
+	"github.com/amigo-ami/amigo/billing"
 	"github.com/amigo-ami/amigo/mdm/vee"
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/tariff"
@@ -65,6 +66,9 @@ type Deps struct {
 	ConsentChanged func(usagePoint, purpose string)
 	// DR runs demand response; nil answers its routes 503.
 	DR DemandResponse
+	// Billing runs bills and rebills (nil: a runner over Store with the
+	// default policy, no estimation and no holidays).
+	Billing *billing.Runner
 	// BillingCycles gives a usage point's account, cycle and tariff
 	// versions to the portal's bill summary (nil: the calendar month
 	// under Tariffs).

@@ -68,6 +68,7 @@ func Suites() []Suite {
 		{"ingest", "readings/s from the bus through VEE into the store, against a raw insert of the same day rows", runIngest},
 		{"query", "latency of a one-month, one-meter interval query over HTTP under concurrent load, against the store call alone", runQuery},
 		{"fleet-day", "a simulated fleet's day collected, validated and stored end to end", runFleetDay},
+		{"billing", "a bill run over a group's accounts (a one-day cycle), against the batch read of the same days", runBilling},
 	}
 }
 

@@ -162,11 +162,15 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	if s.DR, err = s.newDR(o); err != nil {
 		return nil, err
 	}
+	runner, err := s.billingRunner()
+	if err != nil {
+		return nil, err
+	}
 	s.API = api.New(api.Deps{
 		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   s.readyChecks(),
 		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth, Campaigns: s.Campaigns,
-		Audit: s.Audit, ConsentChanged: s.consentChanged, DR: s.DR,
+		Audit: s.Audit, ConsentChanged: s.consentChanged, DR: s.DR, Billing: runner,
 	})
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.

@@ -44,6 +44,10 @@ type Store interface {
 	KeyStaging
 	Consents
 	DemandResponse
+	Tariffs
+	Accounts
+	PriceFeeds
+	BillRuns
 }
 
 // Engine is the database itself: which engine it is, whether it answers,

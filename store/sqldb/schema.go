@@ -362,6 +362,81 @@ CREATE TABLE dr_participations (
 	PRIMARY KEY (event_id, usage_point)
 );
 CREATE INDEX dr_participations_usage_point ON dr_participations(usage_point)`, nil},
+	{"billing: tariff versions and assignments, accounts, price feeds, critical peaks, bill runs and bills", `
+CREATE TABLE tariff_versions (
+	id TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	effective_from TEXT NOT NULL,
+	doc {{blob}} NOT NULL,
+	created_us BIGINT NOT NULL,
+	PRIMARY KEY (id, version)
+);
+CREATE TABLE tariff_assignments (
+	usage_point TEXT NOT NULL,
+	from_day TEXT NOT NULL,
+	tariff_id TEXT NOT NULL,
+	PRIMARY KEY (usage_point, from_day)
+);
+CREATE TABLE accounts (
+	id TEXT PRIMARY KEY,
+	usage_point TEXT NOT NULL,
+	account_group TEXT NOT NULL,
+	cycle_day INTEGER NOT NULL
+);
+CREATE INDEX accounts_group ON accounts(account_group, id);
+CREATE INDEX accounts_usage_point ON accounts(usage_point);
+CREATE TABLE price_feeds (
+	feed TEXT NOT NULL,
+	at_us BIGINT NOT NULL,
+	price BIGINT NOT NULL,
+	PRIMARY KEY (feed, at_us)
+);
+CREATE TABLE critical_peaks (
+	tariff_id TEXT NOT NULL,
+	start_us BIGINT NOT NULL,
+	end_us BIGINT NOT NULL,
+	PRIMARY KEY (tariff_id, start_us)
+);
+CREATE TABLE bill_runs (
+	id {{serial}} PRIMARY KEY,
+	account_group TEXT NOT NULL,
+	from_day TEXT NOT NULL,
+	to_day TEXT NOT NULL,
+	status TEXT NOT NULL,
+	run_cursor TEXT NOT NULL DEFAULT '',
+	billed INTEGER NOT NULL DEFAULT 0,
+	skipped INTEGER NOT NULL DEFAULT 0,
+	held INTEGER NOT NULL DEFAULT 0,
+	flagged INTEGER NOT NULL DEFAULT 0,
+	failed INTEGER NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT '',
+	started_us BIGINT NOT NULL,
+	finished_us BIGINT NOT NULL DEFAULT 0,
+	UNIQUE (account_group, from_day, to_day)
+);
+CREATE TABLE bills (
+	id {{serial}} PRIMARY KEY,
+	run_id BIGINT NOT NULL,
+	account TEXT NOT NULL,
+	usage_point TEXT NOT NULL,
+	from_day TEXT NOT NULL,
+	to_day TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	is_latest INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	currency TEXT NOT NULL,
+	total BIGINT NOT NULL,
+	carry_out BIGINT NOT NULL,
+	peak_w BIGINT NOT NULL,
+	doc {{blob}} NOT NULL,
+	supersedes BIGINT NOT NULL,
+	reason TEXT NOT NULL,
+	adjustment {{blob}},
+	created_us BIGINT NOT NULL,
+	UNIQUE (account, from_day, to_day, seq)
+);
+CREATE INDEX bills_run ON bills(run_id, id);
+CREATE INDEX bills_usage_point ON bills(usage_point, id)`, nil},
 }
 
 var queries = map[string]string{

@@ -142,6 +142,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("KeyStaging", func(t *testing.T) { testKeyStaging(t, o) })
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o) })
 	t.Run("DemandResponse", func(t *testing.T) { testDemandResponse(t, o) })
+	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
 }
 
 var ctx = context.Background()
