@@ -69,10 +69,6 @@ type Deps struct {
 	// Billing runs bills and rebills (nil: a runner over Store with the
 	// default policy, no estimation and no holidays).
 	Billing *billing.Runner
-	// BillingCycles gives a usage point's account, cycle and tariff
-	// versions to the portal's bill summary (nil: the calendar month
-	// under Tariffs).
-	BillingCycles BillingCycles
 }
 
 // API is the HTTP handler.

@@ -15,23 +15,6 @@ import (
 	"github.com/amigo-ami/amigo/store"
 )
 
-// BillingCycles says which account, billing cycle and tariff versions a
-// usage point is billed under on a date. Without one the portal bills the
-// calendar month under the tariff Deps.Tariffs names (tariff.Default when
-// none).
-type BillingCycles interface {
-	Cycle(ctx context.Context, usagePoint string, on cim.Date) (Cycle, error)
-}
-
-// Cycle is a usage point's billing cycle on a date and what prices it.
-type Cycle struct {
-	AccountID string
-	Period    billing.Period
-	Tariffs   []billing.TariffSpan
-	Holidays  []cim.Date
-	Policy    billing.Policy
-}
-
 // drResultOf is what the bill summary asks of demand response beyond
 // DemandResponse: one household's own result in an event.
 type drResultOf interface {
@@ -139,17 +122,24 @@ type billSummary struct {
 	DR              *moneyDR       `json:"dr"`
 }
 
-// cycleOf is the usage point's cycle on date: the BillingCycles' when the
-// server has them, else the calendar month under the usage point's tariff.
-func (a *API) cycleOf(ctx context.Context, up cim.UsagePoint, date cim.Date) (Cycle, error) {
-	if a.d.BillingCycles != nil {
-		return a.d.BillingCycles.Cycle(ctx, up.MRID, date)
+// cycleOf is what the usage point's bill in the cycle in progress on date
+// is computed from, without its days: its account's cycle and tariff
+// versions as a bill run finds them, or, for a usage point on no account,
+// the calendar month under the tariff the portal prices it by.
+func (a *API) cycleOf(ctx context.Context, up cim.UsagePoint, date cim.Date) (billing.Input, error) {
+	in, err := a.runner().CycleInput(ctx, up.MRID, date)
+	if !errors.Is(err, store.ErrNotFound) {
+		return in, err
 	}
 	first := cim.Date{Year: date.Year, Month: date.Month, Day: 1}
 	next := cim.DateOf(first.Start(time.UTC).AddDate(0, 1, 0), time.UTC)
 	p := billing.Period{From: first, To: next}
-	t := a.portal.Tariff(up)
-	return Cycle{Period: p, Tariffs: []billing.TariffSpan{{Tariff: t, From: p.From, To: p.To}}, Policy: billing.Policy{Missing: billing.MissingFlag}}, nil
+	loc, err := up.Location()
+	if err != nil {
+		return billing.Input{}, fmt.Errorf("usage point %s: %w", up.MRID, err)
+	}
+	return billing.Input{UsagePointID: up.MRID, Location: loc, Period: p, Tariffs: []billing.TariffSpan{{Tariff: a.portal.Tariff(up), From: p.From, To: p.To}},
+		Policy: billing.Policy{Missing: billing.MissingFlag}}, nil
 }
 
 // billSummary is the household's money: the bill of the cycle so far,
@@ -170,36 +160,28 @@ func (a *API) billSummary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	today := cim.DateOf(a.now(), loc)
-	c, err := a.cycleOf(ctx, up, today)
-	if errors.Is(err, store.ErrNotFound) {
-		Error(w, http.StatusNotFound, "not_found", "usage point "+up.MRID+" is billed on no account or tariff")
-		return
-	}
+	in, err := a.cycleOf(ctx, up, today)
 	if err != nil {
 		a.internal(w, r, fmt.Errorf("billing cycle of usage point %s: %w", up.MRID, err))
 		return
 	}
-	from := c.Period.From.AddDays(-7 * billing.LikeDayWeeks)
-	imp, err := a.d.Store.Days(ctx, m.MRID, cim.EnergyImport15m.ID, from, today.AddDays(-1))
-	if err != nil {
+	from := in.Period.From.AddDays(-7 * billing.LikeDayWeeks)
+	if in.Import, err = a.d.Store.Days(ctx, m.MRID, cim.EnergyImport15m.ID, from, today.AddDays(-1)); err != nil {
 		a.internal(w, r, fmt.Errorf("meter %s import %s..%s: %w", m.MRID, from, today, err))
 		return
 	}
-	exp, err := a.d.Store.Days(ctx, m.MRID, cim.EnergyExport15m.ID, from, today.AddDays(-1))
-	if err != nil {
+	if in.Export, err = a.d.Store.Days(ctx, m.MRID, cim.EnergyExport15m.ID, from, today.AddDays(-1)); err != nil {
 		a.internal(w, r, fmt.Errorf("meter %s export %s..%s: %w", m.MRID, from, today, err))
 		return
 	}
-	in := billing.Input{AccountID: c.AccountID, UsagePointID: up.MRID, Location: loc, Period: c.Period, Tariffs: c.Tariffs,
-		Import: imp, Export: exp, Holidays: c.Holidays, Policy: c.Policy}
 	f, err := billing.ForecastCycle(in, today)
 	if err != nil {
 		a.internal(w, r, fmt.Errorf("bill so far of usage point %s: %w", up.MRID, err))
 		return
 	}
-	last := c.Tariffs[len(c.Tariffs)-1].Tariff
-	out := billSummary{UsagePointID: up.MRID, AccountID: c.AccountID, Currency: last.Currency, MinorUnitDigits: billing.MinorDigits(last.Currency),
-		Period: c.Period, AsOf: f.AsOf, Tariff: last.ID, TariffName: last.Name, SoFar: moneyBillOf(f.SoFar)}
+	last := in.Tariffs[len(in.Tariffs)-1].Tariff
+	out := billSummary{UsagePointID: up.MRID, AccountID: in.AccountID, Currency: last.Currency, MinorUnitDigits: billing.MinorDigits(last.Currency),
+		Period: in.Period, AsOf: f.AsOf, Tariff: last.ID, TariffName: last.Name, SoFar: moneyBillOf(f.SoFar)}
 	if last.Version > 0 {
 		out.Tariff = fmt.Sprintf("%s@%d", last.ID, last.Version)
 	}

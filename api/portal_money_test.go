@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amigo-ami/amigo/billing"
 	"github.com/amigo-ami/amigo/cim"
 	"github.com/amigo-ami/amigo/dr"
 	"github.com/amigo-ami/amigo/interval"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/tariff"
 )
 
 // schemaCheck reports every property of v, at any depth, that the
@@ -200,5 +203,59 @@ func TestBillSummary(t *testing.T) {
 	}
 	if code, _, _ := anna.call("GET", "/api/v1/usage-points/up-1/bill-summary?x=1", ""); code != 400 {
 		t.Errorf("an unknown parameter: %d", code)
+	}
+}
+
+// TestBillSummaryOfAnAccount: a usage point on an account is shown its
+// account's cycle under its assigned tariff version.
+func TestBillSummaryOfAnAccount(t *testing.T) {
+	r := newAuthRig(t)
+	ctx := context.Background()
+	today := cim.DateOf(time.Now(), time.UTC)
+	var days []interval.Day
+	for d := today.AddDays(-70); d.Before(today); d = d.AddDays(1) {
+		day := interval.Day{MeterID: "m2", Channel: "A+15m", Date: d, Start: d.Start(time.UTC), Interval: 15 * time.Minute,
+			Values: make([]int64, 96), Quality: make([]cim.Quality, 96)}
+		for i := range day.Values {
+			day.Values[i] = 50
+		}
+		days = append(days, day)
+	}
+	if _, err := r.st.PutDays(ctx, days); err != nil {
+		t.Fatal(err)
+	}
+	res := tariff.Tariff{ID: "res", Name: "Residential", Currency: "EUR", Version: 1, EffectiveFrom: today.AddDays(-400),
+		Base: tariff.Period{Name: "all day", Price: 300_000}, Fixed: []tariff.Charge{{Code: "meter", Description: "Metering", Price: 1_500_000}}}
+	v, err := billing.StoredTariff(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.PutTariffVersion(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.AssignTariff(ctx, store.TariffAssignment{UsagePointID: "up-2", TariffID: "res", From: today.AddDays(-400)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.PutAccounts(ctx, store.Account{ID: "acc-2", UsagePointID: "up-2", Group: "north", CycleDay: 10}); err != nil {
+		t.Fatal(err)
+	}
+	bert := r.login(t, "bert")
+	code, m, body := bert.call("GET", "/api/v1/usage-points/up-2/bill-summary", "")
+	if code != 200 {
+		t.Fatalf("bill summary: %d %s", code, body)
+	}
+	p, _ := billing.CurrentCycle(10, today)
+	pm := m["period"].(map[string]any)
+	if m["accountId"] != "acc-2" || m["tariff"] != "res@1" || m["tariffName"] != "Residential" || pm["from"] != p.From.String() || pm["to"] != p.To.String() {
+		t.Fatalf("account's cycle: %s", body)
+	}
+	fc := m["forecast"].(map[string]any)
+	// 50 Wh a quarter hour is 4.8 kWh a day, at 0.30 EUR: 1.44 EUR a day,
+	// and the fixed 1.50 EUR once.
+	if want := float64(p.Days())*144 + 150; fc["total"] != want {
+		t.Errorf("forecast total %v, want %v: %s", fc["total"], want, body)
+	}
+	if fl := m["flat"].(map[string]any); fl["forecastSavings"] != 0.0 {
+		t.Errorf("a flat tariff saves against itself: %v", fl)
 	}
 }

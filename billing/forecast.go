@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -97,7 +98,10 @@ func ForecastCycle(in Input, asOf cim.Date) (Forecast, error) {
 	like := append(impHist, imp...)
 	profile, n := likeProfile(like, asOf, in.Location)
 	out.LikeDays = n
-	if n > 0 {
+	// Prices from a feed are not known ahead: such a cycle has its bill so
+	// far and no forecast.
+	dynamic := slices.ContainsFunc(in.Tariffs, func(s TariffSpan) bool { return s.Tariff.Dynamic != nil })
+	if n > 0 && !dynamic {
 		full := in
 		full.Import = append(imp, synthesize(profile, like, asOf, in.Period.To, in.Location)...)
 		full.Export = exp

@@ -147,3 +147,25 @@ func TestForecastCycleEdges(t *testing.T) {
 		t.Fatalf("forecast over the DST change: %+v", f.Forecast)
 	}
 }
+
+func TestCurrentCycle(t *testing.T) {
+	d := func(y int, m time.Month, day int) cim.Date { return cim.Date{Year: y, Month: m, Day: day} }
+	for _, c := range []struct {
+		day      int
+		on       cim.Date
+		from, to cim.Date
+	}{
+		{15, d(2026, 12, 7), d(2026, 11, 15), d(2026, 12, 15)},
+		{15, d(2026, 12, 15), d(2026, 12, 15), d(2027, 1, 15)},
+		{1, d(2026, 12, 31), d(2026, 12, 1), d(2027, 1, 1)},
+		{28, d(2027, 1, 3), d(2026, 12, 28), d(2027, 1, 28)},
+	} {
+		p, err := CurrentCycle(c.day, c.on)
+		if err != nil || p.From != c.from || p.To != c.to {
+			t.Errorf("cycle day %d on %s: %v %v, want %s..%s", c.day, c.on, p, err, c.from, c.to)
+		}
+	}
+	if _, err := CurrentCycle(29, d(2026, 12, 7)); err == nil {
+		t.Error("cycle day 29 taken")
+	}
+}
