@@ -156,11 +156,18 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		<-done
 		return err
 	}
+	if err := demoMoney(ctx, srv, fleet, clock.Now(), loc, users[1][2]); err != nil {
+		stop()
+		<-done
+		<-done
+		return err
+	}
 	url := "http://" + srv.Addr()
 	fmt.Fprintf(stdout, "amigo demo: %d simulated meters on %s..%s port %d, data in %s\n", *meters,
 		fleet.Identity(0).Addr.Addr(), fleet.Identity(*meters-1).Addr.Addr(), *port, dir)
 	fmt.Fprintf(stdout, "amigo demo: collecting %s; operator console %s/ (user %s, password %s)\n", yesterday, url, users[0][0], users[0][1])
 	fmt.Fprintf(stdout, "amigo demo: consumer portal %s/portal/ (user %s, password %s, usage point %s)\n", url, users[1][0], users[1][1], users[1][2])
+	fmt.Fprintf(stdout, "amigo demo: tariff residential-tou on every usage point, accounts in group demo, demand-response program evening-peak with an event tomorrow evening\n")
 	fmt.Fprintf(stdout, "amigo demo: API %s/api/v1/openapi.json; these passwords are made for this run and shown only here\n", url)
 	err = srv.Wait(ctx)
 	stop()
