@@ -61,7 +61,7 @@ export async function demandResponse(view, v, me, zone, eventID) {
       el("thead", {}, el("tr", {}, ["Program", "Kind", "Notice", "Spread", "Baseline", "Incentive", "Approval", "Enrolled"].map((h) => el("th", {}, h)))),
       el("tbody", {}, progs.items.map((p, i) => el("tr", { "data-program": p.id },
         el("td", {}, p.name, " ", el("code", {}, p.id)), el("td", {}, kindName[p.kind] || p.kind),
-        el("td", { class: "num" }, `${Math.round(p.noticeSeconds / 60)} min`), el("td", { class: "num" }, `${p.randomizeSeconds} s`),
+        el("td", { class: "num" }, p.noticeSeconds >= 7200 ? `${Math.round(p.noticeSeconds / 3600)} h` : `${Math.round(p.noticeSeconds / 60)} min`), el("td", { class: "num" }, `${p.randomizeSeconds} s`),
         el("td", {}, p.baseline + (p.adjust ? " adjusted" : "")), el("td", { class: "num" }, p.incentive ? `${minor(p.incentive, p.currency)}/kWh` : "–"),
         el("td", {}, p.approval ? "four eyes" : "–"), el("td", { class: "num" }, fmt.int(counts[i])))))) :
       el("p", { class: "muted" }, "No program yet."));
@@ -102,7 +102,7 @@ export async function demandResponse(view, v, me, zone, eventID) {
             el("td", {}, p.usagePointId), el("td", {}, el("a", { href: "#/meter/" + encodeURIComponent(p.meterId) }, p.meterId)),
             el("td", { class: "nowrap" }, fmt.hms(s + p.startOffsetSeconds * 1e3, tz)), el("td", { class: "nowrap" }, fmt.hms(Date.parse(e.end) + p.endOffsetSeconds * 1e3, tz)),
             el("td", { class: "nowrap" }, at(p.notifiedAt)), el("td", { class: "nowrap" }, at(p.dispatchedAt)), el("td", { class: "nowrap" }, at(p.optedOutAt)),
-            el("td", {}, r.status || "–"), el("td", { class: "num" }, r.status === "settled" ? fmt.kwh(r.baselineWh) : "–"),
+            el("td", {}, Date.now() < s ? (p.optedOutAt ? "opted-out" : "to come") : r.status || "–"), el("td", { class: "num" }, r.status === "settled" ? fmt.kwh(r.baselineWh) : "–"),
             el("td", { class: "num" }, r.status === "settled" ? fmt.kwh(r.actualWh) : "–"), el("td", { class: "num" }, r.status === "settled" ? fmt.kwh(r.reductionWh) : "–"),
             el("td", { class: "num" }, r.status === "settled" ? minor(r.payment, cur) : "–"));
         })))));
