@@ -25,7 +25,7 @@ func TestBrowserMoneyAndDemandResponse(t *testing.T) {
 	waitJS(t, ctx, "the forecast", `document.querySelector("#bill-forecast-amount").dataset.minor !== ""`, 6*time.Minute)
 	var agree struct {
 		SoFar, Forecast, APISoFar, APIForecast string
-		SoFarText, ForecastText              string
+		SoFarText, ForecastText                string
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
