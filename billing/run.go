@@ -270,6 +270,7 @@ func (r *Runner) prepare(ctx context.Context, c *cache, accts []store.Account, p
 	if err != nil {
 		return nil, err
 	}
+	peaks := map[int]map[string]int64{} // by look-back in months, read when a tariff has a ratchet
 	var ranges []store.DayRange
 	at := make([]int, len(accts)) // the index of an account's import range; -1 none
 	for i, a := range accts {
@@ -303,7 +304,18 @@ func (r *Runner) prepare(ctx context.Context, c *cache, accts []store.Account, p
 		j.in.Holidays = c.holidays(r.Holidays, region)
 		if prev, ok := last[a.ID]; ok {
 			j.in.CarryIn = prev.CarryOut
-			j.in.Ratchet = prev.PeakW
+		}
+		if months := ratchetMonths(spans); months > 0 {
+			// One read per look-back for the whole batch: its accounts
+			// are mostly on the same few tariffs.
+			pk, ok := peaks[months]
+			if !ok {
+				if pk, err = r.Store.PeakDemands(ctx, ids, monthsBefore(p.From, months), p.From); err != nil {
+					return nil, err
+				}
+				peaks[months] = pk
+			}
+			j.in.Ratchet = pk[a.ID]
 		}
 		for _, s := range spans {
 			if s.Tariff.CriticalPeak != nil {
@@ -341,6 +353,20 @@ func (r *Runner) prepare(ctx context.Context, c *cache, accts []store.Account, p
 		}
 	}
 	return jobs, nil
+}
+
+// ratchetMonths is the longest look-back of the spans' demand ratchets,
+// at most a year; 0 when none has one.
+func ratchetMonths(spans []TariffSpan) int {
+	n := 0
+	for _, s := range spans {
+		for _, d := range s.Tariff.Demand {
+			if d.RatchetPercent > 0 {
+				n = max(n, min(d.RatchetMonths, 12))
+			}
+		}
+	}
+	return n
 }
 
 // estimate has the MDM fill the missing intervals of the import days

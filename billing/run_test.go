@@ -473,3 +473,40 @@ func BenchmarkBillRun(b *testing.B) {
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "accounts/s")
 	})
 }
+
+func TestRunRatchetLooksBack(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	jan := billing.Period{From: date(t, "2026-01-01"), To: date(t, "2026-01-04")}
+	feb := billing.Period{From: date(t, "2026-02-01"), To: date(t, "2026-02-04")}
+	fleet(t, st, 2, jan.From, jan.To)
+	putTariff(t, st, tariff.Tariff{ID: "flat", Name: "Flat", Currency: "EUR", Base: tariff.Period{Name: "all", Price: 250_000},
+		Demand:  []tariff.DemandCharge{{Code: "demand", Price: 5_000_000, RatchetPercent: 80, RatchetMonths: 11}},
+		Version: 2, EffectiveFrom: date(t, "2025-01-01")})
+	var days []interval.Day
+	for d := feb.From; d != feb.To; d = d.AddDays(1) {
+		days = append(days, day("m0000", billing.ChannelImport, d, 10), day("m0001", billing.ChannelImport, d, 10))
+	}
+	if _, err := st.PutDays(ctx, days); err != nil {
+		t.Fatal(err)
+	}
+	r := &billing.Runner{Store: st}
+	if _, err := r.Run(ctx, "g", jan); err != nil {
+		t.Fatal(err)
+	}
+	janBills := allBills(t, st, store.BillQuery{})
+	// 101 Wh a quarter hour is a demand of 404 W.
+	if len(janBills) != 2 || janBills[1].PeakW != 404 {
+		t.Fatalf("january %+v", janBills)
+	}
+	got := map[string]int64{}
+	r.Compute = func(in billing.Input) (billing.Bill, error) {
+		got[in.AccountID] = in.Ratchet
+		return billing.Compute(in)
+	}
+	if _, err := r.Run(ctx, "g", feb); err != nil {
+		t.Fatal(err)
+	}
+	if got["acc0000"] != 400 || got["acc0001"] != 404 {
+		t.Fatalf("ratchet reference demands %v", got)
+	}
+}

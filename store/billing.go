@@ -154,6 +154,10 @@ type BillRuns interface {
 	// sequence) of the latest period ending on or before before: what its
 	// next bill carries credit in from. An account never billed is absent.
 	LastBills(ctx context.Context, accounts []string, before cim.Date) (map[string]BillRecord, error)
+	// PeakDemands returns, for each account, the highest demand (PeakW)
+	// of its latest bills of the periods ending in (since, before]: the
+	// reference demand of a ratchet over the months before a period.
+	PeakDemands(ctx context.Context, accounts []string, since, before cim.Date) (map[string]int64, error)
 	// SupersedeBill stores b as the next sequence of the bill old: the
 	// old must still be the latest of its account and period, or it is
 	// ErrConflict. It returns b as stored.

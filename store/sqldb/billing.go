@@ -579,6 +579,23 @@ func (s *DB) LastBills(ctx context.Context, accounts []string, before cim.Date) 
 	return out, nil
 }
 
+// PeakDemands implements store.BillRuns.
+func (s *DB) PeakDemands(ctx context.Context, accounts []string, since, before cim.Date) (map[string]int64, error) {
+	out := make(map[string]int64)
+	err := inList(ctx, s, `SELECT account, MAX(peak_w) FROM bills WHERE is_latest = 1 AND to_day > ? AND to_day <= ? AND account IN {{in}} GROUP BY account`,
+		accounts, []any{since.String(), before.String()}, func(r interface{ Scan(...any) error }) error {
+			var a string
+			var w int64
+			err := r.Scan(&a, &w)
+			out[a] = w
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("peak demands from %s to %s: %w", since, before, err)
+	}
+	return out, nil
+}
+
 // SupersedeBill implements store.BillRuns.
 func (s *DB) SupersedeBill(ctx context.Context, old int64, b store.BillRecord) (store.BillRecord, error) {
 	prev, err := s.Bill(ctx, old)

@@ -218,6 +218,14 @@ func testBilling(t *testing.T, o Opener) {
 	if last, err := s.LastBills(ctx, []string{"acc-00"}, from); err != nil || len(last) != 0 {
 		t.Fatalf("last bills before the period %+v, %v", last, err)
 	}
+	// Peaks: the latest bills' highest demand per account, over a window.
+	peaks, err := s.PeakDemands(ctx, []string{"acc-00", "acc-03", "acc-06"}, from, to)
+	if err != nil || len(peaks) != 2 || peaks["acc-00"] != 3000 {
+		t.Fatalf("peaks %v, %v", peaks, err)
+	}
+	if peaks, err := s.PeakDemands(ctx, []string{"acc-00"}, to, to.AddDays(40)); err != nil || len(peaks) != 0 {
+		t.Fatalf("peaks after the period %v, %v", peaks, err)
+	}
 	if _, err := s.Bill(ctx, nb.ID+1000); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown bill: %v", err)
 	}
