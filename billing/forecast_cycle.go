@@ -74,7 +74,14 @@ func (r *Runner) CycleInput(ctx context.Context, usagePoint string, on cim.Date)
 		return Input{}, fmt.Errorf("%s: %w", where, err)
 	}
 	if prev, ok := last[a.ID]; ok {
-		in.CarryIn, in.Ratchet = prev.CarryOut, prev.PeakW
+		in.CarryIn = prev.CarryOut
+	}
+	if months := ratchetMonths(spans); months > 0 {
+		pk, err := r.Store.PeakDemands(ctx, []string{a.ID}, monthsBefore(p.From, months), p.From)
+		if err != nil {
+			return Input{}, fmt.Errorf("%s: %w", where, err)
+		}
+		in.Ratchet = pk[a.ID]
 	}
 	for _, s := range spans {
 		if s.Tariff.CriticalPeak != nil {
