@@ -365,6 +365,7 @@ func (r *Runner) prepare(ctx context.Context, c *cache, accts []store.Account, p
 			region = pt.Region
 		}
 		j.in.Holidays = c.holidays(r.Holidays, region)
+		j.in.memo = c.days
 		if prev, ok := last[a.ID]; ok {
 			j.in.CarryIn = prev.CarryOut
 		}
@@ -486,11 +487,12 @@ type cache struct {
 	feeds   map[string][]HourPrice
 	zones   map[string]*time.Location
 	hols    map[string][]cim.Date
+	days    *dayMemo
 }
 
 func (r *Runner) newCache(p Period) *cache {
 	return &cache{st: r.Store, p: p, tariffs: map[string][]tariff.Tariff{}, cpp: map[string][]CriticalPeak{},
-		feeds: map[string][]HourPrice{}, zones: map[string]*time.Location{}, hols: map[string][]cim.Date{}}
+		feeds: map[string][]HourPrice{}, zones: map[string]*time.Location{}, hols: map[string][]cim.Date{}, days: newDayMemo()}
 }
 
 // window is the period in instants, with a day's margin either side for
