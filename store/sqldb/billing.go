@@ -136,7 +136,19 @@ func inList(ctx context.Context, s *DB, query string, keys []string, args []any,
 		part := keys[from:min(from+chunk, len(keys))]
 		q := strings.Replace(query, "{{in}}", "("+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+")", 1)
 		a := append(append([]any(nil), args...), anys(part)...)
-		rows, err := s.db.QueryContext(ctx, s.rebind(q), a...)
+		var rows *sql.Rows
+		var err error
+		if len(part) == chunk {
+			// A full chunk, as a bill run's batches mostly are: the
+			// same text every batch, kept prepared rather than parsed
+			// again.
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, s.rebind(q)); err == nil {
+				rows, err = st.QueryContext(ctx, a...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, s.rebind(q), a...)
+		}
 		if err != nil {
 			return err
 		}
