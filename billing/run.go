@@ -201,6 +201,10 @@ type job struct {
 	in   Input
 	bill Bill
 	err  error
+	// rec is the bill as stored, made by the worker that computed it
+	// when asked: encoding a bill costs a third of computing it.
+	rec    store.BillRecord
+	recErr error
 }
 
 // readBatch reads what a batch's bills are computed from, leaving out
@@ -229,7 +233,7 @@ func (r *Runner) readBatch(ctx context.Context, c *cache, run store.BillRun, acc
 
 // computeBatch computes a batch's bills into res as the store keeps them.
 func (r *Runner) computeBatch(res *batchResult, jobs []job) error {
-	r.compute(jobs)
+	r.compute(jobs, true)
 	res.Bills = make([]store.BillRecord, 0, len(jobs))
 	for i := range jobs {
 		j := &jobs[i]
@@ -240,11 +244,10 @@ func (r *Runner) computeBatch(res *batchResult, jobs []job) error {
 			}
 			continue
 		}
-		rec, err := record(j.acct, j.bill)
-		if err != nil {
-			return err
+		if j.recErr != nil {
+			return j.recErr
 		}
-		res.Bills = append(res.Bills, rec)
+		res.Bills = append(res.Bills, j.rec)
 	}
 	return nil
 }
@@ -274,7 +277,9 @@ func DecodeBill(rec store.BillRecord) (Bill, error) {
 	return b, nil
 }
 
-func (r *Runner) compute(jobs []job) {
+// compute computes the jobs' bills on the runner's workers, and with
+// records their records too.
+func (r *Runner) compute(jobs []job, records bool) {
 	compute := r.Compute
 	if compute == nil {
 		compute = Compute
@@ -297,6 +302,8 @@ func (r *Runner) compute(jobs []job) {
 				j.bill, j.err = compute(j.in)
 				if j.err != nil {
 					j.err = fmt.Errorf("account %s (usage point %s): %w", j.acct.ID, j.acct.UsagePointID, j.err)
+				} else if records {
+					j.rec, j.recErr = record(j.acct, j.bill)
 				}
 			}
 		}()
