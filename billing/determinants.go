@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/cim"
@@ -91,9 +92,56 @@ type dayProfile struct {
 	window  [][]bool // [charge][period]
 }
 
+// dayMemo holds the tariff day schedules a run's bills share. A bill asks
+// tariff.Day once per day type of its tariff, and every account of a run
+// on that tariff asks the same: that was half the engine's time. Only a
+// run sets one, where a tariff's id and version stand for its content.
+type dayMemo struct {
+	mu sync.Mutex
+	m  map[dayMemoKey]daySchedule
+}
+
+type dayMemoKey struct {
+	id       string
+	version  int
+	from     cim.Date
+	key      int       // the span's profile key: season and day type, or weekday
+	holidays *cim.Date // the holiday list, by identity (a run keeps one per region)
+	nh       int
+}
+
+type daySchedule struct {
+	periods []tariff.TOUPeriod
+	prefix  string
+}
+
+func newDayMemo() *dayMemo { return &dayMemo{m: map[dayMemoKey]daySchedule{}} }
+
+// day is t.Day, memoised under key when m is not nil.
+func (m *dayMemo) day(t *tariff.Tariff, key int, date cim.Date, holidays []cim.Date) ([]tariff.TOUPeriod, string) {
+	if m == nil {
+		return t.Day(date, holidays)
+	}
+	k := dayMemoKey{id: t.ID, version: t.Version, from: t.EffectiveFrom, key: key, nh: len(holidays)}
+	if len(holidays) > 0 {
+		k.holidays = &holidays[0]
+	}
+	m.mu.Lock()
+	d, ok := m.m[k]
+	m.mu.Unlock()
+	if ok {
+		return d.periods, d.prefix
+	}
+	d.periods, d.prefix = t.Day(date, holidays)
+	m.mu.Lock()
+	m.m[k] = d
+	m.mu.Unlock()
+	return d.periods, d.prefix
+}
+
 // profile returns the day profile of date, made once per season and day
 // type (per weekday for the simple form).
-func (s *span) profile(date cim.Date, holidays []cim.Date) *dayProfile {
+func (s *span) profile(date cim.Date, holidays []cim.Date, memo *dayMemo) *dayProfile {
 	key := int(time.Date(date.Year, date.Month, date.Day, 12, 0, 0, 0, time.UTC).Weekday())
 	if len(s.t.Seasons) > 0 {
 		key = 8*s.t.SeasonOf(date) + slices.Index(tariff.DayTypes, tariff.DayTypeOf(date, holidays))
@@ -101,7 +149,7 @@ func (s *span) profile(date cim.Date, holidays []cim.Date) *dayProfile {
 	if p := s.profiles[key]; p != nil {
 		return p
 	}
-	periods, prefix := s.t.Day(date, holidays)
+	periods, prefix := memo.day(&s.t, key, date, holidays)
 	p := &dayProfile{periods: periods, buckets: make([]*bucket, len(periods))}
 	for j, q := range periods {
 		p.buckets[j] = s.bucket(prefix+q.Name, q.Name, q.Price, q.Register)
@@ -184,7 +232,7 @@ func (w *walker) walkDay(s *span, date cim.Date) error {
 		s.hasExp = true
 		s.expChan = de.Channel
 	}
-	prof := s.profile(date, w.in.Holidays)
+	prof := s.profile(date, w.in.Holidays, w.in.memo)
 	periods, pb := prof.periods, prof.buckets
 	nm := s.t.NetMetering
 	cpp := s.t.CriticalPeak

@@ -133,6 +133,8 @@ type Input struct {
 	// of the months the tariff's ratchet looks back over).
 	Ratchet int64
 	Policy  Policy
+	// memo shares tariff day schedules between the bills of a run.
+	memo *dayMemo
 }
 
 // Line is one charge of a bill. Amount is in minor units of the currency,

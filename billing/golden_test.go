@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -110,6 +111,17 @@ func compute(t *testing.T, in Input) Bill {
 	}
 	if sum != b.Total {
 		t.Fatalf("total %d, lines sum to %d", b.Total, sum)
+	}
+	// A run shares the tariff's day schedules between bills: the bill
+	// is the same, the schedules made or found in the memo.
+	memo := newDayMemo()
+	for range 2 {
+		shared := in
+		shared.memo = memo
+		again, err := Compute(shared)
+		if err != nil || !reflect.DeepEqual(again, b) {
+			t.Fatalf("with the run's day memo: %+v, %v; want %+v", again, err, b)
+		}
 	}
 	return b
 }

@@ -83,35 +83,85 @@ func (r *Runner) Run(ctx context.Context, group string, p Period) (store.BillRun
 	if run.Status == store.RunFinished {
 		return run, nil
 	}
-	c := r.newCache(p)
 	size := r.BatchSize
 	if size <= 0 {
 		size = 500
 	}
+	// Three stages, a batch in each: the next batch is read while one is
+	// computed and the one before committed. Batches are committed in
+	// account order, each with the cursor after its last account, so a run
+	// stopped anywhere still resumes after its last committed batch.
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	send := func(ch chan<- staged, s staged) bool {
+		select {
+		case ch <- s:
+			return true
+		case <-pctx.Done():
+			return false
+		}
+	}
+	read, computed := make(chan staged, 1), make(chan staged, 1)
+	c := r.newCache(p)
+	started := run // the goroutines read this, not run, which the commits advance
+	wg.Go(func() {
+		defer close(read)
+		for cursor := started.Cursor; pctx.Err() == nil; {
+			accts, err := r.Store.Accounts(pctx, store.AccountQuery{Group: group, After: cursor, Limit: size})
+			if err != nil {
+				send(read, staged{err: err})
+				return
+			}
+			if len(accts) == 0 {
+				return
+			}
+			s := staged{accts: accts}
+			s.res, s.jobs, s.err = r.readBatch(pctx, c, started, accts, p)
+			if !send(read, s) || s.err != nil {
+				return
+			}
+			cursor = accts[len(accts)-1].ID
+		}
+	})
+	wg.Go(func() {
+		defer close(computed)
+		for s := range read {
+			if s.err == nil {
+				s.err = r.computeBatch(&s.res, s.jobs)
+				s.jobs = nil
+			}
+			// A batch computed after the run was cancelled is not
+			// committed: the resumed run computes it again.
+			if pctx.Err() != nil || !send(computed, s) || s.err != nil {
+				return
+			}
+		}
+	})
 	var firstErr string
-	for {
-		if err := ctx.Err(); err != nil {
-			return run, fmt.Errorf("billing: run %d of group %q stopped after account %q: %w", run.ID, group, run.Cursor, err)
+	for s := range computed {
+		if s.err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return run, r.fail(ctx, run, s.err)
 		}
-		accts, err := r.Store.Accounts(ctx, store.AccountQuery{Group: group, After: run.Cursor, Limit: size})
-		if err != nil {
-			return run, r.fail(ctx, run, err)
+		if firstErr == "" && s.res.firstErr != "" {
+			firstErr = s.res.firstErr
 		}
-		if len(accts) == 0 {
-			break
-		}
-		b, err := r.batch(ctx, c, run, accts, p)
-		if err != nil {
-			return run, r.fail(ctx, run, err)
-		}
-		if firstErr == "" && b.firstErr != "" {
-			firstErr = b.firstErr
-		}
-		next, err := r.Store.CommitBillBatch(ctx, b.BillBatch)
+		// A batch computed before the run was cancelled is committed
+		// whole: cancelling stops the run after the batches in hand.
+		next, err := r.Store.CommitBillBatch(context.WithoutCancel(ctx), s.res.BillBatch)
 		if err != nil {
 			return run, r.fail(ctx, run, err)
 		}
 		run = next
+	}
+	if err := ctx.Err(); err != nil {
+		return run, fmt.Errorf("billing: run %d of group %q stopped after account %q: %w", run.ID, group, run.Cursor, err)
 	}
 	if firstErr != "" {
 		firstErr = fmt.Sprintf("%d accounts failed; the first: %s", run.Failed, firstErr)
@@ -137,15 +187,29 @@ type batchResult struct {
 	firstErr string
 }
 
+// staged is a batch on its way through a run's stages.
+type staged struct {
+	accts []store.Account
+	jobs  []job
+	res   batchResult
+	err   error
+}
+
 // job is one account's bill in the making.
 type job struct {
 	acct store.Account
 	in   Input
 	bill Bill
 	err  error
+	// rec is the bill as stored, made by the worker that computed it
+	// when asked: encoding a bill costs a third of computing it.
+	rec    store.BillRecord
+	recErr error
 }
 
-func (r *Runner) batch(ctx context.Context, c *cache, run store.BillRun, accts []store.Account, p Period) (batchResult, error) {
+// readBatch reads what a batch's bills are computed from, leaving out
+// the accounts billed for p already.
+func (r *Runner) readBatch(ctx context.Context, c *cache, run store.BillRun, accts []store.Account, p Period) (batchResult, []job, error) {
 	res := batchResult{BillBatch: store.BillBatch{RunID: run.ID, Cursor: accts[len(accts)-1].ID}}
 	ids := make([]string, len(accts))
 	for i, a := range accts {
@@ -153,7 +217,7 @@ func (r *Runner) batch(ctx context.Context, c *cache, run store.BillRun, accts [
 	}
 	billed, err := r.Store.BilledAccounts(ctx, ids, p.From, p.To)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	todo := accts[:0:0]
 	for _, a := range accts {
@@ -164,10 +228,13 @@ func (r *Runner) batch(ctx context.Context, c *cache, run store.BillRun, accts [
 		todo = append(todo, a)
 	}
 	jobs, err := r.prepare(ctx, c, todo, p)
-	if err != nil {
-		return res, err
-	}
-	r.compute(jobs)
+	return res, jobs, err
+}
+
+// computeBatch computes a batch's bills into res as the store keeps them.
+func (r *Runner) computeBatch(res *batchResult, jobs []job) error {
+	r.compute(jobs, true)
+	res.Bills = make([]store.BillRecord, 0, len(jobs))
 	for i := range jobs {
 		j := &jobs[i]
 		if j.err != nil {
@@ -177,13 +244,12 @@ func (r *Runner) batch(ctx context.Context, c *cache, run store.BillRun, accts [
 			}
 			continue
 		}
-		rec, err := record(j.acct, j.bill)
-		if err != nil {
-			return res, err
+		if j.recErr != nil {
+			return j.recErr
 		}
-		res.Bills = append(res.Bills, rec)
+		res.Bills = append(res.Bills, j.rec)
 	}
-	return res, nil
+	return nil
 }
 
 // record is a bill as the store keeps it.
@@ -211,7 +277,9 @@ func DecodeBill(rec store.BillRecord) (Bill, error) {
 	return b, nil
 }
 
-func (r *Runner) compute(jobs []job) {
+// compute computes the jobs' bills on the runner's workers, and with
+// records their records too.
+func (r *Runner) compute(jobs []job, records bool) {
 	compute := r.Compute
 	if compute == nil {
 		compute = Compute
@@ -234,6 +302,8 @@ func (r *Runner) compute(jobs []job) {
 				j.bill, j.err = compute(j.in)
 				if j.err != nil {
 					j.err = fmt.Errorf("account %s (usage point %s): %w", j.acct.ID, j.acct.UsagePointID, j.err)
+				} else if records {
+					j.rec, j.recErr = record(j.acct, j.bill)
 				}
 			}
 		}()
@@ -302,6 +372,7 @@ func (r *Runner) prepare(ctx context.Context, c *cache, accts []store.Account, p
 			region = pt.Region
 		}
 		j.in.Holidays = c.holidays(r.Holidays, region)
+		j.in.memo = c.days
 		if prev, ok := last[a.ID]; ok {
 			j.in.CarryIn = prev.CarryOut
 		}
@@ -423,11 +494,12 @@ type cache struct {
 	feeds   map[string][]HourPrice
 	zones   map[string]*time.Location
 	hols    map[string][]cim.Date
+	days    *dayMemo
 }
 
 func (r *Runner) newCache(p Period) *cache {
 	return &cache{st: r.Store, p: p, tariffs: map[string][]tariff.Tariff{}, cpp: map[string][]CriticalPeak{},
-		feeds: map[string][]HourPrice{}, zones: map[string]*time.Location{}, hols: map[string][]cim.Date{}}
+		feeds: map[string][]HourPrice{}, zones: map[string]*time.Location{}, hols: map[string][]cim.Date{}, days: newDayMemo()}
 }
 
 // window is the period in instants, with a day's margin either side for

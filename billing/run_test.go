@@ -510,3 +510,34 @@ func TestRunRatchetLooksBack(t *testing.T) {
 		t.Fatalf("ratchet reference demands %v", got)
 	}
 }
+
+// A run's batch reads the days of its accounts' meters in statements of a
+// few hundred ranges each: every range gets its own meter's days.
+func TestRunBatchReadKeepsRangesApart(t *testing.T) {
+	st, _ := storetest.OpenSQLite(t)
+	p := billing.Period{From: date(t, "2026-01-01"), To: date(t, "2026-01-03")}
+	const n = 700
+	fleet(t, st, n, p.From, p.To)
+	for _, count := range []int{n, 301, 5} {
+		var rs []store.DayRange
+		for i := range count {
+			m := fmt.Sprintf("m%04d", i)
+			rs = append(rs, store.DayRange{MeterID: m, Channel: billing.ChannelImport, From: p.From, To: p.To.AddDays(-1)},
+				store.DayRange{MeterID: m, Channel: billing.ChannelExport, From: p.From, To: p.To.AddDays(-1)})
+		}
+		days, err := st.DaysOfMeters(ctx, rs)
+		if err != nil || len(days) != len(rs) {
+			t.Fatalf("%d ranges: %d answers, %v", len(rs), len(days), err)
+		}
+		for i, ds := range days {
+			for _, d := range ds {
+				if d.MeterID != rs[i].MeterID || d.Channel != rs[i].Channel {
+					t.Fatalf("range %d (%s %s) got a day of %s %s", i, rs[i].MeterID, rs[i].Channel, d.MeterID, d.Channel)
+				}
+			}
+			if rs[i].Channel == billing.ChannelImport && len(ds) != 2 {
+				t.Fatalf("range %d (%s): %d days", i, rs[i].MeterID, len(ds))
+			}
+		}
+	}
+}

@@ -105,7 +105,7 @@ func (r *Runner) rebillPeriod(ctx context.Context, p Period, recs []store.BillRe
 			idx = append(idx, i)
 		}
 	}
-	r.compute(stale)
+	r.compute(stale, false)
 	for k, j := range stale {
 		i := idx[k]
 		if j.err != nil {

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,18 @@ const rangesPerQuery = 400
 // most of the work.
 const batchWorkers = 4
 
+// paddedRanges is the size class of a statement of n ranges: the
+// smallest of a few sizes that holds them, the rest padded with ranges
+// that match nothing, so that a kept statement has only a few texts.
+func paddedRanges(n int) int {
+	for _, c := range []int{16, 64, 128, 256} {
+		if n <= c {
+			return c
+		}
+	}
+	return rangesPerQuery
+}
+
 // valuesList is the VALUES rows of ranges [from, from+n): each row the
 // range's index, then cols placeholders of which those in ints are cast to
 // a 64-bit integer (a VALUES column's type is text to PostgreSQL
@@ -64,7 +77,10 @@ func valuesList(from, n, cols int, ints map[int]bool) string {
 // of the ranges [from, to), and scan reads one row, its range's index
 // first. The ranges are split into statements of at most rangesPerQuery,
 // and into batchWorkers of them when there are enough ranges to share.
-func batchRead[T any](ctx context.Context, s *DB, n int, build func(from, to int) (string, []any),
+// With keep, build's text depends only on the number of ranges, padded
+// to a size class (paddedRanges), and its indices count from from: the
+// statement is kept prepared.
+func batchRead[T any](ctx context.Context, s *DB, n int, keep bool, build func(from, to int) (string, []any),
 	scan func(sc interface{ Scan(...any) error }) (int, T, error)) ([][]T, error) {
 	out := make([][]T, n)
 	size := min(rangesPerQuery, max(64, (n+batchWorkers-1)/batchWorkers))
@@ -73,9 +89,20 @@ func batchRead[T any](ctx context.Context, s *DB, n int, build func(from, to int
 	read := func(c int) {
 		from, to := c*size, min((c+1)*size, n)
 		q, args := build(from, to)
-		// The text differs with the number of ranges: not a statement to
-		// keep prepared.
-		rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+		var rows *sql.Rows
+		var err error
+		base := 0
+		if keep {
+			// Parsing a statement of hundreds of ranges was most of a
+			// read's time; its text comes back read after read.
+			base = from
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, s.rebind(q)); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, s.rebind(q), args...)
+		}
 		if err != nil {
 			errs[c] = err
 			return
@@ -87,6 +114,7 @@ func batchRead[T any](ctx context.Context, s *DB, n int, build func(from, to int
 				errs[c] = err
 				return
 			}
+			i += base
 			if i < from || i >= to {
 				errs[c] = fmt.Errorf("a row of range %d in the ranges %d–%d", i, from, to-1)
 				return
@@ -125,16 +153,20 @@ func (x indexed) Scan(dest ...any) error {
 
 // DaysOfMeters implements store.Readings.
 func (s *DB) DaysOfMeters(ctx context.Context, ranges []store.DayRange) ([][]interval.Day, error) {
-	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
-		args := make([]any, 0, 4*(to-from))
+	out, err := batchRead(ctx, s, len(ranges), true, func(from, to int) (string, []any) {
+		m := paddedRanges(to - from)
+		args := make([]any, 0, 4*m)
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, r.Channel, r.From.String(), r.To.String())
+		}
+		for range m - (to - from) {
+			args = append(args, "", "", "", "") // no day is on or before ""
 		}
 		// The latest version by a second walk of the key, not by reading
 		// every version and keeping the last: that was a quarter faster
 		// where a day has one version, but a day collected intraday has
 		// one per collection, each with its blob.
-		return `WITH k(i, meter_id, channel, first_day, last_day) AS (VALUES ` + valuesList(from, to-from, 4, nil) + `)
+		return `WITH k(i, meter_id, channel, first_day, last_day) AS (VALUES ` + valuesList(0, m, 4, nil) + `)
 			SELECT k.i, d.meter_id, d.channel, d.day, d.version, d.start_us, d.interval_s, d.data, d.source, d.reason, d.user_name, d.created_us
 			FROM k CROSS JOIN interval_days d
 			WHERE d.meter_id = k.meter_id AND d.channel = k.channel AND d.day >= k.first_day AND d.day <= k.last_day
@@ -162,7 +194,7 @@ func (s *DB) RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange
 			return nil, errors.New("register reads: each range needs a meter and a reading type")
 		}
 	}
-	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
+	out, err := batchRead(ctx, s, len(ranges), false, func(from, to int) (string, []any) {
 		args := make([]any, 0, 4*(to-from))
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, r.ReadingType, r.From.UnixMicro(), r.To.UnixMicro())
@@ -196,7 +228,7 @@ func (s *DB) EventsOfMeters(ctx context.Context, types []cim.EndDeviceEventType,
 		}
 		return t.UnixMicro()
 	}
-	out, err := batchRead(ctx, s, len(ranges), func(from, to int) (string, []any) {
+	out, err := batchRead(ctx, s, len(ranges), false, func(from, to int) (string, []any) {
 		args := make([]any, 0, 3*(to-from)+len(types))
 		for _, r := range ranges[from:to] {
 			args = append(args, r.MeterID, bound(r.From, math.MinInt64), bound(r.To, math.MaxInt64))

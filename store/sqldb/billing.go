@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,12 +54,25 @@ func init() {
 	queries["insertBill"] = `INSERT INTO bills(run_id, account, usage_point, from_day, to_day, seq, is_latest, status, currency, total, carry_out, peak_w,
 		doc, supersedes, reason, adjustment, created_us) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, from_day, to_day, seq) DO NOTHING RETURNING id`
+	for _, n := range billInsertRows {
+		queries[billInsertKey(n)] = `INSERT INTO bills(run_id, account, usage_point, from_day, to_day, seq, is_latest, status, currency, total, carry_out, peak_w,
+		doc, supersedes, reason, adjustment, created_us) VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ") + `
+		ON CONFLICT (account, from_day, to_day, seq) DO NOTHING RETURNING status`
+	}
 	queries["getBill"] = `SELECT ` + billCols + ` FROM bills WHERE id = ?`
 	queries["listBills"] = `SELECT ` + billCols + ` FROM bills
 		WHERE (? = '' OR account = ?) AND (? = '' OR usage_point = ?) AND (? = 0 OR run_id = ?)
 		AND (? = '' OR from_day = ?) AND (? = '' OR to_day = ?) AND (? = 0 OR is_latest = 1) AND id > ? ORDER BY id LIMIT ?`
 	queries["retireBill"] = `UPDATE bills SET is_latest = 0 WHERE id = ? AND is_latest = 1`
 }
+
+// billInsertRows are the sizes of the multi-row inserts a batch's bills
+// are written by, largest first: a few fixed sizes, so that each is a
+// statement prepared once. One statement a bill was most of a batch
+// commit's time.
+var billInsertRows = []int{64, 16, 4, 1}
+
+func billInsertKey(n int) string { return "insertBills" + strconv.Itoa(n) }
 
 // PutTariffVersion implements store.Tariffs.
 func (s *DB) PutTariffVersion(ctx context.Context, v store.TariffVersion) error {
@@ -122,7 +136,19 @@ func inList(ctx context.Context, s *DB, query string, keys []string, args []any,
 		part := keys[from:min(from+chunk, len(keys))]
 		q := strings.Replace(query, "{{in}}", "("+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+")", 1)
 		a := append(append([]any(nil), args...), anys(part)...)
-		rows, err := s.db.QueryContext(ctx, s.rebind(q), a...)
+		var rows *sql.Rows
+		var err error
+		if len(part) == chunk {
+			// A full chunk, as a bill run's batches mostly are: the
+			// same text every batch, kept prepared rather than parsed
+			// again.
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, s.rebind(q)); err == nil {
+				rows, err = st.QueryContext(ctx, a...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, s.rebind(q), a...)
+		}
 		if err != nil {
 			return err
 		}
@@ -437,33 +463,61 @@ func (s *DB) CommitBillBatch(ctx context.Context, b store.BillBatch) (store.Bill
 			}
 			return fmt.Errorf("bill run %d: %w", b.RunID, err)
 		}
-		st, err := s.txStmt(ctx, tx, s.q["insertBill"])
-		if err != nil {
-			return fmt.Errorf("bill run %d: %w", b.RunID, err)
-		}
-		defer st.Close()
 		billed, held, flagged, skipped := 0, 0, 0, b.Skipped
-		for _, r := range b.Bills {
-			if r.Sequence == 0 {
-				r.Sequence = 1
+		args := make([]any, 0, 15*billInsertRows[0])
+		for rest := b.Bills; len(rest) > 0; {
+			n := billInsertRows[len(billInsertRows)-1]
+			for _, k := range billInsertRows {
+				if k <= len(rest) {
+					n = k
+					break
+				}
 			}
-			var id int64
-			err := st.QueryRowContext(rowContext(ctx), b.RunID, r.AccountID, r.UsagePointID, r.From.String(), r.To.String(), r.Sequence,
-				r.Status, r.Currency, r.Total, r.CarryOut, r.PeakW, r.Document, r.Supersedes, r.Reason, r.Adjustment, now).Scan(&id)
-			if errors.Is(err, sql.ErrNoRows) {
-				skipped++ // billed before, by this run or another
-				continue
+			part := rest[:n]
+			rest = rest[n:]
+			args = args[:0]
+			for _, r := range part {
+				if r.Sequence == 0 {
+					r.Sequence = 1
+				}
+				args = append(args, b.RunID, r.AccountID, r.UsagePointID, r.From.String(), r.To.String(), r.Sequence,
+					r.Status, r.Currency, r.Total, r.CarryOut, r.PeakW, r.Document, r.Supersedes, r.Reason, r.Adjustment, now)
 			}
+			st, err := s.txStmt(ctx, tx, s.q[billInsertKey(n)])
 			if err != nil {
-				return fmt.Errorf("bill of account %s, %s to %s: %w", r.AccountID, r.From, r.To, err)
+				return fmt.Errorf("bill run %d: %w", b.RunID, err)
 			}
-			billed++
-			switch r.Status {
-			case "held":
-				held++
-			case "flagged":
-				flagged++
+			// The rows inserted come back; a bill not inserted was billed
+			// before, by this run or another.
+			rows, err := st.QueryContext(rowContext(ctx), args...)
+			if err != nil {
+				st.Close()
+				return fmt.Errorf("bills of accounts %s to %s, %s to %s: %w", part[0].AccountID, part[n-1].AccountID, part[0].From, part[0].To, err)
 			}
+			inserted := 0
+			for err == nil && rows.Next() {
+				var status string
+				if err = rows.Scan(&status); err != nil {
+					break
+				}
+				inserted++
+				switch status {
+				case "held":
+					held++
+				case "flagged":
+					flagged++
+				}
+			}
+			if err == nil {
+				err = rows.Err()
+			}
+			rows.Close()
+			st.Close()
+			if err != nil {
+				return fmt.Errorf("bills of accounts %s to %s, %s to %s: %w", part[0].AccountID, part[n-1].AccountID, part[0].From, part[0].To, err)
+			}
+			billed += inserted
+			skipped += n - inserted
 		}
 		if _, err := tx.ExecContext(ctx, s.q["advanceBillRun"], b.Cursor, billed, skipped, held, flagged, b.Failed, store.RunRunning, b.RunID); err != nil {
 			return fmt.Errorf("bill run %d: cursor: %w", b.RunID, err)
