@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -498,9 +499,13 @@ func TestRunRatchetLooksBack(t *testing.T) {
 	if len(janBills) != 2 || janBills[1].PeakW != 404 {
 		t.Fatalf("january %+v", janBills)
 	}
+	// The run computes on several workers.
+	var mu sync.Mutex
 	got := map[string]int64{}
 	r.Compute = func(in billing.Input) (billing.Bill, error) {
+		mu.Lock()
 		got[in.AccountID] = in.Ratchet
+		mu.Unlock()
 		return billing.Compute(in)
 	}
 	if _, err := r.Run(ctx, "g", feb); err != nil {
