@@ -92,6 +92,7 @@ func New(d Deps) *API {
 		d.MaxBodyBytes = 8 << 20
 	}
 	a := &API{d: d, mux: http.NewServeMux(), services: newServices(d), auditing: newAuditing(d)}
+	a.portal.TariffOn = a.billedTariff
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amigo_http_requests_total", Help: "HTTP requests by route, method and status code.",
 	}, []string{"route", "method", "code"})

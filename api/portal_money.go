@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/amigo-ami/amigo/tariff"
 	"net/http"
 	"slices"
 	"time"
@@ -249,4 +250,22 @@ func (a *API) moneyRoutes() []route {
 			summary: "The bill of the current cycle so far, its forecast to the cycle's end, savings against a flat tariff and from demand-response events; amounts in minor units",
 			resp:    "BillSummary", h: a.billSummary},
 	}
+}
+
+// billedTariff is the tariff version the usage point's account is billed
+// on for a date; ok false for a usage point on no account.
+func (a *API) billedTariff(ctx context.Context, up cim.UsagePoint, on cim.Date) (tariff.Tariff, bool, error) {
+	in, err := a.runner().CycleInput(ctx, up.MRID, on)
+	if errors.Is(err, store.ErrNotFound) {
+		return tariff.Tariff{}, false, nil
+	}
+	if err != nil {
+		return tariff.Tariff{}, false, err
+	}
+	for _, sp := range in.Tariffs {
+		if !on.Before(sp.From) && on.Before(sp.To) {
+			return sp.Tariff, true, nil
+		}
+	}
+	return tariff.Tariff{}, false, nil
 }

@@ -258,4 +258,12 @@ func TestBillSummaryOfAnAccount(t *testing.T) {
 	if fl := m["flat"].(map[string]any); fl["forecastSavings"] != 0.0 {
 		t.Errorf("a flat tariff saves against itself: %v", fl)
 	}
+	// The price the portal shows now is the tariff the account is billed on.
+	code, m, body = bert.call("GET", "/api/v1/usage-points/up-2/summary", "")
+	if code != 200 {
+		t.Fatalf("summary: %d %s", code, body)
+	}
+	if tou := m["tou"].(map[string]any); tou["tariff"] != "Residential" || tou["price"] != 300_000.0 || tou["period"] != "all day" {
+		t.Errorf("price now %v, want the billed tariff's", tou)
+	}
 }

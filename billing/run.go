@@ -51,6 +51,9 @@ func CyclePeriod(cycleDay int, asOf cim.Date) (Period, error) {
 	if cycleDay < 1 || cycleDay > 28 {
 		return Period{}, fmt.Errorf("billing: cycle day %d, want 1..28", cycleDay)
 	}
+	if asOf.IsZero() {
+		return Period{}, fmt.Errorf("billing: cycle day %d needs the date as of which it is billed", cycleDay)
+	}
 	to := cim.Date{Year: asOf.Year, Month: asOf.Month, Day: cycleDay}
 	if asOf.Day < cycleDay {
 		to = monthsBefore(to, 1)

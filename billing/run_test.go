@@ -390,6 +390,9 @@ func TestCyclePeriod(t *testing.T) {
 	if _, err := billing.CyclePeriod(31, date(t, "2026-01-31")); err == nil {
 		t.Error("cycle day 31 accepted")
 	}
+	if _, err := billing.CyclePeriod(5, cim.Date{}); err == nil {
+		t.Error("a cycle with no date to bill it as of accepted")
+	}
 }
 
 func TestRunWithTheEngine(t *testing.T) {

@@ -43,6 +43,11 @@ type Portal struct {
 	// Tariffs are the retail tariffs by id; a usage point naming none of
 	// them is priced by tariff.Default.
 	Tariffs map[string]tariff.Tariff
+	// TariffOn, when set, names the tariff version a usage point is billed
+	// on for a date (its account's assignment, as a bill run finds it), so
+	// that the price shown is the price billed; ok false falls back to
+	// Tariffs.
+	TariffOn func(ctx context.Context, up cim.UsagePoint, on cim.Date) (t tariff.Tariff, ok bool, err error)
 }
 
 // Tariff returns the usage point's tariff, the default when it names none
@@ -296,6 +301,15 @@ func (p *Portal) Summary(ctx context.Context, usagePointID string, now time.Time
 	}
 
 	t := p.Tariff(up)
+	if p.TariffOn != nil {
+		bt, ok, err := p.TariffOn(ctx, up, today)
+		if err != nil {
+			return out, fmt.Errorf("mdm: tariff of usage point %s on %s: %w", up.MRID, today, err)
+		}
+		if ok {
+			t = bt
+		}
+	}
 	pr, until := t.At(now, loc)
 	out.TOU = TOUNow{Tariff: t.Name, Period: pr.Name, Price: pr.Price, Currency: t.Currency, Until: until}
 

@@ -25,7 +25,7 @@ func demoTariff(today cim.Date) tariff.Tariff {
 		Periods: []tariff.Period{{Name: "peak", Days: weekdays, From: 7 * 60, To: 23 * 60, Price: 340_000, Register: 2}},
 		Base:    tariff.Period{Name: "off-peak", Price: 250_000, Register: 1},
 		Daily:   []tariff.Charge{{Code: "standing", Description: "Standing charge", Price: 320_000}},
-		Taxes:   []tariff.Tax{{Code: "vat", Description: "VAT 21 %", RateBP: 2100}}}
+		Taxes:   []tariff.Tax{{Code: "vat", Description: "VAT", RateBP: 2100}}}
 }
 
 // demoDREnrolled is how many households the demo's program enrols besides
