@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -79,6 +80,17 @@ func TestTariffToTheMeter(t *testing.T) {
 	if code != 200 || m["meters"] != 3.0 || m["issued"] != 2.0 || m["awaitingApproval"] != 1.0 || m["alreadyIssued"] != 0.0 ||
 		len(m["failed"].([]any)) != 0 || len(m["unsupported"].([]any)) != 0 || len(m["noMeter"].([]any)) != 1 || m["noMeter"].([]any)[0] != "up-4" {
 		t.Fatalf("send: %d %v", code, m)
+	}
+	_, _, body := olga.call("GET", "/api/v1/openapi.json", "")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	props := documented(t, doc, "CalendarSend")
+	for k := range m {
+		if !props[k] {
+			t.Errorf("send answers %q, which schema CalendarSend does not document", k)
+		}
 	}
 	code, m, _ = olga.call("POST", "/api/v1/tariffs/tou/versions/1/send", "")
 	if code != 200 || m["alreadyIssued"] != 3.0 || m["issued"] != 0.0 || m["awaitingApproval"] != 0.0 {
