@@ -24,6 +24,11 @@ type Tariffs interface {
 	// TariffAssignments lists, for each usage point, its assignments,
 	// oldest first: out[i] is usagePoints[i]'s.
 	TariffAssignments(ctx context.Context, usagePoints []string) ([][]TariffAssignment, error)
+	// UsagePointsOnTariff lists, in id order, the usage points on a
+	// tariff on a date: their latest assignment from that date or before
+	// names it, or they have none by then and are registered on it
+	// (cim.UsagePoint.TariffID).
+	UsagePointsOnTariff(ctx context.Context, tariffID string, on cim.Date) ([]string, error)
 }
 
 // TariffVersion is one version of a tariff.

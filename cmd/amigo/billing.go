@@ -25,8 +25,14 @@ const tariffUsage = `Usage: amigo tariff SUBCOMMAND [flags]
   versions ID                list a tariff's versions
   assign USAGE_POINT TARIFF --from DATE
                              put a usage point on a tariff from a local date
+  send ID --version N        send the version's calendar to the meters on the tariff
+                             (set-activity-calendar from its effective date)
+  check ID --version N --from DATE --to DATE
+                             compare those meters' TOU registers with the MDM's intervals;
+                             exits 1 when a meter disagrees
 
-The server is --server (or AMIGO_SERVER), the token AMIGO_TOKEN (configure permission).
+The server is --server (or AMIGO_SERVER), the token AMIGO_TOKEN (configure permission;
+command for send, read-data for check).
 `
 
 const billUsage = `Usage: amigo bill SUBCOMMAND [flags]
@@ -175,6 +181,39 @@ func cmdTariff(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "usage point %s on tariff %s from %s (%d assignments)\n", pos[0], pos[1], from, len(out.Items))
 		return nil
+	case "send":
+		var version int
+		c, pos, err := subcommand("tariff send", "ID --version N [flags]",
+			"Sends a tariff version's calendar to the meters on the tariff on its effective date; sending again changes nothing. Above the head-end's calendar limit the commands await a second person's approval.",
+			rest, 1, stderr, func(fs *flag.FlagSet) { fs.IntVar(&version, "version", 0, "the version `number`") })
+		if err != nil {
+			return err
+		}
+		return tariffSend(c, pos[0], version, stdout)
+	case "check":
+		var version int
+		var from, to string
+		var tolWh, tolPermille int64
+		c, pos, err := subcommand("tariff check", "ID --version N --from DATE --to DATE [flags]",
+			"Compares the TOU registers (1.8.1–1.8.4) of the meters on a tariff version with the MDM's intervals bucketed by its calendar, over [from, to).",
+			rest, 1, stderr, func(fs *flag.FlagSet) {
+				fs.IntVar(&version, "version", 0, "the version `number`")
+				fs.StringVar(&from, "from", "", "from the UTC start of this `date`")
+				fs.StringVar(&to, "to", "", "to the UTC start of this `date`")
+				fs.Int64Var(&tolWh, "tolerance-wh", -1, "a register may differ by this many `Wh` (server default: 10)")
+				fs.Int64Var(&tolPermille, "tolerance-permille", -1, "or by this many `thousandths` of its bucket (server default: 5)")
+			})
+		if err != nil {
+			return err
+		}
+		q := url.Values{"from": {from}, "to": {to}}
+		if tolWh >= 0 {
+			q.Set("toleranceWh", strconv.FormatInt(tolWh, 10))
+		}
+		if tolPermille >= 0 {
+			q.Set("tolerancePermille", strconv.FormatInt(tolPermille, 10))
+		}
+		return tariffCheck(c, pos[0], version, q, stdout)
 	}
 	return usageError{fmt.Errorf("unknown subcommand %q; run 'amigo tariff --help'", sub)}
 }
@@ -363,4 +402,76 @@ func cmdBill(args []string, stdout, stderr io.Writer) error {
 		return c.call("GET", "api/v1/bill-export?"+q.Encode(), "", nil, stdout)
 	}
 	return usageError{fmt.Errorf("unknown subcommand %q; run 'amigo bill --help'", sub)}
+}
+
+func tariffVersionPath(id string, version int) string {
+	return "api/v1/tariffs/" + url.PathEscape(id) + "/versions/" + strconv.Itoa(version)
+}
+
+func tariffSend(c billClient, id string, version int, stdout io.Writer) error {
+	type meterError struct{ Meter, Error string }
+	var out struct {
+		Version                                         int
+		EffectiveFrom                                   string
+		Meters, Issued, AwaitingApproval, AlreadyIssued int
+		Unsupported, Failed                             []meterError
+		NoMeter                                         []string
+	}
+	if err := c.call("POST", tariffVersionPath(id, version)+"/send", "", nil, &out); err != nil {
+		return fmt.Errorf("tariff send %s version %d: %w", id, version, err)
+	}
+	fmt.Fprintf(stdout, "tariff %s version %d from %s: %d meters, %d issued, %d awaiting approval, %d already issued, %d unsupported, %d failed\n",
+		id, out.Version, out.EffectiveFrom, out.Meters, out.Issued, out.AwaitingApproval, out.AlreadyIssued, len(out.Unsupported), len(out.Failed))
+	for _, e := range out.Unsupported {
+		fmt.Fprintf(stdout, "  unsupported: meter %s: %s\n", e.Meter, e.Error)
+	}
+	for _, e := range out.Failed {
+		fmt.Fprintf(stdout, "  failed: meter %s: %s\n", e.Meter, e.Error)
+	}
+	for _, up := range out.NoMeter {
+		fmt.Fprintf(stdout, "  usage point %s has no electricity meter\n", up)
+	}
+	if n := len(out.Unsupported) + len(out.Failed); n > 0 {
+		return fmt.Errorf("tariff send %s version %d: %d meters not sent", id, version, n)
+	}
+	return nil
+}
+
+func tariffCheck(c billClient, id string, version int, q url.Values, stdout io.Writer) error {
+	var out struct {
+		From, To                   string
+		Agree, Disagree, Unchecked int
+		Items                      []struct {
+			Meter, Verdict, Problem string
+			From, To                time.Time
+			Missing                 int
+			Registers               []struct{ Register, MeterWh, MDMWh, DifferenceWh int64 }
+		}
+		NoMeter []string
+	}
+	if err := c.call("GET", tariffVersionPath(id, version)+"/register-check?"+q.Encode(), "", nil, &out); err != nil {
+		return fmt.Errorf("tariff check %s version %d: %w", id, version, err)
+	}
+	fmt.Fprintf(stdout, "tariff %s version %d, %s – %s: %d agree, %d disagree, %d not checked\n", id, version, out.From, out.To, out.Agree, out.Disagree, out.Unchecked)
+	for _, m := range out.Items {
+		if m.Problem != "" {
+			fmt.Fprintf(stdout, "  meter %s not checked: %s\n", m.Meter, m.Problem)
+			continue
+		}
+		fmt.Fprintf(stdout, "  meter %s %s over %s – %s:", m.Meter, m.Verdict, m.From.Format(time.RFC3339), m.To.Format(time.RFC3339))
+		for _, r := range m.Registers {
+			fmt.Fprintf(stdout, " T%d meter %d Wh, MDM %d Wh (%+d);", r.Register, r.MeterWh, r.MDMWh, r.DifferenceWh)
+		}
+		if m.Missing > 0 {
+			fmt.Fprintf(stdout, " %d intervals missing", m.Missing)
+		}
+		fmt.Fprintln(stdout)
+	}
+	for _, up := range out.NoMeter {
+		fmt.Fprintf(stdout, "  usage point %s has no electricity meter\n", up)
+	}
+	if out.Disagree > 0 {
+		return fmt.Errorf("tariff check %s version %d: %d meters disagree", id, version, out.Disagree)
+	}
+	return nil
 }

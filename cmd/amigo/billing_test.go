@@ -87,4 +87,17 @@ func TestBillCommands(t *testing.T) {
 	if out := run("bill", "rebill", "--account", "acc-1"); !strings.Contains(out, "1 bills checked, 0 rebilled") {
 		t.Fatalf("rebill: %s", out)
 	}
+
+	// The tariff to the meter: its calendar sent once; m-1's registers
+	// were never read, so it is not checked.
+	if out := run("tariff", "send", "flat", "--version", "1"); !strings.Contains(out, "1 meters, 1 issued, 0 awaiting approval, 0 already issued, 0 unsupported, 0 failed") {
+		t.Fatalf("tariff send: %s", out)
+	}
+	if out := run("tariff", "send", "flat", "--version", "1"); !strings.Contains(out, "1 meters, 0 issued, 0 awaiting approval, 1 already issued") {
+		t.Fatalf("tariff send again: %s", out)
+	}
+	if out := run("tariff", "check", "flat", "--version", "1", "--from", "2026-01-05", "--to", "2026-01-06"); !strings.Contains(out, "0 agree, 0 disagree, 1 not checked") ||
+		!strings.Contains(out, "meter m-1 not checked: register A+T1: 0 reads") {
+		t.Fatalf("tariff check: %s", out)
+	}
 }

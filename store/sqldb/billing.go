@@ -24,6 +24,10 @@ func init() {
 	queries["putTariffVersion"] = `INSERT INTO tariff_versions(id, version, effective_from, doc, created_us) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id, version) DO NOTHING`
 	queries["tariffVersions"] = `SELECT id, version, effective_from, doc, created_us FROM tariff_versions WHERE id = ? ORDER BY version`
+	queries["usagePointsOnTariff"] = `SELECT u.mrid FROM usage_points u
+		WHERE (u.tariff_id = ? OR u.mrid IN (SELECT usage_point FROM tariff_assignments WHERE tariff_id = ?))
+		AND COALESCE((SELECT a.tariff_id FROM tariff_assignments a WHERE a.usage_point = u.mrid AND a.from_day <= ? ORDER BY a.from_day DESC LIMIT 1), u.tariff_id) = ?
+		ORDER BY u.mrid`
 	queries["assignTariff"] = `INSERT INTO tariff_assignments(usage_point, from_day, tariff_id) VALUES (?, ?, ?)
 		ON CONFLICT (usage_point, from_day) DO UPDATE SET tariff_id = excluded.tariff_id`
 	queries["putAccount"] = `INSERT INTO accounts(id, usage_point, account_group, cycle_day) VALUES (?, ?, ?, ?)
@@ -196,6 +200,20 @@ func (s *DB) TariffAssignments(ctx context.Context, usagePoints []string) ([][]s
 	out := make([][]store.TariffAssignment, len(usagePoints))
 	for i, up := range usagePoints {
 		out[i] = at[up]
+	}
+	return out, nil
+}
+
+// UsagePointsOnTariff implements store.Tariffs. The candidates are the
+// usage points registered on the tariff or ever assigned to it; each is
+// kept when the tariff is the one in force on the date.
+func (s *DB) UsagePointsOnTariff(ctx context.Context, tariffID string, on cim.Date) ([]string, error) {
+	out, err := queryAll(ctx, s, func(r interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, s.q["usagePointsOnTariff"], tariffID, tariffID, on.String(), tariffID)
+	if err != nil {
+		return nil, fmt.Errorf("usage points on tariff %s on %s: %w", tariffID, on, err)
 	}
 	return out, nil
 }

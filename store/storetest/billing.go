@@ -107,6 +107,19 @@ func testBilling(t *testing.T, o Opener) {
 		cim.Meter{MRID: "m1-e", UsagePointID: "up1", Kind: "electricity-3p", Region: "north"}); err != nil {
 		t.Fatal(err)
 	}
+	// The usage points on a tariff on a date: by the assignment in force,
+	// before the first by the registered tariff.
+	for _, c := range []struct {
+		tariff, on, want string
+	}{
+		{"tou-2", "2026-03-01", "[up1]"}, {"tou-2", "2025-06-01", "[up1]"}, {"tou-2", "2026-02-01", "[]"},
+		{"tou-1", "2026-02-01", "[up1]"}, {"flat", "2026-03-01", "[up2]"}, {"flat", "2024-12-31", "[]"}, {"none", "2026-03-01", "[]"},
+	} {
+		ups, err := s.UsagePointsOnTariff(ctx, c.tariff, d(c.on))
+		if err != nil || fmt.Sprint(ups) != c.want {
+			t.Errorf("usage points on %s on %s: %v, %v; want %s", c.tariff, c.on, ups, err, c.want)
+		}
+	}
 	bp, err := s.BillingPoints(ctx, []string{"up1", "up2", "up404"})
 	if err != nil || len(bp) != 2 || bp["up1"].MeterID != "m1-e" || bp["up1"].Region != "north" || bp["up1"].UsagePoint.TariffID != "tou-2" ||
 		bp["up1"].UsagePoint.ServiceCategory != cim.CommodityElectricity || bp["up2"].MeterID != "" || bp["up2"].UsagePoint.TimeZone != "UTC" {
