@@ -120,6 +120,15 @@ func (s *session) SetClock(ctx context.Context, t time.Time) error {
 	return s.c.Set(ctx, s.clockAttr(), cosem.DateTimeData(t, st))
 }
 
+// unfitted reports whether err says an object of an M-Bus channel
+// (0-B:24.x, B 1..4) is not there: meters of one kind share an object
+// model whatever hangs on their M-Bus, and a meter serves no objects for a
+// channel with no device fitted. That is no problem of the meter's; a
+// device fitted later answers.
+func unfitted(ln obis.Code, err error) bool {
+	return ln[0] == 0 && ln[1] >= 1 && ln[1] <= 4 && ln[2] == 24 && errors.Is(err, dlms.ErrObjectUndefined)
+}
+
 // problem records one object the session could not read.
 func (s *session) problem(col *headend.Collection, object string, cause error) {
 	col.Problems = append(col.Problems, headend.ObjectProblem{Object: object, Cause: cause.Error()})
@@ -493,7 +502,9 @@ func (s *session) first(ctx context.Context, col *headend.Collection, again bool
 	for i, r := range regs {
 		v := res[base+i]
 		if v.Err != nil {
-			s.problem(col, attrs[base+i].String(), v.Err)
+			if !unfitted(r.obj.LN, v.Err) {
+				s.problem(col, attrs[base+i].String(), v.Err)
+			}
 			continue
 		}
 		sc := s.m.Scalers[r.obj.LN]
@@ -806,6 +817,9 @@ func (s *session) profile(ctx context.Context, pr *Profile, p headend.Plan, to t
 		if fatal(err) {
 			return false, err
 		}
+		if unfitted(pr.LN, err) {
+			return true, nil
+		}
 		s.problem(col, pr.LN.String()+":2", err)
 		return false, nil
 	}
@@ -1077,7 +1091,9 @@ func (s *session) stampedRows(ctx context.Context, pr *Profile, from, to time.Ti
 		if fatal(err) {
 			return nil, nil, -1, err
 		}
-		s.problem(col, pr.LN.String()+":2", err)
+		if !unfitted(pr.LN, err) {
+			s.problem(col, pr.LN.String()+":2", err)
+		}
 		return nil, nil, -1, nil
 	}
 	ci := clockColumn(cols)
