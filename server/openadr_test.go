@@ -21,6 +21,7 @@ func TestOpenADRVTNServesDREvents(t *testing.T) {
 	defer cancel()
 	c := testConfig(t.TempDir())
 	c.OpenADR.VTN.Enabled = true
+	c.OpenADR.VTN.Insecure = true
 	c.OpenADR.VTN.Programs = []string{"peak"}
 	c.OpenADR.VTN.VENs = map[string][]string{"ven-home-1": {"up-1"}}
 	s := start(t, c)
