@@ -76,7 +76,7 @@ func TestDRPublishedToVENAndOptOut(t *testing.T) {
 			{EventID: "e-1", UsagePointID: "up-1"}, {EventID: "e-1", UsagePointID: "up-2"}, {EventID: "e-1", UsagePointID: "up-9"}}}}
 	src := &DRSource{DR: f, Programs: []string{prog.ID}, Now: func() time.Time { return now },
 		UsagePoints: map[string][]string{"ven-a": {"up-1", "up-2"}, "ven-b": {"up-5"}}}
-	srv := httptest.NewServer(&VTN{ID: "amigo", Source: src})
+	srv := httptest.NewServer(&VTN{ID: "amigo", Source: src, Insecure: true})
 	defer srv.Close()
 
 	var got []Event

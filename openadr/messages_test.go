@@ -21,7 +21,7 @@ func sampleMessages() []Message {
 	ev.Created.VENID = "ven-1"
 	re := &RequestEvent{}
 	re.Request.RequestID, re.Request.VENID = "r2", "ven-1"
-	v := &VTN{ID: "vtn"}
+	v := &VTN{ID: "vtn", Insecure: true}
 	msgs := []Message{
 		&DistributeEvent{RequestID: "r1", VTNID: "vtn", Events: []OadrEvent{testEvent(start).Ei()}},
 		ev, re,

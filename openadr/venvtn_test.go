@@ -85,7 +85,7 @@ func TestVENAgainstVTN(t *testing.T) {
 	start := time.Date(2026, 12, 8, 17, 0, 0, 0, time.UTC)
 	src := &memSource{events: []Event{testEvent(start)}}
 	sink := &memSink{metadata: map[string][]Report{}, updates: map[string][]Report{}}
-	vtn := &VTN{ID: "amigo-vtn", Source: src, Sink: sink, PollFreq: 5 * time.Second}
+	vtn := &VTN{ID: "amigo-vtn", Source: src, Sink: sink, PollFreq: 5 * time.Second, Insecure: true}
 	srv := httptest.NewServer(vtn)
 	defer srv.Close()
 
@@ -236,7 +236,7 @@ func TestVENAgainstVTN(t *testing.T) {
 }
 
 func TestVTNRefusesBadPayloads(t *testing.T) {
-	vtn := &VTN{ID: "amigo-vtn", Source: &memSource{}}
+	vtn := &VTN{ID: "amigo-vtn", Source: &memSource{}, Insecure: true}
 	srv := httptest.NewServer(vtn)
 	defer srv.Close()
 	post := func(service, body string) Message {
@@ -284,7 +284,7 @@ func TestVENRunRegistersAgainWithAForgetfulVTN(t *testing.T) {
 	defer cancel()
 	src := &memSource{}
 	var mu sync.Mutex
-	current := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond}
+	current := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond, Insecure: true}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		v := current
@@ -307,7 +307,7 @@ func TestVENRunRegistersAgainWithAForgetfulVTN(t *testing.T) {
 		}
 	}
 	waitRegistered(current)
-	fresh := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond}
+	fresh := &VTN{ID: "AMIGO", Source: src, PollFreq: time.Millisecond, Insecure: true}
 	mu.Lock()
 	current = fresh
 	mu.Unlock()

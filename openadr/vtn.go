@@ -70,6 +70,15 @@ type VTN struct {
 	// nil requests every offered report at its fastest sampling rate.
 	Requests func(venID string, offered []Report) []ReportRequest
 	Log      *slog.Logger
+	// Insecure serves VENs without certificates: anyone may then claim any
+	// VEN id. Otherwise, the default, every request needs a verified TLS
+	// client certificate (r.TLS.VerifiedChains) and may only speak for the
+	// VEN id that is the certificate's fingerprint, or a name
+	// Fingerprints binds to it.
+	Insecure bool
+	// Fingerprints binds VEN ids that are names to the fingerprint of the
+	// one certificate that may use them.
+	Fingerprints map[string]string
 
 	mu    sync.Mutex
 	vens  map[string]*venState // by VEN id
@@ -116,14 +125,17 @@ func (v *VTN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "openadr: POST an oadrPayload", http.StatusMethodNotAllowed)
 		return
 	}
+	fp := peerFingerprint(r)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
 	var answer Message
-	if err != nil {
+	if !v.Insecure && fp == "" {
+		answer = errResponse("", CodeNotAllowed, "VTN "+v.ID+" takes only VENs with a verified TLS client certificate", "")
+	} else if err != nil {
 		answer = errResponse("", CodeInvalidData, "reading the request: "+err.Error(), "")
 	} else if m, derr := Decode(body); derr != nil {
 		answer = errResponse("", CodeInvalidData, derr.Error(), "")
 	} else {
-		answer = v.handle(r.Context(), service, m)
+		answer = v.handle(r.Context(), service, m, fp)
 	}
 	out, err := Encode(answer)
 	if err != nil {
@@ -167,7 +179,7 @@ var services = map[string]string{
 	"oadrResponse":                  "",
 }
 
-func (v *VTN) handle(ctx context.Context, service string, m Message) Message {
+func (v *VTN) handle(ctx context.Context, service string, m Message, fp string) Message {
 	name := m.oadrName()
 	want, known := services[name]
 	if !known || (want != "" && want != service) {
@@ -176,11 +188,16 @@ func (v *VTN) handle(ctx context.Context, service string, m Message) Message {
 	v.mu.Lock()
 	v.init()
 	v.mu.Unlock()
+	if !v.Insecure {
+		if refused := v.authorize(m, fp); refused != nil {
+			return refused
+		}
+	}
 	switch m := m.(type) {
 	case *QueryRegistration:
 		return v.createdRegistration(m.RequestID, "", "")
 	case *CreatePartyRegistration:
-		return v.register(m)
+		return v.register(m, fp)
 	case *CancelPartyRegistration:
 		return v.cancelRegistration(m)
 	case *CanceledPartyRegistration:
@@ -238,7 +255,7 @@ func (v *VTN) handle(ctx context.Context, service string, m Message) Message {
 func (v *VTN) known(requestID, venID string) (*venState, *Response) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := v.vens[venID]
+	st := v.vens[CanonicalVENID(venID)]
 	if venID == "" || st == nil {
 		return nil, errResponse(requestID, CodeNotRegistered, fmt.Sprintf("VEN %q is not registered with VTN %q", venID, v.ID), venID)
 	}
@@ -268,7 +285,7 @@ func (v *VTN) createdRegistration(requestID, regID, venID string) *CreatedPartyR
 	return c
 }
 
-func (v *VTN) register(m *CreatePartyRegistration) Message {
+func (v *VTN) register(m *CreatePartyRegistration, fp string) Message {
 	if m.ProfileName != "2.0b" {
 		c := v.createdRegistration(m.RequestID, "", "")
 		c.Response = EiResponse{Code: CodeNotAllowed, Description: fmt.Sprintf("profile %q: this VTN speaks 2.0b", m.ProfileName), RequestID: m.RequestID}
@@ -288,13 +305,16 @@ func (v *VTN) register(m *CreatePartyRegistration) Message {
 	defer v.mu.Unlock()
 	if m.RegistrationID != "" {
 		venID, ok := v.byReg[m.RegistrationID]
-		if !ok || (m.VENID != "" && m.VENID != venID) {
+		if !ok || (m.VENID != "" && CanonicalVENID(m.VENID) != venID) {
 			c := v.createdRegistration(m.RequestID, "", "")
 			c.Response = EiResponse{Code: CodeInvalidID, Description: fmt.Sprintf("registration %q of VEN %q is not known to VTN %q", m.RegistrationID, m.VENID, v.ID), RequestID: m.RequestID}
 			return c
 		}
 	}
-	venID := m.VENID
+	venID := CanonicalVENID(m.VENID)
+	if venID == "" && !v.Insecure {
+		venID = v.idOf(fp)
+	}
 	if venID == "" {
 		venID = newID()
 	}
@@ -317,7 +337,7 @@ func (v *VTN) cancelRegistration(m *CancelPartyRegistration) Message {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	venID, ok := v.byReg[m.RegistrationID]
-	if !ok || (m.VENID != "" && venID != m.VENID) {
+	if !ok || (m.VENID != "" && venID != CanonicalVENID(m.VENID)) {
 		return &CanceledPartyRegistration{Response: EiResponse{Code: CodeInvalidID, Description: fmt.Sprintf("registration %q is not known to VTN %q", m.RegistrationID, v.ID), RequestID: m.RequestID}, RegistrationID: m.RegistrationID, VENID: m.VENID}
 	}
 	delete(v.byReg, m.RegistrationID)
@@ -329,7 +349,7 @@ func (v *VTN) cancelRegistration(m *CancelPartyRegistration) Message {
 func (v *VTN) drop(venID string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if st := v.vens[venID]; st != nil {
+	if st := v.vens[CanonicalVENID(venID)]; st != nil {
 		delete(v.byReg, st.regID)
 		delete(v.vens, venID)
 	}
@@ -340,7 +360,7 @@ func (v *VTN) drop(venID string) {
 func (v *VTN) RequestReregistration(venID string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := v.vens[venID]
+	st := v.vens[CanonicalVENID(venID)]
 	if st != nil {
 		st.reregister = true
 	}
@@ -352,7 +372,7 @@ func (v *VTN) RequestReregistration(venID string) bool {
 func (v *VTN) CancelRegistration(venID string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := v.vens[venID]
+	st := v.vens[CanonicalVENID(venID)]
 	if st != nil {
 		st.cancel = true
 	}
@@ -380,7 +400,7 @@ func (v *VTN) poll(ctx context.Context, venID string) Message {
 	st.reregister = false
 	if cancel {
 		delete(v.byReg, st.regID)
-		delete(v.vens, venID)
+		delete(v.vens, st.venID)
 	}
 	v.mu.Unlock()
 	if cancel {

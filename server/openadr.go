@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/amigo-ami/amigo/config"
@@ -93,15 +97,64 @@ func (s *Server) newVTN(cfg config.OpenADRVTN, now func() time.Time) *openadr.VT
 	if now == nil {
 		now = time.Now
 	}
+	// A VEN id that is a fingerprint is matched in upper case, however
+	// the file writes it.
+	ups := make(map[string][]string, len(cfg.VENs))
+	for ven, u := range cfg.VENs {
+		ups[openadr.CanonicalVENID(ven)] = u
+	}
 	src := &openadr.DRSource{
 		DR:            drForOpenADR{dr: s.DR, now: now, by: "openadr-vtn"},
 		Programs:      cfg.Programs,
-		UsagePoints:   cfg.VENs,
+		UsagePoints:   ups,
 		MarketContext: cfg.MarketContext,
 		Now:           now,
 	}
-	return &openadr.VTN{ID: cfg.ID, Source: src, PollFreq: cfg.Poll, Log: s.log}
+	return &openadr.VTN{ID: cfg.ID, Source: src, PollFreq: cfg.Poll, Log: s.log,
+		Insecure: cfg.Insecure, Fingerprints: cfg.Fingerprints}
 }
+
+// startVTN serves the VTN on its own TLS listener, VENs' certificates
+// required and verified; or, when chosen insecure, under amigo's HTTP.
+func (s *Server) startVTN(cfg config.OpenADRVTN, now func() time.Time) error {
+	vtn := s.newVTN(cfg, now)
+	if !cfg.TLS() {
+		// Validation lets this through only with openadr.vtn.insecure.
+		s.log.Warn("openadr vtn served without TLS client certificates: any client may speak for any VEN", "path", openadr.BasePath)
+		s.API.Handle(openadr.BasePath, vtn)
+		return nil
+	}
+	tc, err := openadr.ServerTLS(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
+	if err != nil {
+		return fmt.Errorf("openadr.vtn: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("openadr.vtn.addr: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           vtn,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.vtnHTTP, s.vtnAddr = hs, ln.Addr().String()
+	go func() {
+		if err := hs.Serve(tls.NewListener(ln, tc)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("openadr vtn stopped", "addr", cfg.Addr, "err", err)
+		}
+	}()
+	s.log.Info("openadr vtn listening", "addr", s.vtnAddr, "tls", true)
+	return nil
+}
+
+// OpenADRAddr is the address of the VTN's TLS listener ("" when it has
+// none).
+func (s *Server) OpenADRAddr() string { return s.vtnAddr }
 
 // runVEN registers with the configured VTN and polls it until ctx ends,
 // taking its events into the configured program. A VTN that forgot the
@@ -116,16 +169,29 @@ func (s *Server) runVEN(ctx context.Context, cfg config.OpenADRVEN, now func() t
 		return fmt.Errorf("openadr ven: program %q: %w", cfg.Program, err)
 	}
 	events := drForOpenADR{dr: s.DR, now: now}
+	var client *http.Client
+	venID := cfg.VENID
+	if cfg.CertFile != "" {
+		tc, fp, err := openadr.ClientTLS(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+		if err != nil {
+			return fmt.Errorf("openadr ven: %w", err)
+		}
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+		if venID == "" {
+			// 2.0b: a VEN's id is its certificate's fingerprint.
+			venID = fp
+		}
+	}
 	var ven *openadr.VEN
 	fresh := func(venID string) *openadr.VEN {
-		v := &openadr.VEN{URL: cfg.VTNURL, Name: cfg.Name, VENID: venID, Timeout: cfg.Timeout}
+		v := &openadr.VEN{URL: cfg.VTNURL, Name: cfg.Name, VENID: venID, Timeout: cfg.Timeout, HTTP: client}
 		// The policy runs inside v.Poll, on this goroutine.
 		v.Policy = openadr.DRPolicy(p, v.VTNID, &namedBy{d: events, ven: v}, func(err error) {
 			s.log.Warn("openadr ven: event refused", "program", p.ID, "vtn", v.VTNID(), "err", err)
 		})
 		return v
 	}
-	ven = fresh(cfg.VENID)
+	ven = fresh(venID)
 	wait := func() time.Duration {
 		if cfg.Poll > 0 {
 			return cfg.Poll

@@ -21,6 +21,7 @@ func TestOpenADRVTNServesDREvents(t *testing.T) {
 	defer cancel()
 	c := testConfig(t.TempDir())
 	c.OpenADR.VTN.Enabled = true
+	c.OpenADR.VTN.Insecure = true
 	c.OpenADR.VTN.Programs = []string{"peak"}
 	c.OpenADR.VTN.VENs = map[string][]string{"ven-home-1": {"up-1"}}
 	s := start(t, c)
@@ -132,7 +133,7 @@ func TestOpenADRVENTakesEvents(t *testing.T) {
 	src := &staticVTN{event: openadr.Event{ID: "grid-7", Created: time.Now(), Start: start0, Duration: time.Hour, Status: openadr.StatusFar, ResponseRequired: true,
 		Signals: []openadr.Signal{{Name: openadr.SignalSimple, Type: openadr.TypeLevel, ID: "simple", Value: 2},
 			{Name: openadr.SignalLoadDispatch, Type: openadr.TypeSetpoint, ID: "threshold", Item: openadr.RealPower(), Value: 3000}}}}
-	vtn := httptest.NewServer(&openadr.VTN{ID: "GRID-VTN", Source: src, PollFreq: time.Second})
+	vtn := httptest.NewServer(&openadr.VTN{ID: "GRID-VTN", Source: src, PollFreq: time.Second, Insecure: true})
 	defer vtn.Close()
 
 	c := testConfig(t.TempDir())

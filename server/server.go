@@ -37,7 +37,6 @@ import (
 	"github.com/amigo-ami/amigo/headend/osgpdriver"
 	"github.com/amigo-ami/amigo/mdm"
 	"github.com/amigo-ami/amigo/mdm/vee"
-	"github.com/amigo-ami/amigo/openadr"
 	"github.com/amigo-ami/amigo/store"
 	_ "github.com/amigo-ami/amigo/store/engines" // what store.Open opens
 	"github.com/amigo-ami/amigo/vault"
@@ -82,6 +81,8 @@ type Server struct {
 	http          *http.Server
 	ln            net.Listener
 	pushes        []*pushServer // one per protocol whose meters push
+	vtnHTTP       *http.Server  // the OpenADR VTN on its own TLS listener
+	vtnAddr       string
 	bgCancel      context.CancelFunc
 	bg            sync.WaitGroup
 	in            *mdm.Ingest
@@ -176,7 +177,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	// probes.
 	s.API.Handle("/", web.Handler())
 	if cfg.OpenADR.VTN.Enabled {
-		s.API.Handle(openadr.BasePath, s.newVTN(cfg.OpenADR.VTN, o.Now))
+		if err := s.startVTN(cfg.OpenADR.VTN, o.Now); err != nil {
+			return nil, err
+		}
 	}
 	s.now = o.Now
 
@@ -265,6 +268,14 @@ func (s *Server) closeAll(ctx context.Context) error {
 		s.http = nil
 	} else if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.vtnHTTP != nil {
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.HTTP.ShutdownTimeout)
+		if err := s.vtnHTTP.Shutdown(hctx); err != nil {
+			errs = append(errs, fmt.Errorf("openadr vtn: %w", err))
+		}
+		cancel()
+		s.vtnHTTP = nil
 	}
 	if s.Bus != nil {
 		if err := s.Bus.Close(ctx); err != nil {

@@ -286,7 +286,8 @@ func cmdOpenADRVTN(args []string, stdout, stderr io.Writer) error {
 	}
 	out := &lockedWriter{w: stdout}
 	src := &staticSource{event: e, out: out}
-	vtn := &openadr.VTN{ID: *id, Source: src, Sink: src, PollFreq: *poll}
+	// A tool for trying VENs out on plain HTTP: no client certificates.
+	vtn := &openadr.VTN{ID: *id, Source: src, Sink: src, PollFreq: *poll, Insecure: true}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
