@@ -26,10 +26,19 @@ import (
 // ids (Monday first), and days of actions that switch to a rate (the
 // register 1..4) from a local time.
 type MeterCalendar struct {
-	Name    string           `json:"name"`
-	Seasons []calendarSeason `json:"seasons"`
-	Weeks   []calendarWeek   `json:"weeks"`
-	Days    []calendarDay    `json:"days"`
+	Name        string               `json:"name"`
+	Seasons     []calendarSeason     `json:"seasons"`
+	Weeks       []calendarWeek       `json:"weeks"`
+	Days        []calendarDay        `json:"days"`
+	SpecialDays []calendarSpecialDay `json:"special_days,omitempty"`
+}
+
+// calendarSpecialDay is a holiday: its date (YYYY-MM-DD, that year only;
+// the region's holiday list names each year's dates) and the day id the
+// meter uses on it instead of the weekday's.
+type calendarSpecialDay struct {
+	Date string `json:"date"`
+	Day  uint8  `json:"day"`
 }
 
 type calendarSeason struct {
@@ -56,10 +65,10 @@ type calendarAction struct {
 // ErrCalendar is wrapped when a tariff's calendar cannot go to a meter.
 var ErrCalendar = errors.New("billing: calendar does not fit the meter")
 
-// NewMeterCalendar shapes a tariff's TOU calendar for the meter. Special
-// days (holidays) are not part of the command: a meter's special days
-// table is programmed on its own, and until it is, a holiday counts as
-// its weekday; SpecialDays says how many were left out.
+// NewMeterCalendar shapes a tariff's TOU calendar for the meter, its
+// special days (holidays) included: the driver writes them to the meter's
+// special days table, which the meter consults before the week profile.
+// The count is how many special days the calendar carries.
 func NewMeterCalendar(t tariff.Tariff, c tariff.TOUCalendar) (MeterCalendar, int, error) {
 	name := t.ID
 	if t.Version > 0 {
@@ -108,7 +117,18 @@ func NewMeterCalendar(t tariff.Tariff, c tariff.TOUCalendar) (MeterCalendar, int
 		}
 		mc.Seasons = append(mc.Seasons, calendarSeason{Name: s.Name, Start: s.Start.String(), Week: weekName(s.Week)})
 	}
-	return mc, len(c.SpecialDays), nil
+	seen := map[cim.Date]bool{}
+	for _, sd := range c.SpecialDays {
+		if seen[sd.Date] {
+			continue // a holiday listed twice is one special day
+		}
+		seen[sd.Date] = true
+		if sd.DayProfile < 0 || sd.DayProfile >= len(c.DayProfiles) {
+			return MeterCalendar{}, 0, fmt.Errorf("%w: tariff %s: special day %s uses day profile %d", ErrCalendar, t.ID, sd.Date, sd.DayProfile)
+		}
+		mc.SpecialDays = append(mc.SpecialDays, calendarSpecialDay{Date: sd.Date.String(), Day: uint8(sd.DayProfile + 1)})
+	}
+	return mc, len(mc.SpecialDays), nil
 }
 
 // JSON is the calendar as the command's "calendar" parameter.

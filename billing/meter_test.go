@@ -44,8 +44,13 @@ func TestMeterCalendarOfATariff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if special != 1 {
-		t.Errorf("%d special days left out, want 1", special)
+	// The holiday reaches the meter: Christmas (a Friday, winter) takes the
+	// winter holiday profile, the day id of the winter week's Sunday.
+	if special != 1 || len(mc.SpecialDays) != 1 || mc.SpecialDays[0].Date != "2026-12-25" {
+		t.Fatalf("%d special days carried, want 1: %s", special, mc.JSON())
+	}
+	if want := uint8(tc.SpecialDays[0].DayProfile + 1); mc.SpecialDays[0].Day != want {
+		t.Errorf("holiday day id %d, want %d", mc.SpecialDays[0].Day, want)
 	}
 	var back map[string]any
 	if err := json.Unmarshal([]byte(mc.JSON()), &back); err != nil {
@@ -73,9 +78,15 @@ func TestMeterCalendarOfATariff(t *testing.T) {
 			}
 		}
 		wd := (int(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()) + 6) % 7
+		id := week[wd]
+		for _, sd := range mc.SpecialDays {
+			if sd.Date == d.String() {
+				id = sd.Day
+			}
+		}
 		rate := 0
 		for _, day := range mc.Days {
-			if day.ID != week[wd] {
+			if day.ID != id {
 				continue
 			}
 			for _, a := range day.Actions {
@@ -89,9 +100,6 @@ func TestMeterCalendarOfATariff(t *testing.T) {
 		return rate
 	}
 	for d := (cim.Date{Year: 2026, Month: 1, Day: 1}); d.Year == 2026; d = d.AddDays(1) {
-		if d == holidays[0] {
-			continue
-		}
 		for m := 0; m < 1440; m += 15 {
 			if got, want := rateAt(d, m), tc.RegisterAt(d, m); got != want {
 				t.Fatalf("%s %02d:%02d: calendar JSON rate %d, tariff register %d", d, m/60, m%60, got, want)
@@ -164,6 +172,9 @@ func meterCalendar(tc tariff.TOUCalendar) *meter.Calendar {
 		}
 		c.Seasons = append(c.Seasons, meter.Season{Month: s.Start.Month, Day: s.Start.Day, Week: w})
 	}
+	for _, sd := range tc.SpecialDays {
+		c.Special = append(c.Special, meter.SpecialDay{Year: sd.Date.Year, Month: sd.Date.Month, Day: sd.Date.Day, Profile: uint8(sd.DayProfile)})
+	}
 	return c
 }
 
@@ -173,7 +184,9 @@ func TestTOURegisterCheck(t *testing.T) {
 	ctx := context.Background()
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	tf := residential(t)
-	tc, err := tf.TOUCalendar(nil)
+	// A holiday in the span: a Wednesday whose register 2 hours a meter
+	// counts in register 1 once its special days table has it.
+	tc, err := tf.TOUCalendar([]cim.Date{{Year: 2026, Month: 11, Day: 11}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +203,12 @@ func TestTOURegisterCheck(t *testing.T) {
 	right.Tariff = meter.NewTariff(meterCalendar(tc))
 	wrong := meter.NewFleet(5, ams, now)
 	wrong.Tariff = meter.NewTariff(meter.FourRateCalendar())
+	noHoliday := meter.NewFleet(5, ams, now)
+	nh := meterCalendar(tc)
+	nh.Special = nil
+	noHoliday.Tariff = meter.NewTariff(nh)
 	var meters []billing.MeterOnTariff
-	for i, fl := range []*meter.Fleet{right, right, wrong} {
+	for i, fl := range []*meter.Fleet{right, right, wrong, noHoliday} {
 		m, err := fl.NewMeter(uint64(100+i), meter.Electricity1P)
 		if err != nil {
 			t.Fatal(err)
@@ -252,6 +269,10 @@ func TestTOURegisterCheck(t *testing.T) {
 	c := byID["MTR2"]
 	if !c.Disagrees || c.Problem != "" || c.Registers[1].MDMWh == 0 || c.Registers[1].DifferenceWh >= 0 {
 		t.Errorf("meter on the four-rate calendar: %s", c)
+	}
+	// A meter without the holiday counts its peak hours in register 2.
+	if c := byID["MTR3"]; !c.Disagrees || c.Registers[1].DifferenceWh <= 0 || c.Registers[0].DifferenceWh >= 0 {
+		t.Errorf("meter without the holiday: %s", c)
 	}
 	if c := byID["UNREAD"]; c.Problem == "" || !strings.Contains(c.String(), "not checked") {
 		t.Errorf("meter without reads: %s", c)

@@ -127,6 +127,37 @@ func (m *Meter) SetPassiveCalendar(now time.Time, c *Calendar, activate time.Tim
 	return nil
 }
 
+// SetSpecialDays replaces the special days (COSEM special days table,
+// class 11, which every calendar of the meter consults) from now on: the
+// calendar in force and a pending passive calendar take sd, each keeping
+// the entries whose day profile it has. Days before now keep the special
+// days they had, so past registers do not change.
+func (m *Meter) SetSpecialDays(now time.Time, sd []SpecialDay) error {
+	t := m.tariff()
+	cur := t.At(now)
+	if cur == nil {
+		return fmt.Errorf("meter %d: no calendar for special days", m.id)
+	}
+	with := func(c *Calendar) *Calendar {
+		n := *c
+		n.Special = nil
+		for _, s := range sd {
+			if int(s.Profile) < len(c.Days) {
+				n.Special = append(n.Special, s)
+			}
+		}
+		return &n
+	}
+	pending, at, ok := t.Passive(now)
+	m.invalidateFrom(now.Unix())
+	next := t.WithPassive(with(cur), now)
+	if ok {
+		next = next.WithPassive(with(pending), at)
+	}
+	m.s().tariff = next
+	return nil
+}
+
 // Tariff returns the meter's calendar chain.
 func (m *Meter) Tariff() *Tariff { return m.tariff() }
 

@@ -16,6 +16,8 @@ import (
 // Logical names of the tariff objects.
 var (
 	ActivityCalendarLN = obis.MustParse("0.0.13.0.0.255")
+	// SpecialDaysLN is the special days table (class 11).
+	SpecialDaysLN = obis.MustParse("0.0.11.0.0.255")
 	// TariffScriptLN is the tariffication script table: selector n
 	// switches to rate n.
 	TariffScriptLN = obis.MustParse("0.0.10.0.100.255")
@@ -82,7 +84,17 @@ func (o *calendarObject) schedule(at time.Time) error {
 	}
 	o.d.cfg.Lock.Lock()
 	defer o.d.cfg.Lock.Unlock()
-	if err := o.d.m.SetPassiveCalendar(o.d.cfg.Now(), c, at); err != nil {
+	now := o.d.cfg.Now()
+	// The special days table is the meter's, not a calendar's: the
+	// passive calendar takes the days in force now.
+	if cur := o.d.m.Tariff().At(now); cur != nil {
+		for _, sd := range cur.Special {
+			if int(sd.Profile) < len(c.Days) {
+				c.Special = append(c.Special, sd)
+			}
+		}
+	}
+	if err := o.d.m.SetPassiveCalendar(now, c, at); err != nil {
 		return cosem.Errorf(cosem.ResultOtherReason, err.Error())
 	}
 	return nil
@@ -120,7 +132,20 @@ func calendarSet(c *meter.Calendar) objects.CalendarSet {
 func modelCalendar(s objects.CalendarSet) (*meter.Calendar, error) {
 	c := &meter.Calendar{Name: string(s.Name)}
 	dayIndex := map[uint64]uint8{}
-	for _, d := range s.Days.Items {
+	// Day profiles are kept in day_id order, so that a special day's
+	// day_id n is the n-th profile when the ids run from 1.
+	dayItems := slices.Clone(s.Days.Items)
+	slices.SortStableFunc(dayItems, func(a, b axdr.Data) int {
+		var x, y uint64
+		if len(a.Items) > 0 {
+			x, _ = a.Items[0].Uint()
+		}
+		if len(b.Items) > 0 {
+			y, _ = b.Items[0].Uint()
+		}
+		return int(x) - int(y)
+	})
+	for _, d := range dayItems {
 		if len(d.Items) != 2 {
 			return nil, fmt.Errorf("day profile is not {day_id, day_schedule}")
 		}
@@ -183,4 +208,103 @@ func modelCalendar(s objects.CalendarSet) (*meter.Calendar, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// specialDaysObject is the special days table (class 11) over the model's
+// special days: inserting or deleting an entry sets the special days of
+// the calendar in force from now on and of a pending one. A day_id is the
+// day profile's position from 1, as the activity calendar shows its days;
+// a date must name a month and a day (a year, or every year).
+type specialDaysObject struct {
+	*objects.SpecialDaysTable
+	d *Device
+}
+
+func (d *Device) specialDaysTable() cosem.Object {
+	o := &specialDaysObject{SpecialDaysTable: objects.NewSpecialDaysTable(SpecialDaysLN), d: d}
+	now := d.cfg.Now()
+	d.cfg.Lock.Lock()
+	c := d.m.Tariff().At(now)
+	d.cfg.Lock.Unlock()
+	if c != nil {
+		var items []axdr.Data
+		for i, sd := range c.Special {
+			y := uint16(axdr.YearUnspecified)
+			if sd.Year != 0 {
+				y = uint16(sd.Year)
+			}
+			date := axdr.Date{Year: y, Month: uint8(sd.Month), Day: uint8(sd.Day), DayOfWeek: axdr.Unspecified}
+			items = append(items, axdr.Structure(axdr.Uint16(uint16(i+1)), axdr.OctetString(date.Bytes()), axdr.Uint8(sd.Profile+1)))
+		}
+		o.Entries = axdr.Array(items...)
+	}
+	return o
+}
+
+// Set implements cosem.Object.
+func (o *specialDaysObject) Set(ctx context.Context, req *cosem.AttributeRequest, v axdr.Data) error {
+	if req.Attribute == 2 {
+		if _, err := modelSpecialDays(v.Items); err != nil {
+			return cosem.Errorf(cosem.ResultOtherReason, err.Error())
+		}
+	}
+	if err := o.SpecialDaysTable.Set(ctx, req, v); err != nil {
+		return err
+	}
+	return o.apply()
+}
+
+// Action implements cosem.Object: insert (1) and delete (2) change the
+// model's special days.
+func (o *specialDaysObject) Action(ctx context.Context, req *cosem.MethodRequest, p axdr.Data) (axdr.Data, error) {
+	if req.Method == 1 && len(p.Items) == 3 {
+		if _, err := modelSpecialDays([]axdr.Data{p}); err != nil {
+			return axdr.Data{}, cosem.Errorf(cosem.ResultOtherReason, err.Error())
+		}
+	}
+	r, err := o.SpecialDaysTable.Action(ctx, req, p)
+	if err != nil {
+		return r, err
+	}
+	return r, o.apply()
+}
+
+func (o *specialDaysObject) apply() error {
+	o.Lock()
+	sd, err := modelSpecialDays(o.Entries.Items)
+	o.Unlock()
+	if err != nil {
+		return cosem.Errorf(cosem.ResultOtherReason, err.Error())
+	}
+	o.d.cfg.Lock.Lock()
+	defer o.d.cfg.Lock.Unlock()
+	if err := o.d.m.SetSpecialDays(o.d.cfg.Now(), sd); err != nil {
+		return cosem.Errorf(cosem.ResultOtherReason, err.Error())
+	}
+	return nil
+}
+
+// modelSpecialDays reads table entries {index, date, day_id} in table
+// order.
+func modelSpecialDays(entries []axdr.Data) ([]meter.SpecialDay, error) {
+	out := make([]meter.SpecialDay, 0, len(entries))
+	for _, e := range entries {
+		if len(e.Items) != 3 {
+			return nil, fmt.Errorf("special day is not {index, date, day_id}")
+		}
+		dt, err := axdr.ParseDate(e.Items[1].Bytes)
+		if err != nil || dt.Month < 1 || dt.Month > 12 || dt.Day < 1 || dt.Day > 31 {
+			return nil, fmt.Errorf("special day %x: the meter takes a month and a day", e.Items[1].Bytes)
+		}
+		id, _ := e.Items[2].Uint()
+		if id < 1 || id > 255 {
+			return nil, fmt.Errorf("special day %x: day_id %d", e.Items[1].Bytes, id)
+		}
+		sd := meter.SpecialDay{Month: time.Month(dt.Month), Day: int(dt.Day), Profile: uint8(id - 1)}
+		if dt.Year != axdr.YearUnspecified {
+			sd.Year = int(dt.Year)
+		}
+		out = append(out, sd)
+	}
+	return out, nil
 }

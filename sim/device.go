@@ -354,6 +354,9 @@ func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 		&relay{Header: objects.Header{Class: cosem.ClassDisconnectControl, LN: DisconnectLN}, d: d},
 		d.securitySetup(),
 	)
+	if !d.cfg.Faults.Has(FaultNoSpecialDays) {
+		objs = append(objs, d.specialDaysTable())
+	}
 	objs = append(objs, d.mbusObjects()...)
 	objs = append(objs, d.imageObjects()...)
 	objs = append(objs, d.drObjects()...)

@@ -60,6 +60,10 @@ const (
 	// FaultImageUntrusted: the meter trusts another firmware key than the
 	// fleet's, so it refuses every image's signature, with an event.
 	FaultImageUntrusted
+	// FaultNoSpecialDays: the meter has an activity calendar but no
+	// special days table (class 11), as older firmware: holidays count as
+	// their weekday.
+	FaultNoSpecialDays
 	numFaults = iota
 )
 
@@ -71,7 +75,7 @@ const CounterAhead = 1000
 const DefaultRebootTime = 5 * time.Second
 
 var faultNames = [numFaults]string{"list-drop", "counter-ahead", "list-absent", "range-refused", "off-grid", "list-clock", "read-ahead-crash",
-	"image-corrupt", "image-drop", "image-untrusted"}
+	"image-corrupt", "image-drop", "image-untrusted", "no-special-days"}
 
 // Faults lists every fault, in bit order.
 func Faults() []Fault {

@@ -57,7 +57,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
 	c1222Push := fs.String("c1222-push", "", "head-end C12.22 push listener `address` (host:port) the C12.22 meters send power down, power up and tamper entries to")
 	models := fs.String("models", "idis", "object `mix` of the meters by weight, e.g. idis=60,dsmr5=20,thirdparty=20 (models: idis, dsmr5, thirdparty)")
-	dlmsFaults := fs.String("faults", "", "firmware `faults` by fraction of meters, e.g. list-drop=0.01,off-grid=0.05 or all=0.02\n(list-drop, counter-ahead, list-absent, range-refused, off-grid, list-clock, read-ahead-crash,\nimage-corrupt, image-drop, image-untrusted)")
+	dlmsFaults := fs.String("faults", "", "firmware `faults` by fraction of meters, e.g. list-drop=0.01,off-grid=0.05 or all=0.02\n(list-drop, counter-ahead, list-absent, range-refused, off-grid, list-clock, read-ahead-crash,\nimage-corrupt, image-drop, image-untrusted, no-special-days)")
 	idle := fs.Duration("idle-timeout", server.DefaultInactivityTimeout, "a meter drops a client silent this `long`, as real meters do (0: never)")
 	logFormat := fs.String("log-format", "auto", "log `format`: text, json or auto")
 	cpuProfile := fs.String("cpuprofile", "", "write the simulator's CPU profile to `file` while it serves")

@@ -29,6 +29,8 @@ var (
 	disconnectLN = obis.Code{0, 0, 96, 3, 10, 255}
 	maxDemandLN  = obis.Code{1, 0, 1, 6, 0, 255}
 	calendarLN   = obis.Code{0, 0, 13, 0, 0, 255}
+	// specialDaysLN is the special days table (class 11).
+	specialDaysLN = obis.Code{0, 0, 11, 0, 0, 255}
 )
 
 // registerOrder is what Read reads when asked for nothing in particular:

@@ -146,5 +146,75 @@ func (s *session) setCalendar(ctx context.Context, c cim.EndDeviceControl) (stri
 	if err := s.c.Set(ctx, dlms.Attr{Class: cosem.ClassActivityCalendar, OBIS: calendarLN, Attribute: 10}, cosem.DateTimeData(at, st)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("passive calendar %q set, activates %s", cal.Name, at.Format(time.RFC3339)), nil
+	res := fmt.Sprintf("passive calendar %q set, activates %s", cal.Name, at.Format(time.RFC3339))
+	note, err := s.setSpecialDays(ctx, cal.specialDays())
+	if err != nil {
+		return "", fmt.Errorf("meter %s: calendar %q set, special days: %w", s.t.Meter.MRID, cal.Name, err)
+	}
+	return res + note, nil
+}
+
+// setSpecialDays makes the meter's special days table (class 11) hold
+// exactly want: entries already there with the same date and day id stay,
+// the others are deleted, and the new ones inserted under free indices.
+// A meter without the table gets a note in the result rather than an
+// error, since its calendar is written; with no special days to write
+// there is nothing to say.
+func (s *session) setSpecialDays(ctx context.Context, want []specialEntry) (string, error) {
+	held, err := s.c.Get(ctx, dlms.Attr{Class: cosem.ClassSpecialDaysTable, OBIS: specialDaysLN, Attribute: 2}, nil)
+	if errors.Is(err, dlms.ErrObjectUndefined) {
+		if len(want) == 0 {
+			return "", nil
+		}
+		return fmt.Sprintf("; %d special days (holidays) NOT written: the meter has no special days table, holidays count as their weekday", len(want)), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read special days table: %w", err)
+	}
+	wanted := map[specialEntry]bool{}
+	for _, e := range want {
+		wanted[e] = true
+	}
+	used := map[uint16]bool{}
+	var drop []uint16
+	for _, it := range held.Items {
+		if len(it.Items) != 3 {
+			return "", fmt.Errorf("special days table: entry is not {index, date, day_id}")
+		}
+		ix, _ := it.Items[0].Uint()
+		day, _ := it.Items[2].Uint()
+		e := specialEntry{date: string(it.Items[1].Bytes), day: uint8(day)}
+		if wanted[e] && !used[uint16(ix)] {
+			delete(wanted, e)
+			used[uint16(ix)] = true
+			continue
+		}
+		drop = append(drop, uint16(ix))
+	}
+	deleted := 0
+	for _, ix := range drop {
+		if used[ix] {
+			continue // a duplicate index the kept entry answers for
+		}
+		deleted++
+		if _, err := s.c.Action(ctx, dlms.Method{Class: cosem.ClassSpecialDaysTable, OBIS: specialDaysLN, Method: 2}, axdr.Uint16(ix)); err != nil {
+			return "", fmt.Errorf("delete special day %d: %w", ix, err)
+		}
+	}
+	next, added := uint16(1), 0
+	for _, e := range want {
+		if !wanted[e] {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		used[next] = true
+		entry := axdr.Structure(axdr.Uint16(next), axdr.OctetString([]byte(e.date)), axdr.Uint8(e.day))
+		if _, err := s.c.Action(ctx, dlms.Method{Class: cosem.ClassSpecialDaysTable, OBIS: specialDaysLN, Method: 1}, entry); err != nil {
+			return "", fmt.Errorf("insert special day %x (index %d): %w", e.date, next, err)
+		}
+		added++
+	}
+	return fmt.Sprintf("; special days: %d held, %d inserted, %d deleted", len(want), added, deleted), nil
 }

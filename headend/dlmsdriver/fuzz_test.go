@@ -134,5 +134,12 @@ func FuzzParseCalendar(f *testing.F) {
 		if err == nil && (c.Name == "" || len(c.Days) == 0) {
 			t.Fatal("empty calendar accepted")
 		}
+		if err == nil {
+			for _, sd := range c.SpecialDays {
+				if n := len(sd.Date); n != 5 && n != 10 {
+					t.Fatalf("special day %q accepted", sd.Date)
+				}
+			}
+		}
 	})
 }
