@@ -147,12 +147,17 @@ type Engine struct {
 	opened  time.Time // when the current window opened
 	open    map[string]*open
 	now     time.Time
+	// closed keeps the outages closed in the last two days, by device, so
+	// that a power-down the event log tells later amends their start
+	// instead of opening a second outage.
+	closed  map[string]Event
+	amended []Event
 }
 
 // NewEngine returns an engine on the topology g that pings through p.
 func NewEngine(cfg Config, g *topology.Grid, p Pinger) *Engine {
 	cfg.defaults()
-	return &Engine{cfg: cfg, grid: g, pinger: p, meters: map[string]string{}, pending: map[string]*evidence{}, open: map[string]*open{}}
+	return &Engine{cfg: cfg, grid: g, pinger: p, meters: map[string]string{}, pending: map[string]*evidence{}, open: map[string]*open{}, closed: map[string]Event{}}
 }
 
 // SetTopology switches the engine to a new version of the tree: open
@@ -245,6 +250,9 @@ func (e *Engine) Observe(s Signal) error {
 		}
 		return nil
 	}
+	if s.Kind == PowerRestored && e.known(s) {
+		return nil
+	}
 	ev := e.pending[s.UsagePoint]
 	if ev == nil {
 		if s.Kind == ReadOK {
@@ -284,13 +292,43 @@ func (e *Engine) Observe(s Signal) error {
 	return nil
 }
 
+// known reports whether a restoration is that of an outage already closed:
+// an event-log read repeating the push. A logged power-down earlier than a
+// service outage's estimated start (found by a missed read, its gasp
+// lost) amends the start.
+func (e *Engine) known(s Signal) bool {
+	for _, n := range e.grid.Path(s.UsagePoint) {
+		c, ok := e.closed[n.ID]
+		if !ok || c.End.Sub(s.At).Abs() > e.cfg.Window {
+			continue
+		}
+		if !s.DownSince.IsZero() && c.Level == topology.Service && c.LastGasps == 0 && s.DownSince.Before(c.Start) {
+			c.Start = s.DownSince
+			c.State = Verified
+			if c.End.Sub(c.Start) < e.cfg.Momentary {
+				c.State = Momentary
+			}
+			e.closed[n.ID] = c
+			e.amended = append(e.amended, c)
+		}
+		return true
+	}
+	return false
+}
+
 // Advance moves the engine's clock to now: it correlates the window's
 // signals once the window has passed, verifies restorations, re-pings
 // outages without news, and returns the outage events that changed, in a
 // stable order.
 func (e *Engine) Advance(ctx context.Context, now time.Time) []Event {
 	e.now = now
-	var changes []Event
+	changes := e.amended
+	e.amended = nil
+	for d, c := range e.closed {
+		if now.Sub(c.End) > 48*time.Hour {
+			delete(e.closed, d)
+		}
+	}
 	if len(e.pending) > 0 && !now.Before(e.opened.Add(e.cfg.Window)) {
 		changes = append(changes, e.correlate(ctx)...)
 	}
@@ -651,6 +689,7 @@ func (e *Engine) checkRestore(ctx context.Context, o *open) []Event {
 	if end.Sub(ev.Start) < e.cfg.Momentary {
 		ev.State = Momentary
 	}
+	e.closed[ev.Device] = ev
 	changes := []Event{ev}
 	for _, d := range dark {
 		if e.open[d] != nil {
