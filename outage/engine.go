@@ -453,6 +453,12 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 		case len(members) > 1:
 			trOut = float64(gone) >= e.cfg.ServiceShare*float64(len(members))
 		}
+		if !trOut && len(members) > 1 && gone >= 2 && float64(len(went)) >= e.cfg.ServiceShare*float64(len(members)) {
+			// Neighbours gasped together but answer now: power went and
+			// came back within the window (a recloser's operation). False
+			// gasps are a single meter's fault, never a street's.
+			trOut, f.confirmed = true, true
+		}
 		if trOut {
 			darkTr[tr] = f
 			continue
@@ -577,7 +583,8 @@ func (e *Engine) escalate(ctx context.Context, dark map[string]*finding, l topol
 				fail++
 			}
 		}
-		if len(others) > 0 && (fail+ok == 0 || fail*2 <= fail+ok) {
+		most := float64(known) >= e.cfg.ServiceShare*float64(len(all))
+		if len(others) > 0 && !most && (fail+ok == 0 || fail*2 <= fail+ok) {
 			continue // the siblings answer: the children are out on their own
 		}
 		pf.fail += fail
