@@ -33,10 +33,12 @@ const (
 	// unknown meter, impossible timestamps), with the reason, for people
 	// to inspect; the stream they came from moves on.
 	DeadLetters = "deadletters"
+	// Outages holds outage management's outage events as they change.
+	Outages = "outages"
 )
 
 // Kinds lists every stream amigo creates.
-var Kinds = []string{Readings, Events, Commands, DeadLetters}
+var Kinds = []string{Readings, Events, Commands, DeadLetters, Outages}
 
 // Options configures Open.
 type Options struct {

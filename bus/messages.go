@@ -20,6 +20,7 @@ import (
 //	<ns>.events.<meter>               Event          JSON cim.EndDeviceEvent                  id "ev/<event mRID>"
 //	<ns>.commands.<meter>.issued      CommandIssued  JSON cim.EndDeviceControl                id "cmd/<command mRID>"
 //	<ns>.commands.<meter>.step        CommandStep    JSON cim.EndDeviceControl                id "ctl/<command mRID>/<status>"
+//	<ns>.outages.<device>             Outage         JSON outage event (package outage)      id "out/<outage ID>/<state>"
 //	<ns>.deadletters.<by>.<stream>    a dead letter: the original payload, the reason in headers (see DeadLetter)
 
 // Topic is one type of message.
@@ -32,6 +33,7 @@ const (
 	TopicEvent
 	TopicCommandIssued
 	TopicCommandStep
+	TopicOutage
 )
 
 // Last subject tokens of the topics that have one.
@@ -54,6 +56,8 @@ func (t Topic) String() string {
 		return "command issued"
 	case TopicCommandStep:
 		return "command step"
+	case TopicOutage:
+		return "outage"
 	}
 	return "topic " + strconv.Itoa(int(t))
 }
@@ -67,6 +71,8 @@ func (t Topic) stream() string {
 		return Events
 	case TopicCommandIssued, TopicCommandStep:
 		return Commands
+	case TopicOutage:
+		return Outages
 	}
 	return ""
 }
@@ -84,6 +90,8 @@ func (b *Bus) subjectOf(t Topic, meter string) string {
 		return b.subject(Commands, meter, tokIssued)
 	case TopicCommandStep:
 		return b.subject(Commands, meter, tokStep)
+	case TopicOutage:
+		return b.subject(Outages, meter)
 	}
 	return b.subject("unknown", meter)
 }
@@ -101,6 +109,8 @@ func (b *Bus) filter(t Topic) string {
 		return b.subject(Commands) + ".*." + tokIssued
 	case TopicCommandStep:
 		return b.subject(Commands) + ".*." + tokStep
+	case TopicOutage:
+		return b.subject(Outages) + ".*"
 	}
 	return b.subject("unknown")
 }
@@ -120,6 +130,8 @@ func topicOf(subject string) (Topic, string) {
 		return TopicCommandIssued, tok[n-2]
 	case n >= 4 && tok[n-3] == Commands && tok[n-1] == tokStep:
 		return TopicCommandStep, tok[n-2]
+	case n >= 3 && tok[n-2] == Outages:
+		return TopicOutage, tok[n-1]
 	}
 	return 0, ""
 }
@@ -216,6 +228,28 @@ func (m CommandStep) appendPayload(dst []byte) ([]byte, error) {
 	return appendJSON(dst, cim.EndDeviceControl(m))
 }
 
+// Outage is a change of an outage event (package outage's Event): the
+// device out, on its subject in place of a meter. The bus reads only the
+// fields it routes and names the message by; JSON is the whole event as
+// outage management encoded it, so the bus does not depend on the outage
+// model.
+type Outage struct {
+	OutageID string          `json:"id"`
+	Device   string          `json:"device"`
+	State    string          `json:"state"`
+	JSON     json.RawMessage `json:"-"`
+}
+
+func (Outage) Topic() Topic    { return TopicOutage }
+func (m Outage) Meter() string { return m.Device }
+func (m Outage) ID() string    { return "out/" + m.OutageID + "/" + m.State }
+func (m Outage) appendPayload(dst []byte) ([]byte, error) {
+	if len(m.JSON) > 0 {
+		return append(dst, m.JSON...), nil
+	}
+	return appendJSON(dst, m)
+}
+
 func appendJSON(dst []byte, v any) ([]byte, error) {
 	data, err := json.Marshal(v)
 	return append(dst, data...), err
@@ -268,6 +302,14 @@ func Decode(subject string, data []byte) (Message, error) {
 		if t == TopicCommandStep {
 			m = CommandStep(c)
 		}
+	case TopicOutage:
+		var o Outage
+		err = json.Unmarshal(data, &o)
+		if err == nil && (o.OutageID == "" || o.Device == "" || o.State == "") {
+			err = errors.New("outage without id, device or state")
+		}
+		o.JSON = append(json.RawMessage(nil), data...)
+		m, meters = o, []string{o.Device}
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownSubject, subject)
 	}
