@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/topology"
@@ -84,6 +85,9 @@ type Config struct {
 	// Reping is how often an open outage with no news is pinged again, so
 	// a restoration whose pushes were all lost is still found.
 	Reping time.Duration
+	// MaxPings bounds the pings in flight at once; the Pinger must be
+	// safe for concurrent use.
+	MaxPings int
 	// ServiceShare is the share of a transformer's services that must
 	// have gasped to suspect the transformer when no ping can be made.
 	ServiceShare float64
@@ -104,6 +108,9 @@ func (c *Config) defaults() {
 	}
 	if c.Reping <= 0 {
 		c.Reping = 15 * time.Minute
+	}
+	if c.MaxPings <= 0 {
+		c.MaxPings = 8
 	}
 	if c.ServiceShare <= 0 || c.ServiceShare > 1 {
 		c.ServiceShare = 0.5
@@ -348,10 +355,14 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) []Event {
 // ping pings one service and returns 1 for an answer, -1 for silence and
 // 0 for no evidence.
 func (e *Engine) ping(ctx context.Context, svc string) int {
+	return e.pingTarget(ctx, Target{UsagePoint: svc, Meter: e.meters[svc]})
+}
+
+func (e *Engine) pingTarget(ctx context.Context, t Target) int {
 	if e.pinger == nil {
 		return 0
 	}
-	ok, err := e.pinger.Ping(ctx, Target{UsagePoint: svc, Meter: e.meters[svc]})
+	ok, err := e.pinger.Ping(ctx, t)
 	switch {
 	case err != nil:
 		return 0
@@ -359,6 +370,32 @@ func (e *Engine) ping(ctx context.Context, svc string) int {
 		return 1
 	}
 	return -1
+}
+
+// pingAll pings services at once, at most MaxPings in flight, and returns
+// ping's answer for each, in order.
+func (e *Engine) pingAll(ctx context.Context, svcs []string) []int {
+	out := make([]int, len(svcs))
+	if len(svcs) == 1 {
+		out[0] = e.ping(ctx, svcs[0])
+		return out
+	}
+	ts := make([]Target, len(svcs))
+	for i, s := range svcs {
+		ts[i] = Target{UsagePoint: s, Meter: e.meters[s]}
+	}
+	slots := make(chan struct{}, e.cfg.MaxPings)
+	var wg sync.WaitGroup
+	for i := range ts {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			out[i] = e.pingTarget(ctx, ts[i])
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // sample picks up to n of ids, spread evenly, so that repeated runs ping
@@ -435,8 +472,8 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 				others = append(others, m)
 			}
 		}
-		for _, m := range sample(others, e.cfg.PingSample) {
-			switch e.ping(ctx, m) {
+		for _, r := range e.pingAll(ctx, sample(others, e.cfg.PingSample)) {
+			switch r {
 			case 1:
 				f.ok++
 			case -1:
@@ -571,12 +608,14 @@ func (e *Engine) escalate(ctx context.Context, dark map[string]*finding, l topol
 			}
 		}
 		fail, ok := 0, 0
+		var probes []string
 		for _, c := range sample(others, e.cfg.PingSample) {
-			svcs := e.grid.Services(c)
-			if len(svcs) == 0 {
-				continue
+			if svcs := e.grid.Services(c); len(svcs) > 0 {
+				probes = append(probes, svcs[len(svcs)/2])
 			}
-			switch e.ping(ctx, svcs[len(svcs)/2]) {
+		}
+		for _, r := range e.pingAll(ctx, probes) {
+			switch r {
 			case 1:
 				ok++
 			case -1:
@@ -758,10 +797,17 @@ func (e *Engine) darkUnder(ctx context.Context, o *open, node string) ([]string,
 			return nil, true
 		}
 		var dark []string
-		for _, s := range sample(silent, e.cfg.PingSample) {
-			d, a := e.darkUnder(ctx, o, s)
-			lit = lit || a
-			dark = append(dark, d...)
+		probes := sample(silent, e.cfg.PingSample)
+		for i, r := range e.pingAll(ctx, probes) {
+			switch r {
+			case 1:
+				o.ev.PingsOK++
+				o.up[probes[i]] = time.Time{}
+				lit = true
+			case -1:
+				o.ev.PingsFailed++
+				dark = append(dark, probes[i])
+			}
 		}
 		if !lit {
 			if len(dark) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,12 +42,13 @@ func testGrid(t testing.TB, subs, feeders, trs, svcs int) *topology.Grid {
 
 // world is the supply as it really is: the services without power.
 type world struct {
-	dark  map[string]bool
-	pings int
+	mu   sync.Mutex
+	dark map[string]bool
 }
 
 func (w *world) Ping(_ context.Context, t Target) (bool, error) {
-	w.pings++
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return !w.dark[t.UsagePoint], nil
 }
 

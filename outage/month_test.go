@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,8 +190,8 @@ func TestMonthOnTheGroundTruth(t *testing.T) {
 	slices.SortStableFunc(sig, func(a, b delivery) int { return a.at.Compare(b.at) })
 
 	now := from
-	pings := 0
-	e := NewEngine(Config{}, m.g, pingFunc(func(t Target) bool { pings++; return m.powered(t.UsagePoint, now) }))
+	var pings atomic.Int64
+	e := NewEngine(Config{}, m.g, pingFunc(func(t Target) bool { pings.Add(1); return m.powered(t.UsagePoint, now) }))
 	final := map[string]Event{}
 	var ids []string
 	step := 10 * time.Second
@@ -286,7 +287,7 @@ func TestMonthOnTheGroundTruth(t *testing.T) {
 	recall := float64(recallN) / float64(len(truthSus))
 	slices.Sort(lat)
 	t.Logf("grid %d services; truth: %d sustained, %d momentary; %d false gasps, %d dismissed; %d pings",
-		m.g.Total(), len(truthSus), len(truthMom), falseGasps, dismissed, pings)
+		m.g.Total(), len(truthSus), len(truthMom), falseGasps, dismissed, pings.Load())
 	t.Logf("sustained: engine %d, matched %d: precision %.3f recall %.3f; momentary classified %d/%d (engine %d)",
 		engSus, tp, precision, recall, momN, len(truthMom), engMom)
 	if len(lat) > 0 {
