@@ -1,0 +1,261 @@
+package outage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/topology"
+)
+
+// Store keeps outage events: every change is put (an upsert by ID), and
+// the open ones are read back at start. The store's outage table
+// implements it through a small adapter in the server.
+type Store interface {
+	PutOutage(ctx context.Context, e Event) error
+	OpenOutages(ctx context.Context) ([]Event, error)
+}
+
+// Topology gives the version of the tree in force at a time.
+type Topology interface {
+	TopologyAt(ctx context.Context, at time.Time) (*topology.Grid, error)
+}
+
+// Meters maps between meters and the usage points they measure.
+type Meters interface {
+	// UsagePointOf returns the usage point of a meter ("" when none).
+	UsagePointOf(ctx context.Context, meterID string) (string, error)
+	// MeterAt returns the meter at a usage point.
+	MeterAt(ctx context.Context, usagePoint string) (string, error)
+}
+
+// Pings is the head-end's ping: nil when the meter answered.
+type Pings interface {
+	Ping(ctx context.Context, meterID string) error
+}
+
+// Bus is what the service needs of the message bus.
+type Bus interface {
+	Consumer(ctx context.Context, cfg bus.ConsumerConfig) (*bus.Consumer, error)
+	Publish(ctx context.Context, m bus.Message) (duplicate bool, err error)
+}
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	Engine   Config
+	Store    Store
+	Topology Topology
+	Meters   Meters
+	Pings    Pings
+	Bus      Bus
+	// Durable names the bus consumer of meter events.
+	Durable string
+	// Tick is how often the engine's clock advances.
+	Tick time.Duration
+	// PingTimeout bounds one ping.
+	PingTimeout time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Service runs the engine on the live system: meter events from the bus
+// in, pings through the head-end, outage changes stored and published.
+type Service struct {
+	o ServiceOptions
+
+	mu     sync.Mutex // guards the engine and logged
+	e      *Engine
+	logged map[string]time.Time // a meter's last logged power-down
+	upOf   sync.Map             // meter -> usage point
+}
+
+// NewService returns a service; Run starts it.
+func NewService(o ServiceOptions) (*Service, error) {
+	if o.Store == nil || o.Topology == nil || o.Meters == nil || o.Pings == nil || o.Bus == nil {
+		return nil, errors.New("outage: service needs a store, a topology, meters, pings and a bus")
+	}
+	if o.Durable == "" {
+		o.Durable = "outage"
+	}
+	if o.Tick <= 0 {
+		o.Tick = 5 * time.Second
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{o: o, logged: map[string]time.Time{}}, nil
+}
+
+// Open returns the outages the service follows now.
+func (s *Service) Open() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.e == nil {
+		return nil
+	}
+	return s.e.Open()
+}
+
+// pinger adapts the head-end's ping to the engine's: a meter whose ping
+// fails is dark; a usage point without a meter is no evidence.
+type pinger struct{ s *Service }
+
+func (p pinger) Ping(ctx context.Context, t Target) (bool, error) {
+	id := t.Meter
+	if id == "" {
+		var err error
+		if id, err = p.s.o.Meters.MeterAt(ctx, t.UsagePoint); err != nil {
+			return false, fmt.Errorf("outage: ping usage point %s: %w", t.UsagePoint, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.s.o.PingTimeout)
+	defer cancel()
+	return p.s.o.Pings.Ping(ctx, id) == nil, nil
+}
+
+// Run loads the topology and the open outages, then consumes meter events
+// and advances the engine until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	now := s.o.Now()
+	g, err := s.o.Topology.TopologyAt(ctx, now)
+	if err != nil {
+		return fmt.Errorf("outage: topology at %s: %w", now.Format(time.RFC3339), err)
+	}
+	open, err := s.o.Store.OpenOutages(ctx)
+	if err != nil {
+		return fmt.Errorf("outage: open outages: %w", err)
+	}
+	s.mu.Lock()
+	s.e = NewEngine(s.o.Engine, g, pinger{s})
+	s.e.Load(open)
+	s.mu.Unlock()
+	c, err := s.o.Bus.Consumer(ctx, bus.ConsumerConfig{Durable: s.o.Durable, Description: "outage management",
+		Stream: bus.Events, Topic: bus.TopicEvent})
+	if err != nil {
+		return fmt.Errorf("outage: consumer: %w", err)
+	}
+	next := s.o.Now().Add(s.o.Tick)
+	for ctx.Err() == nil {
+		ds, err := c.Fetch(ctx, 256, s.o.Tick)
+		if err != nil && ctx.Err() == nil {
+			s.o.Logger.Warn("outage: fetch", "err", err)
+		}
+		for _, d := range ds {
+			s.take(ctx, d)
+		}
+		if now := s.o.Now(); !now.Before(next) {
+			next = now.Add(s.o.Tick)
+			s.advance(ctx, now)
+		}
+	}
+	return nil
+}
+
+// take turns one meter event into a signal. An event that is no outage's
+// business, or whose meter has no usage point in the topology, is
+// acknowledged and left.
+func (s *Service) take(ctx context.Context, d *bus.Delivery) {
+	defer d.Ack()
+	m, err := d.Decode()
+	if err != nil {
+		return
+	}
+	ev, ok := m.(bus.Event)
+	if !ok || (ev.Type != cim.EventPowerOff && ev.Type != cim.EventPowerRestored) {
+		return
+	}
+	sig, ok := s.signal(ctx, cim.EndDeviceEvent(ev))
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	err = s.e.Observe(sig)
+	s.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrUnknownService) {
+		s.o.Logger.Warn("outage: signal refused", "meter", ev.MeterID, "err", err)
+	}
+}
+
+// signal reads a power event. A pushed power-down is a last gasp and a
+// pushed power-up a restoration; the pushes carry no outage duration, so
+// the power-down comes from the event log when it is read: a logged
+// power-up after a logged power-down repeats the restoration with it.
+func (s *Service) signal(ctx context.Context, ev cim.EndDeviceEvent) (Signal, bool) {
+	up, err := s.usagePoint(ctx, ev.MeterID)
+	if err != nil || up == "" {
+		return Signal{}, false
+	}
+	sig := Signal{Meter: ev.MeterID, UsagePoint: up, At: ev.CreatedAt}
+	fromLog := ev.Details["source"] == "log"
+	switch {
+	case ev.Type == cim.EventPowerOff && !fromLog:
+		sig.Kind = LastGasp
+	case ev.Type == cim.EventPowerRestored && !fromLog:
+		sig.Kind = PowerRestored
+	case ev.Type == cim.EventPowerOff:
+		if _, isDuration := ev.Details["duration"]; isDuration {
+			return Signal{}, false
+		}
+		s.mu.Lock()
+		s.logged[ev.MeterID] = ev.CreatedAt
+		s.mu.Unlock()
+		return Signal{}, false
+	default:
+		s.mu.Lock()
+		down, ok := s.logged[ev.MeterID]
+		delete(s.logged, ev.MeterID)
+		s.mu.Unlock()
+		if !ok || !down.Before(ev.CreatedAt) {
+			return Signal{}, false
+		}
+		sig.Kind, sig.DownSince = PowerRestored, down
+	}
+	return sig, true
+}
+
+func (s *Service) usagePoint(ctx context.Context, meterID string) (string, error) {
+	if v, ok := s.upOf.Load(meterID); ok {
+		return v.(string), nil
+	}
+	up, err := s.o.Meters.UsagePointOf(ctx, meterID)
+	if err != nil {
+		return "", err
+	}
+	s.upOf.Store(meterID, up)
+	return up, nil
+}
+
+// advance moves the engine's clock and stores and publishes what changed.
+// A change that fails to store is logged and published anyway: the bus is
+// how operators see it now, and the next change of the outage stores it
+// whole.
+func (s *Service) advance(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	changes := s.e.Advance(ctx, now)
+	s.mu.Unlock()
+	for _, ev := range changes {
+		if err := s.o.Store.PutOutage(ctx, ev); err != nil {
+			s.o.Logger.Error("outage: store", "outage", ev.ID, "err", err)
+		}
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		if _, err := s.o.Bus.Publish(ctx, bus.Outage{OutageID: ev.ID, Device: ev.Device, State: string(ev.State), JSON: raw}); err != nil {
+			s.o.Logger.Error("outage: publish", "outage", ev.ID, "err", err)
+		}
+		s.o.Logger.Info("outage", "id", ev.ID, "level", ev.Level, "state", ev.State, "customers", ev.Customers)
+	}
+}

@@ -1,0 +1,210 @@
+package outage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amigo-ami/amigo/bus"
+	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/topology"
+)
+
+// memStore keeps outage events in memory, as the store's table does.
+type memStore struct {
+	mu  sync.Mutex
+	evs map[string]Event
+}
+
+func (m *memStore) PutOutage(_ context.Context, e Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.evs[e.ID] = e
+	return nil
+}
+
+func (m *memStore) OpenOutages(context.Context) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Event
+	for _, e := range m.evs {
+		if e.State == Suspected || e.State == Confirmed {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) get(id string) (Event, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.evs[id]
+	return e, ok
+}
+
+type fixedTopology struct{ g *topology.Grid }
+
+func (f fixedTopology) TopologyAt(context.Context, time.Time) (*topology.Grid, error) { return f.g, nil }
+
+// meterNames names meter "m<usage point>" for each usage point.
+type meterNames struct{}
+
+func (meterNames) UsagePointOf(_ context.Context, id string) (string, error) {
+	if !strings.HasPrefix(id, "m") {
+		return "", store.ErrNotFound
+	}
+	return id[1:], nil
+}
+
+func (meterNames) MeterAt(_ context.Context, up string) (string, error) { return "m" + up, nil }
+
+// darkMeters answers pings of the meters not dark.
+type darkMeters struct {
+	mu    sync.Mutex
+	dark  map[string]bool
+	pings int
+}
+
+func (d *darkMeters) Ping(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pings++
+	if d.dark[id] {
+		return fmt.Errorf("meter %s: no answer", id)
+	}
+	return nil
+}
+
+func (d *darkMeters) set(ids []string, dark bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range ids {
+		d.dark["m"+id] = dark
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServiceOverTheBus: pushed power events on the bus become a
+// transformer outage, stored and published on the outages topic,
+// restored and verified by pings; a restarted service picks up an open
+// outage from the store.
+func TestServiceOverTheBus(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Options{Dir: t.TempDir(), Namespace: "outsvc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	g := testGrid(t, 1, 2, 4, 10)
+	st := &memStore{evs: map[string]Event{}}
+	pings := &darkMeters{dark: map[string]bool{}}
+	opts := ServiceOptions{Engine: Config{Window: time.Second, VerifyAfter: time.Second, Momentary: time.Millisecond}, Store: st, Topology: fixedTopology{g},
+		Meters: meterNames{}, Pings: pings, Bus: b, Tick: 100 * time.Millisecond}
+	svc, err := NewService(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+
+	watch, err := b.Consumer(ctx, bus.ConsumerConfig{Durable: "watch", Stream: bus.Outages, Topic: bus.TopicOutage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []Event
+	waitOnBus := func(state State) Event {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, e := range seen {
+				if e.State == state {
+					return e
+				}
+			}
+			ds, _ := watch.Fetch(ctx, 10, 200*time.Millisecond)
+			for _, d := range ds {
+				m, err := d.Decode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var e Event
+				if err := json.Unmarshal(m.(bus.Outage).JSON, &e); err != nil {
+					t.Fatal(err)
+				}
+				seen = append(seen, e)
+				d.Ack()
+			}
+		}
+		t.Fatalf("no %s outage on the bus; seen %+v", state, seen)
+		return Event{}
+	}
+
+	svcs := g.Services("TR-0-1-002")
+	pings.set(svcs, true)
+	down := time.Now().UTC().Truncate(time.Second)
+	for i, up := range svcs {
+		if i%5 == 0 {
+			continue // a fifth of the gasps lost
+		}
+		if _, err := b.Publish(ctx, bus.Event{MRID: "gasp/" + up, MeterID: "m" + up, Type: cim.EventPowerOff, CreatedAt: down,
+			Details: map[string]string{"source": "push"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Noise the service leaves alone: another event type, an unknown meter.
+	b.Publish(ctx, bus.Event{MRID: "cover", MeterID: "m" + svcs[0], Type: "3.12.29.39", CreatedAt: down})
+	b.Publish(ctx, bus.Event{MRID: "stranger", MeterID: "x1", Type: cim.EventPowerOff, CreatedAt: down})
+
+	ev := waitOnBus(Confirmed)
+	if ev.Device != "TR-0-1-002" || ev.Level != topology.Transformer || ev.Customers != 10 || !ev.Start.Equal(down) {
+		t.Fatalf("confirmed: %+v", ev)
+	}
+	if got, ok := st.get(ev.ID); !ok || got.State != Confirmed {
+		t.Fatalf("stored: %+v %v", got, ok)
+	}
+
+	// Restart: the new service follows the stored outage.
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	svc, _ = NewService(opts)
+	runCtx, stop = context.WithCancel(ctx)
+	defer stop()
+	go func() { done <- svc.Run(runCtx) }()
+	waitFor(t, "the reloaded outage", func() bool { return len(svc.Open()) == 1 })
+
+	pings.set(svcs, false)
+	back := time.Now().UTC().Truncate(time.Second)
+	for _, up := range svcs[:3] {
+		if _, err := b.Publish(ctx, bus.Event{MRID: "up/" + up, MeterID: "m" + up, Type: cim.EventPowerRestored, CreatedAt: back,
+			Details: map[string]string{"source": "push"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev = waitOnBus(Verified)
+	if ev.Device != "TR-0-1-002" || !ev.End.Equal(back) || ev.PingsOK == 0 {
+		t.Fatalf("verified: %+v", ev)
+	}
+	waitFor(t, "the verified outage stored", func() bool { e, _ := st.get(ev.ID); return e.State == Verified })
+	if len(svc.Open()) != 0 {
+		t.Fatalf("still open: %+v", svc.Open())
+	}
+}
