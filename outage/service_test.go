@@ -49,7 +49,9 @@ func (m *memStore) get(id string) (Event, bool) {
 
 type fixedTopology struct{ g *topology.Grid }
 
-func (f fixedTopology) TopologyAt(context.Context, time.Time) (*topology.Grid, error) { return f.g, nil }
+func (f fixedTopology) TopologyAt(context.Context, time.Time) (*topology.Grid, error) {
+	return f.g, nil
+}
 
 // meterNames names meter "m<usage point>" for each usage point.
 type meterNames struct{}
