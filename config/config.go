@@ -49,6 +49,8 @@ type Config struct {
 	HAN HAN `yaml:"han"`
 	// OpenADR serves a VTN and runs a VEN (config/openadr.go).
 	OpenADR OpenADR `yaml:"openadr"`
+	// Outage configures outage management (config/outage.go).
+	Outage Outage `yaml:"outage"`
 }
 
 // AnomalyPolicy is the built-in anomaly policy with the settings laid
@@ -206,6 +208,7 @@ func Default() Config {
 		Safeguards: DefaultSafeguards(),
 		HAN:        DefaultHAN(),
 		OpenADR:    DefaultOpenADR(),
+		Outage:     DefaultOutage(),
 	}
 }
 
@@ -378,6 +381,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.OpenADR.validate(); err != nil {
+		return err
+	}
+	if err := c.Outage.validate(); err != nil {
 		return err
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
