@@ -490,6 +490,9 @@ func (s *Server) startBackground() {
 	run("ingest", in.Run)
 	run("campaigns", s.Campaigns.Run)
 	run("demand response", s.runDR)
+	if s.cfg.Outage.Enabled {
+		run("outage management", s.runOutage)
+	}
 	run("session cleanup", func(ctx context.Context) error {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()

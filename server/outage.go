@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/amigo-ami/amigo/outage"
+	"github.com/amigo-ami/amigo/retry"
+	"github.com/amigo-ami/amigo/store"
+)
+
+// outageTables is what outage management needs of the store beyond the
+// meters: the topology's versions and the outage table.
+type outageTables interface {
+	outage.Topology
+	PutOutage(ctx context.Context, e outage.Event) error
+}
+
+// openOutages is the store's listing of open outages, when it has one.
+type openOutages interface {
+	OpenOutages(ctx context.Context) ([]outage.Event, error)
+}
+
+// outageStore gives the service the outage table; without a listing of
+// open ones it starts with none.
+type outageStore struct {
+	outageTables
+	st store.Store
+}
+
+func (o outageStore) OpenOutages(ctx context.Context) ([]outage.Event, error) {
+	if l, ok := o.st.(openOutages); ok {
+		return l.OpenOutages(ctx)
+	}
+	return nil, nil
+}
+
+// storeMeters maps meters and usage points through the registry.
+type storeMeters struct{ st store.Store }
+
+func (m storeMeters) UsagePointOf(ctx context.Context, id string) (string, error) {
+	mt, err := m.st.Meter(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return mt.UsagePointID, nil
+}
+
+func (m storeMeters) MeterAt(ctx context.Context, up string) (string, error) {
+	ms, err := m.st.Meters(ctx, store.MeterQuery{UsagePointID: up, Limit: 10})
+	if err != nil {
+		return "", err
+	}
+	for _, mt := range ms {
+		if mt.Parent == "" { // a gas or water meter has no supply to lose
+			return mt.MRID, nil
+		}
+	}
+	return "", fmt.Errorf("usage point %s: no electricity meter: %w", up, store.ErrNotFound)
+}
+
+// runOutage runs outage management until ctx ends. It waits for a
+// topology: without the tree behind the meters there is nothing to
+// correlate last gasps on.
+func (s *Server) runOutage(ctx context.Context) error {
+	tables, ok := s.Store.(outageTables)
+	if !ok {
+		s.log.Warn("outage management off: the store keeps no topology or outages")
+		return nil
+	}
+	c := s.cfg.Outage
+	now := s.now
+	if now == nil {
+		now = time.Now
+	}
+	svc, err := outage.NewService(outage.ServiceOptions{
+		Engine: outage.Config{Window: c.Window, Momentary: c.Momentary, PingSample: c.PingSample, MaxPings: c.MaxPings,
+			VerifyAfter: c.VerifyAfter, Reping: c.Reping},
+		Store: outageStore{tables, s.Store}, Topology: tables, Meters: storeMeters{s.Store}, Pings: s.HeadEnd, Bus: s.Bus,
+		PingTimeout: c.PingTimeout, Now: now, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	for n := 1; ; n++ {
+		err := svc.Run(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrNotFound) && n == 1 {
+			s.log.Info("outage management waits for a topology", "err", err)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("outage management", "err", err)
+		}
+		if retry.Wait(ctx, time.Minute) != nil {
+			return nil
+		}
+	}
+}
