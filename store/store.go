@@ -48,6 +48,7 @@ type Store interface {
 	Accounts
 	PriceFeeds
 	BillRuns
+	Outages
 }
 
 // Engine is the database itself: which engine it is, whether it answers,
