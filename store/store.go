@@ -49,6 +49,7 @@ type Store interface {
 	PriceFeeds
 	BillRuns
 	Topology
+	Outages
 }
 
 // Engine is the database itself: which engine it is, whether it answers,
