@@ -11,30 +11,15 @@ import (
 	"github.com/amigo-ami/amigo/store"
 )
 
-// outageTables is what outage management needs of the store beyond the
-// meters: the topology's versions and the outage table.
-type outageTables interface {
-	outage.Topology
-	PutOutage(ctx context.Context, e outage.Event) error
-}
+// outageStore gives the service the store's outage table.
+type outageStore struct{ st store.Store }
 
-// openOutages is the store's listing of open outages, when it has one.
-type openOutages interface {
-	OpenOutages(ctx context.Context) ([]outage.Event, error)
-}
-
-// outageStore gives the service the outage table; without a listing of
-// open ones it starts with none.
-type outageStore struct {
-	outageTables
-	st store.Store
+func (o outageStore) PutOutage(ctx context.Context, e outage.Event) error {
+	return o.st.PutOutage(ctx, e)
 }
 
 func (o outageStore) OpenOutages(ctx context.Context) ([]outage.Event, error) {
-	if l, ok := o.st.(openOutages); ok {
-		return l.OpenOutages(ctx)
-	}
-	return nil, nil
+	return o.st.Outages(ctx, store.OutageQuery{Open: true, States: []outage.State{outage.Suspected, outage.Confirmed}})
 }
 
 // storeMeters maps meters and usage points through the registry.
@@ -65,11 +50,6 @@ func (m storeMeters) MeterAt(ctx context.Context, up string) (string, error) {
 // topology: without the tree behind the meters there is nothing to
 // correlate last gasps on.
 func (s *Server) runOutage(ctx context.Context) error {
-	tables, ok := s.Store.(outageTables)
-	if !ok {
-		s.log.Warn("outage management off: the store keeps no topology or outages")
-		return nil
-	}
 	c := s.cfg.Outage
 	now := s.now
 	if now == nil {
@@ -78,7 +58,7 @@ func (s *Server) runOutage(ctx context.Context) error {
 	svc, err := outage.NewService(outage.ServiceOptions{
 		Engine: outage.Config{Window: c.Window, Momentary: c.Momentary, PingSample: c.PingSample, MaxPings: c.MaxPings,
 			VerifyAfter: c.VerifyAfter, Reping: c.Reping},
-		Store: outageStore{tables, s.Store}, Topology: tables, Meters: storeMeters{s.Store}, Pings: s.HeadEnd, Bus: s.Bus,
+		Store: outageStore{s.Store}, Topology: s.Store, Meters: storeMeters{s.Store}, Pings: s.HeadEnd, Bus: s.Bus,
 		PingTimeout: c.PingTimeout, Now: now, Logger: s.log,
 	})
 	if err != nil {
