@@ -58,6 +58,8 @@ type ServiceOptions struct {
 	Durable string
 	// Tick is how often the engine's clock advances.
 	Tick time.Duration
+	// TopologyEvery is how often the topology in force is looked up.
+	TopologyEvery time.Duration
 	// PingTimeout bounds one ping.
 	PingTimeout time.Duration
 	Now         func() time.Time
@@ -85,6 +87,9 @@ func NewService(o ServiceOptions) (*Service, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = 5 * time.Second
+	}
+	if o.TopologyEvery <= 0 {
+		o.TopologyEvery = 5 * time.Minute
 	}
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = 10 * time.Second
@@ -147,6 +152,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("outage: consumer: %w", err)
 	}
 	next := s.o.Now().Add(s.o.Tick)
+	version, refresh := g.Version, s.o.Now().Add(s.o.TopologyEvery)
 	for ctx.Err() == nil {
 		ds, err := c.Fetch(ctx, 256, s.o.Tick)
 		if err != nil && ctx.Err() == nil {
@@ -155,7 +161,21 @@ func (s *Service) Run(ctx context.Context) error {
 		for _, d := range ds {
 			s.take(ctx, d)
 		}
-		if now := s.o.Now(); !now.Before(next) {
+		now := s.o.Now()
+		if !now.Before(refresh) {
+			// A version switching services to another transformer takes
+			// effect on its date.
+			refresh = now.Add(s.o.TopologyEvery)
+			if g, err := s.o.Topology.TopologyAt(ctx, now); err == nil && g.Version != version {
+				version = g.Version
+				s.mu.Lock()
+				s.e.SetTopology(g)
+				s.mu.Unlock()
+			} else if err != nil && ctx.Err() == nil {
+				s.o.Logger.Warn("outage: topology", "err", err)
+			}
+		}
+		if !now.Before(next) {
 			next = now.Add(s.o.Tick)
 			s.advance(ctx, now)
 		}

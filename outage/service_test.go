@@ -11,7 +11,6 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
-	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/topology"
 )
 
@@ -58,7 +57,7 @@ type meterNames struct{}
 
 func (meterNames) UsagePointOf(_ context.Context, id string) (string, error) {
 	if !strings.HasPrefix(id, "m") {
-		return "", store.ErrNotFound
+		return "", fmt.Errorf("meter %s: unknown", id)
 	}
 	return id[1:], nil
 }
