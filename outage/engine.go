@@ -480,11 +480,29 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 				f.fail++
 			}
 		}
+		if len(others) == 0 {
+			// Every service gasped or reported: a ping of a couple of them
+			// confirms the gasps are not a burst of meter faults.
+			var silent []string
+			for _, s := range went {
+				if !pend[s].restored {
+					silent = append(silent, s)
+				}
+			}
+			for _, r := range e.pingAll(ctx, sample(silent, min(2, e.cfg.PingSample))) {
+				switch r {
+				case 1:
+					f.ok++
+				case -1:
+					f.fail++
+				}
+			}
+		}
 		pinged := f.ok + f.fail
 		var trOut bool
 		switch {
 		case len(members) > 1 && len(others) == 0 && gone > 0:
-			trOut, f.confirmed = true, gone >= 2
+			trOut, f.confirmed = true, gone >= 2 || f.fail > 0
 		case len(members) > 1 && pinged > 0:
 			trOut, f.confirmed = gone >= 1 && f.fail*2 > pinged, true
 		case len(members) > 1:

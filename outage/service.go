@@ -11,6 +11,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/retry"
 	"github.com/amigo-ami/amigo/topology"
 )
 
@@ -157,6 +158,7 @@ func (s *Service) Run(ctx context.Context) error {
 		ds, err := c.Fetch(ctx, 256, s.o.Tick)
 		if err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("outage: fetch", "err", err)
+			retry.Wait(ctx, s.o.Tick) // not a busy loop on a bus that is down
 		}
 		for _, d := range ds {
 			s.take(ctx, d)
