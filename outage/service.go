@@ -59,6 +59,9 @@ type ServiceOptions struct {
 	Durable string
 	// Tick is how often the engine's clock advances.
 	Tick time.Duration
+	// Recent is how old a power-down may be and still count as a last
+	// gasp; an older one is history from an event log.
+	Recent time.Duration
 	// TopologyEvery is how often the topology in force is looked up.
 	TopologyEvery time.Duration
 	// PingTimeout bounds one ping.
@@ -88,6 +91,9 @@ func NewService(o ServiceOptions) (*Service, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = 5 * time.Second
+	}
+	if o.Recent <= 0 {
+		o.Recent = 10 * time.Minute
 	}
 	if o.TopologyEvery <= 0 {
 		o.TopologyEvery = 5 * time.Minute
@@ -210,39 +216,35 @@ func (s *Service) take(ctx context.Context, d *bus.Delivery) {
 	}
 }
 
-// signal reads a power event. A pushed power-down is a last gasp and a
-// pushed power-up a restoration; the pushes carry no outage duration, so
-// the power-down comes from the event log when it is read: a logged
-// power-up after a logged power-down repeats the restoration with it.
+// signal reads a power event. A recent power-down is a last gasp: DLMS
+// meters push it alone, C12.22 meters push the entries of their event log,
+// the same events a collection reads, so how fresh it is tells a gasp from
+// history, not where it came from. A power-up is a restoration, with the
+// power-down logged before it when the log told one: the pushes carry no
+// outage duration, the event log does.
 func (s *Service) signal(ctx context.Context, ev cim.EndDeviceEvent) (Signal, bool) {
 	up, err := s.usagePoint(ctx, ev.MeterID)
 	if err != nil || up == "" {
 		return Signal{}, false
 	}
 	sig := Signal{Meter: ev.MeterID, UsagePoint: up, At: ev.CreatedAt}
-	fromLog := ev.Details["source"] == "log"
-	switch {
-	case ev.Type == cim.EventPowerOff && !fromLog:
-		sig.Kind = LastGasp
-	case ev.Type == cim.EventPowerRestored && !fromLog:
-		sig.Kind = PowerRestored
-	case ev.Type == cim.EventPowerOff:
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ev.Type == cim.EventPowerOff {
 		if _, isDuration := ev.Details["duration"]; isDuration {
-			return Signal{}, false
+			return Signal{}, false // a power failure log's duration, no time of its own
 		}
-		s.mu.Lock()
 		s.logged[ev.MeterID] = ev.CreatedAt
-		s.mu.Unlock()
-		return Signal{}, false
-	default:
-		s.mu.Lock()
-		down, ok := s.logged[ev.MeterID]
-		delete(s.logged, ev.MeterID)
-		s.mu.Unlock()
-		if !ok || !down.Before(ev.CreatedAt) {
+		if s.o.Now().Sub(ev.CreatedAt) > s.o.Recent {
 			return Signal{}, false
 		}
-		sig.Kind, sig.DownSince = PowerRestored, down
+		sig.Kind = LastGasp
+		return sig, true
+	}
+	sig.Kind = PowerRestored
+	if down, ok := s.logged[ev.MeterID]; ok && down.Before(ev.CreatedAt) {
+		sig.DownSince = down
+		delete(s.logged, ev.MeterID)
 	}
 	return sig, true
 }

@@ -209,3 +209,40 @@ func TestServiceOverTheBus(t *testing.T) {
 		t.Fatalf("still open: %+v", svc.Open())
 	}
 }
+
+// TestSignalsFromMeterEvents: a recent power-down is a last gasp whether
+// pushed alone (DLMS) or as a log entry (C12.22); an old one is history
+// that dates the next power-up; a power failure log's duration is no
+// signal; an unknown meter is none.
+func TestSignalsFromMeterEvents(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	svc, err := NewService(ServiceOptions{Store: &memStore{}, Topology: fixedTopology{}, Meters: meterNames{}, Pings: &darkMeters{},
+		Bus: &bus.Bus{}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := func(meter string, typ cim.EndDeviceEventType, at time.Time, details map[string]string) cim.EndDeviceEvent {
+		return cim.EndDeviceEvent{MeterID: meter, Type: typ, CreatedAt: at, Details: details}
+	}
+	push := map[string]string{"source": "push"}
+	log := map[string]string{"source": "log", "log": "ST76"}
+	for i, tc := range []struct {
+		in   cim.EndDeviceEvent
+		want Signal
+		ok   bool
+	}{
+		{ev("m1", cim.EventPowerOff, now.Add(-time.Second), push), Signal{Meter: "m1", UsagePoint: "1", Kind: LastGasp, At: now.Add(-time.Second)}, true},
+		{ev("m2", cim.EventPowerOff, now.Add(-2*time.Second), log), Signal{Meter: "m2", UsagePoint: "2", Kind: LastGasp, At: now.Add(-2 * time.Second)}, true},
+		{ev("m3", cim.EventPowerOff, now.Add(-3*time.Hour), log), Signal{}, false},
+		{ev("m3", cim.EventPowerRestored, now.Add(-2*time.Hour), log), Signal{Meter: "m3", UsagePoint: "3", Kind: PowerRestored, At: now.Add(-2 * time.Hour), DownSince: now.Add(-3 * time.Hour)}, true},
+		{ev("m4", cim.EventPowerRestored, now, push), Signal{Meter: "m4", UsagePoint: "4", Kind: PowerRestored, At: now}, true},
+		{ev("m5", cim.EventPowerOff, now, map[string]string{"source": "log", "duration": "3m0s"}), Signal{}, false},
+		{ev("x6", cim.EventPowerOff, now, push), Signal{}, false},
+	} {
+		got, ok := svc.signal(ctx, tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%d: %+v: got %+v %v, want %+v %v", i, tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
