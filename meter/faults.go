@@ -280,7 +280,8 @@ type Outage struct{ Start, End time.Time }
 
 // eachOutage calls fn for outages overlapping [from, to), in start order.
 // Scheduled outages of electricity meters only: gas and water meters run
-// on batteries.
+// on batteries. With a Supply, its cuts replace the outage groups' draws;
+// injected cuts apply either way.
 func (m *Meter) eachOutage(from, to int64, fn func(period)) {
 	var inj []period
 	if m.st != nil {
@@ -296,7 +297,16 @@ func (m *Meter) eachOutage(from, to int64, fn func(period)) {
 		}
 		fn(p)
 	}
-	if m.kind.Electric() {
+	if m.kind.Electric() && m.f.Supply != nil {
+		lo := max(from, m.f.install)
+		if lo < to {
+			m.f.Supply.Cuts(m.id, lo, to, func(a, b int64) {
+				if b > lo && a < to {
+					emit(period{a, b})
+				}
+			})
+		}
+	} else if m.kind.Electric() {
 		lo := max(from, m.f.install)
 		for d := floorDiv(lo-maxOutage, 86400); d*86400 < to; d++ {
 			if p, ok := m.seedOutage(d); ok && p.to > lo && p.from < to {
