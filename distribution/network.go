@@ -253,12 +253,17 @@ func (n *Network) build() {
 			fd := feeder{sub: si, rural: rural, first: len(n.trans)}
 			fd.id = fmt.Sprintf("FD-%d", len(n.feeds)+1)
 			dir := r.Float64() * 2 * math.Pi
-			step := 80 + r.Float64()*120 // metres between transformers
+			// Urban cable feeders run 2-6 km, rural overhead lines 8-25
+			// km; transformers spread along the trunk and its branches.
+			reachM := 2000 + r.Float64()*4000
+			perTrans := 25.0
 			fd.dropPM = 20 + r.IntN(11)
 			if rural {
-				step = 400 + r.Float64()*900
+				reachM = 8000 + r.Float64()*17000
+				perTrans = 3.5
 				fd.dropPM = 35 + r.IntN(11)
 			}
+			step := reachM / math.Ceil(float64(size)/perTrans)
 			for size > 0 {
 				k := 10 + r.IntN(31)
 				if rural {
@@ -267,11 +272,11 @@ func (n *Network) build() {
 				k = min(k, size)
 				size -= k
 				ti := len(n.trans)
-				d := int(step * float64(ti-fd.first+1))
+				d := min(int(step*float64(ti-fd.first+1)), int(reachM))
 				tr := transformer{feeder: len(n.feeds), distM: d, first: len(n.servs), n: k}
 				tr.id = fmt.Sprintf("TR-%d", ti+1)
 				// A feeder wanders: its direction turns a little per span.
-				bend := dir + 0.3*math.Sin(float64(ti-fd.first)/7)
+				bend := dir + 0.6*math.Sin(float64(ti-fd.first)/5)
 				tr.lat, tr.lon = offset(slat, slon, float64(d)*math.Sin(bend), float64(d)*math.Cos(bend))
 				tr.tapPM = -10 + r.IntN(31)
 				if r.Float64() < n.cfg.OutOfBounds {
