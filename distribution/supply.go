@@ -117,16 +117,8 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Disturbance is a voltage dip (sag) or swell at a meter: it starts at At
-// (unix seconds), lasts Dur, on the meter's phase Phase (1..3, as the
-// meter's terminals see it: a single-phase meter has phase 1 only) and
-// takes the voltage DepthPM permille from nominal (negative: a sag).
-type Disturbance struct {
-	At      int64         `json:"at"`
-	Dur     time.Duration `json:"dur"`
-	Phase   int           `json:"phase"`
-	DepthPM int32         `json:"depthPM"`
-}
+// Disturbance is a sag or swell at a meter (meter.Disturbance).
+type Disturbance = meter.Disturbance
 
 // Disturbances calls fn for each sag or swell at meter id starting in
 // [from, to), in order. They happen on the meter's feeder, on one of its

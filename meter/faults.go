@@ -432,6 +432,42 @@ type pqEp struct {
 	dur   int64
 	code  EventCode
 	phase int
+	// exact and depthPM are a Supply's disturbance as it was (zero for
+	// the seed's own episodes).
+	exact   time.Duration
+	depthPM int32
+}
+
+// eachPQ calls fn for the sags and swells the meter sees starting in
+// [from, to), in order: a Supply's disturbances on the meter's phases
+// when the fleet has one (a single-phase meter sees phase 1 only), the
+// seed's regional episodes otherwise.
+func (m *Meter) eachPQ(from, to int64, fn func(pqEp)) {
+	if !m.kind.Electric() || from >= to {
+		return
+	}
+	if sup := m.f.Supply; sup != nil {
+		sup.Disturbances(m.id, from, to, func(d Disturbance) {
+			if d.Phase < 1 || d.Phase > 3 || (d.Phase > 1 && m.kind != Electricity3P) {
+				return
+			}
+			ep := pqEp{at: d.At, dur: int64((d.Dur + time.Second - 1) / time.Second), phase: d.Phase - 1, exact: d.Dur, depthPM: d.DepthPM}
+			ep.code = EventUnderVoltageL1 + EventCode(ep.phase)
+			if d.DepthPM > 0 {
+				ep.code = EventOverVoltageL1 + EventCode(ep.phase)
+			}
+			fn(ep)
+		})
+		return
+	}
+	if m.f.Faults.PowerQualityPerYear <= 0 {
+		return
+	}
+	for d := floorDiv(from, 86400); d*86400 < to; d++ {
+		if ep, ok := m.seedPQ(d); ok && ep.at >= from && ep.at < to {
+			fn(ep)
+		}
+	}
 }
 
 func (m *Meter) seedPQ(d int64) (pqEp, bool) {

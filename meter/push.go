@@ -89,7 +89,11 @@ func (m *Meter) NextEvent(after time.Time) (time.Time, Event) {
 			}
 		}
 	}
-	if m.f.Faults.PowerQualityPerYear > 0 {
+	if m.f.Supply != nil {
+		m.eachPQ(max(a+1, m.f.install), best, func(ep pqEp) {
+			offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
+		})
+	} else if m.f.Faults.PowerQualityPerYear > 0 {
 		for d := floorDiv(a, 86400); d*86400 < best; d++ {
 			if ep, ok := m.seedPQ(d); ok && ep.at >= m.f.install {
 				offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
