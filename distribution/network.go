@@ -23,7 +23,9 @@ type Config struct {
 	// Rural is the fraction of feeders that are rural: fewer services per
 	// transformer, longer lines, more faults.
 	Rural float64
-	Mix   OutageMix
+	// Mix holds the fault rates; the zero Mix has no faults at all, so
+	// start from DefaultMix (or DefaultConfig).
+	Mix OutageMix
 	// LastGaspLoss is the chance a meter's last gasp never reaches the
 	// head-end (0.2 is typical of RF and cellular meters).
 	LastGaspLoss float64
