@@ -438,3 +438,19 @@ func TestWriteCSV(t *testing.T) {
 		}
 	}
 }
+
+// At twelve storms a year every month has one, whatever the seed.
+func TestEveryMonthHasAStorm(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		n := build(t, DefaultConfig(seed, 2000, month))
+		storm := 0
+		for _, o := range n.Outages(month, month.AddDate(0, 0, 30)) {
+			if o.Cause == "storm" {
+				storm++
+			}
+		}
+		if storm == 0 {
+			t.Errorf("seed %d: no storm in the month", seed)
+		}
+	}
+}

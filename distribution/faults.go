@@ -192,35 +192,41 @@ func (n *Network) coldLoad(r *rand.Rand, f int, at int64, add func(draft)) {
 }
 
 // storms places major event days. They are spread evenly rather than as a
-// Poisson process: each period of 365/StormsPerYear days holds exactly one,
-// at a random point, so a window of that length always has one for the
-// major event day method to find.
+// Poisson process: the window is cut into round(Days*StormsPerYear/365)
+// equal periods and each holds exactly one storm at a random point, so a
+// month at twelve storms a year always has its major event day.
 func (n *Network) storms(r *rand.Rand, add func(draft)) {
 	mix := n.cfg.Mix
-	if mix.StormsPerYear <= 0 {
+	k := math.Round(float64(n.to-n.from) / (365 * 86400) * mix.StormsPerYear)
+	if mix.StormsPerYear <= 0 || k < 1 {
 		return
 	}
-	period := 365 * 86400 / mix.StormsPerYear
-	for k := 0.0; ; k++ {
-		at := n.from + int64((k+r.Float64())*period)
-		if at >= n.to {
-			return
-		}
+	period := float64(n.to-n.from) / k
+	for i := 0.0; i < k; i++ {
+		at := n.from + int64((i+r.Float64())*period)
 		// The front arrives in the afternoon and does its damage over
-		// six hours.
+		// six hours; kept in the window.
 		day := time.Unix(at, 0).In(n.cfg.Location)
 		y, m, d := day.Date()
 		front := time.Date(y, m, d, 12, 0, 0, 0, n.cfg.Location).Add(time.Duration(r.IntN(6*60)) * time.Minute).Unix()
+		if front < n.from {
+			front += 86400
+		}
+		if front >= n.to {
+			front -= 86400
+		}
 		if front < n.from || front >= n.to {
 			continue
 		}
 		hit := map[int]bool{}
+		// The storm's path: one feeder at least is down for hours.
+		worst := r.IntN(len(n.feeds))
 		for f := range n.feeds {
 			if r.Float64() < 0.5 {
 				at := front + r.Int64N(6*3600)
 				add(draft{level: topology.Feeder, dev: f, from: at, to: at + momentary(r), kind: Momentary, cause: "storm"})
 			}
-			if r.Float64() >= mix.StormFeederShare {
+			if r.Float64() >= mix.StormFeederShare && f != worst {
 				continue
 			}
 			at := front + r.Int64N(6*3600)
