@@ -188,8 +188,9 @@ func TestMonthMix(t *testing.T) {
 			}
 		}
 	}
-	if nested == 0 {
-		t.Error("no transformer outage nested in its feeder's")
+	t.Logf("%d transformer outages nested in their feeder's", nested)
+	if nested < 2 {
+		t.Errorf("%d transformer outages nested in their feeder's, want a few", nested)
 	}
 	// A major event day: daily SAIDI beyond the 2.5β threshold of the
 	// month's days.
