@@ -103,7 +103,6 @@ type draft struct {
 	to     int64
 	kind   Kind
 	cause  string
-	nested bool
 }
 
 // fault draws the outages of the window. Each family of faults has its own
@@ -239,7 +238,7 @@ func (n *Network) storms(r *rand.Rand, add func(draft)) {
 				t := fd.first + r.IntN(fd.n)
 				hit[t] = true
 				tAt := at + r.Int64N(max(dur/2, 1))
-				add(draft{level: topology.Transformer, dev: t, from: tAt, to: at + dur + 20*60 + r.Int64N(160*60), kind: Sustained, cause: "storm", nested: true})
+				add(draft{level: topology.Transformer, dev: t, from: tAt, to: at + dur + 20*60 + r.Int64N(160*60), kind: Sustained, cause: "storm"})
 			}
 		}
 		for t := range n.trans {
