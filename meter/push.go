@@ -76,7 +76,9 @@ func (m *Meter) NextEvent(after time.Time) (time.Time, Event) {
 		// the head-end it was false.
 		if sup := m.f.Supply; sup != nil && m.kind.Electric() {
 			sup.FalseGasps(m.id, max(a+1, m.f.install), until, func(at int64) {
-				offer(at, Event{Kind: EventLastGasp, Code: EventPowerDown, Log: LogStandard})
+				if !m.PoweredDown(time.Unix(at, 0)) { // an injected cut
+					offer(at, Event{Kind: EventLastGasp, Code: EventPowerDown, Log: LogStandard})
+				}
 			})
 		}
 	}
@@ -90,8 +92,11 @@ func (m *Meter) NextEvent(after time.Time) (time.Time, Event) {
 		}
 	}
 	if m.f.Supply != nil {
+		// A meter without power sees no sag.
 		m.eachPQ(max(a+1, m.f.install), best, func(ep pqEp) {
-			offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
+			if ep.at < best && !m.PoweredDown(time.Unix(ep.at, 0)) {
+				offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
+			}
 		})
 	} else if m.f.Faults.PowerQualityPerYear > 0 {
 		for d := floorDiv(a, 86400); d*86400 < best; d++ {

@@ -26,7 +26,7 @@ import (
 func TestFleetOnNetwork(t *testing.T) {
 	const n = 400
 	cfg := distribution.DefaultConfig(7, n, start.Add(-24*time.Hour))
-	cfg.Days, cfg.LastGaspLoss, cfg.FalseGaspsPerYear = 40, 0.5, 0
+	cfg.Days, cfg.LastGaspLoss, cfg.FalseGaspsPerYear, cfg.SagsPerFeederYear = 40, 0.5, 0, 0
 	cfg.Mix.TransformerPerYear = 3
 	network, err := distribution.New(cfg)
 	if err != nil {
@@ -131,7 +131,7 @@ func TestFleetOnNetwork(t *testing.T) {
 		defer wg.Done()
 		f.RunPushes(ctx, sim.PushConfig{Destination: push.Addr().String(), From: out.Start.Add(-time.Second)}, stats)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		got := len(from)
@@ -170,6 +170,32 @@ func TestFleetOnNetwork(t *testing.T) {
 			c.Release(context.Background())
 			break
 		}
+	}
+
+	// Power back: every meter under the transformer says so, whether
+	// its last gasp got out or not.
+	clock.Set(out.End.Add(time.Second))
+	for {
+		mu.Lock()
+		done := true
+		for _, i := range under {
+			a := f.Identity(i).Addr.Addr()
+			k := 1
+			if want[a] {
+				k = 2
+			}
+			if from[a] < k {
+				done = false
+			}
+		}
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restoration pushes missing: %v", from)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	// The topology file lists every meter's usage point.
