@@ -97,12 +97,12 @@ func momentary(r *rand.Rand) int64 {
 }
 
 type draft struct {
-	level  topology.Level
-	dev    int
-	from   int64
-	to     int64
-	kind   Kind
-	cause  string
+	level topology.Level
+	dev   int
+	from  int64
+	to    int64
+	kind  Kind
+	cause string
 }
 
 // fault draws the outages of the window. Each family of faults has its own
