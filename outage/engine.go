@@ -447,7 +447,7 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 
 	var changes []Event
 	darkTr := map[string]*finding{}
-	var services []*finding
+	var services, answered []*finding
 	for _, tr := range trs {
 		went := byTr[tr]
 		f := &finding{device: tr, up: map[string]time.Time{}}
@@ -522,6 +522,11 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 		for _, s := range went {
 			ev := pend[s]
 			sf := &finding{device: s, start: ev.down, up: map[string]time.Time{}}
+			if len(members) == 1 {
+				// A transformer of one customer: it explains the outage
+				// as well as the service, and is the higher device.
+				sf.device = tr
+			}
 			if ev.gasp {
 				sf.gasps = 1
 			}
@@ -540,7 +545,7 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 			case 1:
 				sf.ok = 1
 				if ev.gasp {
-					changes = append(changes, e.dismiss(sf))
+					answered = append(answered, sf)
 				}
 				continue
 			case -1:
@@ -570,6 +575,16 @@ func (e *Engine) correlate(ctx context.Context) []Event {
 	}
 	for _, sf := range services {
 		changes = append(changes, e.start(sf)...)
+	}
+	// A gasp whose meter answers is false unless it fell inside a device
+	// found out in the same round: a recloser's few seconds, over before
+	// the ping, under a transformer too small to tell on its own.
+	for _, sf := range answered {
+		if o := e.covering(sf.device); o != nil {
+			o.ev.LastGasps++
+			continue
+		}
+		changes = append(changes, e.dismiss(sf))
 	}
 	return changes
 }
