@@ -41,6 +41,21 @@ type Pings interface {
 	Ping(ctx context.Context, meterID string) error
 }
 
+// Read is one meter's collection result.
+type Read struct {
+	Meter string
+	At    time.Time
+	OK    bool
+}
+
+// Reads gives the collection results recorded since a time: the meters
+// that could not be reached (timeouts, refused connections) and, where
+// cheap, those read. A meter that stops answering collection with no
+// last gasp is pinged.
+type Reads interface {
+	ReadsSince(ctx context.Context, since time.Time) ([]Read, error)
+}
+
 // Bus is what the service needs of the message bus.
 type Bus interface {
 	Consumer(ctx context.Context, cfg bus.ConsumerConfig) (*bus.Consumer, error)
@@ -55,6 +70,9 @@ type ServiceOptions struct {
 	Meters   Meters
 	Pings    Pings
 	Bus      Bus
+	// Reads, when set, brings collection results in every ReadsEvery.
+	Reads      Reads
+	ReadsEvery time.Duration
 	// Durable names the bus consumer of meter events.
 	Durable string
 	// Tick is how often the engine's clock advances.
@@ -91,6 +109,9 @@ func NewService(o ServiceOptions) (*Service, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = 5 * time.Second
+	}
+	if o.ReadsEvery <= 0 {
+		o.ReadsEvery = 15 * time.Minute
 	}
 	if o.Recent <= 0 {
 		o.Recent = 10 * time.Minute
@@ -160,6 +181,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	next := s.o.Now().Add(s.o.Tick)
 	version, refresh := g.Version, s.o.Now().Add(s.o.TopologyEvery)
+	readsFrom, readsAt := s.o.Now(), s.o.Now().Add(s.o.ReadsEvery)
 	for ctx.Err() == nil {
 		ds, err := c.Fetch(ctx, 256, s.o.Tick)
 		if err != nil && ctx.Err() == nil {
@@ -182,6 +204,10 @@ func (s *Service) Run(ctx context.Context) error {
 			} else if err != nil && ctx.Err() == nil {
 				s.o.Logger.Warn("outage: topology", "err", err)
 			}
+		}
+		if s.o.Reads != nil && !now.Before(readsAt) {
+			readsAt = now.Add(s.o.ReadsEvery)
+			readsFrom = s.takeReads(ctx, readsFrom)
 		}
 		if !now.Before(next) {
 			next = now.Add(s.o.Tick)
@@ -247,6 +273,37 @@ func (s *Service) signal(ctx context.Context, ev cim.EndDeviceEvent) (Signal, bo
 		delete(s.logged, ev.MeterID)
 	}
 	return sig, true
+}
+
+// takeReads turns the collection results since from into signals and
+// returns where the next look starts.
+func (s *Service) takeReads(ctx context.Context, from time.Time) time.Time {
+	rs, err := s.o.Reads.ReadsSince(ctx, from)
+	if err != nil {
+		s.o.Logger.Warn("outage: collection results", "err", err)
+		return from
+	}
+	next := from
+	for _, r := range rs {
+		if r.At.After(next) {
+			next = r.At
+		}
+		up, err := s.usagePoint(ctx, r.Meter)
+		if err != nil || up == "" {
+			continue
+		}
+		k := ReadMissed
+		if r.OK {
+			k = ReadOK
+		}
+		s.mu.Lock()
+		err = s.e.Observe(Signal{Meter: r.Meter, UsagePoint: up, Kind: k, At: r.At})
+		s.mu.Unlock()
+		if err != nil && !errors.Is(err, ErrUnknownService) {
+			s.o.Logger.Warn("outage: read result refused", "meter", r.Meter, "err", err)
+		}
+	}
+	return next.Add(time.Nanosecond)
 }
 
 func (s *Service) usagePoint(ctx context.Context, meterID string) (string, error) {

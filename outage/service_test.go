@@ -246,3 +246,58 @@ func TestSignalsFromMeterEvents(t *testing.T) {
 		}
 	}
 }
+
+type fakeReads struct {
+	mu    sync.Mutex
+	reads []Read
+}
+
+func (f *fakeReads) ReadsSince(_ context.Context, since time.Time) ([]Read, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Read
+	for _, r := range f.reads {
+		if !r.At.Before(since) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// TestServiceFindsASilentMeterByItsMissedRead: no last gasp, a collection
+// that times out, a ping that fails: a service outage, stored.
+func TestServiceFindsASilentMeterByItsMissedRead(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Options{Dir: t.TempDir(), Namespace: "outreads"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	g := testGrid(t, 1, 1, 2, 3)
+	st := &memStore{evs: map[string]Event{}}
+	pings := &darkMeters{dark: map[string]bool{"mUP0000000004": true}}
+	reads := &fakeReads{}
+	svc, err := NewService(ServiceOptions{Engine: Config{Window: time.Second}, Store: st, Topology: fixedTopology{g}, Meters: meterNames{},
+		Pings: pings, Bus: b, Reads: reads, ReadsEvery: 100 * time.Millisecond, Tick: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	reads.mu.Lock()
+	reads.reads = []Read{{Meter: "mUP0000000004", At: time.Now().Add(time.Second)}, {Meter: "mUP0000000001", At: time.Now().Add(time.Second), OK: true}}
+	reads.mu.Unlock()
+	waitFor(t, "the outage of the silent meter", func() bool {
+		for _, e := range svc.Open() {
+			if e.Device == "UP0000000004" && e.State == Confirmed {
+				return true
+			}
+		}
+		return false
+	})
+	if len(svc.Open()) != 1 {
+		t.Fatalf("open: %+v", svc.Open())
+	}
+}
