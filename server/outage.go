@@ -118,7 +118,7 @@ func (s *Server) runOutage(ctx context.Context) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("outage management", "err", err)
 		}
-		if retry.Wait(ctx, time.Minute) != nil {
+		if retry.Wait(ctx, retry.Backoff(5*time.Second, time.Minute, n)) != nil {
 			return nil
 		}
 	}
