@@ -34,7 +34,7 @@ func (s *DB) PutTopology(ctx context.Context, effectiveFrom time.Time, g *topolo
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(g.Nodes()); err != nil {
+	if err := json.NewEncoder(zw).Encode(g.Source()); err != nil {
 		return 0, fmt.Errorf("topology: encoding the grid: %w", err)
 	}
 	if err := zw.Close(); err != nil {
