@@ -30,6 +30,9 @@ const MaxIDBytes = 128
 // Row is one service of the topology file: where a usage point hangs in
 // the tree, and what is known of it. Zero values are unknown.
 type Row struct {
+	// Line is where the row was read (the header is line 1); zero for a
+	// row not read from a file.
+	Line                                        int
 	UsagePoint, Transformer, Feeder, Substation string
 	Region                                      string
 	Lat, Lon                                    float64
@@ -75,20 +78,14 @@ func ParseCSV(r io.Reader) (*Grid, error) {
 	if len(rows) == 0 {
 		return nil, &CSVError{Line: 2, Err: errors.New("no services: the file has a header only")}
 	}
-	nodes, err := nodesOf(rows)
+	nodes, err := NodesOf(rows)
 	if err != nil {
 		return nil, err
 	}
 	return New(nodes)
 }
 
-// lined is a row with the line it came from, for errors.
-type lined struct {
-	Row
-	line int
-}
-
-func readRows(r io.Reader) ([]lined, error) {
+func readRows(r io.Reader) ([]Row, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -123,7 +120,7 @@ func readRows(r io.Reader) ([]lined, error) {
 		}
 	}
 	seen := map[string]int{} // usage point → line
-	var rows []lined
+	var rows []Row
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -144,7 +141,8 @@ func readRows(r io.Reader) ([]lined, error) {
 			return nil, &CSVError{Line: line, Column: "usage_point", Err: fmt.Errorf("usage point %q already on line %d", row.UsagePoint, first)}
 		}
 		seen[row.UsagePoint] = line
-		rows = append(rows, lined{row, line})
+		row.Line = line
+		rows = append(rows, row)
 	}
 }
 
@@ -253,16 +251,9 @@ func parseInt(v string, limit int) (int, error) {
 // feeder and substation empty, when its transformer is placed by
 // another row or by the version a manifest is merged over; then only
 // its service comes out. It refuses a device given two parents or two
-// distances, and an id used at two levels, naming both rows.
+// distances, and an id used at two levels, naming both rows (by line
+// where they have one).
 func NodesOf(rows []Row) ([]Node, error) {
-	ls := make([]lined, len(rows))
-	for i, r := range rows {
-		ls[i] = lined{r, 0}
-	}
-	return nodesOf(ls)
-}
-
-func nodesOf(rows []lined) ([]Node, error) {
 	type seen struct {
 		node    *Node
 		line    int // the row that placed it
@@ -276,15 +267,15 @@ func nodesOf(rows []lined) ([]Node, error) {
 		}
 		return fmt.Sprintf("row %d", row+1)
 	}
-	fail := func(r lined, column string, err error) error {
-		return &CSVError{Line: r.line, Column: column, Err: err}
+	fail := func(r Row, column string, err error) error {
+		return &CSVError{Line: r.Line, Column: column, Err: err}
 	}
 	for i, r := range rows {
 		if r.UsagePoint == "" || r.Transformer == "" {
-			return nil, fail(r, "usage_point", fmt.Errorf("%s: a service needs its usage point and transformer", where(r.line, i)))
+			return nil, fail(r, "usage_point", fmt.Errorf("%s: a service needs its usage point and transformer", where(r.Line, i)))
 		}
 		if (r.Feeder == "") != (r.Substation == "") {
-			return nil, fail(r, "feeder", fmt.Errorf("%s: usage point %s: a feeder and its substation go together", where(r.line, i), r.UsagePoint))
+			return nil, fail(r, "feeder", fmt.Errorf("%s: usage point %s: a feeder and its substation go together", where(r.Line, i), r.UsagePoint))
 		}
 		add := func(n Node, column string) error {
 			s, ok := at[n.ID]
@@ -293,7 +284,7 @@ func nodesOf(rows []lined) ([]Node, error) {
 				order = append(order, n.ID)
 				return nil
 			}
-			first := where(rows[s.line].line, s.line)
+			first := where(rows[s.line].Line, s.line)
 			switch {
 			case s.node.Level != n.Level:
 				return fail(r, column, fmt.Errorf("%q is a %s here but a %s on %s", n.ID, n.Level, s.node.Level, first))
