@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,5 +61,50 @@ func TestTopologyCommands(t *testing.T) {
 	}
 	if out, err := run("show", "TR-404"); err == nil || !strings.Contains(out, "TR-404") {
 		t.Fatalf("unknown node: %v\n%s", err, out)
+	}
+}
+
+// TestManifestImportPlacesMeters: a manifest with the network columns,
+// imported through the real head-end, makes a version of the grid that
+// places its usage points.
+func TestManifestImportPlacesMeters(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "amigo.yaml")
+	if err := os.WriteFile(cfgFile, []byte("headend:\n  daily_at: -1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := serve(t, "--data", dir, "--config", cfgFile)
+	base := "http://" + p.addr
+	tok := authorize(t, dir, base)
+	// The shipment's rows, with each meter's place added.
+	b, err := os.ReadFile(writeShipment(t, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	lines[0] += ",substation,feeder,transformer,phase"
+	for i := 1; i < len(lines); i++ {
+		lines[i] += fmt.Sprintf(",SS-1,FD-%d,TR-%d,%d", (i-1)/10, (i-1)/5, 1+(i-1)%3)
+	}
+	file := filepath.Join(dir, "placed.csv")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	amigo := func(args ...string) (string, error) {
+		cmd := exec.Command(amigoBin, append(args, "--server", base)...)
+		cmd.Env = append(os.Environ(), "AMIGO_TOKEN="+tok)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := amigo("import", file); err != nil || !strings.Contains(out, "20 created") || !strings.Contains(out, "made version 1 of the grid") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	out, err := amigo("topology", "show", "UPK0000000007")
+	if err != nil || !strings.Contains(out, "path: substation SS-1 > feeder FD-0 > transformer TR-1 > service UPK0000000007") ||
+		!strings.Contains(out, "meters: KIL00000000007") || !strings.Contains(out, "phase: 1") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if out, err := amigo("topology", "show", "FD-1"); err != nil || !strings.Contains(out, "customers: 10") {
+		t.Fatalf("show FD-1: %v\n%s", err, out)
 	}
 }
