@@ -255,9 +255,10 @@ func parseInt(v string, limit int) (int, error) {
 // where they have one).
 func NodesOf(rows []Row) ([]Node, error) {
 	type seen struct {
-		node    *Node
-		line    int // the row that placed it
-		regions map[string]bool
+		node   *Node
+		line   int    // the row that placed it
+		region string // the rows' region while they agree
+		mixed  bool   // the rows disagree on the region
 	}
 	at := map[string]*seen{}
 	var order []string
@@ -280,7 +281,7 @@ func NodesOf(rows []Row) ([]Node, error) {
 		add := func(n Node, column string) error {
 			s, ok := at[n.ID]
 			if !ok {
-				at[n.ID] = &seen{node: &n, line: i, regions: map[string]bool{r.Region: true}}
+				at[n.ID] = &seen{node: &n, line: i, region: r.Region}
 				order = append(order, n.ID)
 				return nil
 			}
@@ -298,7 +299,7 @@ func NodesOf(rows []Row) ([]Node, error) {
 			if s.node.DistanceM == 0 {
 				s.node.DistanceM = n.DistanceM
 			}
-			s.regions[r.Region] = true
+			s.mixed = s.mixed || s.region != r.Region
 			return nil
 		}
 		if r.Feeder != "" {
@@ -322,11 +323,8 @@ func NodesOf(rows []Row) ([]Node, error) {
 	// transformers' rows, which are all of its services' rows.
 	for _, id := range order {
 		s := at[id]
-		if s.node.Level == Service || len(s.regions) != 1 {
-			continue
-		}
-		for reg := range s.regions {
-			s.node.Region = reg
+		if s.node.Level != Service && !s.mixed {
+			s.node.Region = s.region
 		}
 	}
 	out := make([]Node, len(order))
