@@ -28,7 +28,7 @@ func (a *API) topologyRoutes() []route {
 	at := param{name: "at", typ: "string", doc: "the version in force at this RFC 3339 time, or at the start (UTC) of this date; default now"}
 	return []route{
 		{method: "PUT", path: topologyPath, perm: auth.Configure, tag: "topology", summary: "Store a new version of the grid (CSV body: usage_point,transformer,feeder,substation[,region,lat,lon,phase,distance_m,transformer_distance_m]) effective from a date; a bad file is refused whole, naming its line and column",
-			query: []param{{name: "effective", typ: "date", doc: "the first day of the version (from its UTC start); default today"}}, status: 201, resp: "TopologyVersion", h: a.putTopology},
+			query: []param{{name: "effective", typ: "string", doc: "when the version takes over: a date (from its UTC start; default today), or an RFC 3339 time, e.g. a local midnight 2026-04-01T00:00:00+02:00"}}, status: 201, resp: "TopologyVersion", h: a.putTopology},
 		{method: "GET", path: topologyPath, perm: auth.ReadFleet, tag: "topology", summary: "The grid in force at a time: its version and nodes, top down",
 			query: []param{at, {name: "level", typ: "string", doc: "only the nodes of this level: substation, feeder, transformer or service"}}, resp: "Topology", h: a.getTopology},
 		{method: "GET", path: topologyPath + "/export", perm: auth.ReadFleet, tag: "topology", summary: "The grid in force at a time as the CSV file PUT takes",
@@ -48,13 +48,15 @@ type topologyVersionOut struct {
 }
 
 func (a *API) putTopology(w http.ResponseWriter, r *http.Request) {
-	eff := cim.DateOf(a.now(), time.UTC)
-	if s := r.URL.Query().Get("effective"); s != "" {
-		var ok bool
-		if eff, ok = dateParam(w, "effective", s); !ok {
-			return
-		}
+	from, err := instantParam(r.URL.Query().Get("effective"), false)
+	if err != nil {
+		Error(w, http.StatusBadRequest, "bad_query", "effective "+err.Error())
+		return
 	}
+	if from.IsZero() {
+		from = cim.DateOf(a.now(), time.UTC).Start(time.UTC)
+	}
+	from = from.UTC()
 	g, err := topology.ParseCSV(http.MaxBytesReader(w, r.Body, maxTopologyBytes))
 	var mbe *http.MaxBytesError
 	switch {
@@ -65,7 +67,6 @@ func (a *API) putTopology(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusBadRequest, "bad_topology", err.Error())
 		return
 	}
-	from := eff.Start(time.UTC)
 	v, err := a.d.Store.PutTopology(r.Context(), from, g)
 	if err != nil {
 		a.internal(w, r, err)

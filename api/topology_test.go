@@ -77,7 +77,17 @@ func TestTopologyVersionsOverHTTP(t *testing.T) {
 		t.Fatalf("put April: %d %v", code, m)
 	}
 
+	// A local midnight takes over at that instant.
+	if code, m, _ := admin.call("PUT", "/api/v1/topology?effective=2026-05-01T00:00:00%2B02:00", march); code != 201 || m["version"] != 3.0 || m["effectiveFrom"] != "2026-04-30T22:00:00Z" {
+		t.Fatalf("put May, local midnight: %d %v", code, m)
+	}
 	var d nodeDetail
+	if code := olga.get("/api/v1/topology/nodes/up-6?at=2026-04-30T21:59:59Z", &d); code != 200 || d.Version != 2 {
+		t.Fatalf("up-6 before a local midnight: %d %+v", code, d)
+	}
+	if code := olga.get("/api/v1/topology/nodes/up-6?at=2026-04-30T22:00:00Z", &d); code != 200 || d.Version != 3 || d.Path[1].ID != "FD-0" {
+		t.Fatalf("up-6 from a local midnight: %d %+v", code, d)
+	}
 	if code := olga.get("/api/v1/topology/nodes/up-6?at=2026-03-31T23:59:59Z", &d); code != 200 {
 		t.Fatalf("node in March: %d", code)
 	}
@@ -115,7 +125,7 @@ func TestTopologyVersionsOverHTTP(t *testing.T) {
 			Nodes         int       `json:"nodes"`
 		} `json:"items"`
 	}
-	if code := olga.get("/api/v1/topology/versions", &vs); code != 200 || len(vs.Items) != 2 || vs.Items[1].Version != 2 || vs.Items[1].Nodes != 1+25+50+200 {
+	if code := olga.get("/api/v1/topology/versions", &vs); code != 200 || len(vs.Items) != 3 || vs.Items[1].Version != 2 || vs.Items[1].Nodes != 1+25+50+200 {
 		t.Fatalf("versions: %d %+v", code, vs)
 	}
 	// The export is the file PUT takes, of the version asked for.
@@ -146,7 +156,7 @@ func TestTopologyVersionsOverHTTP(t *testing.T) {
 			t.Errorf("%s %s: %d %v, want %d %s saying %q", c.method, c.path, code, m, c.code, c.err, c.says)
 		}
 	}
-	if code := olga.get("/api/v1/topology/versions", &vs); code != 200 || len(vs.Items) != 2 {
+	if code := olga.get("/api/v1/topology/versions", &vs); code != 200 || len(vs.Items) != 3 {
 		t.Fatalf("a refused file made a version: %+v", vs)
 	}
 }

@@ -47,7 +47,7 @@ func cmdTopology(args []string, stdout, stderr io.Writer) error {
 			"  export        the version in force at --at as the CSV import takes\n"+
 			"The token is AMIGO_TOKEN.", stderr)
 	server := fs.String("server", def, "server base `url`")
-	effective := fs.String("effective", "", "import: the first `date` (YYYY-MM-DD) of the version; default today")
+	effective := fs.String("effective", "", "import: when the version takes over: a `date` (YYYY-MM-DD, from its UTC start; default today) or an RFC 3339 time")
 	at := fs.String("at", "", "show, export: the version in force at this RFC 3339 `time` or date; default now")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this `duration`")
 	if err := parse(fs, args); err != nil {
