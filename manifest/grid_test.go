@@ -26,12 +26,9 @@ func TestGridColumns(t *testing.T) {
 	if r.Substation != "SS-1" || r.Feeder != "FD-1" || r.Transformer != "TR-1" || r.Phase != 2 || r.Lat != 52.25 || r.Lon != -4.5 {
 		t.Fatalf("row 1 %+v", r)
 	}
-	for _, r := range rows {
-		for _, c := range manifest.GridColumns {
-			if _, ok := r.Fields[c]; ok {
-				t.Fatalf("grid column %s among the protocol's fields", c)
-			}
-		}
+	// By name too, as read.
+	if r.Fields["transformer"] != "TR-1" || r.Fields["lat"] != "52.25" || rows[2].Fields["feeder"] != "" {
+		t.Fatalf("grid columns by name: %v", r.Fields)
 	}
 	if rows[1].Transformer != "TR-1" || rows[1].Feeder != "" || rows[2].Transformer != "" {
 		t.Fatalf("rows 2, 3: %+v %+v", rows[1], rows[2])
@@ -62,6 +59,16 @@ func TestGridColumns(t *testing.T) {
 		if a.Substation != b.Substation || a.Feeder != b.Feeder || a.Transformer != b.Transformer || a.Phase != b.Phase || a.Lat != b.Lat || a.Lon != b.Lon {
 			t.Fatalf("row %d: %+v, wrote %+v", i+1, a, b)
 		}
+	}
+	// A row filled by name only (as a simulator may) writes the same.
+	byName := rows[0]
+	byName.Substation, byName.Feeder, byName.Transformer = "", "", ""
+	rows = append(rows, byName)
+	rows[3].MeterID, rows[3].Serial = 9, "AMG-9"
+	out = write(append(append([]string{}, dlmsFields...), manifest.GridColumns...))
+	again, bad, err = manifest.Read(strings.NewReader(out))
+	if err != nil || len(bad) != 0 || len(again) != 4 || again[3].Transformer != "TR-1" || again[3].Substation != "SS-1" {
+		t.Fatalf("row filled by name: %v %v %+v", err, bad, again)
 	}
 	// Not named, they stay out of the file.
 	head, _, _ := strings.Cut(write(dlmsFields), "\n")

@@ -7,6 +7,7 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -114,9 +115,10 @@ func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 var OptionalColumns = []string{"parent_meter_id", "firmware", "protection"}
 
 // GridColumns may be absent from a manifest: where the meter hangs in the
-// electrical network, and where it is. Read parses them into Row; Write
-// writes those of them its caller names among the fields, so a file
-// without them is written without them.
+// electrical network, and where it is. Read parses them into Row's typed
+// fields and keeps them in Fields by name too; Write writes those of them
+// its caller names among the fields (from the typed field, or else from
+// Fields), so a file without them is written without them.
 var GridColumns = []string{"substation", "feeder", "transformer", "phase", "lat", "lon"}
 
 // Protections are the values the protection column takes besides empty.
@@ -152,7 +154,9 @@ func (r *Row) record(rec []string, fields []string) {
 	})
 	for i, f := range fields {
 		if g := slices.Index(GridColumns, f); g >= 0 {
-			rec[len(Columns)+i] = r.gridField(g)
+			// The typed field, or else the column a caller filled by
+			// name.
+			rec[len(Columns)+i] = cmp.Or(r.gridField(g), r.Fields[f])
 			continue
 		}
 		rec[len(Columns)+i] = r.Fields[f]
@@ -590,6 +594,12 @@ func (p *rowParser) parseGrid(r *Row, rec []string, line int) error {
 		if err := checkText(name, v); err != nil {
 			return bad(err)
 		}
+		// Kept by name as well, as read, for code that asks for a
+		// column by its name.
+		if r.Fields == nil {
+			r.Fields = map[string]string{}
+		}
+		r.Fields[name] = v
 		switch name {
 		case "substation":
 			r.Substation = v

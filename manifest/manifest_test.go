@@ -119,7 +119,7 @@ func FuzzRead(f *testing.F) {
 		byID := map[uint64]manifest.Row{}
 		for i, r := range rows {
 			for k := range r.Fields {
-				if slices.Contains(manifest.Columns, k) || slices.Contains(manifest.OptionalColumns, k) || slices.Contains(manifest.GridColumns, k) {
+				if slices.Contains(manifest.Columns, k) || slices.Contains(manifest.OptionalColumns, k) {
 					t.Fatalf("common column %q among the protocol's fields", k)
 				}
 			}
