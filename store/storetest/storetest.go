@@ -144,7 +144,6 @@ func Run(t *testing.T, o Opener) {
 	t.Run("DemandResponse", func(t *testing.T) { testDemandResponse(t, o) })
 	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
 	t.Run("Topology", func(t *testing.T) { testTopology(t, o) })
-	t.Run("TopologyConcurrentPuts", func(t *testing.T) { testTopologyConcurrentPuts(t, o) })
 }
 
 var ctx = context.Background()

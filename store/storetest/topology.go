@@ -33,6 +33,7 @@ func topoGrid(t *testing.T, t1Feeder string) *topology.Grid {
 }
 
 func testTopology(t *testing.T, o Opener) {
+	t.Run("ConcurrentPuts", func(t *testing.T) { testTopologyConcurrentPuts(t, o) })
 	s, where := o.Open(t)
 	d1 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	d2 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
