@@ -345,3 +345,17 @@ func (m MEDThreshold) days(ints []Interruption, total int, momentary time.Durati
 	}
 	return out
 }
+
+// By keeps the breakdown asked for: "feeder", "region", or "" for both.
+func (r Report) By(by string) (Report, error) {
+	switch by {
+	case "":
+	case "feeder":
+		r.Regions = []Index{}
+	case "region":
+		r.Feeders = []Index{}
+	default:
+		return r, fmt.Errorf("%w: by must be feeder or region, not %q", ErrInvalid, by)
+	}
+	return r, nil
+}
