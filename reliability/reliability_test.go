@@ -44,7 +44,9 @@ func itoa(i int) string {
 
 var day = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
-func at(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+func at(h, m int) time.Time {
+	return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
 
 // testOutages, worked by hand over the period [day, day+24h):
 //
