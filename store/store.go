@@ -48,6 +48,7 @@ type Store interface {
 	Accounts
 	PriceFeeds
 	BillRuns
+	Topology
 	Outages
 }
 

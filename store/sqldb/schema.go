@@ -437,6 +437,15 @@ CREATE TABLE bills (
 );
 CREATE INDEX bills_run ON bills(run_id, id);
 CREATE INDEX bills_usage_point ON bills(usage_point, id)`, nil},
+	{"topology: versions of the grid behind the meters, each effective from a date", `
+CREATE TABLE topology_versions (
+	version {{serial}} PRIMARY KEY,
+	effective_us BIGINT NOT NULL,
+	nodes INTEGER NOT NULL,
+	data {{blob}} NOT NULL,
+	created_us BIGINT NOT NULL
+);
+CREATE INDEX topology_versions_effective ON topology_versions(effective_us, version)`, nil},
 	{"outages", `
 CREATE TABLE outages (
 	id TEXT PRIMARY KEY,
