@@ -33,14 +33,10 @@ func (a *API) outageRoutes(page []param) []route {
 	}
 }
 
-// reliability is the reliability service over the store: its outages, and
-// its topology when the store keeps one.
+// reliability is the reliability service over the store's outages and
+// topology versions.
 func (a *API) reliability(loc *time.Location, momentary time.Duration) *reliability.Service {
-	svc := &reliability.Service{Outages: a.d.Store, Location: loc, Momentary: momentary}
-	if ts, ok := a.d.Store.(reliability.TopologySource); ok {
-		svc.Topology = ts
-	}
-	return svc
+	return &reliability.Service{Outages: a.d.Store, Topology: a.d.Store, Location: loc, Momentary: momentary}
 }
 
 // outageError answers the service's refusals with their status.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +12,6 @@ import (
 	"github.com/amigo-ami/amigo/store"
 	"github.com/amigo-ami/amigo/topology"
 )
-
-// gridStore is a store that keeps one topology version.
-type gridStore struct {
-	store.Store
-	g *topology.Grid
-}
-
-func (s gridStore) TopologyAt(_ context.Context, at time.Time) (*topology.Grid, error) {
-	if s.g == nil || s.g.EffectiveFrom.After(at) {
-		return nil, store.ErrNotFound
-	}
-	return s.g, nil
-}
 
 // outageRig serves the API over a store with a topology of 10 services:
 // FD-A (TR-1: S1..S3, TR-2: S4) and FD-B (TR-3: S5..S10) under SS-1.
@@ -43,16 +29,12 @@ func outageRig(t *testing.T, withGrid bool) (*session, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Version, g.EffectiveFrom = 1, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	st := gridStore{Store: r.st}
 	if withGrid {
-		st.g = g
+		if _, err := r.st.PutTopology(context.Background(), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), g); err != nil {
+			t.Fatal(err)
+		}
 	}
-	srv := httptest.NewServer(New(Deps{Store: st, Auth: r.auth}))
-	t.Cleanup(srv.Close)
-	s := r.login(t, "olga")
-	s.base = srv.URL
-	return s, r.st
+	return r.login(t, "olga"), r.st
 }
 
 func TestOutageEndpoints(t *testing.T) {

@@ -123,7 +123,6 @@ func TestServiceTopologyOfTheOutagesDay(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.OpenSQLite(t)
 	g1 := testGrid(t)
-	g1.Version, g1.EffectiveFrom = 1, day.AddDate(0, -1, 0)
 	// From noon, TR-2 hangs under FD-B.
 	var nodes []topology.Node
 	for _, n := range g1.Nodes() {
@@ -136,8 +135,16 @@ func TestServiceTopologyOfTheOutagesDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2.Version, g2.EffectiveFrom = 2, at(12, 0)
-	svc := &Service{Outages: st, Topology: versions{g1, g2}, Now: func() time.Time { return day.Add(72 * time.Hour) }}
+	// Kept by the store, as the server keeps them.
+	for _, v := range []struct {
+		from time.Time
+		g    *topology.Grid
+	}{{day.AddDate(0, -1, 0), g1}, {at(12, 0), g2}} {
+		if _, err := st.PutTopology(ctx, v.from, v.g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &Service{Outages: st, Topology: st, Now: func() time.Time { return day.Add(72 * time.Hour) }}
 	// FD-A out in the morning (S1..S4) and FD-B in the evening (S4..S10).
 	for _, e := range []outage.Event{
 		event("FD-A@1", "FD-A", topology.Feeder, outage.Verified, at(8, 0), at(9, 0)),

@@ -21,19 +21,6 @@ import (
 	"github.com/amigo-ami/amigo/web"
 )
 
-// gridStore is a store that keeps one topology version.
-type gridStore struct {
-	store.Store
-	g *topology.Grid
-}
-
-func (s gridStore) TopologyAt(_ context.Context, at time.Time) (*topology.Grid, error) {
-	if s.g.EffectiveFrom.After(at) {
-		return nil, store.ErrNotFound
-	}
-	return s.g, nil
-}
-
 // outageGrid is ten customers near Utrecht:
 //
 //	SS-1 ─ FD-A ─ TR-1: S01 S02 S03
@@ -57,7 +44,6 @@ func outageGrid(t *testing.T) *topology.Grid {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Version, g.EffectiveFrom = 1, time.Now().AddDate(-1, 0, 0)
 	return g
 }
 
@@ -79,7 +65,10 @@ func TestBrowserOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := outageGrid(t)
-	a := api.New(api.Deps{Store: gridStore{Store: st, g: g}, Auth: authSvc})
+	if _, err := st.PutTopology(ctx0, time.Now().AddDate(-1, 0, 0), g); err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(api.Deps{Store: st, Auth: authSvc})
 	a.Handle("/", web.Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
