@@ -136,6 +136,16 @@ func TestOutageEndpoints(t *testing.T) {
 	}
 }
 
+func TestOutageEndpointsAreTheOperators(t *testing.T) {
+	r := newAuthRig(t)
+	anna := r.login(t, "anna")
+	for _, path := range []string{"/api/v1/outages", "/api/v1/outage-map", "/api/v1/reliability?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z"} {
+		if code, _, _ := anna.call("GET", path, ""); code != 403 {
+			t.Errorf("a household reads %s: %d", path, code)
+		}
+	}
+}
+
 func TestOutageEndpointsWithoutTopology(t *testing.T) {
 	s, _ := outageRig(t, false)
 	if code, m, _ := s.call("GET", "/api/v1/reliability?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", ""); code != 404 || !strings.Contains(m["error"].(map[string]any)["message"].(string), "topology") {
