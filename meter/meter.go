@@ -95,6 +95,12 @@ type Fleet struct {
 	// only PressButton does).
 	ButtonDelay time.Duration
 
+	// Supply is the distribution network behind the meters (nil: the
+	// fleet's own outage groups and regional voltage). When set, it
+	// decides the power cuts, which last gasps get out, the false ones,
+	// and the supply voltage.
+	Supply Supply
+
 	installDay int64
 	install    int64
 	steps      int64 // profile interval in steps
