@@ -32,12 +32,19 @@ function tree(devices) {
     if (!kids.has(p)) kids.set(p, []);
     kids.get(p).push(d);
   }
+  // A feeder's transformers fold away while they are all normal: a
+  // network has hundreds of feeders, and the eye goes to the coloured.
+  const calm = (id) => (kids.get(id) || []).every((k) => k.state === "normal" && calm(k.id));
   const branch = (parent) => {
     const ds = kids.get(parent) || [];
     if (!ds.length) return "";
-    return el("ul", { class: parent ? "" : "grid-tree" }, ds.map((d) => el("li", { class: "st-" + d.state, "data-device": d.id, "data-state": d.state, "data-level": d.level },
-      el("span", { class: "st-dot", title: d.state }), el("code", {}, d.id), el("span", { class: "level" }, `${d.level} · ${fmt.int(d.customers)} customers`),
-      d.outage ? el("span", { class: "level" }, " · " + d.outage) : "", branch(d.id))));
+    return el("ul", { class: parent ? "" : "grid-tree" }, ds.map((d) => {
+      const sub = branch(d.id);
+      return el("li", { class: "st-" + d.state, "data-device": d.id, "data-state": d.state, "data-level": d.level },
+        el("span", { class: "st-dot", title: d.state }), el("code", {}, d.id), el("span", { class: "level" }, `${d.level} · ${fmt.int(d.customers)} customer${d.customers === 1 ? "" : "s"}`),
+        d.outage ? el("span", { class: "level" }, " · " + d.outage) : "",
+        sub && d.level === "feeder" ? el("details", { open: !calm(d.id) }, el("summary", { class: "level" }, `${kids.get(d.id).length} transformers`), sub) : sub);
+    }));
   };
   return devices.length ? branch("") : el("p", { class: "muted" }, "No topology loaded.");
 }
@@ -157,7 +164,7 @@ export async function outages(view, v, me, zone, outageID) {
         el("a", { href: "/api/v1/reliability.csv?" + q.toString(), download: "" }, "CSV")),
       indexCards(r.total),
       el("p", { class: "muted", id: "rel-med" }, `Major event days: ${r.meds.length ? r.meds.join(", ") : "none"}` +
-        (r.med.tMED ? ` (T_MED ${fixed(r.med.tMED)} min)` : "") + (r.excludeMED ? `, ${fmt.int(r.total.medExcluded)} interruptions left out` : "") + `. ${r.med.note}.`),
+        (r.med.tMED ? ` (T_MED ${fixed(r.med.tMED)} min)` : "") + (r.excludeMED ? `, ${fmt.int(r.total.medExcluded)} interruptions left out` : "") + `. ${r.med.note.charAt(0).toUpperCase()}${r.med.note.slice(1)}.`),
       r.notes.length ? el("p", { class: "muted" }, r.notes.join("; ")) : "",
       r.unplaced.length ? el("p", { class: "error" }, "Outages of devices not in the topology, not counted: " + r.unplaced.join(", ")) : "",
       el("h3", {}, "Per feeder"), indexTable("rel-feeders", "feeder", r.feeders),
@@ -169,7 +176,7 @@ export async function outages(view, v, me, zone, outageID) {
       el("h2", {}, `Outage ${d.id} · `, el("span", { class: "badge " + (stateBadge[d.state] || "") }, d.state)),
       el("p", {}, `${d.level} ${d.device}`, d.path.length > 1 ? " under " + d.path.slice(1).map((n) => `${n.level} ${n.id}`).join(", ") : "",
         ` · from ${fmt.time(d.start, tz)}` + (d.end ? ` to ${fmt.time(d.end, tz)}` : ", still out") + ` · confidence ${fmt.pct(d.confidence)}`),
-      el("p", {}, el("strong", { id: "outage-affected" }, fmt.int(d.affectedCustomers)), " customers on the topology of its start (version ", String(d.topologyVersion), ")",
+      el("p", {}, el("strong", { id: "outage-affected" }, fmt.int(d.affectedCustomers)), ` customer${d.affectedCustomers === 1 ? "" : "s"} on the topology of its start (version `, String(d.topologyVersion), ")",
         d.truncated ? ", the first listed:" : ":"),
       el("p", { class: "muted", id: "outage-services" }, d.services.join(", ") || "–")));
   };
