@@ -188,7 +188,16 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 		if err != nil {
 			return Report{}, err
 		}
+		// The records reach back five years when any outage is older:
+		// then every day of the five is history, quiet ones included.
 		start := maxTime(histFrom, dayStart(earliest, s.loc()))
+		older, err := s.Outages.Outages(ctx, store.OutageQuery{To: histFrom, Limit: 1})
+		if err != nil {
+			return Report{}, fmt.Errorf("reliability history before %s: %w", histFrom.Format(time.RFC3339), err)
+		}
+		if len(older) > 0 {
+			start = histFrom
+		}
 		med = LearnMED(Expand(hg, history), hg.Total(), s.Momentary, start, req.From, s.loc())
 	} else {
 		med = LearnMED(periodInts, served.Total(), s.Momentary, req.From, until, s.loc())

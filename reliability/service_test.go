@@ -3,6 +3,8 @@ package reliability
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +207,29 @@ func TestGridStateColours(t *testing.T) {
 	}
 	if len(gs.Outages) != 3 || gs.Outages[0].ID != "TR-1@1" || gs.Customers != 10 {
 		t.Fatalf("outages %+v", gs.Outages)
+	}
+}
+
+func TestServiceLearnsFromFiveYearsAtMost(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storetest.OpenSQLite(t)
+	g := testGrid(t)
+	svc := &Service{Outages: st, Topology: versions{g}, Now: func() time.Time { return day.AddDate(1, 0, 0) }}
+	// A transformer fault every 100 days for seven years before the period.
+	for i := 0; i < 7*365/100; i++ {
+		s := day.AddDate(0, 0, -100*(i+1))
+		if err := st.PutOutage(ctx, event(fmt.Sprintf("TR-1@%d", i), "TR-1", topology.Transformer, outage.Verified, s, s.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := svc.Report(ctx, Request{From: day, To: day.AddDate(0, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five years back from the period, every day of them; the faults in
+	// them all alike (3 customers × 60 min / 10 = 18 min): β = 0, T_MED 18.
+	if !r.MED.HistoryFrom.Equal(day.AddDate(-5, 0, 0)) || r.MED.Days != 1826 || r.MED.PositiveDays != 18 || !near(r.MED.TMED, 18) ||
+		!strings.Contains(r.MED.Note, "5 years") {
+		t.Fatalf("MED %+v", r.MED)
 	}
 }
