@@ -148,8 +148,13 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 	// The period's outages on the tree of their own start, merged per
 	// customer across versions.
 	byGrid := map[*topology.Grid][]Outage{}
+	key, err := s.versionKey(ctx)
+	if err != nil {
+		return Report{}, err
+	}
 	for _, o := range period {
-		g, ok := grids[o.Start]
+		k := key(o.Start)
+		g, ok := grids[k]
 		if !ok {
 			g, err = s.grid(ctx, o.Start)
 			if errors.Is(err, ErrNoTopology) {
@@ -158,7 +163,7 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 			if err != nil {
 				return Report{}, err
 			}
-			grids[o.Start] = g
+			grids[k] = g
 		}
 		byGrid[g] = append(byGrid[g], o)
 	}
@@ -215,6 +220,43 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("customers served: topology version %d effective from %s", served.Version, served.EffectiveFrom.Format(time.DateOnly)))
 	return r, nil
+}
+
+// versionLister is what a topology source that lists its versions adds.
+type versionLister interface {
+	TopologyVersions(ctx context.Context) ([]store.TopologyVersion, error)
+}
+
+// versionKey returns a function naming the topology version in force at
+// an instant by its EffectiveFrom (the latest not after the instant), so
+// that each version is loaded once however many outages fall under it. A
+// source that cannot list its versions is asked once per instant.
+func (s *Service) versionKey(ctx context.Context) (func(time.Time) time.Time, error) {
+	vl, ok := s.Topology.(versionLister)
+	if !ok {
+		return func(t time.Time) time.Time { return t }, nil
+	}
+	vs, err := vl.TopologyVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("topology versions: %w", err)
+	}
+	froms := make([]time.Time, len(vs))
+	for i, v := range vs {
+		froms[i] = v.EffectiveFrom
+	}
+	slices.SortFunc(froms, func(a, b time.Time) int { return a.Compare(b) })
+	return func(t time.Time) time.Time {
+		i, _ := slices.BinarySearchFunc(froms, t, func(f, t time.Time) int {
+			if f.After(t) {
+				return 1
+			}
+			return -1
+		})
+		if i == 0 {
+			return time.Time{} // before the first version
+		}
+		return froms[i-1]
+	}, nil
 }
 
 // mergeByService merges one customer's overlapping interruptions.
