@@ -113,7 +113,26 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 	if !req.From.Before(until) {
 		until = req.To // a period to come: nothing happened yet
 	}
-	served, err := s.grid(ctx, until.Add(-time.Nanosecond))
+	// Each version is loaded once: a large tree takes longer to load than
+	// the report to compute.
+	key, err := s.versionKey(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	grids := map[time.Time]*topology.Grid{}
+	load := func(t time.Time) (*topology.Grid, error) {
+		k := key(t)
+		if g, ok := grids[k]; ok {
+			return g, nil
+		}
+		g, err := s.grid(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		grids[k] = g
+		return g, nil
+	}
+	served, err := load(until.Add(-time.Nanosecond))
 	if err != nil {
 		return Report{}, err
 	}
@@ -124,7 +143,6 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 	}
 	var period, history []Outage
 	earliest := req.From
-	grids := map[time.Time]*topology.Grid{}
 	var unplaced []string
 	var periodInts []Interruption
 	for _, e := range evs {
@@ -148,22 +166,13 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 	// The period's outages on the tree of their own start, merged per
 	// customer across versions.
 	byGrid := map[*topology.Grid][]Outage{}
-	key, err := s.versionKey(ctx)
-	if err != nil {
-		return Report{}, err
-	}
 	for _, o := range period {
-		k := key(o.Start)
-		g, ok := grids[k]
-		if !ok {
-			g, err = s.grid(ctx, o.Start)
-			if errors.Is(err, ErrNoTopology) {
-				g, err = served, nil // before the first version: today's tree
-			}
-			if err != nil {
-				return Report{}, err
-			}
-			grids[k] = g
+		g, err := load(o.Start)
+		if errors.Is(err, ErrNoTopology) {
+			g, err = served, nil // before the first version: today's tree
+		}
+		if err != nil {
+			return Report{}, err
 		}
 		byGrid[g] = append(byGrid[g], o)
 	}
@@ -186,7 +195,7 @@ func (s *Service) Report(ctx context.Context, req Request) (Report, error) {
 
 	var med MEDThreshold
 	if earliest.Before(req.From) {
-		hg, err := s.grid(ctx, req.From)
+		hg, err := load(req.From)
 		if errors.Is(err, ErrNoTopology) {
 			hg, err = served, nil
 		}
