@@ -103,6 +103,7 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/usage-points/{id}/consents/{purpose}", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household withdraws a consent; publishing stops at once", status: 204, h: a.revokeConsent},
 	}
 	rs = append(rs, a.drRoutes(page)...)
+	rs = append(rs, a.outageRoutes(page)...)
 	rs = append(rs, a.billingRoutes(page)...)
 	rs = append(rs, a.moneyRoutes()...)
 	rs = append(rs, a.tariffMeterRoutes()...)
