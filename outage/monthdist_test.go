@@ -1,7 +1,8 @@
-package outage
+package outage_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -9,9 +10,27 @@ import (
 	"time"
 
 	"github.com/amigo-ami/amigo/distribution"
+	"github.com/amigo-ami/amigo/outage"
+	"github.com/amigo-ami/amigo/reliability"
 )
 
 type cut struct{ from, to time.Time }
+
+type delivery struct {
+	at time.Time
+	s  outage.Signal
+}
+
+type pingFunc func(outage.Target) bool
+
+func (f pingFunc) Ping(_ context.Context, t outage.Target) (bool, error) { return f(t), nil }
+
+func relDiff(a, b float64) float64 {
+	if b == 0 {
+		return a
+	}
+	return math.Abs(a-b) / b
+}
 
 // TestMonthOnTheDistributionNetwork replays a month of the simulator's
 // distribution network of 10,000 meters (its default mix: reclosers,
@@ -46,13 +65,13 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 			cuts[up] = append(cuts[up], c)
 			if net.LastGasp(id, a) {
 				gasps++
-				sig = append(sig, delivery{c.from.Add(jitter(5 * time.Second)), Signal{Meter: "m", UsagePoint: up, Kind: LastGasp, At: c.from}})
+				sig = append(sig, delivery{c.from.Add(jitter(5 * time.Second)), outage.Signal{Meter: "m", UsagePoint: up, Kind: outage.LastGasp, At: c.from}})
 			}
-			sig = append(sig, delivery{c.to.Add(jitter(10 * time.Second)), Signal{UsagePoint: up, Kind: PowerRestored, At: c.to}})
+			sig = append(sig, delivery{c.to.Add(jitter(10 * time.Second)), outage.Signal{UsagePoint: up, Kind: outage.PowerRestored, At: c.to}})
 		})
 		net.FalseGasps(id, from.Unix(), to.Unix(), func(at int64) {
 			falseGasps++
-			sig = append(sig, delivery{time.Unix(at, 0).UTC(), Signal{UsagePoint: up, Kind: LastGasp, At: time.Unix(at, 0).UTC()}})
+			sig = append(sig, delivery{time.Unix(at, 0).UTC(), outage.Signal{UsagePoint: up, Kind: outage.LastGasp, At: time.Unix(at, 0).UTC()}})
 		})
 	}
 	powered := func(up string, at time.Time) bool {
@@ -68,13 +87,13 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 		for id := uint64(1); id <= meters; id++ {
 			up := distribution.UsagePoint(id)
 			if !powered(up, day) {
-				sig = append(sig, delivery{day, Signal{UsagePoint: up, Kind: ReadMissed, At: day}})
+				sig = append(sig, delivery{day, outage.Signal{UsagePoint: up, Kind: outage.ReadMissed, At: day}})
 				continue
 			}
-			sig = append(sig, delivery{day, Signal{UsagePoint: up, Kind: ReadOK, At: day}})
+			sig = append(sig, delivery{day, outage.Signal{UsagePoint: up, Kind: outage.ReadOK, At: day}})
 			for _, c := range cuts[up] {
 				if c.to.Before(day) && !c.to.Before(day.Add(-24*time.Hour)) {
-					sig = append(sig, delivery{day, Signal{UsagePoint: up, Kind: PowerRestored, At: c.to, DownSince: c.from}})
+					sig = append(sig, delivery{day, outage.Signal{UsagePoint: up, Kind: outage.PowerRestored, At: c.to, DownSince: c.from}})
 				}
 			}
 		}
@@ -83,8 +102,8 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 
 	now := from
 	var pings atomic.Int64
-	e := NewEngine(Config{}, g, pingFunc(func(tg Target) bool { pings.Add(1); return powered(tg.UsagePoint, now) }))
-	final := map[string]Event{}
+	e := outage.NewEngine(outage.Config{}, g, pingFunc(func(tg outage.Target) bool { pings.Add(1); return powered(tg.UsagePoint, now) }))
+	final := map[string]outage.Event{}
 	var ids []string
 	for next := 0; now.Before(to.Add(49 * time.Hour)); {
 		now = now.Add(10 * time.Second)
@@ -119,7 +138,7 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 	// same time, or, nested under an enclosing outage, ending at the same
 	// time (it continues from the enclosing outage's start).
 	const tol = time.Minute
-	match := func(ev Event) int {
+	match := func(ev outage.Event) int {
 		for _, i := range byDev[ev.Device] {
 			o := truths[i]
 			if ev.Start.Sub(o.Start).Abs() <= tol || (ev.Parent != "" && ev.End.Sub(o.End).Abs() <= tol) {
@@ -133,12 +152,12 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 	var lat []time.Duration
 	for _, id := range ids {
 		ev := final[id]
-		if ev.State == Dismissed {
+		if ev.State == outage.Dismissed {
 			dismissed++
 			continue
 		}
 		i := match(ev)
-		isMom := ev.State == Momentary
+		isMom := ev.State == outage.Momentary
 		if isMom {
 			engMom++
 		} else {
@@ -217,20 +236,27 @@ func TestMonthOnTheDistributionNetwork(t *testing.T) {
 		t.Errorf("momentary: %d of %d", momFound, len(mom))
 	}
 
-	var trueOuts, engOuts []truth
-	for _, i := range sus {
-		o := truths[i]
-		trueOuts = append(trueOuts, truth{device: o.Device, start: o.Start, end: o.End})
+	// The indices by package reliability, from the truth's outages and
+	// from the engine's, momentary ones included (MAIFI).
+	var trueOuts, engOuts []reliability.Outage
+	for _, o := range truths {
+		trueOuts = append(trueOuts, reliability.Outage{Device: o.Device, Start: o.Start, End: o.End})
 	}
 	for _, id := range ids {
-		if ev := final[id]; ev.State != Dismissed && ev.State != Momentary {
-			engOuts = append(engOuts, truth{device: ev.Device, start: ev.Start, end: ev.End})
+		if ev := final[id]; ev.State != outage.Dismissed {
+			engOuts = append(engOuts, reliability.Outage{Device: ev.Device, Start: ev.Start, End: ev.End})
 		}
 	}
-	saidiT, saifiT := indices(g, trueOuts)
-	saidiE, saifiE := indices(g, engOuts)
+	served := reliability.ServedBy(g)
+	rt := reliability.Indices(reliability.Expand(g, trueOuts), served, 5*time.Minute, from, to, false, reliability.MEDThreshold{}).Total
+	re := reliability.Indices(reliability.Expand(g, engOuts), served, 5*time.Minute, from, to, false, reliability.MEDThreshold{}).Total
+	saidiT, saifiT, saidiE, saifiE := rt.SAIDI, rt.SAIFI, re.SAIDI, re.SAIFI
+	t.Logf("MAIFI truth %.4f engine %.4f; CAIDI truth %.1f engine %.1f min", rt.MAIFI, re.MAIFI, rt.CAIDI, re.CAIDI)
+	if relDiff(re.MAIFI, rt.MAIFI) > 0.05 {
+		t.Errorf("MAIFI %.4f vs %.4f", re.MAIFI, rt.MAIFI)
+	}
 	t.Logf("SAIDI truth %.2f engine %.2f min; SAIFI truth %.4f engine %.4f", saidiT, saidiE, saifiT, saifiE)
-	if rel(saidiE, saidiT) > 0.01 || rel(saifiE, saifiT) > 0.01 {
+	if relDiff(saidiE, saidiT) > 0.01 || relDiff(saifiE, saifiT) > 0.01 {
 		t.Errorf("SAIDI %.2f vs %.2f, SAIFI %.4f vs %.4f: more than 1 %% apart", saidiE, saidiT, saifiE, saifiT)
 	}
 }
