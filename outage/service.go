@@ -174,8 +174,11 @@ func (s *Service) Run(ctx context.Context) error {
 	s.e = NewEngine(s.o.Engine, g, pinger{s})
 	s.e.Load(open)
 	s.mu.Unlock()
+	// A new consumer starts at the events published from now on: a week
+	// of history replayed at once would be correlated as one window. Once
+	// made, it resumes where it stopped.
 	c, err := s.o.Bus.Consumer(ctx, bus.ConsumerConfig{Durable: s.o.Durable, Description: "outage management",
-		Stream: bus.Events, Topic: bus.TopicEvent})
+		Stream: bus.Events, Topic: bus.TopicEvent, DeliverNew: true})
 	if err != nil {
 		return fmt.Errorf("outage: consumer: %w", err)
 	}

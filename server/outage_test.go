@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,11 +43,13 @@ func TestOutageManagementRunsInTheServer(t *testing.T) {
 	}
 	down := time.Now().UTC().Truncate(time.Second)
 	deadline := time.Now().Add(90 * time.Second)
-	for {
-		// Outage management may still be waiting for its topology: the
-		// gasps are published again (the same ids: stored once).
+	for round := 0; ; {
+		// Outage management may still be waiting for its topology, and
+		// its consumer starts at what is published after it: the gasps
+		// are sent again until it has them.
+		round++
 		for _, up := range []string{"UP0", "UP1", "UP2"} {
-			if _, err := s.Bus.Publish(ctx, bus.Event{MRID: "gasp/" + up, MeterID: "m" + up, Type: cim.EventPowerOff, CreatedAt: down,
+			if _, err := s.Bus.Publish(ctx, bus.Event{MRID: fmt.Sprintf("gasp/%s/%d", up, round), MeterID: "m" + up, Type: cim.EventPowerOff, CreatedAt: down,
 				Details: map[string]string{"source": "push"}}); err != nil {
 				t.Fatal(err)
 			}
