@@ -105,6 +105,9 @@ type Config struct {
 	// C1218Port, C1222Port and OSGPPort are their TCP ports (0:
 	// DefaultC1218Port, DefaultC1222Port, DefaultOSGPPort).
 	C1218Port, C1222Port, OSGPPort uint16
+	// Mesh puts the meters behind radio collectors (mesh.go); nil: each
+	// meter is reached directly.
+	Mesh *Mesh
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -159,6 +162,7 @@ type Fleet struct {
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
 	p1    p1Config
+	mesh  *mesh // nil: no mesh
 }
 
 // NewFleet prepares a fleet. It allocates one pointer per meter and
@@ -231,6 +235,12 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	}
 	if err := f.model.Prepare(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if cfg.Mesh != nil {
+		var err error
+		if f.mesh, err = newMesh(*cfg.Mesh, cfg.Seed, f.n); err != nil {
+			return nil, err
+		}
 	}
 	f.meters = make([]*meter.Meter, f.n)
 	return f, nil
@@ -424,6 +434,12 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
+	leave, ok := f.meshEnter(i)
+	if !ok {
+		refuse(c)
+		return
+	}
+	defer leave()
 	release, ok := f.acquire(ctx, i)
 	if !ok {
 		refuse(c)
@@ -457,6 +473,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
+	t.path = f.meshPath(i)
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):

@@ -37,6 +37,9 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 			"p1_key": f.p1KeyField(i),
 		},
 	}
+	if c := f.Collector(i); c != "" {
+		row.Segment = c
+	}
 	switch p := f.Protocol(i); p {
 	case ProtocolReadout:
 		return f.readoutRow(row, i), nil

@@ -25,6 +25,8 @@ type faultyTransport struct {
 	// costs a round trip plus the time to carry its bytes.
 	link    meter.LinkClass
 	pending int // request bytes received since the last response
+	// path is the meter's way through the radio mesh (nil: none).
+	path *path
 }
 
 // Recv counts the request's bytes for the link's bandwidth.
@@ -62,6 +64,11 @@ func (t *faultyTransport) delay(ctx context.Context, n int) error {
 }
 
 func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
+	if t.path != nil {
+		if err := t.meshDelay(ctx, len(apdu)); err != nil {
+			return err
+		}
+	}
 	if err := t.delay(ctx, len(apdu)); err != nil {
 		return err
 	}
