@@ -473,7 +473,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
-	t.path = f.meshPath(i)
+	t.path = f.meshPath(i, leave)
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):

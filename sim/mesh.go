@@ -168,10 +168,13 @@ func (m *mesh) enter(c int) (leave func(), ok bool) {
 	}
 	m.inFlight[c]++
 	m.maxSeen[c] = max(m.maxSeen[c], m.inFlight[c])
+	var once sync.Once
 	return func() {
-		m.mu.Lock()
-		m.inFlight[c]--
-		m.mu.Unlock()
+		once.Do(func() {
+			m.mu.Lock()
+			m.inFlight[c]--
+			m.mu.Unlock()
+		})
 	}, true
 }
 
@@ -184,6 +187,7 @@ type path struct {
 	n     uint64 // exchanges so far
 	hops  int
 	hop   HopClass
+	leave func() // ends the session's count on its collector
 }
 
 func (m *mesh) path(i int, conn uint64) *path {
@@ -342,7 +346,7 @@ func (f *Fleet) meshEnter(i int) (leave func(), ok bool) {
 // meshPath returns the mesh path of a session to meter i, nil without a
 // mesh. The meter's own session count picks the draws, so that a rerun of
 // the same sessions loses the same exchanges.
-func (f *Fleet) meshPath(i int) *path {
+func (f *Fleet) meshPath(i int, leave func()) *path {
 	if f.mesh == nil {
 		return nil
 	}
@@ -353,18 +357,29 @@ func (f *Fleet) meshPath(i int) *path {
 	f.mesh.sessions[i]++
 	conn := f.mesh.sessions[i]
 	f.mesh.mu.Unlock()
-	return f.mesh.path(i, conn)
+	p := f.mesh.path(i, conn)
+	p.leave = leave
+	return p
 }
 
 // meshDelay holds a response back for its way through the mesh; a lost
 // exchange leaves the session silent until the head-end gives up (or the
 // collector drops it).
-func (t *faultyTransport) meshDelay(ctx context.Context, n int) error {
+func (t *faultyTransport) meshDelay(ctx context.Context, apdu []byte) error {
+	n := len(apdu)
+	if n > 0 && apdu[0] == tagRLRE {
+		// The collector's session ends with the release: the head-end
+		// may start the next one once it has the response.
+		t.path.leave()
+	}
 	d, ok := t.path.exchange(t.pending, n+wrapperHeader)
 	if t.link.BytesPerSecond <= 0 && t.link.Latency <= 0 {
 		t.pending = 0 // the link's own delay counts them otherwise
 	}
 	if !ok {
+		// The collector gave the exchange up: its session is gone,
+		// though the meter's side waits on.
+		t.path.leave()
 		if err := wait(ctx, d+lostSession); err != nil {
 			return err
 		}
@@ -372,5 +387,8 @@ func (t *faultyTransport) meshDelay(ctx context.Context, n int) error {
 	}
 	return wait(ctx, d)
 }
+
+// tagRLRE is the ACSE release response's tag (IEC 62056-5-3).
+const tagRLRE = 0x63
 
 var errExchangeLost = errors.New("sim: exchange lost in the mesh")

@@ -65,7 +65,7 @@ func (t *faultyTransport) delay(ctx context.Context, n int) error {
 
 func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
 	if t.path != nil {
-		if err := t.meshDelay(ctx, len(apdu)); err != nil {
+		if err := t.meshDelay(ctx, apdu); err != nil {
 			return err
 		}
 	}
