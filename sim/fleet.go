@@ -434,12 +434,12 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
-	leave, ok := f.meshEnter(i)
+	mp, ok := f.meshOpen(i)
 	if !ok {
 		refuse(c)
 		return
 	}
-	defer leave()
+	defer mp.close()
 	release, ok := f.acquire(ctx, i)
 	if !ok {
 		refuse(c)
@@ -473,7 +473,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
-	t.path = f.meshPath(i, leave)
+	t.path = mp
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):

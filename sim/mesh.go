@@ -188,6 +188,19 @@ type path struct {
 	hops  int
 	hop   HopClass
 	leave func() // ends the session's count on its collector
+	// active is true while the session counts on its collector: from
+	// the connection to the release response.
+	active    bool
+	releasing bool // a release request awaits its answer
+}
+
+// reenter counts the path's session on its collector again.
+func (p *path) reenter() (func(), bool) {
+	leave, ok := p.m.enter(p.m.collector(p.meter))
+	if !ok {
+		return func() {}, false
+	}
+	return leave, true
 }
 
 func (m *mesh) path(i int, conn uint64) *path {
@@ -334,21 +347,18 @@ func (f *Fleet) CollectorCapacity() int {
 	return f.mesh.cfg.Capacity
 }
 
-// meshEnter admits a connection to meter i through its collector: false
-// when the collector is down. leave is nil without a mesh.
-func (f *Fleet) meshEnter(i int) (leave func(), ok bool) {
+// meshOpen admits a connection to meter i through its collector and
+// returns its path: false when the collector is down; a nil path without
+// a mesh. The meter's own session count picks the path's draws, so that a
+// rerun of the same sessions loses the same exchanges.
+func (f *Fleet) meshOpen(i int) (*path, bool) {
 	if f.mesh == nil {
-		return func() {}, true
+		return nil, true
 	}
-	return f.mesh.enter(f.mesh.collector(i))
-}
-
-// meshPath returns the mesh path of a session to meter i, nil without a
-// mesh. The meter's own session count picks the draws, so that a rerun of
-// the same sessions loses the same exchanges.
-func (f *Fleet) meshPath(i int, leave func()) *path {
-	if f.mesh == nil {
-		return nil
+	c := f.mesh.collector(i)
+	leave, ok := f.mesh.enter(c)
+	if !ok {
+		return nil, false
 	}
 	f.mesh.mu.Lock()
 	if f.mesh.sessions == nil {
@@ -358,8 +368,15 @@ func (f *Fleet) meshPath(i int, leave func()) *path {
 	conn := f.mesh.sessions[i]
 	f.mesh.mu.Unlock()
 	p := f.mesh.path(i, conn)
-	p.leave = leave
-	return p
+	p.leave, p.active = leave, true
+	return p, true
+}
+
+// close ends the path's count on its collector, if it still counts.
+func (p *path) close() {
+	if p != nil {
+		p.leave()
+	}
 }
 
 // meshDelay holds a response back for its way through the mesh; a lost
@@ -367,9 +384,17 @@ func (f *Fleet) meshPath(i int, leave func()) *path {
 // collector drops it).
 func (t *faultyTransport) meshDelay(ctx context.Context, apdu []byte) error {
 	n := len(apdu)
-	if n > 0 && apdu[0] == tagRLRE {
-		// The collector's session ends with the release: the head-end
-		// may start the next one once it has the response.
+	if !t.path.active {
+		// A new association on the same connection (after a public
+		// client's pre-read, say) is a session on the collector again.
+		t.path.leave, _ = t.path.reenter()
+		t.path.active = true
+	}
+	if t.path.releasing {
+		// The collector's session ends with the answer to a release
+		// request, whatever it says: the head-end starts the next one
+		// once it has it.
+		t.path.active, t.path.releasing = false, false
 		t.path.leave()
 	}
 	d, ok := t.path.exchange(t.pending, n+wrapperHeader)
@@ -388,7 +413,28 @@ func (t *faultyTransport) meshDelay(ctx context.Context, apdu []byte) error {
 	return wait(ctx, d)
 }
 
-// tagRLRE is the ACSE release response's tag (IEC 62056-5-3).
-const tagRLRE = 0x63
+// tagRLRQ is the ACSE release request's tag (IEC 62056-5-3).
+const tagRLRQ = 0x62
+
+// sawRequest notes a release request on the path.
+func (p *path) sawRequest(b []byte) {
+	if len(b) > 0 && b[0] == tagRLRQ {
+		p.releasing = true
+	}
+}
 
 var errExchangeLost = errors.New("sim: exchange lost in the mesh")
+
+// InFlight returns, per collector, the meter sessions it carries now.
+func (f *Fleet) InFlight() map[string]int {
+	if f.mesh == nil {
+		return nil
+	}
+	f.mesh.mu.Lock()
+	defer f.mesh.mu.Unlock()
+	out := make(map[string]int, len(f.mesh.inFlight))
+	for c, v := range f.mesh.inFlight {
+		out[CollectorID(c)] = v
+	}
+	return out
+}

@@ -33,6 +33,9 @@ type faultyTransport struct {
 func (t *faultyTransport) Recv(ctx context.Context) ([]byte, error) {
 	b, err := t.Conn.Recv(ctx)
 	t.pending += len(b) + wrapperHeader
+	if t.path != nil {
+		t.path.sawRequest(b)
+	}
 	return b, err
 }
 
