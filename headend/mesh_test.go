@@ -102,7 +102,7 @@ func TestMeshCollectorView(t *testing.T) {
 		t.Skip("a fleet run")
 	}
 	n := fleetSize
-	const collectors, capacity = 20, 10
+	const collectors, capacity = 20, 16
 	down := sim.CollectorID(7)
 	mesh := sim.Mesh{Collectors: collectors, Rural: 0.3, Hop: sim.HopClass{Latency: 100 * time.Microsecond, BytesPerSecond: 2_000_000},
 		HopLoss: 0.04, Retries: 3, Down: []string{down}, Capacity: capacity}
@@ -110,7 +110,7 @@ func TestMeshCollectorView(t *testing.T) {
 	for c := range collectors {
 		caps[sim.CollectorID(c)] = capacity
 	}
-	r := newMeshRig(t, n, mesh, headend.CollectionConfig{Concurrency: 256, PerSegment: 64, SegmentCapacity: caps, Attempts: 3,
+	r := newMeshRig(t, n, mesh, headend.CollectionConfig{Concurrency: 400, PerSegment: 64, SegmentCapacity: caps, Attempts: 3,
 		JobTimeout: 5 * time.Second, BackfillDays: 1, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
 
 	behind := map[string]int{}
