@@ -6,6 +6,7 @@ import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
+import { collectors } from "./collectors.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -74,6 +75,7 @@ async function start() {
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
         el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
+        el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
         el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
         el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response")),
@@ -102,6 +104,7 @@ function route() {
   const [page, arg] = h.split("/");
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (page || "overview") || (page === "meter" && a.dataset.nav === "meters")));
   const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
+    collectors: (view, v, arg) => collectors(view, v, arg),
     quarantine: (view, v) => quarantine(view, v, me, fleetZone),
     billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
     dr: (view, v, arg) => demandResponse(view, v, me, fleetZone, arg) };
