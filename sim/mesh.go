@@ -35,9 +35,11 @@ type Mesh struct {
 	// head-end gives up on it.
 	HopLoss float64
 	Retries int
-	// Down lists collectors that are out of service from the start
+	// Down lists collectors that are out of service from the start, and
+	// DownFraction is the share of the rest drawn from the seed to be
 	// (SetCollectorDown switches them at run time).
-	Down []string
+	Down         []string
+	DownFraction float64
 	// Capacity is how many meter sessions one collector carries at once,
 	// as its radio scheduler allows (0: DefaultCollectorCapacity). The
 	// simulator does not enforce it; it counts sessions so that a test can
@@ -80,8 +82,8 @@ func newMesh(cfg Mesh, seed uint64, n int) (*mesh, error) {
 	if cfg.Collectors < 1 || cfg.Collectors > n {
 		return nil, fmt.Errorf("sim: mesh of %d collectors for %d meters: want 1..%d", cfg.Collectors, n, n)
 	}
-	if cfg.Rural < 0 || cfg.Rural > 1 || cfg.HopLoss < 0 || cfg.HopLoss >= 1 {
-		return nil, fmt.Errorf("sim: mesh rural fraction %v, hop loss %v: want [0, 1]", cfg.Rural, cfg.HopLoss)
+	if cfg.Rural < 0 || cfg.Rural > 1 || cfg.HopLoss < 0 || cfg.HopLoss >= 1 || cfg.DownFraction < 0 || cfg.DownFraction > 1 {
+		return nil, fmt.Errorf("sim: mesh rural fraction %v, hop loss %v, down fraction %v: want [0, 1]", cfg.Rural, cfg.HopLoss, cfg.DownFraction)
 	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = 3
@@ -100,6 +102,11 @@ func newMesh(cfg Mesh, seed uint64, n int) (*mesh, error) {
 			return nil, fmt.Errorf("sim: mesh: no collector %q among %d", id, cfg.Collectors)
 		}
 		m.down[c] = true
+	}
+	for c := range cfg.Collectors {
+		if unit(mix(seed^0x646f776e^uint64(c)<<20)) < cfg.DownFraction {
+			m.down[c] = true
+		}
 	}
 	return m, nil
 }
