@@ -3,6 +3,7 @@ package headend_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,20 +92,20 @@ func newMeshRig(t *testing.T, n int, mesh sim.Mesh, cfg headend.CollectionConfig
 	return r
 }
 
-// TestMeshCollectorView is the mesh's acceptance run: a fleet behind 20
+// TestFleetMeshCollectorView is the mesh's acceptance run: a fleet behind 20
 // radio collectors, one of them down, with per-hop loss the link layer
 // mostly hides and now and then an exchange lost end to end, is collected
 // by the head-end over loopback. No collector ever carries more sessions
 // than its capacity, and the collector view served by the API shows the
 // failed collector at 0 % and every other at 99.5 % or better.
-func TestMeshCollectorView(t *testing.T) {
+func TestFleetMeshCollectorView(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a fleet run")
 	}
 	n := fleetSize
 	const collectors, capacity = 20, 16
 	down := sim.CollectorID(7)
-	mesh := sim.Mesh{Collectors: collectors, Rural: 0.3, Hop: sim.HopClass{Latency: 100 * time.Microsecond, BytesPerSecond: 2_000_000},
+	mesh := sim.Mesh{Collectors: collectors, Rural: 0.3, Hop: sim.HopClass{Latency: 100 * time.Microsecond, BytesPerSecond: 20_000_000},
 		HopLoss: 0.04, Retries: 3, Down: []string{down}, Capacity: capacity}
 	caps := map[string]int{}
 	for c := range collectors {
@@ -172,15 +173,15 @@ func TestMeshCollectorView(t *testing.T) {
 		}
 		lost += c.Sessions - c.OK
 	}
-	t.Logf("view: %s %.1f %% (%v); best p95 %.1f ms, worst p95 %.1f ms; %d sessions beyond one per meter",
-		view.Collectors[0].Segment, 100*view.Collectors[0].Success, view.Collectors[0].Failed, view.Collectors[len(view.Collectors)-1].P95Ms,
-		worstP95(view.Collectors), lost)
+	lo, hi := p95Range(view.Collectors[1:])
+	t.Logf("view: %s %.1f %% (%v); the others' p95 session %.1f to %.1f ms; %d sessions beyond one per meter",
+		view.Collectors[0].Segment, 100*view.Collectors[0].Success, view.Collectors[0].Failed, lo, hi, lost)
 }
 
-func worstP95(cs []headend.Collector) float64 {
-	w := 0.0
+func p95Range(cs []headend.Collector) (lo, hi float64) {
+	lo = math.Inf(1)
 	for _, c := range cs {
-		w = max(w, c.P95Ms)
+		lo, hi = min(lo, c.P95Ms), max(hi, c.P95Ms)
 	}
-	return w
+	return lo, hi
 }
