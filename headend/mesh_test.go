@@ -106,13 +106,13 @@ func TestFleetMeshCollectorView(t *testing.T) {
 	const collectors, capacity = 20, 16
 	down := sim.CollectorID(7)
 	mesh := sim.Mesh{Collectors: collectors, Rural: 0.3, Hop: sim.HopClass{Latency: 100 * time.Microsecond, BytesPerSecond: 20_000_000},
-		HopLoss: 0.04, Retries: 3, Down: []string{down}, Capacity: capacity}
+		HopLoss: 0.04, Retries: 3, LostAfter: 2 * time.Second, Down: []string{down}, Capacity: capacity}
 	caps := map[string]int{}
 	for c := range collectors {
 		caps[sim.CollectorID(c)] = capacity
 	}
 	r := newMeshRig(t, n, mesh, headend.CollectionConfig{Concurrency: 400, PerSegment: 64, SegmentCapacity: caps, Attempts: 3,
-		JobTimeout: 5 * time.Second, BackfillDays: 1, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+		JobTimeout: time.Minute, BackfillDays: 1, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
 
 	behind := map[string]int{}
 	for i := range n {

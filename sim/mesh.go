@@ -35,6 +35,10 @@ type Mesh struct {
 	// head-end gives up on it.
 	HopLoss float64
 	Retries int
+	// LostAfter is how long the collector waits on a lost exchange
+	// before it drops the session (0: 30 s); the head-end's own job
+	// deadline may end it first.
+	LostAfter time.Duration
 	// Down lists collectors that are out of service from the start, and
 	// DownFraction is the share of the rest drawn from the seed to be
 	// (SetCollectorDown switches them at run time).
@@ -93,6 +97,9 @@ func newMesh(cfg Mesh, seed uint64, n int) (*mesh, error) {
 	}
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = DefaultCollectorCapacity
+	}
+	if cfg.LostAfter <= 0 {
+		cfg.LostAfter = lostSession
 	}
 	m := &mesh{cfg: cfg, seed: seed, n: n, down: map[int]bool{},
 		inFlight: make([]int, cfg.Collectors), maxSeen: make([]int, cfg.Collectors)}
@@ -263,8 +270,7 @@ func wait(ctx context.Context, d time.Duration) error {
 }
 
 // lostSession is how long a session whose exchange was lost stays silent
-// before the collector drops it; the head-end's own timeout usually ends
-// it first.
+// before the collector drops it, unless the mesh says otherwise.
 const lostSession = 30 * time.Second
 
 // Collector returns meter i's collector id, or "" when the fleet has no
@@ -412,7 +418,7 @@ func (t *faultyTransport) meshDelay(ctx context.Context, apdu []byte) error {
 		// The collector gave the exchange up: its session is gone,
 		// though the meter's side waits on.
 		t.path.leave()
-		if err := wait(ctx, d+lostSession); err != nil {
+		if err := wait(ctx, d+t.path.m.cfg.LostAfter); err != nil {
 			return err
 		}
 		return errExchangeLost
