@@ -46,6 +46,9 @@ type Config struct {
 	// Links makes each meter's session as slow as its link class
 	// (meter.Faults.Links): latency per exchange and bandwidth.
 	Links bool
+	// Mesh puts the meters behind radio collectors (mesh.go); nil: each
+	// meter is reached directly.
+	Mesh *Mesh
 	// Gas and Water are the fractions of electricity meters with a gas
 	// or a water meter behind them on M-Bus.
 	Gas, Water float64
@@ -105,9 +108,6 @@ type Config struct {
 	// C1218Port, C1222Port and OSGPPort are their TCP ports (0:
 	// DefaultC1218Port, DefaultC1222Port, DefaultOSGPPort).
 	C1218Port, C1222Port, OSGPPort uint16
-	// Mesh puts the meters behind radio collectors (mesh.go); nil: each
-	// meter is reached directly.
-	Mesh *Mesh
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and

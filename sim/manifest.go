@@ -26,7 +26,7 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 		MeterID: id.ID, Serial: serialOf(m, f.ModelOf(i)), Manufacturer: mk.Flag, Model: model, Firmware: mk.Firmware, Kind: kind.String(),
 		Protocol: "dlms", Address: id.Addr,
 		UsagePointID: fmt.Sprintf("UP%010d", id.ID), TimeZone: f.model.Location.String(),
-		Segment: fmt.Sprintf("cell-%d", id.ID/1000), Region: fmt.Sprintf("region-%d", id.ID/100_000),
+		Segment: f.segmentOf(i, id.ID), Region: fmt.Sprintf("region-%d", id.ID/100_000),
 		Archetype: m.Archetype().String(),
 		Fields: map[string]string{
 			"transport": "wrapper", "client_sap": strconv.Itoa(ManagementClient),
@@ -36,9 +36,6 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 			"kek":    hex.EncodeToString(id.KEK[:]),
 			"p1_key": f.p1KeyField(i),
 		},
-	}
-	if c := f.Collector(i); c != "" {
-		row.Segment = c
 	}
 	switch p := f.Protocol(i); p {
 	case ProtocolReadout:

@@ -451,3 +451,12 @@ func (f *Fleet) InFlight() map[string]int {
 	}
 	return out
 }
+
+// segmentOf is meter i's network segment in the manifest: its collector
+// behind a mesh, else its cell of a thousand meters.
+func (f *Fleet) segmentOf(i int, id uint64) string {
+	if c := f.Collector(i); c != "" {
+		return c
+	}
+	return fmt.Sprintf("cell-%d", id/1000)
+}

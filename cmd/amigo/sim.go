@@ -175,11 +175,11 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
 		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water,
 		InactivityTimeout: inactivity(*idle), Models: mix, DLMSFaults: faultMix, Trust: trust, FirmwareKey: fwKey,
+		Mesh:    simMesh(*collectors, *meshRural, *meshDown),
 		Readout: *readout, ReadoutPort: uint16(*readoutPort), P1Port: uint16(*p1Port), P1Encrypted: *p1Encrypted,
 		MBus: *mbusShare, MBusPort: uint16(*mbusPort),
 		C1218: *c1218, C1222: *c1222, OSGP: *osgp, OSGPLegacy: *osgpLegacy,
-		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort),
-		Mesh: simMesh(*collectors, *meshRural, *meshDown)})
+		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort)})
 	if err != nil {
 		return usageError{err}
 	}

@@ -4,9 +4,9 @@
 import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, Q, chartSize, register, dayStart, dateIn, timeChart } from "./common.js";
 import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
+import { collectors } from "./collectors.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
-import { collectors } from "./collectors.js";
 
 const root = document.getElementById("app");
 let me = null;
