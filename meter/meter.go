@@ -95,6 +95,10 @@ type Fleet struct {
 	// only PressButton does).
 	ButtonDelay time.Duration
 
+	// Supply is the distribution network behind the meters (nil: the
+	// fleet's own outage groups and regional voltage).
+	Supply Supply
+
 	installDay int64
 	install    int64
 	steps      int64 // profile interval in steps
