@@ -31,9 +31,8 @@ type Event struct {
 	// Residual is the lowest (sag, interruption) or highest (swell)
 	// voltage in percent of nominal; -1 when the meter did not say.
 	Residual float64       `json:"residualPct"`
-	Duration time.Duration `json:"durationNs"`
-	// Duration in seconds, for readers that do not count nanoseconds.
-	Seconds float64 `json:"durationS"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"durationS"` // Duration in seconds
 }
 
 // Meter event codes of the power quality log (IDIS/DSMR numbering): under

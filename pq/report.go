@@ -402,3 +402,33 @@ func judge(id string, ph *[3]map[Stat]*series, evs []Event, lim Limits, periods 
 	}
 	return mw
 }
+
+// Events returns the voltage events in [from, to) of one meter, of a
+// feeder's meters, or of every meter, oldest first.
+func (r *Reporter) Events(ctx context.Context, meter, feeder string, from, to time.Time) ([]Event, error) {
+	var ids []string
+	if meter != "" {
+		ids = []string{meter}
+	} else {
+		g, err := r.grid(ctx, from)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := r.meters(ctx, g, feeder)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			ids = append(ids, m.m.MRID)
+		}
+	}
+	evs, err := Events(ctx, r.Source, ids, from, to)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(evs, func(a, b Event) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.MeterID, b.MeterID)) })
+	if evs == nil {
+		evs = []Event{}
+	}
+	return evs, nil
+}
