@@ -6,6 +6,7 @@ import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
+import { powerQuality } from "./pq.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -76,6 +77,7 @@ async function start() {
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
         el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/pq", "data-nav": "pq" }, "Power quality"),
         el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
     el("main", { id: "view" }));
@@ -104,6 +106,7 @@ function route() {
   const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
     quarantine: (view, v) => quarantine(view, v, me, fleetZone),
     billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
+    pq: (view, v, arg) => powerQuality(view, v, me, fleetZone, arg),
     dr: (view, v, arg) => demandResponse(view, v, me, fleetZone, arg) };
   const f = pages[page] || overview;
   view.replaceChildren();
