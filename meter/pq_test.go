@@ -91,3 +91,32 @@ func TestVoltageProfileSkipsCuts(t *testing.T) {
 		t.Errorf("%d entries, want %d", len(es), 19-7)
 	}
 }
+
+// BenchmarkVoltageProfileWeek is a week of 10-minute entries of one
+// three-phase meter on a supply, as a collection of the week reads it.
+func BenchmarkVoltageProfileWeek(b *testing.B) {
+	w := window{"Europe/Amsterdam", time.Date(2025, 6, 10, 0, 0, 0, 0, mustLoc(b, "Europe/Amsterdam"))}
+	f := testFleet(b, 7, w, Faults{})
+	f.Supply = offsetSupply{pm: -20}
+	m := newMeter(b, f, 3, Electricity3P)
+	from := w.start.AddDate(0, 0, -8)
+	b.ResetTimer()
+	for b.Loop() {
+		if es := m.VoltageProfile(w.start, from, from.AddDate(0, 0, 7)); len(es) != 7*144+1 {
+			b.Fatal(len(es))
+		}
+	}
+}
+
+// BenchmarkVoltageProfileWeekRegional is the same without a supply: the
+// meter's own regional voltage.
+func BenchmarkVoltageProfileWeekRegional(b *testing.B) {
+	w := window{"Europe/Amsterdam", time.Date(2025, 6, 10, 0, 0, 0, 0, mustLoc(b, "Europe/Amsterdam"))}
+	f := testFleet(b, 7, w, Faults{})
+	m := newMeter(b, f, 3, Electricity3P)
+	from := w.start.AddDate(0, 0, -8)
+	b.ResetTimer()
+	for b.Loop() {
+		m.VoltageProfile(w.start, from, from.AddDate(0, 0, 7))
+	}
+}

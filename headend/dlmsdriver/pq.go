@@ -42,7 +42,8 @@ func pqDetails(ev *cim.EndDeviceEvent, items []axdr.Data, cols []cosem.CaptureOb
 		ln := c.LogicalName
 		switch {
 		case ln[0] == 0 && ln[2] == 96 && ln[3] == 7:
-			if v, ok := items[i].Uint(); ok {
+			// A duration past a century is no event's: left out.
+			if v, ok := items[i].Uint(); ok && v < 100*365*86400 {
 				ev.Details["duration"] = (time.Duration(v) * time.Second).String()
 			}
 		case ln[0] == 1 && ln[2] == 12 && ln[3] == 128:
