@@ -34,14 +34,29 @@ type Instant struct {
 // the transformer), a rise while exporting and per-second noise; frequency
 // is regional only. Phases other than 3 mean single-phase.
 func InstantAt(seed, meter uint64, a Archetype, t time.Time, importW, exportW int64, phases int, g Grid) Instant {
+	sec := uint64(t.Unix())
+	regional := uniform(Rand(seed, 0, sec/60, saltVoltage), -15, 15) // permille
+	offset := uniform(Rand(seed, meter, 0, saltVoltage), -30, 10)
+	v := int32(regional + offset)
+	return instant(seed, meter, a, t, importW, exportW, phases, g, [3]int32{v, v, v})
+}
+
+// InstantSupplied is InstantAt on a modelled supply: supplyPM is the
+// voltage reaching the meter per phase, in permille from nominal (a
+// distribution network's feeder drop, tap and sags), in place of the
+// regional voltage and the meter's own offset; the rise while exporting
+// and the noise still apply.
+func InstantSupplied(seed, meter uint64, a Archetype, t time.Time, importW, exportW int64, phases int, g Grid, supplyPM [3]int32) Instant {
+	return instant(seed, meter, a, t, importW, exportW, phases, g, supplyPM)
+}
+
+func instant(seed, meter uint64, a Archetype, t time.Time, importW, exportW int64, phases int, g Grid, basePM [3]int32) Instant {
 	if phases != 3 {
 		phases = 1
 	}
 	sec := uint64(t.Unix())
 	in := Instant{ImportW: importW, ExportW: exportW, Phases: phases}
 	nom := int64(g.VoltageDV)
-	regional := uniform(Rand(seed, 0, sec/60, saltVoltage), -15, 15) // permille
-	offset := uniform(Rand(seed, meter, 0, saltVoltage), -30, 10)
 	rise := exportW / 250 // 0.4 V per kW exported on a weak feeder
 	p := &params[a]
 	tan := p.tanImp
@@ -67,7 +82,7 @@ func InstantAt(seed, meter uint64, a Archetype, t time.Time, importW, exportW in
 	}
 	for i := 0; i < phases; i++ {
 		noise := uniform(Rand(seed, meter, sec*4+uint64(i), saltCurrent), -3, 3)
-		v := nom + nom*(regional+offset+noise)/1000 + rise
+		v := max(nom+nom*(int64(basePM[i])+noise)/1000+rise, 1)
 		in.VoltageDV[i] = int32(v)
 		// I[mA] = S[VA] * share / V[V]; V in 0.1 V.
 		in.CurrentMA[i] = int32(va * share[i] / 1000 * 10_000 / v)

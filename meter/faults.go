@@ -280,7 +280,8 @@ type Outage struct{ Start, End time.Time }
 
 // eachOutage calls fn for outages overlapping [from, to), in start order.
 // Scheduled outages of electricity meters only: gas and water meters run
-// on batteries.
+// on batteries. With a Supply, its cuts replace the outage groups' draws;
+// injected cuts apply either way.
 func (m *Meter) eachOutage(from, to int64, fn func(period)) {
 	var inj []period
 	if m.st != nil {
@@ -296,7 +297,16 @@ func (m *Meter) eachOutage(from, to int64, fn func(period)) {
 		}
 		fn(p)
 	}
-	if m.kind.Electric() {
+	if m.kind.Electric() && m.f.Supply != nil {
+		lo := max(from, m.f.install)
+		if lo < to {
+			m.f.Supply.Cuts(m.id, lo, to, func(a, b int64) {
+				if b > lo && a < to {
+					emit(period{a, b})
+				}
+			})
+		}
+	} else if m.kind.Electric() {
 		lo := max(from, m.f.install)
 		for d := floorDiv(lo-maxOutage, 86400); d*86400 < to; d++ {
 			if p, ok := m.seedOutage(d); ok && p.to > lo && p.from < to {
@@ -422,6 +432,42 @@ type pqEp struct {
 	dur   int64
 	code  EventCode
 	phase int
+	// exact and depthPM are a Supply's disturbance as it was (zero for
+	// the seed's own episodes).
+	exact   time.Duration
+	depthPM int32
+}
+
+// eachPQ calls fn for the sags and swells the meter sees starting in
+// [from, to), in order: a Supply's disturbances on the meter's phases
+// when the fleet has one (a single-phase meter sees phase 1 only), the
+// seed's regional episodes otherwise.
+func (m *Meter) eachPQ(from, to int64, fn func(pqEp)) {
+	if !m.kind.Electric() || from >= to {
+		return
+	}
+	if sup := m.f.Supply; sup != nil {
+		sup.Disturbances(m.id, from, to, func(d Disturbance) {
+			if d.Phase < 1 || d.Phase > 3 || (d.Phase > 1 && m.kind != Electricity3P) {
+				return
+			}
+			ep := pqEp{at: d.At, dur: int64((d.Dur + time.Second - 1) / time.Second), phase: d.Phase - 1, exact: d.Dur, depthPM: d.DepthPM}
+			ep.code = EventUnderVoltageL1 + EventCode(ep.phase)
+			if d.DepthPM > 0 {
+				ep.code = EventOverVoltageL1 + EventCode(ep.phase)
+			}
+			fn(ep)
+		})
+		return
+	}
+	if m.f.Faults.PowerQualityPerYear <= 0 {
+		return
+	}
+	for d := floorDiv(from, 86400); d*86400 < to; d++ {
+		if ep, ok := m.seedPQ(d); ok && ep.at >= from && ep.at < to {
+			fn(ep)
+		}
+	}
 }
 
 func (m *Meter) seedPQ(d int64) (pqEp, bool) {

@@ -96,7 +96,9 @@ type Fleet struct {
 	ButtonDelay time.Duration
 
 	// Supply is the distribution network behind the meters (nil: the
-	// fleet's own outage groups and regional voltage).
+	// fleet's own outage groups and regional voltage). When set, it
+	// decides the power cuts, which last gasps get out, the false ones,
+	// and the supply voltage.
 	Supply Supply
 
 	installDay int64

@@ -1,7 +1,6 @@
 package meter
 
 import (
-	"slices"
 	"time"
 
 	"github.com/amigo-ami/amigo/loadshape"
@@ -25,48 +24,27 @@ type VoltageEntry struct {
 	Avg, Min, Max [3]int32
 }
 
-// Disturbance is one voltage event at a meter's supply: a sag (DepthPM
-// negative, the voltage drop in permille of nominal), a swell (positive)
-// or, at -1000, a short interruption, on one phase (0..2).
-type Disturbance struct {
-	At      int64 // unix seconds
-	Dur     time.Duration
-	Phase   int
-	DepthPM int32
-}
-
-// disturber is a Supply that also models voltage disturbances.
-type disturber interface {
-	Disturbances(id uint64, from, to int64, fn func(Disturbance))
-}
-
 const saltPQDepth = 2201
 
-// Disturbances calls fn for each voltage disturbance at the meter starting
-// in [from, to) (unix seconds), in start order: the supply's when it
-// models them, else the fleet's regional sags and swells.
-func (m *Meter) Disturbances(from, to int64, fn func(Disturbance)) {
-	if !m.kind.Electric() {
-		return
-	}
-	if d, ok := m.f.Supply.(disturber); ok {
-		d.Disturbances(m.id, from, to, fn)
-		return
-	}
-	for d := floorDiv(from, 86400); d <= floorDiv(to-1, 86400); d++ {
-		ep, ok := m.seedPQ(d)
-		if !ok || ep.at < from || ep.at >= to {
-			continue
+// disturbances calls fn for each sag or swell at the meter starting in
+// [from, to) (unix seconds), in start order, with its depth: the supply's
+// as it says, the fleet's regional episodes with a depth drawn from the
+// seed (sags leave 40 % to 90 % of nominal, swells reach 110 % to 120 %).
+func (m *Meter) disturbances(from, to int64, fn func(ep pqEp, dur time.Duration)) {
+	m.eachPQ(from, to, func(ep pqEp) {
+		dur := ep.exact
+		if dur <= 0 {
+			dur = time.Duration(ep.dur) * time.Second
 		}
-		// Regional sags leave 40 % to 90 % of nominal; swells reach
-		// 110 % to 120 %.
-		h := loadshape.Rand(m.f.Seed, m.outageGroup(), uint64(d), saltPQDepth)
-		depth := -int32(100 + h%500)
-		if ep.code >= EventOverVoltageL1 {
-			depth = int32(100 + h%100)
+		if ep.depthPM == 0 {
+			h := loadshape.Rand(m.f.Seed, m.outageGroup(), uint64(floorDiv(ep.at, 86400)), saltPQDepth)
+			ep.depthPM = -int32(100 + h%500)
+			if ep.code >= EventOverVoltageL1 {
+				ep.depthPM = int32(100 + h%100)
+			}
 		}
-		fn(Disturbance{At: ep.at, Dur: time.Duration(ep.dur) * time.Second, Phase: ep.phase, DepthPM: depth})
-	}
+		fn(ep, dur)
+	})
 }
 
 // voltageAt is the r.m.s. voltage of each phase at unix second t in
@@ -114,8 +92,15 @@ func (m *Meter) VoltageProfile(now, from, to time.Time) []VoltageEntry {
 		}
 		return false
 	}
-	var dist []Disturbance
-	m.Disturbances(spanFrom-3600, spanTo, func(d Disturbance) { dist = append(dist, d) })
+	type dist struct {
+		from, to int64
+		phase    int
+		depthPM  int32
+	}
+	var ds []dist
+	m.disturbances(spanFrom-3600, spanTo, func(ep pqEp, dur time.Duration) {
+		ds = append(ds, dist{ep.at, ep.at + int64((dur+time.Second-1)/time.Second), ep.phase, ep.depthPM})
+	})
 	nom := int64(m.f.Grid.VoltageDV)
 	phases := m.Phases()
 	var out []VoltageEntry
@@ -160,20 +145,19 @@ func (m *Meter) VoltageProfile(now, from, to time.Time) []VoltageEntry {
 		}
 		// A disturbance inside the period sets the extreme it reaches
 		// and pulls the mean by its share of the 10 minutes.
-		for _, d := range dist {
-			ds, de := d.At, d.At+int64((d.Dur+time.Second-1)/time.Second)
-			if de <= startS || ds >= endS || d.Phase < 0 || d.Phase >= phases {
+		for _, d := range ds {
+			if d.to <= startS || d.from >= endS || d.phase < 0 || d.phase >= phases {
 				continue
 			}
-			level := int32(nom + nom*int64(d.DepthPM)/1000)
-			if d.DepthPM < 0 && level < e.Min[d.Phase] {
-				e.Min[d.Phase] = level
+			level := int32(nom + nom*int64(d.depthPM)/1000)
+			if d.depthPM < 0 && level < e.Min[d.phase] {
+				e.Min[d.phase] = level
 			}
-			if d.DepthPM > 0 && level > e.Max[d.Phase] {
-				e.Max[d.Phase] = level
+			if d.depthPM > 0 && level > e.Max[d.phase] {
+				e.Max[d.phase] = level
 			}
-			in := min(de, endS) - max(ds, startS)
-			e.Avg[d.Phase] += int32((int64(level) - int64(e.Avg[d.Phase])) * in / int64(VoltageInterval/time.Second))
+			in := min(d.to, endS) - max(d.from, startS)
+			e.Avg[d.phase] += int32((int64(level) - int64(e.Avg[d.phase])) * in / int64(VoltageInterval/time.Second))
 		}
 		out = append(out, e)
 	}
@@ -181,20 +165,13 @@ func (m *Meter) VoltageProfile(now, from, to time.Time) []VoltageEntry {
 }
 
 // pqEvents adds the power quality log's entries in [from, to] (unix
-// seconds): one per disturbance the meter was powered for, under the
+// seconds): one per sag or swell the meter was powered for, under the
 // under- or over-voltage code of its phase, with its duration and depth.
 func (m *Meter) pqEvents(from, to int64, add func(t int64, e LogEntry)) {
-	var ds []Disturbance
-	m.Disturbances(from, to+1, func(d Disturbance) { ds = append(ds, d) })
-	slices.SortStableFunc(ds, func(a, b Disturbance) int { return int(a.At - b.At) })
-	for _, d := range ds {
-		if m.PoweredDown(time.Unix(d.At, 0)) {
-			continue
+	m.disturbances(from, to+1, func(ep pqEp, dur time.Duration) {
+		if m.PoweredDown(time.Unix(ep.at, 0)) {
+			return
 		}
-		code := EventUnderVoltageL1 + EventCode(d.Phase)
-		if d.DepthPM > 0 {
-			code = EventOverVoltageL1 + EventCode(d.Phase)
-		}
-		add(d.At*1e9, LogEntry{Time: m.meterTime(d.At * 1e9), Code: code, Duration: d.Dur, DepthPM: d.DepthPM})
-	}
+		add(ep.at*1e9, LogEntry{Time: m.meterTime(ep.at * 1e9), Code: ep.code, Duration: dur, DepthPM: ep.depthPM})
+	})
 }

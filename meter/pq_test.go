@@ -26,7 +26,7 @@ func TestVoltageProfileFollowsSupply(t *testing.T) {
 	w := window{"Europe/Amsterdam", time.Date(2025, 6, 10, 0, 0, 0, 0, mustLoc(t, "Europe/Amsterdam"))}
 	f := testFleet(t, 7, w, Faults{})
 	sagAt := w.start.Add(-26*time.Hour + 3*time.Minute)
-	f.Supply = offsetSupply{pm: 120, sag: Disturbance{At: sagAt.Unix(), Dur: 2 * time.Second, Phase: 1, DepthPM: -400}}
+	f.Supply = offsetSupply{pm: 120, sag: Disturbance{At: sagAt.Unix(), Dur: 2 * time.Second, Phase: 2, DepthPM: -400}}
 	m := newMeter(t, f, 3, Electricity3P)
 	from, to := w.start.Add(-48*time.Hour), w.start.Add(-24*time.Hour)
 	es := m.VoltageProfile(w.start, from, to)

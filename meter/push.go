@@ -64,9 +64,23 @@ func (m *Meter) NextEvent(after time.Time) (time.Time, Event) {
 			if p.from < m.f.install {
 				return
 			}
-			offer(p.from, Event{Kind: EventLastGasp, Code: EventPowerDown, Log: LogStandard})
+			if sup := m.f.Supply; sup == nil || sup.LastGasp(m.id, p.from) {
+				offer(p.from, Event{Kind: EventLastGasp, Code: EventPowerDown, Log: LogStandard})
+			}
 			offer(p.to, Event{Kind: EventPowerRestored, Code: EventPowerUp, Log: LogStandard})
 		})
+		// A false last gasp is the meter's own supervision misfiring (a
+		// failing supply capacitor or voltage monitor): the alarm goes
+		// out, but the meter never lost power, so it logs nothing, sends
+		// no power-up after it and keeps answering. Only a ping tells
+		// the head-end it was false.
+		if sup := m.f.Supply; sup != nil && m.kind.Electric() {
+			sup.FalseGasps(m.id, max(a+1, m.f.install), until, func(at int64) {
+				if !m.PoweredDown(time.Unix(at, 0)) { // an injected cut
+					offer(at, Event{Kind: EventLastGasp, Code: EventPowerDown, Log: LogStandard})
+				}
+			})
+		}
 	}
 	mf := m.Faults()
 	if mf.Tamper {
@@ -77,7 +91,14 @@ func (m *Meter) NextEvent(after time.Time) (time.Time, Event) {
 			}
 		}
 	}
-	if m.f.Faults.PowerQualityPerYear > 0 {
+	if m.f.Supply != nil {
+		// A meter without power sees no sag.
+		m.eachPQ(max(a+1, m.f.install), best, func(ep pqEp) {
+			if ep.at < best && !m.PoweredDown(time.Unix(ep.at, 0)) {
+				offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
+			}
+		})
+	} else if m.f.Faults.PowerQualityPerYear > 0 {
 		for d := floorDiv(a, 86400); d*86400 < best; d++ {
 			if ep, ok := m.seedPQ(d); ok && ep.at >= m.f.install {
 				offer(ep.at, Event{Kind: EventPowerQuality, Code: ep.code, Log: LogPowerQuality})
@@ -177,6 +198,9 @@ func (m *Meter) Instant(now time.Time) loadshape.Instant {
 	mf := m.Faults()
 	if pm := m.theftAt(now.Unix(), &mf); pm > 0 {
 		imp -= imp * pm / 1000
+	}
+	if sup := m.f.Supply; sup != nil {
+		return loadshape.InstantSupplied(m.f.Seed, m.id, m.arch, t, imp, exp, m.Phases(), m.f.Grid, sup.VoltagePM(m.id, now.Unix()))
 	}
 	return loadshape.InstantAt(m.f.Seed, m.id, m.arch, t, imp, exp, m.Phases(), m.f.Grid)
 }

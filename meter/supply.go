@@ -1,5 +1,7 @@
 package meter
 
+import "time"
+
 // Supply is the distribution network behind the meters, when the simulator
 // models one (package distribution): it decides when a meter loses power
 // and what voltage reaches it, in place of the fleet's own outage groups
@@ -20,4 +22,18 @@ type Supply interface {
 	// FalseGasps calls fn for each false last gasp meter id sends in
 	// [from, to): a meter's own fault, with no cut behind it.
 	FalseGasps(id uint64, from, to int64, fn func(at int64))
+	// Disturbances calls fn for each voltage sag or swell at meter id
+	// starting in [from, to), in order.
+	Disturbances(id uint64, from, to int64, fn func(Disturbance))
+}
+
+// Disturbance is a voltage dip (sag) or swell at a meter: it starts at At
+// (unix seconds) and lasts Dur, on the meter's phase Phase (1..3 as its
+// terminals see it: a single-phase meter has phase 1 only), taking the
+// voltage DepthPM permille from nominal (negative: a sag).
+type Disturbance struct {
+	At      int64         `json:"at"`
+	Dur     time.Duration `json:"dur"`
+	Phase   int           `json:"phase"`
+	DepthPM int32         `json:"depthPM"`
 }

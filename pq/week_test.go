@@ -56,7 +56,7 @@ func (s *weekSupply) VoltagePM(id uint64, t int64) [3]int32 {
 // which drags its 10-minute mean down 18 %.
 func (s *weekSupply) Disturbances(_ uint64, from, to int64, fn func(meter.Disturbance)) {
 	if s.sagAt >= from && s.sagAt < to {
-		fn(meter.Disturbance{At: s.sagAt, Dur: 3 * time.Minute, Phase: 0, DepthPM: -600})
+		fn(meter.Disturbance{At: s.sagAt, Dur: 3 * time.Minute, Phase: 1, DepthPM: -600})
 	}
 }
 

@@ -105,6 +105,12 @@ type Config struct {
 	// C1218Port, C1222Port and OSGPPort are their TCP ports (0:
 	// DefaultC1218Port, DefaultC1222Port, DefaultOSGPPort).
 	C1218Port, C1222Port, OSGPPort uint16
+	// Supply runs the fleet on a distribution network (package
+	// distribution): its cuts, last gasps and voltage replace the
+	// model's outage groups, and its topology (when it has one) fills the
+	// manifest's substation, feeder and transformer columns. It is set on
+	// Model as well.
+	Supply meter.Supply
 	// PQProfile gives the IDIS meters a voltage profile (1-0:99.2.0,
 	// 10-minute mean, minimum and maximum per phase) and a power quality
 	// log with each event's duration and residual voltage (see pq.go).
@@ -235,6 +241,9 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		if cfg.Faults != nil {
 			f.model.Faults = *cfg.Faults
 		}
+	}
+	if cfg.Supply != nil {
+		f.model.Supply = cfg.Supply
 	}
 	if err := f.model.Prepare(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/amigo-ami/amigo/manifest"
@@ -37,6 +38,7 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 			"p1_key": f.p1KeyField(i),
 		},
 	}
+	f.gridFields(&row)
 	switch p := f.Protocol(i); p {
 	case ProtocolReadout:
 		return f.readoutRow(row, i), nil
@@ -59,7 +61,11 @@ var ManifestFields = []string{"transport", "client_sap", "authentication", "secu
 // WriteManifest writes the fleet's manifest as CSV with a header row. It
 // leaves idle meters idle.
 func WriteManifest(w io.Writer, f *Fleet) error {
-	return manifest.Write(w, ManifestFields, func(yield func(manifest.Row) bool) error {
+	fields := ManifestFields
+	if f.Topology() != nil {
+		fields = slices.Concat(fields, GridFields)
+	}
+	return manifest.Write(w, fields, func(yield func(manifest.Row) bool) error {
 		for i := range f.Len() {
 			r, err := f.Row(i)
 			if err != nil {

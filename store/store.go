@@ -48,6 +48,8 @@ type Store interface {
 	Accounts
 	PriceFeeds
 	BillRuns
+	Topology
+	Outages
 }
 
 // Engine is the database itself: which engine it is, whether it answers,

@@ -77,6 +77,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	c1218Port := fs.Uint("c1218-port", sim.DefaultC1218Port, "TCP `port` of the C12.18 meters")
 	c1222Port := fs.Uint("c1222-port", sim.DefaultC1222Port, "TCP `port` of the C12.22 meters")
 	osgpPort := fs.Uint("osgp-port", sim.DefaultOSGPPort, "TCP `port` of the OSGP meters")
+	grid := gridFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -169,13 +170,22 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	network, err := grid.network(*meters, *seed, start, *history, loc)
+	if err != nil {
+		return err
+	}
+	var supply meter.Supply
+	if network != nil {
+		supply = network
+	}
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
 		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water,
 		InactivityTimeout: inactivity(*idle), Models: mix, DLMSFaults: faultMix, Trust: trust, FirmwareKey: fwKey,
 		Readout: *readout, ReadoutPort: uint16(*readoutPort), P1Port: uint16(*p1Port), P1Encrypted: *p1Encrypted,
 		MBus: *mbusShare, MBusPort: uint16(*mbusPort),
 		C1218: *c1218, C1222: *c1222, OSGP: *osgp, OSGPLegacy: *osgpLegacy,
-		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort)})
+		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort),
+		Supply: supply})
 	if err != nil {
 		return usageError{err}
 	}

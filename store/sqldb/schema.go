@@ -437,6 +437,39 @@ CREATE TABLE bills (
 );
 CREATE INDEX bills_run ON bills(run_id, id);
 CREATE INDEX bills_usage_point ON bills(usage_point, id)`, nil},
+	{"topology: versions of the grid behind the meters, each effective from a date", `
+CREATE TABLE topology_versions (
+	version {{serial}} PRIMARY KEY,
+	effective_us BIGINT NOT NULL,
+	nodes INTEGER NOT NULL,
+	data {{blob}} NOT NULL,
+	created_us BIGINT NOT NULL
+);
+CREATE INDEX topology_versions_effective ON topology_versions(effective_us, version)`, nil},
+	{"outages", `
+CREATE TABLE outages (
+	id TEXT PRIMARY KEY,
+	level TEXT NOT NULL,
+	device TEXT NOT NULL,
+	feeder TEXT NOT NULL DEFAULT '',
+	region TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL,
+	start_us BIGINT NOT NULL,
+	end_us BIGINT NOT NULL DEFAULT 0,
+	detected_us BIGINT NOT NULL DEFAULT 0,
+	confirmed_us BIGINT NOT NULL DEFAULT 0,
+	verified_us BIGINT NOT NULL DEFAULT 0,
+	customers INTEGER NOT NULL DEFAULT 0,
+	confidence DOUBLE PRECISION NOT NULL DEFAULT 0,
+	parent TEXT NOT NULL DEFAULT '',
+	planned INTEGER NOT NULL DEFAULT 0,
+	last_gasps INTEGER NOT NULL DEFAULT 0,
+	pings_failed INTEGER NOT NULL DEFAULT 0,
+	pings_ok INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outages_start ON outages(start_us, id);
+CREATE INDEX outages_device ON outages(device, start_us);
+CREATE INDEX outages_open ON outages(end_us, start_us)`, nil},
 }
 
 var queries = map[string]string{

@@ -143,6 +143,8 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o) })
 	t.Run("DemandResponse", func(t *testing.T) { testDemandResponse(t, o) })
 	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
+	t.Run("Topology", func(t *testing.T) { testTopology(t, o) })
+	t.Run("Outages", func(t *testing.T) { testOutages(t, o) })
 }
 
 var ctx = context.Background()
