@@ -25,6 +25,10 @@ var (
 	// in percent of nominal: a manufacturer-specific code (value group D
 	// 128), for the standard tables name no object for it.
 	ResidualLN = obis.MustParse("1.0.12.128.0.255")
+	// DipDurationLN is the last power quality event's duration in
+	// milliseconds (manufacturer-specific, D 129): most dips are cleared
+	// within cycles, which whole seconds would round away.
+	DipDurationLN = obis.MustParse("1.0.12.129.0.255")
 )
 
 // PowerQualityLogColumns are the power quality log's columns when the
@@ -33,7 +37,7 @@ var (
 var PowerQualityLogColumns = []cosem.CaptureObject{
 	{ClassID: cosem.ClassClock, LogicalName: ClockLN, Attribute: 2},
 	{ClassID: cosem.ClassData, LogicalName: EventCodeLN, Attribute: 2},
-	{ClassID: cosem.ClassData, LogicalName: DurationLN, Attribute: 2},
+	{ClassID: cosem.ClassData, LogicalName: DipDurationLN, Attribute: 2},
 	{ClassID: cosem.ClassData, LogicalName: ResidualLN, Attribute: 2},
 }
 
@@ -70,7 +74,7 @@ func (d *Device) pqObjects() []cosem.Object {
 			d.register(VoltageMinLN[p], unitV, -1, func(m *meter.Meter, now time.Time) axdr.Data { return axdr.Uint16(uint16(last(m, now).Min[p])) }),
 			d.register(VoltageMaxLN[p], unitV, -1, func(m *meter.Meter, now time.Time) axdr.Data { return axdr.Uint16(uint16(last(m, now).Max[p])) }))
 	}
-	return append(objs, d.residual())
+	return append(objs, d.residual(), d.dipDuration())
 }
 
 func (d *Device) voltageProfile(phases int) cosem.Object {
@@ -117,7 +121,7 @@ func (d *Device) powerQualityLog() cosem.Object {
 				continue
 			}
 			rows = append(rows, axdr.Structure(d.dateTime(e.Time), axdr.Uint16(uint16(e.Code)),
-				axdr.Uint32(uint32(e.Duration/time.Second)), axdr.Uint16(residualPercent(e.DepthPM))))
+				axdr.Uint32(uint32(e.Duration/time.Millisecond)), axdr.Uint16(residualPercent(e.DepthPM))))
 		}
 		return rows
 	})
@@ -133,6 +137,19 @@ func (d *Device) residual() cosem.Object {
 			return axdr.Uint16(100), nil
 		}
 		return axdr.Uint16(residualPercent(es[len(es)-1].DepthPM)), nil
+	}
+	return o
+}
+
+// dipDuration is the duration object the log captures: the last event's.
+func (d *Device) dipDuration() cosem.Object {
+	o := objects.NewData(DipDurationLN, axdr.Uint32(0))
+	o.Read = func(context.Context) (axdr.Data, error) {
+		es := with(d, func(m *meter.Meter, now time.Time) []meter.LogEntry { return m.Events(now, meter.LogPowerQuality) })
+		if len(es) == 0 {
+			return axdr.Uint32(0), nil
+		}
+		return axdr.Uint32(uint32(es[len(es)-1].Duration / time.Millisecond)), nil
 	}
 	return o
 }

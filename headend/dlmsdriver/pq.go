@@ -28,9 +28,10 @@ func voltageStat(c, d, e byte) (quantity, bool) {
 }
 
 // pqDetails adds to a power quality log entry's event what the meter
-// captured beside the code: the event's duration (a 0-x:96.7.x column, in
-// seconds) and its residual voltage in percent of nominal (1-0:12.128.0,
-// the simulated meters' manufacturer-specific object) as "depth".
+// captured beside the code: the event's duration (a 0-x:96.7.x column in
+// seconds, or 1-0:12.129.0 in milliseconds) and its residual voltage in
+// percent of nominal (1-0:12.128.0) as "depth": the 1-0:12.128/129 codes
+// are the simulated meters' manufacturer-specific objects.
 func pqDetails(ev *cim.EndDeviceEvent, items []axdr.Data, cols []cosem.CaptureObject, vi int) {
 	if len(items) != len(cols) {
 		return
@@ -45,6 +46,10 @@ func pqDetails(ev *cim.EndDeviceEvent, items []axdr.Data, cols []cosem.CaptureOb
 			// A duration past a century is no event's: left out.
 			if v, ok := items[i].Uint(); ok && v < 100*365*86400 {
 				ev.Details["duration"] = (time.Duration(v) * time.Second).String()
+			}
+		case ln[0] == 1 && ln[2] == 12 && ln[3] == 129:
+			if v, ok := items[i].Uint(); ok && v < 100*365*86400*1000 {
+				ev.Details["duration"] = (time.Duration(v) * time.Millisecond).String()
 			}
 		case ln[0] == 1 && ln[2] == 12 && ln[3] == 128:
 			if v, ok := items[i].Uint(); ok {

@@ -40,6 +40,13 @@ func TestPowerQualityDetails(t *testing.T) {
 	if ev.Details["duration"] != "1m30s" || ev.Details["depth"] != "45" {
 		t.Errorf("details %v", ev.Details)
 	}
+	ms := append([]cosem.CaptureObject(nil), pqLogColumns...)
+	ms[2].LogicalName = obis.MustParse("1.0.12.129.0.255")
+	ev = cim.EndDeviceEvent{Details: map[string]string{}}
+	pqDetails(&ev, []axdr.Data{{}, axdr.Uint16(77), axdr.Uint32(40), axdr.Uint16(45)}, ms, 1)
+	if ev.Details["duration"] != "40ms" {
+		t.Errorf("duration in ms: %v", ev.Details)
+	}
 	ev = cim.EndDeviceEvent{Details: map[string]string{}}
 	pqDetails(&ev, []axdr.Data{{}, axdr.Uint16(77), axdr.VisibleString("x")}, pqLogColumns, 1)
 	if len(ev.Details) != 0 {
