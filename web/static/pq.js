@@ -43,6 +43,7 @@ export async function powerQuality(view, v, me, zone, feederArg) {
   }
   const query = () => `week=${encodeURIComponent(week.value)}${feeder.value ? "&feeder=" + encodeURIComponent(feeder.value) : ""}${tz ? "&tz=" + encodeURIComponent(tz) : ""}`;
 
+  let shownWeek = "";
   async function load() {
     err.textContent = "";
     csv.href = `/api/v1/pq/en50160.csv?${query()}`;
@@ -76,7 +77,9 @@ export async function powerQuality(view, v, me, zone, feederArg) {
     const names = r.feeders.map((f) => f.feeder);
     const keep = feederArg || along.value;
     along.replaceChildren(...names.map((n) => el("option", { value: n, selected: n === keep }, n)));
-    if (!at.value) at.value = `${week.value}T18:00`;
+    // A new week moves the instant into it: its first evening peak.
+    if (!at.value || week.value !== shownWeek) at.value = `${week.value}T18:00`;
+    shownWeek = week.value;
     if (names.length) await chart();
   }
 
