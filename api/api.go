@@ -129,8 +129,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer, JSON, page or error, is what its Content-Type says:
 	// a browser must not guess an uploaded or echoed body into a script.
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Path != importPath {
-		// An import streams its manifest under a limit of its own.
+	if r.URL.Path != importPath && !(r.Method == http.MethodPut && r.URL.Path == topologyPath) {
+		// An import streams its manifest, and a topology file comes,
+		// under a limit of its own.
 		r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes)
 	}
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK, path: r.URL.Path, api: strings.HasPrefix(r.URL.Path, "/api/")}

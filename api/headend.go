@@ -344,7 +344,8 @@ func (a *API) importMeters(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rep, err := a.d.HeadEnd.ImportFrom(ctx, rd)
+	placed := &gridRows{src: rd}
+	rep, err := a.d.HeadEnd.ImportFrom(ctx, placed)
 	if err != nil {
 		// Batches before the failure are in: say how far it got, since
 		// sending the file again completes it.
@@ -366,7 +367,16 @@ func (a *API) importMeters(w http.ResponseWriter, r *http.Request) {
 		Accepted  int         `json:"accepted"`
 		Rejected  int         `json:"rejected"`
 		Bad       []importBad `json:"bad"`
-	}{rep.Created, rep.Updated, rep.Unchanged, rep.Accepted(), rep.Rejected, []importBad{}}
+		// The grid's version the manifest's network columns made, if
+		// any, or why they made none.
+		TopologyVersion int    `json:"topologyVersion,omitempty"`
+		TopologyError   string `json:"topologyError,omitempty"`
+	}{rep.Created, rep.Updated, rep.Unchanged, rep.Accepted(), rep.Rejected, []importBad{}, 0, ""}
+	if v, err := a.placeImported(ctx, placed, rep); err != nil {
+		out.TopologyError = err.Error()
+	} else {
+		out.TopologyVersion = v
+	}
 	for _, b := range rep.Bad {
 		out.Bad = append(out.Bad, importBad{b.Line, b.Column, b.Err.Error()})
 	}

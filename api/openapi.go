@@ -58,6 +58,9 @@ func (a *API) OpenAPI() map[string]any {
 		if r.path == "/api/v1/meters/import" || r.path == weatherPath {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
 		}
+		if r.path == topologyPath && r.method == http.MethodPut {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
+		}
 		status := r.status
 		if status == 0 {
 			status = http.StatusOK

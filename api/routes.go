@@ -103,9 +103,11 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/usage-points/{id}/consents/{purpose}", perm: auth.ReadData, scope: scopeUsagePoint, tag: "portal", summary: "The household withdraws a consent; publishing stops at once", status: 204, h: a.revokeConsent},
 	}
 	rs = append(rs, a.drRoutes(page)...)
+	rs = append(rs, a.outageRoutes(page)...)
 	rs = append(rs, a.billingRoutes(page)...)
 	rs = append(rs, a.moneyRoutes()...)
 	rs = append(rs, a.tariffMeterRoutes()...)
+	rs = append(rs, a.topologyRoutes()...)
 	rs = append(rs, a.pqRoutes()...)
 	rs = append(rs, route{method: "GET", path: "/api/v1/audit", perm: auth.ReadAudit, tag: "audit", summary: "The audit trail, newest first",
 		query: append([]param{{name: "actor", typ: "string"}, {name: "action", typ: "string", doc: "sign-in, denied, command-issue..."},

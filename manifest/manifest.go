@@ -7,6 +7,7 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -54,6 +55,16 @@ type Row struct {
 	// cut remotely without an override: "vulnerable", "medical" or empty
 	// (optional column).
 	Protection string
+	// Substation, Feeder and Transformer place the usage point in the
+	// electrical network (optional GridColumns; empty when absent or
+	// unknown). A transformer may come alone, when the network already
+	// places it; a feeder comes with its substation and transformer.
+	Substation, Feeder, Transformer string
+	// Phase is the phase a single-phase meter is connected to (1..3; 0:
+	// unknown or three-phase).
+	Phase int
+	// Lat and Lon are the meter's position (WGS 84; zero: unknown).
+	Lat, Lon float64
 	// Fields holds the file's other columns by header name, trimmed and
 	// checked as text only: the protocol's own columns, which its driver
 	// checks at import. A column absent from the file has no entry, so a
@@ -103,6 +114,13 @@ func SubKind(kind string) bool { return kind == "gas" || kind == "water" }
 // OptionalColumns may be absent from a manifest; Write writes them.
 var OptionalColumns = []string{"parent_meter_id", "firmware", "protection"}
 
+// GridColumns may be absent from a manifest: where the meter hangs in the
+// electrical network, and where it is. Read parses them into Row's typed
+// fields and keeps them in Fields by name too; Write writes those of them
+// its caller names among the fields (from the typed field, or else from
+// Fields), so a file without them is written without them.
+var GridColumns = []string{"substation", "feeder", "transformer", "phase", "lat", "lon"}
+
 // Protections are the values the protection column takes besides empty.
 var Protections = []string{"vulnerable", "medical"}
 
@@ -135,6 +153,12 @@ func (r *Row) record(rec []string, fields []string) {
 		"tcp://" + r.Address.String(), r.UsagePointID, r.TimeZone, r.Segment, r.Region, r.Archetype,
 	})
 	for i, f := range fields {
+		if g := slices.Index(GridColumns, f); g >= 0 {
+			// The typed field, or else the column a caller filled by
+			// name.
+			rec[len(Columns)+i] = cmp.Or(r.gridField(g), r.Fields[f])
+			continue
+		}
 		rec[len(Columns)+i] = r.Fields[f]
 	}
 	opt := rec[len(Columns)+len(fields):]
@@ -144,9 +168,37 @@ func (r *Row) record(rec []string, fields []string) {
 	}
 }
 
+// gridField is the row's value of GridColumns[g] as written.
+func (r *Row) gridField(g int) string {
+	num := func(f float64) string {
+		if f == 0 {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	switch GridColumns[g] {
+	case "substation":
+		return r.Substation
+	case "feeder":
+		return r.Feeder
+	case "transformer":
+		return r.Transformer
+	case "phase":
+		if r.Phase == 0 {
+			return ""
+		}
+		return strconv.Itoa(r.Phase)
+	case "lat":
+		return num(r.Lat)
+	case "lon":
+		return num(r.Lon)
+	}
+	return ""
+}
+
 // Read parses a manifest. The header names the columns, in any order;
-// every column of Columns must be there, those of OptionalColumns may be,
-// and the others are the protocol's own, carried in Row.Fields. A bad row does not stop the file: it is left out and
+// every column of Columns must be there, those of OptionalColumns and
+// GridColumns may be, and the others are the protocol's own, carried in Row.Fields. A bad row does not stop the file: it is left out and
 // reported in bad, by line and column, in line order. err is for a file
 // that cannot be read at all (no header, a missing column, broken CSV
 // quoting, a line over MaxLineBytes, an I/O error), and then no rows are
@@ -249,7 +301,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	var names []string
 	for i, h := range head {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if !slices.Contains(Columns, h) && !slices.Contains(OptionalColumns, h) {
+		if !slices.Contains(Columns, h) && !slices.Contains(OptionalColumns, h) && !slices.Contains(GridColumns, h) {
 			if h == "" || checkText(h, h) != nil {
 				continue // not a name a driver could ask for
 			}
@@ -257,8 +309,15 @@ func NewReader(r io.Reader) (*Reader, error) {
 			names = append(names, h)
 		}
 	}
+	grid := make([]int, len(GridColumns))
+	for i, c := range GridColumns {
+		grid[i] = -1
+		if j, ok := pos[c]; ok {
+			grid[i] = j
+		}
+	}
 	return &Reader{cr: cr, lines: ll, head: len(head),
-		p:   rowParser{idx: idx, opt: opt, extra: extra, names: names, zones: map[string]error{}},
+		p:   rowParser{idx: idx, opt: opt, grid: grid, extra: extra, names: names, zones: map[string]error{}},
 		ids: map[uint64]int{}, serials: map[string]int{}}, nil
 }
 
@@ -414,6 +473,8 @@ func csvErr(err error) error {
 // lookups, which read the system's zone database.
 type rowParser struct {
 	idx, opt []int
+	// grid are the indexes of GridColumns, -1 where absent.
+	grid []int
 	// extra are the indexes of the protocol columns, names their names.
 	extra []int
 	names []string
@@ -515,7 +576,74 @@ func (p *rowParser) parse(rec []string, line int) (Row, error) {
 	if err := p.parseSub(&r, rec, line); err != nil {
 		return Row{}, err
 	}
+	if err := p.parseGrid(&r, rec, line); err != nil {
+		return Row{}, err
+	}
 	return r, nil
+}
+
+// parseGrid reads the optional GridColumns.
+func (p *rowParser) parseGrid(r *Row, rec []string, line int) error {
+	for g, name := range GridColumns {
+		i := p.grid[g]
+		if i < 0 {
+			continue
+		}
+		v := strings.TrimSpace(rec[i])
+		bad := func(err error) error { return &RowError{Line: line, Column: name, Err: err} }
+		if err := checkText(name, v); err != nil {
+			return bad(err)
+		}
+		// Kept by name as well, as read, for code that asks for a
+		// column by its name.
+		if r.Fields == nil {
+			r.Fields = map[string]string{}
+		}
+		r.Fields[name] = v
+		switch name {
+		case "substation":
+			r.Substation = v
+		case "feeder":
+			r.Feeder = v
+		case "transformer":
+			r.Transformer = v
+		case "phase":
+			if v == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 3 {
+				return bad(fmt.Errorf("%.32q: want 1, 2, 3 or empty", v))
+			}
+			r.Phase = n
+		case "lat", "lon":
+			if v == "" {
+				continue
+			}
+			limit := 90.0
+			if name == "lon" {
+				limit = 180
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f != f || f < -limit || f > limit {
+				return bad(fmt.Errorf("%.32q: want degrees between -%g and %g", v, limit, limit))
+			}
+			if name == "lat" {
+				r.Lat = f
+			} else {
+				r.Lon = f
+			}
+		}
+	}
+	switch {
+	case r.Feeder != "" && (r.Substation == "" || r.Transformer == ""):
+		return &RowError{Line: line, Column: "feeder", Err: errors.New("a feeder needs its substation and transformer")}
+	case r.Substation != "" && r.Feeder == "":
+		return &RowError{Line: line, Column: "substation", Err: errors.New("a substation needs the feeder and transformer below it")}
+	case r.Transformer != "" && r.UsagePointID == "":
+		return &RowError{Line: line, Column: "transformer", Err: errors.New("a meter placed in the network needs its usage point")}
+	}
+	return nil
 }
 
 // parseSub reads the optional parent column: a gas or water meter needs

@@ -113,6 +113,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("meter_id\n1\n"))
 	f.Add([]byte(header + "1,\"unterminated\n"))
 	f.Add([]byte(subHeader + elecRow + gasRow))
+	f.Add([]byte(strings.TrimSuffix(header, "\n") + ",substation,feeder,transformer,phase,lat,lon\n" + strings.TrimSuffix(goodRow, "\n") + ",SS-1,FD-1,TR-1,2,52.1,5.2\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rows, bad, err := manifest.Read(bytes.NewReader(b))
 		byID := map[uint64]manifest.Row{}

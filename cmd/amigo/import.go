@@ -55,6 +55,8 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 			Column string
 			Error  string
 		}
+		TopologyVersion int
+		TopologyError   string
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("import: unreadable answer: %w", err)
@@ -69,6 +71,12 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	}
 	if more := rep.Rejected - len(rep.Bad); more > 0 {
 		fmt.Fprintf(stdout, "and %d bad rows more\n", more)
+	}
+	if rep.TopologyVersion > 0 {
+		fmt.Fprintf(stdout, "the rows' substation, feeder and transformer columns made version %d of the grid\n", rep.TopologyVersion)
+	}
+	if rep.TopologyError != "" {
+		fmt.Fprintf(stdout, "the grid was not changed: %s\n", rep.TopologyError)
 	}
 	if rep.Rejected > 0 {
 		return fmt.Errorf("%d rows were not imported", rep.Rejected)

@@ -43,6 +43,8 @@ type DB struct {
 	// stmts holds the statements prepared once: a query that runs
 	// for every day ingested spent as long in the parser as in the lookup.
 	stmts sync.Map // query → *sql.Stmt
+	// topo keeps the grid version read last, decoded.
+	topo topoCache
 }
 
 // stmt returns the prepared form of a query, preparing it on first use.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/amigo-ami/amigo/store"
@@ -17,8 +18,9 @@ import (
 
 func init() {
 	queries["putTopology"] = `INSERT INTO topology_versions(effective_us, nodes, data, created_us) VALUES (?, ?, ?, ?) RETURNING version`
-	queries["topologyAt"] = `SELECT version, effective_us, data FROM topology_versions WHERE effective_us <= ?
+	queries["topologyAt"] = `SELECT version, effective_us FROM topology_versions WHERE effective_us <= ?
 		ORDER BY effective_us DESC, version DESC LIMIT 1`
+	queries["topologyData"] = `SELECT data FROM topology_versions WHERE version = ?`
 	queries["topologyVersions"] = `SELECT version, effective_us, nodes FROM topology_versions ORDER BY version`
 }
 
@@ -34,7 +36,7 @@ func (s *DB) PutTopology(ctx context.Context, effectiveFrom time.Time, g *topolo
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(g.Nodes()); err != nil {
+	if err := json.NewEncoder(zw).Encode(g.Source()); err != nil {
 		return 0, fmt.Errorf("topology: encoding the grid: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -55,26 +57,48 @@ func (s *DB) PutTopology(ctx context.Context, effectiveFrom time.Time, g *topolo
 	return v, nil
 }
 
-// TopologyAt implements store.Topology.
+// topoCache holds the grid version read last. A version never changes
+// once stored, so the cache is right whatever other nodes store, and the
+// outage engine and the API, which ask for the grid of today over and
+// over, skip decoding a fleet's tree each time.
+type topoCache struct {
+	mu sync.Mutex
+	g  *topology.Grid
+}
+
+// TopologyAt implements store.Topology. The grid returned may be shared
+// with other callers: it is not to be changed.
 func (s *DB) TopologyAt(ctx context.Context, at time.Time) (*topology.Grid, error) {
 	var (
 		v     int
 		effUS int64
-		data  []byte
 	)
-	err := s.queryRow(ctx, s.q["topologyAt"], at.UnixMicro()).Scan(&v, &effUS, &data)
+	err := s.queryRow(ctx, s.q["topologyAt"], at.UnixMicro()).Scan(&v, &effUS)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("topology in force at %s: %w", at.UTC().Format(time.RFC3339), store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("topology in force at %s: %w", at.UTC().Format(time.RFC3339), err)
 	}
-	g, err := decodeGrid(data)
+	s.topo.mu.Lock()
+	g := s.topo.g
+	s.topo.mu.Unlock()
+	if g != nil && g.Version == v {
+		return g, nil
+	}
+	var data []byte
+	if err := s.queryRow(ctx, s.q["topologyData"], v).Scan(&data); err != nil {
+		return nil, fmt.Errorf("topology version %d: %w", v, err)
+	}
+	g, err = decodeGrid(data)
 	if err != nil {
 		return nil, fmt.Errorf("topology version %d: %w", v, err)
 	}
 	g.Version = v
 	g.EffectiveFrom = time.UnixMicro(effUS).UTC()
+	s.topo.mu.Lock()
+	s.topo.g = g
+	s.topo.mu.Unlock()
 	return g, nil
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func topoGrid(t *testing.T, t1Feeder string) *topology.Grid {
 }
 
 func testTopology(t *testing.T, o Opener) {
+	t.Run("ConcurrentPuts", func(t *testing.T) { testTopologyConcurrentPuts(t, o) })
 	s, where := o.Open(t)
 	d1 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	d2 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -151,5 +153,43 @@ func testTopology(t *testing.T, o Opener) {
 		if vs[i].Version != want[i].Version || !vs[i].EffectiveFrom.Equal(want[i].EffectiveFrom) || vs[i].Nodes != want[i].Nodes {
 			t.Errorf("version %d: %+v, want %+v", i, vs[i], want[i])
 		}
+	}
+}
+
+// testTopologyConcurrentPuts: versions stored at once, as two nodes
+// importing manifests would, each get a number of their own.
+func testTopologyConcurrentPuts(t *testing.T, o Opener) {
+	s, _ := o.Open(t)
+	d := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	const n = 6
+	got := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g, err := topology.New([]topology.Node{{ID: "S1", Level: topology.Substation}})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got[i], errs[i] = s.PutTopology(ctx, d.AddDate(0, 0, i), g)
+		}()
+	}
+	wg.Wait()
+	seen := map[int]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("put %d: %v", i, errs[i])
+		}
+		if seen[got[i]] || got[i] < 1 {
+			t.Fatalf("versions %v: not distinct", got)
+		}
+		seen[got[i]] = true
+	}
+	vs, err := s.TopologyVersions(ctx)
+	if err != nil || len(vs) != n {
+		t.Fatalf("%d versions (%v), want %d", len(vs), err, n)
 	}
 }
