@@ -139,6 +139,8 @@ func (a *API) routes() []route {
 			route{method: "GET", path: "/api/v1/collection/{day}", perm: auth.ReadFleet, tag: "head-end", summary: "A day's collection: success and failures by cause", query: []param{{name: "segment", typ: "string"}}, resp: "CollectionDay", h: a.collectionDay},
 			route{method: "GET", path: "/api/v1/collection/{day}/results", perm: auth.ReadFleet, tag: "head-end", summary: "A day's result per meter",
 				query: append([]param{{name: "segment", typ: "string"}, {name: "outcome", typ: "string"}, {name: "after", typ: "string"}}, page...), resp: "ResultPage", h: a.collectionResults},
+			route{method: "GET", path: "/api/v1/collectors", perm: auth.ReadFleet, tag: "head-end", summary: "The collector view of a collection day: per collector (segment) meters, read success, session times and failures by cause, worst first",
+				query: []param{{name: "day", typ: "string", doc: "collection day YYYY-MM-DD (default: yesterday)"}}, resp: "CollectorView", h: a.collectors},
 		)
 	}
 	if a.d.Campaigns != nil {

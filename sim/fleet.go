@@ -46,6 +46,9 @@ type Config struct {
 	// Links makes each meter's session as slow as its link class
 	// (meter.Faults.Links): latency per exchange and bandwidth.
 	Links bool
+	// Mesh puts the meters behind radio collectors (mesh.go); nil: each
+	// meter is reached directly.
+	Mesh *Mesh
 	// Gas and Water are the fractions of electricity meters with a gas
 	// or a water meter behind them on M-Bus.
 	Gas, Water float64
@@ -171,6 +174,7 @@ type Fleet struct {
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
 	p1    p1Config
+	mesh  *mesh // nil: no mesh
 }
 
 // NewFleet prepares a fleet. It allocates one pointer per meter and
@@ -247,6 +251,12 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	}
 	if err := f.model.Prepare(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if cfg.Mesh != nil {
+		var err error
+		if f.mesh, err = newMesh(*cfg.Mesh, cfg.Seed, f.n); err != nil {
+			return nil, err
+		}
 	}
 	f.meters = make([]*meter.Meter, f.n)
 	return f, nil
@@ -441,6 +451,12 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
+	mp, ok := f.meshOpen(i)
+	if !ok {
+		refuse(c)
+		return
+	}
+	defer mp.close()
 	release, ok := f.acquire(ctx, i)
 	if !ok {
 		refuse(c)
@@ -474,6 +490,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
+	t.path = mp
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):

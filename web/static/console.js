@@ -4,6 +4,7 @@
 import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, Q, chartSize, register, dayStart, dateIn, timeChart } from "./common.js";
 import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
+import { collectors } from "./collectors.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
 import { outages } from "./outages.js";
@@ -76,6 +77,7 @@ async function start() {
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
         el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
+        el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
         el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
         el("a", { href: "#/pq", "data-nav": "pq" }, "Power quality"),
@@ -106,6 +108,7 @@ function route() {
   const [page, arg] = h.split("/");
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (page || "overview") || (page === "meter" && a.dataset.nav === "meters")));
   const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
+    collectors: (view, v, arg) => collectors(view, v, arg),
     quarantine: (view, v) => quarantine(view, v, me, fleetZone),
     billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
     pq: (view, v, arg) => powerQuality(view, v, me, fleetZone, arg),
