@@ -108,6 +108,7 @@ func (a *API) routes() []route {
 	rs = append(rs, a.moneyRoutes()...)
 	rs = append(rs, a.tariffMeterRoutes()...)
 	rs = append(rs, a.topologyRoutes()...)
+	rs = append(rs, a.pqRoutes()...)
 	rs = append(rs, route{method: "GET", path: "/api/v1/audit", perm: auth.ReadAudit, tag: "audit", summary: "The audit trail, newest first",
 		query: append([]param{{name: "actor", typ: "string"}, {name: "action", typ: "string", doc: "sign-in, denied, command-issue..."},
 			{name: "from", typ: "string", doc: "RFC 3339 time, or a date (from its UTC start)"}, {name: "to", typ: "string", doc: "RFC 3339 time (exclusive), or a date (to its UTC end)"},

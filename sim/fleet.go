@@ -114,6 +114,10 @@ type Config struct {
 	// manifest's substation, feeder and transformer columns. It is set on
 	// Model as well.
 	Supply meter.Supply
+	// PQProfile gives the IDIS meters a voltage profile (1-0:99.2.0,
+	// 10-minute mean, minimum and maximum per phase) and a power quality
+	// log with each event's duration and residual voltage (see pq.go).
+	PQProfile bool
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -139,6 +143,8 @@ type Fleet struct {
 	readout     float64
 	readoutPort uint16
 	reaction    time.Duration
+
+	pq bool // the IDIS meters serve the voltage profile
 
 	mbus        float64
 	mbusPort    uint16
@@ -182,6 +188,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		models: cfg.Models, faultMix: cfg.DLMSFaults, faultsOf: cfg.FaultsOf, reboot: cfg.RebootTime, trust: cfg.Trust, keyStore: cfg.KeyStore}
 	f.firmwareKey = cfg.FirmwareKey
 	f.readout, f.readoutPort, f.reaction = cfg.Readout, cfg.ReadoutPort, cfg.ReadoutReaction
+	f.pq = cfg.PQProfile
 	if f.reaction == 0 {
 		f.reaction = readoutReaction
 	}
@@ -351,7 +358,8 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest(),
 		InactivityTimeout: f.idle, Model: f.ModelOf(i), Faults: f.FaultsOf(i), Trust: f.trust, Image: f.image(i, m),
-		KEK: id.KEK[:], SetKeys: func(ek, ak [16]byte) error { return f.setKeys(i, ek, ak) }})
+		KEK: id.KEK[:], SetKeys: func(ek, ak [16]byte) error { return f.setKeys(i, ek, ak) },
+		PQProfile: f.pq})
 }
 
 func (f *Fleet) pushDest() string {

@@ -80,6 +80,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	c1218Port := fs.Uint("c1218-port", sim.DefaultC1218Port, "TCP `port` of the C12.18 meters")
 	c1222Port := fs.Uint("c1222-port", sim.DefaultC1222Port, "TCP `port` of the C12.22 meters")
 	osgpPort := fs.Uint("osgp-port", sim.DefaultOSGPPort, "TCP `port` of the OSGP meters")
+	pqProfile := fs.Bool("pq-profile", false, "the IDIS meters serve a 10-minute voltage profile (1-0:99.2.0: mean, minimum and maximum per phase)\nand a power quality log with each sag's duration and residual voltage; see docs/pq.md")
 	grid := gridFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -189,7 +190,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 		MBus: *mbusShare, MBusPort: uint16(*mbusPort),
 		C1218: *c1218, C1222: *c1222, OSGP: *osgp, OSGPLegacy: *osgpLegacy,
 		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort),
-		Supply: supply})
+		Supply: supply, PQProfile: *pqProfile})
 	if err != nil {
 		return usageError{err}
 	}

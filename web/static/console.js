@@ -8,6 +8,7 @@ import { collectors } from "./collectors.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
 import { outages } from "./outages.js";
+import { powerQuality } from "./pq.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -79,6 +80,7 @@ async function start() {
         el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
         el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/pq", "data-nav": "pq" }, "Power quality"),
         el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response"),
         el("a", { href: "#/outages", "data-nav": "outages" }, "Outages")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
@@ -109,6 +111,7 @@ function route() {
     collectors: (view, v, arg) => collectors(view, v, arg),
     quarantine: (view, v) => quarantine(view, v, me, fleetZone),
     billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
+    pq: (view, v, arg) => powerQuality(view, v, me, fleetZone, arg),
     dr: (view, v, arg) => demandResponse(view, v, me, fleetZone, arg),
     outages: (view, v, arg) => outages(view, v, me, fleetZone, arg) };
   const f = pages[page] || overview;
