@@ -104,7 +104,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
 		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2, Trust: trust,
-		Supply: network})
+		Supply: network, PQProfile: true})
 	if err != nil {
 		return usageError{err}
 	}
