@@ -108,6 +108,7 @@ func (a *API) routes() []route {
 	rs = append(rs, a.moneyRoutes()...)
 	rs = append(rs, a.tariffMeterRoutes()...)
 	rs = append(rs, a.topologyRoutes()...)
+	rs = append(rs, a.pqRoutes()...)
 	rs = append(rs, route{method: "GET", path: "/api/v1/audit", perm: auth.ReadAudit, tag: "audit", summary: "The audit trail, newest first",
 		query: append([]param{{name: "actor", typ: "string"}, {name: "action", typ: "string", doc: "sign-in, denied, command-issue..."},
 			{name: "from", typ: "string", doc: "RFC 3339 time, or a date (from its UTC start)"}, {name: "to", typ: "string", doc: "RFC 3339 time (exclusive), or a date (to its UTC end)"},
@@ -138,6 +139,8 @@ func (a *API) routes() []route {
 			route{method: "GET", path: "/api/v1/collection/{day}", perm: auth.ReadFleet, tag: "head-end", summary: "A day's collection: success and failures by cause", query: []param{{name: "segment", typ: "string"}}, resp: "CollectionDay", h: a.collectionDay},
 			route{method: "GET", path: "/api/v1/collection/{day}/results", perm: auth.ReadFleet, tag: "head-end", summary: "A day's result per meter",
 				query: append([]param{{name: "segment", typ: "string"}, {name: "outcome", typ: "string"}, {name: "after", typ: "string"}}, page...), resp: "ResultPage", h: a.collectionResults},
+			route{method: "GET", path: "/api/v1/collectors", perm: auth.ReadFleet, tag: "head-end", summary: "The collector view of a collection day: per collector (segment) meters, read success, session times and failures by cause, worst first",
+				query: []param{{name: "day", typ: "string", doc: "collection day YYYY-MM-DD (default: yesterday)"}}, resp: "CollectorView", h: a.collectors},
 		)
 	}
 	if a.d.Campaigns != nil {

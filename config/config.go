@@ -116,6 +116,9 @@ type HeadEnd struct {
 	// network segment (cell, concentrator).
 	Concurrency int `yaml:"concurrency"`
 	PerSegment  int `yaml:"per_segment"`
+	// SegmentCapacity gives named segments (radio collectors) their own
+	// cap instead of PerSegment.
+	SegmentCapacity map[string]int `yaml:"segment_capacity"`
 	// JobTimeout is the deadline of one meter session.
 	JobTimeout time.Duration `yaml:"job_timeout"`
 	// Attempts is how often a failing meter is tried in one run.

@@ -172,6 +172,7 @@ func dial(ctx context.Context, addr string, o Options) (*Client, error) {
 	dctx, cancel := c.withTimeout(ctx)
 	t, err := dialLink(dctx, addr, &o, sap)
 	cancel()
+	t = o.Gateway.wrap(t)
 	if err != nil {
 		return nil, &OpError{Meter: c.meter, Op: "dial", Err: linkError(dctx, err)}
 	}

@@ -258,6 +258,10 @@ type Options struct {
 	// Name identifies the meter in errors; Dial defaults it to the
 	// address dialled.
 	Name string
+	// Gateway, when set, reaches the meter through a data concentrator:
+	// the address dialled is the concentrator's, and every APDU travels
+	// in a gateway request to the meter's physical address (gateway.go).
+	Gateway *Gateway
 }
 
 func (o *Options) clientSAP() uint16 {

@@ -292,6 +292,7 @@ func (h *HeadEnd) writeResults(ctx context.Context, in <-chan jobResult) {
 // reports whether it still holds the slot.
 func (h *HeadEnd) collectMeter(ctx context.Context, m cim.Meter, day cim.Date, inFlight chan struct{}) (jobResult, bool) {
 	jr := jobResult{CollectionResult: store.CollectionResult{Day: day, MeterID: m.MRID, Segment: m.Segment}}
+	ctx = withCollectionDay(ctx, day)
 	r := &jr.CollectionResult
 	held := true
 	var problems []ObjectProblem
@@ -862,6 +863,9 @@ func (h *HeadEnd) withSession(ctx context.Context, m cim.Meter, t Target, drv Dr
 		outcome = "error"
 	}
 	h.m.latency.WithLabelValues(op, outcome).Observe(time.Since(t0).Seconds())
+	if day, ok := ctx.Value(dayKey{}).(cim.Date); ok {
+		h.times.observe(day, m.Segment, time.Since(t0))
+	}
 	return err
 }
 

@@ -94,6 +94,9 @@ type CollectionConfig struct {
 	// PerSegment caps sessions in flight in one network segment (a cell,
 	// a concentrator).
 	PerSegment int
+	// SegmentCapacity overrides PerSegment for the segments it names: a
+	// collector's own capacity (capacity.go).
+	SegmentCapacity map[string]int
 	// Attempts is how often a failing job is tried in one run.
 	Attempts int
 	// RetryBase and RetryMax bound the exponential backoff between
@@ -162,6 +165,7 @@ type HeadEnd struct {
 	sessions chan struct{} // global session slots
 	segMu    sync.Mutex
 	segments map[string]chan struct{}
+	times    sessionTimes // collection session times by day and segment
 
 	locMu sync.Mutex
 	locs  map[string]*time.Location // usage point → zone
@@ -273,7 +277,7 @@ func (h *HeadEnd) segment(name string) chan struct{} {
 	defer h.segMu.Unlock()
 	s, ok := h.segments[name]
 	if !ok {
-		s = make(chan struct{}, h.ccfg.PerSegment)
+		s = make(chan struct{}, h.segmentCapacity(name))
 		h.segments[name] = s
 	}
 	return s

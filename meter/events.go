@@ -84,6 +84,10 @@ type LogEntry struct {
 	Time     time.Time
 	Code     EventCode
 	Duration time.Duration // power failure log and power quality log only
+	// DepthPM is a power quality event's deviation from nominal voltage
+	// in permille: negative for a sag (-1000: no voltage left), positive
+	// for a swell.
+	DepthPM int32
 }
 
 // storedEvent is an event that only interaction can produce (relay,
@@ -166,11 +170,7 @@ func (m *Meter) Events(now time.Time, l Log) []LogEntry {
 			}
 		}
 	case LogPowerQuality:
-		for d := floorDiv(from, 86400); d <= floorDiv(nowU, 86400); d++ {
-			if ep, ok := m.seedPQ(d); ok && ep.at >= from && ep.at <= nowU && !m.PoweredDown(time.Unix(ep.at, 0)) {
-				add(ep.at*1e9, LogEntry{Time: at(ep.at), Code: ep.code, Duration: time.Duration(ep.dur) * time.Second})
-			}
-		}
+		m.pqEvents(from, nowU, add)
 	}
 	if m.st != nil && int(l) < len(m.st.logs) {
 		for _, e := range m.st.logs[l] {

@@ -345,7 +345,8 @@ func (s *Server) startHeadEnd(o Options) error {
 		Drivers: drivers(),
 		Audit:   s.Audit,
 		Collection: headend.CollectionConfig{Concurrency: cfg.Concurrency, PerSegment: cfg.PerSegment, Attempts: cfg.Attempts,
-			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays},
+			JobTimeout: cfg.JobTimeout, Window: cfg.Window, ClockThreshold: cfg.ClockThreshold, BackfillDays: cfg.BackfillDays,
+			SegmentCapacity: cfg.SegmentCapacity},
 		Approvals:  headend.ApprovalConfig{Types: s.cfg.Approvals.ControlTypes(), CalendarMeters: s.cfg.Approvals.CalendarMeters, TTL: s.cfg.Approvals.TTL},
 		Safeguards: sg})
 	if err != nil {

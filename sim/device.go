@@ -114,6 +114,9 @@ type DeviceConfig struct {
 	// key_transfer.
 	KEK     []byte
 	SetKeys func(ek, ak [16]byte) error
+	// PQProfile serves the voltage profile and the power quality log with
+	// durations and depths (IDIS model only; see pq.go).
+	PQProfile bool
 }
 
 // Device is one simulated meter on the wire for the span of a connection.
@@ -347,7 +350,7 @@ func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 		d.eventLog(PowerFailureLogLN, meter.LogPowerFailure),
 		d.eventLog(FraudLogLN, meter.LogFraud),
 		d.eventLog(DisconnectLogLN, meter.LogDisconnect),
-		d.eventLog(PowerQualityLogLN, meter.LogPowerQuality),
+		d.powerQualityLog(),
 		d.activityCalendar(),
 		d.limiter(),
 		d.pushSetup(),
@@ -358,6 +361,7 @@ func (d *Device) tree(dev *server.Device) (*objects.Tree, error) {
 		objs = append(objs, d.specialDaysTable())
 	}
 	objs = append(objs, d.mbusObjects()...)
+	objs = append(objs, d.pqObjects()...)
 	objs = append(objs, d.imageObjects()...)
 	objs = append(objs, d.drObjects()...)
 	tree, err := objects.NewTree(objs...)

@@ -46,6 +46,9 @@ type Config struct {
 	// Links makes each meter's session as slow as its link class
 	// (meter.Faults.Links): latency per exchange and bandwidth.
 	Links bool
+	// Mesh puts the meters behind radio collectors (mesh.go); nil: each
+	// meter is reached directly.
+	Mesh *Mesh
 	// Gas and Water are the fractions of electricity meters with a gas
 	// or a water meter behind them on M-Bus.
 	Gas, Water float64
@@ -111,6 +114,10 @@ type Config struct {
 	// manifest's substation, feeder and transformer columns. It is set on
 	// Model as well.
 	Supply meter.Supply
+	// PQProfile gives the IDIS meters a voltage profile (1-0:99.2.0,
+	// 10-minute mean, minimum and maximum per phase) and a power quality
+	// log with each event's duration and residual voltage (see pq.go).
+	PQProfile bool
 }
 
 // Fleet is a running simulated fleet. Meters are created on first use and
@@ -136,6 +143,8 @@ type Fleet struct {
 	readout     float64
 	readoutPort uint16
 	reaction    time.Duration
+
+	pq bool // the IDIS meters serve the voltage profile
 
 	mbus        float64
 	mbusPort    uint16
@@ -165,6 +174,7 @@ type Fleet struct {
 	// use; striped so that idle meters carry no mutex.
 	locks [256]sync.Mutex
 	p1    p1Config
+	mesh  *mesh // nil: no mesh
 }
 
 // NewFleet prepares a fleet. It allocates one pointer per meter and
@@ -178,6 +188,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		models: cfg.Models, faultMix: cfg.DLMSFaults, faultsOf: cfg.FaultsOf, reboot: cfg.RebootTime, trust: cfg.Trust, keyStore: cfg.KeyStore}
 	f.firmwareKey = cfg.FirmwareKey
 	f.readout, f.readoutPort, f.reaction = cfg.Readout, cfg.ReadoutPort, cfg.ReadoutReaction
+	f.pq = cfg.PQProfile
 	if f.reaction == 0 {
 		f.reaction = readoutReaction
 	}
@@ -240,6 +251,12 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	}
 	if err := f.model.Prepare(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if cfg.Mesh != nil {
+		var err error
+		if f.mesh, err = newMesh(*cfg.Mesh, cfg.Seed, f.n); err != nil {
+			return nil, err
+		}
 	}
 	f.meters = make([]*meter.Meter, f.n)
 	return f, nil
@@ -341,7 +358,8 @@ func (f *Fleet) NewDevice(i int) (*Device, error) {
 	return NewDevice(m, DeviceConfig{Now: f.now, Lock: f.Lock(i), SystemTitle: id.SystemTitle[:],
 		Keys: security.Keys{Unicast: ek, Authentication: ak}, Password: []byte(id.Password), Logger: f.log, Subs: subs, PushDestination: f.pushDest(),
 		InactivityTimeout: f.idle, Model: f.ModelOf(i), Faults: f.FaultsOf(i), Trust: f.trust, Image: f.image(i, m),
-		KEK: id.KEK[:], SetKeys: func(ek, ak [16]byte) error { return f.setKeys(i, ek, ak) }})
+		KEK: id.KEK[:], SetKeys: func(ek, ak [16]byte) error { return f.setKeys(i, ek, ak) },
+		PQProfile: f.pq})
 }
 
 func (f *Fleet) pushDest() string {
@@ -433,6 +451,12 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
+	mp, ok := f.meshOpen(i)
+	if !ok {
+		refuse(c)
+		return
+	}
+	defer mp.close()
 	release, ok := f.acquire(ctx, i)
 	if !ok {
 		refuse(c)
@@ -466,6 +490,7 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
+	t.path = mp
 	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):

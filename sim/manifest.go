@@ -27,7 +27,7 @@ func (f *Fleet) Row(i int) (manifest.Row, error) {
 		MeterID: id.ID, Serial: serialOf(m, f.ModelOf(i)), Manufacturer: mk.Flag, Model: model, Firmware: mk.Firmware, Kind: kind.String(),
 		Protocol: "dlms", Address: id.Addr,
 		UsagePointID: fmt.Sprintf("UP%010d", id.ID), TimeZone: f.model.Location.String(),
-		Segment: fmt.Sprintf("cell-%d", id.ID/1000), Region: fmt.Sprintf("region-%d", id.ID/100_000),
+		Segment: f.segmentOf(i, id.ID), Region: fmt.Sprintf("region-%d", id.ID/100_000),
 		Archetype: m.Archetype().String(),
 		Fields: map[string]string{
 			"transport": "wrapper", "client_sap": strconv.Itoa(ManagementClient),

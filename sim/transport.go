@@ -25,12 +25,32 @@ type faultyTransport struct {
 	// costs a round trip plus the time to carry its bytes.
 	link    meter.LinkClass
 	pending int // request bytes received since the last response
+	// path is the meter's way through the radio mesh (nil: none).
+	path *path
+	// via carries the session through a concentrator (nil: direct).
+	via *gatewayServer
+}
+
+func (t *faultyTransport) send(ctx context.Context, apdu []byte) error {
+	if t.via != nil {
+		return t.via.Send(ctx, apdu)
+	}
+	return t.Conn.Send(ctx, apdu)
 }
 
 // Recv counts the request's bytes for the link's bandwidth.
 func (t *faultyTransport) Recv(ctx context.Context) ([]byte, error) {
-	b, err := t.Conn.Recv(ctx)
+	var b []byte
+	var err error
+	if t.via != nil {
+		b, err = t.via.Recv(ctx)
+	} else {
+		b, err = t.Conn.Recv(ctx)
+	}
 	t.pending += len(b) + wrapperHeader
+	if t.path != nil {
+		t.path.sawRequest(b)
+	}
 	return b, err
 }
 
@@ -62,6 +82,11 @@ func (t *faultyTransport) delay(ctx context.Context, n int) error {
 }
 
 func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
+	if t.path != nil {
+		if err := t.meshDelay(ctx, apdu); err != nil {
+			return err
+		}
+	}
 	if err := t.delay(ctx, len(apdu)); err != nil {
 		return err
 	}
@@ -75,7 +100,7 @@ func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
 		for i, c := range apdu {
 			b[i] = c ^ byte(0xA5+i*31)
 		}
-		return t.Conn.Send(ctx, b)
+		return t.send(ctx, b)
 	case meter.FrameTruncated:
 		frame, err := wrapper.AppendFrame(nil, t.Local(), t.Remote(), apdu)
 		if err != nil {
@@ -85,7 +110,7 @@ func (t *faultyTransport) Send(ctx context.Context, apdu []byte) error {
 		t.raw.Close()
 		return errTruncated
 	}
-	return t.Conn.Send(ctx, apdu)
+	return t.send(ctx, apdu)
 }
 
 func serverClientInfo(wc *wrapper.Conn, c net.Conn) server.ClientInfo {

@@ -98,8 +98,13 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	// The meters trust the head-end's command-signing key, set once the
 	// head-end has loaded it and before it runs a command.
 	trust := sim.NewTrust()
+	network, err := demoNetwork(*meters, *seed, clock.Now(), *history, loc)
+	if err != nil {
+		return err
+	}
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
-		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2, Trust: trust})
+		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Gas: 0.3, Water: 0.2, Trust: trust,
+		Supply: network, PQProfile: true})
 	if err != nil {
 		return usageError{err}
 	}
@@ -131,7 +136,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("fleet imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
 			"took", time.Since(t0).Round(time.Millisecond))
-		return nil
+		return demoTopology(ctx, srv, network)
 	}
 	srv, err := server.StartWith(ctx, cfg, log, version(), server.Options{Now: clock.Now, BeforeRun: importFleet})
 	if err != nil {

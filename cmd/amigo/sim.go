@@ -54,6 +54,9 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	mbusShare := fs.Float64("mbus", 0, "`fraction` of meter addresses that also have an M-Bus converter at --mbus-port, with standalone gas and water meters")
 	mbusPort := fs.Uint("mbus-port", sim.DefaultMBusPort, "TCP `port` of the M-Bus converters")
 	links := fs.Bool("links", false, "make each meter as slow as its link class (LTE-M, GPRS, PLC, Ethernet): latency and bandwidth")
+	collectors := fs.Int("collectors", 0, "put the meters behind this `many` radio collectors (a mesh; 0: none); each meter's segment is its collector")
+	meshRural := fs.Float64("mesh-rural", 0.3, "`fraction` of collectors in rural areas: more and longer hops")
+	meshDown := fs.String("collectors-down", "", "comma-separated collector `ids` out of service (e.g. col-0003)")
 	push := fs.String("push", "", "head-end push listener `address` (host:port) the meters send alarms and last gasps to")
 	c1222Push := fs.String("c1222-push", "", "head-end C12.22 push listener `address` (host:port) the C12.22 meters send power down, power up and tamper entries to")
 	models := fs.String("models", "idis", "object `mix` of the meters by weight, e.g. idis=60,dsmr5=20,thirdparty=20 (models: idis, dsmr5, thirdparty)")
@@ -77,6 +80,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	c1218Port := fs.Uint("c1218-port", sim.DefaultC1218Port, "TCP `port` of the C12.18 meters")
 	c1222Port := fs.Uint("c1222-port", sim.DefaultC1222Port, "TCP `port` of the C12.22 meters")
 	osgpPort := fs.Uint("osgp-port", sim.DefaultOSGPPort, "TCP `port` of the OSGP meters")
+	pqProfile := fs.Bool("pq-profile", false, "the IDIS meters serve a 10-minute voltage profile (1-0:99.2.0: mean, minimum and maximum per phase)\nand a power quality log with each sag's duration and residual voltage; see docs/pq.md")
 	grid := gridFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -181,11 +185,12 @@ func cmdSim(args []string, stdout, stderr io.Writer) error {
 	fleet, err := sim.NewFleet(sim.Config{Meters: *meters, Seed: *seed, Port: uint16(*port), Now: clock.Now,
 		Location: loc, HistoryDays: *history, Faults: &faults, Logger: log, Links: *links, Gas: *gas, Water: *water,
 		InactivityTimeout: inactivity(*idle), Models: mix, DLMSFaults: faultMix, Trust: trust, FirmwareKey: fwKey,
+		Mesh:    simMesh(*collectors, *meshRural, *meshDown),
 		Readout: *readout, ReadoutPort: uint16(*readoutPort), P1Port: uint16(*p1Port), P1Encrypted: *p1Encrypted,
 		MBus: *mbusShare, MBusPort: uint16(*mbusPort),
 		C1218: *c1218, C1222: *c1222, OSGP: *osgp, OSGPLegacy: *osgpLegacy,
 		C1218Port: uint16(*c1218Port), C1222Port: uint16(*c1222Port), OSGPPort: uint16(*osgpPort),
-		Supply: supply})
+		Supply: supply, PQProfile: *pqProfile})
 	if err != nil {
 		return usageError{err}
 	}

@@ -111,6 +111,9 @@ func quantityOf(c obis.Code) (quantity, bool) {
 			}
 			return quantity{}, false
 		}
+		if q, ok := voltageStat(cc, d, e); ok {
+			return q, true
+		}
 		if q, ok := instantaneous[cc]; ok && d == 7 && e == 0 {
 			q.commodity = cim.CommodityElectricity
 			return q, true

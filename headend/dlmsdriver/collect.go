@@ -1182,7 +1182,9 @@ func (s *session) events(ctx context.Context, pr *Profile, p headend.Plan, to ti
 			continue
 		}
 		v, _ := r.Items[vi].Uint()
-		col.Events = append(col.Events, event(s.t.Meter.MRID, pr.LN, at, v))
+		ev := event(s.t.Meter.MRID, pr.LN, at, v)
+		pqDetails(&ev, r.Items, cols, vi)
+		col.Events = append(col.Events, ev)
 		if at.After(last) {
 			last = at
 		}

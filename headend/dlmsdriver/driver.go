@@ -198,7 +198,7 @@ func (d *Driver) Open(ctx context.Context, t headend.Target) (headend.Session, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := dlms.Dial(ctx, u.Host, o)
+	c, err := dlms.Dial(ctx, creds.dialAddress(u.Host, &o), o)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,12 @@ type Credentials struct {
 	// KeyGeneration counts the key changes: each key has its own
 	// invocation counter.
 	KeyGeneration uint32 `json:"keyGeneration,omitempty"`
+	// Gateway is the host:port of the data concentrator the meter sits
+	// behind ("": reached at its own address); GatewayNetwork and
+	// PhysicalAddress are its place on the concentrator's network.
+	Gateway         string `json:"gateway,omitempty"`
+	GatewayNetwork  uint8  `json:"gatewayNetwork,omitempty"`
+	PhysicalAddress []byte `json:"physicalAddress,omitempty"`
 }
 
 // String never shows key material, so a Credentials value may be logged.
@@ -79,7 +85,7 @@ var (
 // describes them.
 func (d *Driver) Columns() []manifest.Column {
 	return []manifest.Column{colTransport, colClientSAP, colAuthentication, colSecurityPolicy, colSystemTitle,
-		colEK, colAK, colLLSPassword, colMBusChannel, colKEK}
+		colEK, colAK, colLLSPassword, colMBusChannel, colKEK, colGateway, colGatewayNetwork, colPhysicalAddress}
 }
 
 // Register implements headend.Driver. A gas or water meter is reached
@@ -163,6 +169,9 @@ func (d *Driver) Register(r manifest.Row) (headend.Registration, error) {
 			return bad(colMBusChannel, errors.New("want 1 to 4"))
 		}
 		c.MBusChannel = uint8(n)
+	}
+	if err := registerGateway(r, &c); err != nil {
+		return headend.Registration{}, err
 	}
 	var reg headend.Registration
 	if !r.SubMeter() {

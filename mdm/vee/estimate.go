@@ -28,6 +28,9 @@ func DefaultEstimation() Estimation { return Estimation{MaxLinear: 4} }
 // returns the new day and a reason for the version, or ok false when
 // there was nothing to estimate or nothing to estimate from.
 func Estimate(d interval.Day, e Estimation, c Context) (out interval.Day, reason string, ok bool) {
+	if Level(d.Channel) {
+		return d, "", false
+	}
 	out = d
 	out.Values = append([]int64(nil), d.Values...)
 	out.Quality = append([]cim.Quality(nil), d.Quality...)

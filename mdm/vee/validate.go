@@ -89,6 +89,9 @@ func Validate(d interval.Day, r Rules, c Context) []Failure {
 	s := newSubject(d, c)
 	var out []Failure
 	for _, rule := range r.Set() {
+		if !appliesTo(rule, d.Channel) {
+			continue
+		}
 		for _, f := range rule.Check(s) {
 			f.Rule = rule.Name()
 			out = append(out, f)

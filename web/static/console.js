@@ -4,9 +4,11 @@
 import { api, whoami, showLogin, logout, setUnauthenticated, el, fmt, Q, chartSize, register, dayStart, dateIn, timeChart } from "./common.js";
 import { approvals, canApprove } from "./approvals.js";
 import { quarantine } from "./quarantine.js";
+import { collectors } from "./collectors.js";
 import { demandResponse } from "./dr.js";
 import { billing } from "./billing.js";
 import { outages } from "./outages.js";
+import { powerQuality } from "./pq.js";
 
 const root = document.getElementById("app");
 let me = null;
@@ -75,8 +77,10 @@ async function start() {
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
         el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
+        el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
         el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/pq", "data-nav": "pq" }, "Power quality"),
         el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response"),
         el("a", { href: "#/outages", "data-nav": "outages" }, "Outages")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
@@ -104,8 +108,10 @@ function route() {
   const [page, arg] = h.split("/");
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (page || "overview") || (page === "meter" && a.dataset.nav === "meters")));
   const pages = { "": overview, meters, meter, commands, events, exceptions, approvals,
+    collectors: (view, v, arg) => collectors(view, v, arg),
     quarantine: (view, v) => quarantine(view, v, me, fleetZone),
     billing: (view, v, arg) => billing(view, v, me, fleetZone, arg),
+    pq: (view, v, arg) => powerQuality(view, v, me, fleetZone, arg),
     dr: (view, v, arg) => demandResponse(view, v, me, fleetZone, arg),
     outages: (view, v, arg) => outages(view, v, me, fleetZone, arg) };
   const f = pages[page] || overview;
