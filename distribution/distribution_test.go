@@ -285,7 +285,7 @@ func TestLastGasps(t *testing.T) {
 			if n.LastGasp(id, a) {
 				sent++
 			}
-			if n.LastGasp(id, a) != n.LastGasp(id, a) {
+			if again := n.LastGasp(id, a); again != n.LastGasp(id, a) {
 				t.Fatal("last gasp not deterministic")
 			}
 		})

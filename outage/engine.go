@@ -413,12 +413,11 @@ func sample(ids []string, n int) []string {
 
 // finding is a device the correlation found dark.
 type finding struct {
-	device            string
-	start             time.Time
-	gasps, fail, ok   int
-	up                map[string]time.Time
-	confirmed         bool
-	dismissedServices []string
+	device          string
+	start           time.Time
+	gasps, fail, ok int
+	up              map[string]time.Time
+	confirmed       bool
 }
 
 func (e *Engine) correlate(ctx context.Context) []Event {

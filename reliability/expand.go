@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -124,11 +123,4 @@ func ServedBy(g *topology.Grid) Served {
 		}
 	}
 	return s
-}
-
-// sortInterruptions orders by start, then service.
-func sortInterruptions(ints []Interruption) {
-	slices.SortFunc(ints, func(a, b Interruption) int {
-		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Service, b.Service))
-	})
 }

@@ -166,12 +166,6 @@ func (m *mesh) hop(i int) HopClass {
 	return h
 }
 
-func (m *mesh) isDown(c int) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.down[c]
-}
-
 // enter counts a session on collector c, refusing it when the collector
 // is down.
 func (m *mesh) enter(c int) (leave func(), ok bool) {
