@@ -42,6 +42,10 @@ func (s tables) OpenOutages(ctx context.Context) ([]outage.Event, error) {
 	return s.st.Outages(ctx, store.OutageQuery{Open: true})
 }
 
+func (s tables) Overlapping(ctx context.Context, from, to time.Time) ([]outage.Event, error) {
+	return s.st.Outages(ctx, store.OutageQuery{From: from, To: to})
+}
+
 type registry struct{ st store.Store }
 
 func (r registry) UsagePointOf(ctx context.Context, id string) (string, error) {

@@ -91,6 +91,9 @@ type Config struct {
 	// ServiceShare is the share of a transformer's services that must
 	// have gasped to suspect the transformer when no ping can be made.
 	ServiceShare float64
+	// LogTolerance is how far apart logged power-downs (or power-ups) of
+	// one fault may be: the meters' clocks drift between syncs.
+	LogTolerance time.Duration
 }
 
 func (c *Config) defaults() {
@@ -111,6 +114,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxPings <= 0 {
 		c.MaxPings = 8
+	}
+	if c.LogTolerance <= 0 {
+		c.LogTolerance = 2 * time.Minute
 	}
 	if c.ServiceShare <= 0 || c.ServiceShare > 1 {
 		c.ServiceShare = 0.5
@@ -623,6 +629,12 @@ func (e *Engine) escalate(ctx context.Context, dark map[string]*finding, l topol
 		}
 		// A lone dark child of a parent with others is the child's fault.
 		if len(all) > 1 && known < 2 {
+			continue
+		}
+		// A substation's only feeder out looks the same from the meters
+		// as the substation out; the feeder is the likelier fault, and
+		// the outages rebuilt from event logs place it there too.
+		if l == topology.Substation && len(all) == 1 {
 			continue
 		}
 		pf := &finding{device: p, up: map[string]time.Time{}, confirmed: true}

@@ -21,6 +21,9 @@ import (
 type Store interface {
 	PutOutage(ctx context.Context, e Event) error
 	OpenOutages(ctx context.Context) ([]Event, error)
+	// Overlapping lists the outages of any state overlapping [from, to),
+	// so that one rebuilt from event logs is not filed twice.
+	Overlapping(ctx context.Context, from, to time.Time) ([]Event, error)
 }
 
 // Topology gives the version of the tree in force at a time.
@@ -80,6 +83,10 @@ type ServiceOptions struct {
 	// Recent is how old a power-down may be and still count as a last
 	// gasp; an older one is history from an event log.
 	Recent time.Duration
+	// Settle is how long logged interruptions are gathered after the
+	// last one came in before they are rebuilt into outages: a collection
+	// brings a fault's logs from many meters over some minutes.
+	Settle time.Duration
 	// TopologyEvery is how often the topology in force is looked up.
 	TopologyEvery time.Duration
 	// PingTimeout bounds one ping.
@@ -93,10 +100,12 @@ type ServiceOptions struct {
 type Service struct {
 	o ServiceOptions
 
-	mu     sync.Mutex // guards the engine and logged
-	e      *Engine
-	logged map[string]time.Time // a meter's last logged power-down
-	upOf   sync.Map             // meter -> usage point
+	mu      sync.Mutex // guards the engine, logged and history
+	e       *Engine
+	logged  map[string]time.Time // a meter's last logged power-down
+	history []Logged             // logged interruptions not yet rebuilt
+	lastLog time.Time            // when the last one came in
+	upOf    sync.Map             // meter -> usage point
 }
 
 // NewService returns a service; Run starts it.
@@ -115,6 +124,9 @@ func NewService(o ServiceOptions) (*Service, error) {
 	}
 	if o.Recent <= 0 {
 		o.Recent = 10 * time.Minute
+	}
+	if o.Settle <= 0 {
+		o.Settle = time.Minute
 	}
 	if o.TopologyEvery <= 0 {
 		o.TopologyEvery = 5 * time.Minute
@@ -271,11 +283,115 @@ func (s *Service) signal(ctx context.Context, ev cim.EndDeviceEvent) (Signal, bo
 		return sig, true
 	}
 	sig.Kind = PowerRestored
-	if down, ok := s.logged[ev.MeterID]; ok && down.Before(ev.CreatedAt) {
+	down, logged := s.logged[ev.MeterID]
+	logged = logged && down.Before(ev.CreatedAt)
+	if logged {
 		sig.DownSince = down
 		delete(s.logged, ev.MeterID)
 	}
+	if s.o.Now().Sub(ev.CreatedAt) > s.o.Recent {
+		// History from an event log: rebuilt with the rest of the
+		// collection's logs, never correlated as live evidence.
+		if logged {
+			s.history = append(s.history, Logged{UsagePoint: up, Meter: ev.MeterID, Down: down, Up: ev.CreatedAt})
+			s.lastLog = s.o.Now()
+		}
+		return Signal{}, false
+	}
 	return sig, true
+}
+
+// rebuild turns the logged interruptions gathered so far into outages, once
+// none has come in for the settle time, and files those not already known:
+// an outage found live, or rebuilt from an earlier collection, of the same
+// part of the tree and starting within the log tolerance.
+func (s *Service) rebuild(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	if len(s.history) == 0 || now.Sub(s.lastLog) < s.o.Settle {
+		s.mu.Unlock()
+		return
+	}
+	logs := s.history
+	s.history = nil
+	cfg := s.e.Config()
+	s.mu.Unlock()
+	from, to := logs[0].Down, logs[0].Up
+	for _, l := range logs {
+		if l.Down.Before(from) {
+			from = l.Down
+		}
+		if l.Up.After(to) {
+			to = l.Up
+		}
+	}
+	g, err := s.o.Topology.TopologyAt(ctx, from)
+	if err != nil {
+		s.mu.Lock()
+		g = s.e.grid // logs older than the first version: the tree of today
+		s.mu.Unlock()
+	}
+	known, err := s.o.Store.Overlapping(ctx, from.Add(-cfg.LogTolerance), to.Add(cfg.LogTolerance))
+	if err != nil {
+		s.o.Logger.Warn("outage: outages to rebuild against", "err", err)
+		s.mu.Lock()
+		s.history = append(logs, s.history...) // try again at the next tick
+		s.mu.Unlock()
+		return
+	}
+	var filed []Event
+	for _, ev := range Reconstruct(g, logs, cfg, now) {
+		i := knownOutage(g, known, ev, cfg.LogTolerance)
+		if i < 0 {
+			known = append(known, ev)
+			filed = append(filed, ev)
+			continue
+		}
+		// An outage found live by a missed read, its gasp lost, began
+		// when the log says, not when the read failed.
+		if k := known[i]; k.Device == ev.Device && k.LastGasps == 0 && ev.Start.Before(k.Start) && !k.End.IsZero() {
+			k.Start = ev.Start
+			if k.State == Momentary || k.State == Verified || k.State == Restored {
+				k.State = Verified
+				if k.End.Sub(k.Start) < cfg.Momentary {
+					k.State = Momentary
+				}
+			}
+			known[i] = k
+			filed = append(filed, k)
+		}
+	}
+	s.file(ctx, filed)
+}
+
+// knownOutage returns the index of the filed outage a rebuilt one repeats:
+// one of the same device overlapping it, or one of the same subtree
+// starting and ending at about the same time; -1 when none.
+func knownOutage(g *topology.Grid, known []Event, ev Event, tol time.Duration) int {
+	for i, k := range known {
+		if k.State == Dismissed {
+			continue
+		}
+		overlap := k.Start.Before(ev.End.Add(tol)) && (k.End.IsZero() || k.End.Add(tol).After(ev.Start))
+		if k.Device == ev.Device && overlap {
+			return i
+		}
+		// A nested outage shares its enclosing one's start, not its end.
+		sameEnd := k.End.IsZero() || k.End.Sub(ev.End).Abs() <= tol
+		if k.Start.Sub(ev.Start).Abs() <= tol && sameEnd && (related(g, k.Device, ev.Device) || related(g, ev.Device, k.Device)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// related reports whether a is an ancestor of b.
+func related(g *topology.Grid, a, b string) bool {
+	for _, n := range g.Path(b) {
+		if n.ID == a {
+			return true
+		}
+	}
+	return false
 }
 
 // takeReads turns the collection results since from into signals and
@@ -329,6 +445,12 @@ func (s *Service) advance(ctx context.Context, now time.Time) {
 	s.mu.Lock()
 	changes := s.e.Advance(ctx, now)
 	s.mu.Unlock()
+	s.file(ctx, changes)
+	s.rebuild(ctx, now)
+}
+
+// file stores and publishes outage changes.
+func (s *Service) file(ctx context.Context, changes []Event) {
 	for _, ev := range changes {
 		if err := s.o.Store.PutOutage(ctx, ev); err != nil {
 			s.o.Logger.Error("outage: store", "outage", ev.ID, "err", err)

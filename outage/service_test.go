@@ -3,7 +3,9 @@ package outage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,18 @@ func (m *memStore) OpenOutages(context.Context) ([]Event, error) {
 	var out []Event
 	for _, e := range m.evs {
 		if e.State == Suspected || e.State == Confirmed {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Overlapping(_ context.Context, from, to time.Time) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Event
+	for _, e := range m.evs {
+		if e.Start.Before(to) && (e.End.IsZero() || e.End.After(from)) {
 			out = append(out, e)
 		}
 	}
@@ -212,8 +226,10 @@ func TestServiceOverTheBus(t *testing.T) {
 
 // TestSignalsFromMeterEvents: a recent power-down is a last gasp whether
 // pushed alone (DLMS) or as a log entry (C12.22); an old one is history
-// that dates the next power-up; a power failure log's duration is no
-// signal; an unknown meter is none.
+// that dates the next power-up, and an old power-up with it is an
+// interruption kept to be rebuilt with the rest of the logs, no live
+// signal; a power failure log's duration is no signal; an unknown meter
+// is none.
 func TestSignalsFromMeterEvents(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	svc, err := NewService(ServiceOptions{Store: &memStore{}, Topology: fixedTopology{}, Meters: meterNames{}, Pings: &darkMeters{},
@@ -235,7 +251,7 @@ func TestSignalsFromMeterEvents(t *testing.T) {
 		{ev("m1", cim.EventPowerOff, now.Add(-time.Second), push), Signal{Meter: "m1", UsagePoint: "1", Kind: LastGasp, At: now.Add(-time.Second)}, true},
 		{ev("m2", cim.EventPowerOff, now.Add(-2*time.Second), log), Signal{Meter: "m2", UsagePoint: "2", Kind: LastGasp, At: now.Add(-2 * time.Second)}, true},
 		{ev("m3", cim.EventPowerOff, now.Add(-3*time.Hour), log), Signal{}, false},
-		{ev("m3", cim.EventPowerRestored, now.Add(-2*time.Hour), log), Signal{Meter: "m3", UsagePoint: "3", Kind: PowerRestored, At: now.Add(-2 * time.Hour), DownSince: now.Add(-3 * time.Hour)}, true},
+		{ev("m3", cim.EventPowerRestored, now.Add(-2*time.Hour), log), Signal{}, false},
 		{ev("m4", cim.EventPowerRestored, now, push), Signal{Meter: "m4", UsagePoint: "4", Kind: PowerRestored, At: now}, true},
 		{ev("m5", cim.EventPowerOff, now, map[string]string{"source": "log", "duration": "3m0s"}), Signal{}, false},
 		{ev("x6", cim.EventPowerOff, now, push), Signal{}, false},
@@ -244,6 +260,10 @@ func TestSignalsFromMeterEvents(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("%d: %+v: got %+v %v, want %+v %v", i, tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+	want := []Logged{{UsagePoint: "3", Meter: "m3", Down: now.Add(-3 * time.Hour), Up: now.Add(-2 * time.Hour)}}
+	if !slices.Equal(svc.history, want) {
+		t.Errorf("history %+v, want %+v", svc.history, want)
 	}
 }
 
@@ -301,3 +321,93 @@ func TestServiceFindsASilentMeterByItsMissedRead(t *testing.T) {
 		t.Fatalf("open: %+v", svc.Open())
 	}
 }
+
+// TestLogsRebuiltOnce: a collection's event logs of a feeder outage become
+// one outage at the feeder, and one nested under it for a transformer that
+// stayed out, once they settle; the same logs read
+// again (a second collection) file nothing new, and a service outage found
+// live by a missed read takes the start its log tells.
+func TestLogsRebuiltOnce(t *testing.T) {
+	var nodes []topology.Node
+	nodes = append(nodes, topology.Node{ID: "SS", Level: topology.Substation}, topology.Node{ID: "FD", Level: topology.Feeder, Parent: "SS"})
+	for _, tr := range []string{"TA", "TB"} {
+		nodes = append(nodes, topology.Node{ID: tr, Level: topology.Transformer, Parent: "FD"})
+		for i := range 3 {
+			nodes = append(nodes, topology.Node{ID: fmt.Sprintf("%s%d", tr, i), Level: topology.Service, Parent: tr})
+		}
+	}
+	g, err := topology.New(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 2, 1, 0, 0, 0, time.UTC)
+	st := &memStore{evs: map[string]Event{}}
+	// Found live: TB2's read missed at 00:30, its gasp lost; power back at 00:45.
+	st.evs["TB2@x"] = Event{ID: "TB2@x", Level: topology.Service, Device: "TB2", State: Verified,
+		Start: now.Add(-30 * time.Minute), End: now.Add(-15 * time.Minute), Customers: 1}
+	svc, err := NewService(ServiceOptions{Store: st, Topology: fixedTopology{g}, Meters: meterNames{}, Pings: &darkMeters{},
+		Bus: &published{}, Now: func() time.Time { return now }, Settle: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.e = NewEngine(Config{}, g, pinger{svc})
+	ctx := context.Background()
+	down, up := now.Add(-20*time.Hour), now.Add(-18*time.Hour)
+	read := func() {
+		for i := range 3 {
+			m := fmt.Sprintf("mTA%d", i)
+			svc.signal(ctx, cim.EndDeviceEvent{MeterID: m, Type: cim.EventPowerOff, CreatedAt: down.Add(time.Duration(i) * time.Second)})
+			svc.signal(ctx, cim.EndDeviceEvent{MeterID: m, Type: cim.EventPowerRestored, CreatedAt: up.Add(time.Duration(i) * time.Second)})
+		}
+		// TB's other two went with the feeder and stayed out an hour more.
+		for i := range 2 {
+			m := fmt.Sprintf("mTB%d", i)
+			svc.signal(ctx, cim.EndDeviceEvent{MeterID: m, Type: cim.EventPowerOff, CreatedAt: down})
+			svc.signal(ctx, cim.EndDeviceEvent{MeterID: m, Type: cim.EventPowerRestored, CreatedAt: up.Add(time.Hour)})
+		}
+		svc.signal(ctx, cim.EndDeviceEvent{MeterID: "mTB2", Type: cim.EventPowerOff, CreatedAt: now.Add(-40 * time.Minute)})
+		svc.signal(ctx, cim.EndDeviceEvent{MeterID: "mTB2", Type: cim.EventPowerRestored, CreatedAt: now.Add(-15 * time.Minute)})
+	}
+	filed := func() []Event {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		var out []Event
+		for _, e := range st.evs {
+			out = append(out, e)
+		}
+		slices.SortFunc(out, func(a, b Event) int { return strings.Compare(a.Device, b.Device) })
+		return out
+	}
+	read()
+	svc.rebuild(ctx, now.Add(30*time.Second)) // not settled yet
+	if n := len(filed()); n != 1 {
+		t.Fatalf("filed before the logs settled: %+v", filed())
+	}
+	now = now.Add(2 * time.Minute)
+	svc.rebuild(ctx, now)
+	got := filed()
+	if len(got) != 3 || got[0].Device != "FD" || !got[0].Start.Equal(down) || !got[0].End.Equal(up.Add(time.Second)) || got[0].State != Verified {
+		t.Fatalf("after settling: %+v", got)
+	}
+	if got[1].Device != "TB" || got[1].Parent != got[0].ID || !got[1].Start.Equal(got[0].Start) || !got[1].End.Equal(up.Add(time.Hour)) {
+		t.Fatalf("the nested outage: %+v", got[1])
+	}
+	if got[2].ID != "TB2@x" || !got[2].Start.Equal(now.Add(-2*time.Minute-40*time.Minute)) {
+		t.Fatalf("the live outage's start not amended from its log: %+v", got[2])
+	}
+	read()
+	now = now.Add(2 * time.Minute)
+	svc.rebuild(ctx, now)
+	if again := filed(); len(again) != 3 {
+		t.Fatalf("the same logs read twice filed again: %+v", again)
+	}
+}
+
+// published is a bus that only counts what is published.
+type published struct{ n int }
+
+func (p *published) Consumer(context.Context, bus.ConsumerConfig) (*bus.Consumer, error) {
+	return nil, errors.New("no consumers here")
+}
+
+func (p *published) Publish(context.Context, bus.Message) (bool, error) { p.n++; return false, nil }

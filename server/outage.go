@@ -20,6 +20,10 @@ func (o outageStore) PutOutage(ctx context.Context, e outage.Event) error {
 	return o.st.PutOutage(ctx, e)
 }
 
+func (o outageStore) Overlapping(ctx context.Context, from, to time.Time) ([]outage.Event, error) {
+	return o.st.Outages(ctx, store.OutageQuery{From: from, To: to})
+}
+
 func (o outageStore) OpenOutages(ctx context.Context) ([]outage.Event, error) {
 	return o.st.Outages(ctx, store.OutageQuery{Open: true, States: []outage.State{outage.Suspected, outage.Confirmed}})
 }
