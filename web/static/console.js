@@ -77,12 +77,12 @@ async function start() {
         el("a", { href: "#/events", "data-nav": "events" }, "Events & alarms"),
         el("a", { href: "#/exceptions", "data-nav": "exceptions" }, "VEE exceptions"),
         canApprove(me) ? el("a", { href: "#/approvals", "data-nav": "approvals" }, "Approvals") : "",
-        el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
         el("a", { href: "#/quarantine", "data-nav": "quarantine" }, "Quarantine"),
-        el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/collectors", "data-nav": "collectors" }, "Collectors"),
+        el("a", { href: "#/outages", "data-nav": "outages" }, "Outages"),
         el("a", { href: "#/pq", "data-nav": "pq" }, "Power quality"),
-        el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response"),
-        el("a", { href: "#/outages", "data-nav": "outages" }, "Outages")),
+        el("a", { href: "#/billing", "data-nav": "billing" }, "Billing"),
+        el("a", { href: "#/dr", "data-nav": "dr" }, "Demand response")),
       el("span", { class: "who" }, fleetZone ? el("span", { class: "zone", title: "times are told in this zone" }, fleetZone) : "", `${me.user} · ${me.role}`, " ", el("button", { class: "link", onclick: logout }, "Sign out"))),
     el("main", { id: "view" }));
   if (!routed) {

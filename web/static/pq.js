@@ -44,6 +44,8 @@ export async function powerQuality(view, v, me, zone, feederArg) {
   const query = () => `week=${encodeURIComponent(week.value)}${feeder.value ? "&feeder=" + encodeURIComponent(feeder.value) : ""}${tz ? "&tz=" + encodeURIComponent(tz) : ""}`;
 
   let shownWeek = "";
+  let showAll = false;
+  const compliantShown = 25;
   async function load() {
     err.textContent = "";
     csv.href = `/api/v1/pq/en50160.csv?${query()}`;
@@ -58,8 +60,14 @@ export async function powerQuality(view, v, me, zone, feederArg) {
         el("td", { class: "num" }, fmt.int(f.sags)), el("td", { class: "num" }, fmt.int(f.swells)), el("td", { class: "num" }, fmt.int(f.interruptions)),
         el("td", { class: "num" }, pct(f.worstSagPct)), el("td", { class: "num" }, pct(f.worstSwellPct)), el("td", { class: "num" }, secs(f.longestS))))))
       : el("p", { class: "muted" }, "No meter is placed on a feeder: load the grid's topology."));
-    // Out of bounds first, then by meter.
-    const ms = [...r.meters].sort((a, b) => (a.compliant - b.compliant) || a.meter.localeCompare(b.meter));
+    // Out of bounds first, then by meter; a fleet's compliant meters are
+    // many and say little, so only the first few are listed until asked.
+    const all = [...r.meters].sort((a, b) => (a.compliant - b.compliant) || a.meter.localeCompare(b.meter));
+    const cut = out + compliantShown;
+    const ms = showAll || all.length <= cut ? all : all.slice(0, cut);
+    const more = ms.length < all.length
+      ? el("p", {}, el("button", { type: "button", id: "pq-all", onclick: () => { showAll = true; load().catch(show); } }, `Show all ${fmt.int(all.length)} meters`))
+      : "";
     metersBox.replaceChildren(ms.length ? el("table", {},
       el("thead", {}, el("tr", {}, ["Meter", "Feeder", "Transformer", "Within ±10 % (L1/L2/L3)", "Lowest mean", "Highest mean", "Min", "Max", "Sags", "Swells", "Interr.", "Verdict"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ms.map((m) => {
@@ -73,7 +81,7 @@ export async function powerQuality(view, v, me, zone, feederArg) {
           el("td", { class: "num" }, fmt.int(m.sags)), el("td", { class: "num" }, fmt.int(m.swells)), el("td", { class: "num" }, fmt.int(m.interruptions)),
           el("td", { title: (m.reasons || []).join("\n") }, m.compliant ? el("span", { class: "badge good" }, "within") : el("span", { class: "badge bad" }, "out of bounds")));
       })))
-      : el("p", { class: "muted" }, "No voltage profile stored for this week."));
+      : el("p", { class: "muted" }, "No voltage profile stored for this week."), more);
     const names = r.feeders.map((f) => f.feeder);
     const keep = feederArg || along.value;
     along.replaceChildren(...names.map((n) => el("option", { value: n, selected: n === keep }, n)));
