@@ -23,6 +23,7 @@ import (
 	"github.com/amigo-ami/amigo/server"
 	"github.com/amigo-ami/amigo/sim"
 	"github.com/amigo-ami/amigo/store"
+	"github.com/amigo-ami/amigo/topology"
 )
 
 func init() {
@@ -173,6 +174,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "amigo demo: collecting %s; operator console %s/ (user %s, password %s)\n", yesterday, url, users[0][0], users[0][1])
 	fmt.Fprintf(stdout, "amigo demo: consumer portal %s/portal/ (user %s, password %s, usage point %s)\n", url, users[1][0], users[1][1], users[1][2])
 	fmt.Fprintf(stdout, "amigo demo: tariff residential-tou on every usage point, accounts in group demo, demand-response program evening-peak with an event tomorrow evening\n")
+	fmt.Fprintf(stdout, "amigo demo: the meters hang from a simulated network of %d transformers on %d feeders; outages, reliability indices and power quality at %s/#/outages and %s/#/pq\n",
+		len(network.Topology().At(topology.Transformer)), len(network.Topology().At(topology.Feeder)), url, url)
 	fmt.Fprintf(stdout, "amigo demo: API %s/api/v1/openapi.json; these passwords are made for this run and shown only here\n", url)
 	err = srv.Wait(ctx)
 	stop()
