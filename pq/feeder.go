@@ -44,17 +44,9 @@ type FeederVoltage struct {
 // Along returns each service's mean voltage on a feeder at an instant,
 // ordered by distance from the substation, on the grid in force then.
 func (r *Reporter) Along(ctx context.Context, feeder string, at time.Time) (*FeederVoltage, error) {
-	g, err := r.grid(ctx, at)
+	g, ms, ids, err := r.placedAt(ctx, at, feeder)
 	if err != nil {
 		return nil, err
-	}
-	ms, err := r.meters(ctx, g, feeder)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.m.MRID
 	}
 	// The period holding at ends at the next 10-minute boundary.
 	end := at.Truncate(Interval).Add(Interval)

@@ -206,6 +206,24 @@ type placed struct {
 
 // meters lists the electricity meters a report covers: a feeder's, by its
 // services' usage points, or every one in the registry.
+// placedAt returns the grid in force at t, the meters on a feeder (all
+// when feeder is empty) placed on it, and their ids.
+func (r *Reporter) placedAt(ctx context.Context, t time.Time, feeder string) (*topology.Grid, []placed, []string, error) {
+	g, err := r.grid(ctx, t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ms, err := r.meters(ctx, g, feeder)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.m.MRID
+	}
+	return g, ms, ids, nil
+}
+
 func (r *Reporter) meters(ctx context.Context, g *topology.Grid, feeder string) ([]placed, error) {
 	place := func(m cim.Meter) placed {
 		p := placed{m: m}
@@ -267,17 +285,9 @@ func (r *Reporter) Week(ctx context.Context, from time.Time, feeder string) (*Re
 	to := from.AddDate(0, 0, 7)
 	lim := r.limits()
 	rep := &Report{From: from, To: to, Feeder: feeder, Limits: lim, Meters: []MeterWeek{}, Feeders: []FeederWeek{}}
-	g, err := r.grid(ctx, from)
+	_, ms, ids, err := r.placedAt(ctx, from, feeder)
 	if err != nil {
 		return nil, err
-	}
-	ms, err := r.meters(ctx, g, feeder)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.m.MRID
 	}
 	ser, err := readSeries(ctx, r.Source, ids, []Stat{Avg, Min, Max}, from, to)
 	if err != nil {

@@ -91,44 +91,16 @@ func (f *Fleet) handleGateway(ctx context.Context, conn net.Conn, network uint8,
 		refuse(conn)
 		return
 	}
-	if f.isRebooting(i) || !f.isDLMS(i) {
-		refuse(conn)
-		return
-	}
-	mp, ok := f.meshOpen(i)
+	ss, ok := f.admit(ctx, i)
 	if !ok {
 		refuse(conn)
 		return
 	}
-	defer mp.close()
-	release, ok := f.acquire(ctx, i)
-	if !ok {
-		refuse(conn)
-		return
-	}
-	defer release()
-	m, err := f.Meter(i)
-	if err != nil {
-		return
-	}
-	lk := f.Lock(i)
-	lk.Lock()
-	reachable := m.Reachable(f.now())
-	lk.Unlock()
-	if !reachable {
-		refuse(conn)
-		return
-	}
-	dev, err := f.NewDevice(i)
-	if err != nil {
-		f.log.Error("building meter device", "meter", i, "err", err)
-		return
-	}
-	defer dev.Close()
+	defer ss.close()
 	gt := &gatewayServer{wc: wc, network: network, addr: append([]byte(nil), p.Address...), first: append([]byte(nil), p.APDU...)}
-	t := &faultyTransport{Conn: wc, raw: conn, dev: dev, path: mp}
+	t := &faultyTransport{Conn: wc, raw: conn, dev: ss.dev, path: ss.path}
 	t.via = gt
-	err = dev.Serve(ctx, t, serverClientInfo(wc, conn))
+	err = ss.dev.Serve(ctx, t, serverClientInfo(wc, conn))
 	if err != nil && ctx.Err() == nil && !errors.Is(err, errExchangeLost) {
 		f.log.Debug("meter session through a concentrator ended", "meter", i, "err", err)
 	}

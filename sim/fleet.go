@@ -439,6 +439,60 @@ func refuse(c net.Conn) {
 	c.Close()
 }
 
+// session is one admitted session of a meter: its mesh path, its session
+// slot and its device, given back by close.
+type session struct {
+	m    *meter.Meter
+	dev  *Device
+	path *path
+	done []func()
+}
+
+func (s *session) close() {
+	for i := len(s.done) - 1; i >= 0; i-- {
+		s.done[i]()
+	}
+}
+
+// admit opens a session to meter i, for its own listener and for a
+// concentrator alike: refused while the meter reboots, for a meter that
+// does not speak DLMS, when its mesh path or its session slot cannot be
+// had, and while it has no power or no link.
+func (f *Fleet) admit(ctx context.Context, i int) (s *session, ok bool) {
+	if f.isRebooting(i) || !f.isDLMS(i) {
+		return nil, false
+	}
+	s = &session{}
+	fail := func() (*session, bool) { s.close(); return nil, false }
+	if s.path, ok = f.meshOpen(i); !ok {
+		return nil, false
+	}
+	s.done = append(s.done, s.path.close)
+	release, ok := f.acquire(ctx, i)
+	if !ok {
+		return fail()
+	}
+	s.done = append(s.done, release)
+	m, err := f.Meter(i)
+	if err != nil {
+		return fail()
+	}
+	s.m = m
+	lk := f.Lock(i)
+	lk.Lock()
+	reachable := m.Reachable(f.now())
+	lk.Unlock()
+	if !reachable {
+		return fail()
+	}
+	if s.dev, err = f.NewDevice(i); err != nil {
+		f.log.Error("building meter device", "meter", i, "err", err)
+		return fail()
+	}
+	s.done = append(s.done, func() { s.dev.Close() })
+	return s, true
+}
+
 func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
 	i, ok := f.Index(local.Addr())
@@ -447,42 +501,13 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		refuse(c)
 		return
 	}
-	if f.isRebooting(i) || !f.isDLMS(i) {
-		refuse(c)
-		return
-	}
-	mp, ok := f.meshOpen(i)
+	ss, ok := f.admit(ctx, i)
 	if !ok {
 		refuse(c)
 		return
 	}
-	defer mp.close()
-	release, ok := f.acquire(ctx, i)
-	if !ok {
-		refuse(c)
-		return
-	}
-	defer release()
-	m, err := f.Meter(i)
-	if err != nil {
-		refuse(c)
-		return
-	}
-	lk := f.Lock(i)
-	lk.Lock()
-	reachable := m.Reachable(f.now())
-	lk.Unlock()
-	if !reachable {
-		refuse(c)
-		return
-	}
-	dev, err := f.NewDevice(i)
-	if err != nil {
-		f.log.Error("building meter device", "meter", i, "err", err)
-		refuse(c)
-		return
-	}
-	defer dev.Close()
+	defer ss.close()
+	m, lk, dev := ss.m, f.Lock(i), ss.dev
 	wc := wrapper.NewConn(c, 1, 0, wrapper.WithAnyRemote())
 	t := &faultyTransport{Conn: wc, raw: c, dev: dev}
 	if f.links {
@@ -490,8 +515,8 @@ func (f *Fleet) handle(ctx context.Context, c net.Conn) {
 		t.link = m.Faults().Link
 		lk.Unlock()
 	}
-	t.path = mp
-	err = dev.Serve(ctx, t, serverClientInfo(wc, c))
+	t.path = ss.path
+	err := dev.Serve(ctx, t, serverClientInfo(wc, c))
 	switch {
 	case errors.Is(err, ErrCrashed):
 		f.crashed(i)
