@@ -20,7 +20,7 @@ import (
 //	<ns>.events.<meter>               Event          JSON cim.EndDeviceEvent                  id "ev/<event mRID>"
 //	<ns>.commands.<meter>.issued      CommandIssued  JSON cim.EndDeviceControl                id "cmd/<command mRID>"
 //	<ns>.commands.<meter>.step        CommandStep    JSON cim.EndDeviceControl                id "ctl/<command mRID>/<status>"
-//	<ns>.outages.<device>             Outage         JSON outage event (package outage)      id "out/<outage ID>/<state>"
+//	<ns>.outages.<device>             Outage         JSON outage event (package outage)      id "out/<outage ID>/<state>[/<revision>]"
 //	<ns>.deadletters.<by>.<stream>    a dead letter: the original payload, the reason in headers (see DeadLetter)
 
 // Topic is one type of message.
@@ -234,15 +234,24 @@ func (m CommandStep) appendPayload(dst []byte) ([]byte, error) {
 // outage management encoded it, so the bus does not depend on the outage
 // model.
 type Outage struct {
-	OutageID string          `json:"id"`
-	Device   string          `json:"device"`
-	State    string          `json:"state"`
+	OutageID string `json:"id"`
+	Device   string `json:"device"`
+	State    string `json:"state"`
+	// Revision tells a correction of an outage in the same state from a
+	// retried publish of the same change: an end the meters' own reports
+	// moved, a start an event log told later. Empty: the first of its state.
+	Revision string          `json:"-"`
 	JSON     json.RawMessage `json:"-"`
 }
 
 func (Outage) Topic() Topic    { return TopicOutage }
 func (m Outage) Meter() string { return m.Device }
-func (m Outage) ID() string    { return "out/" + m.OutageID + "/" + m.State }
+func (m Outage) ID() string {
+	if m.Revision != "" {
+		return "out/" + m.OutageID + "/" + m.State + "/" + m.Revision
+	}
+	return "out/" + m.OutageID + "/" + m.State
+}
 func (m Outage) appendPayload(dst []byte) ([]byte, error) {
 	if len(m.JSON) > 0 {
 		return append(dst, m.JSON...), nil

@@ -21,6 +21,11 @@ func TestOutageContract(t *testing.T) {
 	if e.subject != "ns.outages.TR-12" || e.ID() != "out/TR-12@1780000000/confirmed" {
 		t.Fatalf("subject %q id %q", e.subject, e.ID())
 	}
+	// A corrected end is a message of its own, a retry of it is not.
+	fix := Outage{OutageID: "TR-12@1780000000", Device: "TR-12", State: "verified", Revision: "1780000000-1780007200"}
+	if fix.ID() != "out/TR-12@1780000000/verified/1780000000-1780007200" {
+		t.Fatalf("revised id %q", fix.ID())
+	}
 	m, err := Decode(e.subject, e.data)
 	if err != nil {
 		t.Fatal(err)

@@ -223,8 +223,33 @@ func TestEndToEndOverLoopback(t *testing.T) {
 
 	clk.Set(upAt.Add(time.Second))
 	ev = until(outage.Verified, upAt.Add(10*time.Minute))
-	if ev.Device != "TR-A" || ev.End.Sub(upAt).Abs() > time.Second || ev.PingsOK == 0 {
+	if ev.Device != "TR-A" || ev.PingsOK == 0 {
 		t.Fatalf("verified: %+v (power back at %s)", ev, upAt)
+	}
+	// A re-ping may find the power back before the meters' restoration
+	// pushes arrive (the simulated clock runs far ahead of a loaded
+	// machine); the outage then ends when the pushes say power came back.
+	deadline := time.Now().Add(30 * time.Second)
+	for ev.End.Sub(upAt).Abs() > time.Second && time.Now().Before(deadline) {
+		ds, _ := watch.Fetch(ctx, 10, 50*time.Millisecond)
+		for _, d := range ds {
+			m, err := d.Decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e outage.Event
+			if err := json.Unmarshal(m.(bus.Outage).JSON, &e); err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, e)
+			if e.ID == ev.ID {
+				ev = e
+			}
+			d.Ack()
+		}
+	}
+	if ev.End.Sub(upAt).Abs() > time.Second {
+		t.Fatalf("verified outage ends %s, power back at %s: %+v", ev.End, upAt, ev)
 	}
 	if lag := ev.VerifiedAt.Sub(upAt); lag > time.Minute {
 		t.Errorf("verified %s after power came back", lag)

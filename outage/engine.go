@@ -306,14 +306,24 @@ func (e *Engine) Observe(s Signal) error {
 }
 
 // known reports whether a restoration is that of an outage already closed:
-// an event-log read repeating the push. A logged power-down earlier than a
-// service outage's estimated start (found by a missed read, its gasp
-// lost) amends the start.
+// an event-log read repeating the push, or a push that came after a ping
+// had found the power back. A logged power-down earlier than a service
+// outage's estimated start (found by a missed read, its gasp lost) amends
+// the start; a power-up the meter reports earlier than the end the ping
+// found amends the end, since the outage ends at the earliest power-up.
 func (e *Engine) known(s Signal) bool {
 	for _, n := range e.grid.Path(s.UsagePoint) {
 		c, ok := e.closed[n.ID]
-		if !ok || c.End.Sub(s.At).Abs() > e.cfg.Window {
+		if !ok || !s.At.After(c.Start) || s.At.Sub(c.End) > e.cfg.Window {
 			continue
+		}
+		if s.At.Before(c.End) {
+			c.End = s.At
+			if c.End.Sub(c.Start) < e.cfg.Momentary {
+				c.State = Momentary
+			}
+			e.closed[n.ID] = c
+			e.amended = append(e.amended, c)
 		}
 		if !s.DownSince.IsZero() && c.Level == topology.Service && c.LastGasps == 0 && s.DownSince.Before(c.Start) {
 			c.Start = s.DownSince

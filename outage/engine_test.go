@@ -269,3 +269,31 @@ func TestObserveRefusesBadSignals(t *testing.T) {
 		t.Errorf("unknown service: %v", err)
 	}
 }
+
+// TestLatePushAmendsTheEnd: a re-ping finds the power back before any
+// restoration push arrives, so the outage first ends at the ping; the
+// pushes that come after tell when power really came back, and the end
+// moves there.
+func TestLatePushAmendsTheEnd(t *testing.T) {
+	r := newRig(t)
+	r.cut("TR-0-0-002", everyFifthLost)
+	r.run(time.Minute)
+	r.run(time.Hour)
+	back := r.now
+	for _, s := range r.g.Services("TR-0-0-002") {
+		delete(r.w.dark, s) // power back, every push still on its way
+	}
+	r.run(20 * time.Minute) // the re-ping finds it
+	ev := r.last("TR-0-0-002")
+	if ev.End.IsZero() || !ev.End.After(back) {
+		t.Fatalf("after the re-ping: %+v", ev)
+	}
+	for _, s := range r.g.Services("TR-0-0-002") {
+		r.observe(Signal{UsagePoint: s, Kind: PowerRestored, At: back.Add(5 * time.Second)})
+		break
+	}
+	r.run(10 * time.Second)
+	if ev = r.last("TR-0-0-002"); !ev.End.Equal(back.Add(5*time.Second)) || ev.State != Verified {
+		t.Fatalf("after the late push: %+v, power back at %s", ev, back)
+	}
+}

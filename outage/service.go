@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -459,7 +460,13 @@ func (s *Service) file(ctx context.Context, changes []Event) {
 		if err != nil {
 			continue
 		}
-		if _, err := s.o.Bus.Publish(ctx, bus.Outage{OutageID: ev.ID, Device: ev.Device, State: string(ev.State), JSON: raw}); err != nil {
+		msg := bus.Outage{OutageID: ev.ID, Device: ev.Device, State: string(ev.State), JSON: raw}
+		if !ev.End.IsZero() {
+			// An ended outage may be corrected (its end by a later push,
+			// its start by the event log): each version is a message.
+			msg.Revision = strconv.FormatInt(ev.Start.Unix(), 10) + "-" + strconv.FormatInt(ev.End.Unix(), 10)
+		}
+		if _, err := s.o.Bus.Publish(ctx, msg); err != nil {
 			s.o.Logger.Error("outage: publish", "outage", ev.ID, "err", err)
 		}
 		s.o.Logger.Info("outage", "id", ev.ID, "level", ev.Level, "state", ev.State, "customers", ev.Customers)
