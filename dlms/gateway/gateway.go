@@ -24,9 +24,11 @@ const (
 	TagResponse = 0xE7 // gateway-response [231]
 )
 
-// MaxAddress is the longest physical device address: its length is one
-// byte.
-const MaxAddress = 255
+// MaxAddress is the longest physical device address carried. Its length is
+// an A-XDR length, one byte below 128 and more above; the addresses in use
+// (a system title, an IPv6 address) are far shorter, so only the one-byte
+// form is written or read.
+const MaxAddress = 127
 
 // PDU is a gateway request or response: where the APDU goes (or came
 // from) on the concentrator's network, and the APDU.
@@ -72,6 +74,9 @@ func Decode(b []byte) (PDU, error) {
 	}
 	p.NetworkID = b[1]
 	n := int(b[2])
+	if n > MaxAddress {
+		return PDU{}, fmt.Errorf("%w: physical address length 0x%02X: longer than %d bytes is not carried", ErrMalformed, n, MaxAddress)
+	}
 	if len(b) < 3+n {
 		return PDU{}, fmt.Errorf("%w: physical address of %d bytes in %d left", ErrMalformed, n, len(b)-3)
 	}

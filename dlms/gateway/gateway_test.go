@@ -110,3 +110,15 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLongAddressRefused: an address length of 128 or more would be an
+// A-XDR length of more than one byte; it is refused, not misread.
+func TestLongAddressRefused(t *testing.T) {
+	b := append([]byte{TagRequest, 1, 0x81, 200}, make([]byte, 210)...)
+	if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Decode of a two-byte length: %v", err)
+	}
+	if _, err := Append(nil, PDU{Address: make([]byte, 128), APDU: []byte{0xC0}}); err == nil {
+		t.Fatal("Append of a 128-byte address: no error")
+	}
+}
