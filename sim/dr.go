@@ -90,6 +90,11 @@ func ParsePriceMessage(s string) (PriceMessage, error) {
 			p.Currency = v
 		case "start":
 			p.Start, err = time.Parse(time.RFC3339, v)
+			// The message carries the start in UTC: a year its offset
+			// takes out of 0001-9999 cannot be written back.
+			if y := p.Start.UTC().Year(); err == nil && (y < 1 || y > 9999) {
+				err = fmt.Errorf("year %d in UTC: want 0001 to 9999", y)
+			}
 		case "duration":
 			var n int64
 			n, err = strconv.ParseInt(v, 10, 64)
