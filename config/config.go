@@ -51,6 +51,8 @@ type Config struct {
 	OpenADR OpenADR `yaml:"openadr"`
 	// Outage configures outage management (config/outage.go).
 	Outage Outage `yaml:"outage"`
+	// Node names this node and its roles in a cluster (config/node.go).
+	Node Node `yaml:"node"`
 }
 
 // AnomalyPolicy is the built-in anomaly policy with the settings laid
@@ -212,6 +214,7 @@ func Default() Config {
 		HAN:        DefaultHAN(),
 		OpenADR:    DefaultOpenADR(),
 		Outage:     DefaultOutage(),
+		Node:       DefaultNode(),
 	}
 }
 
@@ -310,7 +313,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	set("AMIGO_SIGNING_KEY_FILE", &c.HeadEnd.SigningKeyFile)
 	c.HAN.applyEnv(lookup)
 	c.OpenADR.applyEnv(lookup)
-	return nil
+	return c.Node.applyEnv(lookup)
 }
 
 // Validate checks the settings that can be checked without touching the
@@ -387,6 +390,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Outage.validate(); err != nil {
+		return err
+	}
+	if err := c.Node.validate(); err != nil {
 		return err
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {

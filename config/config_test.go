@@ -170,7 +170,7 @@ func TestValidationGroupsFromFile(t *testing.T) {
 func TestUnknownKeysAreNamedWithLineAndKnownKeys(t *testing.T) {
 	for name, tc := range map[string]struct{ body, want string }{
 		"top level": {"htp:\n  addr: x\n",
-			`line 1: unknown key "htp" (known: anomaly, approvals, bus, data, han, headend, http, log, mdm, openadr, outage, safeguards, store)`},
+			`line 1: unknown key "htp" (known: anomaly, approvals, bus, data, han, headend, http, log, mdm, node, openadr, outage, safeguards, store)`},
 		"nested": {"http:\n  addr: 127.0.0.1:9000\n  read_timout: 5s\n",
 			`line 3: unknown key "read_timout" under http (known: addr, idle_timeout, max_body_bytes, read_header_timeout, read_timeout, shutdown_timeout, write_timeout)`},
 		"in a list": {"mdm:\n  validation:\n    groups:\n      - name: c\n        mach: {}\n",

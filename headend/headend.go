@@ -85,6 +85,9 @@ type Options struct {
 	// (nil: the store's, when it keeps one).
 	Safeguards *SafeguardConfig
 	Weather    store.Weather
+	// Leases is this node's share of the fleet among head-end nodes (nil:
+	// this node reads every meter, as a single node does).
+	Leases Leases
 }
 
 // CollectionConfig bounds and paces collection.
