@@ -39,6 +39,6 @@ type Limits interface {
 	// ForgetLimits forgets the buckets full again at now, and the trust
 	// recorded before trustedBefore, and returns how many it forgot.
 	ForgetLimits(ctx context.Context, now, trustedBefore time.Time) (int, error)
-	// CountBuckets is how many buckets are remembered (not full).
+	// CountBuckets is how many buckets are remembered, full or not.
 	CountBuckets(ctx context.Context) (int, error)
 }
