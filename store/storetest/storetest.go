@@ -145,6 +145,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
 	t.Run("Topology", func(t *testing.T) { testTopology(t, o) })
 	t.Run("Outages", func(t *testing.T) { testOutages(t, o) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
 }
 
 var ctx = context.Background()
