@@ -198,3 +198,60 @@ func TestDefaultPartitionEmptied(t *testing.T) {
 		t.Fatalf("a query over one month reads others:\n%s", p)
 	}
 }
+
+// TestMaintainBesideWriters: months made, and rows moved out of the
+// default partition, while days are written into it and beside it: no
+// writer fails and no row is lost.
+func TestMaintainBesideWriters(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storetest.OpenPostgres(t)
+	s := st.(*sqldb.DB)
+	const writers, rounds = 4, 12
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			var err error
+			for i := 0; i < rounds && err == nil; i++ {
+				// Each round a month no partition has yet, and one that has.
+				far := cim.Date{Year: 2050 + i, Month: time.Month(1 + w), Day: 10}
+				near := cim.Date{Year: time.Now().Year(), Month: time.Now().Month(), Day: 1}
+				meter := "w" + string(rune('a'+w))
+				_, err = s.PutDays(ctx, []interval.Day{testDay(meter, far, int64(i)), testDay(meter, near, int64(i))})
+			}
+			errs <- err
+		}()
+	}
+	// Maintenance goes on until every writer is done, then once more.
+	finished := 0
+	for finished < writers {
+		if _, err := s.Maintain(ctx, time.Now(), 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("writer: %v", err)
+			}
+			finished++
+		default:
+		}
+	}
+	if _, err := s.Maintain(ctx, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s.SQL(), "interval_days_default"); n != 0 {
+		t.Fatalf("default partition holds %d rows after the last maintenance", n)
+	}
+	// Every far day once, and the near day in as many versions as it was
+	// written with different values.
+	var far int
+	if err := s.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM interval_days WHERE day >= '2050-01-01'").Scan(&far); err != nil {
+		t.Fatal(err)
+	}
+	if far != writers*rounds {
+		t.Fatalf("%d far days, want %d", far, writers*rounds)
+	}
+	if n := count(t, s.SQL(), "interval_days"); n != 2*writers*rounds {
+		t.Fatalf("%d rows, want %d", n, 2*writers*rounds)
+	}
+}
