@@ -167,6 +167,10 @@ type Store struct {
 	URL string `yaml:"url"`
 	// ConnectTimeout bounds the first connection at start-up.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// RetentionMonths is how many months of interval days are kept: a
+	// month goes whole once it lies more than this many months before the
+	// current one. 0 keeps every reading.
+	RetentionMonths int `yaml:"retention_months"`
 }
 
 // Bus selects the message bus.
@@ -394,6 +398,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Node.validate(); err != nil {
 		return err
+	}
+	if c.Store.RetentionMonths < 0 || c.Store.RetentionMonths > 1200 {
+		return fmt.Errorf("store retention_months %d: want 0 (keep every reading) to 1200", c.Store.RetentionMonths)
 	}
 	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
 		return fmt.Errorf("bus replicas %d: want 1 to 5", c.Bus.Replicas)

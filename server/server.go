@@ -503,6 +503,7 @@ func (s *Server) startBackground() {
 	})
 	run("ingest", in.Run)
 	run("campaigns", s.Campaigns.Run)
+	run("retention", s.runRetention)
 	run("demand response", s.runDR)
 	if s.cfg.Outage.Enabled {
 		run("outage management", s.runOutage)

@@ -481,6 +481,8 @@ CREATE TABLE signin_trust (
 	at_us BIGINT NOT NULL
 );
 CREATE INDEX signin_trust_at ON signin_trust(at_us)`, nil},
+	// PostgreSQL only (see partitions.go); SQLite records it and changes nothing.
+	{"interval days: partitioned by month in PostgreSQL", "", partitionDays},
 }
 
 var queries = map[string]string{

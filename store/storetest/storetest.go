@@ -147,6 +147,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Outages", func(t *testing.T) { testOutages(t, o) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, o) })
 	t.Run("LimitsConcurrentNodes", func(t *testing.T) { testLimitsConcurrentNodes(t, o) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
 }
 
 var ctx = context.Background()
