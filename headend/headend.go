@@ -190,7 +190,7 @@ type HeadEnd struct {
 	sg        safeguards
 	weather   store.Weather
 
-	leases    Leases // nil: this node reads every meter
+	leases Leases // nil: this node reads every meter
 }
 
 // New builds a head-end.

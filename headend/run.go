@@ -72,7 +72,7 @@ type runner struct {
 	// fullDay is the day of the latest run over every meter, whoever
 	// started it: the schedule does not start that day's run again.
 	fullDay cim.Date
-	catchUp []string // meters imported, waiting for their first run
+	catchUp []string     // meters imported, waiting for their first run
 	gained  map[int]bool // shards gained, waiting for a takeover run
 	wg      sync.WaitGroup
 }
