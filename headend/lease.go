@@ -140,15 +140,17 @@ func (h *HeadEnd) startTakeover(ctx context.Context, yesterday cim.Date) bool {
 }
 
 // takeoverMeters lists the meters of shards this node holds among gained
-// whose run day is not complete.
+// whose run day is not complete, when some node has run the day.
 func (h *HeadEnd) takeoverMeters(ctx context.Context, day cim.Date, gained map[int]bool) ([]string, error) {
 	complete := map[string]bool{}
+	any := false
 	for after := ""; ; {
 		rs, err := h.st.CollectionResults(ctx, day, "", "", after, 1000)
 		if err != nil {
 			return nil, fmt.Errorf("takeover of %s: results: %w", day, err)
 		}
 		for _, r := range rs {
+			any = true
 			if r.Complete {
 				complete[r.MeterID] = true
 			}
@@ -157,6 +159,12 @@ func (h *HeadEnd) takeoverMeters(ctx context.Context, day cim.Date, gained map[i
 			break
 		}
 		after = rs[len(rs)-1].MeterID
+	}
+	if !any && !h.fullRunOf(day) {
+		// Nobody has run the day yet: its run reads the shard, and a
+		// node starting up reads nothing twice. A run of the day this
+		// node started before it held the shard did not.
+		return nil, nil
 	}
 	var ids []string
 	q := store.MeterQuery{Limit: 1000}
