@@ -266,3 +266,35 @@ func TestLeasedCommandGoesToHolder(t *testing.T) {
 	wg.Go(func() { a.RunCommands(ctx) })
 	waitStatus(t, r.st, c.MRID, cim.ControlConfirmed)
 }
+
+func TestLeasedSegmentCapIsShared(t *testing.T) {
+	const n = 40
+	r := newRig(t, n, 1, headend.CollectionConfig{})
+	tab := newLeaseTable()
+	la := tab.node("a")
+	tab.node("b") // alive, holding nothing: the segment's sessions are halved still
+	tab.give("a", 0, 64)
+	a := leasedNode(t, r, la, headend.CollectionConfig{PerSegment: 4})
+	gate := make(chan struct{})
+	r.drv.gate = gate
+	day := cim.DateOf(r.now, time.UTC).AddDays(-1)
+	if !a.StartCollection(day) {
+		t.Fatal("run not started")
+	}
+	runNodes(t, a)
+	waitUntil(t, "two sessions in the segment", func() bool {
+		r.drv.mu.Lock()
+		defer r.drv.mu.Unlock()
+		return r.drv.inSeg["seg-0"] == 2
+	})
+	close(gate)
+	p := ended(t, a, headend.RunDaily)
+	if p.Done != n || p.OK != n {
+		t.Fatalf("run: %+v", p)
+	}
+	r.drv.mu.Lock()
+	defer r.drv.mu.Unlock()
+	if got := r.drv.maxSeg["seg-0"]; got != 2 {
+		t.Fatalf("sessions at once in the segment: %d, want 4 shared by 2 nodes = 2", got)
+	}
+}
