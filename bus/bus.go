@@ -106,6 +106,10 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		opts = append(opts, nats.InProcessServer(b.ns))
 		b.nc, err = nats.Connect("", opts...)
 	} else {
+		// The default ping every two minutes would let a node talk to a
+		// dead server far longer than a lease lives: a few seconds of
+		// silence moves it to another server of the cluster.
+		opts = append(opts, nats.PingInterval(2*time.Second), nats.MaxPingsOutstanding(2))
 		b.nc, err = nats.Connect(o.URL, opts...)
 	}
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // Progress is where the collection run in progress stands.
 type Progress struct {
 	Day cim.Date `json:"day"`
-	// Kind is RunDaily, RunIntraday, RunManual or RunCatchUp.
+	// Kind is RunDaily, RunIntraday, RunManual, RunCatchUp or RunTakeover.
 	Kind      string    `json:"kind,omitempty"`
 	Running   bool      `json:"running"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
@@ -189,7 +189,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	slices.SortFunc(jobs, func(a, b job) int { return int(a.offset - b.offset) })
 
 	h.progMu.Lock()
-	h.progress = Progress{Day: day, Kind: spec.kind, Running: true, StartedAt: h.now(), Total: len(jobs) + subTotal}
+	h.progress = Progress{Day: day, Kind: spec.kind, Running: true, StartedAt: h.now(), Total: len(jobs) + subTotal, Node: h.nodeName()}
 	h.progMu.Unlock()
 	defer func() {
 		h.progMu.Lock()
@@ -224,6 +224,15 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if !h.reads(j.meter.MRID) {
+			// Another node holds the meter's shard now: it reads it, in
+			// its run or in a takeover run from the cursors.
+			<-inFlight
+			h.progMu.Lock()
+			h.progress.Total -= 1 + subsOf[j.meter.MRID]
+			h.progMu.Unlock()
+			continue
 		}
 		wg.Add(1)
 		go func(m cim.Meter) {

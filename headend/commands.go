@@ -277,6 +277,12 @@ func (h *HeadEnd) take(ctx context.Context, d *bus.Delivery) {
 		d.Ack() // taken before, by this node or another
 		return
 	}
+	if holder := h.carriedElsewhere(c.MeterID); holder != "" {
+		// The live node holding the meter's shard carries it: handed back
+		// soon, the bus offers it again until that node fetches it.
+		d.NakAfter(200 * time.Millisecond)
+		return
+	}
 	now := h.now()
 	if wait := c.ScheduledAt.Sub(now); wait > 0 && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt)) {
 		d.NakAfter(wait)

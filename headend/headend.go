@@ -196,6 +196,8 @@ type HeadEnd struct {
 	screener  *screener // nil: commands are not screened
 	sg        safeguards
 	weather   store.Weather
+
+	leases Leases // nil: this node reads every meter
 }
 
 // New builds a head-end.
@@ -208,6 +210,7 @@ func New(o Options) (*HeadEnd, error) {
 		wake: make(chan struct{}, 1)}
 	h.counters = &counterBatch{st: o.Store}
 	h.signer = o.Signer
+	h.leases = o.Leases
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -285,9 +288,14 @@ func (h *HeadEnd) Now() time.Time { return h.now() }
 func (h *HeadEnd) segment(name string) chan struct{} {
 	h.segMu.Lock()
 	defer h.segMu.Unlock()
+	// Head-end nodes share a segment's sessions: each takes its part,
+	// so the segment's total stays what one node would allow. Sessions
+	// held in a channel replaced when the nodes change are released into
+	// it, not into the new one.
+	want := ceilDiv(h.segmentCapacity(name), h.liveNodes())
 	s, ok := h.segments[name]
-	if !ok {
-		s = make(chan struct{}, h.segmentCapacity(name))
+	if !ok || cap(s) != want {
+		s = make(chan struct{}, want)
 		h.segments[name] = s
 	}
 	return s

@@ -30,6 +30,9 @@ const (
 	RunIntraday = "intraday" // the schedule's run of today so far
 	RunManual   = "manual"   // started through StartRun
 	RunCatchUp  = "catch-up" // meters newly imported, read at once
+	// RunTakeover reads the meters of shards this node gained from
+	// another head-end node, for the latest run day, from their cursors.
+	RunTakeover = "takeover"
 )
 
 // MaxRunAge is how many days back a run may be started by hand: meters
@@ -69,7 +72,8 @@ type runner struct {
 	// fullDay is the day of the latest run over every meter, whoever
 	// started it: the schedule does not start that day's run again.
 	fullDay cim.Date
-	catchUp []string // meters imported, waiting for their first run
+	catchUp []string     // meters imported, waiting for their first run
+	gained  map[int]bool // shards gained, waiting for a takeover run
 	// ownRequest is the run board request this node started itself.
 	ownRequest string
 	wg         sync.WaitGroup
@@ -107,6 +111,13 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 			h.reportProgress(ctx)
 		}()
 	}
+	if h.leases != nil {
+		h.run.wg.Add(1)
+		go func() {
+			defer h.run.wg.Done()
+			h.watchLeases(ctx)
+		}()
+	}
 	// The clock may be simulated and fast, so poll it rather than sleep
 	// until the next run.
 	t := time.NewTicker(250 * time.Millisecond)
@@ -124,6 +135,7 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 				last, intraday = today, now
 			}
 		case h.startCatchUp(today.AddDays(-1)):
+		case h.startTakeover(ctx, today.AddDays(-1)):
 		case sched.At >= 0 && sched.Intraday > 0 && today == last && now.Sub(intraday) >= sched.Intraday && !h.localProgress().Running:
 			if h.startRun(runSpec{day: today, kind: RunIntraday, window: h.ccfg.Window}) {
 				intraday = now
@@ -244,7 +256,7 @@ func (h *HeadEnd) startRun(spec runSpec) bool {
 		h.run.fullDay = spec.day
 	}
 	h.progMu.Lock()
-	h.progress = Progress{Day: spec.day, Kind: spec.kind, Running: true, StartedAt: h.now()}
+	h.progress = Progress{Day: spec.day, Kind: spec.kind, Running: true, StartedAt: h.now(), Node: h.nodeName()}
 	h.progMu.Unlock()
 	ctx := h.run.ctx
 	h.run.wg.Add(1)

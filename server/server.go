@@ -90,6 +90,7 @@ type Server struct {
 	notes         []func()     // logged once the start succeeded
 	served        chan error
 	now           func() time.Time // Options.Now
+	leases        *bus.Leases      // this node's shards of the fleet (nil: every meter)
 }
 
 // Start brings a node up. On error everything already opened is closed
@@ -339,6 +340,9 @@ func (s *Server) startHeadEnd(o Options) error {
 	if err != nil {
 		return fmt.Errorf("anomaly limits: %w", err)
 	}
+	if err := s.openLeases(); err != nil {
+		return err
+	}
 	// On a shared bus the head-end nodes share runs asked for by hand,
 	// and their progress, through the run board.
 	var board headend.RunBoard
@@ -352,7 +356,7 @@ func (s *Server) startHeadEnd(o Options) error {
 		board = rb
 	}
 	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
-		Node: s.cfg.Node.Name, Board: board,
+		Node: s.cfg.Node.Name, Board: board, Leases: s.headEndLeases(),
 		Signer:  signer,
 		Anomaly: anomalies,
 		Drivers: drivers(),
@@ -501,6 +505,7 @@ func (s *Server) startBackground() {
 	run("head-end", func(ctx context.Context) error {
 		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt, Intraday: cfg.Intraday})
 	})
+	run("leases", s.runLeases)
 	run("ingest", in.Run)
 	run("campaigns", s.Campaigns.Run)
 	run("retention", s.runRetention)
