@@ -104,9 +104,6 @@ func TestNodesByRoleShareStoreAndBus(t *testing.T) {
 			if code != 200 || json.Unmarshal([]byte(body), &now) != nil {
 				return false
 			}
-			if now.Status == "queued" {
-				t.Log(body)
-			}
 			return now.Status != "queued"
 		})
 	})
