@@ -35,8 +35,11 @@ type Deps struct {
 	Store   store.Store
 	Ready   []Check
 	Metrics *prometheus.Registry
-	Logger  *slog.Logger
-	Version string
+	// Registerer takes the API's own collectors (nil: Metrics), so a
+	// node can label them as it labels every other series it serves.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Version    string
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
 	// HeadEnd serves on-demand reads, commands and collection status;
@@ -101,7 +104,11 @@ func New(d Deps) *API {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route"})
 	if d.Metrics != nil {
-		d.Metrics.MustRegister(a.requests, a.latency)
+		reg := d.Registerer
+		if reg == nil {
+			reg = d.Metrics
+		}
+		reg.MustRegister(a.requests, a.latency)
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn)}))
 	}
 	a.register()

@@ -10,10 +10,11 @@ STATICCHECK_VERSION=v0.8.2
 
 log() { printf 'setup: %s\n' "$*"; }
 
-# Debian packages the tests use. apt-get update runs at most once, and only
+# Debian packages the tests use (prometheus brings promtool, for the
+# dashboard and alert-rule test). apt-get update runs at most once, and only
 # when something is missing.
 need_pkgs=()
-for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server" "chromium:chromium" "softhsm2-util:softhsm2" "termineter:termineter"; do
+for spec in "xmllint:libxml2-utils" "socat:socat" "pg_ctlcluster:postgresql" "nats-server:nats-server" "chromium:chromium" "softhsm2-util:softhsm2" "termineter:termineter" "prometheus:prometheus"; do
   bin=${spec%%:*}; pkg=${spec#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_pkgs+=("$pkg")
 done

@@ -24,7 +24,7 @@ func (s *Server) openLeases() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := s.Bus.Leases(ctx, bus.LeaseConfig{Node: s.cfg.Node.Name, Shards: headend.Shards, TTL: ttl,
-		Metrics: s.Metrics, Logger: s.log})
+		Metrics: s.registerer(), Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("leases of node %s: %w", s.cfg.Node.Name, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,11 +151,13 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	}
 
 	s.Metrics = prometheus.NewRegistry()
-	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := s.registerer()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "amigo_build_info", Help: "Always 1; labels say what is running.",
-		ConstLabels: prometheus.Labels{"version": version, "store": kind, "bus": map[bool]string{true: "embedded", false: "external"}[s.Bus.Embedded()]}})
+		ConstLabels: prometheus.Labels{"version": version, "store": kind, "bus": map[bool]string{true: "embedded", false: "external"}[s.Bus.Embedded()],
+			"roles": strings.Join(cfg.Node.Roles, ",")}})
 	build.Set(1)
-	s.Metrics.MustRegister(build)
+	reg.MustRegister(build)
 	if err := s.startHeadEnd(o); err != nil {
 		return nil, err
 	}
@@ -169,7 +172,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		return nil, err
 	}
 	s.API = api.New(api.Deps{
-		Store: s.Store, Metrics: s.Metrics, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Store: s.Store, Metrics: s.Metrics, Registerer: reg, Logger: log, Version: version, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Ready:   s.readyChecks(),
 		HeadEnd: s.HeadEnd, ObjectModels: s.HeadEnd, Rules: &s.rules, Auth: s.Auth, Campaigns: s.Campaigns,
 		Audit: s.Audit, ConsentChanged: s.consentChanged, DR: s.DR, Billing: runner,
@@ -177,7 +180,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	// The console and the portal: everything outside /api/v1 and the
 	// probes.
 	s.API.Handle("/", web.Handler())
-	if cfg.OpenADR.VTN.Enabled {
+	if cfg.OpenADR.VTN.Enabled && s.runs(config.RoleAPI) {
 		if err := s.startVTN(cfg.OpenADR.VTN, o.Now); err != nil {
 			return nil, err
 		}
@@ -191,7 +194,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	s.http = &http.Server{
-		Handler:           s.API,
+		Handler:           s.handler(),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
@@ -209,7 +212,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	s.startBackground()
 	log.Info("amigo serving", "http", s.ln.Addr().String(), "push", s.PushAddr, "push_c1222", s.C1222PushAddr, "data", cfg.Data, "store", kind,
 		"bus", map[bool]string{true: "embedded", false: config.RedactURL(cfg.Bus.URL)}[s.Bus.Embedded()],
-		"version", version, "startup", time.Since(t0).Round(time.Millisecond))
+		"node", cfg.Node.Name, "roles", strings.Join(cfg.Node.Roles, ","), "version", version, "startup", time.Since(t0).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -355,7 +358,7 @@ func (s *Server) startHeadEnd(o Options) error {
 		}
 		board = rb
 	}
-	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
+	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.registerer(), Now: o.Now,
 		Node: s.cfg.Node.Name, Board: board, Leases: s.headEndLeases(),
 		Signer:  signer,
 		Anomaly: anomalies,
@@ -369,25 +372,29 @@ func (s *Server) startHeadEnd(o Options) error {
 	if err != nil {
 		return err
 	}
-	// A node restarted on the same data directory takes back the
-	// campaign items it held when it stopped.
-	host, _ := os.Hostname()
+	// A node restarted under the same name takes back the campaign items
+	// it held when it stopped.
 	steps := campaignSteps(s.HeadEnd)
 	if err := s.addFirmwareStep(steps); err != nil {
 		return err
 	}
 	s.Campaigns = campaign.New(s.Store, campaign.Options{Steps: steps, Audit: s.Audit, Logger: s.log, Now: o.Now,
-		Node: host + ":" + s.cfg.Data})
+		Node: s.cfg.Node.Name})
 	in, err := mdm.New(mdm.Options{Store: s.Store, Bus: s.Bus, Logger: s.log, Now: o.Now,
 		Validate: &mdm.VEEOptions{Rules: s.rules}})
 	if err != nil {
 		return err
 	}
+	if s.runs(config.RoleMDM) {
+		if err := s.registerer().Register(newIngestCollector(s.Bus, in)); err != nil {
+			return fmt.Errorf("mdm: metrics: %w", err)
+		}
+	}
 	for _, pa := range []struct {
 		protocol, addr string
 		bound          *string
 	}{{pushDLMS, cfg.PushAddr, &s.PushAddr}, {pushC1222, cfg.C1222PushAddr, &s.C1222PushAddr}} {
-		if pa.addr == "" {
+		if pa.addr == "" || !s.runs(config.RoleHeadEnd) {
 			continue
 		}
 		p, err := s.listenPush(pa.protocol, pa.addr)
@@ -502,18 +509,26 @@ func (s *Server) startBackground() {
 			}
 		}()
 	}
-	run("head-end", func(ctx context.Context) error {
-		return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt, Intraday: cfg.Intraday})
-	})
-	run("leases", s.runLeases)
-	run("ingest", in.Run)
-	run("campaigns", s.Campaigns.Run)
-	run("retention", s.runRetention)
-	run("demand response", s.runDR)
-	if s.cfg.Outage.Enabled {
+	headEnd, mdmRole, apiRole := s.runs(config.RoleHeadEnd), s.runs(config.RoleMDM), s.runs(config.RoleAPI)
+	if headEnd {
+		run("head-end", func(ctx context.Context) error {
+			return s.HeadEnd.Run(ctx, headend.ScheduleConfig{Zone: zone, At: cfg.DailyAt, Intraday: cfg.Intraday})
+		})
+		run("leases", s.runLeases)
+		run("campaigns", s.Campaigns.Run)
+		run("demand response", s.runDR)
+	}
+	if mdmRole {
+		run("ingest", in.Run)
+		run("retention", s.runRetention)
+	}
+	if headEnd && s.cfg.Outage.Enabled {
 		run("outage management", s.runOutage)
 	}
 	run("session cleanup", func(ctx context.Context) error {
+		if !apiRole {
+			return nil
+		}
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
 		for {
@@ -527,10 +542,10 @@ func (s *Server) startBackground() {
 			}
 		}
 	})
-	if s.HAN != nil {
+	if s.HAN != nil && mdmRole {
 		run("home network", s.HAN.Run)
 	}
-	if v := s.cfg.OpenADR.VEN; v.Enabled() {
+	if v := s.cfg.OpenADR.VEN; v.Enabled() && headEnd {
 		run("openadr ven", func(ctx context.Context) error { return s.runVEN(ctx, v, s.now) })
 	}
 	for _, p := range s.pushes {

@@ -21,7 +21,7 @@ func init() {
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	var envHelp strings.Builder
-	for _, k := range []string{"AMIGO_CONFIG", "AMIGO_DATA", "AMIGO_HTTP", "AMIGO_STORE_URL", "AMIGO_BUS_URL", "AMIGO_PUSH_ADDR", "AMIGO_C1222_PUSH_ADDR", "AMIGO_LOG_FORMAT", "AMIGO_LOG_LEVEL"} {
+	for _, k := range []string{"AMIGO_CONFIG", "AMIGO_DATA", "AMIGO_HTTP", "AMIGO_STORE_URL", "AMIGO_BUS_URL", "AMIGO_PUSH_ADDR", "AMIGO_C1222_PUSH_ADDR", "AMIGO_NODE", "AMIGO_ROLES", "AMIGO_LOG_FORMAT", "AMIGO_LOG_LEVEL"} {
 		desc := config.Env[k]
 		if k == "AMIGO_CONFIG" {
 			desc = "config file path"
@@ -39,6 +39,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	busURL := fs.String("bus", "", "external NATS `url`s, comma-separated (default: embedded)")
 	pushAddr := fs.String("push", "", "push listener `address` (default 127.0.0.1:4060; \"off\" for none)")
 	c1222PushAddr := fs.String("c1222-push", "", "C12.22 push listener `address` (default 127.0.0.1:1154; \"off\" for none)")
+	node := fs.String("node", "", "this node's `name`, unique in a cluster (default: the host name)")
+	roles := fs.String("roles", "", "`roles` this node runs, comma-separated: headend, mdm, api (default: all)")
 	logFormat := fs.String("log-format", "", "log `format`: text, json or auto")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
@@ -55,6 +57,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		&cfg.Bus.URL: *busURL, &cfg.HeadEnd.PushAddr: *pushAddr, &cfg.HeadEnd.C1222PushAddr: *c1222PushAddr, &cfg.Log.Format: *logFormat, &cfg.Log.Level: *logLevel} {
 		if v != "" {
 			*dst = v
+		}
+	}
+	if *node != "" {
+		cfg.Node.Name = *node
+	}
+	if *roles != "" {
+		if cfg.Node.Roles, err = config.ParseRoles(*roles); err != nil {
+			return usageError{fmt.Errorf("--roles: %w", err)}
 		}
 	}
 	for _, a := range []*string{&cfg.HeadEnd.PushAddr, &cfg.HeadEnd.C1222PushAddr} {
