@@ -30,13 +30,34 @@ type Progress struct {
 	OK        int       `json:"ok"`
 	Failed    int       `json:"failed"`
 	Readings  int       `json:"readings"`
+	// Node is the head-end node whose run this is; Nodes, in a cluster's
+	// sum, each node's own (a node on another day is listed but not
+	// summed).
+	Node  string     `json:"node,omitempty"`
+	Nodes []Progress `json:"nodes,omitempty"`
 }
 
-// Progress returns the state of the latest collection run.
+// Progress returns the state of the latest collection run: in a cluster
+// (a run board set), the sum of every head-end node's share, else this
+// node's.
 func (h *HeadEnd) Progress() Progress {
+	if h.board != nil {
+		p, err := h.clusterProgress()
+		if err == nil {
+			return p
+		}
+		h.log.Warn("run board: progress of the other nodes not read; this node's alone", "err", err)
+	}
+	return h.localProgress()
+}
+
+// localProgress is this node's own progress.
+func (h *HeadEnd) localProgress() Progress {
 	h.progMu.Lock()
 	defer h.progMu.Unlock()
-	return h.progress
+	p := h.progress
+	p.Node = h.node
+	return p
 }
 
 // progressed counts a job's result, and its sub-meters' read through its
@@ -218,7 +239,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	wg.Wait()
 	close(results)
 	writer.Wait()
-	p := h.Progress()
+	p := h.localProgress()
 	msg := "collection ended"
 	if p.Readings == 0 && p.Failed == 0 && p.Total > 0 {
 		// Every meter answered and had nothing new: the day was collected

@@ -85,6 +85,11 @@ type Options struct {
 	// (nil: the store's, when it keeps one).
 	Safeguards *SafeguardConfig
 	Weather    store.Weather
+	// Node names this head-end among a cluster's nodes; Board is where
+	// they share runs asked for by hand and their progress (nil: this
+	// node's own).
+	Node  string
+	Board RunBoard
 	// Leases is this node's share of the fleet among head-end nodes (nil:
 	// this node reads every meter, as a single node does).
 	Leases Leases
@@ -179,6 +184,8 @@ type HeadEnd struct {
 
 	progMu   sync.Mutex
 	progress Progress
+	node     string
+	board    RunBoard
 
 	run runner
 
@@ -196,7 +203,7 @@ func New(o Options) (*HeadEnd, error) {
 	if o.Store == nil || o.Bus == nil || o.Secrets == nil {
 		return nil, errors.New("headend: store, bus and secrets are required")
 	}
-	h := &HeadEnd{st: o.Store, bus: o.Bus, secrets: o.Secrets, drivers: map[string]Driver{}, log: o.Logger, now: o.Now,
+	h := &HeadEnd{node: o.Node, board: o.Board, st: o.Store, bus: o.Bus, secrets: o.Secrets, drivers: map[string]Driver{}, log: o.Logger, now: o.Now,
 		ccfg: o.Collection, kcfg: o.Commands, segments: map[string]chan struct{}{}, locs: map[string]*time.Location{},
 		wake: make(chan struct{}, 1)}
 	h.counters = &counterBatch{st: o.Store}

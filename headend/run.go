@@ -70,7 +70,9 @@ type runner struct {
 	// started it: the schedule does not start that day's run again.
 	fullDay cim.Date
 	catchUp []string // meters imported, waiting for their first run
-	wg      sync.WaitGroup
+	// ownRequest is the run board request this node started itself.
+	ownRequest string
+	wg         sync.WaitGroup
 }
 
 // Run carries commands and runs the daily collection on schedule until ctx
@@ -94,6 +96,17 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 		defer h.run.wg.Done()
 		h.RunCommands(ctx)
 	}()
+	if h.board != nil {
+		h.run.wg.Add(2)
+		go func() {
+			defer h.run.wg.Done()
+			h.followBoard(ctx)
+		}()
+		go func() {
+			defer h.run.wg.Done()
+			h.reportProgress(ctx)
+		}()
+	}
 	// The clock may be simulated and fast, so poll it rather than sleep
 	// until the next run.
 	t := time.NewTicker(250 * time.Millisecond)
@@ -111,7 +124,7 @@ func (h *HeadEnd) Run(ctx context.Context, sched ScheduleConfig) error {
 				last, intraday = today, now
 			}
 		case h.startCatchUp(today.AddDays(-1)):
-		case sched.At >= 0 && sched.Intraday > 0 && today == last && now.Sub(intraday) >= sched.Intraday && !h.Progress().Running:
+		case sched.At >= 0 && sched.Intraday > 0 && today == last && now.Sub(intraday) >= sched.Intraday && !h.localProgress().Running:
 			if h.startRun(runSpec{day: today, kind: RunIntraday, window: h.ccfg.Window}) {
 				intraday = now
 			}
@@ -167,6 +180,11 @@ func (h *HeadEnd) StartRun(day cim.Date, o RunOptions) error {
 	spec := runSpec{day: day, kind: RunManual}
 	if o.Spread {
 		spec.window = h.ccfg.Window
+	}
+	if h.board != nil {
+		// Every head-end node runs its share, this one too if it runs
+		// collection.
+		return h.requestRun(spec)
 	}
 	if !h.startRun(spec) {
 		return ErrBusy

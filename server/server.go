@@ -339,7 +339,20 @@ func (s *Server) startHeadEnd(o Options) error {
 	if err != nil {
 		return fmt.Errorf("anomaly limits: %w", err)
 	}
+	// On a shared bus the head-end nodes share runs asked for by hand,
+	// and their progress, through the run board.
+	var board headend.RunBoard
+	if !s.Bus.Embedded() {
+		bctx, cancel := context.WithTimeout(context.Background(), s.cfg.Bus.ConnectTimeout+10*time.Second)
+		rb, err := s.Bus.RunBoard(bctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		board = rb
+	}
 	s.HeadEnd, err = headend.New(headend.Options{Store: s.Store, Bus: s.Bus, Secrets: s.Keys, Logger: s.log, Metrics: s.Metrics, Now: o.Now,
+		Node: s.cfg.Node.Name, Board: board,
 		Signer:  signer,
 		Anomaly: anomalies,
 		Drivers: drivers(),
