@@ -225,7 +225,9 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 	}
 	injected := fault == ""
 	var resume *time.Timer
-	deadline := time.Now().Add(6 * time.Minute)
+	// The MDM's ingest into PostgreSQL sets the pace (a day block of a
+	// meter a few milliseconds each, slower on a shared machine).
+	deadline := time.Now().Add(2*time.Minute + time.Duration(fleetMeters)*60*time.Millisecond)
 	var last store.CollectionSummary
 	for {
 		sum, serr := summary(ctx, st, f.day)
