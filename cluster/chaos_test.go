@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -147,7 +148,8 @@ func TestChaos(t *testing.T) {
 			compared, problems := compareDays(base, got)
 			take := "no takeover logged"
 			if len(got.takeover) > 0 {
-				take = fmt.Sprintf("%d shards taken over, %.1f s from the last renewal on average", len(got.takeover), got.takeSecs/max(got.takes, 1))
+				take = fmt.Sprintf("%d shards taken over, %.1f s from the last renewal on average (metric), at most %s (log)",
+					len(got.takeover), got.takeSecs/max(got.takes, 1), longestAfter(got.takeover))
 			}
 			t.Logf("chaos %s: collection and ingest %s, %d meters compared with the baseline, %s", fault, got.wall.Round(time.Second), compared, take)
 			for i, p := range problems {
@@ -444,4 +446,30 @@ func compareDays(base, got dayResult) (meters int, problems []string) {
 		}
 	}
 	return len(seen), problems
+}
+
+// longestAfter is the longest "after" of "lease taken over" log lines
+// (JSON; a duration as text or in seconds).
+func longestAfter(lines []string) string {
+	var longest time.Duration
+	for _, l := range lines {
+		var rec struct {
+			After any `json:"after"`
+		}
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		var d time.Duration
+		switch v := rec.After.(type) {
+		case string:
+			d, _ = time.ParseDuration(v)
+		case float64:
+			d = time.Duration(v * float64(time.Second))
+		}
+		longest = max(longest, d)
+	}
+	if longest == 0 {
+		return "unknown"
+	}
+	return longest.Round(10 * time.Millisecond).String()
 }
