@@ -227,9 +227,7 @@ func TestImpossibleNamesCostNothing(t *testing.T) {
 			t.Fatalf("name %q: %v", name, err)
 		}
 	}
-	s.mu.Lock()
-	n := len(s.limiters)
-	s.mu.Unlock()
+	n := buckets(t, s)
 	if n != 1 || s.hashing.forced.Load() != 0 {
 		t.Fatalf("%d buckets", n)
 	}

@@ -20,8 +20,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/time/rate"
-
 	"github.com/amigo-ami/amigo/audit"
 	"github.com/amigo-ami/amigo/store"
 )
@@ -45,20 +43,27 @@ type Options struct {
 	// Audit receives sign-ins, sign-outs, tokens issued and revoked, user
 	// changes and denied requests (nil: none are kept).
 	Audit audit.Appender
+	// Limits keeps the sign-in limits and the sources users signed in
+	// from (nil: the users' store, which keeps them too). The nodes of a
+	// cluster share it, or each would grant the limits anew.
+	Limits store.Limits
 }
 
-// Service authenticates and authorises.
+// Service authenticates and authorises. Whatever a second node must agree
+// on lives in the store: users, sessions with their CSRF tokens, API
+// tokens, the sign-in limits and the sources users signed in from. What is
+// kept here guards this process only, and another node keeping its own
+// contradicts nothing: the hashing gate (memory and cores are each
+// node's), the denied-request trail's flood guard (each node keeps at
+// most its own share), and when this node last swept idle limits.
 type Service struct {
-	st  store.Users
-	o   Options
-	log *slog.Logger
+	st     store.Users
+	limits store.Limits
+	o      Options
+	log    *slog.Logger
 
 	mu        sync.Mutex
-	limiters  map[string]*limiter // by source, by user at a source, and by user
 	lastSweep time.Time
-	// trusted holds the time each user last signed in from each source
-	// (by pairKey): such a source is not held to the user's ceiling.
-	trusted map[string]time.Time
 	// hashing bounds the password hashes computed at once.
 	hashing *hashGate
 	// dummy is a hash verified when the user is unknown, so that a wrong
@@ -67,11 +72,6 @@ type Service struct {
 	// audit takes every record; denied takes refusals of requests and of
 	// sign-ins over the limits, which a flood could make without end.
 	audit, denied audit.Appender
-}
-
-type limiter struct {
-	l    *rate.Limiter
-	seen time.Time
 }
 
 // New returns a service over the store's users.
@@ -105,14 +105,23 @@ func New(st store.Users, o Options) (*Service, error) {
 	if o.Audit == nil {
 		o.Audit = audit.Nop{}
 	}
-	return &Service{st: st, o: o, log: o.Logger.With("component", "auth"), limiters: map[string]*limiter{},
-		trusted: map[string]time.Time{}, hashing: newHashGate(o.MaxHashing, o.MaxQueued), dummy: dummy,
+	if o.Limits == nil {
+		l, ok := st.(store.Limits)
+		if !ok {
+			return nil, errors.New("auth: the users' store keeps no sign-in limits; give Options.Limits")
+		}
+		o.Limits = l
+	}
+	return &Service{st: st, limits: o.Limits, o: o, log: o.Logger.With("component", "auth"),
+		hashing: newHashGate(o.MaxHashing, o.MaxQueued), dummy: dummy,
 		audit: o.Audit, denied: audit.NewLimited(o.Audit, deniedPerSecond, deniedBurst)}, nil
 }
 
 // Denied requests are recorded at up to deniedPerSecond a second, in
 // bursts of deniedBurst; beyond that they are counted in the trail, not
-// kept one by one.
+// kept one by one. The guard is each node's own: it bounds the writes a
+// flood makes through this node, and a cluster of n nodes keeps at most n
+// times as many, which is still bounded.
 const (
 	deniedPerSecond = 20
 	deniedBurst     = 200
@@ -312,15 +321,19 @@ func validName(name string) bool {
 //     guesses spread over many sources. A source the user signed in from
 //     within trustFor is not held to it, so guessers cannot lock the user
 //     out of where they work.
+//
+// The buckets and the trusted sources are kept in the store, so that the
+// limits hold for a cluster as a whole, whichever node a request reaches.
 const (
-	sourceBurst  = 10
-	pairBurst    = 5
-	userBurst    = 100
-	limitEvery   = 12 * time.Second
-	maxLimiters  = 100_000
-	sweepAtLeast = 10 * time.Second
-	trustFor     = 30 * 24 * time.Hour
-	maxTrusted   = 100_000
+	sourceBurst = 10
+	pairBurst   = 5
+	userBurst   = 100
+	limitEvery  = 12 * time.Second
+	// sweepEvery is how often a node forgets buckets full again and
+	// trust grown old; a full bucket and a missing one take alike, so
+	// this only bounds the rows a flood leaves behind.
+	sweepEvery = time.Minute
+	trustFor   = 30 * 24 * time.Hour
 )
 
 func burstOf(key string) int {
@@ -333,6 +346,10 @@ func burstOf(key string) int {
 	return sourceBurst
 }
 
+func bucketOf(key string) store.Bucket {
+	return store.Bucket{Key: key, Every: limitEvery, Burst: burstOf(key)}
+}
+
 // pairKey names the bucket of a user at a source. Sources start "ip:",
 // so it never equals a user's own key, whatever the name.
 func pairKey(source, name string) string { return source + " user:" + name }
@@ -341,89 +358,74 @@ func pairKey(source, name string) string { return source + " user:" + name }
 // is given back, so that only failures count.
 type attempt struct {
 	at time.Time
-	rs []*rate.Reservation
+	bs []store.Bucket
 }
 
-func (a attempt) refund() {
-	for _, r := range a.rs {
-		r.CancelAt(a.at)
-	}
-}
-
-// charge takes one attempt from each named bucket in turn, and none when
-// one of them is empty. Buckets are made as they are first needed, so a
-// client already refused makes no bucket for the names it tries.
-func (s *Service) charge(keys ...string) (attempt, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := attempt{at: s.o.Now()}
-	for _, key := range keys {
-		l := s.limiters[key]
-		if l == nil {
-			if len(s.limiters) >= maxLimiters {
-				s.sweep(a.at)
-			}
-			if len(s.limiters) >= maxLimiters {
-				// A flood from more clients than can be remembered: refuse
-				// newcomers until buckets age out, rather than grow.
-				a.refund()
-				return attempt{}, false
-			}
-			l = &limiter{l: rate.NewLimiter(rate.Every(limitEvery), burstOf(key))}
-			s.limiters[key] = l
-		}
-		l.seen = a.at
-		r := l.l.ReserveN(a.at, 1)
-		if !r.OK() || r.DelayFrom(a.at) > 0 {
-			r.CancelAt(a.at)
-			a.refund()
-			return attempt{}, false
-		}
-		a.rs = append(a.rs, r)
-	}
-	return a, true
-}
-
-// sweep forgets full buckets, at most once every sweepAtLeast; s.mu is
-// held.
-func (s *Service) sweep(now time.Time) {
-	if now.Sub(s.lastSweep) < sweepAtLeast {
+// refund gives the attempt back. It is done even when the client has
+// gone, since the attempt was not a failure; one that cannot be done is
+// logged, and costs the user one attempt.
+func (s *Service) refund(ctx context.Context, a attempt) {
+	if len(a.bs) == 0 {
 		return
 	}
-	s.lastSweep = now
-	for k, v := range s.limiters {
-		if now.Sub(v.seen) > time.Duration(burstOf(k))*limitEvery {
-			delete(s.limiters, k)
-		}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.limits.ReturnTokens(ctx, a.at, a.bs...); err != nil {
+		s.log.Warn("giving back a sign-in attempt", "buckets", len(a.bs), "err", err)
 	}
-	for k, at := range s.trusted {
-		if now.Sub(at) > trustFor {
-			delete(s.trusted, k)
-		}
+}
+
+// charge takes one attempt from each named bucket, and none when one of
+// them is empty; a refused attempt leaves no bucket behind.
+func (s *Service) charge(ctx context.Context, keys ...string) (attempt, bool, error) {
+	a := attempt{at: s.o.Now()}
+	s.sweep(ctx, a.at)
+	for _, k := range keys {
+		a.bs = append(a.bs, bucketOf(k))
+	}
+	ok, _, err := s.limits.TakeTokens(ctx, a.at, a.bs...)
+	if err != nil {
+		return attempt{}, false, fmt.Errorf("sign-in limits: %w", err)
+	}
+	if !ok {
+		return attempt{}, false, nil
+	}
+	return a, true, nil
+}
+
+// sweep forgets full buckets and old trust, at most once every
+// sweepEvery on this node.
+func (s *Service) sweep(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	due := now.Sub(s.lastSweep) >= sweepEvery
+	if due {
+		s.lastSweep = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := s.limits.ForgetLimits(ctx, now, now.Add(-trustFor)); err != nil {
+		s.log.Warn("forgetting idle sign-in limits", "err", err)
 	}
 }
 
 // isTrusted reports whether the user signed in from the source lately.
-func (s *Service) isTrusted(pair string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at, ok := s.trusted[pair]
-	return ok && s.o.Now().Sub(at) <= trustFor
+func (s *Service) isTrusted(ctx context.Context, pair string) (bool, error) {
+	at, err := s.limits.TrustedAt(ctx, pair)
+	if err != nil {
+		return false, fmt.Errorf("sign-in limits: %w", err)
+	}
+	return !at.IsZero() && s.o.Now().Sub(at) <= trustFor, nil
 }
 
-// trust remembers a source the user signed in from; when too many are
-// remembered, a newcomer is not, and is held to the user's ceiling.
-func (s *Service) trust(pair string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.o.Now()
-	if _, ok := s.trusted[pair]; !ok && len(s.trusted) >= maxTrusted {
-		s.sweep(now)
-		if len(s.trusted) >= maxTrusted {
-			return
-		}
+// trust remembers a source the user signed in from. The sign-in has
+// happened, so a failure is logged: the source is then held to the
+// user's ceiling until the next sign-in.
+func (s *Service) trust(ctx context.Context, pair string) {
+	if err := s.limits.Trust(ctx, pair, s.o.Now()); err != nil {
+		s.log.Warn("remembering a sign-in source", "err", err)
 	}
-	s.trusted[pair] = now
 }
 
 // clientKey names the rate-limit bucket of a remote address: the address
@@ -470,7 +472,11 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	if !validName(name) {
 		// No user can have such a name: nothing to hash, and no bucket
 		// for it, only the source's.
-		if _, ok := s.charge(source); !ok {
+		_, ok, err := s.charge(ctx, source)
+		if err != nil {
+			return "", Principal{}, err
+		}
+		if !ok {
 			s.signInFailed(ctx, s.denied, name, remote, "too many attempts")
 			return "", Principal{}, ErrTooMany
 		}
@@ -480,10 +486,17 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	}
 	pair := pairKey(source, name)
 	keys := []string{source, pair}
-	if !s.isTrusted(pair) {
+	trusted, err := s.isTrusted(ctx, pair)
+	if err != nil {
+		return "", Principal{}, err
+	}
+	if !trusted {
 		keys = append(keys, "user:"+name)
 	}
-	a, ok := s.charge(keys...)
+	a, ok, err := s.charge(ctx, keys...)
+	if err != nil {
+		return "", Principal{}, err
+	}
 	if !ok {
 		s.log.Warn("sign-in refused: too many attempts", "user", name, "remote", remote)
 		s.signInFailed(ctx, s.denied, name, remote, "too many attempts")
@@ -491,7 +504,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	}
 	u, err := s.st.User(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		a.refund()
+		s.refund(ctx, a)
 		return "", Principal{}, err
 	}
 	hash := u.PasswordHash
@@ -500,7 +513,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	}
 	if err := s.hashing.enter(ctx); err != nil {
 		// Not tried, so not counted.
-		a.refund()
+		s.refund(ctx, a)
 		if errors.Is(err, ErrBusy) {
 			s.log.Warn("sign-in refused: too many at once", "user", name, "remote", remote)
 		}
@@ -520,8 +533,8 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		s.signInFailed(ctx, s.audit, name, remote, reason)
 		return "", Principal{}, ErrBadCredentials
 	}
-	a.refund()
-	s.trust(pair)
+	s.refund(ctx, a)
+	s.trust(ctx, pair)
 	cookie, err := randomString(32)
 	if err != nil {
 		return "", Principal{}, err

@@ -50,6 +50,7 @@ type Store interface {
 	BillRuns
 	Topology
 	Outages
+	Limits
 }
 
 // Engine is the database itself: which engine it is, whether it answers,

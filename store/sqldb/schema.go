@@ -470,6 +470,17 @@ CREATE TABLE outages (
 CREATE INDEX outages_start ON outages(start_us, id);
 CREATE INDEX outages_device ON outages(device, start_us);
 CREATE INDEX outages_open ON outages(end_us, start_us)`, nil},
+	{"rate-limit buckets and trusted sign-in sources, shared by every node", `
+CREATE TABLE rate_buckets (
+	bucket TEXT PRIMARY KEY,
+	tat_us BIGINT NOT NULL
+);
+CREATE INDEX rate_buckets_tat ON rate_buckets(tat_us);
+CREATE TABLE signin_trust (
+	pair TEXT PRIMARY KEY,
+	at_us BIGINT NOT NULL
+);
+CREATE INDEX signin_trust_at ON signin_trust(at_us)`, nil},
 }
 
 var queries = map[string]string{

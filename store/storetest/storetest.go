@@ -145,6 +145,8 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Billing", func(t *testing.T) { testBilling(t, o) })
 	t.Run("Topology", func(t *testing.T) { testTopology(t, o) })
 	t.Run("Outages", func(t *testing.T) { testOutages(t, o) })
+	t.Run("Limits", func(t *testing.T) { testLimits(t, o) })
+	t.Run("LimitsConcurrentNodes", func(t *testing.T) { testLimitsConcurrentNodes(t, o) })
 }
 
 var ctx = context.Background()
