@@ -282,6 +282,20 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 		t.Errorf("%s: no surviving node logged \"lease taken over\" after he-1 was killed", name)
 	}
 	res.days, res.meters = storedDays(t, ctx, url, f.day)
+	// Days still arriving after the ingest looked idle would be late, not
+	// lost: wait until two reads 5 s apart agree, and say so.
+	first := len(res.days)
+	for settle := time.Now().Add(time.Minute); time.Now().Before(settle); {
+		time.Sleep(5 * time.Second) // letting late messages show, then polling the store
+		days, meters := storedDays(t, ctx, url, f.day)
+		if len(days) == len(res.days) {
+			break
+		}
+		res.days, res.meters = days, meters
+	}
+	if len(res.days) != first {
+		t.Logf("%s: %d meter days arrived after every meter had a result and the ingest was idle", name, len(res.days)-first)
+	}
 	return res
 }
 
