@@ -244,4 +244,3 @@ func waitClusterRun(ctx context.Context, o Options, board *bus.RunBoard, day cim
 		}
 	}
 }
-
