@@ -58,17 +58,21 @@ type Suite struct {
 	Name    string
 	Summary string
 	Run     func(ctx context.Context, o Options) ([]Result, error)
+	// Postgres says the suite needs Options.Postgres.
+	Postgres bool
 }
 
 // Suites lists the suites in the order a full run takes them.
 func Suites() []Suite {
 	return []Suite{
-		{"codec", "DLMS A-XDR decode/encode and suite-0 ciphering, against A-XDR skip and bare AES-GCM", runCodec},
-		{"session", "full DLMS sessions against the simulator on loopback, HLS-GMAC + authenticated encryption against none", runSession},
-		{"ingest", "readings/s from the bus through VEE into the store, against a raw insert of the same day rows", runIngest},
-		{"query", "latency of a one-month, one-meter interval query over HTTP under concurrent load, against the store call alone", runQuery},
-		{"fleet-day", "a simulated fleet's day collected, validated and stored end to end", runFleetDay},
-		{"billing", "a bill run over a group's accounts (a one-day cycle), against the batch read of the same days", runBilling},
+		{Name: "codec", Summary: "DLMS A-XDR decode/encode and suite-0 ciphering, against A-XDR skip and bare AES-GCM", Run: runCodec},
+		{Name: "session", Summary: "full DLMS sessions against the simulator on loopback, HLS-GMAC + authenticated encryption against none", Run: runSession},
+		{Name: "ingest", Summary: "readings/s from the bus through VEE into the store, against a raw insert of the same day rows", Run: runIngest},
+		{Name: "query", Summary: "latency of a one-month, one-meter interval query over HTTP under concurrent load, against the store call alone", Run: runQuery},
+		{Name: "fleet-day", Summary: "a simulated fleet's day collected, validated and stored end to end", Run: runFleetDay},
+		{Name: "fleet-cluster", Summary: "the fleet-day on a cluster of processes: 3 NATS nodes, 2 amigo nodes (head-end + MDM) on PostgreSQL (needs --postgres)",
+			Run: runFleetCluster, Postgres: true},
+		{Name: "billing", Summary: "a bill run over a group's accounts (a one-day cycle), against the batch read of the same days", Run: runBilling},
 	}
 }
 
@@ -98,7 +102,12 @@ func Run(ctx context.Context, names []string, o Options) (Report, error) {
 	all := Suites()
 	var run []Suite
 	if len(names) == 0 {
-		run = all
+		for _, s := range all {
+			// A suite that needs PostgreSQL runs unasked only with one.
+			if !s.Postgres || o.Postgres != "" {
+				run = append(run, s)
+			}
+		}
 	}
 	for _, n := range names {
 		found := false

@@ -47,16 +47,31 @@ func engines(o Options) []engine {
 // pgSchema opens the store in a schema of its own, dropped on close, so a
 // run leaves the database as it found it.
 func pgSchema(ctx context.Context, base, tag string) (store.Store, func(), error) {
-	admin, err := sql.Open("pgx", base)
+	url, drop, err := pgSchemaURL(ctx, base, tag)
 	if err != nil {
 		return nil, nil, err
+	}
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); drop() }, nil
+}
+
+// pgSchemaURL makes a schema of its own on the server at base and returns
+// a URL whose connections use it, and a function that drops it.
+func pgSchemaURL(ctx context.Context, base, tag string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	schema := "amigo_bench_" + strings.ReplaceAll(tag, "-", "_") + "_" + hex.EncodeToString(rnd[:])
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		admin.Close()
-		return nil, nil, fmt.Errorf("postgres: %w", err)
+		return "", nil, fmt.Errorf("postgres: %w", err)
 	}
 	drop := func() {
 		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
@@ -66,12 +81,7 @@ func pgSchema(ctx context.Context, base, tag string) (store.Store, func(), error
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	s, err := store.Open(ctx, base+sep+"search_path="+schema)
-	if err != nil {
-		drop()
-		return nil, nil, err
-	}
-	return s, func() { s.Close(); drop() }, nil
+	return base + sep + "search_path=" + schema, drop, nil
 }
 
 // loadValue is a household's quarter hour: a night base, a morning and an
