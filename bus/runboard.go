@@ -34,9 +34,14 @@ type RunRequest struct {
 	ID  string   `json:"id"`
 	Day cim.Date `json:"day"`
 	// Spread spreads the jobs over each node's collection window.
-	Spread bool      `json:"spread,omitempty"`
-	By     string    `json:"by,omitempty"`
-	At     time.Time `json:"at"`
+	Spread bool `json:"spread,omitempty"`
+	// CatchUp asks for the meters newly imported to be read at once,
+	// each by the node holding it: Meters, or every meter not read yet
+	// when the list was too long to carry.
+	CatchUp bool      `json:"catchUp,omitempty"`
+	Meters  []string  `json:"meters,omitempty"`
+	By      string    `json:"by,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 const runKey = "request"

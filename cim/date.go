@@ -70,8 +70,13 @@ func (d Date) Before(e Date) bool { return d.String() < e.String() }
 // MarshalText implements encoding.TextMarshaler.
 func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. The zero Date's
+// text, "0000-00-00", reads back as the zero Date.
 func (d *Date) UnmarshalText(b []byte) error {
+	if string(b) == "0000-00-00" {
+		*d = Date{}
+		return nil
+	}
 	v, err := ParseDate(string(b))
 	if err != nil {
 		return err

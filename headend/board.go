@@ -12,6 +12,7 @@ import (
 
 	"github.com/amigo-ami/amigo/bus"
 	"github.com/amigo-ami/amigo/retry"
+	"github.com/amigo-ami/amigo/store"
 )
 
 // RunBoard is where the head-end nodes of a cluster learn of runs started
@@ -45,7 +46,7 @@ func (h *HeadEnd) requestRun(spec runSpec) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), boardTimeout)
 	defer cancel()
-	return h.board.Request(ctx, bus.RunRequest{ID: id, Day: spec.day, Spread: spec.window > 0, At: h.now(), By: h.node})
+	return h.board.Request(ctx, bus.RunRequest{ID: id, Day: spec.day, Spread: spec.window > 0, At: h.now(), By: h.nodeName()})
 }
 
 // followBoard starts the runs asked for on the board, until ctx ends.
@@ -62,10 +63,15 @@ func (h *HeadEnd) followBoard(ctx context.Context) {
 	}
 	for r := range reqs {
 		h.run.mu.Lock()
-		own := r.ID == h.run.ownRequest
+		own := r.ID == h.run.ownRequest || h.run.ownCatchUps[r.ID]
+		delete(h.run.ownCatchUps, r.ID)
 		h.run.mu.Unlock()
 		if own {
-			continue // started when asked
+			continue // started or queued when asked
+		}
+		if r.CatchUp {
+			h.queueCatchUp(ctx, r)
+			continue
 		}
 		spec := runSpec{day: r.Day, kind: RunManual}
 		if r.Spread {
@@ -77,6 +83,60 @@ func (h *HeadEnd) followBoard(ctx context.Context) {
 	}
 }
 
+// maxCatchUpList is the most meters a catch-up request names; an import
+// of more asks every node to read whatever it holds that was never read.
+const maxCatchUpList = 20_000
+
+// requestCatchUp asks every head-end node to queue ids for a catch-up.
+func (h *HeadEnd) requestCatchUp(ids []string) {
+	r := bus.RunRequest{ID: uuid.NewString(), CatchUp: true, At: h.now(), By: h.nodeName()}
+	if len(ids) <= maxCatchUpList {
+		r.Meters = ids
+	}
+	h.run.mu.Lock()
+	if h.run.ownCatchUps == nil {
+		h.run.ownCatchUps = map[string]bool{}
+	}
+	h.run.ownCatchUps[r.ID] = true
+	h.run.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), boardTimeout)
+	defer cancel()
+	if err := h.board.Request(ctx, r); err != nil {
+		h.log.Warn("run board: imported meters not offered to the other head-end nodes; the daily run reads them", "meters", len(ids), "err", err)
+	}
+}
+
+// queueCatchUp queues the meters of a catch-up asked for on another node;
+// without a list, every collectable meter with no cursor yet.
+func (h *HeadEnd) queueCatchUp(ctx context.Context, r bus.RunRequest) {
+	ids := r.Meters
+	if ids == nil {
+		q := store.MeterQuery{Limit: 1000}
+		for {
+			ms, err := h.st.Meters(ctx, q)
+			if err != nil {
+				h.log.Warn("catch-up asked by another node: listing meters", "err", err)
+				return
+			}
+			for _, m := range ms {
+				if !h.collectable(m) || !h.reads(m.MRID) {
+					continue
+				}
+				if cs, err := h.st.Cursors(ctx, m.MRID); err == nil && len(cs) == 0 {
+					ids = append(ids, m.MRID)
+				}
+			}
+			if len(ms) < q.Limit {
+				break
+			}
+			q.After = ms[len(ms)-1].MRID
+		}
+	}
+	h.run.mu.Lock()
+	h.run.catchUp = append(h.run.catchUp, ids...)
+	h.run.mu.Unlock()
+}
+
 // reportProgress puts this node's progress on the board when it changes,
 // at most once a second, until ctx ends.
 func (h *HeadEnd) reportProgress(ctx context.Context) {
@@ -85,14 +145,14 @@ func (h *HeadEnd) reportProgress(ctx context.Context) {
 	var last []byte
 	put := func() {
 		p := h.localProgress()
-		p.Node = h.node
+		p.Node = h.nodeName()
 		data, _ := json.Marshal(p)
 		if bytes.Equal(data, last) {
 			return
 		}
 		pctx, cancel := context.WithTimeout(ctx, boardTimeout)
 		defer cancel()
-		if err := h.board.PutProgress(pctx, h.node, p); err != nil {
+		if err := h.board.PutProgress(pctx, h.nodeName(), p); err != nil {
 			if ctx.Err() == nil {
 				h.log.Debug("run board: progress not reported", "err", err)
 			}
@@ -128,7 +188,7 @@ func (h *HeadEnd) clusterProgress() (Progress, error) {
 	h.run.mu.Unlock()
 	if collects {
 		// This node's own is fresher than what it last reported.
-		delete(all, bus.SafeToken(h.node))
+		delete(all, bus.SafeToken(h.nodeName()))
 		nodes = append(nodes, h.localProgress())
 	}
 	for name, raw := range all {

@@ -85,3 +85,60 @@ func TestRunAskedOnAnyNodeRunsOnEveryHeadEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestImportOnAnyNodeIsReadByTheHolders: meters imported through a node
+// that does not collect are read at once, each by the head-end node
+// holding its shard, and by that node alone.
+func TestImportOnAnyNodeIsReadByTheHolders(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, _ := storetest.OpenSQLite(t)
+	b, err := bus.Open(ctx, bus.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(context.Background()) })
+	keys := vault.NewKeyring(testKeys(t, "k1", 1))
+	now := time.Date(2026, 3, 30, 2, 0, 0, 0, time.UTC)
+	drv := newFakeDriver()
+	table := newLeaseTable()
+	node := func(name string, l headend.Leases) *headend.HeadEnd {
+		board, err := b.RunBoard(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := headend.New(headend.Options{Store: st, Bus: b, Safeguards: noSafeguards, Secrets: keys,
+			Drivers: []headend.Driver{dlmsFake{drv}}, Now: func() time.Time { return now }, Node: name, Board: board, Leases: l,
+			Collection: headend.CollectionConfig{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, Window: time.Hour,
+				CatchUpWindow: 10 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	he1, he2 := node("he-1", table.node("he-1")), node("he-2", table.node("he-2"))
+	table.give("he-1", 0, headend.Shards/2)
+	table.give("he-2", headend.Shards/2, headend.Shards)
+	api := node("api-1", nil)
+	runNodes(t, he1, he2)
+	// Each head-end node follows the board once its Run has started;
+	// the run board reports a node's progress from then on.
+	waitUntil(t, "both head-end nodes on the board", func() bool { return len(api.Progress().Nodes) == 2 })
+	rows := shipment(30)
+	rep, err := api.Import(ctx, rows)
+	if err != nil || len(rep.New) == 0 {
+		t.Fatalf("import %+v %v", rep, err)
+	}
+	day := cim.Date{Year: 2026, Month: 3, Day: 29}
+	waitUntil(t, "every imported meter read", func() bool {
+		sum := daySummary(t, st, day)
+		return sum.Total == 30 && sum.OK == 30
+	})
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	for _, row := range rows {
+		if n := drv.opens[headend.MeterID(row)]; !row.SubMeter() && n != 1 {
+			t.Errorf("meter %s read %d times, want once", headend.MeterID(row), n)
+		}
+	}
+}

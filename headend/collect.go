@@ -56,7 +56,7 @@ func (h *HeadEnd) localProgress() Progress {
 	h.progMu.Lock()
 	defer h.progMu.Unlock()
 	p := h.progress
-	p.Node = h.node
+	p.Node = h.nodeName()
 	return p
 }
 

@@ -42,8 +42,8 @@ func (h *HeadEnd) liveNodes() int {
 
 // nodeName is this node's name among head-end nodes ("" alone).
 func (h *HeadEnd) nodeName() string {
-	if h.leases == nil {
-		return ""
+	if h.node != "" || h.leases == nil {
+		return h.node
 	}
 	return h.leases.Node()
 }

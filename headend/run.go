@@ -74,9 +74,11 @@ type runner struct {
 	fullDay cim.Date
 	catchUp []string     // meters imported, waiting for their first run
 	gained  map[int]bool // shards gained, waiting for a takeover run
-	// ownRequest is the run board request this node started itself.
-	ownRequest string
-	wg         sync.WaitGroup
+	// ownRequest is the run board request this node started itself;
+	// ownCatchUps the catch-ups it asked for, already queued here.
+	ownRequest  string
+	ownCatchUps map[string]bool
+	wg          sync.WaitGroup
 }
 
 // Run carries commands and runs the daily collection on schedule until ctx
@@ -213,6 +215,12 @@ func (h *HeadEnd) catchUpRun(ids []string) {
 	h.run.mu.Lock()
 	h.run.catchUp = append(h.run.catchUp, ids...)
 	h.run.mu.Unlock()
+	if h.board != nil {
+		// The meters' shards may be held elsewhere, and this node may not
+		// collect at all: every head-end node queues them, and each reads
+		// those it holds.
+		h.requestCatchUp(ids)
+	}
 }
 
 // startCatchUp starts a run of day for the meters waiting for their
