@@ -470,6 +470,14 @@ CREATE TABLE outages (
 CREATE INDEX outages_start ON outages(start_us, id);
 CREATE INDEX outages_device ON outages(device, start_us);
 CREATE INDEX outages_open ON outages(end_us, start_us)`, nil},
+	{"register reads: a row per meter and day, the day's reads in one blob", `
+CREATE TABLE register_days (
+	meter_id TEXT NOT NULL,
+	day BIGINT NOT NULL,
+	data {{blob}} NOT NULL,
+	rev BIGINT NOT NULL,
+	PRIMARY KEY (meter_id, day)
+)`, migrateRegisterRows},
 }
 
 var queries = map[string]string{
