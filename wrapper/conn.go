@@ -1,6 +1,8 @@
 package wrapper
 
 import (
+	"bufio"
+
 	"github.com/amigo-ami/amigo/linkio"
 	"time"
 
@@ -12,6 +14,10 @@ import (
 
 // DefaultMaxAPDU bounds received APDUs unless WithMaxAPDU says otherwise.
 const DefaultMaxAPDU = 0xFFFF
+
+// recvBuffer holds a header and an APDU of the usual sizes: a longer APDU
+// is read past the buffer, straight into its own bytes.
+const recvBuffer = 2048
 
 // Option configures a Conn.
 type Option func(*Conn)
@@ -28,6 +34,7 @@ func WithAnyRemote() Option { return func(c *Conn) { c.anyRemote = true } }
 // may run concurrently with each other, but not with themselves.
 type Conn struct {
 	rw        io.ReadWriter
+	br        *bufio.Reader // reads of rw, made at the first Recv
 	dl        *linkio.Deadlines
 	local     uint16
 	remote    uint16
@@ -112,7 +119,12 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 	if err := c.dl.SetRead(ctx, time.Time{}); err != nil {
 		return nil, err
 	}
-	if _, err := io.ReadFull(c.rw, c.hdr[:]); err != nil {
+	// A frame is written whole by its sender: read through a buffer, its
+	// header and APDU are mostly one system call, not two.
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(c.rw, recvBuffer)
+	}
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return nil, linkio.Error(ctx, "wrapper", "read header", err)
 	}
 	h, err := DecodeHeader(c.hdr[:])
@@ -125,7 +137,7 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 		c.broken = &LengthError{n, c.maxAPDU}
 		return nil, c.broken
 	}
-	apdu, err := readN(c.rw, n)
+	apdu, err := readN(c.br, n)
 	if err != nil {
 		c.broken = linkio.Error(ctx, "wrapper", "read APDU", err)
 		return nil, c.broken

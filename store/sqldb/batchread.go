@@ -194,28 +194,46 @@ func (s *DB) RegisterReadsOfMeters(ctx context.Context, ranges []store.ReadRange
 			return nil, errors.New("register reads: each range needs a meter and a reading type")
 		}
 	}
-	out, err := batchRead(ctx, s, len(ranges), false, func(from, to int) (string, []any) {
-		args := make([]any, 0, 4*(to-from))
+	// Each range reads the day rows it touches, and keeps the reads of its
+	// type and span; a day row is decoded once per range that reads it.
+	type dayRow struct {
+		meter string
+		day   int64
+		data  []byte
+	}
+	rows, err := batchRead(ctx, s, len(ranges), false, func(from, to int) (string, []any) {
+		args := make([]any, 0, 3*(to-from))
 		for _, r := range ranges[from:to] {
-			args = append(args, r.MeterID, r.ReadingType, r.From.UnixMicro(), r.To.UnixMicro())
+			fromUS, toUS := r.From.UnixMicro(), r.To.UnixMicro()
+			if toUS <= fromUS {
+				toUS = fromUS + 1 // matches no read, and no day beyond the first
+			}
+			args = append(args, r.MeterID, registerDayOf(fromUS), registerDayOf(toUS-1))
 		}
-		return `WITH k(i, meter_id, reading_type, from_us, to_us) AS (VALUES ` + valuesList(from, to-from, 4, map[int]bool{2: true, 3: true}) + `)
-			SELECT k.i, r.meter_id, r.reading_type, r.at_us, r.value, r.quality
-			FROM k CROSS JOIN register_reads r
-			WHERE r.meter_id = k.meter_id AND r.reading_type = k.reading_type AND r.at_us >= k.from_us AND r.at_us < k.to_us`, args
-	}, func(sc interface{ Scan(...any) error }) (int, store.RegisterRead, error) {
-		var i, q int
-		var us int64
-		var r store.RegisterRead
-		err := sc.Scan(&i, &r.MeterID, &r.ReadingType, &us, &r.Value, &q)
-		r.TimeStamp, r.Quality = time.UnixMicro(us).UTC(), cim.Quality(q)
-		return i, r, err
+		return `WITH k(i, meter_id, from_day, to_day) AS (VALUES ` + valuesList(from, to-from, 3, map[int]bool{1: true, 2: true}) + `)
+			SELECT k.i, r.meter_id, r.day, r.data
+			FROM k CROSS JOIN register_days r
+			WHERE r.meter_id = k.meter_id AND r.day >= k.from_day AND r.day <= k.to_day`, args
+	}, func(sc interface{ Scan(...any) error }) (int, dayRow, error) {
+		var i int
+		var d dayRow
+		err := sc.Scan(&i, &d.meter, &d.day, &d.data)
+		return i, d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register reads of %d ranges (first meter %s): %w", len(ranges), ranges[0].MeterID, err)
 	}
-	for _, rs := range out {
-		slices.SortFunc(rs, func(a, b store.RegisterRead) int { return a.TimeStamp.Compare(b.TimeStamp) })
+	out := make([][]store.RegisterRead, len(ranges))
+	var es []regEntry
+	for i, ds := range rows {
+		r := ranges[i]
+		slices.SortFunc(ds, func(a, b dayRow) int { return cmp.Compare(a.day, b.day) })
+		for _, d := range ds {
+			if es, err = decodeRegisterDay(es[:0], d.data); err != nil {
+				return nil, fmt.Errorf("meter %s: register reads: %w", d.meter, err)
+			}
+			out[i] = regDayReads(out[i], d.meter, d.day, es, r.ReadingType, r.From.UnixMicro(), r.To.UnixMicro())
+		}
 	}
 	return out, nil
 }

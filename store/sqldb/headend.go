@@ -30,8 +30,11 @@ func init() {
 		"getCursors": `SELECT name, at_us FROM cursors WHERE meter_id = ? ORDER BY name`,
 		"putCursor": `INSERT INTO cursors(meter_id, name, at_us) VALUES (?, ?, ?)
 			ON CONFLICT (meter_id, name) DO UPDATE SET at_us = excluded.at_us WHERE cursors.at_us < excluded.at_us`,
-		"putRegister": `INSERT INTO register_reads(meter_id, reading_type, at_us, value, quality) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (meter_id, reading_type, at_us) DO NOTHING`,
+		"getRegisterDay": `SELECT data, rev FROM register_days WHERE meter_id = ? AND day = ?`,
+		// Written over the revision read only: see putRegisterDays.
+		"putRegisterDay": `INSERT INTO register_days(meter_id, day, data, rev) VALUES (?, ?, ?, ?)
+			ON CONFLICT (meter_id, day) DO UPDATE SET data = excluded.data, rev = excluded.rev WHERE register_days.rev = ?`,
+		"registerDays": `SELECT day, data FROM register_days WHERE meter_id = ? AND day >= ? AND day <= ? ORDER BY day`,
 		// Runs of one day add up: a second run of a complete day, which
 		// reads nothing, or fails to reach the meter, keeps what the first
 		// one collected.
@@ -217,41 +220,42 @@ func (s *DB) PutRegisterReads(ctx context.Context, rs []store.RegisterRead) (int
 	}
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		st, err := s.txStmt(ctx, tx, s.q["putRegister"])
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, r := range rs {
-			res, err := st.ExecContext(rowContext(ctx), r.MeterID, r.ReadingType, r.TimeStamp.UnixMicro(), r.Value, int(r.Quality))
-			if err != nil {
-				return fmt.Errorf("meter %s: register %s: %w", r.MeterID, r.ReadingType, err)
-			}
-			k, _ := res.RowsAffected()
-			n += int(k)
-		}
-		return nil
+		var err error
+		n, err = s.putRegisterDays(ctx, tx, rs, false)
+		return err
 	})
 	return n, err
 }
 
 // RegisterReads implements store.HeadEnd.
 func (s *DB) RegisterReads(ctx context.Context, meterID, readingType string, from, to time.Time) ([]store.RegisterRead, error) {
-	q := "SELECT reading_type, at_us, value, quality FROM register_reads WHERE meter_id = ? AND at_us >= ? AND at_us < ?"
-	args := []any{meterID, from.UnixMicro(), to.UnixMicro()}
-	if readingType != "" {
-		q += " AND reading_type = ?"
-		args = append(args, readingType)
+	fromUS, toUS := from.UnixMicro(), to.UnixMicro()
+	if toUS <= fromUS {
+		return nil, nil
 	}
-	return queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (store.RegisterRead, error) {
-		r := store.RegisterRead{MeterID: meterID}
-		var us int64
-		var q int
-		err := sc.Scan(&r.ReadingType, &us, &r.Value, &q)
-		r.TimeStamp, r.Quality = time.UnixMicro(us).UTC(), cim.Quality(q)
-		return r, err
-	}, s.rebind(q+" ORDER BY at_us, reading_type"), args...)
+	rows, err := s.QueryContext(ctx, s.q["registerDays"], meterID, registerDayOf(fromUS), registerDayOf(toUS-1))
+	if err != nil {
+		return nil, fmt.Errorf("meter %s: register reads: %w", meterID, err)
+	}
+	defer rows.Close()
+	var out []store.RegisterRead
+	var es []regEntry
+	for rows.Next() {
+		var day int64
+		var blob []byte
+		if err := rows.Scan(&day, &blob); err != nil {
+			return nil, fmt.Errorf("meter %s: register reads: %w", meterID, err)
+		}
+		if es, err = decodeRegisterDay(es[:0], blob); err != nil {
+			return nil, fmt.Errorf("meter %s: register reads: %w", meterID, err)
+		}
+		out = regDayReads(out, meterID, day, es, readingType, fromUS, toUS)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("meter %s: register reads: %w", meterID, err)
+	}
+	// Days come in key order, each in order of time then type.
+	return out, nil
 }
 
 // PutCollectionResults implements store.HeadEnd.

@@ -483,6 +483,14 @@ CREATE TABLE signin_trust (
 CREATE INDEX signin_trust_at ON signin_trust(at_us)`, nil},
 	// PostgreSQL only (see partitions.go); SQLite records it and changes nothing.
 	{"interval days: partitioned by month in PostgreSQL", "", partitionDays},
+	{"register reads: a row per meter and day, the day's reads in one blob", `
+CREATE TABLE register_days (
+	meter_id TEXT NOT NULL,
+	day BIGINT NOT NULL,
+	data {{blob}} NOT NULL,
+	rev BIGINT NOT NULL,
+	PRIMARY KEY (meter_id, day)
+)`, migrateRegisterRows},
 }
 
 var queries = map[string]string{
