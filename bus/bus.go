@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amigo-ami/amigo/retry"
 )
 
 // Kinds of message, one stream each.
@@ -60,6 +62,10 @@ type Options struct {
 	SyncAlways bool
 	Logger     *slog.Logger
 }
+
+// publishAckTimeout bounds the wait for one published message's
+// acknowledgement.
+const publishAckTimeout = 15 * time.Second
 
 // Bus is a connection to JetStream with amigo's streams in place.
 type Bus struct {
@@ -116,7 +122,11 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		b.shutdownServer()
 		return nil, fmt.Errorf("bus %s: %w", b.where(), err)
 	}
-	if b.js, err = jetstream.New(b.nc); err != nil {
+	// An acknowledgement lost with a connection (a server frozen or
+	// killed under it) would leave its publisher waiting for ever: past
+	// this, the publish fails and is tried again, and the message id
+	// keeps a second copy out.
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
 		b.Close(ctx)
 		return nil, fmt.Errorf("bus %s: %w", b.where(), err)
 	}
@@ -207,8 +217,24 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 			Duplicates: b.opt.DuplicateWindow,
 			MaxAge:     7 * 24 * time.Hour,
 		}
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		// Nodes starting together on a fresh cluster ask for the same
+		// streams at once, and the meta leader answers some only after a
+		// while: each attempt has its own deadline, and the caller's
+		// bounds them all.
+		for n := 1; ; n++ {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := b.js.CreateOrUpdateStream(actx, cfg)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("stream %s: %w", cfg.Name, err)
+			}
+			b.opt.Logger.Warn("bus: stream not created yet; retrying", "stream", cfg.Name, "attempt", n, "err", err)
+			if retry.Wait(ctx, retry.Backoff(200*time.Millisecond, 5*time.Second, n)) != nil {
+				return fmt.Errorf("stream %s: %w", cfg.Name, err)
+			}
 		}
 	}
 	return nil

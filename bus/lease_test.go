@@ -125,9 +125,10 @@ func leaseScenario(t *testing.T, buses [3]*Bus) {
 	a := startLeases(t, buses[0], "node-a")
 	b := startLeases(t, buses[1], "node-b")
 	waitFor(t, 20*testTTL, "two nodes split 32/32", func() (bool, string) { return split([]*leaseNode{a, b}, 32, 32) })
-	if a.l.Nodes() != 2 || b.l.Nodes() != 2 {
-		t.Fatalf("nodes seen: a %d, b %d", a.l.Nodes(), b.l.Nodes())
-	}
+	// Each learns the other's membership at its own next round.
+	waitFor(t, 4*testTTL, "both nodes seen by each", func() (bool, string) {
+		return a.l.Nodes() == 2 && b.l.Nodes() == 2, fmt.Sprintf("nodes seen: a %d, b %d", a.l.Nodes(), b.l.Nodes())
+	})
 	// a learns b's shards at its next round.
 	waitFor(t, 4*testTTL, "a names every holder", func() (bool, string) {
 		for s := range 64 {

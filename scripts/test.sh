@@ -42,10 +42,10 @@ go test -count=1 -timeout 15m -v -run 'TestFleet|TestAttack|TestFirmwareCampaign
 fleet_rc=$?
 # The key rotation of 10,000 meters, its server killed with SIGKILL midway.
 go test -count=1 -timeout 10m -v -run 'TestKeyRotationCampaignSurvivesKill' ./cmd/amigo/ >>"$out/test.log" 2>&1 || fleet_rc=1
-# The chaos tests: a 5,000-meter day collected by a cluster of processes
+# The chaos tests: a 2,000-meter day collected by a cluster of processes
 # (three NATS nodes, two head-end and two MDM nodes on PostgreSQL) through
 # a killed head-end, a killed and a frozen NATS node and a killed MDM node.
-go test -count=1 -timeout 45m -v -run 'TestChaos' ./cluster/ >>"$out/test.log" 2>&1 || fleet_rc=1
+go test -count=1 -timeout 20m -v -run 'TestChaos' ./cluster/ >>"$out/test.log" 2>&1 || fleet_rc=1
 grep -E ': chaos ' "$out/test.log" || true
 grep -E 'meters/s|caught up|disconnects issued|quarantined|killed|rotated' "$out/test.log" || true
 [ "$test_rc" -eq 0 ] && test_rc=$fleet_rc

@@ -141,7 +141,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, version
 	if s.Auth, err = auth.New(db, auth.Options{Logger: log, Audit: s.Audit}); err != nil {
 		return nil, err
 	}
-	bctx, bcancel := context.WithTimeout(ctx, cfg.Bus.ConnectTimeout+10*time.Second)
+	bctx, bcancel := context.WithTimeout(ctx, cfg.Bus.ConnectTimeout+time.Minute)
 	defer bcancel()
 	if s.Bus, err = bus.Open(bctx, bus.Options{
 		URL: cfg.Bus.URL, Dir: cfg.Data, Replicas: cfg.Bus.Replicas, DuplicateWindow: cfg.Bus.DuplicateWindow,

@@ -28,8 +28,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			"Each suite measures its own baseline in the same run, so read the ratios: the machine may be shared.\n"+
 			"The simulator runs as a separate amigo process, so each side's CPU and memory are its own.\n\nSuites:\n"+
 			strings.Join(names, "\n"), stderr)
-	full := fs.Bool("full", false, "run the fleet-day suite with 1,000,000 meters")
-	meters := fs.Int("meters", 100_000, "fleet-day fleet `size`")
+	full := fs.Bool("full", false, "run the fleet-day and fleet-cluster suites with 1,000,000 meters")
+	meters := fs.Int("meters", 100_000, "fleet-day and fleet-cluster fleet `size`")
 	tiny := fs.Bool("tiny", false, "run every suite at a size that only proves the harness works")
 	jsonOut := fs.String("json", "", "write the report as JSON to `file` (- for stdout, instead of the table)")
 	pg := fs.String("postgres", os.Getenv("AMIGO_BENCH_POSTGRES"), "PostgreSQL `URL` for the ingest suite (default $AMIGO_BENCH_POSTGRES; empty: SQLite only)")
