@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -42,6 +43,9 @@ func runFleetCluster(ctx context.Context, o Options) ([]Result, error) {
 		n = 50
 	}
 	dir := filepath.Join(o.Dir, "fleet-cluster")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	simArgs := []string{"--meters", fmt.Sprint(n), "--manifest", filepath.Join(dir, "fleet.csv"), "--history", "2", "--tz", "UTC",
 		"--offline", "0", "--intermittent", "0", "--garbage", "0", "--outages", "0", "--gas", "0", "--water", "0", "--log-format", "json"}

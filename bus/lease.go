@@ -225,7 +225,15 @@ func (l *Leases) tick(ctx context.Context) error {
 	held := maps.Clone(l.held)
 	seen := maps.Clone(l.seen)
 	l.mu.Unlock()
-	before := slices.Sorted(maps.Keys(held))
+	// What this node held still fresh: a lease that went stale behind a
+	// late renewal and is renewed now is gained back, and says so.
+	var before []int
+	for s, h := range held {
+		if time.Since(h.at) < l.cfg.TTL {
+			before = append(before, s)
+		}
+	}
+	slices.Sort(before)
 
 	// Renew what this node holds, and take back what a previous run under
 	// the same name left (a restart).

@@ -1,3 +1,9 @@
+//go:build !race
+
+// The chaos test runs without the race detector only: the nodes it breaks
+// are separate processes, which the detector does not see, and the test
+// itself only starts, waits and compares.
+
 package cluster_test
 
 import (

@@ -56,7 +56,7 @@ func TestRunAskedOnAnyNodeRunsOnEveryHeadEnd(t *testing.T) {
 	var p headend.Progress
 	waitUntil(t, "both nodes to run the day asked for on the API node", func() bool {
 		p = api.Progress()
-		if len(p.Nodes) < 2 {
+		if len(p.Nodes) < 2 || p.Nodes[0].Day != day || p.Nodes[1].Day != day {
 			if err := api.StartRun(day, headend.RunOptions{}); err != nil {
 				t.Fatal(err)
 			}

@@ -214,6 +214,7 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	// session.
 	inFlight := make(chan struct{}, 2*cap(h.sessions))
 	var wg sync.WaitGroup
+	skipped := map[int]bool{} // shards whose jobs this node left
 	for _, j := range jobs {
 		if err := retry.Wait(ctx, time.Until(start.Add(j.offset))); err != nil {
 			break
@@ -227,7 +228,10 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 		}
 		if !h.reads(j.meter.MRID) {
 			// Another node holds the meter's shard now: it reads it, in
-			// its run or in a takeover run from the cursors.
+			// its run or in a takeover run from the cursors. Or nobody
+			// does, this node's renewal being late: skipped is checked
+			// again when the run ends.
+			skipped[ShardOf(j.meter.MRID)] = true
 			<-inFlight
 			h.progMu.Lock()
 			h.progress.Total -= 1 + subsOf[j.meter.MRID]
@@ -248,6 +252,17 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	wg.Wait()
 	close(results)
 	writer.Wait()
+	// A shard left while this node's lease on it only looked lapsed (a
+	// renewal late behind a frozen bus server, then made good) changed no
+	// hands, so no takeover reads what was left: this node does, from the
+	// cursors, in a takeover run of its own.
+	regained := map[int]bool{}
+	for s := range skipped {
+		if h.leases != nil && h.leases.Holds(s) {
+			regained[s] = true
+		}
+	}
+	h.gain(regained)
 	p := h.localProgress()
 	msg := "collection ended"
 	if p.Readings == 0 && p.Failed == 0 && p.Total > 0 {
