@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amigo-ami/amigo/cim"
+	"github.com/amigo-ami/amigo/retry"
 )
 
 // The run board is where head-end nodes learn of collection runs started
@@ -102,7 +103,7 @@ func (rb *RunBoard) Requests(ctx context.Context) (<-chan RunRequest, error) {
 		for n := 0; ctx.Err() == nil; n++ {
 			w, err := rb.runs.Watch(ctx, runKey)
 			if err != nil {
-				if waitOrDone(ctx, time.Second) {
+				if retry.Wait(ctx, time.Second) != nil {
 					return
 				}
 				continue
@@ -122,7 +123,7 @@ func (rb *RunBoard) Requests(ctx context.Context) (<-chan RunRequest, error) {
 				}
 			}
 			w.Stop()
-			if waitOrDone(ctx, time.Second) {
+			if retry.Wait(ctx, time.Second) != nil {
 				return
 			}
 		}
@@ -160,16 +161,4 @@ func (rb *RunBoard) Progress(ctx context.Context) (map[string]json.RawMessage, e
 		out[k] = json.RawMessage(e.Value())
 	}
 	return out, nil
-}
-
-// waitOrDone waits d and reports whether ctx ended first.
-func waitOrDone(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return true
-	case <-t.C:
-		return false
-	}
 }
