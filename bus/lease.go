@@ -126,9 +126,19 @@ func (b *Bus) Leases(ctx context.Context, cfg LeaseConfig) (*Leases, error) {
 func (l *Leases) Run(ctx context.Context) error {
 	t := time.NewTicker(l.period)
 	defer t.Stop()
+	var told []int // the shards held as Changed last told
 	for {
 		if err := l.tick(ctx); err != nil && ctx.Err() == nil {
 			l.log.Warn("lease renewal failed", "node", l.cfg.Node, "err", err)
+		}
+		// Told after every round, failed ones too: leases lapse with no
+		// round succeeding (a frozen bus server), and a lapse then made
+		// good is a gain to whoever watches.
+		now := l.Held()
+		l.mHeld.Set(float64(len(now)))
+		if !slices.Equal(now, told) {
+			told = now
+			l.notify()
 		}
 		select {
 		case <-ctx.Done():
@@ -225,15 +235,6 @@ func (l *Leases) tick(ctx context.Context) error {
 	held := maps.Clone(l.held)
 	seen := maps.Clone(l.seen)
 	l.mu.Unlock()
-	// What this node held still fresh: a lease that went stale behind a
-	// late renewal and is renewed now is gained back, and says so.
-	var before []int
-	for s, h := range held {
-		if time.Since(h.at) < l.cfg.TTL {
-			before = append(before, s)
-		}
-	}
-	slices.Sort(before)
 
 	// Renew what this node holds, and take back what a previous run under
 	// the same name left (a restart).
@@ -347,10 +348,6 @@ func (l *Leases) tick(ctx context.Context) error {
 	l.mu.Lock()
 	l.held, l.holders, l.seen, l.nodes = held, shards, seen, liveNodes
 	l.mu.Unlock()
-	l.mHeld.Set(float64(len(held)))
-	if !slices.Equal(before, slices.Sorted(maps.Keys(held))) {
-		l.notify()
-	}
 	return nil
 }
 

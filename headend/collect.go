@@ -255,14 +255,9 @@ func (h *HeadEnd) collect(ctx context.Context, spec runSpec, q store.MeterQuery)
 	// A shard left while this node's lease on it only looked lapsed (a
 	// renewal late behind a frozen bus server, then made good) changed no
 	// hands, so no takeover reads what was left: this node does, from the
-	// cursors, in a takeover run of its own.
-	regained := map[int]bool{}
-	for s := range skipped {
-		if h.leases != nil && h.leases.Holds(s) {
-			regained[s] = true
-		}
-	}
-	h.gain(regained)
+	// cursors, in a takeover run of its own, now if it holds the shard
+	// again, else once it does.
+	h.owe(skipped)
 	p := h.localProgress()
 	msg := "collection ended"
 	if p.Readings == 0 && p.Failed == 0 && p.Total > 0 {

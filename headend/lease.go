@@ -79,7 +79,41 @@ func (h *HeadEnd) watchLeases(ctx context.Context) {
 		}
 		held = now
 		h.gain(gained)
+		h.payOwed()
 	}
+}
+
+// owe notes shards a run left: those this node holds now are gained at
+// once, the others when it holds them again (payOwed). A shard another
+// node holds by then was read by that node's run or takeover, and the
+// takeover here finds its meters complete.
+func (h *HeadEnd) owe(shards map[int]bool) {
+	if h.leases == nil || len(shards) == 0 {
+		return
+	}
+	h.run.mu.Lock()
+	if h.run.owed == nil {
+		h.run.owed = map[int]bool{}
+	}
+	for s := range shards {
+		h.run.owed[s] = true
+	}
+	h.run.mu.Unlock()
+	h.payOwed()
+}
+
+// payOwed moves the owed shards this node holds now to gained.
+func (h *HeadEnd) payOwed() {
+	h.run.mu.Lock()
+	held := map[int]bool{}
+	for s := range h.run.owed {
+		if h.leases.Holds(s) {
+			held[s] = true
+			delete(h.run.owed, s)
+		}
+	}
+	h.run.mu.Unlock()
+	h.gain(held)
 }
 
 // gain queues shards for a takeover run.

@@ -74,6 +74,10 @@ type runner struct {
 	fullDay cim.Date
 	catchUp []string     // meters imported, waiting for their first run
 	gained  map[int]bool // shards gained, waiting for a takeover run
+	// owed are shards a run left while this node's lease on them looked
+	// lapsed and nobody held them: when this node holds them again, it
+	// reads what was left in a takeover run.
+	owed map[int]bool
 	// ownRequest is the run board request this node started itself;
 	// ownCatchUps the catch-ups it asked for, already queued here.
 	ownRequest  string

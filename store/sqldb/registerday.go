@@ -190,6 +190,12 @@ func (s *DB) putRegisterDays(ctx context.Context, tx *sql.Tx, rs []store.Registe
 		}
 		groups[k] = append(groups[k], regEntry{typ: r.ReadingType, off: us - k.day*dayMicros, value: r.Value, quality: r.Quality})
 	}
+	// Every writer takes its meter-days' row locks in key order: two MDM
+	// nodes storing overlapping batches (a redelivery) then wait for each
+	// other instead of deadlocking.
+	slices.SortFunc(order, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.meter, b.meter), cmp.Compare(a.day, b.day))
+	})
 	// A migration prepares within its transaction: the table is not
 	// there for any other connection yet.
 	prepare := func(q string) (*sql.Stmt, error) {

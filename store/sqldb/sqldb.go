@@ -4,12 +4,14 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -559,7 +561,20 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []interval.Day, bases
 	defer ins.Close()
 	now := time.Now().UnixMicro()
 	var buf []byte
-	for i, d := range days {
+	// Rows are written in key order, so that two writers of overlapping
+	// batches (MDM nodes sharing a redelivery) wait on each other's unique
+	// keys in the same order instead of deadlocking.
+	order := make([]int, len(days))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		x, y := days[a], days[b]
+		return cmp.Or(cmp.Compare(x.MeterID, y.MeterID), cmp.Compare(x.Channel, y.Channel),
+			cmp.Compare(x.Date.Year, y.Date.Year), cmp.Compare(x.Date.Month, y.Date.Month), cmp.Compare(x.Date.Day, y.Date.Day))
+	})
+	for _, i := range order {
+		d := days[i]
 		buf = interval.EncodeDay(buf[:0], d.Values, d.Quality)
 		var v int
 		var blob []byte
