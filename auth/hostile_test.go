@@ -117,13 +117,14 @@ func TestSignInStormHoldsMemory(t *testing.T) {
 	}
 	// HeapSys only grows: it is the high-water mark of the heap. Two
 	// hashes run at once and a collection is asked for after every two;
-	// eight hashes' worth allows for the collector's lag. Unbounded, the
-	// heap grew by thirty (494 MiB).
+	// twelve hashes' worth allows for the collector's lag on a machine
+	// busy with other tests under the race detector (nine seen there).
+	// Unbounded, the heap grew by thirty (494 MiB).
 	grew := int64(after.HeapSys) - int64(before.HeapSys)
 	t.Logf("answers %v; heap high-water grew %d MiB over %d hashes of %d MiB; %d collections asked for",
 		codes, grew>>20, codes[401]+1, hashMiB, s.hashing.forced.Load())
-	if grew > 8*hashMiB<<20 {
-		t.Errorf("heap grew by %d MiB, over %d MiB", grew>>20, 8*hashMiB)
+	if grew > 12*hashMiB<<20 {
+		t.Errorf("heap grew by %d MiB, over %d MiB", grew>>20, 12*hashMiB)
 	}
 	if code := signInSoon(t, from(t, "127.0.0.2"), srv.URL, "olga", "operator password 1"); code != 201 {
 		t.Errorf("genuine sign-in after the storm: %d", code)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,6 +48,15 @@ type Leases struct {
 	// noRelease makes Run return without releasing, as a crashed node
 	// would: tests use it to see the takeover.
 	noRelease bool
+	// blind makes every round fail before it reaches the bus, as behind a
+	// bus that does not answer: tests use it to see leases lapse.
+	blind atomic.Bool
+	// seeing is since when this node's rounds have all succeeded (zero
+	// after a failed one). Another node's lease that looks lapsed is taken
+	// only once this node has seen the bucket for a whole TTL: after a
+	// bus outage every lease looks lapsed, and each node takes back its
+	// own instead of all grabbing each other's.
+	seeing time.Time
 
 	mu      sync.Mutex
 	held    map[int]lease    // shards this node holds
@@ -212,14 +222,24 @@ func (l *Leases) tick(ctx context.Context) error {
 	defer cancel()
 	now := time.Now()
 	me := l.cfg.Node
+	if l.blind.Load() {
+		l.seeing = time.Time{}
+		return fmt.Errorf("node %s: the bus is out of sight", me)
+	}
 	val, _ := json.Marshal(lease{Node: me, Renewed: now.UnixNano()})
 	if _, err := l.kv.Put(ctx, nodeKey(me), val); err != nil {
+		l.seeing = time.Time{}
 		return fmt.Errorf("node %s: membership: %w", me, err)
 	}
 	shards, released, nodes, err := l.snapshot(ctx)
 	if err != nil {
+		l.seeing = time.Time{}
 		return fmt.Errorf("node %s: reading leases: %w", me, err)
 	}
+	if l.seeing.IsZero() {
+		l.seeing = now
+	}
+	steady := now.Sub(l.seeing) >= l.cfg.TTL
 	// Expiry is judged by the stored renewal time too: a server may keep
 	// an expired entry a while, and tells watchers nothing when it goes.
 	fresh := func(renewed int64) bool { return now.Sub(time.Unix(0, renewed)) < l.cfg.TTL }
@@ -299,18 +319,7 @@ func (l *Leases) tick(ctx context.Context) error {
 			if len(held) >= share {
 				break
 			}
-			var rev uint64
-			var err error
 			e, ok := shards[s]
-			if ok {
-				rev, err = l.kv.Update(ctx, shardKey(s), val, e.rev)
-			} else {
-				rev, err = l.kv.Create(ctx, shardKey(s), val)
-			}
-			if err != nil {
-				continue // another node was quicker
-			}
-			held[s] = lease{Node: me, Renewed: now.UnixNano(), rev: rev, at: now}
 			// A shard whose holder stopped renewing: its entry is stale, or
 			// it vanished without the delete a release leaves.
 			from := e
@@ -320,6 +329,20 @@ func (l *Leases) tick(ctx context.Context) error {
 					from = lease{}
 				}
 			}
+			if from.Node != "" && from.Node != me && !steady {
+				continue // perhaps only out of this node's sight
+			}
+			var rev uint64
+			var err error
+			if ok {
+				rev, err = l.kv.Update(ctx, shardKey(s), val, e.rev)
+			} else {
+				rev, err = l.kv.Create(ctx, shardKey(s), val)
+			}
+			if err != nil {
+				continue // another node was quicker
+			}
+			held[s] = lease{Node: me, Renewed: now.UnixNano(), rev: rev, at: now}
 			if from.Node != "" && from.Node != me {
 				after := now.Sub(time.Unix(0, from.Renewed))
 				l.mTakeovers.Inc()

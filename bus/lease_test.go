@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,6 +195,42 @@ func TestLeasesPausedNodeStopsHolding(t *testing.T) {
 	waitFor(t, 4*testTTL, "a stops holding", func() (bool, string) {
 		return len(a.l.Held()) == 0 && !a.l.Holds(0), fmt.Sprint(a.l.Held())
 	})
+}
+
+// After an outage of the bus that every node sees at once, all leases
+// look lapsed: each node takes back its own, none grabs the others', and
+// no takeover is counted.
+func TestLeasesOutageSeenByAllTakesNothing(t *testing.T) {
+	b := open(t, Options{Dir: t.TempDir(), Namespace: namespace()})
+	defer b.Close(context.Background())
+	a, c := startLeases(t, b, "node-a"), startLeases(t, b, "node-c")
+	waitFor(t, 20*testTTL, "two nodes split 32/32", func() (bool, string) { return split([]*leaseNode{a, c}, 32, 32) })
+	waitFor(t, 4*testTTL, "both nodes seen by each", func() (bool, string) {
+		return a.l.Nodes() == 2 && c.l.Nodes() == 2, fmt.Sprintf("nodes seen: a %d, c %d", a.l.Nodes(), c.l.Nodes())
+	})
+	aHeld, cHeld := a.l.Held(), c.l.Held()
+	a.l.blind.Store(true)
+	c.l.blind.Store(true)
+	waitFor(t, 4*testTTL, "both nodes' leases lapse", func() (bool, string) {
+		return len(a.l.Held()) == 0 && len(c.l.Held()) == 0, fmt.Sprintf("a %v, c %v", a.l.Held(), c.l.Held())
+	})
+	// Past the TTL the bucket has dropped the entries too.
+	time.Sleep(testTTL) // the outage goes on
+	a.l.blind.Store(false)
+	c.l.blind.Store(false)
+	waitFor(t, 20*testTTL, "each node holds its own again", func() (bool, string) {
+		return slices.Equal(a.l.Held(), aHeld) && slices.Equal(c.l.Held(), cHeld), fmt.Sprintf("a %v, c %v", a.l.Held(), c.l.Held())
+	})
+	// A while longer: nothing moves once both see each other again.
+	time.Sleep(2 * testTTL) // rounds that could take a shard
+	if !slices.Equal(a.l.Held(), aHeld) || !slices.Equal(c.l.Held(), cHeld) {
+		t.Fatalf("shards moved after the outage: a %v, c %v", a.l.Held(), c.l.Held())
+	}
+	for _, n := range []*leaseNode{a, c} {
+		if v := gathered(t, n.reg, "amigo_lease_takeovers_total"); v != 0 {
+			t.Fatalf("%s counted %v takeovers after an outage both nodes saw:\n%s", n.l.Node(), v, n.log.String())
+		}
+	}
 }
 
 // freePort returns a loopback port nobody listens on now.

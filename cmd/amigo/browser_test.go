@@ -43,8 +43,26 @@ func freeTCPPort(t *testing.T) int {
 }
 
 // startDemo runs the demo as a user would and reads the sign-in lines it
-// prints.
+// prints. The ports it is given were free a moment before; another test's
+// process may take one first, and then the demo is started again on others.
 func startDemo(t *testing.T, meters int) demoRun {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		d, logs := tryDemo(t, meters)
+		switch {
+		case d.url != "":
+			return d
+		case attempt < 3 && strings.Contains(logs, "address already in use"):
+			t.Logf("the demo found a port taken; starting it again:\n%s", logs)
+		default:
+			t.Fatalf("the demo printed no sign-in lines:\n%s", logs)
+		}
+	}
+}
+
+// tryDemo starts the demo once: its sign-in lines, or (no url) the log of
+// a demo that exited or printed none in time.
+func tryDemo(t *testing.T, meters int) (demoRun, string) {
 	t.Helper()
 	cmd := exec.Command(amigoBin, "demo", "--meters", fmt.Sprint(meters), "--http", fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)),
 		"--sim-port", fmt.Sprint(freeTCPPort(t)), "--data", t.TempDir(), "--history", "14", "--intraday", "5s", "--log-format", "json")
@@ -57,20 +75,33 @@ func startDemo(t *testing.T, meters int) demoRun {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
 			cmd.Process.Kill()
+			<-done
 		}
 	})
+	// The log is read only once the process is gone: until Wait returns,
+	// exec's copier still writes it.
+	var lines chan string
+	failed := func() (demoRun, string) {
+		cmd.Process.Kill()
+		<-done
+		go func() {
+			for range lines {
+			}
+		}()
+		return demoRun{}, logs.String()
+	}
 	console := regexp.MustCompile(`operator console (http://\S+)/ \(user admin, password (\S+)\)`)
 	portal := regexp.MustCompile(`consumer portal \S+ \(user household, password (\S+), usage point (\S+)\)`)
 	var d demoRun
-	lines := make(chan string)
+	lines = make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -83,7 +114,7 @@ func startDemo(t *testing.T, meters int) demoRun {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("the demo exited:\n%s", logs.String())
+				return failed()
 			}
 			if m := console.FindStringSubmatch(l); m != nil {
 				d.url, d.adminPW = m[1], m[2]
@@ -92,14 +123,14 @@ func startDemo(t *testing.T, meters int) demoRun {
 				d.homePW, d.up = m[1], m[2]
 			}
 		case <-deadline:
-			t.Fatalf("the demo printed no sign-in lines:\n%s", logs.String())
+			return failed()
 		}
 	}
 	go func() {
 		for range lines {
 		}
 	}()
-	return d
+	return d, ""
 }
 
 func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
