@@ -37,17 +37,43 @@ import (
 	"github.com/amigo-ami/amigo/vault"
 )
 
-// The faults the chaos test injects, one per cluster collection, each at
-// about 30 % of the collection's progress.
+// The faults the chaos test injects: alone, each at about 30 % of a
+// collection's progress, or all in one collection (faultAll, planOf).
 const (
 	faultHeadEnd  = "headend-kill" // SIGKILL a head-end node; its leases expire and are taken over
 	faultNATSKill = "nats-kill"    // SIGKILL a NATS node, restarted after the run
 	faultNATSStop = "nats-stop"    // SIGSTOP a NATS node for 30 s, then SIGCONT
 	faultMDM      = "mdm-kill"     // SIGKILL an MDM node while its ingest holds unacknowledged messages
+	// faultAll is every fault above in one collection: a head-end killed,
+	// a NATS node killed and started again, another frozen for 30 s, an
+	// MDM node killed, one after another as the collection goes on.
+	faultAll = "all"
+	// natsRestart starts the killed NATS node again (within faultAll).
+	natsRestart = "nats-restart"
 )
 
-// fleetMeters is the fleet's size: chaosMeters, or AMIGO_CHAOS_METERS for
-// a quicker look at one machine.
+// step is one fault of a plan: injected once `at` of the fleet has a
+// result, on NATS node `nats` for the NATS faults.
+type step struct {
+	fault string
+	at    float64
+	nats  int
+}
+
+// planOf is the steps a fault injects during a collection.
+func planOf(fault string) []step {
+	switch fault {
+	case "":
+		return nil
+	case faultAll:
+		return []step{{faultHeadEnd, 0.15, 0}, {faultNATSKill, 0.3, 2}, {natsRestart, 0.4, 2}, {faultNATSStop, 0.5, 1}, {faultMDM, 0.7, 0}}
+	}
+	return []step{{fault, 0.3, 2}}
+}
+
+// fleetMeters is the fleet's size: chaosMeters, or AMIGO_CHAOS_METERS.
+// AMIGO_CHAOS_FAULTS (a comma-separated list) names the cluster
+// collections to run instead of chaosFaults.
 var fleetMeters = func() int {
 	var n int
 	if _, err := fmt.Sscan(os.Getenv("AMIGO_CHAOS_METERS"), &n); err == nil && n > 0 {
@@ -125,7 +151,7 @@ func TestChaos(t *testing.T) {
 	}
 	storetest.PostgresSchema(t) // skips, or fails where required, without PostgreSQL
 	bin := amigo(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(fleetMeters)*90*time.Millisecond)
 	defer cancel()
 
 	var key [32]byte
@@ -148,7 +174,11 @@ func TestChaos(t *testing.T) {
 	if base.meters < fleetMeters*9/10 {
 		t.Fatalf("the baseline stored %d of %d meters: the fleet is not being read", base.meters, fleetMeters)
 	}
-	for _, fault := range chaosFaults {
+	faults := chaosFaults
+	if v := os.Getenv("AMIGO_CHAOS_FAULTS"); v != "" {
+		faults = strings.Split(v, ",")
+	}
+	for _, fault := range faults {
 		t.Run(fault, func(t *testing.T) {
 			got := f.run(t, ctx, fault, fault)
 			compared, problems := compareDays(base, got)
@@ -170,8 +200,8 @@ func TestChaos(t *testing.T) {
 }
 
 // run collects f.day on a fresh schema and a fresh NATS cluster, injecting
-// fault at about 30 % of the collection (none for the baseline, which is
-// one node running every role).
+// the steps of fault's plan as the collection goes (none for the baseline,
+// which is one node running every role).
 func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) dayResult {
 	t.Helper()
 	dir := t.TempDir()
@@ -231,7 +261,13 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 	if _, err := api.Do(ctx, http.MethodPost, "/api/v1/collection/runs", token, nil, ""); err != nil {
 		t.Fatalf("%s: starting the collection of %s: %v", name, f.day, err)
 	}
-	injected := fault == ""
+	plan := planOf(fault)
+	type watch struct {
+		fault string
+		total int
+		at    time.Time
+	}
+	var moving []watch
 	var resume *time.Timer
 	// The MDM's ingest into PostgreSQL sets the pace (a day block of a
 	// meter a few milliseconds each, slower on a shared machine).
@@ -243,12 +279,22 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 			last = sum
 		}
 		status, berr := ingestStatus(ctx, b)
-		if !injected && last.Total >= fleetMeters*3/10 && (fault != faultMDM || status.AckPending > 0) {
-			injected = true
-			f.inject(t, ctx, fault, nodes, nats, &resume)
-			t.Logf("%s: injected at %d of %d meters collected, %s after the start", name, last.Total, fleetMeters, time.Since(started).Round(time.Millisecond))
+		if len(plan) > 0 && last.Total >= int(plan[0].at*float64(fleetMeters)) && (plan[0].fault != faultMDM || status.AckPending > 0) {
+			f.inject(t, ctx, plan[0], nodes, nats, &resume)
+			t.Logf("%s: %s injected at %d of %d meters collected, %s after the start", name, plan[0].fault, last.Total, fleetMeters, time.Since(started).Round(time.Millisecond))
+			moving = append(moving, watch{plan[0].fault, last.Total, time.Now()})
+			plan = plan[1:]
 		}
-		if injected && last.Total >= fleetMeters && berr == nil && status.Idle() {
+		// After each fault, how long until another 1 % of the fleet has a
+		// result: the collection going on through it, or stalled.
+		for i := 0; i < len(moving); i++ {
+			if w := moving[i]; last.Total >= w.total+max(1, fleetMeters/100) {
+				t.Logf("%s: after %s, another 1 %% of the fleet had a result in %s", name, w.fault, time.Since(w.at).Round(100*time.Millisecond))
+				moving = append(moving[:i], moving[i+1:]...)
+				i--
+			}
+		}
+		if len(plan) == 0 && last.Total >= fleetMeters && berr == nil && status.Idle() {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -266,16 +312,22 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 	if resume != nil {
 		resume.Stop()
 	}
-	switch fault {
-	case faultNATSStop:
-		nats.Node(2).Cont() // in case the run ended inside the 30 s
-	case faultNATSKill:
-		if err := nats.Node(2).Restart(ctx); err != nil {
-			t.Errorf("%s: restarting the killed NATS node: %v", name, err)
+	for _, st := range planOf(fault) {
+		switch st.fault {
+		case faultNATSStop:
+			nats.Node(st.nats).Cont() // in case the run ended inside the 30 s
+		case faultNATSKill:
+			if fault == faultAll {
+				break // started again within the run
+			}
+			if err := nats.Node(st.nats).Restart(ctx); err != nil {
+				t.Errorf("%s: restarting the killed NATS node: %v", name, err)
+			}
 		}
 	}
+	headEndKilled := fault == faultHeadEnd || fault == faultAll
 	for n, nd := range nodes {
-		if n == "he-1" && fault == faultHeadEnd {
+		if (n == "he-1" && headEndKilled) || (n == "mdm-2" && (fault == faultMDM || fault == faultAll)) {
 			continue // killed
 		}
 		res.takeover = append(res.takeover, nd.LogLines("lease taken over")...)
@@ -284,7 +336,7 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 			res.takes += cluster.Sum(m, "amigo_lease_takeovers_total")
 		}
 	}
-	if fault == faultHeadEnd && len(res.takeover) == 0 {
+	if headEndKilled && len(res.takeover) == 0 {
 		t.Errorf("%s: no surviving node logged \"lease taken over\" after he-1 was killed", name)
 	}
 	res.days, res.meters = storedDays(t, ctx, url, f.day)
@@ -305,28 +357,30 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 	return res
 }
 
-// inject breaks the cluster the way fault names. A SIGSTOP is undone by
-// a timer after 30 s, kept in resume.
-func (f *chaosFleet) inject(t *testing.T, ctx context.Context, fault string, nodes map[string]*cluster.Node, nats *cluster.NATS, resume **time.Timer) {
+// inject breaks the cluster the way st names. A SIGSTOP is undone by a
+// timer after 30 s, kept in resume.
+func (f *chaosFleet) inject(t *testing.T, ctx context.Context, st step, nodes map[string]*cluster.Node, nats *cluster.NATS, resume **time.Timer) {
 	t.Helper()
 	var err error
-	switch fault {
+	switch st.fault {
 	case faultHeadEnd:
 		err = nodes["he-1"].Kill()
 	case faultNATSKill:
-		err = nats.Node(2).Kill()
+		err = nats.Node(st.nats).Kill()
+	case natsRestart:
+		err = nats.Node(st.nats).Restart(ctx)
 	case faultNATSStop:
-		nd := nats.Node(2)
+		nd := nats.Node(st.nats)
 		if err = nd.Stop(); err == nil {
 			*resume = time.AfterFunc(30*time.Second, func() { nd.Cont() })
 		}
 	case faultMDM:
 		err = nodes["mdm-2"].Kill()
 	default:
-		err = fmt.Errorf("no fault %q", fault)
+		err = fmt.Errorf("no fault %q", st.fault)
 	}
 	if err != nil {
-		t.Fatalf("injecting %s: %v", fault, err)
+		t.Fatalf("injecting %s: %v", st.fault, err)
 	}
 }
 
