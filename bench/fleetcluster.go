@@ -93,6 +93,7 @@ func runFleetCluster(ctx context.Context, o Options) ([]Result, error) {
 		return nil, err
 	}
 	imported := time.Since(t1)
+	sim.Rows = nil // the harness's copy; the nodes have the store's
 	var nodes []*cluster.Node
 	defer func() {
 		for _, nd := range nodes {
