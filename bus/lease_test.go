@@ -3,6 +3,7 @@ package bus
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amigo-ami/amigo/testenv"
@@ -214,15 +216,36 @@ func TestLeasesOutageSeenByAllTakesNothing(t *testing.T) {
 	waitFor(t, 4*testTTL, "both nodes' leases lapse", func() (bool, string) {
 		return len(a.l.Held()) == 0 && len(c.l.Held()) == 0, fmt.Sprintf("a %v, c %v", a.l.Held(), c.l.Held())
 	})
-	// Past the TTL the bucket has dropped the entries too.
-	time.Sleep(testTTL) // the outage goes on
+	// The outage goes on until the bucket has dropped the entries too.
+	waitFor(t, 10*testTTL, "the bucket drops the lapsed leases", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, errA := a.l.kv.Get(ctx, shardKey(aHeld[0]))
+		_, errC := a.l.kv.Get(ctx, shardKey(cHeld[0]))
+		return errors.Is(errA, jetstream.ErrKeyNotFound) && errors.Is(errC, jetstream.ErrKeyNotFound), fmt.Sprintf("a's shard: %v, c's: %v", errA, errC)
+	})
 	a.l.blind.Store(false)
 	c.l.blind.Store(false)
 	waitFor(t, 20*testTTL, "each node holds its own again", func() (bool, string) {
 		return slices.Equal(a.l.Held(), aHeld) && slices.Equal(c.l.Held(), cHeld), fmt.Sprintf("a %v, c %v", a.l.Held(), c.l.Held())
 	})
-	// A while longer: nothing moves once both see each other again.
-	time.Sleep(2 * testTTL) // rounds that could take a shard
+	// Nothing moves in the rounds after: each node renews its shards a
+	// second time past its first TTL of rounds seen whole, when it may take
+	// what looks lapsed.
+	back := time.Now()
+	waitFor(t, 20*testTTL, "every shard renewed a TTL after the outage", func() (bool, string) {
+		for _, n := range []*leaseNode{a, c} {
+			n.l.mu.Lock()
+			for s, h := range n.l.held {
+				if h.at.Sub(back) < testTTL+n.l.period {
+					n.l.mu.Unlock()
+					return false, fmt.Sprintf("%s's shard %d renewed %s after", n.l.Node(), s, h.at.Sub(back))
+				}
+			}
+			n.l.mu.Unlock()
+		}
+		return true, ""
+	})
 	if !slices.Equal(a.l.Held(), aHeld) || !slices.Equal(c.l.Held(), cHeld) {
 		t.Fatalf("shards moved after the outage: a %v, c %v", a.l.Held(), c.l.Held())
 	}
