@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,13 +69,22 @@ func TestNATSKillRestartKeepsReplicatedStream(t *testing.T) {
 			ev := bus.Event{MRID: fmt.Sprintf("m%d/log/1", i), MeterID: fmt.Sprintf("m%d", i), CreatedAt: time.Unix(1_780_000_000+int64(i), 0).UTC()}
 			// A publish during a leader election may time out: retry it,
 			// as every publisher of amigo does; the id keeps it single.
+			first, said := time.Now(), time.Now()
 			for {
 				_, err := b.Publish(ctx, ev)
 				if err == nil {
 					break
 				}
 				if ctx.Err() != nil {
-					t.Fatalf("publishing event %d: %v", i, err)
+					var tails []string
+					for n := range c.Len() {
+						tails = append(tails, fmt.Sprintf("--- %s:\n%s", c.Node(n).Name, c.Node(n).LogTail(20)))
+					}
+					t.Fatalf("publishing event %d: %v (failing for %s)\n%s", i, err, time.Since(first).Round(time.Second), strings.Join(tails, "\n"))
+				}
+				if time.Since(said) > 10*time.Second {
+					t.Logf("event %d not stored for %s: %v", i, time.Since(first).Round(time.Second), err)
+					said = time.Now()
 				}
 				time.Sleep(100 * time.Millisecond) // a retry's pause, not synchronisation
 			}
