@@ -54,6 +54,11 @@ func (b *Bus) PublishSealed(ctx context.Context, e Envelope) (duplicate bool, er
 	if e.id == "" {
 		return false, errors.New("bus: publish without a message id")
 	}
+	// An acknowledgement lost with a server that died is waited for no
+	// longer than an asynchronous one, not until the caller's deadline:
+	// the caller retries, and the id keeps a second copy out.
+	ctx, cancel := context.WithTimeout(ctx, publishAckTimeout)
+	defer cancel()
 	ack, err := b.js.Publish(ctx, e.subject, e.data, jetstream.WithMsgID(e.id))
 	if err != nil {
 		return false, fmt.Errorf("bus: publish %s (id %s): %w", e.subject, e.id, err)
