@@ -112,10 +112,15 @@ func TestC1222MetersPush(t *testing.T) {
 		}
 		return k
 	}
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for urgent() < gasps || int(stats.Sent.Load()) != len(got) {
+	for urgent() < gasps || int(stats.Sent.Load()) != received() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d last gasps of %d arrived; %d pushes sent, %d failed, %d received", urgent(), gasps, stats.Sent.Load(), stats.Failed.Load(), len(got))
+			t.Fatalf("%d last gasps of %d arrived; %d pushes sent, %d failed, %d received", urgent(), gasps, stats.Sent.Load(), stats.Failed.Load(), received())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
