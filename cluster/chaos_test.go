@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -287,13 +288,13 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 		}
 		// After each fault, how long until another 1 % of the fleet has a
 		// result: the collection going on through it, or stalled.
-		for i := 0; i < len(moving); i++ {
-			if w := moving[i]; last.Total >= w.total+max(1, fleetMeters/100) {
-				t.Logf("%s: after %s, another 1 %% of the fleet had a result in %s", name, w.fault, time.Since(w.at).Round(100*time.Millisecond))
-				moving = append(moving[:i], moving[i+1:]...)
-				i--
+		moving = slices.DeleteFunc(moving, func(w watch) bool {
+			if last.Total < w.total+max(1, fleetMeters/100) {
+				return false
 			}
-		}
+			t.Logf("%s: after %s, another 1 %% of the fleet had a result in %s", name, w.fault, time.Since(w.at).Round(100*time.Millisecond))
+			return true
+		})
 		if len(plan) == 0 && last.Total >= fleetMeters && berr == nil && status.Idle() {
 			break
 		}
@@ -312,23 +313,30 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 	if resume != nil {
 		resume.Stop()
 	}
+	killed := map[string]bool{} // amigo nodes the plan killed
+	natsDown := map[int]bool{}  // NATS nodes the plan left killed
 	for _, st := range planOf(fault) {
 		switch st.fault {
+		case faultHeadEnd:
+			killed["he-1"] = true
+		case faultMDM:
+			killed["mdm-2"] = true
+		case faultNATSKill:
+			natsDown[st.nats] = true
+		case natsRestart:
+			delete(natsDown, st.nats)
 		case faultNATSStop:
 			nats.Node(st.nats).Cont() // in case the run ended inside the 30 s
-		case faultNATSKill:
-			if fault == faultAll {
-				break // started again within the run
-			}
-			if err := nats.Node(st.nats).Restart(ctx); err != nil {
-				t.Errorf("%s: restarting the killed NATS node: %v", name, err)
-			}
 		}
 	}
-	headEndKilled := fault == faultHeadEnd || fault == faultAll
+	for i := range natsDown {
+		if err := nats.Node(i).Restart(ctx); err != nil {
+			t.Errorf("%s: restarting the killed NATS node: %v", name, err)
+		}
+	}
 	for n, nd := range nodes {
-		if (n == "he-1" && headEndKilled) || (n == "mdm-2" && (fault == faultMDM || fault == faultAll)) {
-			continue // killed
+		if killed[n] {
+			continue
 		}
 		res.takeover = append(res.takeover, nd.LogLines("lease taken over")...)
 		if m, err := nd.Metrics(ctx); err == nil {
@@ -336,7 +344,7 @@ func (f *chaosFleet) run(t *testing.T, ctx context.Context, name, fault string) 
 			res.takes += cluster.Sum(m, "amigo_lease_takeovers_total")
 		}
 	}
-	if headEndKilled && len(res.takeover) == 0 {
+	if killed["he-1"] && len(res.takeover) == 0 {
 		t.Errorf("%s: no surviving node logged \"lease taken over\" after he-1 was killed", name)
 	}
 	res.days, res.meters = storedDays(t, ctx, url, f.day)

@@ -527,40 +527,6 @@ func (s *DB) writeDays(ctx context.Context, days []interval.Day, bases []int) ([
 		}
 	}
 	ws := make([]store.DayWrite, len(days))
-	// A concurrent writer of the same day can take the version we chose;
-	// the unique key catches it and the whole batch is retried. Each
-	// round lets one of the racing writers through, so n writers of one
-	// day need up to n rounds; a short random wait keeps them from
-	// colliding in step.
-	var err error
-	for attempt := 0; attempt < 32; attempt++ {
-		clear(ws)
-		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, bases, ws) })
-		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
-			return ws, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
-		}
-	}
-	return nil, err
-}
-
-func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []interval.Day, bases []int, ws []store.DayWrite) error {
-	latest, err := s.txStmt(ctx, tx, s.q["latestDayBlob"])
-	if err != nil {
-		return err
-	}
-	defer latest.Close()
-	ins, err := s.txStmt(ctx, tx, s.q["insertDay"])
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	now := time.Now().UnixMicro()
-	var buf []byte
 	// Rows are written in key order, so that two writers of overlapping
 	// batches (MDM nodes sharing a redelivery) wait on each other's unique
 	// keys in the same order instead of deadlocking.
@@ -573,6 +539,41 @@ func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []interval.Day, bases
 		return cmp.Or(cmp.Compare(x.MeterID, y.MeterID), cmp.Compare(x.Channel, y.Channel),
 			cmp.Compare(x.Date.Year, y.Date.Year), cmp.Compare(x.Date.Month, y.Date.Month), cmp.Compare(x.Date.Day, y.Date.Day))
 	})
+	// A concurrent writer of the same day can take the version we chose;
+	// the unique key catches it and the whole batch is retried. Each
+	// round lets one of the racing writers through, so n writers of one
+	// day need up to n rounds; a short random wait keeps them from
+	// colliding in step.
+	var err error
+	for attempt := 0; attempt < 32; attempt++ {
+		clear(ws)
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.putDays(ctx, tx, days, order, bases, ws) })
+		if err == nil || s.d.IsConflict == nil || !s.d.IsConflict(err) {
+			return ws, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
+		}
+	}
+	return nil, err
+}
+
+// putDays writes days in the order of their indexes in order.
+func (s *DB) putDays(ctx context.Context, tx *sql.Tx, days []interval.Day, order []int, bases []int, ws []store.DayWrite) error {
+	latest, err := s.txStmt(ctx, tx, s.q["latestDayBlob"])
+	if err != nil {
+		return err
+	}
+	defer latest.Close()
+	ins, err := s.txStmt(ctx, tx, s.q["insertDay"])
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	now := time.Now().UnixMicro()
+	var buf []byte
 	for _, i := range order {
 		d := days[i]
 		buf = interval.EncodeDay(buf[:0], d.Values, d.Quality)
